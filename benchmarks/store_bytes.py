@@ -1,0 +1,124 @@
+"""Ratio 2: object-store bytes of the built dataset vs rows × features × 4, and vs materialised windows.
+
+The bundle is `ray.put` into the running local Ray and its size read back from Ray itself: the object's
+size (`ray.experimental.get_object_locations`) and the plasma store's used bytes before and after
+(`object_store_bytes_used` of the node's store stats). The materialised windows (what the notebook's
+`X_train`, `X_valid`, `X_test` hold: every window's (L, F) inputs, plus the same labels) are put and
+measured the same way. No repeats: the bytes are exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.common import Context, Row
+
+GOAL_COMPACT = 1.2
+
+
+def store_used_bytes() -> int | None:
+    """Bytes used in the local plasma store, from Ray's node stats (None if Ray does not say)."""
+    import ray
+    from ray._private import internal_api
+
+    try:
+        state = internal_api.get_state_from_address(ray.get_runtime_context().gcs_address)
+        reply = internal_api.get_memory_info_reply(state)
+        return int(reply.store_stats.object_store_bytes_used)
+    except Exception:
+        return None
+
+
+def put_and_measure(value: Any) -> tuple[int, int | None]:
+    """(object size Ray reports, growth of the store's used bytes) for `ray.put(value)`; the object is freed after."""
+    import ray
+
+    before = store_used_bytes()
+    ref = ray.put(value)
+    after = store_used_bytes()
+    size = int(ray.experimental.get_object_locations([ref])[ref]["object_size"])
+    del ref
+    grown = None if before is None or after is None else after - before
+    return size, grown
+
+
+def measure_bundle(bundle: Any) -> dict[str, Any]:
+    from seqsweep.constants import SPLITS
+
+    stored, grown = put_and_measure(bundle)
+    materialised = {
+        split: (bundle.windows(split), bundle.splits[split].labels, bundle.splits[split].moves)
+        for split in SPLITS
+    }
+    materialised_stored, materialised_grown = put_and_measure(materialised)
+    rows, features = bundle.features.shape
+    windows = sum(len(bundle.splits[s]) for s in SPLITS)
+    del materialised
+    return {
+        "stored": stored,
+        "grown": grown,
+        "rows": rows,
+        "features": features,
+        "windows": windows,
+        "dense": rows * features * 4,
+        "labels": sum(bundle.splits[s].labels.nbytes + bundle.splits[s].moves.nbytes for s in SPLITS),
+        "index": bundle.row_time.nbytes
+        + bundle.row_symbol.nbytes
+        + sum(bundle.splits[s].ends.nbytes for s in SPLITS),
+        "materialised": materialised_stored,
+        "materialised_grown": materialised_grown,
+        "lookback": bundle.spec.lookback,
+    }
+
+
+def mb(n: int | None) -> str:
+    return "n/a" if n is None else f"{n / 1e6:.2f} MB"
+
+
+def measure(ctx: Context) -> list[Row]:
+    from seqsweep.data import DatasetSpec, build_dataset
+
+    real = build_dataset(
+        DatasetSpec(symbols=("ETHUSDT",)), db_url=ctx.real_db_url(), cache_dir=ctx.workdir / "store_cache"
+    )
+    eth = measure_bundle(real)
+    del real
+    generated = build_dataset(
+        DatasetSpec(), db_url=ctx.sample_db_url(ctx.scale.once_hours), cache_dir=ctx.workdir / "store_cache"
+    )
+    sixteen = measure_bundle(generated)
+    del generated
+
+    compact = eth["stored"] / eth["dense"]
+    compact16 = sixteen["stored"] / sixteen["dense"]
+    larger = eth["materialised"] / eth["stored"]
+    larger16 = sixteen["materialised"] / sixteen["stored"]
+    lookback = eth["lookback"]
+    return [
+        Row(
+            key="2a",
+            measured=(
+                f"object-store bytes of the built dataset (`ray.put`, object size from Ray) vs rows × features × 4; "
+                f"real ETHUSDT join, {eth['rows']:,} rows × {eth['features']} features, L {lookback}: stored "
+                f"{mb(eth['stored'])} (plasma used +{mb(eth['grown'])}) = features {mb(eth['dense'])} + labels and "
+                f"moves {mb(eth['labels'])} + row times/symbols and window ends {mb(eth['index'])}; generated "
+                f"16 symbols × {ctx.scale.once_hours} h ({sixteen['features']} features): {compact16:.2f}×"
+            ),
+            value=f"{compact:.2f}× ({mb(eth['stored'])} vs {mb(eth['dense'])})",
+            goal=f"≤ {GOAL_COMPACT}×",
+            met=compact <= GOAL_COMPACT,
+            command=ctx.command("store"),
+        ),
+        Row(
+            key="2b",
+            measured=(
+                f"object-store bytes of the materialised windows (X (n, L, F) of every split + labels, the "
+                f"notebook's way) vs the built dataset; real ETHUSDT join, {eth['windows']:,} windows, L {lookback}: "
+                f"{mb(eth['materialised'])} vs {mb(eth['stored'])}; generated 16 symbols: {larger16:.1f}×"
+            ),
+            value=f"{larger:.1f}× larger",
+            goal=f"≥ L / {GOAL_COMPACT} = {lookback / GOAL_COMPACT:.0f}× larger",
+            met=larger >= lookback / GOAL_COMPACT,
+            command=ctx.command("store"),
+        ),
+    ]

@@ -1,0 +1,237 @@
+"""Ratio 3: training throughput (windows/s) of each family per trial against the notebook's Keras code.
+
+Same data (the real ETHUSDT join, read from the same SQLite file by both sides), same batch size (50,
+the notebook's example call), same CPUs (TensorFlow / torch capped to 1 thread, a trial's share of
+the 2 cores). Each run is a fresh process:
+
+- seqsweep: `seqsweep.trainables.loop.train` with an in-memory reporter (the loop a Tune trial runs:
+  shuffled batches gathered from the shared feature matrix, validation, metrics, a checkpoint per epoch);
+- the notebook: `benchmarks.notebook_reference` (`model.fit` on materialised windows, validation each epoch).
+
+Throughput of an epoch = training windows / wall time from one epoch's end to the next (training plus
+validation on both sides, plus seqsweep's checkpoint). The first epoch (graph tracing) is left out; the
+value is the median over the remaining epochs. lstm and lstm_vae are compared with the notebook's own
+version of the same network; gru (PyTorch, no notebook counterpart) with the notebook's base LSTM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Context, Row, median, run_python, spread
+
+BATCH_SIZE = 50
+THREADS = 1
+CELL_SIZE = 80
+FAMILY_CONFIGS: dict[str, dict[str, Any]] = {
+    "lstm": {"cell_size": CELL_SIZE, "dropout_rate_1": 0.3, "dropout_rate_2": 0.1},
+    "lstm_vae": {"cell_size": CELL_SIZE, "dropout_rate_1": 0.3, "latent_divisor": 10, "kl_weight": 0.1},
+    "gru": {"hidden_size": 64, "num_layers": 1, "patience": None},
+}
+"""The notebook's example calls: cell 80, dropouts 0.3 / 0.1, VAE latent divisor 10; GRU-ow's defaults."""
+NOTEBOOK_MODEL = {"lstm": "lstm", "lstm_vae": "lstm_vae", "gru": "lstm"}
+"""Which notebook network each family is compared with."""
+
+
+def dataset_spec(max_rows: int | None) -> Any:
+    from seqsweep.data import DatasetSpec
+
+    return DatasetSpec(
+        join="notebook",
+        symbols=("ETHUSDT",),
+        targets=("lending_rate", "borrowing_rate"),
+        lookback=24,
+        horizon=3,
+        max_rows_per_symbol=max_rows,
+    )
+
+
+class TimingReporter:
+    """A `Reporter` that notes the wall clock at every epoch's report (checkpoints are not kept)."""
+
+    trial_id = "throughput"
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.reports: list[dict[str, Any]] = []
+
+    def restored_checkpoint(self) -> None:
+        return None
+
+    def report(self, metrics: Any, checkpoint_dir: Path) -> None:
+        self.times.append(time.perf_counter())
+        self.reports.append(dict(metrics))
+
+
+def train_family(
+    family: str, db_url: str, cache_dir: str, max_rows: int | None, epochs: int, threads: int, gpu: bool
+) -> dict[str, Any]:
+    """One trial of `family`, outside Ray, on the cached bundle; epoch end times from its start."""
+    from seqsweep.data import build_dataset
+    from seqsweep.trainables.base import DeviceSettings, TrialSettings
+    from seqsweep.trainables.loop import train
+
+    bundle = build_dataset(dataset_spec(max_rows), db_url=db_url, cache_dir=cache_dir)
+    reporter = TimingReporter()
+    config = {**FAMILY_CONFIGS[family], "epochs": epochs, "batch_size": BATCH_SIZE}
+    started = time.perf_counter()
+    train(
+        config,
+        bundle,
+        TrialSettings(model=family, seed=0),
+        reporter,
+        DeviceSettings(cpus=threads, gpu_fraction=1.0 if gpu else 0.0),
+    )
+    return {
+        "family": family,
+        "epoch_end_times": [t - started for t in reporter.times],
+        "train_windows": len(bundle.splits["train"]),
+        "val_macro_f1": [r.get("val_macro_f1") for r in reporter.reports],
+    }
+
+
+def epoch_throughputs(result: dict[str, Any]) -> list[float]:
+    """Windows/s of every epoch after the first."""
+    ends = result["epoch_end_times"]
+    return [result["train_windows"] / (b - a) for a, b in itertools.pairwise(ends)]
+
+
+def gpu_available() -> bool:
+    """A GPU TensorFlow can use (the installed tensorflow-cpu never sees one; TF is imported only if a driver is there)."""
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    except Exception:
+        return False
+
+
+def measure(ctx: Context) -> list[Row]:
+    from seqsweep.data import build_dataset
+
+    scale = ctx.scale
+    url = ctx.real_db_url()
+    cache = ctx.workdir / "throughput_cache"
+    bundle = build_dataset(dataset_spec(scale.throughput_rows), db_url=url, cache_dir=cache)  # once, with Ray
+    rows_text = "all 24,001" if scale.throughput_rows is None else f"latest {scale.throughput_rows:,}"
+    data_args = ["--db", url, "--epochs", str(scale.throughput_epochs)]
+    if scale.throughput_rows is not None:
+        data_args += ["--max-rows-per-symbol", str(scale.throughput_rows)]
+    common = [*data_args, "--threads", str(THREADS)]
+
+    notebook: dict[str, dict[str, Any]] = {}
+    family_runs: dict[str, dict[str, Any]] = {}
+    # side by side: each notebook run next to the family it is compared with, so drift favours neither
+    for kind, name in (
+        ("notebook", "lstm"),
+        ("family", "lstm"),
+        ("notebook", "lstm_vae"),
+        ("family", "lstm_vae"),
+        ("family", "gru"),
+    ):
+        out = ctx.workdir / f"throughput_{kind}_{name}.json"
+        if kind == "notebook":
+            notebook[name] = run_python(
+                "benchmarks.notebook_reference",
+                [*common, "--model", name, "--batch-size", str(BATCH_SIZE), "--cell-size", str(CELL_SIZE)],
+                out,
+            )[0]
+        else:
+            family_runs[name] = run_python(
+                "benchmarks.throughput", [*common, "--family", name, "--cache", str(cache)], out
+            )
+
+    rows = []
+    for key, family in zip(("3a", "3b", "3c"), FAMILY_CONFIGS, strict=True):
+        ours = epoch_throughputs(family_runs[family])
+        ref_run = notebook[NOTEBOOK_MODEL[family]]
+        theirs = epoch_throughputs(ref_run)
+        ratio = median(ours) / median(theirs)
+        nb_name = (
+            "LSTM_base_model" if NOTEBOOK_MODEL[family] == "lstm" else "LSTM_autoencoder_rates_and_class"
+        )
+        rows.append(
+            Row(
+                key=key,
+                measured=(
+                    f"training throughput per trial, `{family}` vs the notebook's `{nb_name}` "
+                    f"(use_cudnn=False), CPU, {THREADS} thread each, batch {BATCH_SIZE}, real ETHUSDT join "
+                    f"({rows_text} rows: {family_runs[family]['train_windows']:,} vs "
+                    f"{ref_run['train_windows']:,} train windows), median of epochs 2–{scale.throughput_epochs} "
+                    f"(windows/s per epoch: ours {spread(ours, '{:.0f}')}, notebook {spread(theirs, '{:.0f}')}); "
+                    f"the notebook also spent {ref_run['prepare_s']:.1f} s rebuilding its inputs for the config"
+                ),
+                value=f"{ratio:.2f}× ({median(ours):.0f} vs {median(theirs):.0f} windows/s)",
+                goal="≥ 1.0×",
+                met=ratio >= 1.0,
+                command=ctx.command("throughput"),
+            )
+        )
+    del bundle
+    rows.append(gpu_row(ctx, data_args, cache))
+    return rows
+
+
+def gpu_row(ctx: Context, data_args: list[str], cache: Path) -> Row:
+    """On a GPU: the `lstm` family (fused cuDNN kernel where the mask allows) vs the notebook's use_cudnn=False."""
+    measured = "GPU: `lstm` (Keras picks the fused cuDNN kernel) vs the notebook's `LSTM_base_model` (use_cudnn=False)"
+    if not gpu_available():
+        return Row(
+            "3d", measured, "not measured (no GPU on this machine)", "≥ 5×", None, ctx.command("throughput")
+        )
+    gpu_args = [*data_args, "--threads", "2"]  # the whole machine, as on a GPU box
+    ours = epoch_throughputs(
+        run_python(
+            "benchmarks.throughput",
+            [*gpu_args, "--family", "lstm", "--cache", str(cache), "--gpu"],
+            ctx.workdir / "throughput_gpu_lstm.json",
+        )
+    )
+    theirs = epoch_throughputs(
+        run_python(
+            "benchmarks.notebook_reference",
+            [*gpu_args, "--model", "lstm", "--batch-size", str(BATCH_SIZE), "--cell-size", str(CELL_SIZE)],
+            ctx.workdir / "throughput_gpu_notebook.json",
+        )[0]
+    )
+    ratio = median(ours) / median(theirs)
+    return Row(
+        "3d",
+        f"{measured}, batch {BATCH_SIZE}; windows/s per epoch: ours {spread(ours, '{:.0f}')}, notebook "
+        f"{spread(theirs, '{:.0f}')}",
+        f"{ratio:.2f}× ({median(ours):.0f} vs {median(theirs):.0f} windows/s)",
+        "≥ 5×",
+        ratio >= 5.0,
+        ctx.command("throughput"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Worker: one family's trial in this process (the runner starts it with `python -m benchmarks.throughput`)."""
+    parser = argparse.ArgumentParser(description="one throughput run of a seqsweep family (worker)")
+    parser.add_argument("--family", required=True, choices=tuple(FAMILY_CONFIGS))
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--cache", required=True)
+    parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=THREADS)
+    parser.add_argument("--gpu", action="store_true", help="train on the GPU (a whole one)")
+    parser.add_argument("--max-rows-per-symbol", type=int, default=None)
+    parser.add_argument("--json", type=Path, required=True)
+    args = parser.parse_args(argv)
+    result = train_family(
+        args.family, args.db, args.cache, args.max_rows_per_symbol, args.epochs, args.threads, args.gpu
+    )
+    args.json.write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

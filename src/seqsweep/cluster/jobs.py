@@ -1,0 +1,88 @@
+"""Submit a sweep to a Ray cluster as a Ray Job, and follow it (Ray's Jobs API).
+
+The job's runtime environment carries the sweep (an environment variable) and this package's
+code (`py_modules`), so the head and workers run the code the user has, even when the nodes have an
+older seqsweep installed; the third-party stack (Ray, TensorFlow, torch) must be on the nodes.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from seqsweep.errors import ConfigError
+from seqsweep.search_spaces.sweep import ENV_PREFIX, SweepSpec
+
+SWEEP_ENV = "SEQSWEEP_SWEEP_YAML"
+TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+
+
+def _client(address: str) -> Any:
+    from ray.job_submission import JobSubmissionClient
+
+    try:
+        return JobSubmissionClient(address)
+    except Exception as exc:  # connection refused, bad URL, wrong port: one line for the user
+        raise ConfigError(
+            f"--address {address}: no Ray Jobs API answers there ({type(exc).__name__})"
+        ) from None
+
+
+def submit_sweep(spec: SweepSpec, address: str, storage: str | None = None) -> str:
+    """Submit `spec` to the cluster's Jobs API at `address` (http://HEAD:8265); returns the job id."""
+    import seqsweep
+
+    storage_path = storage or spec.file.storage_path
+    if "://" not in storage_path and not Path(storage_path).is_absolute():
+        raise ConfigError(
+            f"storage_path {storage_path!r}: a submitted sweep needs an absolute path that every node shares "
+            f"(NFS) or a URI (s3://, gs://); a relative path would land in the job's temporary folder"
+        )
+    client = _client(address)
+    # The sweep travels in an environment variable, not a working_dir: Ray's runtime-env agent may
+    # delete a working_dir package once the job's tasks release it, and it is the driver's cwd.
+    return client.submit_job(
+        entrypoint=f"python -m seqsweep.cli run {ENV_PREFIX}{SWEEP_ENV} --address auto --storage {shlex.quote(storage_path)}",
+        runtime_env={
+            "py_modules": [str(Path(seqsweep.__file__).parent)],
+            "env_vars": {SWEEP_ENV: spec.to_yaml(), "HF_HUB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"},
+        },
+        metadata={"seqsweep_sweep": spec.name},
+    )
+
+
+def job_status(address: str, job_id: str) -> str:
+    return str(_client(address).get_job_status(job_id))
+
+
+def job_logs(address: str, job_id: str, follow: bool = False, poll_s: float = 1.0) -> Iterator[str]:
+    """The job's driver output; with `follow`, new output until the job ends."""
+    client = _client(address)
+    if not follow:
+        yield client.get_job_logs(job_id)
+        return
+    seen = 0
+    while True:
+        logs = client.get_job_logs(job_id)
+        if len(logs) > seen:
+            yield logs[seen:]
+            seen = len(logs)
+        if str(client.get_job_status(job_id)).rsplit(".", 1)[-1] in TERMINAL:
+            tail = client.get_job_logs(job_id)
+            if len(tail) > seen:
+                yield tail[seen:]
+            return
+        time.sleep(poll_s)
+
+
+def wait_for_job(address: str, job_id: str, timeout_s: float, poll_s: float = 1.0) -> str:
+    """Block until the job ends (or `timeout_s` passes); returns its last status name."""
+    deadline = time.monotonic() + timeout_s
+    status = job_status(address, job_id).rsplit(".", 1)[-1]
+    while status not in TERMINAL and time.monotonic() < deadline:
+        time.sleep(poll_s)
+        status = job_status(address, job_id).rsplit(".", 1)[-1]
+    return status

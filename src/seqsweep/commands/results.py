@@ -1,0 +1,84 @@
+"""`seqsweep results`, `seqsweep export`, `seqsweep predict`: what an engineer runs after a sweep.
+
+Heavy imports (Ray, TensorFlow, torch) happen inside the commands, so `seqsweep --help` stays fast and
+`predict` never loads Ray.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from seqsweep.errors import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    results = subparsers.add_parser(
+        "results",
+        help="leaderboard, winners' test scores beside baselines, plots and an HTML report of an experiment",
+    )
+    results.add_argument("experiment", help="experiment directory (<storage_path>/<name>)")
+    results.add_argument("--top", type=int, default=3, help="winners to list and test (default: 3)")
+    results.add_argument("--json", action="store_true", help="print winners.json (with test scores) instead")
+    results.add_argument(
+        "--no-test", action="store_true", help="skip the test-split evaluation of the winners"
+    )
+    results.add_argument("--db", help="database URL for the dataset (default: the sweep's dataset.db)")
+    results.add_argument("--out", help="report folder (default: EXPERIMENT/report)")
+    results.set_defaults(func=results_command)
+
+    export = subparsers.add_parser("export", help="write the winner (or --trial) as a self-contained bundle")
+    export.add_argument("experiment", help="experiment directory (<storage_path>/<name>)")
+    export.add_argument("--out", required=True, help="bundle folder to write")
+    export.add_argument("--trial", help="trial id to export (default: the winner by validation score)")
+    export.add_argument("--db", help="database URL for the dataset (default: the sweep's dataset.db)")
+    export.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    export.set_defaults(func=export_command)
+
+    predict = subparsers.add_parser(
+        "predict", help="class probabilities from a bundle, for the latest rows in a DB"
+    )
+    predict.add_argument("bundle", help="bundle folder written by `seqsweep export`")
+    predict.add_argument("--db", help="SQLAlchemy database URL (default: $SEQSWEEP_DB_URL)")
+    predict.add_argument(
+        "--symbols",
+        nargs="+",
+        help="symbols to predict, spaces or commas between (default: the bundle's symbols)",
+    )
+    predict.add_argument("--at", help="predict from the rows up to this timestamp (default: the latest rows)")
+    predict.add_argument("--json", action="store_true", help="print JSON")
+    predict.set_defaults(func=predict_command)
+
+
+def results_command(args: argparse.Namespace) -> int:
+    from seqsweep.results.pipeline import write_results
+
+    if args.top < 1:
+        raise ConfigError(f"--top: must be >= 1, got {args.top}")
+    outcome = write_results(
+        args.experiment, args.top, evaluate=not args.no_test, db_url=args.db, out_dir=args.out
+    )
+    if args.json:
+        from seqsweep.results.leaderboard import json_safe
+
+        print(json.dumps(json_safe(outcome.to_dict()), indent=2))
+    else:
+        print(outcome.describe())
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from seqsweep.results.export import export_bundle
+
+    outcome = export_bundle(args.experiment, args.out, args.trial, db_url=args.db, force=args.force)
+    print(outcome.describe())
+    return 0
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    from seqsweep.results.predict import load_bundle, predict_from_db
+
+    symbols = [s for item in args.symbols for s in item.split(",") if s] if args.symbols else None
+    prediction = predict_from_db(load_bundle(args.bundle), args.db, symbols, args.at)
+    print(prediction.to_json() if args.json else prediction.describe())
+    return 0

@@ -1,0 +1,66 @@
+"""Reserved names shared by the data plane, the trainables, the searchers and the reports.
+
+Keeping them in one module means a metric is spelled once; a typo becomes an import error.
+"""
+
+from typing import Final
+
+MASK_VALUE: Final[float] = -50.0
+"""Missing inputs and targets carry this value (the notebook's). Losses and metrics skip it."""
+
+N_CLASSES: Final[int] = 3
+"""Classes per target and horizon step: 0 = down, 1 = flat, 2 = up."""
+
+CLASS_NAMES: Final[tuple[str, str, str]] = ("down", "flat", "up")
+
+SPLITS: Final[tuple[str, str, str]] = ("train", "valid", "test")
+
+# --- metric keys reported by every trial, each epoch -------------------------------------------
+TRAIN_LOSS: Final = "train_loss"
+"""Mean training loss over the epoch's batches (masked cross-entropy, plus KL for the VAE)."""
+VAL_LOSS: Final = "val_loss"
+"""Loss on the validation windows, same definition as `train_loss`."""
+VAL_MACRO_F1: Final = "val_macro_f1"
+"""Macro-F1 over the three classes on the validation windows, masked positions skipped. The search metric."""
+VAL_ACCURACY: Final = "val_accuracy"
+VAL_PRECISION: Final = "val_precision_macro"
+VAL_RECALL: Final = "val_recall_macro"
+VAL_MSE: Final = "val_mse"
+"""Only for the regression objective: mean squared error of the predicted moves on validation."""
+EPOCH: Final = "epoch"
+"""1-based epoch number of the report (Ray's `training_iteration` counts reports, which is the same)."""
+FINAL_EPOCH: Final = "final_epoch"
+"""True on the report after which the trial's own loop ends (its last epoch or its plateau stop).
+
+A trial whose last report lacks it was stopped from outside (ASHA): the searcher records it as PRUNED.
+"""
+EARLY_STOPPED: Final = "early_stopped"
+"""True when the family's own plateau rule ended training before `epochs`."""
+NODE_ID: Final = "node_id"
+"""Ray node that ran the report; lets a user see how trials spread over a cluster."""
+WORKERS: Final = "workers"
+"""Data-parallel workers that trained the epoch; reported by multi-worker trials only."""
+
+REPORTED_METRICS: Final[tuple[str, ...]] = (
+    TRAIN_LOSS,
+    VAL_LOSS,
+    VAL_MACRO_F1,
+    VAL_ACCURACY,
+    VAL_PRECISION,
+    VAL_RECALL,
+)
+
+DEFAULT_METRIC: Final = VAL_MACRO_F1
+DEFAULT_MODE: Final = "max"
+
+NOTEBOOK_SYMBOLS: Final[tuple[str, ...]] = (
+    "1INCHUSDT", "BALUSDT", "BATUSDT", "CRVUSDT", "ENJUSDT", "ENSUSDT", "KNCUSDT", "LINKUSDT",
+    "MANAUSDT", "MKRUSDT", "RENUSDT", "SNXUSDT", "UNIUSDT", "WBTCUSDT", "YFIUSDT", "ZRXUSDT",
+)  # fmt: skip
+"""The 16 symbols of the notebook's query, the default symbol list."""
+
+DB_URL_ENV: Final = "SEQSWEEP_DB_URL"
+"""Environment variable read for the database URL when no `--db` is given."""
+
+DEFAULT_SAMPLE_DB: Final = "~/.cache/seqsweep/sample.db"
+"""Where the generated embedded database lives when neither `--db` nor the environment names one."""

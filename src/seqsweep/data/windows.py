@@ -1,0 +1,174 @@
+"""Leakage-free splits, scalers, window index and labels over the stacked rows of every symbol.
+
+Rows are sorted by symbol, then time. Each row gets a split code from timestamp boundaries shared by
+all symbols. A window whose last observed row is `e` belongs to split `s` iff rows e−L+1 … e+H are
+all of split `s` and of one symbol, so no window crosses a boundary or a symbol. Scalers and label
+thresholds see train rows / train windows only.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from seqsweep.constants import MASK_VALUE, SPLITS
+from seqsweep.data.bundle import SplitWindows
+from seqsweep.data.spec import LabelSpec, SplitSpec
+from seqsweep.errors import DataError
+
+TRAIN: Final = 0
+VALID: Final = 1
+TEST: Final = 2
+EMBARGO: Final = -1
+"""Split code of rows inside the `gap` after a boundary: they belong to no window."""
+
+
+def split_boundaries(
+    first: np.ndarray, last: np.ndarray, split: SplitSpec, step: pd.Timedelta | None, symbols: tuple[str, ...]
+) -> tuple[int, int]:
+    """(valid start, test start) in ns: fractions of the time range every symbol covers, on the grid.
+
+    The range is the overlap of the symbols' ranges, so every symbol has rows on both sides of
+    each boundary; rows before the overlap are train, rows after it test.
+    """
+    lo, hi = int(np.max(first)), int(np.min(last))
+    if lo >= hi:
+        late, early = symbols[int(np.argmax(first))], symbols[int(np.argmin(last))]
+        raise DataError(
+            f"dataset.symbols: the symbols share no period ({early} ends at {pd.Timestamp(hi)}, "
+            f"{late} starts at {pd.Timestamp(lo)}); choose symbols that overlap in time"
+        )
+    span = hi - lo
+    bounds = [lo + round(split.train * span), lo + round((split.train + split.valid) * span)]
+    if step is not None:
+        unit = int(step.value)
+        bounds = [-(-b // unit) * unit for b in bounds]  # integer ceil: ns do not fit a float exactly
+    return bounds[0], bounds[1]
+
+
+def assign_splits(times: np.ndarray, boundaries: tuple[int, int], gap_ns: int = 0) -> np.ndarray:
+    """(rows,) int8 split code of each timestamp: TRAIN, VALID, TEST or EMBARGO (within `gap_ns` after a boundary)."""
+    valid_start, test_start = boundaries
+    codes = np.full(times.shape, TRAIN, dtype=np.int8)
+    codes[times >= valid_start] = VALID
+    codes[times >= test_start] = TEST
+    if gap_ns:
+        for start in boundaries:
+            codes[(times >= start) & (times < start + gap_ns)] = EMBARGO
+    return codes
+
+
+def fit_scalers(
+    raw: np.ndarray,
+    row_symbol: np.ndarray,
+    codes: np.ndarray,
+    symbols: tuple[str, ...],
+    columns: tuple[str, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per symbol and raw column: (mean, std) of the train rows only, each (S, R); std 1.0 where it is 0."""
+    means = np.zeros((len(symbols), raw.shape[1]))
+    stds = np.ones((len(symbols), raw.shape[1]))
+    for s, symbol in enumerate(symbols):
+        train = raw[(row_symbol == s) & (codes == TRAIN)]
+        observed = ~np.isnan(train)
+        if not observed.any():
+            raise DataError(
+                f"symbol {symbol}: no rows in the train split (scalers are fitted on train rows); "
+                "drop the symbol or move dataset.start earlier"
+            )
+        empty = np.flatnonzero(~observed.any(axis=0))
+        if empty.size:
+            raise DataError(
+                f"symbol {symbol}: column {columns[empty[0]]!r} has no values in the train split "
+                "(scalers are fitted on train rows); fill it or drop the symbol"
+            )
+        means[s] = np.nanmean(train, axis=0)
+        std = np.nanstd(train, axis=0)
+        stds[s] = np.where(std > 0, std, 1.0)
+    return means, stds
+
+
+def window_ends(
+    row_symbol: np.ndarray, codes: np.ndarray, lookback: int, horizon: int
+) -> dict[str, np.ndarray]:
+    """Per split, the rows `e` whose window e−L+1 … e+H lies inside one (symbol, split) run of rows."""
+    n = len(codes)
+    key = row_symbol.astype(np.int64) * 4 + (codes.astype(np.int64) + 1)
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    stops = np.r_[starts[1:], n]
+    run = np.repeat(np.arange(len(starts)), stops - starts)
+    rows = np.arange(n)
+    fits = (rows - starts[run] >= lookback - 1) & (stops[run] - rows - 1 >= horizon)
+    return {name: np.flatnonzero(fits & (codes == code)) for code, name in enumerate(SPLITS)}
+
+
+def target_moves(targets: np.ndarray, ends: np.ndarray, horizon: int) -> np.ndarray:
+    """(n, H, T) float32: scaled target at e+h minus at e (h = 1..H); MASK_VALUE where either is missing."""
+    steps = np.arange(1, horizon + 1)
+    moves = targets[ends[:, None] + steps[None, :]] - targets[ends][:, None, :]  # (n, H, T)
+    return np.where(np.isnan(moves), MASK_VALUE, moves).astype(np.float32)
+
+
+def first_differences(moves: np.ndarray) -> np.ndarray:
+    """Step-to-step changes (GRU-ow's targets) from moves relative to the last observed value; masks kept."""
+    previous = np.concatenate([np.zeros_like(moves[:, :1]), moves[:, :-1]], axis=1)
+    diffs = moves - previous
+    masked = (moves == MASK_VALUE) | (previous == MASK_VALUE)
+    return np.where(masked, MASK_VALUE, diffs).astype(np.float32)
+
+
+def fit_thresholds(train_moves: np.ndarray, labels: LabelSpec) -> np.ndarray:
+    """(H, T, 2) float32 flat band per step and target: train tertiles of the moves, or ±dead_band."""
+    horizon, n_targets = train_moves.shape[1:]
+    if labels.method == "dead_band":
+        band = np.array([-labels.dead_band, labels.dead_band], dtype=np.float32)
+        return np.broadcast_to(band, (horizon, n_targets, 2)).copy()
+    values = np.where(train_moves == MASK_VALUE, np.nan, train_moves.astype(np.float64))
+    tertiles = np.nanquantile(values, [1 / 3, 2 / 3], axis=0)  # (2, H, T)
+    return np.moveaxis(tertiles, 0, -1).astype(np.float32)
+
+
+def label_moves(moves: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """(n, H, T) int8: 0 below the band, 2 above it, 1 inside (bounds included); MASK_VALUE where masked."""
+    low, high = thresholds[..., 0], thresholds[..., 1]
+    labels = np.where(moves < low, 0, np.where(moves > high, 2, 1)).astype(np.int8)
+    labels[moves == MASK_VALUE] = np.int8(MASK_VALUE)
+    return labels
+
+
+def index_windows(
+    targets: np.ndarray,
+    row_symbol: np.ndarray,
+    codes: np.ndarray,
+    *,
+    lookback: int,
+    horizon: int,
+    labels: LabelSpec,
+) -> tuple[dict[str, SplitWindows], np.ndarray]:
+    """The windows of every split and the train-fitted thresholds; windows with every label masked are left out.
+
+    `targets` (rows, T) are scaled with NaN where missing. A split without windows is an error.
+    """
+    ends = window_ends(row_symbol, codes, lookback, horizon)
+    moves: dict[str, np.ndarray] = {}
+    for name in SPLITS:
+        split_moves = target_moves(targets, ends[name], horizon)
+        informative = (split_moves != MASK_VALUE).any(axis=(1, 2))
+        ends[name], moves[name] = ends[name][informative], split_moves[informative]
+        if not len(ends[name]):
+            raise DataError(
+                f"dataset.split: the {name} split has no windows of lookback + horizon = {lookback + horizon} "
+                f"steps; use more rows per symbol (max_rows_per_symbol, start/end) or change the split fractions"
+            )
+    thresholds = fit_thresholds(moves["train"], labels)
+    windows = {
+        name: SplitWindows(
+            ends=ends[name].astype(np.int32),
+            labels=label_moves(moves[name], thresholds),
+            moves=moves[name],
+        )
+        for name in SPLITS
+    }
+    return windows, thresholds

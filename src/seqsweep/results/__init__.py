@@ -1,0 +1,42 @@
+"""After a sweep: winners by validation score, honest test scores, plots, a report, an exported bundle.
+
+Submodules, one job each: `experiment` reads what Ray Tune stored, `leaderboard` ranks and writes the
+table, `evaluate` scores the winners on the test split beside two baselines, `plots` draws, `report`
+writes the HTML page, `pipeline` runs these in order, `export` writes a bundle and `predict` answers
+from one. The names below are imported on first use, so `seqsweep.results.predict` never loads Ray.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "Experiment": "seqsweep.results.experiment",
+    "TrialSummary": "seqsweep.results.experiment",
+    "read_experiment": "seqsweep.results.experiment",
+    "leaderboard_rows": "seqsweep.results.leaderboard",
+    "write_leaderboard_csv": "seqsweep.results.leaderboard",
+    "write_winners_json": "seqsweep.results.leaderboard",
+    "TestEvaluation": "seqsweep.results.evaluate",
+    "evaluate_winners": "seqsweep.results.evaluate",
+    "write_plots": "seqsweep.results.plots",
+    "write_report": "seqsweep.results.report",
+    "ResultsOutcome": "seqsweep.results.pipeline",
+    "write_results": "seqsweep.results.pipeline",
+    "ExportOutcome": "seqsweep.results.export",
+    "export_bundle": "seqsweep.results.export",
+    "ModelBundle": "seqsweep.results.predict",
+    "Prediction": "seqsweep.results.predict",
+    "load_bundle": "seqsweep.results.predict",
+    "predict_from_db": "seqsweep.results.predict",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seqsweep.results' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

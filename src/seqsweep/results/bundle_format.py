@@ -1,0 +1,83 @@
+"""The exported bundle's file layout and the (de)serialisation of its preprocessing. NumPy and JSON only.
+
+    BUNDLE/
+      bundle.json            manifest: family, framework, trial, shape, targets, symbols, classes, files
+      model/                 model.keras (Keras)  |  model.torchscript.pt + state_dict.pt (torch)
+                             model.json (family, config, data shape: what rebuilds the network)
+      preprocessing.npz      scale_mean, scale_std (S, R), embeddings (S, k), pca_mean, pca_components,
+                             thresholds (H, T, 2)
+      preprocessing.json     feature order, raw columns, symbol order, mask value, grid frequency, ...
+      dataset.yaml           the dataset spec (database URL left out)
+      sweep.yaml             the sweep file the experiment ran (database URL left out)
+      metrics.json           validation (as Ray stored it) and test scores beside the baselines
+      versions.json          library versions at export time
+      README.md              the model card
+
+Both `export` (writes) and `predict` (reads, without Ray) import this module.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from seqsweep.constants import MASK_VALUE
+from seqsweep.data.bundle import Preprocessing
+
+FORMAT_VERSION: Final = 1
+MANIFEST: Final = "bundle.json"
+MODEL_DIR: Final = "model"
+KERAS_FILE: Final = "model.keras"
+TORCHSCRIPT_FILE: Final = "model.torchscript.pt"
+STATE_DICT_FILE: Final = "state_dict.pt"
+PREPROCESSING_NPZ: Final = "preprocessing.npz"
+PREPROCESSING_JSON: Final = "preprocessing.json"
+DATASET_YAML: Final = "dataset.yaml"
+SWEEP_YAML: Final = "sweep.yaml"
+METRICS_JSON: Final = "metrics.json"
+VERSIONS_JSON: Final = "versions.json"
+README: Final = "README.md"
+
+
+def write_preprocessing(preprocessing: Preprocessing, symbols: tuple[str, ...], folder: Path) -> None:
+    """Arrays to `preprocessing.npz` (rows in `symbols` order), everything else to `preprocessing.json`."""
+    np.savez(folder / PREPROCESSING_NPZ, **preprocessing.to_arrays(symbols))
+    payload = {
+        "symbols": list(symbols),
+        **preprocessing.to_metadata(),
+        "mask_value": MASK_VALUE,
+        "arrays": {
+            "scale_mean": "(symbols, raw_columns) train-split mean per symbol",
+            "scale_std": "(symbols, raw_columns) train-split standard deviation per symbol (1 where 0)",
+            "embeddings": "(symbols, pca_components) PCA-reduced sentence embedding per symbol",
+            "pca_mean": "(384,) PCA centre of the symbols' sentence embeddings",
+            "pca_components": "(pca_components, 384) PCA axes",
+            "thresholds": "(horizon, targets, 2) flat band: move <= [..., 0] is down, > [..., 1] is up",
+        },
+    }
+    write_json(folder / PREPROCESSING_JSON, payload)
+
+
+def read_preprocessing(folder: Path) -> Preprocessing:
+    """The `Preprocessing` that `write_preprocessing` wrote, ready for `seqsweep.data.features.featurize_rows`."""
+    payload = json.loads((folder / PREPROCESSING_JSON).read_text())
+    with np.load(folder / PREPROCESSING_NPZ, allow_pickle=False) as arrays:
+        data = {name: arrays[name] for name in arrays.files}
+    return Preprocessing.from_arrays(data, payload["symbols"], payload)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(payload, indent=2, default=_plain) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

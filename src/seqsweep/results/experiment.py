@@ -1,0 +1,328 @@
+"""Read an experiment directory through Ray Tune's own readers, into one summary per trial.
+
+`tune.ExperimentAnalysis` + `tune.ResultGrid` are what `Tuner.restore(...).get_results()` returns,
+without needing the trainable: a finished, a running and a resumed experiment read alike, and no
+Ray cluster is started. Every number here is one Ray stored; nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from ray import tune
+
+from seqsweep._config import from_mapping
+from seqsweep.constants import (
+    DEFAULT_METRIC,
+    DEFAULT_MODE,
+    EARLY_STOPPED,
+    EPOCH,
+    FINAL_EPOCH,
+    REPORTED_METRICS,
+    TRAIN_LOSS,
+    VAL_ACCURACY,
+    VAL_LOSS,
+    VAL_MACRO_F1,
+)
+from seqsweep.errors import ConfigError, NoValidTrialsError
+from seqsweep.search_spaces.params import parse_param
+from seqsweep.search_spaces.searchers import STUDY_DB
+from seqsweep.search_spaces.sweep import SweepFile, SweepSpec
+from seqsweep.tuning.retention import kept_checkpoints
+from seqsweep.tuning.runner import SWEEP_COPY
+
+OK = "ok"
+"""Finished with at least one epoch whose metric and losses are finite: may win."""
+RUNNING = "running"
+"""Still training (or paused) in a live or killed sweep; ranked on what it has reported so far."""
+ERRORED = "errored"
+"""Raised (after its retries); never wins, whatever it reported before."""
+NAN = "nan"
+"""Reported, but no epoch had a finite metric and finite losses; never wins."""
+PENDING = "pending"
+"""Created but has reported nothing yet."""
+RANKED_STATES = (OK, RUNNING)
+
+HISTORY_COLUMNS = (EPOCH, TRAIN_LOSS, VAL_LOSS, VAL_MACRO_F1, VAL_ACCURACY)
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    """One trial as the leaderboard shows it; `best_*` refer to its best epoch over all reports."""
+
+    trial_id: str
+    family: str
+    status: str
+    params: dict[str, Any]
+    """The searched parameters' values (the names the sweep file searches)."""
+    config: dict[str, Any]
+    """The whole config Tune passed to the trial."""
+    best_epoch: int | None
+    best_value: float | None
+    """The search metric at the best epoch."""
+    val_macro_f1: float | None
+    val_accuracy: float | None
+    best_metrics: dict[str, float | None]
+    """Every reported metric (losses, macro scores) at the best epoch."""
+    epochs_run: int
+    stopped_early: bool | None
+    """True when the last report lacks `final_epoch` (the scheduler stopped it); None while running or errored."""
+    plateau_stopped: bool
+    """True when the family's own plateau rule ended it (`early_stopped` on its last report)."""
+    wall_time_s: float | None
+    checkpoint: str | None
+    """Directory of the best epoch's checkpoint, as Tune kept it (None if Tune did not keep it)."""
+    path: str | None
+    error: str | None = None
+    """One line: why the trial errored, or why it cannot be ranked."""
+    history: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
+    """Per-report rows: epoch, train_loss, val_loss, val_macro_f1, val_accuracy."""
+
+    @property
+    def ranked(self) -> bool:
+        return self.status in RANKED_STATES
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """What Ray stored for one sweep, plus the sweep file that produced it."""
+
+    path: Path
+    name: str
+    metric: str
+    mode: str
+    family: str
+    searched: tuple[str, ...]
+    trials: tuple[TrialSummary, ...]
+    sweep: SweepSpec | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def excluded(self) -> list[TrialSummary]:
+        """Errored, NaN and pending trials: listed apart, never ranked."""
+        return [t for t in self.trials if not t.ranked]
+
+    def ranked(self) -> list[TrialSummary]:
+        """Rankable trials, best first (ties: fewer epochs, then trial id); raises if there is none."""
+        candidates = [t for t in self.trials if t.ranked and t.best_value is not None]
+        if not candidates:
+            counts = ", ".join(f"{n} {s}" for s, n in _status_counts(self.trials).items()) or "no trials"
+            raise NoValidTrialsError(
+                f"{self.path}: no valid trial to rank by {self.metric} ({counts}); "
+                f"errored and NaN trials never win"
+            )
+        sign = -1.0 if self.mode == "max" else 1.0
+        return sorted(candidates, key=lambda t: (sign * float(t.best_value or 0.0), t.epochs_run, t.trial_id))
+
+    def top(self, k: int) -> list[TrialSummary]:
+        if k < 1:
+            raise ConfigError(f"--top: must be >= 1, got {k}")
+        return self.ranked()[:k]
+
+    def trial(self, trial_id: str) -> TrialSummary:
+        for t in self.trials:
+            if t.trial_id == trial_id:
+                return t
+        raise ConfigError(
+            f"--trial: no trial {trial_id!r} in {self.path} (trials: {', '.join(t.trial_id for t in self.trials)})"
+        )
+
+    @property
+    def study_storage(self) -> str | None:
+        """The Optuna study's storage URL, or None if the experiment has none."""
+        if self.sweep is not None and self.sweep.file.search.storage:
+            return self.sweep.file.search.storage
+        db = self.path / STUDY_DB
+        return f"sqlite:///{db}" if db.exists() else None
+
+    @property
+    def storage_root(self) -> Path:
+        """The sweep's storage path (the experiment's parent), where built datasets are cached."""
+        return self.path.parent
+
+
+def read_sweep_copy(path: Path) -> SweepSpec:
+    """The sweep file an experiment ran, parsed without importing its model family.
+
+    Reading results must not depend on the family's code being importable here; `seqsweep run`
+    validated the file fully when it started.
+    """
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        raise ConfigError(f"{path}: not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a sweep file is a mapping with at least `name` and `model`")
+    sweep_file = from_mapping(SweepFile, raw, where=str(path))
+    space = {name: parse_param(name, value) for name, value in (sweep_file.params or {}).items()}
+    return SweepSpec(file=sweep_file, space=space)
+
+
+def read_experiment(path: str | Path) -> Experiment:
+    """Summarise every trial of the experiment at `path` (a local directory)."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_dir():
+        raise ConfigError(f"{path}: no such experiment directory")
+    if not list(path.glob("experiment_state-*.json")):
+        raise ConfigError(f"{path}: not a Ray Tune experiment directory (no experiment_state-*.json)")
+    sweep = read_sweep_copy(path / SWEEP_COPY) if (path / SWEEP_COPY).exists() else None
+    metric = sweep.file.search.metric if sweep else DEFAULT_METRIC
+    mode = sweep.file.search.mode if sweep else DEFAULT_MODE
+    family = sweep.file.model if sweep else "unknown"
+
+    analysis = tune.ExperimentAnalysis(str(path), default_metric=metric, default_mode=mode)
+    grid = tune.ResultGrid(analysis)
+    configs = [dict(t.config or {}) for t in analysis.trials]
+    searched = tuple(sweep.searched) if sweep else _varying_keys(configs)
+    trials = tuple(
+        _summarise(trial, grid[i], metric, mode, family, searched) for i, trial in enumerate(analysis.trials)
+    )
+    return Experiment(
+        path=path,
+        name=sweep.name if sweep else path.name,
+        metric=metric,
+        mode=mode,
+        family=family,
+        searched=searched,
+        trials=trials,
+        sweep=sweep,
+    )
+
+
+def _summarise(
+    trial: Any, result: Any, metric: str, mode: str, family: str, searched: tuple[str, ...]
+) -> TrialSummary:
+    config = dict(trial.config or {})
+    frame = result.metrics_dataframe
+    frame = frame if frame is not None else pd.DataFrame()
+    history = _history(frame, metric)
+    last = frame.iloc[-1].to_dict() if len(frame) else {}
+    status, error = _status(trial, result, frame, metric)
+    best = _best_row(frame, metric, mode, _kept_iterations(result)) if status in RANKED_STATES else None
+    checkpoint = _checkpoint_of(result, best) if best is not None else None
+    row = best or {}
+    return TrialSummary(
+        trial_id=str(trial.trial_id),
+        family=family,
+        status=status,
+        params={name: config.get(name) for name in searched},
+        config=config,
+        best_epoch=_epoch_of(row),
+        best_value=_float(row.get(metric)),
+        val_macro_f1=_float(row.get(VAL_MACRO_F1)),
+        val_accuracy=_float(row.get(VAL_ACCURACY)),
+        best_metrics={k: _float(row.get(k)) for k in REPORTED_METRICS if k in row},
+        epochs_run=_epochs_run(frame),
+        stopped_early=(not bool(last.get(FINAL_EPOCH, False))) if status == OK else None,
+        plateau_stopped=bool(last.get(EARLY_STOPPED, False)) if status == OK else False,
+        wall_time_s=_float(last.get("time_total_s")),
+        checkpoint=checkpoint,
+        path=str(result.path) if result.path else None,
+        error=error,
+        history=history,
+    )
+
+
+def _status(trial: Any, result: Any, frame: pd.DataFrame, metric: str) -> tuple[str, str | None]:
+    if trial.status == "ERROR" or result.error is not None:
+        return ERRORED, _one_line(result.error) if result.error is not None else "errored"
+    if frame.empty or metric not in frame:
+        return PENDING, None
+    if _valid_rows(frame, metric).empty:
+        return NAN, f"no epoch with a finite {metric} and finite losses"
+    if trial.status in ("RUNNING", "PAUSED", "PENDING"):
+        return RUNNING, None
+    return OK, None
+
+
+def _valid_rows(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Reports whose metric and losses are all finite: only these can be a trial's best epoch."""
+    finite = _finite(frame[metric])
+    for loss in (TRAIN_LOSS, VAL_LOSS):
+        if loss in frame:
+            finite &= _finite(frame[loss])
+    return frame[finite]
+
+
+def _finite(series: pd.Series) -> pd.Series:
+    """True where the value is a finite number (NaN, inf and non-numbers are False)."""
+    return pd.Series(np.isfinite(pd.to_numeric(series, errors="coerce").astype(float)), index=series.index)
+
+
+def _best_row(frame: pd.DataFrame, metric: str, mode: str, kept: set[int]) -> dict[str, Any]:
+    """The best report over all epochs (scope="all"); among equal scores the one whose checkpoint Tune kept."""
+    rows = _valid_rows(frame, metric)
+    values = pd.to_numeric(rows[metric])
+    best_value = values.max() if mode == "max" else values.min()
+    tied = rows[values == best_value]
+    if "training_iteration" in tied:
+        with_checkpoint = tied[tied["training_iteration"].isin(kept)]
+        if not with_checkpoint.empty:
+            tied = with_checkpoint
+    return tied.iloc[0].to_dict()
+
+
+def _kept_iterations(result: Any) -> set[int]:
+    return {int(m["training_iteration"]) for _, m in kept_checkpoints(result) if "training_iteration" in m}
+
+
+def _checkpoint_of(result: Any, row: dict[str, Any]) -> str | None:
+    iteration = row.get("training_iteration")
+    for checkpoint, metrics in kept_checkpoints(result):
+        if iteration is not None and metrics.get("training_iteration") == iteration:
+            return str(checkpoint.path)
+    return None
+
+
+def _history(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    columns = [c for c in (*HISTORY_COLUMNS, metric) if c in frame]
+    history = frame[list(dict.fromkeys(columns))].copy()
+    if EPOCH not in history and "training_iteration" in frame:
+        history.insert(0, EPOCH, frame["training_iteration"])
+    return history.reset_index(drop=True)
+
+
+def _epoch_of(row: dict[str, Any]) -> int | None:
+    value = row.get(EPOCH, row.get("training_iteration"))
+    return int(value) if value is not None and not pd.isna(value) else None
+
+
+def _epochs_run(frame: pd.DataFrame) -> int:
+    if frame.empty:
+        return 0
+    if EPOCH in frame and frame[EPOCH].notna().any():
+        return int(pd.to_numeric(frame[EPOCH]).max())
+    return len(frame)
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _one_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
+def _varying_keys(configs: list[dict[str, Any]]) -> tuple[str, ...]:
+    """Without a sweep file: the config keys whose values differ between trials."""
+    keys = sorted({k for c in configs for k in c})
+    return tuple(k for k in keys if len({repr(c.get(k)) for c in configs}) > 1)
+
+
+def _status_counts(trials: tuple[TrialSummary, ...]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    return counts

@@ -1,0 +1,328 @@
+"""`seqsweep export DIR --out BUNDLE [--trial ID]`: the winner (or a chosen trial) as a self-contained folder.
+
+The model comes from the trial's best checkpoint through the trainables' own loader and exporters
+(`load_checkpoint`, `export_torchscript`); the preprocessing from the sweep's cached dataset. The
+folder is written under a temporary name beside `--out` and moved into place with `os.replace` only
+when complete, and the exported model is reloaded and checked against the checkpoint before that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import importlib.metadata
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from seqsweep import __version__
+from seqsweep.constants import CLASS_NAMES, MASK_VALUE
+from seqsweep.data.bundle import DatasetBundle
+from seqsweep.errors import ConfigError
+from seqsweep.results import bundle_format as fmt
+from seqsweep.results.evaluate import (
+    TEST_SPLIT,
+    TestEvaluation,
+    evaluate_winners,
+    load_dataset,
+)
+from seqsweep.results.experiment import SWEEP_COPY, Experiment, TrialSummary, read_experiment
+from seqsweep.results.leaderboard import SELECTION_NOTE
+
+logger = logging.getLogger(__name__)
+
+VERSIONED_PACKAGES = (
+    "seqsweep", "numpy", "pandas", "scikit-learn", "keras", "tensorflow", "tensorflow-cpu", "torch", "ray",
+    "optuna", "sentence-transformers", "sqlalchemy",
+)  # fmt: skip
+CHECK_WINDOWS = 256
+"""Test windows on which the exported model must reproduce the checkpoint's probabilities."""
+CHECK_TOLERANCE = 1e-5
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOutcome:
+    path: Path
+    trial: TrialSummary
+    framework: str
+    files: list[str]
+    max_abs_diff: float
+
+    def describe(self) -> str:
+        return (
+            f"exported trial {self.trial.trial_id} ({self.trial.family}, {self.framework}, best epoch "
+            f"{self.trial.best_epoch}) to {self.path}\n"
+            f"checked: the exported model reproduces the checkpoint's probabilities on the test windows "
+            f"(max |diff| {self.max_abs_diff:.2e})\n" + "\n".join(f"  {name}" for name in self.files)
+        )
+
+
+def export_bundle(
+    experiment_dir: str | Path,
+    out: str | Path,
+    trial_id: str | None = None,
+    *,
+    db_url: str | None = None,
+    force: bool = False,
+) -> ExportOutcome:
+    """Write the bundle of `trial_id` (default: the winner by the sweep's validation metric) to `out`."""
+    experiment = read_experiment(experiment_dir)
+    trial = experiment.trial(trial_id) if trial_id else experiment.ranked()[0]
+    if not trial.ranked or trial.checkpoint is None:
+        why = trial.error or "its best epoch's checkpoint was not kept"
+        raise ConfigError(
+            f"--trial {trial.trial_id}: cannot export a trial with status {trial.status} ({why})"
+        )
+    target = Path(out).expanduser().resolve()
+    if target.exists() and not force:
+        raise ConfigError(
+            f"--out {target}: already exists; choose another path or pass --force to replace it"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    bundle = load_dataset(experiment, db_url)
+    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        framework, max_diff = _write_model(trial, bundle, temp)
+        evaluation = evaluate_winners(experiment, [trial], bundle)
+        _write_bundle_files(experiment, trial, bundle, evaluation, framework, max_diff, temp)
+        files = sorted(str(p.relative_to(temp)) for p in temp.rglob("*") if p.is_file())
+        _move_into_place(temp, target)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return ExportOutcome(target, trial, framework, files, max_diff)
+
+
+def _write_model(trial: TrialSummary, bundle: DatasetBundle, folder: Path) -> tuple[str, float]:
+    """The model files plus a check: the reloaded export predicts what the checkpoint predicts."""
+    from seqsweep.results.predict import load_model_files
+    from seqsweep.trainables import DeviceSettings, ModelInfo, load_checkpoint
+
+    checkpoint = Path(str(trial.checkpoint))
+    info = ModelInfo.read(checkpoint)
+    model = load_checkpoint(checkpoint, DeviceSettings(cpus=os.cpu_count() or 1))
+    model_dir = folder / fmt.MODEL_DIR
+    model_dir.mkdir()
+    info.write(model_dir)
+    sample = slice(0, min(CHECK_WINDOWS, len(bundle.splits[TEST_SPLIT])))
+    example = bundle.windows(TEST_SPLIT, sample)  # (B, L, F)
+    if info.framework == "keras":
+        model.model.save(model_dir / fmt.KERAS_FILE)  # type: ignore[attr-defined]
+    elif info.framework == "torch":
+        import torch
+
+        from seqsweep.trainables.torch_common import export_torchscript
+
+        with warnings.catch_warnings():  # the GRU's shape checks become constants in the trace, as intended
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            export_torchscript(model, model_dir / fmt.TORCHSCRIPT_FILE, example[:2])  # type: ignore[arg-type]
+        torch.save(model.net.state_dict(), model_dir / fmt.STATE_DICT_FILE)  # type: ignore[attr-defined]
+    else:
+        raise ConfigError(f"trial {trial.trial_id}: cannot export a model of framework {info.framework!r}")
+    exported = load_model_files(model_dir, info.framework)
+    expected = model.predict_proba(example)
+    if info.framework == "keras":
+        got = np.asarray(exported.predict_on_batch(example))
+    else:
+        import torch
+
+        with torch.inference_mode():
+            got = exported(torch.from_numpy(np.ascontiguousarray(example))).numpy()
+    max_diff = float(np.max(np.abs(got - expected))) if expected.size else 0.0
+    if not max_diff <= CHECK_TOLERANCE:
+        raise ConfigError(
+            f"trial {trial.trial_id}: the exported {info.framework} model differs from its checkpoint "
+            f"(max |diff| {max_diff:.3g} on {len(example)} test windows); not exported"
+        )
+    return info.framework, max_diff
+
+
+def _write_bundle_files(
+    experiment: Experiment,
+    trial: TrialSummary,
+    bundle: DatasetBundle,
+    evaluation: TestEvaluation,
+    framework: str,
+    max_diff: float,
+    folder: Path,
+) -> None:
+    prep = bundle.preprocessing
+    fmt.write_preprocessing(prep, tuple(bundle.symbols), folder)
+    dataset = {k: v for k, v in bundle.spec.to_dict().items() if k != "db"}
+    (folder / fmt.DATASET_YAML).write_text(yaml.safe_dump(dataset, sort_keys=False))
+    sweep = yaml.safe_load((experiment.path / SWEEP_COPY).read_text())
+    if isinstance(sweep.get("dataset"), dict):
+        sweep["dataset"].pop("db", None)  # a URL may carry a password; predict takes --db
+    (folder / fmt.SWEEP_YAML).write_text(yaml.safe_dump(sweep, sort_keys=False))
+
+    test = evaluation.to_dict()
+    metrics = {
+        "selection": SELECTION_NOTE.format(metric=experiment.metric, mode=experiment.mode),
+        "validation": {"best_epoch": trial.best_epoch, **trial.best_metrics},
+        "test": {
+            "note": test["note"],
+            "n_windows": test["n_windows"],
+            "n_positions": test["n_positions"],
+            "period": test["period"],
+            "model": test["winners"][0],
+            "baselines": test["baselines"],
+        },
+        "export_check": {"windows": min(CHECK_WINDOWS, test["n_windows"]), "max_abs_diff": max_diff},
+    }
+    fmt.write_json(folder / fmt.METRICS_JSON, metrics)
+    versions = library_versions()
+    fmt.write_json(folder / fmt.VERSIONS_JSON, versions)
+
+    model_files = (
+        {"keras": f"{fmt.MODEL_DIR}/{fmt.KERAS_FILE}"}
+        if framework == "keras"
+        else {
+            "torchscript": f"{fmt.MODEL_DIR}/{fmt.TORCHSCRIPT_FILE}",
+            "state_dict": f"{fmt.MODEL_DIR}/{fmt.STATE_DICT_FILE}",
+        }
+    )
+    manifest = {
+        "format": fmt.FORMAT_VERSION,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "seqsweep": __version__,
+        "experiment": str(experiment.path),
+        "sweep": experiment.name,
+        "trial_id": trial.trial_id,
+        "family": trial.family,
+        "framework": framework,
+        "model_files": {**model_files, "model_info": f"{fmt.MODEL_DIR}/model.json"},
+        "config": trial.config,
+        "searched": {name: trial.params.get(name) for name in experiment.searched},
+        "best_epoch": trial.best_epoch,
+        "lookback": bundle.spec.lookback,
+        "horizon": bundle.spec.horizon,
+        "n_features": len(prep.feature_names),
+        "feature_names": list(prep.feature_names),
+        "target_names": list(bundle.target_names),
+        "symbols": list(bundle.symbols),
+        "classes": list(CLASS_NAMES),
+        "mask_value": MASK_VALUE,
+        "frequency": prep.extra.get("frequency"),
+        "input": "(B, lookback, n_features) float32, features in feature_names order, MASK_VALUE where missing",
+        "output": "(B, horizon, targets, 3) probabilities of down, flat, up",
+    }
+    fmt.write_json(folder / fmt.MANIFEST, manifest)
+    (folder / fmt.README).write_text(model_card(manifest, metrics, dataset, versions))
+
+
+def model_card(
+    manifest: dict[str, Any], metrics: dict[str, Any], dataset: dict[str, Any], versions: dict[str, str]
+) -> str:
+    """README.md of the bundle, written only from the facts in the other files."""
+    test = metrics["test"]
+    scored = [test["model"], *test["baselines"]]
+    score_rows = "\n".join(
+        f"| {s['name']} ({s['kind']}) | {s['macro_f1']:.4f} | {s['accuracy']:.4f} | {s['precision_macro']:.4f} "
+        f"| {s['recall_macro']:.4f} |"
+        for s in scored
+    )
+    steps = "\n".join(
+        f"| {row['target']} | +{row['step']} | "
+        + " | ".join(f"{s['by_step'][i]['macro_f1']:.4f}" for s in scored)
+        + " |"
+        for i, row in enumerate(test["model"]["by_step"])
+    )
+    validation = metrics["validation"]
+    val = ", ".join(f"{k} {v:.4f}" for k, v in validation.items() if isinstance(v, float))
+    searched = ", ".join(f"`{k}` = {_short(v)}" for k, v in manifest["searched"].items()) or "none"
+    masking = (
+        "the Keras network skips fully masked steps (Masking)"
+        if manifest["framework"] == "keras"
+        else "the torch network replaces them by 0, the train mean of a scaled feature"
+    )
+    files = "\n".join(f"- `{path}`" for path in manifest["model_files"].values())
+    libs = ", ".join(f"{k} {v}" for k, v in versions.items())
+    return f"""# Model card: {manifest["sweep"]} / trial {manifest["trial_id"]}
+
+A `{manifest["family"]}` ({manifest["framework"]}) sequence classifier exported by seqsweep {manifest["seqsweep"]}
+on {manifest["created"]} from `{manifest["experiment"]}`.
+
+## What it predicts
+For each of the targets {", ".join(f"`{t}`" for t in manifest["target_names"])} and each of the next
+{manifest["horizon"]} steps (grid `{manifest["frequency"]}`), the probabilities that the move from the last
+observed value is down, flat or up. Flat is the band between the train split's label thresholds
+(`preprocessing.npz: thresholds`, method `{dataset["labels"]["method"]}`).
+
+- Input: the last {manifest["lookback"]} rows × {manifest["n_features"]} features, in `feature_names` order
+  (`bundle.json`), missing values = {manifest["mask_value"]}.
+- Output: (batch, {manifest["horizon"]}, {len(manifest["target_names"])}, 3) probabilities.
+
+## Data
+Join `{dataset["join"]}`, symbols {", ".join(manifest["symbols"])}; lookback {dataset["lookback"]},
+horizon {dataset["horizon"]}; chronological split train {dataset["split"]["train"]}, valid
+{dataset["split"]["valid"]}, test the rest. Scalers, PCA and thresholds were fitted on the train split only.
+
+## How it was chosen
+{metrics["selection"]}
+Searched: {searched}; best epoch {manifest["best_epoch"]}. Validation at that epoch: {val}.
+
+## Test scores ({test["n_windows"]} windows, {test["n_positions"]} labels, {test["period"][0]} .. {test["period"][1]})
+{test["note"]}
+
+| predictor | macro-F1 | accuracy | precision | recall |
+|---|---|---|---|---|
+{score_rows}
+
+Macro-F1 per target and step (model, then baselines in the order above):
+
+| target | step | {" | ".join(s["name"] for s in scored)} |
+|---|---|{"---|" * len(scored)}
+{steps}
+
+## Use
+```
+seqsweep predict {{this folder}} --db URL [--symbols ...] [--at TIMESTAMP] [--json]
+```
+Reads the last {manifest["lookback"]} rows per symbol with seqsweep's own source and feature code, applies
+this folder's preprocessing and prints the class probabilities; Ray is not needed. A symbol not listed
+above is embedded with the same sentence model and PCA and scaled on its own history (the output says so).
+
+Model files:
+{files}
+
+## Limits
+Trained on {", ".join(manifest["symbols"])} only; scores above are on one chronological test period.
+Missing inputs carry {manifest["mask_value"]}: {masking}; a window with few observed rows predicts poorly.
+
+Library versions at export: {libs}.
+"""
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else repr(value)
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions (from package metadata: nothing is imported), plus Python's."""
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _move_into_place(temp: Path, target: Path) -> None:
+    """`os.replace` the finished folder onto `target`; an existing bundle is moved aside first, then removed."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+        os.replace(target, old / target.name)
+    os.replace(temp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,333 @@
+"""`seqsweep predict BUNDLE --db URL`: class probabilities from an exported bundle, without Ray.
+
+The rows come through the data plane's own source and feature code (`seqsweep.data.sources`,
+`seqsweep.data.features.featurize_rows`) with the bundle's fitted preprocessing, so a prediction sees
+exactly the features training saw. This module must never import Ray (a test checks it).
+
+A symbol the bundle never saw is embedded with the bundle's sentence model and PCA
+(`features.embed_symbol`); as no train-split scaler exists for it, it is scaled with the mean and
+standard deviation of its own history up to the prediction time, and the output says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqsweep.constants import CLASS_NAMES, DB_URL_ENV, MASK_VALUE
+from seqsweep.data.bundle import Preprocessing
+from seqsweep.data.spec import DatasetSpec
+from seqsweep.errors import ConfigError, DataError
+from seqsweep.results import bundle_format as fmt
+
+UNSEEN_HISTORY_ROWS = 10_000
+"""Rows of its own history (up to the prediction time) that scale a symbol the bundle never saw."""
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """An exported bundle on disk: manifest, preprocessing, dataset spec; the model loads on first use."""
+
+    path: Path
+    manifest: dict[str, Any]
+    preprocessing: Preprocessing
+    dataset: DatasetSpec
+
+    @property
+    def lookback(self) -> int:
+        return int(self.manifest["lookback"])
+
+    @property
+    def horizon(self) -> int:
+        return int(self.manifest["horizon"])
+
+    @property
+    def target_names(self) -> tuple[str, ...]:
+        return tuple(self.manifest["target_names"])
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self.manifest["symbols"])
+
+    @cached_property
+    def _model(self) -> Any:
+        return load_model_files(self.path / fmt.MODEL_DIR, self.manifest["framework"])
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """(B, L, F) float32 features → (B, H, T, 3) class probabilities."""
+        x = np.asarray(x, dtype=np.float32)
+        expected = (self.lookback, len(self.preprocessing.feature_names))
+        if x.ndim != 3 or x.shape[1:] != expected:
+            raise ConfigError(f"predict: inputs must be (B, {expected[0]}, {expected[1]}), got {x.shape}")
+        if self.manifest["framework"] == "keras":
+            return np.asarray(self._model.predict_on_batch(x)) if len(x) else np.empty((0, *self._out_shape))
+        import torch
+
+        with torch.inference_mode():
+            return self._model(torch.from_numpy(np.ascontiguousarray(x))).numpy()
+
+    @property
+    def _out_shape(self) -> tuple[int, int, int]:
+        return (self.horizon, len(self.target_names), len(CLASS_NAMES))
+
+
+def load_bundle(path: str | Path) -> ModelBundle:
+    """Read a bundle written by `seqsweep export`; one clear line if the folder is not one."""
+    path = Path(path).expanduser().resolve()
+    manifest_path = path / fmt.MANIFEST
+    if not manifest_path.is_file():
+        raise ConfigError(
+            f"{path}: not a seqsweep bundle (no {fmt.MANIFEST}); write one with `seqsweep export`"
+        )
+    manifest = fmt.read_json(manifest_path)
+    if manifest.get("format") != fmt.FORMAT_VERSION:
+        raise ConfigError(
+            f"{path}: bundle format {manifest.get('format')!r}, this seqsweep reads format {fmt.FORMAT_VERSION}"
+        )
+    import yaml
+
+    dataset = DatasetSpec.from_dict(
+        yaml.safe_load((path / fmt.DATASET_YAML).read_text()), where="dataset.yaml"
+    )
+    return ModelBundle(
+        path=path, manifest=manifest, preprocessing=fmt.read_preprocessing(path), dataset=dataset
+    )
+
+
+def load_model_files(folder: Path, framework: str) -> Any:
+    """The exported model: a Keras model (inference only) or a TorchScript module returning probabilities."""
+    if framework == "keras":
+        import keras
+
+        import seqsweep.trainables.keras_networks  # noqa: F401  (registers the custom layers)
+
+        return keras.models.load_model(folder / fmt.KERAS_FILE, compile=False)
+    if framework == "torch":
+        import torch
+
+        module = torch.jit.load(str(folder / fmt.TORCHSCRIPT_FILE), map_location="cpu")
+        return module.eval()
+    raise ConfigError(f"bundle: unknown framework {framework!r} (keras or torch)")
+
+
+# --- from the database ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SymbolPrediction:
+    symbol: str
+    seen: bool
+    """False: not in the training data (embedded with the bundle's model and PCA, scaled on its own history)."""
+    window_end: str
+    """Timestamp of the last observed row of the input window."""
+    observed_rows: int
+    """Rows of the window that hold at least one observed input (the rest are masked)."""
+    probabilities: np.ndarray
+    """(H, T, 3): per horizon step and target, P(down), P(flat), P(up)."""
+    note: str = ""
+
+    def rows(self, target_names: tuple[str, ...], step: pd.Timedelta | None) -> list[dict[str, Any]]:
+        out = []
+        end = pd.Timestamp(self.window_end)
+        for t, target in enumerate(target_names):
+            for h in range(self.probabilities.shape[0]):
+                p = self.probabilities[h, t]
+                out.append(
+                    {
+                        "symbol": self.symbol,
+                        "target": target,
+                        "step": h + 1,
+                        "time": str(end + (h + 1) * step) if step is not None else None,
+                        **{f"p_{name}": float(p[c]) for c, name in enumerate(CLASS_NAMES)},
+                        "class": CLASS_NAMES[int(np.argmax(p))],
+                    }
+                )
+        return out
+
+
+@dataclass(frozen=True)
+class Prediction:
+    bundle: ModelBundle
+    at: str | None
+    symbols: tuple[SymbolPrediction, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        manifest = self.bundle.manifest
+        return {
+            "bundle": str(self.bundle.path),
+            "family": manifest["family"],
+            "trial_id": manifest["trial_id"],
+            "at": self.at,
+            "classes": list(CLASS_NAMES),
+            "symbols": [
+                {
+                    "symbol": s.symbol,
+                    "seen_in_training": s.seen,
+                    "note": s.note,
+                    "window_end": s.window_end,
+                    "observed_rows": s.observed_rows,
+                    "predictions": s.rows(self.bundle.target_names, _step(self.bundle)),
+                }
+                for s in self.symbols
+            ],
+        }
+
+    def describe(self) -> str:
+        manifest = self.bundle.manifest
+        lines = [
+            f"bundle {self.bundle.path}: {manifest['family']} (trial {manifest['trial_id']}), "
+            f"lookback {self.bundle.lookback}, horizon {self.bundle.horizon}, classes {'/'.join(CLASS_NAMES)}"
+        ]
+        for s in self.symbols:
+            lines.append("")
+            lines.append(
+                f"{s.symbol}: window ends {s.window_end} ({s.observed_rows}/{self.bundle.lookback} rows observed)"
+            )
+            if s.note:
+                lines.append(f"  note: {s.note}")
+            lines.append(
+                f"  {'target':<16}{'step':>5}  {'time':<20}"
+                + "".join(f"{'p_' + c:>8}" for c in CLASS_NAMES)
+                + "  class"
+            )
+            for row in s.rows(self.bundle.target_names, _step(self.bundle)):
+                probs = "".join(f"{row['p_' + c]:>8.3f}" for c in CLASS_NAMES)
+                lines.append(
+                    f"  {row['target']:<16}{'+' + str(row['step']):>5}  {row['time'] or '-':<20}{probs}  {row['class']}"
+                )
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def predict_from_db(
+    bundle: ModelBundle,
+    db_url: str | None,
+    symbols: list[str] | tuple[str, ...] | None = None,
+    at: str | None = None,
+) -> Prediction:
+    """Read the last `lookback` rows per symbol up to `at` (default: the latest) and predict."""
+    from seqsweep.data.features import featurize_rows
+    from seqsweep.data.sources import load_symbol_rows, plan_source
+
+    url = _db_url(db_url)
+    at_time = _timestamp(at)
+    wanted = _symbols(bundle, symbols)
+    need = bundle.lookback + bundle.horizon  # a bounded read of the latest rows (the spec's minimum)
+    spec = _read_spec(bundle, wanted, at_time, need)
+    plan = plan_source(spec, url)
+    results = []
+    for symbol in plan.symbols:
+        rows = load_symbol_rows(plan, symbol)
+        preprocessing, seen, note = bundle.preprocessing, symbol in bundle.preprocessing.scale_mean, ""
+        if not seen:
+            preprocessing, history = _with_own_scaler(bundle, symbol, url, at_time)
+            note = (
+                f"{symbol} was not in the training data: embedded with the bundle's sentence model "
+                f"({preprocessing.extra.get('embedding_model', 'all-MiniLM-L6-v2')}) and its PCA, and scaled "
+                f"with the mean and std of its own {history} rows up to the prediction time"
+            )
+        times, features = featurize_rows(rows, symbol, preprocessing)
+        if len(features) < bundle.lookback:
+            raise DataError(
+                f"symbol {symbol}: {len(features)} rows up to {at or 'now'}, the model needs lookback = {bundle.lookback}"
+            )
+        window = features[-bundle.lookback :]  # (L, F)
+        probs = bundle.predict_proba(window[None])[0]  # (H, T, 3)
+        observed = int((window != MASK_VALUE).any(axis=1).sum())
+        results.append(
+            SymbolPrediction(
+                symbol=symbol,
+                seen=seen,
+                window_end=str(pd.Timestamp(int(times[-1]))),
+                observed_rows=observed,
+                probabilities=probs,
+                note=note,
+            )
+        )
+    return Prediction(bundle=bundle, at=str(at_time) if at_time is not None else None, symbols=tuple(results))
+
+
+def _read_spec(
+    bundle: ModelBundle, symbols: tuple[str, ...], at: pd.Timestamp | None, rows: int
+) -> DatasetSpec:
+    """The bundle's dataset spec narrowed to the wanted symbols and the latest `rows` rows up to `at`."""
+    return dataclasses.replace(
+        bundle.dataset,
+        symbols=symbols if bundle.dataset.join != "ohlcv" else bundle.dataset.symbols,
+        pca_components=None,  # the fitted PCA comes from the bundle; the narrowed list may be shorter
+        start=None,
+        end=str(at) if at is not None else None,
+        max_rows_per_symbol=rows,
+        db=None,
+    )
+
+
+def _with_own_scaler(
+    bundle: ModelBundle, symbol: str, url: str, at: pd.Timestamp | None
+) -> tuple[Preprocessing, int]:
+    """The bundle's preprocessing plus a scaler for `symbol` fitted on its own history up to `at`."""
+    from seqsweep.data.features import prepare_rows
+    from seqsweep.data.sources import load_symbol_rows, plan_source
+    from seqsweep.data.windows import TRAIN, fit_scalers
+
+    spec = _read_spec(bundle, (symbol,), at, max(UNSEEN_HISTORY_ROWS, bundle.lookback + bundle.horizon))
+    plan = plan_source(spec, url)
+    prep = bundle.preprocessing
+    history = prepare_rows(load_symbol_rows(plan, symbol), prep.extra.get("frequency"), symbol=symbol)
+    raw = history[list(prep.raw_columns)].to_numpy(np.float64)
+    mean, std = fit_scalers(
+        raw,
+        np.zeros(len(raw), dtype=np.int16),
+        np.full(len(raw), TRAIN, dtype=np.int8),
+        (symbol,),
+        prep.raw_columns,
+    )
+    extended = dataclasses.replace(
+        prep,
+        scale_mean={**prep.scale_mean, symbol: mean[0]},
+        scale_std={**prep.scale_std, symbol: std[0]},
+    )
+    return extended, int((~np.isnan(raw).all(axis=1)).sum())
+
+
+def _symbols(bundle: ModelBundle, symbols: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    if not symbols:
+        return bundle.symbols
+    wanted = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
+    if not wanted:
+        raise ConfigError("--symbols: name at least one symbol")
+    if bundle.dataset.join == "ohlcv" and wanted != bundle.symbols:
+        raise ConfigError(f"--symbols: an OHLCV bundle holds one instrument, {bundle.symbols[0]}")
+    return wanted
+
+
+def _db_url(db_url: str | None) -> str:
+    import os
+
+    url = db_url or os.environ.get(DB_URL_ENV)
+    if not url:
+        raise ConfigError(f"predict: name the database with --db URL (or set ${DB_URL_ENV})")
+    return url
+
+
+def _timestamp(at: str | None) -> pd.Timestamp | None:
+    if at is None:
+        return None
+    try:
+        return pd.Timestamp(at)
+    except (ValueError, TypeError):
+        raise ConfigError(f"--at: not a date or datetime: {at!r} (e.g. 2024-03-01T12:00)") from None
+
+
+def _step(bundle: ModelBundle) -> pd.Timedelta | None:
+    frequency = bundle.preprocessing.extra.get("frequency")
+    return pd.Timedelta(pd.tseries.frequencies.to_offset(frequency)) if frequency else None

@@ -1,0 +1,174 @@
+"""Search-space parameters as small domain objects with a YAML/JSON round trip.
+
+A sweep file writes each parameter either as a plain value (fixed) or as a mapping with a `type`:
+
+    cell_size: {type: choice, values: [32, 64, 124]}
+    hidden_size: {type: int, low: 16, high: 128, log: true}
+    dropout_rate_1: {type: uniform, low: 0.0, high: 0.5}
+    learning_rate: {type: loguniform, low: 1.0e-4, high: 1.0e-2}
+    kl_weight: {type: quniform, low: 0.0, high: 0.2, q: 0.05}
+
+Each kind converts to an Optuna distribution (the searchers run on Optuna) and lists its corner
+values, so a family can check every extreme combination before any compute is spent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import optuna.distributions as od
+
+from seqsweep.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Fixed:
+    value: Any
+    kind: ClassVar[str] = "fixed"
+
+    def corners(self) -> list[Any]:
+        return [self.value]
+
+
+@dataclass(frozen=True)
+class Choice:
+    values: tuple[Any, ...]
+    kind: ClassVar[str] = "choice"
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            raise ValueError("`values` must list at least one value")
+
+    def corners(self) -> list[Any]:
+        return list(self.values)
+
+    def to_optuna(self) -> od.BaseDistribution:
+        return od.CategoricalDistribution(list(self.values))
+
+
+@dataclass(frozen=True)
+class IntRange:
+    low: int
+    high: int
+    """Inclusive."""
+    log: bool = False
+    step: int = 1
+    kind: ClassVar[str] = "int"
+
+    def __post_init__(self) -> None:
+        _check_order(self.low, self.high)
+        if self.log and self.low < 1:
+            raise ValueError(f"`low >= 1` must hold for a log scale, but got low={self.low}")
+        if self.step < 1 or (self.log and self.step != 1):
+            raise ValueError(f"`step` must be >= 1 (and 1 on a log scale), got step={self.step}")
+
+    def corners(self) -> list[Any]:
+        return [self.low, self.high]
+
+    def to_optuna(self) -> od.BaseDistribution:
+        return od.IntDistribution(self.low, self.high, log=self.log, step=self.step)
+
+
+@dataclass(frozen=True)
+class Uniform:
+    low: float
+    high: float
+    kind: ClassVar[str] = "uniform"
+
+    def __post_init__(self) -> None:
+        _check_order(self.low, self.high)
+
+    def corners(self) -> list[Any]:
+        return [self.low, self.high]
+
+    def to_optuna(self) -> od.BaseDistribution:
+        return od.FloatDistribution(self.low, self.high)
+
+
+@dataclass(frozen=True)
+class LogUniform(Uniform):
+    kind: ClassVar[str] = "loguniform"
+
+    def __post_init__(self) -> None:
+        _check_order(self.low, self.high)
+        if self.low <= 0:
+            raise ValueError(f"`low > 0` must hold for a log scale, but got low={self.low}")
+
+    def to_optuna(self) -> od.BaseDistribution:
+        return od.FloatDistribution(self.low, self.high, log=True)
+
+
+@dataclass(frozen=True)
+class QUniform:
+    low: float
+    high: float
+    q: float
+    kind: ClassVar[str] = "quniform"
+
+    def __post_init__(self) -> None:
+        _check_order(self.low, self.high)
+        if self.q <= 0:
+            raise ValueError(f"`q > 0` must hold, but got q={self.q}")
+        steps = (self.high - self.low) / self.q
+        if not math.isclose(steps, round(steps), abs_tol=1e-9):
+            raise ValueError(
+                f"`high - low` must be a multiple of q, but got low={self.low}, high={self.high}, q={self.q}"
+            )
+
+    def corners(self) -> list[Any]:
+        return [self.low, self.high]
+
+    def to_optuna(self) -> od.BaseDistribution:
+        return od.FloatDistribution(self.low, self.high, step=self.q)
+
+
+Param = Fixed | Choice | IntRange | Uniform | LogUniform | QUniform
+Searched = Choice | IntRange | Uniform | LogUniform | QUniform
+
+PARAM_KINDS: dict[str, type] = {
+    cls.kind: cls for cls in (Fixed, Choice, IntRange, Uniform, LogUniform, QUniform)
+}
+
+
+def _check_order(low: float, high: float) -> None:
+    if not low < high:
+        raise ValueError(f"`low < high` must hold, but got (low={low}, high={high})")
+
+
+def parse_param(name: str, raw: Any) -> Param:
+    """A sweep file's entry → a parameter. Plain values (and lists of them) are fixed."""
+    if not isinstance(raw, dict):
+        return Fixed(raw)
+    raw = dict(raw)
+    kind = raw.pop("type", None)
+    if kind not in PARAM_KINDS:
+        raise ConfigError(f"params.{name}.type: must be one of {', '.join(PARAM_KINDS)}, got {kind!r}")
+    cls = PARAM_KINDS[kind]
+    allowed = [f for f in cls.__dataclass_fields__ if f != "kind"]
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"params.{name}: unknown key {unknown[0]!r} for type {kind} (valid keys: type, {', '.join(allowed)})"
+        )
+    if cls is Choice and "values" in raw:
+        if not isinstance(raw["values"], list):
+            raise ConfigError(f"params.{name}.values: expected a list, got {raw['values']!r}")
+        raw["values"] = tuple(raw["values"])
+    try:
+        return cls(**raw)
+    except TypeError as exc:
+        raise ConfigError(f"params.{name}: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"params.{name}: {exc}") from None
+
+
+def param_to_dict(param: Param) -> Any:
+    """The inverse of `parse_param` (fixed values stay plain)."""
+    if isinstance(param, Fixed):
+        return param.value
+    data = asdict(param)
+    if isinstance(param, Choice):
+        data["values"] = list(param.values)
+    return {"type": param.kind, **data}

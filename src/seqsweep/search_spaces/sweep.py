@@ -1,0 +1,313 @@
+"""The sweep file: one YAML document that names everything a sweep needs.
+
+    name: demo
+    model: lstm                       # lstm | lstm_vae | gru | package.module:function
+    dataset: {...}                    # seqsweep.data.spec.DatasetSpec
+    params: {cell_size: {type: choice, values: [16, 32]}, epochs: 3}
+    search: {algorithm: tpe, num_samples: 8, max_concurrent: 2, seed: 0}
+    scheduler: {type: asha, grace_period: 1, reduction_factor: 2}
+    resources: {cpu: 1, gpu: 0}
+    failure: {max_retries: 1}
+    checkpoints: {keep: 2}
+    storage_path: ./runs
+
+`load_sweep` checks every rule that needs no data and no cluster; each error names the key, the
+rule and the value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seqsweep._config import from_mapping, to_mapping
+from seqsweep.constants import DEFAULT_METRIC, DEFAULT_MODE
+from seqsweep.data.spec import DatasetSpec
+from seqsweep.errors import ConfigError
+from seqsweep.search_spaces.params import Choice, Fixed, Param, Searched, param_to_dict, parse_param
+
+ALGORITHMS = ("tpe", "random", "grid")
+SCHEDULERS = ("asha", "none")
+BUILTIN_DIR = Path(__file__).parent / "sweeps"
+MAX_CORNER_CHECKS = 4096
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    algorithm: str = "tpe"
+    """`tpe` (Optuna's TPE), `random`, or `grid` (every combination of the `choice` params)."""
+    metric: str = DEFAULT_METRIC
+    mode: str = DEFAULT_MODE
+    num_samples: int | None = None
+    """Trials to run; None means 8, or the grid's size for `grid`."""
+    max_concurrent: int = 2
+    seed: int = 0
+    n_startup_trials: int | None = None
+    """TPE's random start (None: 10); never fewer than max_concurrent, so the first parallel wave is random."""
+    storage: str | None = None
+    """Optuna RDB URL; None keeps the study in `<experiment>/optuna.db` (SQLite)."""
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    type: str = "none"
+    """`asha` stops weak trials early (each reaches Optuna as PRUNED); `none` trains every trial fully."""
+    grace_period: int = 1
+    reduction_factor: int = 2
+    max_t: int | None = None
+    """Epochs at most; None takes the largest `epochs` in the space."""
+
+
+@dataclass(frozen=True)
+class ResourceSettings:
+    cpu: float = 1.0
+    gpu: float = 0.0
+    """Share of one GPU per trial; 0.5 lets two trials share a GPU, each capped at half its memory."""
+    workers: int = 1
+    """Data-parallel workers per trial (torch models): each trial runs a Ray Train job of this many
+    workers, each given `cpu` CPUs and `gpu` of a GPU; the trial itself holds no CPU."""
+
+
+@dataclass(frozen=True)
+class FailureSettings:
+    max_retries: int = 1
+    """Retries of a trial that raises, before it is marked errored. The sweep goes on either way."""
+
+
+@dataclass(frozen=True)
+class CheckpointSettings:
+    keep: int = 2
+    """Checkpoints kept per trial, ranked by the search metric (its best epoch is always kept)."""
+
+
+@dataclass(frozen=True)
+class SweepFile:
+    """The raw sections, as written (params still unparsed)."""
+
+    name: str
+    model: str
+    dataset: DatasetSpec = field(default_factory=DatasetSpec)
+    params: dict[str, Any] = field(default_factory=dict)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    resources: ResourceSettings = field(default_factory=ResourceSettings)
+    failure: FailureSettings = field(default_factory=FailureSettings)
+    checkpoints: CheckpointSettings = field(default_factory=CheckpointSettings)
+    storage_path: str = "./runs"
+    warm_start: str | None = None
+    """An earlier experiment directory whose finished trials seed the searcher."""
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep: the file plus its parsed search space."""
+
+    file: SweepFile
+    space: dict[str, Param]
+
+    @property
+    def name(self) -> str:
+        return self.file.name
+
+    @property
+    def searched(self) -> dict[str, Searched]:
+        return {k: v for k, v in self.space.items() if not isinstance(v, Fixed)}
+
+    @property
+    def fixed(self) -> dict[str, Any]:
+        return {k: v.value for k, v in self.space.items() if isinstance(v, Fixed)}
+
+    @property
+    def num_samples(self) -> int:
+        if self.file.search.num_samples is not None:
+            return self.file.search.num_samples
+        return self.grid_size() if self.file.search.algorithm == "grid" else 8
+
+    @property
+    def max_epochs(self) -> int:
+        epochs = self.space.get("epochs", Fixed(10))
+        return int(max(epochs.corners()))
+
+    def grid_size(self) -> int:
+        return math.prod(len(p.corners()) for p in self.searched.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        data = to_mapping(self.file)
+        data["params"] = {k: param_to_dict(v) for k, v in self.space.items()}
+        return data
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def resolve_sweep_path(name_or_path: str | Path) -> Path:
+    """A file path, or the name of a built-in sweep (`demo`, `lstm_base`, ...)."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
+    if builtin.exists():
+        return builtin
+    names = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
+    raise ConfigError(f"sweep file {str(name_or_path)!r} not found (built-in sweeps: {names})")
+
+
+ENV_PREFIX = "env:"
+"""`env:VAR` names a sweep carried in an environment variable (how a submitted Ray Job receives it)."""
+
+
+def load_sweep(name_or_path: str | Path, overrides: Sequence[str] = ()) -> SweepSpec:
+    """A sweep from a file path, a built-in name, or `env:VAR`, with `KEY.PATH=VALUE` overrides applied."""
+    if isinstance(name_or_path, str) and name_or_path.startswith(ENV_PREFIX):
+        variable = name_or_path.removeprefix(ENV_PREFIX)
+        if variable not in os.environ:
+            raise ConfigError(f"sweep {name_or_path}: the environment variable {variable} is not set")
+        return load_sweep_text(os.environ[variable], where=name_or_path, overrides=overrides)
+    path = resolve_sweep_path(name_or_path)
+    return load_sweep_text(path.read_text(), where=str(path), overrides=overrides)
+
+
+def load_sweep_text(text: str, where: str, overrides: Sequence[str] = ()) -> SweepSpec:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{where}: not valid YAML{line}") from None
+    for override in overrides:
+        raw = apply_override(raw, override)
+    return parse_sweep(raw, where=where)
+
+
+def apply_override(raw: Any, override: str) -> Any:
+    """`params.epochs=3` or `dataset.symbols=[ETHUSDT]`: set one key of the raw sweep (value read as YAML)."""
+    key, sep, text = override.partition("=")
+    if not sep or not key or not isinstance(raw, dict):
+        raise ConfigError(f"--set {override!r}: write KEY.PATH=VALUE, e.g. params.epochs=3")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {override!r}: the value is not valid YAML") from None
+    node = raw
+    *parents, leaf = key.split(".")
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {override!r}: {part!r} is not a section")
+        node = child
+    node[leaf] = value
+    return raw
+
+
+def parse_sweep(raw: Any, where: str = "sweep") -> SweepSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a sweep file is a mapping with at least `name` and `model`")
+    for required in ("name", "model"):
+        if required not in raw:
+            raise ConfigError(f"{where}: missing required key `{required}`")
+    sweep_file = from_mapping(SweepFile, raw, where="sweep")
+    space = {name: parse_param(name, value) for name, value in (sweep_file.params or {}).items()}
+    normalized = {name: param_to_dict(param) for name, param in space.items()}
+    spec = SweepSpec(file=dataclasses.replace(sweep_file, params=normalized), space=space)
+    _validate(spec)
+    return spec
+
+
+def _validate(spec: SweepSpec) -> None:
+    """Rules that need no data: settings, generic parameter rules, then the family's own rules."""
+    f = spec.file
+    if not f.name or any(c in f.name for c in "/\\ "):
+        raise ConfigError(f"sweep.name: must be a non-empty name without spaces or slashes, got {f.name!r}")
+    s = f.search
+    if s.algorithm not in ALGORITHMS:
+        raise ConfigError(f"search.algorithm: must be one of {', '.join(ALGORITHMS)}, got {s.algorithm!r}")
+    if s.mode not in ("min", "max"):
+        raise ConfigError(f"search.mode: must be `min` or `max`, got {s.mode!r}")
+    if s.num_samples is not None and s.num_samples < 1:
+        raise ConfigError(f"search.num_samples: must be >= 1, got {s.num_samples}")
+    if s.max_concurrent < 1:
+        raise ConfigError(f"search.max_concurrent: must be >= 1, got {s.max_concurrent}")
+    if not spec.searched:
+        raise ConfigError("params: search at least one parameter (give it a `type`)")
+    if s.algorithm == "grid":
+        continuous = [k for k, v in spec.searched.items() if not isinstance(v, Choice)]
+        if continuous:
+            raise ConfigError(
+                f"params.{continuous[0]}: grid search takes `choice` parameters only, "
+                f"got type {spec.searched[continuous[0]].kind}"
+            )
+        if s.num_samples is not None and s.num_samples != spec.grid_size():
+            raise ConfigError(
+                f"search.num_samples: a grid has {spec.grid_size()} points; leave num_samples out or set it "
+                f"to that, got {s.num_samples}"
+            )
+    if f.scheduler.type not in SCHEDULERS:
+        raise ConfigError(f"scheduler.type: must be one of {', '.join(SCHEDULERS)}, got {f.scheduler.type!r}")
+    if f.scheduler.grace_period < 1 or f.scheduler.reduction_factor < 2:
+        raise ConfigError(
+            f"scheduler: grace_period >= 1 and reduction_factor >= 2 must hold, got "
+            f"grace_period={f.scheduler.grace_period}, reduction_factor={f.scheduler.reduction_factor}"
+        )
+    if f.scheduler.type == "asha":
+        max_t = f.scheduler.max_t or spec.max_epochs
+        if f.scheduler.grace_period > max_t:
+            raise ConfigError(
+                f"scheduler.grace_period: must be at most the epochs a trial can run ({max_t}), "
+                f"got {f.scheduler.grace_period}"
+            )
+    r = f.resources
+    if r.cpu <= 0 or r.gpu < 0 or r.workers < 1:
+        raise ConfigError(
+            f"resources: cpu > 0, gpu >= 0 and workers >= 1 must hold, got cpu={r.cpu}, gpu={r.gpu}, "
+            f"workers={r.workers}"
+        )
+    if r.gpu > 1 and r.gpu != int(r.gpu):
+        raise ConfigError(f"resources.gpu: a fraction must be at most 1 (or a whole number), got {r.gpu}")
+    if f.failure.max_retries < 0:
+        raise ConfigError(f"failure.max_retries: must be >= 0, got {f.failure.max_retries}")
+    if f.checkpoints.keep < 1:
+        raise ConfigError(f"checkpoints.keep: must be >= 1, got {f.checkpoints.keep}")
+    _validate_generic_params(spec)
+    _validate_with_family(spec)
+
+
+def _validate_generic_params(spec: SweepSpec) -> None:
+    for name, param in spec.space.items():
+        values = param.corners()
+        if name.startswith("dropout"):
+            bad = [v for v in values if not (isinstance(v, int | float) and 0 <= v < 1)]
+            if bad:
+                raise ConfigError(f"params.{name}: a dropout rate must be in [0, 1), got {bad[0]}")
+        if name in ("epochs", "batch_size"):
+            bad = [v for v in values if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1)]
+            if bad:
+                raise ConfigError(f"params.{name}: must be an integer >= 1, got {bad[0]!r}")
+
+
+def corner_configs(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Every combination of each parameter's extremes (choice values, range ends), capped."""
+    names = list(spec.space)
+    grids = [spec.space[n].corners() for n in names]
+    combos = itertools.islice(itertools.product(*grids), MAX_CORNER_CHECKS)
+    return [dict(zip(names, combo, strict=True)) for combo in combos]
+
+
+def _validate_with_family(spec: SweepSpec) -> None:
+    from seqsweep.trainables.registry import resolve_family
+
+    family = resolve_family(spec.file.model)
+    if spec.file.resources.workers > 1 and family.framework == "keras":
+        raise ConfigError(
+            f"resources.workers: data-parallel trials train torch models only; {spec.file.model!r} is a "
+            f"Keras family (use workers: 1, or the gru family)"
+        )
+    for config in corner_configs(spec):
+        family.validate_config(config)

@@ -1,0 +1,130 @@
+"""The checkpoint folder: what a trial reports each epoch and what reloads a model for prediction.
+
+Layout (one folder per report; Ray copies it to the trial's storage):
+
+    model.json          ModelInfo: family name, framework, full config, data shape (written by the model)
+    state.json          LoopState: epoch, early-stopping state, best val loss, trial seed, the epoch's metrics
+    model.keras         Keras built-in families: the whole model with its optimizer state
+    model.weights.h5    a user's Keras model: weights + optimizer variables (the function rebuilds the graph)
+    model.pt            torch families: {"model", "optimizer", "scheduler"} state dicts
+
+JSON files are written to a temporary name first and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqsweep.data.bundle import DataShape
+from seqsweep.trainables.base import DeviceSettings, TrainableModel
+
+MODEL_INFO_FILE = "model.json"
+STATE_FILE = "state.json"
+KERAS_MODEL_FILE = "model.keras"
+KERAS_WEIGHTS_FILE = "model.weights.h5"
+TORCH_STATE_FILE = "model.pt"
+
+
+def write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    """Write JSON atomically (temporary file in the same folder, then `os.replace`)."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as out:
+        json.dump(payload, out, indent=2, sort_keys=True, default=_plain)
+    os.replace(temp, path)
+
+
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars and arrays that reach a config from a search space."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a family needs to rebuild a model before loading its weights."""
+
+    family: str
+    """Registry name or `package.module:function`."""
+    framework: str
+    """`keras` or `torch`: the adapter that saved the weights."""
+    config: dict[str, Any]
+    shape: DataShape
+
+    def write(self, directory: Path) -> None:
+        payload = {**dataclasses.asdict(self), "shape": dataclasses.asdict(self.shape)}
+        write_json(directory / MODEL_INFO_FILE, payload)
+
+    @classmethod
+    def read(cls, directory: Path) -> ModelInfo:
+        payload = json.loads((Path(directory) / MODEL_INFO_FILE).read_text())
+        return cls(
+            family=payload["family"],
+            framework=payload["framework"],
+            config=dict(payload["config"]),
+            shape=DataShape(**payload["shape"]),
+        )
+
+
+@dataclass
+class LoopState:
+    """The shared loop's progress, saved beside the model so that a resumed trial goes on where it was."""
+
+    trial_seed: int
+    epoch: int = 0
+    """Last finished epoch (1-based; 0 before the first)."""
+    best_val_loss: float = math.inf
+    epochs_without_improvement: int = 0
+    early_stopped: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)
+    """The metrics reported with this checkpoint."""
+
+    def update(self, val_loss: float, patience: int | None) -> bool:
+        """Record an epoch's val loss; True when the plateau rule says stop (never without `patience`)."""
+        if val_loss < self.best_val_loss:
+            self.best_val_loss = val_loss
+            self.epochs_without_improvement = 0
+        else:
+            self.epochs_without_improvement += 1
+        self.early_stopped = patience is not None and self.epochs_without_improvement >= patience
+        return self.early_stopped
+
+    def write(self, directory: Path) -> None:
+        payload = dataclasses.asdict(self)
+        payload["best_val_loss"] = None if math.isinf(self.best_val_loss) else self.best_val_loss
+        write_json(directory / STATE_FILE, payload)
+
+    @classmethod
+    def read(cls, directory: Path) -> LoopState:
+        payload = json.loads((Path(directory) / STATE_FILE).read_text())
+        if payload.get("best_val_loss") is None:
+            payload["best_val_loss"] = math.inf
+        return cls(**payload)
+
+
+def load_checkpoint(directory: str | Path, device: DeviceSettings | None = None) -> TrainableModel:
+    """Reload a reported checkpoint (model and optimizer) for prediction or further training.
+
+    Works on any folder the loop reported, e.g. `result.checkpoint.to_directory()` of a Tune result.
+    """
+    from seqsweep.trainables.device import configure
+    from seqsweep.trainables.registry import resolve_family
+
+    directory = Path(directory)
+    device = device or DeviceSettings()
+    family = resolve_family(ModelInfo.read(directory).family)
+    configure(family.framework, device)
+    return family.load(directory, device)
+
+
+def read_state(directory: str | Path) -> LoopState:
+    """The loop state saved with a checkpoint (epoch, early stop, metrics of that epoch)."""
+    return LoopState.read(Path(directory))

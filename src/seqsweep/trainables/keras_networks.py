@@ -1,0 +1,96 @@
+"""The notebook's Keras networks, rebuilt without its bugs.
+
+Both share `lstm_encoder` and `class_head`. The softmax is over the class axis only (the notebook
+took it over all H·T·3 outputs at once). On a GPU with TensorFlow, Keras uses the fused cuDNN LSTM
+kernel only when each window's mask is right-padded (masked steps only at the end); a window with a
+masked step at its start or in its middle (a missing input row) makes that batch fall back to the
+generic kernel, which is correct, only slower.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+from seqsweep.constants import MASK_VALUE, N_CLASSES
+from seqsweep.data.bundle import DataShape
+from seqsweep.trainables import keras_common  # noqa: F401  (importing this module registers every custom object)
+from seqsweep.trainables.lstm_vae import latent_size
+
+
+def lstm_encoder(inputs: Any, cell_size: int, dropout_rate: float) -> Any:
+    """Masking(-50) → LSTM(c, seq) → BN → Dropout → LSTM(c // 2) → BN: (B, L, F) → (B, c // 2)."""
+    x = layers.Masking(mask_value=MASK_VALUE)(inputs)
+    x = layers.LSTM(cell_size, return_sequences=True)(x)  # (B, L, c)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dropout(dropout_rate)(x)
+    x = layers.LSTM(cell_size // 2)(x)  # (B, c // 2): the mask ends here
+    return layers.BatchNormalization()(x)
+
+
+def class_head(features: Any, shape: DataShape) -> Any:
+    """Dense(H·T·3) → Reshape(H, T, 3) → softmax over the last (class) axis: (B, …) → (B, H, T, 3)."""
+    x = layers.Dense(shape.horizon * shape.n_targets * N_CLASSES)(features)
+    x = layers.Reshape((shape.horizon, shape.n_targets, N_CLASSES))(x)
+    return layers.Softmax(axis=-1, name="class")(x)
+
+
+def build_lstm(config: dict[str, Any], shape: DataShape) -> keras.Model:
+    """The notebook's base network (uncompiled)."""
+    inputs = keras.Input(shape=(shape.lookback, shape.n_features))  # (B, L, F)
+    x = lstm_encoder(inputs, config["cell_size"], config["dropout_rate_1"])
+    x = layers.Dropout(config["dropout_rate_2"])(x)
+    return keras.Model(inputs, class_head(x, shape), name="lstm")
+
+
+@keras.saving.register_keras_serializable(package="seqsweep")
+class VariationalSampling(layers.Layer):
+    """The reparameterisation trick plus the KL term, which it adds exactly once, with `add_loss`.
+
+    Training: z = mean + exp(log_var / 2) · ε, ε ~ N(0, 1). Inference: z = mean, so predictions
+    are deterministic and a reloaded checkpoint predicts exactly what the saved model did.
+    Loss term: kl_weight · mean over the batch of KL(N(mean, var) ‖ N(0, 1)) summed over latent units.
+    """
+
+    def __init__(self, kl_weight: float = 0.1, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kl_weight = kl_weight
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        z_mean, z_log_var = inputs  # (B, latent) each
+        kl = -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)  # (B,)
+        self.add_loss(self.kl_weight * ops.mean(kl))
+        if not training:
+            return z_mean
+        epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape[0]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "kl_weight": self.kl_weight, "seed": self.seed}
+
+
+def build_lstm_vae(config: dict[str, Any], shape: DataShape) -> keras.Model:
+    """The notebook's LSTM-VAE (uncompiled): encoder → z → LSTM decoder → class head."""
+    cell = config["cell_size"]
+    half = cell // 2
+    latent = latent_size(cell, config["latent_divisor"])
+    inputs = keras.Input(shape=(shape.lookback, shape.n_features))  # (B, L, F)
+    encoded = lstm_encoder(inputs, cell, config["dropout_rate_1"])  # (B, c // 2)
+    z_mean = layers.Dense(latent, name="z_mean")(encoded)  # (B, latent)
+    z_log_var = layers.Dense(latent, name="z_log_var")(encoded)
+    z = VariationalSampling(kl_weight=config["kl_weight"], name="sampling")([z_mean, z_log_var])
+    x = layers.Dense(half, activation="relu")(z)  # (B, c // 2)
+    x = layers.Reshape((1, half))(x)  # (B, 1, c // 2)
+    x = layers.LSTM(half, return_sequences=True)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.LSTM(cell, return_sequences=True)(x)  # (B, 1, c)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dropout(config["dropout_rate_1"])(x)
+    return keras.Model(inputs, class_head(x, shape), name="lstm_vae")

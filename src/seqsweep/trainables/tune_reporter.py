@@ -1,0 +1,96 @@
+"""The one module that talks to Ray Tune: reporting, checkpoints, trial id and resources.
+
+(`train_workers` is the one that talks to Ray Train, for data-parallel trials.)
+
+Wrap the trainable once per sweep, so the bundle goes to the object store once and every trial reads it:
+
+    trainable = tune.with_resources(
+        tune.with_parameters(train_trial, bundle=bundle, settings=settings), {"cpu": 1, "gpu": 0}
+    )
+    Tuner(trainable, param_space=space, ...).fit()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+
+from seqsweep.constants import NODE_ID
+from seqsweep.data.bundle import DatasetBundle
+from seqsweep.trainables.base import DeviceSettings, TrialSettings
+from seqsweep.trainables.loop import train
+from seqsweep.trainables.reporting import RestoreFolder
+
+
+class TuneReporter:
+    """`Reporter` for a function trainable running inside a Tune trial."""
+
+    def __init__(self) -> None:
+        self._context = tune.get_context()
+        self._trial_id = str(self._context.get_trial_id())
+        self._node_id = ray.get_runtime_context().get_node_id()
+        self._restore = RestoreFolder()
+
+    @property
+    def trial_id(self) -> str:
+        return self._trial_id
+
+    def device_settings(self) -> DeviceSettings:
+        """The trial's CPUs and GPU share from its resource request."""
+        resources = self._context.get_trial_resources().required_resources
+        cpus = max(1, int(resources.get("CPU", 1)))
+        return DeviceSettings(cpus=cpus, gpu_fraction=float(resources.get("GPU", 0.0)))
+
+    def restored_checkpoint(self) -> Path | None:
+        """Tune's checkpoint of this trial (after a retry or `Tuner.restore`), copied to a local folder."""
+        return self._restore.copy(tune.get_checkpoint())
+
+    def report(self, metrics: Mapping[str, Any], checkpoint_dir: Path | str | None) -> None:
+        # Tune persists the folder to the trial's storage before `report` returns.
+        tune.report(
+            {**metrics, NODE_ID: self._node_id},
+            checkpoint=tune.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None,
+        )
+
+    def close(self) -> None:
+        self._restore.close()
+
+
+def train_trial(
+    config: dict[str, Any], bundle: DatasetBundle | ray.ObjectRef, settings: TrialSettings
+) -> None:
+    """Tune function trainable: `tune.with_parameters(train_trial, bundle=bundle, settings=settings)`.
+
+    With `settings.data_parallel` the trial launches a Ray Train run and relays its reports; `bundle`
+    must then be the dataset's ObjectRef, which the Train workers map without a copy.
+    """
+    if settings.data_parallel is not None:
+        _train_data_parallel(config, bundle, settings)
+        return
+    if isinstance(bundle, ray.ObjectRef):  # handed over by reference rather than by with_parameters
+        bundle = ray.get(bundle)
+    reporter = TuneReporter()
+    try:
+        train(config, bundle, settings, reporter, reporter.device_settings())
+    finally:
+        reporter.close()
+
+
+def _train_data_parallel(config: dict[str, Any], bundle: Any, settings: TrialSettings) -> None:
+    from seqsweep.trainables.train_workers import relay_reports
+
+    if not isinstance(bundle, ray.ObjectRef):
+        bundle = ray.put(bundle)  # callers outside the runner: one copy for this trial's workers
+    reporter = TuneReporter()
+    reports = relay_reports(
+        config, bundle, settings, trial_id=reporter.trial_id, resume_from=tune.get_checkpoint()
+    )
+    try:
+        for report in reports:
+            reporter.report(report.metrics, report.checkpoint_path)
+    finally:
+        reports.close()  # a trial Tune stopped (the report above raised) ends its Train run

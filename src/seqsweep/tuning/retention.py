@@ -1,0 +1,52 @@
+"""Checkpoint retention: each trial keeps its best `checkpoints.keep` checkpoints and its latest.
+
+Tune's own `num_to_keep` deletes a checkpoint the moment a better one arrives, while the experiment
+state it saved a few seconds earlier may still point at the deleted one: a driver killed in that gap
+leaves a trial that cannot be restored. So Tune keeps every checkpoint while the sweep runs, and
+`prune_checkpoints` applies the retention once `fit()` has returned (after `run` or `resume`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def kept_checkpoints(result: Any) -> list[tuple[Any, dict[str, Any]]]:
+    """A Tune `Result`'s (checkpoint, metrics) pairs whose directory is still on disk."""
+    return [(c, m) for c, m in (result.best_checkpoints or []) if Path(c.path).exists()]
+
+
+def prune_checkpoints(results: Any, *, keep: int, metric: str, mode: str) -> int:
+    """Delete every checkpoint but each trial's best `keep` (by `metric`) and its latest; returns how many."""
+    removed = 0
+    for result in results:
+        pairs = kept_checkpoints(result)
+        if len(pairs) <= keep:
+            continue
+        latest = max(pairs, key=lambda pair: pair[1].get("training_iteration", -1))[0].path
+        ranked = sorted(pairs, key=lambda pair: _rank_key(pair[1].get(metric), mode))
+        kept = {checkpoint.path for checkpoint, _ in ranked[:keep]} | {latest}
+        for checkpoint, _ in pairs:
+            if checkpoint.path not in kept:
+                shutil.rmtree(checkpoint.path, ignore_errors=True)
+                removed += 1
+    if removed:
+        logger.info("checkpoints: removed %d beyond the best %d and the latest of each trial", removed, keep)
+    return removed
+
+
+def _rank_key(value: Any, mode: str) -> float:
+    """Sort key putting the best score first and missing or non-finite scores last."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.inf
+    if not math.isfinite(number):
+        return math.inf
+    return -number if mode == "max" else number

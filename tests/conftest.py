@@ -1,0 +1,116 @@
+"""Fixtures shared by every test package: real parts only (a local Ray, SQLite files, MariaDB)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+"""The real public data fixtures beside the repository (read there, never copied in)."""
+
+MARIADB_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
+"""The test MariaDB server: root, empty password. Each run works in a uniquely named database."""
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[object]:
+    """A local Ray with 2 CPUs for the whole session (the one already running, if any)."""
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """`../shared/data`; tests that need it are skipped with the reason when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"needs the real data fixtures at {SHARED_DATA}, which is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sample_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small generated sample database (16 symbols × 400 hours) in a session temp folder."""
+    from seqsweep.data.sample import write_sample
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('sample') / 'sample.db'}"
+    write_sample(url, seed=7, hours=400)
+    return url
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> Iterator[str]:
+    """URL of a fresh, uniquely named MariaDB database, dropped after the session; skips if the server is down."""
+    import sqlalchemy as sa
+
+    server = sa.create_engine(MARIADB_SERVER, connect_args={"connect_timeout": 5})
+    name = f"seqsweep_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with server.begin() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
+    except sa.exc.OperationalError as exc:
+        server.dispose()
+        pytest.skip(f"MariaDB at 127.0.0.1:3306 is unreachable ({exc.orig})")
+    try:
+        yield f"{MARIADB_SERVER}/{name}"
+    finally:
+        with server.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+
+
+def tiny_sweep_dict(db_url: str, storage: Path, **sections: Any) -> dict[str, Any]:
+    sweep: dict[str, Any] = {
+        "name": "tiny",
+        "model": "lstm",
+        "dataset": {
+            "db": db_url,
+            "join": "notebook",
+            "symbols": ["LINKUSDT", "UNIUSDT"],
+            "targets": ["close"],
+            "lookback": 6,
+            "horizon": 2,
+            "max_rows_per_symbol": 300,
+            "pca_components": 2,
+        },
+        "params": {
+            "cell_size": {"type": "choice", "values": [4, 8]},
+            "dropout_rate_1": {"type": "uniform", "low": 0.0, "high": 0.3},
+            "batch_size": 64,
+            "epochs": 3,
+        },
+        "search": {"algorithm": "tpe", "num_samples": 6, "max_concurrent": 1, "seed": 1},
+        "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 3},
+        "resources": {"cpu": 1},
+        "failure": {"max_retries": 0},
+        "storage_path": str(storage),
+    }
+    for key, value in sections.items():
+        if key != "params" and isinstance(value, dict) and isinstance(sweep.get(key), dict):
+            sweep[key] = {**sweep[key], **value}
+        else:
+            sweep[key] = value
+    return sweep
+
+
+@pytest.fixture
+def write_sweep(tmp_path: Path, sample_db_url: str) -> Callable[..., Path]:
+    """Write a tiny sweep file (sections override the defaults) and return its path."""
+
+    def write(**sections: Any) -> Path:
+        data = tiny_sweep_dict(sample_db_url, tmp_path / "runs", **sections)
+        path = tmp_path / f"{data['name']}.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    return write

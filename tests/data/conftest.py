@@ -1,0 +1,65 @@
+"""Data-plane fixtures: edited copies of the sample database and the real tables loaded once per session."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+EditDb = Callable[..., str]
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(sa.engine.make_url(url).database or "")
+
+
+def execute(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def edited_db(sample_db_url: str, tmp_path: Path) -> EditDb:
+    """`edited_db(*sql)`: the URL of a copy of the sample database with `sql` statements applied."""
+    counter = iter(range(1_000))
+
+    def make(*statements: str) -> str:
+        path = tmp_path / f"edited_{next(counter)}.db"
+        shutil.copy(sqlite_path(sample_db_url), path)
+        url = f"sqlite:///{path}"
+        execute(url, *statements)
+        return url
+
+    return make
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "datasets"
+
+
+@pytest.fixture(scope="session")
+def real_sqlite_url(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """`shared/data/seed_schema/` loaded into a SQLite file once per session."""
+    from seqsweep.data.load_csv import load_csv
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('real') / 'seed_schema.db'}"
+    load_csv(shared_data / "seed_schema", url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def real_mariadb_url(shared_data: Path, mariadb_url: str) -> str:
+    """`shared/data/seed_schema/` loaded into this session's MariaDB database once."""
+    from seqsweep.data.load_csv import load_csv
+
+    load_csv(shared_data / "seed_schema", mariadb_url)
+    return mariadb_url

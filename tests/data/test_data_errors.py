@@ -1,0 +1,196 @@
+"""Every bad input from the issue: one line that names what to fix, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seqsweep.cli import main
+from seqsweep.data import DatasetSpec, build_dataset
+from seqsweep.errors import ConfigError, DataError, SeqsweepError
+
+pytestmark = pytest.mark.usefixtures("ray_cluster")
+
+PAIR = ("LINKUSDT", "UNIUSDT")
+
+
+def _fails(spec: DatasetSpec, url: str, cache_dir: Path, error: type[SeqsweepError], match: str) -> str:
+    with pytest.raises(error, match=match) as info:
+        build_dataset(spec, db_url=url, cache_dir=cache_dir)
+    message = str(info.value)
+    assert "\n" not in message
+    assert not cache_dir.exists() or not any(cache_dir.iterdir())  # nothing half-written
+    return message
+
+
+def test_unreachable_database_hides_the_password(cache_dir: Path) -> None:
+    url = "mysql+pymysql://alice:s3cret-pw@127.0.0.1:1/crypto"
+    message = _fails(
+        DatasetSpec(), url, cache_dir, DataError, r"cannot connect to database .*alice:\*\*\*@127.0.0.1:1"
+    )
+    assert "s3cret-pw" not in message
+
+
+@pytest.mark.mysql
+def test_wrong_credentials_never_show_the_password(
+    mariadb_url: str, cache_dir: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    url = mariadb_url.replace("root@", "root:Wr0ng-Passw0rd@")
+    caplog.set_level(logging.DEBUG)
+    message = _fails(
+        DatasetSpec(),
+        url,
+        cache_dir,
+        DataError,
+        r"cannot connect to database .*root:\*\*\*@127\.0\.0\.1.*Access denied",
+    )
+    assert "Wr0ng-Passw0rd" not in message
+    assert main(["data", "build", "--db", url, "--cache-dir", str(cache_dir)]) == 2
+    captured = capsys.readouterr()
+    assert "Wr0ng-Passw0rd" not in captured.out + captured.err + caplog.text
+    errors = [line for line in captured.err.splitlines() if line.startswith("seqsweep: error:")]
+    assert len(errors) == 1 and "root:***@" in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("statements", "spec_args", "match"),
+    [
+        (["DROP TABLE crypto_lending_borrowing"], {}, "table 'crypto_lending_borrowing' not found in sqlite"),
+        (
+            ["ALTER TABLE crypto_lending_borrowing DROP COLUMN stable_borrow_rate"],
+            {},
+            "table 'crypto_lending_borrowing' has no column 'stable_borrow_rate'",
+        ),
+        (
+            [],
+            {"join": "prices", "targets": ("vwap",)},
+            "dataset.targets: 'vwap' is not a column of the prices join",
+        ),
+        (
+            [],
+            {"symbols": ("LINKUSDT", "NOPEUSDT")},
+            "unknown symbol NOPEUSDT: not in table 'crypto_lending_borrowing'",
+        ),
+        (
+            [],
+            {"start": "2030-01-01", "end": "2030-02-01"},
+            "the notebook query returned no rows for LINKUSDT, UNIUSDT between start=2030-01-01",
+        ),
+        (
+            ["UPDATE crypto_price SET date = datetime(date, '+30 minutes') WHERE crypto_symbol = 'UNIUSDT'"],
+            {},
+            r"symbol UNIUSDT: the notebook query returned no rows \(the rates and prices tables share no",
+        ),
+        (["UPDATE US_Bond_Yield SET yield = NULL"], {}, "symbol LINKUSDT: column 'yield' is all NaN"),
+        (
+            [
+                "DELETE FROM crypto_lending_borrowing WHERE crypto_symbol = 'UNIUSDT' AND date >= '2024-02-01 20:00'"
+            ],
+            {},
+            "symbol UNIUSDT: 20 rows, fewer than lookback \\+ horizon = 27",
+        ),
+        ([], {"max_rows_per_symbol": 40}, "dataset.split: the valid split has no windows"),
+        (
+            [
+                "DELETE FROM crypto_price WHERE crypto_symbol = 'UNIUSDT' AND date >= '2024-02-05 04:00'",
+                "DELETE FROM crypto_price WHERE crypto_symbol = 'LINKUSDT' AND date < '2024-02-07 00:00'",
+            ],
+            {"join": "prices"},
+            "dataset.symbols: the symbols share no period",
+        ),
+        (
+            [
+                "UPDATE crypto_price SET open = NULL, high = NULL, low = NULL, close = NULL, volume = NULL "
+                "WHERE crypto_symbol = 'UNIUSDT' AND date < '2024-02-05 04:00'",
+                "DELETE FROM crypto_price WHERE crypto_symbol = 'UNIUSDT' "
+                "AND date >= '2024-02-05 04:00' AND date < '2024-02-13 12:00'",
+                "DELETE FROM US_Bond_Yield WHERE date < '2024-02-05 04:00'",
+            ],
+            {"join": "prices"},
+            "symbol UNIUSDT: no rows in the train split",
+        ),
+    ],
+    ids=[
+        "missing-table",
+        "missing-column",
+        "missing-target-column",
+        "unknown-symbol",
+        "empty-query",
+        "join-without-common-dates",
+        "all-nan-column",
+        "too-few-rows",
+        "split-without-windows",
+        "no-shared-period",
+        "no-train-rows",
+    ],
+)
+def test_bad_data_is_named(
+    edited_db: Any, cache_dir: Path, statements: list[str], spec_args: dict[str, Any], match: str
+) -> None:
+    url = edited_db(*statements)
+    _fails(DatasetSpec(**{"symbols": PAIR, **spec_args}), url, cache_dir, DataError, match)
+
+
+def test_a_missing_sqlite_file_is_named_not_created(tmp_path: Path, cache_dir: Path) -> None:
+    missing = tmp_path / "typo.db"
+    _fails(
+        DatasetSpec(), f"sqlite:///{missing}", cache_dir, DataError, f"database file {missing} does not exist"
+    )
+    assert not missing.exists()
+
+
+def test_a_grid_coarser_than_the_data_is_reported_from_inside_the_ray_task(
+    sample_db_url: str, cache_dir: Path
+) -> None:
+    spec = DatasetSpec(join="rates", symbols=PAIR, frequency="1D", lookback=2, horizon=1)
+    _fails(
+        spec,
+        sample_db_url,
+        cache_dir,
+        ConfigError,
+        "dataset.frequency: 1D is coarser than the data of LINKUSDT",
+    )
+
+
+@pytest.mark.parametrize(
+    ("mapping", "match"),
+    [
+        ({"lookbak": 3}, "dataset: unknown key 'lookbak' \\(valid keys: "),
+        (
+            {"symbols": ["A", "B"], "pca_components": 3},
+            "pca_components: must be between 1 and the number of symbols",
+        ),
+        ({"split": {"train": 0.9, "valid": 0.1}}, "no split is empty"),
+        ({"frequency": "1MS"}, "dataset.frequency: must be a fixed pandas step"),
+    ],
+)
+def test_bad_specs_are_named(
+    mapping: dict[str, Any], match: str, sample_db_url: str, cache_dir: Path
+) -> None:
+    with pytest.raises(ConfigError, match=match):
+        build_dataset(DatasetSpec.from_dict(mapping), db_url=sample_db_url, cache_dir=cache_dir)
+
+
+def test_the_cli_prints_one_line_and_exits_2(
+    tmp_path: Path, sample_db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "dataset.yaml"
+    spec.write_text("dataset:\n  lookbak: 3\n")
+    assert main(["data", "build", str(spec), "--db", sample_db_url]) == 2
+    assert capsys.readouterr().err == (
+        "seqsweep: error: dataset: unknown key 'lookbak' (valid keys: csv, db, embedding_model, end, frequency, "
+        "horizon, join, labels, lookback, max_rows_per_symbol, ohlcv_symbol, ohlcv_table, pca_components, "
+        "split, start, symbols, targets)\n"
+    )
+    assert main(["data", "build", "--db", sample_db_url, "--symbols", "LINKUSDT,NOPEUSDT"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown symbol NOPEUSDT" in err
+
+
+def test_a_missing_ohlcv_csv_is_named(tmp_path: Path, cache_dir: Path) -> None:
+    missing = tmp_path / "candles.csv.gz"
+    spec = DatasetSpec(join="ohlcv", csv=str(missing))
+    _fails(spec, "sqlite:///unused.db", cache_dir, DataError, f"dataset.csv: file not found: {missing}")

@@ -1,0 +1,112 @@
+"""Row features: yield conversion, calendar encodings (a leap day), the grid, PCA, masking, embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqsweep.constants import MASK_VALUE
+from seqsweep.data.features import (
+    CYCLICAL_FEATURES,
+    assemble_features,
+    cyclical_encodings,
+    embed_texts,
+    fit_pca,
+    hourly_yield,
+    load_embedding_model,
+    prepare_rows,
+    project,
+    symbol_embeddings,
+    to_grid,
+    yearly_yield,
+)
+from seqsweep.errors import ConfigError
+
+
+def test_yield_conversion_is_the_notebooks_formula() -> None:
+    hourly = np.array([0.0, 1.946775635368438e-06, 5e-6])
+    assert np.allclose(yearly_yield(hourly), np.exp(hourly * 365 * 24) - 1, rtol=1e-12)
+    assert yearly_yield(1.946775635368438e-06) == pytest.approx(0.01720, abs=1e-5)  # first real row: 1.72 %
+    assert np.allclose(hourly_yield(yearly_yield(hourly)), hourly)
+
+
+def _encodings(stamp: str) -> dict[str, float]:
+    return dict(zip(CYCLICAL_FEATURES, cyclical_encodings([pd.Timestamp(stamp)])[0], strict=True))
+
+
+def test_day_of_month_is_leap_year_aware() -> None:
+    leap_day = _encodings("2024-02-29 12:00")
+    assert leap_day["day_sin"] == pytest.approx(0.0, abs=1e-12)  # 29/29 of the month: a full turn
+    assert leap_day["day_cos"] == pytest.approx(1.0)
+    feb_28_leap = _encodings("2024-02-28 00:00")
+    assert feb_28_leap["day_sin"] == pytest.approx(np.sin(2 * np.pi * 28 / 29))
+    feb_28_common = _encodings("2023-02-28 00:00")
+    assert feb_28_common["day_cos"] == pytest.approx(1.0)  # 28/28 in a common year
+    assert _encodings("2024-03-31 00:00")["day_cos"] == pytest.approx(1.0)
+
+
+def test_month_hour_and_weekday_encodings() -> None:
+    values = _encodings("2024-03-04 06:00")  # a Monday in March, 6 am
+    assert values["month_sin"] == pytest.approx(np.sin(2 * np.pi * 3 / 12))
+    assert values["hour_sin"] == pytest.approx(1.0)
+    assert values["hour_cos"] == pytest.approx(0.0, abs=1e-12)
+    assert values["dayofweek_sin"] == pytest.approx(0.0, abs=1e-12)
+    assert values["dayofweek_cos"] == pytest.approx(1.0)
+
+
+def _rows(hours: list[int], values: list[float]) -> pd.DataFrame:
+    dates = pd.Timestamp("2024-01-01") + pd.to_timedelta(hours, unit="h")
+    return pd.DataFrame({"date": dates, "close": values, "yield": [1e-6] * len(hours)})
+
+
+def test_the_grid_turns_gaps_into_nan_rows_and_the_yield_into_a_yearly_rate() -> None:
+    grid = prepare_rows(_rows([0, 1, 4], [1.0, 2.0, 3.0]), "1h")
+    assert list(grid["date"].dt.hour) == [0, 1, 2, 3, 4]
+    assert np.isnan(grid["close"].to_numpy()[2:4]).all()
+    assert grid["yield"].iloc[0] == pytest.approx(yearly_yield(1e-6))
+
+
+def test_a_grid_coarser_than_the_data_is_an_error_naming_the_spacing() -> None:
+    rows = _rows([0, 1, 2], [1.0, 2.0, 3.0])
+    with pytest.raises(ConfigError, match=r"dataset.frequency: 1D is coarser .* ETHUSDT .* 0 days 01:00:00"):
+        to_grid(rows, "1D", symbol="ETHUSDT")
+    with pytest.raises(ConfigError, match=r"dataset\.frequency: must be a fixed pandas step"):
+        to_grid(rows, "1MS")
+
+
+def test_pca_projects_unseen_vectors_on_the_fitted_axes() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(6, 20))
+    mean, components = fit_pca(vectors, 3)
+    assert components.shape == (3, 20)
+    assert np.allclose(components @ components.T, np.eye(3))
+    reduced = project(vectors, mean, components)
+    assert np.allclose(reduced.mean(axis=0), 0.0)
+    assert np.all(np.diff(reduced.var(axis=0)) <= 1e-12)  # axes sorted by variance
+    with pytest.raises(ConfigError, match="pca_components: must be between 1 and the number of symbols"):
+        fit_pca(vectors, 7)
+
+
+def test_missing_inputs_carry_the_mask_and_empty_rows_are_masked_whole() -> None:
+    raw = np.array([[1.0, 10.0], [np.nan, 20.0], [np.nan, np.nan]])
+    calendar = cyclical_encodings(pd.date_range("2024-01-01", periods=3, freq="h"))
+    out = assemble_features(
+        raw, calendar, np.array([0.5], np.float32), np.array([1.0, 10.0]), np.array([2.0, 5.0])
+    )
+    assert out.dtype == np.float32 and out.shape == (3, 2 + 1 + 8)
+    assert out[0, :3].tolist() == [0.0, 0.0, 0.5]
+    assert out[1, 0] == MASK_VALUE and out[1, 1] == pytest.approx(2.0)
+    assert (out[2] == MASK_VALUE).all()  # an unobserved grid step: Keras Masking skips it
+
+
+def test_the_real_embedding_model_loads_once_and_tells_symbols_apart() -> None:
+    vectors = embed_texts(["ETHUSDT", "LINKUSDT", "ETHUSDT"])
+    assert vectors.shape == (3, 384)
+    assert np.allclose(vectors[0], vectors[2])
+    assert not np.allclose(vectors[0], vectors[1])
+    assert np.dot(vectors[0], vectors[1]) / (np.linalg.norm(vectors[0]) * np.linalg.norm(vectors[1])) < 0.99
+    reduced, _, _ = symbol_embeddings(("ETHUSDT", "LINKUSDT", "UNIUSDT"), 2)
+    assert not np.allclose(reduced["ETHUSDT"], reduced["LINKUSDT"])
+    embed_texts(["UNIUSDT"])
+    assert load_embedding_model.cache_info().misses == 1  # one load per process

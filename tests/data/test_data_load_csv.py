@@ -1,0 +1,114 @@
+"""`data load-csv`: tables named after files, chunked, typed, indexed, replaced whole or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from seqsweep.cli import main
+from seqsweep.data.load_csv import load_csv
+from seqsweep.data.sample import generate_tables
+from seqsweep.data.tables import PRICE_TABLE
+from seqsweep.errors import DataError
+
+
+@pytest.fixture
+def csv_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    for name, frame in generate_tables(seed=5, hours=72).items():
+        frame.to_csv(folder / f"{name}.csv.gz", index=False)
+    return folder
+
+
+def _read(url: str, table: str) -> pd.DataFrame:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        frame = pd.read_sql(sa.text(f'SELECT * FROM "{table}"'), conn)
+    engine.dispose()
+    return frame
+
+
+def test_a_folder_loads_every_table_in_chunks_typed_and_indexed(csv_dir: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    rows = load_csv(csv_dir, url, chunk_rows=100)  # many chunks
+    source = generate_tables(seed=5, hours=72)
+    assert rows == {name: len(frame) for name, frame in sorted(source.items())}
+    engine = sa.create_engine(url)
+    inspector = sa.inspect(engine)
+    types = {c["name"]: c["type"] for c in inspector.get_columns(PRICE_TABLE)}
+    assert isinstance(types["date"], sa.DateTime)
+    assert ["crypto_symbol", "date"] in [ix["column_names"] for ix in inspector.get_indexes(PRICE_TABLE)]
+    assert not [t for t in inspector.get_table_names() if "staging" in t]
+    engine.dispose()
+    loaded = _read(url, PRICE_TABLE)
+    assert len(loaded) == len(source[PRICE_TABLE])
+    assert loaded["close"].sum() == pytest.approx(source[PRICE_TABLE]["close"].sum())
+
+
+def test_loading_again_replaces_the_table(csv_dir: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    load_csv(csv_dir, url)
+    generate_tables(seed=6, hours=48)[PRICE_TABLE].to_csv(csv_dir / "crypto_price.csv.gz", index=False)
+    load_csv(csv_dir / "crypto_price.csv.gz", url)
+    assert len(_read(url, PRICE_TABLE)) == len(generate_tables(seed=6, hours=48)[PRICE_TABLE])
+
+
+def test_a_bad_chunk_leaves_the_old_table_untouched(csv_dir: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    load_csv(csv_dir, url)
+    before = _read(url, PRICE_TABLE)
+    broken = before.astype({"date": str})
+    broken.loc[len(broken) - 1, "date"] = "not a date"
+    broken.to_csv(csv_dir / "crypto_price.csv.gz", index=False)
+    with pytest.raises(DataError, match=r"crypto_price\.csv\.gz"):
+        load_csv(csv_dir / "crypto_price.csv.gz", url, chunk_rows=100)
+    pd.testing.assert_frame_equal(_read(url, PRICE_TABLE), before)
+    assert "crypto_price__staging" not in sa.inspect(sa.create_engine(url)).get_table_names()
+
+
+def test_one_file_loads_under_a_given_table_name(tmp_path: Path) -> None:
+    candles = pd.DataFrame(
+        {
+            "closing_price": [2.0, 2.1],
+            "date": ["2021-09-14 07:50:00", "2021-09-14 07:55:00"],
+            "highest_price": [2.2, 2.3],
+            "lowest_price": [1.9, 2.0],
+            "open_price": [2.0, 2.05],
+            "utc_timestamp": [1631605800000, 1631606100000],
+            "volume": [10.0, 11.0],
+        }
+    )
+    file = tmp_path / "ETH-USDT1min.csv.gz"
+    candles.to_csv(file, index=False)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert main(["data", "load-csv", str(file), "--db", url, "--table", "ohlcv"]) == 0
+    assert len(_read(url, "ohlcv")) == 2
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing_column", "crypto_price.csv.gz has no column 'crypto_symbol'"),
+        ("empty_folder", "no .csv or .csv.gz files"),
+        ("bad_name", "is not named after a table"),
+    ],
+)
+def test_bad_input_names_what_to_fix(
+    tmp_path: Path, setup: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    if setup == "missing_column":
+        pd.DataFrame({"date": ["2024-01-01"], "close": [1.0]}).to_csv(
+            folder / "crypto_price.csv.gz", index=False
+        )
+    elif setup == "bad_name":
+        pd.DataFrame({"date": ["2024-01-01"]}).to_csv(folder / "ETH-USDT1min.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert main(["data", "load-csv", str(folder), "--db", url]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

@@ -1,0 +1,105 @@
+"""The generated sample database: schema, determinism, and dynamics that look like the real thing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from seqsweep.cli import main
+from seqsweep.constants import DB_URL_ENV, NOTEBOOK_SYMBOLS
+from seqsweep.data.features import yearly_yield
+from seqsweep.data.sample import generate_tables
+from seqsweep.data.sources import resolve_db_url
+from seqsweep.data.tables import LENDING_TABLE, PRICE_TABLE, YIELD_TABLE
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict[str, pd.DataFrame]:
+    return generate_tables(seed=11, hours=500)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tables: dict[str, pd.DataFrame]) -> None:
+    again = generate_tables(seed=11, hours=500)
+    other = generate_tables(seed=12, hours=500)
+    for name, frame in tables.items():
+        pd.testing.assert_frame_equal(frame, again[name])
+    assert not np.allclose(tables[PRICE_TABLE]["close"], other[PRICE_TABLE]["close"])
+
+
+def test_tables_have_the_notebook_schema_and_symbols(tables: dict[str, pd.DataFrame]) -> None:
+    assert list(tables[LENDING_TABLE].columns) == [
+        "date", "crypto_symbol", "lending_rate", "borrowing_rate", "utilization_rate", "stable_borrow_rate",
+    ]  # fmt: skip
+    assert list(tables[PRICE_TABLE].columns) == [
+        "date",
+        "crypto_symbol",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+    ]
+    assert list(tables[YIELD_TABLE].columns) == ["date", "yield"]
+    assert set(tables[LENDING_TABLE]["crypto_symbol"]) == set(NOTEBOOK_SYMBOLS)
+    assert set(tables[PRICE_TABLE]["crypto_symbol"]) == set(NOTEBOOK_SYMBOLS)
+
+
+def test_rates_follow_a_kinked_utilization_curve(tables: dict[str, pd.DataFrame]) -> None:
+    rates = tables[LENDING_TABLE]
+    u = rates["utilization_rate"]
+    assert ((u > 0) & (u < 1)).all()
+    assert (rates["lending_rate"] < rates["borrowing_rate"]).all()
+    assert (rates["borrowing_rate"] < rates["stable_borrow_rate"]).all()
+    for _, one in rates.groupby("crypto_symbol"):
+        ordered = one.sort_values("utilization_rate")
+        # the borrow rate is a function of utilization alone, increasing, steeper past the kink
+        assert (np.diff(ordered["borrowing_rate"].to_numpy()) >= -1e-12).all()
+        lending = ordered["borrowing_rate"] * ordered["utilization_rate"]
+        assert np.allclose(ordered["lending_rate"] / lending, (ordered["lending_rate"] / lending).iloc[0])
+
+
+def test_prices_have_consistent_candles_and_volatility_clusters(tables: dict[str, pd.DataFrame]) -> None:
+    prices = tables[PRICE_TABLE]
+    assert (prices["low"] <= prices[["open", "close"]].min(axis=1)).all()
+    assert (prices["high"] >= prices[["open", "close"]].max(axis=1)).all()
+    assert (prices["volume"] > 0).all()
+    returns = prices.groupby("crypto_symbol")["close"].transform(lambda c: np.log(c).diff()).dropna()
+    squared = returns.to_numpy() ** 2
+    # volatility clusters: squared returns are autocorrelated (a plain random walk gives ~0)
+    assert np.corrcoef(squared[:-1], squared[1:])[0, 1] > 0.05
+
+
+def test_yield_is_stored_hourly_continuously_compounded(tables: dict[str, pd.DataFrame]) -> None:
+    bond = tables[YIELD_TABLE]
+    yearly = yearly_yield(bond["yield"].to_numpy())
+    assert ((yearly > 0.02) & (yearly < 0.07)).all()
+    changes = bond["date"][np.r_[False, np.diff(yearly) != 0]]
+    assert (changes.dt.hour == 0).all()  # a daily series carried over the hours
+
+
+def test_sample_command_writes_an_indexed_sqlite_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'nested' / 'sample.db'}"
+    assert main(["data", "sample", "--db", url, "--hours", "60", "--seed", "3"]) == 0
+    engine = sa.create_engine(url)
+    inspector = sa.inspect(engine)
+    assert {LENDING_TABLE, PRICE_TABLE, YIELD_TABLE} <= set(inspector.get_table_names())
+    indexed = [ix["column_names"] for ix in inspector.get_indexes(PRICE_TABLE)]
+    assert ["crypto_symbol", "date"] in indexed
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM crypto_lending_borrowing")).scalar() > 16 * 55
+    engine.dispose()
+
+
+def test_default_source_is_the_sample_generated_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv(DB_URL_ENV, raising=False)
+    url = resolve_db_url()
+    assert url == f"sqlite:///{tmp_path / '.cache' / 'seqsweep' / 'sample.db'}"
+    assert (tmp_path / ".cache" / "seqsweep" / "sample.db").is_file()
+    assert resolve_db_url() == url  # second use: the file is reused

@@ -1,0 +1,95 @@
+"""Sources: URL resolution and masking, bound parameters, case-insensitive symbols, bounded queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from seqsweep.constants import DB_URL_ENV
+from seqsweep.data.sources import load_symbol_rows, masked_url, plan_source, resolve_db_url
+from seqsweep.data.spec import DatasetSpec
+from seqsweep.errors import DataError
+
+
+def test_db_url_precedence_arg_then_spec_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DB_URL_ENV, "sqlite:///env.db")
+    spec = DatasetSpec(db="sqlite:///spec.db")
+    assert resolve_db_url("sqlite:///arg.db", spec) == "sqlite:///arg.db"
+    assert resolve_db_url(None, spec) == "sqlite:///spec.db"
+    assert resolve_db_url(None, DatasetSpec()) == "sqlite:///env.db"
+
+
+def test_masked_url_hides_the_password() -> None:
+    masked = masked_url("mysql+pymysql://alice:hunter2@db.example:3306/crypto")
+    assert "hunter2" not in masked
+    assert masked == "mysql+pymysql://alice:***@db.example:3306/crypto"
+
+
+@pytest.fixture
+def statements() -> Iterator[list[tuple[str, Any]]]:
+    """Every SQL statement (and its parameters) sent by any engine in this process during the test."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
+        seen.append((statement, parameters))
+
+    sa.event.listen(Engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(Engine, "before_cursor_execute", record)
+
+
+def test_symbols_travel_as_bound_parameters_never_in_the_sql(
+    sample_db_url: str, statements: list[tuple[str, Any]]
+) -> None:
+    spec = DatasetSpec(symbols=("LINKUSDT", "UNIUSDT"))
+    plan = plan_source(spec, sample_db_url)
+    load_symbol_rows(plan, "LINKUSDT")
+    assert statements
+    for sql, _ in statements:
+        assert "LINKUSDT" not in sql and "UNIUSDT" not in sql
+    assert any("LINKUSDT" in map(str, params) for _, params in statements if params)
+
+
+def test_a_symbol_with_sql_in_it_is_just_an_unknown_symbol(sample_db_url: str) -> None:
+    evil = "X') OR 1=1 --"
+    with pytest.raises(DataError, match=r"unknown symbol X'\) OR 1=1 --"):
+        plan_source(DatasetSpec(symbols=(evil,)), sample_db_url)
+
+
+def test_symbols_match_case_insensitively(sample_db_url: str) -> None:
+    plan = plan_source(DatasetSpec(join="prices", symbols=("linkUSDT",)), sample_db_url)
+    assert plan.symbols == ("LINKUSDT",)
+    assert len(load_symbol_rows(plan, "LINKUSDT")) > 300
+
+
+def test_max_rows_keeps_the_latest_rows_and_start_end_bound_the_dates(sample_db_url: str) -> None:
+    full = load_symbol_rows(
+        plan_source(DatasetSpec(join="rates", symbols=("UNIUSDT",)), sample_db_url), "UNIUSDT"
+    )
+    latest = load_symbol_rows(
+        plan_source(DatasetSpec(join="rates", symbols=("UNIUSDT",), max_rows_per_symbol=50), sample_db_url),
+        "UNIUSDT",
+    )
+    pd.testing.assert_frame_equal(latest, full.tail(50).reset_index(drop=True))
+    start, end = full["date"].iloc[10], full["date"].iloc[40]
+    spec = DatasetSpec(join="rates", symbols=("UNIUSDT",), start=str(start), end=str(end))
+    bounded = load_symbol_rows(plan_source(spec, sample_db_url), "UNIUSDT")
+    assert bounded["date"].iloc[0] == start and bounded["date"].iloc[-1] == end
+    assert bounded["date"].is_monotonic_increasing
+
+
+def test_fingerprint_moves_when_the_rows_change(sample_db_url: str, edited_db: Any) -> None:
+    spec = DatasetSpec(join="prices", symbols=("LINKUSDT",))
+    before = plan_source(spec, sample_db_url).fingerprint
+    assert plan_source(spec, sample_db_url).fingerprint == before
+    changed = edited_db("UPDATE crypto_price SET close = close * 2 WHERE crypto_symbol = 'LINKUSDT'")
+    assert plan_source(spec, changed).fingerprint != before
+    unrelated = edited_db("UPDATE crypto_price SET close = close * 2 WHERE crypto_symbol = 'UNIUSDT'")
+    assert plan_source(spec, unrelated).fingerprint == before  # other symbols do not invalidate this dataset

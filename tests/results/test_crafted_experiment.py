@@ -1,0 +1,195 @@
+"""Reading, ranking, plotting and reporting on a crafted experiment (a real Ray Tune run, no model code)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import dataclasses
+import json
+import math
+import re
+import struct
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+from results_helpers import CUT_SHORT, NAN_CELL, PLATEAU, RAISING_CELL, crafted_score, run_crafted_experiment
+
+from seqsweep import cli
+from seqsweep.errors import NoValidTrialsError
+from seqsweep.results.experiment import ERRORED, NAN, OK, read_experiment
+from seqsweep.results.leaderboard import leaderboard_rows
+from seqsweep.results.pipeline import write_results
+from seqsweep.results.plots import DPI, FIGURE_SIZES, plot_param_importances
+
+
+def _stored_reports(trial_dir: Path) -> list[dict]:
+    """What Ray wrote for a trial, read straight from its result.json (one JSON object per report)."""
+    return [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines() if line.strip()]
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk comes first
+    return width, height
+
+
+@pytest.fixture(scope="module")
+def outcome(crafted_experiment: Path, tmp_path_factory: pytest.TempPathFactory):
+    return write_results(crafted_experiment, top=3, evaluate=False, out_dir=tmp_path_factory.mktemp("report"))
+
+
+def test_leaderboard_matches_the_metrics_ray_stored(crafted_experiment: Path) -> None:
+    experiment = read_experiment(crafted_experiment)
+    ranked = experiment.ranked()
+    assert len(ranked) == 4
+    for trial in ranked:
+        reports = _stored_reports(Path(str(trial.path)))
+        finite = [
+            r for r in reports if all(math.isfinite(r[k]) for k in ("val_macro_f1", "train_loss", "val_loss"))
+        ]
+        best = max(finite, key=lambda r: r["val_macro_f1"])
+        assert trial.best_epoch == best["epoch"]
+        assert trial.val_macro_f1 == best["val_macro_f1"]
+        assert trial.val_accuracy == best["val_accuracy"]
+        assert trial.best_metrics["val_loss"] == best["val_loss"]
+        assert trial.epochs_run == len(reports)
+        assert trial.stopped_early is (not reports[-1]["final_epoch"])
+        assert trial.wall_time_s == pytest.approx(reports[-1]["time_total_s"])
+        cell, rate = trial.params["cell_size"], trial.params["learning_rate"]
+        assert trial.val_macro_f1 == crafted_score(cell, rate, 2)  # the crafted scores peak at epoch 2
+        # the checkpoint Tune kept for that epoch is the one the leaderboard points at
+        state = json.loads((Path(str(trial.checkpoint)) / "state.json").read_text())
+        assert state["epoch"] == trial.best_epoch
+    values = [t.val_macro_f1 for t in ranked]
+    assert values == sorted(values, reverse=True)
+    rows = leaderboard_rows(experiment, top=2)
+    assert [r["trial_id"] for r in rows] == [t.trial_id for t in ranked[:2]]
+    assert set(rows[0]) >= {"cell_size", "learning_rate", "best_epoch", "val_macro_f1", "stopped_early"}
+
+
+def test_errored_and_nan_trials_are_listed_apart_and_never_win(crafted_experiment: Path) -> None:
+    experiment = read_experiment(crafted_experiment)
+    by_cell: dict[int, set[str]] = {}
+    for trial in experiment.trials:
+        by_cell.setdefault(trial.params["cell_size"], set()).add(trial.status)
+    assert by_cell[RAISING_CELL] == {ERRORED}
+    assert by_cell[NAN_CELL] == {NAN}
+    assert {t.status for t in experiment.excluded} == {ERRORED, NAN} and len(experiment.excluded) == 4
+    # both reported val_macro_f1 0.99, above every valid trial, and still do not win
+    winner = experiment.ranked()[0]
+    assert winner.status == OK
+    assert (winner.params["cell_size"], winner.params["learning_rate"]) == (8, 0.1)
+    errored = [t for t in experiment.excluded if t.status == ERRORED]
+    assert all("cell_size 13 is refused" in str(t.error) for t in errored)
+
+
+def test_stopped_from_outside_and_plateau_stops_are_told_apart(crafted_experiment: Path) -> None:
+    experiment = read_experiment(crafted_experiment)
+    by_params = {(t.params["cell_size"], t.params["learning_rate"]): t for t in experiment.trials}
+    cut, plateau = by_params[CUT_SHORT], by_params[PLATEAU]
+    assert cut.stopped_early is True and cut.epochs_run == 2
+    assert plateau.stopped_early is False and plateau.plateau_stopped is True and plateau.epochs_run == 3
+
+
+def test_no_valid_trial_says_so_in_one_line_with_exit_2(
+    ray_cluster: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = {
+        "cell_size": {"type": "choice", "values": [RAISING_CELL, NAN_CELL]},
+        "learning_rate": 0.1,
+        "epochs": 2,
+    }
+    experiment = run_crafted_experiment(tmp_path, name="all_bad", params=params)
+    capsys.readouterr()
+    with pytest.raises(NoValidTrialsError):
+        read_experiment(experiment).ranked()
+    assert cli.main(["results", str(experiment), "--no-test"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "no valid trial" in err and "errored" in err and "nan" in err
+
+
+def test_results_files_agree_with_the_ranking(outcome, crafted_experiment: Path) -> None:
+    report = outcome.report_dir
+    names = {p.name for p in outcome.files}
+    assert {"leaderboard.csv", "winners.json", "loss_curves.png", "confusion_winner.png"} <= names
+    assert {"f1_vs_cell_size.png", "f1_vs_learning_rate.png", "param_importances.png", "index.html"} <= names
+    ranked = read_experiment(crafted_experiment).ranked()
+    with (report / "leaderboard.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["trial_id"] for r in rows if r["rank"]] == [t.trial_id for t in ranked]
+    assert {r["status"] for r in rows if not r["rank"]} == {ERRORED, NAN}
+    for row, trial in zip(rows, ranked, strict=False):
+        assert float(row["val_macro_f1"]) == trial.val_macro_f1
+    winners = json.loads((report / "winners.json").read_text())
+    assert [w["trial_id"] for w in winners["winners"]] == [t.trial_id for t in ranked[:3]]
+    assert "test split is never used to choose" in winners["selection"].lower()
+    assert len(winners["excluded"]) == 4 and winners["test"] is None
+    assert "never used to choose" in outcome.describe()
+
+
+def test_every_png_is_a_non_empty_image_of_the_stated_size(outcome) -> None:
+    pngs = [p for p in outcome.files if p.suffix == ".png"]
+    assert len(pngs) == 5
+    kinds = {
+        "loss_curves": "loss_curves",
+        "confusion_winner": "confusion",
+        "param_importances": "param_importances",
+    }
+    for path in pngs:
+        kind = kinds.get(path.stem, "f1_vs_param")
+        width, height = FIGURE_SIZES[kind]
+        assert _png_size(path) == (round(width * DPI), round(height * DPI)), path
+        pixels = matplotlib.image.imread(path)
+        assert pixels.shape[:2] == (round(height * DPI), round(width * DPI))
+        assert float(np.ptp(pixels[..., :3])) > 0.1, f"{path.name} is blank"
+
+
+def test_importances_with_fewer_than_two_valid_trials_give_a_note(
+    crafted_experiment: Path, tmp_path: Path
+) -> None:
+    experiment = read_experiment(crafted_experiment)
+    keep = experiment.ranked()[0].trial_id
+    trials = tuple(t if t.trial_id == keep else dataclasses.replace(t, status=NAN) for t in experiment.trials)
+    plot = plot_param_importances(dataclasses.replace(experiment, trials=trials), tmp_path / "imp.png")
+    assert "needs at least 2" in plot.caption
+    assert _png_size(plot.path) == plot.size_px
+
+
+def test_report_page_is_self_contained(outcome) -> None:
+    page = (outcome.report_dir / "index.html").read_text()
+    assert not re.search(r"https?://", page)
+    assert "<link" not in page and "<script" not in page
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    pngs = {p.read_bytes() for p in outcome.files if p.suffix == ".png"}
+    assert len(images) == len(pngs)
+    assert {base64.b64decode(data) for data in images} == pngs
+    assert "Leaderboard" in page and "never used to choose" in page
+
+
+def test_results_json_is_the_winners_document(
+    crafted_experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["results", str(crafted_experiment), "--top", "2", "--no-test", "--json", "--out", str(tmp_path)]
+    assert cli.main(args) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [w["rank"] for w in document["winners"]] == [1, 2]
+    assert document["metric"] == "val_macro_f1" and document["test"] is None
+    assert {e["status"] for e in document["excluded"]} == {ERRORED, NAN}
+    assert "index.html" in document["files"]
+
+
+def test_export_and_predict_refuse_what_they_cannot_use_in_one_line(
+    crafted_experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    errored = next(t for t in read_experiment(crafted_experiment).excluded if t.status == ERRORED)
+    args = ["export", str(crafted_experiment), "--out", str(tmp_path / "b"), "--trial", errored.trial_id]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot export a trial with status errored" in err
+    assert not (tmp_path / "b").exists()
+    assert cli.main(["predict", str(tmp_path), "--db", "sqlite:///nowhere.db"]) == 2
+    assert "not a seqsweep bundle" in capsys.readouterr().err

@@ -1,0 +1,264 @@
+"""Results, export and predict on two tiny real sweeps (Keras `lstm`, torch `gru`) on the sample database."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from ray import tune
+from results_helpers import GRU_PARAMS, LSTM_PARAMS, tiny_sweep
+
+import seqsweep.trainables
+from seqsweep import cli, metrics
+from seqsweep.constants import MASK_VALUE
+from seqsweep.data.bundle import DatasetBundle
+from seqsweep.results.evaluate import load_dataset
+from seqsweep.results.experiment import read_experiment
+from seqsweep.results.export import export_bundle
+from seqsweep.search_spaces.sweep import load_sweep
+from seqsweep.trainables import load_checkpoint
+from seqsweep.tuning import run_sweep
+
+pytestmark = pytest.mark.slow
+
+FRESH_PROCESS_PREDICT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from seqsweep.results.predict import load_bundle
+
+    bundle = load_bundle(sys.argv[1])
+    np.save(sys.argv[3], bundle.predict_proba(np.load(sys.argv[2])))
+    assert "ray" not in sys.modules, "loading a bundle imported ray"
+    """
+)
+CLI_WITHOUT_RAY = textwrap.dedent(
+    """
+    import sys
+    from seqsweep import cli
+
+    code = cli.main(sys.argv[1:])
+    print("RAY_IMPORTED=" + str("ray" in sys.modules))
+    sys.exit(code)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def sweeps(
+    ray_cluster: object, sample_db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """One tiny sweep per framework, sharing one storage path (so one cached dataset)."""
+    root = tmp_path_factory.mktemp("real")
+    experiments = {}
+    for model, params in (("lstm", LSTM_PARAMS), ("gru", GRU_PARAMS)):
+        path = root / f"tiny_{model}.yaml"
+        path.write_text(
+            yaml.safe_dump(tiny_sweep(f"tiny_{model}", model, params, sample_db_url, root / "runs"))
+        )
+        outcome = run_sweep(load_sweep(path), stream=io.StringIO())
+        assert outcome.num_errored == 0, outcome.describe()
+        experiments[model] = outcome.experiment_dir
+    return experiments
+
+
+@pytest.fixture(scope="module")
+def dataset(sweeps: dict[str, Path]) -> DatasetBundle:
+    return load_dataset(read_experiment(sweeps["lstm"]))
+
+
+@pytest.fixture(scope="module")
+def lstm_report(sweeps: dict[str, Path]) -> dict[str, Any]:
+    """`seqsweep results DIR --top 2` once, recording every checkpoint the evaluation loads."""
+    loaded: list[str] = []
+    real_load = seqsweep.trainables.load_checkpoint
+
+    def spy(directory: Any, device: Any = None) -> Any:
+        loaded.append(str(directory))
+        return real_load(directory, device)
+
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.setattr(seqsweep.trainables, "load_checkpoint", spy)
+        code = cli.main(["results", str(sweeps["lstm"]), "--top", "2"])
+    assert code == 0
+    report = sweeps["lstm"] / "report"
+    return {"stdout": out.getvalue(), "loaded": loaded, "report": report,
+            "winners": json.loads((report / "winners.json").read_text())}  # fmt: skip
+
+
+def test_results_prints_the_leaderboard_and_writes_the_report(lstm_report: dict[str, Any]) -> None:
+    stdout = lstm_report["stdout"]
+    assert "leaderboard (top 2):" in stdout and "never used to choose" in stdout
+    assert "majority" in stdout and "persistence" in stdout
+    for name in ("leaderboard.csv", "winners.json", "loss_curves.png", "confusion_winner.png",
+                 "f1_vs_cell_size.png", "f1_vs_dropout_rate_1.png", "param_importances.png", "index.html"):  # fmt: skip
+        assert (lstm_report["report"] / name).stat().st_size > 0, name
+
+
+def test_leaderboard_matches_the_metrics_ray_stored(sweeps: dict[str, Path]) -> None:
+    experiment = read_experiment(sweeps["lstm"])
+    analysis = tune.ExperimentAnalysis(str(sweeps["lstm"]))
+    frames = analysis.trial_dataframes  # keyed by trial id
+    assert len(experiment.ranked()) == len(frames) == 3
+    for trial in experiment.ranked():
+        frame = frames[trial.trial_id]
+        best = frame.loc[frame["val_macro_f1"].idxmax()]
+        assert trial.val_macro_f1 == best["val_macro_f1"]
+        assert trial.best_epoch == best["epoch"]
+        assert trial.epochs_run == len(frame)
+        assert Path(str(trial.checkpoint)).name == best["checkpoint_dir_name"]
+
+
+def test_test_metrics_are_computed_for_the_winners_only(
+    sweeps: dict[str, Path], lstm_report: dict[str, Any]
+) -> None:
+    experiment = read_experiment(sweeps["lstm"])
+    winners = experiment.top(2)
+    assert len(experiment.ranked()) > len(winners)
+    assert lstm_report["loaded"] == [t.checkpoint for t in winners]
+    test = lstm_report["winners"]["test"]
+    assert [w["name"] for w in test["winners"]] == [t.trial_id for t in winners]
+    assert "never used to choose" in test["note"]
+
+
+def test_winner_test_scores_come_from_its_best_checkpoint(
+    sweeps: dict[str, Path], lstm_report: dict[str, Any], dataset: DatasetBundle
+) -> None:
+    winner = read_experiment(sweeps["lstm"]).top(1)[0]
+    probs = load_checkpoint(str(winner.checkpoint)).predict_proba(dataset.windows("test"))
+    labels = dataset.splits["test"].labels
+    predictions = metrics.predicted_classes(probs)
+    stored = lstm_report["winners"]["test"]["winners"][0]
+    for key, value in metrics.scores(labels, predictions).items():
+        assert stored[key] == pytest.approx(value, abs=1e-12)
+    by_step = metrics.scores_by_step(labels, predictions, dataset.target_names)
+    assert [(r["target"], r["step"]) for r in stored["by_step"]] == [
+        (r["target"], r["step"]) for r in by_step
+    ]
+    assert [r["macro_f1"] for r in stored["by_step"]] == pytest.approx([r["macro_f1"] for r in by_step])
+    assert len(by_step) == 2 * 2  # targets × horizon steps
+
+
+def _persistence(dataset: DatasetBundle) -> np.ndarray:
+    """The persistence baseline written out plainly, one window at a time."""
+    prep = dataset.preprocessing
+    test = dataset.splits["test"]
+    out = np.ones(test.labels.shape, dtype=np.int8)
+    for i, end in enumerate(test.ends):
+        for t, target in enumerate(dataset.target_names):
+            column = prep.raw_columns.index(target)
+            last, before = dataset.features[end, column], dataset.features[end - 1, column]
+            if MASK_VALUE in (last, before) or dataset.row_symbol[end - 1] != dataset.row_symbol[end]:
+                continue
+            for h in range(dataset.spec.horizon):
+                move = np.float32((h + 1) * (float(last) - float(before)))
+                low, high = prep.thresholds[h, t]
+                out[i, h, t] = 0 if move < low else (2 if move > high else 1)
+    return out
+
+
+def test_baselines_are_scored_on_the_same_test_windows(
+    lstm_report: dict[str, Any], dataset: DatasetBundle
+) -> None:
+    test = lstm_report["winners"]["test"]
+    labels = dataset.splits["test"].labels
+    assert test["n_windows"] == len(dataset.splits["test"]) > 0
+    assert test["n_positions"] == int((labels != MASK_VALUE).sum())
+    train = dataset.splits["train"].labels
+    majority = np.empty(labels.shape, dtype=np.int8)
+    for h in range(train.shape[1]):
+        for t in range(train.shape[2]):
+            valid = train[:, h, t][train[:, h, t] != MASK_VALUE]
+            majority[:, h, t] = np.bincount(valid, minlength=3).argmax()
+    expected = {"majority": majority, "persistence": _persistence(dataset)}
+    baselines = {b["name"]: b for b in test["baselines"]}
+    assert set(baselines) == set(expected)
+    for name, predictions in expected.items():
+        for key, value in metrics.scores(labels, predictions).items():
+            assert baselines[name][key] == pytest.approx(value, abs=1e-12), (name, key)
+        assert baselines[name]["confusion"] == metrics.confusion(labels, predictions).tolist()
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+def test_exported_bundle_predicts_like_the_checkpoint_in_a_fresh_process(
+    model: str, sweeps: dict[str, Path], dataset: DatasetBundle, tmp_path: Path
+) -> None:
+    bundle_dir = tmp_path / f"{model}_bundle"
+    outcome = export_bundle(sweeps[model], bundle_dir)
+    winner = read_experiment(sweeps[model]).ranked()[0]
+    assert outcome.trial.trial_id == winner.trial_id
+    framework_files = {
+        "lstm": ["model/model.keras"],
+        "gru": ["model/model.torchscript.pt", "model/state_dict.pt"],
+    }
+    for name in ["bundle.json", "preprocessing.npz", "preprocessing.json", "dataset.yaml", "sweep.yaml",
+                 "metrics.json", "versions.json", "README.md", *framework_files[model]]:  # fmt: skip
+        assert (bundle_dir / name).is_file(), name
+    assert not list(tmp_path.glob(f".{bundle_dir.name}.*")), "the temporary folder was left behind"
+    card = (bundle_dir / "README.md").read_text()
+    assert winner.trial_id in card and "never used to choose" in card
+    windows = dataset.windows("test")
+    np.save(tmp_path / "windows.npy", windows)
+    subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS_PREDICT, str(bundle_dir), str(tmp_path / "windows.npy"),
+         str(tmp_path / "probs.npy")],
+        check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    fresh = np.load(tmp_path / "probs.npy")
+    expected = load_checkpoint(str(winner.checkpoint)).predict_proba(windows)
+    assert fresh.shape == expected.shape == (len(windows), 2, 2, 3)
+    np.testing.assert_allclose(fresh, expected, atol=1e-6)
+
+
+def test_predict_answers_from_the_database_without_ray(
+    sweeps: dict[str, Path], dataset: DatasetBundle, sample_db_url: str, tmp_path: Path
+) -> None:
+    bundle_dir = tmp_path / "gru_bundle"
+    export_bundle(sweeps["gru"], bundle_dir)
+    # the last test window of LINKUSDT: predict from the rows up to its end, as of that time
+    symbol = dataset.symbols.index("LINKUSDT")
+    test = dataset.splits["test"]
+    index = int(np.flatnonzero(dataset.row_symbol[test.ends] == symbol)[-1])
+    at = pd.Timestamp(int(dataset.row_time[test.ends[index]]))
+    args = ["predict", str(bundle_dir), "--db", sample_db_url, "--symbols", "LINKUSDT", "CRVUSDT",
+            "--at", at.isoformat(), "--json"]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", CLI_WITHOUT_RAY, *args], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    *payload, marker = done.stdout.strip().splitlines()
+    assert marker == "RAY_IMPORTED=False"
+    answer = json.loads("\n".join(payload))
+    by_symbol = {s["symbol"]: s for s in answer["symbols"]}
+    assert set(by_symbol) == {"LINKUSDT", "CRVUSDT"}
+    for entry in by_symbol.values():
+        assert pd.Timestamp(entry["window_end"]) == at
+        assert len(entry["predictions"]) == 2 * 2  # targets × steps
+        for row in entry["predictions"]:
+            assert row["p_down"] + row["p_flat"] + row["p_up"] == pytest.approx(1.0, abs=1e-5)
+    assert by_symbol["LINKUSDT"]["seen_in_training"] and not by_symbol["LINKUSDT"]["note"]
+    assert not by_symbol["CRVUSDT"]["seen_in_training"]
+    assert (
+        "not in the training data" in by_symbol["CRVUSDT"]["note"] and "PCA" in by_symbol["CRVUSDT"]["note"]
+    )
+    # the same feature code as training: the answer equals the checkpoint on that very test window
+    winner = read_experiment(sweeps["gru"]).ranked()[0]
+    expected = load_checkpoint(str(winner.checkpoint)).predict_proba(dataset.windows("test", [index]))[0]
+    got = {
+        (r["target"], r["step"]): [r["p_down"], r["p_flat"], r["p_up"]]
+        for r in by_symbol["LINKUSDT"]["predictions"]
+    }
+    for t, target in enumerate(dataset.target_names):
+        for h in range(2):
+            np.testing.assert_allclose(got[(target, h + 1)], expected[h, t], atol=1e-5)

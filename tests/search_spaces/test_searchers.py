@@ -1,0 +1,129 @@
+"""Searchers: a scheduler-stopped trial reaches Optuna as PRUNED; the study lives in a real RDB; warm start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from seqsweep.constants import FINAL_EPOCH, VAL_MACRO_F1
+from seqsweep.search_spaces.searchers import (
+    RAY_TRIAL_ID_ATTR,
+    make_sampler,
+    make_scheduler,
+    make_searcher,
+    warm_start_points,
+)
+from seqsweep.search_spaces.sweep import parse_sweep
+
+State = optuna.trial.TrialState
+
+
+def _spec(tmp_path: Path, **search: object) -> object:
+    return parse_sweep(
+        {
+            "name": "s",
+            "model": "lstm",
+            "params": {
+                "cell_size": {"type": "choice", "values": [8, 16]},
+                "dropout_rate_1": {"type": "uniform", "low": 0.0, "high": 0.5},
+                "epochs": 4,
+            },
+            "search": {"algorithm": "tpe", "num_samples": 4, "max_concurrent": 2, **search},
+            "scheduler": {"type": "asha"},
+            "storage_path": str(tmp_path),
+        }
+    )
+
+
+def _report(searcher, trial_id: str, values: list[float], final: bool) -> None:
+    result: dict = {}
+    for step, value in enumerate(values, start=1):
+        result = {VAL_MACRO_F1: value, "training_iteration": step, FINAL_EPOCH: final and step == len(values)}
+        searcher.on_trial_result(trial_id, result)
+    searcher.on_trial_complete(trial_id, result=result)
+
+
+def test_trial_stopped_by_scheduler_is_pruned_with_its_intermediate_values(tmp_path: Path) -> None:
+    searcher = make_searcher(_spec(tmp_path), str(tmp_path))
+    for trial_id in ("t_full", "t_cut"):
+        config = searcher.suggest(trial_id)
+        assert set(config) == {"cell_size", "dropout_rate_1"}
+    _report(searcher, "t_full", [0.30, 0.55, 0.45, 0.50], final=True)
+    _report(searcher, "t_cut", [0.20], final=False)
+
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna.db")
+    by_ray_id = {t.user_attrs[RAY_TRIAL_ID_ATTR]: t for t in study.get_trials()}
+    assert by_ray_id["t_full"].state == State.COMPLETE
+    assert by_ray_id["t_full"].value == pytest.approx(0.55)  # its best epoch, as on the leaderboard
+    assert by_ray_id["t_cut"].state == State.PRUNED
+    assert by_ray_id["t_cut"].intermediate_values == {1: pytest.approx(0.20)}
+
+
+def test_errored_trial_is_failed_not_pruned(tmp_path: Path) -> None:
+    searcher = make_searcher(_spec(tmp_path), str(tmp_path))
+    searcher.suggest("t_err")
+    searcher.on_trial_result("t_err", {VAL_MACRO_F1: 0.1, "training_iteration": 1})
+    searcher.on_trial_complete("t_err", result=None, error=True)
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna.db")
+    assert [t.state for t in study.get_trials()] == [State.FAIL]
+
+
+def test_tpe_startup_is_at_least_max_concurrent(tmp_path: Path) -> None:
+    sampler = make_sampler(_spec(tmp_path, max_concurrent=16, n_startup_trials=3))
+    assert isinstance(sampler, optuna.samplers.TPESampler)
+    assert sampler._n_startup_trials >= 16
+    assert make_sampler(_spec(tmp_path, max_concurrent=2, n_startup_trials=4))._n_startup_trials == 4
+
+
+def test_seeded_tpe_suggests_the_same_configs_twice(tmp_path: Path) -> None:
+    configs = []
+    for run in ("a", "b"):
+        searcher = make_searcher(_spec(tmp_path / run, seed=3), _mk(tmp_path / run))
+        configs.append([searcher.suggest(f"t{i}") for i in range(3)])
+    assert configs[0] == configs[1]
+
+
+def _mk(path: Path) -> str:
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def test_asha_takes_max_t_from_the_epochs(tmp_path: Path) -> None:
+    scheduler = make_scheduler(_spec(tmp_path))
+    assert scheduler._max_t == 4
+
+
+def test_warm_start_feeds_finished_trials_of_an_earlier_study(tmp_path: Path) -> None:
+    earlier_dir = Path(_mk(tmp_path / "earlier"))
+    earlier = make_searcher(_spec(earlier_dir), str(earlier_dir))
+    earlier.suggest("a")
+    earlier.suggest("b")
+    _report(earlier, "a", [0.3, 0.6, 0.6, 0.7], final=True)
+    _report(earlier, "b", [0.1], final=False)
+
+    later_dir = Path(_mk(tmp_path / "later"))
+    later = make_searcher(_spec(later_dir), str(later_dir))
+    assert warm_start_points(later, str(earlier_dir), VAL_MACRO_F1) == 2
+    states = sorted(t.state.name for t in later._ot_study.get_trials())
+    assert states == ["COMPLETE", "PRUNED"]
+
+
+def test_resumed_trial_the_study_already_finished_does_not_stop_the_sweep(tmp_path: Path) -> None:
+    """Killed after the study recorded a trial's end but before Tune saved that: resume re-reports epochs."""
+    searcher = make_searcher(_spec(tmp_path), str(tmp_path))
+    searcher.suggest("t")
+    searcher.on_trial_result("t", {VAL_MACRO_F1: 0.3, "training_iteration": 1, FINAL_EPOCH: False})
+    saved = tmp_path / "searcher.pkl"
+    searcher.save(str(saved))  # the last experiment state Tune saved before the kill
+    _report(searcher, "t", [0.3, 0.6], final=True)  # the trial ends; then the driver is killed
+
+    resumed = make_searcher(_spec(tmp_path), str(tmp_path))
+    resumed.restore(str(saved))
+    resumed.on_trial_result("t", {VAL_MACRO_F1: 0.5, "training_iteration": 2, FINAL_EPOCH: True})
+    resumed.on_trial_complete("t", result={VAL_MACRO_F1: 0.5, "training_iteration": 2, FINAL_EPOCH: True})
+
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna.db")
+    (trial,) = study.get_trials()
+    assert trial.state == State.COMPLETE and trial.value == pytest.approx(0.6)

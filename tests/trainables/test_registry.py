@@ -1,0 +1,108 @@
+"""Naming a family: built-in names, a user's `module:function`, config checks, and cheap imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from trainables_helpers import make_bundle
+
+from seqsweep.errors import ConfigError, UnknownModelError
+from seqsweep.trainables import DeviceSettings, family_names, resolve_family
+
+
+def test_builtin_names_resolve_to_their_families() -> None:
+    assert family_names() == ("lstm", "lstm_vae", "gru")
+    for name, framework in (("lstm", "keras"), ("lstm_vae", "keras"), ("gru", "torch")):
+        family = resolve_family(name)
+        assert (family.name, family.framework) == (name, framework)
+
+
+def test_unknown_name_lists_the_valid_ones() -> None:
+    with pytest.raises(UnknownModelError, match=r"unknown model 'lstn': use one of lstm, lstm_vae, gru or"):
+        resolve_family("lstn")
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        (
+            "no_such_package.models:build",
+            "cannot import module 'no_such_package.models' (ModuleNotFoundError",
+        ),
+        ("tiny_user_models:missing", "module 'tiny_user_models' has no function 'missing'"),
+        (":build", "write a user model as 'package.module:function'"),
+        ("tiny_user_models:", "write a user model as 'package.module:function'"),
+    ],
+)
+def test_user_model_import_errors_are_one_line(spec: str, fragment: str) -> None:
+    with pytest.raises(UnknownModelError) as info:
+        resolve_family(spec)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_user_function_must_return_a_model() -> None:
+    family = resolve_family("tiny_user_models:not_a_model")
+    with pytest.raises(ConfigError, match=r"returned str; expected a keras\.Model or a torch\.nn\.Module"):
+        family.build({}, make_bundle(n_rows=100).shape, DeviceSettings())
+
+
+def test_user_model_with_the_wrong_output_is_named() -> None:
+    shape = make_bundle(n_rows=100, horizon=1).shape
+    wrong = resolve_family("tiny_user_models:wrong_output")
+    with pytest.raises(ConfigError, match=r"outputs \(batch, 6\); the dataset needs \(batch, 1, 2, 3\)"):
+        wrong.build({}, shape, DeviceSettings())
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "fragment"),
+    [
+        ("lstm", {"cel_size": 8}, "lstm config: unknown key 'cel_size' (valid keys: batch_size, cell_size,"),
+        ("lstm", {"dropout_rate_1": 1.0}, "lstm config: `dropout_rate_1` must be in [0.0, 1.0), got 1.0"),
+        ("lstm", {"cell_size": 1}, "lstm config: `cell_size` must be an integer >= 2, got 1"),
+        ("lstm", {"cell_size": 8.5}, "`cell_size` must be an integer >= 2, got 8.5"),
+        ("lstm_vae", {"kl_weight": -0.1}, "lstm_vae config: `kl_weight` must be >= 0.0, got -0.1"),
+        ("lstm_vae", {"latent_divisor": 0}, "`latent_divisor` must be an integer >= 1, got 0"),
+        (
+            "gru",
+            {"objective": "ranking"},
+            "gru config: `objective` must be one of classification, regression",
+        ),
+        ("gru", {"dropout": -0.5}, "gru config: `dropout` must be in [0.0, 1.0), got -0.5"),
+        ("gru", {"epochs": 0}, "gru config: `epochs` must be an integer >= 1, got 0"),
+        ("gru", {"patience": 0}, "gru config: `patience` must be an integer >= 1, got 0"),
+        ("gru", {"batch_size": True}, "gru config: `batch_size` must be an integer >= 1, got True"),
+    ],
+)
+def test_config_errors_name_the_key_and_the_rule(name: str, config: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_family(name).validate_config(config)
+    assert fragment in str(info.value)
+
+
+def test_tune_values_are_coerced_to_plain_numbers() -> None:
+    import numpy as np
+
+    from seqsweep.trainables.lstm import LSTMFamily
+
+    resolved = LSTMFamily().resolve(
+        {"cell_size": np.int64(8), "dropout_rate_1": np.float32(0.25), "epochs": 3.0}
+    )
+    assert type(resolved["cell_size"]) is int and type(resolved["dropout_rate_1"]) is float
+    assert resolved["epochs"] == 3 and type(resolved["epochs"]) is int
+
+
+def test_importing_seqsweep_and_naming_families_imports_no_framework() -> None:
+    script = """
+import sys
+import seqsweep, seqsweep.trainables, seqsweep.trainables.registry
+from seqsweep.trainables import resolve_family
+for name in ("lstm", "lstm_vae", "gru"):
+    resolve_family(name).validate_config({})
+print(sorted(m for m in ("tensorflow", "torch", "keras", "ray") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -1,0 +1,53 @@
+"""Tiny user models, imported as "tiny_user_models:<function>" the way a sweep file names its own model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seqsweep.data.bundle import DataShape
+
+
+def keras_model(config: dict[str, Any], shape: DataShape) -> Any:
+    """Masking → flatten → Dense → (H, T, 3) softmax: an uncompiled keras.Model giving probabilities."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(shape.lookback, shape.n_features))
+    x = layers.Masking(mask_value=-50.0)(inputs)
+    x = layers.GRU(config["units"])(x)
+    x = layers.Dense(shape.horizon * shape.n_targets * 3)(x)
+    x = layers.Reshape((shape.horizon, shape.n_targets, 3))(x)
+    return keras.Model(inputs, layers.Softmax(axis=-1)(x))
+
+
+def torch_model(config: dict[str, Any], shape: DataShape) -> Any:
+    """An MLP over the flattened window: a torch.nn.Module giving (H, T, 3) logits."""
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Flatten(),
+                nn.Linear(shape.lookback * shape.n_features, config["units"]),
+                nn.ReLU(),
+                nn.Linear(config["units"], shape.horizon * shape.n_targets * 3),
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = torch.where(x == -50.0, torch.zeros_like(x), x)
+            return self.body(x).view(-1, shape.horizon, shape.n_targets, 3)
+
+    return Net()
+
+
+def not_a_model(config: dict[str, Any], shape: DataShape) -> Any:
+    return "nothing"
+
+
+def wrong_output(config: dict[str, Any], shape: DataShape) -> Any:
+    """A torch module whose output is not (H, T, 3)."""
+    from torch import nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(shape.lookback * shape.n_features, 6))

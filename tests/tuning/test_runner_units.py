@@ -1,0 +1,55 @@
+"""Runner pieces that need no cluster: the stored sweep never keeps a database password."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seqsweep.errors import ConfigError
+from seqsweep.search_spaces.sweep import parse_sweep
+from seqsweep.tuning.runner import _with_database, _without_password, storage_root
+
+SECRET_URL = "mysql+pymysql://analyst:s3cret-pw@db.internal:3306/crypto"
+
+
+def _spec(db: str | None) -> object:
+    return parse_sweep(
+        {
+            "name": "p",
+            "model": "lstm",
+            "dataset": {"db": db, "symbols": ["ETHUSDT"]},
+            "params": {"cell_size": {"type": "choice", "values": [8, 16]}},
+        }
+    )
+
+
+def test_stored_sweep_hides_the_password() -> None:
+    stored = _without_password(_spec(SECRET_URL))
+    assert "s3cret-pw" not in stored.to_yaml()
+    assert stored.file.dataset.db == "mysql+pymysql://analyst:***@db.internal:3306/crypto"
+
+
+def test_url_without_password_is_kept_as_is() -> None:
+    url = "sqlite:////tmp/x.db"
+    assert _without_password(_spec(url)).file.dataset.db == url
+
+
+def test_resume_asks_for_the_password_it_never_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    stored = _without_password(_spec(SECRET_URL))
+    monkeypatch.delenv("SEQSWEEP_DB_URL", raising=False)
+    with pytest.raises(ConfigError, match=r"pass --db URL or set \$SEQSWEEP_DB_URL") as info:
+        _with_database(stored, None)
+    assert "s3cret" not in str(info.value)
+    monkeypatch.setenv("SEQSWEEP_DB_URL", SECRET_URL)
+    assert _with_database(stored, None).file.dataset.db == SECRET_URL
+    assert _with_database(stored, "sqlite:///other.db").file.dataset.db == "sqlite:///other.db"
+
+
+def test_relative_storage_becomes_absolute_and_uris_stay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = _spec(None)
+    assert storage_root(spec) == str(tmp_path / "runs")
+    assert storage_root(spec, "s3://bucket/sweeps") == "s3://bucket/sweeps"

@@ -1,0 +1,171 @@
+"""End-to-end sweeps on a real local Ray (2 CPUs): the CLI, the Optuna study, Ray's own readers,
+failing trials, and resume after the driver is killed with SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from ray import tune
+
+from seqsweep import cli
+from seqsweep.errors import ConfigError
+from seqsweep.results.experiment import read_experiment
+from seqsweep.search_spaces.searchers import RAY_TRIAL_ID_ATTR
+from seqsweep.search_spaces.sweep import load_sweep
+from seqsweep.trainables.tune_reporter import train_trial
+from seqsweep.tuning import run_sweep
+
+pytestmark = pytest.mark.slow
+
+
+def _result_lines(trial_dir: Path) -> list[dict]:
+    path = trial_dir / "result.json"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _trial_dirs(experiment: Path) -> list[Path]:
+    return sorted(p for p in experiment.iterdir() if p.is_dir() and (p / "params.json").exists())
+
+
+def test_demo_style_sweep_end_to_end(
+    ray_cluster: None, write_sweep: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_sweep()
+    assert cli.main(["run", str(path)]) == 0
+    captured = capsys.readouterr()
+    experiment = Path(load_sweep(path).file.storage_path) / "tiny"
+    assert "trials 6/6" in captured.err
+    assert f"experiment: {experiment}" in captured.out
+
+    # Ray's own readers understand the directory.
+    analysis = tune.ExperimentAnalysis(str(experiment))
+    assert len(analysis.trials) == 6
+    restored = tune.Tuner.restore(str(experiment), trainable=train_trial).get_results()
+    assert len(restored) == 6 and restored.num_errors == 0
+
+    # The study is in a real RDB; scheduler-stopped trials are PRUNED, full ones COMPLETE.
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{experiment}/optuna.db")
+    states = {t.user_attrs[RAY_TRIAL_ID_ATTR]: t.state for t in study.get_trials()}
+    assert len(states) == 6
+    epochs_run = {t.trial_id: len(analysis.trial_dataframes[t.trial_id]) for t in analysis.trials}
+    for trial_id, epochs in epochs_run.items():
+        expected = optuna.trial.TrialState.COMPLETE if epochs == 3 else optuna.trial.TrialState.PRUNED
+        assert states[trial_id] == expected, (trial_id, epochs)
+    assert optuna.trial.TrialState.PRUNED in states.values()
+
+    # TensorBoard event files per trial.
+    for trial_dir in _trial_dirs(experiment):
+        assert list(trial_dir.glob("events.out.tfevents*")), trial_dir
+
+    # Retention ran once the fit returned: at most the best `keep` (2) plus the latest per trial, and
+    # every ranked trial's best epoch still has its checkpoint.
+    for trial_dir in _trial_dirs(experiment):
+        assert 1 <= len(list(trial_dir.glob("checkpoint_*"))) <= 3, trial_dir
+    for trial in read_experiment(experiment).ranked():
+        assert trial.checkpoint is not None and Path(trial.checkpoint).is_dir(), trial.trial_id
+
+
+def test_trial_that_raises_is_errored_and_the_sweep_completes(
+    ray_cluster: None, write_sweep: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_sweep(
+        name="flaky",
+        model="flaky_family:build",
+        params={"cell_size": {"type": "choice", "values": [4, 13]}, "epochs": 1},
+        search={"algorithm": "grid", "num_samples": None},
+        scheduler={"type": "none"},
+        failure={"max_retries": 1},
+    )
+    assert cli.main(["run", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "2 trials, 1 errored" in out
+    experiment = Path(load_sweep(path).file.storage_path) / "flaky"
+    grid = tune.Tuner.restore(str(experiment), trainable=train_trial).get_results()
+    errored = [r for r in grid if r.error is not None]
+    assert len(errored) == 1
+    assert json.loads((Path(errored[0].path) / "params.json").read_text())["cell_size"] == 13
+    assert "cell_size 13 is refused" in str(errored[0].error)
+
+
+def test_gpu_request_on_a_cluster_without_gpu_is_refused(
+    ray_cluster: None, write_sweep: Callable[..., Path]
+) -> None:
+    spec = load_sweep(write_sweep(resources={"cpu": 1, "gpu": 0.5}))
+    with pytest.raises(ConfigError, match=r"resources.gpu: .* the cluster has no GPU"):
+        run_sweep(spec)
+
+
+def _seqsweep(*args: str, **kwargs: object) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "seqsweep.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: SIGKILL takes its local Ray down with it
+        **kwargs,
+    )
+
+
+KILLED_EPOCHS = 12
+"""With batches of 8, trials train long enough (~10 s) that the experiment state on disk, saved every
+5 s, shows one in progress; with bigger batches this data trains an epoch in a fraction of a second."""
+
+
+def test_resume_after_sigkill_runs_no_trial_twice(write_sweep: Callable[..., Path]) -> None:
+    path = write_sweep(
+        name="killed",
+        params={"cell_size": {"type": "choice", "values": [4, 8]}, "batch_size": 8, "epochs": KILLED_EPOCHS},
+        search={"num_samples": 4, "max_concurrent": 1},
+        scheduler={"type": "none"},
+    )
+    experiment = Path(load_sweep(path).file.storage_path) / "killed"
+    driver = _seqsweep("run", str(path))
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            lines = {d.name: _result_lines(d) for d in _trial_dirs(experiment)} if experiment.exists() else {}
+            finished = [n for n, rows in lines.items() if any(r.get("final_epoch") for r in rows)]
+            in_progress = [n for n, rows in lines.items() if rows and n not in finished]
+            if finished and in_progress:
+                break
+            assert driver.poll() is None, (
+                f"the sweep ended before it could be killed:\n{driver.stdout.read()}"
+            )
+            time.sleep(0.5)
+        else:
+            pytest.fail("no trial finished within 300 s")
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    time.sleep(1)  # let the experiment state settle on disk as it was at the kill
+    before = {d.name: _result_lines(d) for d in _trial_dirs(experiment)}
+
+    resumed = _seqsweep("resume", str(experiment))
+    output, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, output
+
+    after = {d.name: _result_lines(d) for d in _trial_dirs(experiment)}
+    assert len(after) == 4, sorted(after)
+    for name, rows in after.items():
+        assert rows[-1]["final_epoch"] and rows[-1]["epoch"] == KILLED_EPOCHS, name
+    for name in finished:
+        assert after[name] == before[name], f"finished trial {name} ran again"
+    for name in in_progress:
+        resumed_rows = after[name][len(before[name]) :]
+        if any(r.get("epoch") for r in before[name]):
+            assert resumed_rows[0]["epoch"] > 1, f"{name} restarted from scratch instead of its checkpoint"
+    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{experiment}/optuna.db")
+    complete = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 4
+    assert not [t for t in study.get_trials() if t.state == optuna.trial.TrialState.RUNNING]
