@@ -38,20 +38,25 @@ def _spec(tmp_path: Path, **search: object) -> object:
 
 
 def _report(searcher, trial_id: str, values: list[float], final: bool) -> None:
-    result: dict = {}
-    for step, value in enumerate(values, start=1):
-        result = {VAL_MACRO_F1: value, "training_iteration": step, FINAL_EPOCH: final and step == len(values)}
+    """Feed results as Tune does when ASHA stops the trial (its cut, or `max_t`): the last result
+    goes to `on_trial_complete` only."""
+    results = [
+        {VAL_MACRO_F1: value, "training_iteration": step, FINAL_EPOCH: final and step == len(values)}
+        for step, value in enumerate(values, start=1)
+    ]
+    for result in results[:-1]:
         searcher.on_trial_result(trial_id, result)
-    searcher.on_trial_complete(trial_id, result=result)
+    searcher.on_trial_complete(trial_id, result=results[-1])
 
 
 def test_trial_stopped_by_scheduler_is_pruned_with_its_intermediate_values(tmp_path: Path) -> None:
     searcher = make_searcher(_spec(tmp_path), str(tmp_path))
-    for trial_id in ("t_full", "t_cut"):
+    for trial_id in ("t_full", "t_cut", "t_best_last"):
         config = searcher.suggest(trial_id)
         assert set(config) == {"cell_size", "dropout_rate_1"}
     _report(searcher, "t_full", [0.30, 0.55, 0.45, 0.50], final=True)
     _report(searcher, "t_cut", [0.20], final=False)
+    _report(searcher, "t_best_last", [0.30, 0.40, 0.60], final=True)
 
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna.db")
     by_ray_id = {t.user_attrs[RAY_TRIAL_ID_ATTR]: t for t in study.get_trials()}
@@ -59,6 +64,8 @@ def test_trial_stopped_by_scheduler_is_pruned_with_its_intermediate_values(tmp_p
     assert by_ray_id["t_full"].value == pytest.approx(0.55)  # its best epoch, as on the leaderboard
     assert by_ray_id["t_cut"].state == State.PRUNED
     assert by_ray_id["t_cut"].intermediate_values == {1: pytest.approx(0.20)}
+    assert by_ray_id["t_best_last"].value == pytest.approx(0.60)
+    assert sorted(by_ray_id["t_best_last"].intermediate_values) == [1, 2, 3]
 
 
 def test_errored_trial_is_failed_not_pruned(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from ray.tune.result import TRAINING_ITERATION
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search.optuna import OptunaSearch
 
@@ -55,6 +56,8 @@ class PruningOptunaSearch(OptunaSearch):
             )
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if result and not error:
+            self._record_last_result(trial_id, result)
         stopped_early = bool(result) and not error and not result.get(FINAL_EPOCH, False)
         if not stopped_early or trial_id in self._completed_trials:
             if result and not error:
@@ -68,6 +71,19 @@ class PruningOptunaSearch(OptunaSearch):
         except Exception as exc:  # a value Optuna refuses must not stop the sweep
             logger.warning("could not record trial %s as pruned: %s", trial_id, exc)
         self._completed_trials.add(trial_id)
+
+    def _record_last_result(self, trial_id: str, result: dict) -> None:
+        """Record the result a scheduler stopped the trial at (ASHA's cut, or its `max_t`).
+
+        Tune hands that result to `on_trial_complete` only, never to `on_trial_result`; without this a
+        pruned trial would lose the score it was cut at, and a full one its last epoch.
+        """
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is None or self.metric not in result or TRAINING_ITERATION not in result:
+            return
+        reported = self._ot_study._storage.get_trial(ot_trial._trial_id).intermediate_values
+        if result[TRAINING_ITERATION] not in reported:
+            self.on_trial_result(trial_id, result)
 
     def _best_reported(self, trial_id: str, last: float | None) -> float | None:
         ot_trial = self._ot_trials.get(trial_id)
