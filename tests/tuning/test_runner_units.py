@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
+from seqsweep.cluster.jobs import SWEEP_ENV, job_request
 from seqsweep.errors import ConfigError
+from seqsweep.search_spaces.credentials import with_database, without_password
 from seqsweep.search_spaces.sweep import parse_sweep
-from seqsweep.tuning.runner import _with_database, _without_password, storage_root
+from seqsweep.tuning.runner import run_sweep, storage_root
 
 SECRET_URL = "mysql+pymysql://analyst:s3cret-pw@db.internal:3306/crypto"
 
@@ -25,25 +29,25 @@ def _spec(db: str | None) -> object:
 
 
 def test_stored_sweep_hides_the_password() -> None:
-    stored = _without_password(_spec(SECRET_URL))
+    stored = without_password(_spec(SECRET_URL))
     assert "s3cret-pw" not in stored.to_yaml()
     assert stored.file.dataset.db == "mysql+pymysql://analyst:***@db.internal:3306/crypto"
 
 
 def test_url_without_password_is_kept_as_is() -> None:
     url = "sqlite:////tmp/x.db"
-    assert _without_password(_spec(url)).file.dataset.db == url
+    assert without_password(_spec(url)).file.dataset.db == url
 
 
 def test_resume_asks_for_the_password_it_never_stored(monkeypatch: pytest.MonkeyPatch) -> None:
-    stored = _without_password(_spec(SECRET_URL))
+    stored = without_password(_spec(SECRET_URL))
     monkeypatch.delenv("SEQSWEEP_DB_URL", raising=False)
     with pytest.raises(ConfigError, match=r"pass --db URL or set \$SEQSWEEP_DB_URL") as info:
-        _with_database(stored, None)
+        with_database(stored, None)
     assert "s3cret" not in str(info.value)
     monkeypatch.setenv("SEQSWEEP_DB_URL", SECRET_URL)
-    assert _with_database(stored, None).file.dataset.db == SECRET_URL
-    assert _with_database(stored, "sqlite:///other.db").file.dataset.db == "sqlite:///other.db"
+    assert with_database(stored, None).file.dataset.db == SECRET_URL
+    assert with_database(stored, "sqlite:///other.db").file.dataset.db == "sqlite:///other.db"
 
 
 def test_relative_storage_becomes_absolute_and_uris_stay(
@@ -53,3 +57,21 @@ def test_relative_storage_becomes_absolute_and_uris_stay(
     spec = _spec(None)
     assert storage_root(spec) == str(tmp_path / "runs")
     assert storage_root(spec, "s3://bucket/sweeps") == "s3://bucket/sweeps"
+
+
+def test_submitted_job_never_carries_the_password() -> None:
+    request = job_request(_spec(SECRET_URL), "/shared/runs")
+    sent = json.dumps(request)
+    assert "s3cret-pw" not in sent
+    # The job's driver gets the hidden form, which `with_database` completes on the head.
+    sweep = request["runtime_env"]["env_vars"][SWEEP_ENV]
+    assert (
+        parse_sweep(yaml.safe_load(sweep)).file.dataset.db
+        == without_password(_spec(SECRET_URL)).file.dataset.db
+    )
+
+
+def test_run_of_a_sweep_with_a_hidden_password_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SEQSWEEP_DB_URL", raising=False)
+    with pytest.raises(ConfigError, match=r"on the head node, for a submitted sweep"):
+        run_sweep(without_password(_spec(SECRET_URL)))  # refused before Ray starts

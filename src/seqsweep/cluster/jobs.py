@@ -1,7 +1,7 @@
 """Submit a sweep to a Ray cluster as a Ray Job, and follow it (Ray's Jobs API).
 
-The job's runtime environment carries the sweep (an environment variable) and this package's
-code (`py_modules`), so the head and workers run the code the user has, even when the nodes have an
+The job's runtime environment carries the sweep (an environment variable, its database password
+hidden: the head node supplies it in `$SEQSWEEP_DB_URL`) and this package's code (`py_modules`), so the head and workers run the code the user has, even when the nodes have an
 older seqsweep installed; the third-party stack (Ray, TensorFlow, torch) must be on the nodes.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from seqsweep.errors import ConfigError
+from seqsweep.search_spaces.credentials import without_password
 from seqsweep.search_spaces.sweep import ENV_PREFIX, SweepSpec
 
 SWEEP_ENV = "SEQSWEEP_SWEEP_YAML"
@@ -33,25 +34,36 @@ def _client(address: str) -> Any:
 
 def submit_sweep(spec: SweepSpec, address: str, storage: str | None = None) -> str:
     """Submit `spec` to the cluster's Jobs API at `address` (http://HEAD:8265); returns the job id."""
+    request = job_request(spec, storage or spec.file.storage_path)
+    return str(_client(address).submit_job(**request))
+
+
+def job_request(spec: SweepSpec, storage_path: str) -> dict[str, Any]:
+    """What the Jobs API receives for `spec`. The dashboard shows all of it to anyone who can reach the
+    cluster, so the database URL goes with its password hidden; the head supplies it (`$SEQSWEEP_DB_URL`)."""
     import seqsweep
 
-    storage_path = storage or spec.file.storage_path
     if "://" not in storage_path and not Path(storage_path).is_absolute():
         raise ConfigError(
             f"storage_path {storage_path!r}: a submitted sweep needs an absolute path that every node shares "
             f"(NFS) or a URI (s3://, gs://); a relative path would land in the job's temporary folder"
         )
-    client = _client(address)
     # The sweep travels in an environment variable, not a working_dir: Ray's runtime-env agent may
     # delete a working_dir package once the job's tasks release it, and it is the driver's cwd.
-    return client.submit_job(
-        entrypoint=f"python -m seqsweep.cli run {ENV_PREFIX}{SWEEP_ENV} --address auto --storage {shlex.quote(storage_path)}",
-        runtime_env={
+    return {
+        "entrypoint": (
+            f"python -m seqsweep.cli run {ENV_PREFIX}{SWEEP_ENV} --address auto --storage {shlex.quote(storage_path)}"
+        ),
+        "runtime_env": {
             "py_modules": [str(Path(seqsweep.__file__).parent)],
-            "env_vars": {SWEEP_ENV: spec.to_yaml(), "HF_HUB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"},
+            "env_vars": {
+                SWEEP_ENV: without_password(spec).to_yaml(),
+                "HF_HUB_OFFLINE": "1",
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+            },
         },
-        metadata={"seqsweep_sweep": spec.name},
-    )
+        "metadata": {"seqsweep_sweep": spec.name},
+    }
 
 
 def job_status(address: str, job_id: str) -> str:

@@ -52,8 +52,17 @@ def _require_address(args: argparse.Namespace) -> str:
 def submit_command(args: argparse.Namespace) -> int:
     from seqsweep.cluster.jobs import submit_sweep
     from seqsweep.commands.run import load_with_overrides
+    from seqsweep.constants import DB_URL_ENV
+    from seqsweep.search_spaces.credentials import has_password
 
-    job_id = submit_sweep(load_with_overrides(args), _require_address(args), storage=args.storage)
+    spec = load_with_overrides(args)
+    job_id = submit_sweep(spec, _require_address(args), storage=args.storage)
+    if has_password(spec):
+        print(
+            f"note: the database password was not sent with the job; its driver reads the URL from "
+            f"${DB_URL_ENV} on the head node",
+            file=sys.stderr,
+        )
     print(job_id)
     return 0
 

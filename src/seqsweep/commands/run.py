@@ -53,7 +53,7 @@ def add_override_argument(parser: argparse.ArgumentParser) -> None:
 
 def load_with_overrides(args: argparse.Namespace) -> SweepSpec:
     """The sweep file named on the command line, with `--set` and `--db` applied."""
-    from seqsweep.tuning.runner import replace_db
+    from seqsweep.search_spaces.credentials import replace_db
 
     spec = load_sweep(args.sweep, getattr(args, "overrides", ()))
     return replace_db(spec, args.db) if getattr(args, "db", None) else spec

@@ -7,7 +7,6 @@ node read the same shared-memory copy.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -17,12 +16,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from ray import tune
-from sqlalchemy.engine import make_url
 
 from seqsweep.cluster.session import cluster_gpus, ray_session
 from seqsweep.cluster.storage import check_shared_storage
-from seqsweep.constants import DB_URL_ENV
 from seqsweep.errors import ConfigError
+from seqsweep.search_spaces.credentials import with_database, without_password
 from seqsweep.search_spaces.searchers import make_scheduler, make_searcher, warm_start_points
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 from seqsweep.tuning.progress import SweepProgress
@@ -32,8 +30,6 @@ logger = logging.getLogger(__name__)
 
 SWEEP_COPY = "sweep.yaml"
 """The validated sweep file, written into the experiment directory so `resume` needs nothing else."""
-HIDDEN_PASSWORD = "***"
-"""What a stored database URL carries instead of its password."""
 TRAIN_SCRATCH = ".ray_train"
 """Folder of the experiment where data-parallel trials' Ray Train runs write until Tune copies."""
 DATA_PARALLEL_TRIAL_RESOURCES = {"cpu": 0.0, "memory": 1.0}
@@ -79,6 +75,7 @@ def dataset_cache_dir(root: str) -> Path | None:
 def run_sweep(
     spec: SweepSpec, *, address: str | None = None, storage: str | None = None, stream: IO[str] | None = None
 ) -> SweepOutcome:
+    spec = with_database(spec, None)  # a submitted sweep's driver finds the password on the head
     root = storage_root(spec, storage)
     if "://" in root:
         raise ConfigError(
@@ -95,7 +92,7 @@ def run_sweep(
         check_shared_storage(root)
         bundle = _build_dataset(spec, root)
         experiment_dir.mkdir(parents=True, exist_ok=True)
-        (experiment_dir / SWEEP_COPY).write_text(_without_password(spec).to_yaml())
+        (experiment_dir / SWEEP_COPY).write_text(without_password(spec).to_yaml())
         searcher = make_searcher(spec, str(experiment_dir))
         if spec.file.warm_start:
             added = warm_start_points(searcher, spec.file.warm_start, spec.file.search.metric)
@@ -135,7 +132,7 @@ def resume_sweep(
         raise ConfigError(
             f"{experiment_dir} is not a seqsweep experiment directory (no tuner.pkl / {SWEEP_COPY})"
         )
-    spec = _with_database(load_sweep(experiment_dir / SWEEP_COPY), db)
+    spec = with_database(load_sweep(experiment_dir / SWEEP_COPY), db)
     root = str(experiment_dir.parent)
     with ray_session(address):
         check_shared_storage(root)
@@ -149,35 +146,6 @@ def resume_sweep(
             restart_errored=False,
         )
         return _finish(tuner.fit(), experiment_dir, spec)
-
-
-def replace_db(spec: SweepSpec, db: str) -> SweepSpec:
-    """The same sweep reading another database URL (`--db`)."""
-    dataset = dataclasses.replace(spec.file.dataset, db=db)
-    return dataclasses.replace(spec, file=dataclasses.replace(spec.file, dataset=dataset))
-
-
-def _without_password(spec: SweepSpec) -> SweepSpec:
-    """The sweep as stored in the experiment directory: the database URL with its password hidden."""
-    from seqsweep.data.sources import masked_url
-
-    if not spec.file.dataset.db or not make_url(spec.file.dataset.db).password:
-        return spec
-    return replace_db(spec, masked_url(spec.file.dataset.db))
-
-
-def _with_database(spec: SweepSpec, db: str | None) -> SweepSpec:
-    if db:
-        return replace_db(spec, db)
-    stored = spec.file.dataset.db
-    if stored and make_url(stored).password == HIDDEN_PASSWORD:
-        from_env = os.environ.get(DB_URL_ENV)
-        if not from_env:
-            raise ConfigError(
-                f"the sweep's database password is not stored in the experiment: pass --db URL or set ${DB_URL_ENV}"
-            )
-        return replace_db(spec, from_env)
-    return spec
 
 
 def _check_cluster(spec: SweepSpec) -> None:
