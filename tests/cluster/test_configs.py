@@ -36,6 +36,16 @@ def test_kuberay_manifest_mounts_shared_storage_on_every_pod() -> None:
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
+def test_heads_get_the_database_url_from_a_secret_not_from_the_job() -> None:
+    launcher = yaml.safe_load((CLUSTER / "ray-cluster.aws.yaml").read_text())
+    start = next(cmd for cmd in launcher["head_start_ray_commands"] if "ray start --head" in cmd)
+    assert start.startswith("export SEQSWEEP_DB_URL=") and "secretsmanager" in start
+    cluster, _ = yaml.safe_load_all((CLUSTER / "kuberay-raycluster.yaml").read_text())
+    head = cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in head["env"]}
+    assert env["SEQSWEEP_DB_URL"]["valueFrom"]["secretKeyRef"]["key"] == "url"
+
+
 def test_gpu_requirements_never_mix_tensorflow_and_tensorflow_cpu() -> None:
     lines = [ln.strip() for ln in (CLUSTER / "requirements-gpu.txt").read_text().splitlines()]
     packages = [ln.split("==")[0].split("[")[0] for ln in lines if ln and not ln.startswith(("#", "--"))]

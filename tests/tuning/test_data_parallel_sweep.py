@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -17,6 +19,9 @@ from seqsweep.trainables import DeviceSettings, load_checkpoint
 from seqsweep.tuning.runner import TRAIN_SCRATCH
 
 pytestmark = pytest.mark.slow
+
+FREE_CPU_DEADLINE_S = 120
+"""How long Ray may take to see a stopped run's worker actors gone."""
 
 
 def test_two_worker_trials_report_checkpoint_and_rank_like_any_trial(
@@ -51,3 +56,40 @@ def test_two_worker_trials_report_checkpoint_and_rank_like_any_trial(
 
     study = optuna.load_study(study_name="data_parallel", storage=f"sqlite:///{experiment_dir}/optuna.db")
     assert [t.state for t in study.get_trials()] == [optuna.trial.TrialState.COMPLETE] * 2
+
+
+def test_asha_stops_a_weak_two_worker_trial_and_its_workers_are_freed(
+    ray_cluster: Any, write_sweep: Callable[..., Path]
+) -> None:
+    path = write_sweep(
+        name="data_parallel_asha",
+        model="frozen_family:build_torch",  # `output: frozen` cannot learn: ASHA's first rung cuts it
+        params={
+            "cell_size": 8,
+            "output": {"type": "choice", "values": ["trained", "frozen"]},
+            "batch_size": 32,
+            "epochs": 3,
+        },
+        search={"algorithm": "grid", "num_samples": None, "metric": "val_loss", "mode": "min", "seed": 1},
+        scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 2},
+        resources={"cpu": 1, "workers": 2},
+    )
+    assert cli.main(["run", str(path)]) == 0
+    experiment_dir = Path(load_sweep(path).file.storage_path) / "data_parallel_asha"
+
+    study = optuna.load_study(
+        study_name="data_parallel_asha", storage=f"sqlite:///{experiment_dir}/optuna.db"
+    )
+    trained, frozen = sorted(study.get_trials(), key=lambda t: t.number)
+    assert (trained.params["output"], frozen.params["output"]) == ("trained", "frozen"), "grid order changed"
+    assert trained.state == optuna.trial.TrialState.COMPLETE
+    assert frozen.state == optuna.trial.TrialState.PRUNED and sorted(frozen.intermediate_values) == [1]
+
+    # Stopping the trial ended its Ray Train run: both workers' CPUs come back, the scratch is gone.
+    deadline = time.monotonic() + FREE_CPU_DEADLINE_S
+    while ray_cluster.available_resources().get("CPU", 0.0) < 2.0 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert ray_cluster.available_resources().get("CPU", 0.0) >= 2.0, (
+        "the stopped trial still holds its workers"
+    )
+    assert not (experiment_dir / TRAIN_SCRATCH).exists()

@@ -1,5 +1,8 @@
-"""A user family for tests: `output: frozen` pins every prediction to "down" with near-certainty, so its
-validation loss is far worse than any trained model's and ASHA's first rung must stop it."""
+"""User families for tests: `output: frozen` pins every prediction to "down" with near-certainty, so
+the validation loss is far worse than any trained model's and ASHA's first rung must stop the trial.
+
+`build` is the Keras form, `build_torch` the torch form (which data-parallel trials can train).
+"""
 
 from __future__ import annotations
 
@@ -23,3 +26,25 @@ def build(config: dict[str, Any], shape: Any) -> Any:
         head.set_weights([np.zeros((config["cell_size"], outputs)), np.tile(FROZEN_LOGITS, outputs // 3)])
     logits = keras.layers.Reshape((shape.horizon, shape.n_targets, 3))(logits)
     return keras.Model(inputs, keras.layers.Softmax(axis=-1)(logits))
+
+
+def build_torch(config: dict[str, Any], shape: Any) -> Any:
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gru = nn.GRU(shape.n_features, config["cell_size"], batch_first=True)
+            self.head = nn.Linear(config["cell_size"], shape.horizon * shape.n_targets * 3)
+            if config["output"] == "frozen":
+                with torch.no_grad():
+                    self.head.weight.zero_()
+                    self.head.bias.copy_(torch.tensor(FROZEN_LOGITS).repeat(shape.horizon * shape.n_targets))
+                self.head.requires_grad_(False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out, _ = self.gru(x)
+            return self.head(out[:, -1]).view(-1, shape.horizon, shape.n_targets, 3)
+
+    return Net()
