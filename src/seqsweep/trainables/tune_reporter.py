@@ -12,18 +12,24 @@ Wrap the trainable once per sweep, so the bundle goes to the object store once a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import ray
 from ray import tune
+from ray.train._internal.session import get_session
+from ray.tune.trainable.function_trainable import FunctionTrainable, wrap_function
 
 from seqsweep.constants import NODE_ID
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.trainables.base import DeviceSettings, TrialSettings
 from seqsweep.trainables.loop import train
 from seqsweep.trainables.reporting import RestoreFolder
+
+TRAIN_RUN_END_TIMEOUT_S = 120.0
+"""How long stopping a data-parallel trial waits for its Ray Train run to wind down."""
 
 
 class TuneReporter:
@@ -94,3 +100,24 @@ def _train_data_parallel(config: dict[str, Any], bundle: Any, settings: TrialSet
             reporter.report(report.metrics, report.checkpoint_path)
     finally:
         reports.close()  # a trial Tune stopped (the report above raised) ends its Train run
+
+
+def waiting_for_train_run(trainable: Callable[[dict[str, Any]], None]) -> type[FunctionTrainable]:
+    """`trainable` (a function trainable) as a Tune class whose stop waits for the trial's own thread.
+
+    Tune stops a function trainable without waiting for its thread, then ends the actor. A data-parallel
+    trial's thread is still aborting its Ray Train run then; cut off, the run's placement group outlives
+    it and holds the workers' CPUs until the sweep's driver exits, so later trials can starve.
+    """
+
+    class WaitsForTrainRun(wrap_function(trainable)):  # type: ignore[misc, valid-type]
+        def cleanup(self) -> None:
+            session = get_session()  # the session Tune's own FunctionTrainable.cleanup ends
+            thread = session.training_thread if session is not None else None
+            try:
+                super().cleanup()
+            finally:
+                if thread is not None:  # plain Thread.join: RunnerThread.join re-raises the trial's error
+                    threading.Thread.join(thread, timeout=TRAIN_RUN_END_TIMEOUT_S)
+
+    return WaitsForTrainRun

@@ -165,7 +165,7 @@ def _build_dataset(spec: SweepSpec, root: str) -> Any:
 def _trainable(spec: SweepSpec, bundle: Any, experiment_dir: Path) -> Any:
     from seqsweep.data.store import put_bundle
     from seqsweep.trainables.base import DataParallelSettings, DeviceSettings, TrialSettings
-    from seqsweep.trainables.tune_reporter import train_trial
+    from seqsweep.trainables.tune_reporter import train_trial, waiting_for_train_run
 
     wanted = spec.file.resources
     resources: dict[str, float] = {"cpu": wanted.cpu, "gpu": wanted.gpu}
@@ -181,7 +181,10 @@ def _trainable(spec: SweepSpec, bundle: Any, experiment_dir: Path) -> Any:
     settings = TrialSettings(
         model=spec.file.model, seed=spec.file.search.seed, fixed=spec.fixed, data_parallel=parallel
     )
-    return tune.with_resources(tune.with_parameters(train_trial, bundle=bundle, settings=settings), resources)
+    trainable = tune.with_parameters(train_trial, bundle=bundle, settings=settings)
+    if parallel is not None:
+        trainable = waiting_for_train_run(trainable)
+    return tune.with_resources(trainable, resources)
 
 
 def _quiet_tune() -> None:
