@@ -11,6 +11,7 @@ from typing import Any
 
 import optuna
 import pytest
+from frozen_family import trained_then_frozen
 
 from seqsweep import cli
 from seqsweep.constants import WORKERS
@@ -35,19 +36,9 @@ def _wait_for_free_cpus(cluster: Any, cpus: float) -> float:
 def test_two_worker_trials_rank_like_any_trial_and_asha_stops_the_weak_one(
     ray_cluster: Any, write_sweep: Callable[..., Path]
 ) -> None:
-    path = write_sweep(
-        name="data_parallel",
-        model="frozen_family:build_torch",  # `output: frozen` cannot learn: ASHA's first rung cuts it
-        params={
-            "cell_size": 8,
-            "output": {"type": "choice", "values": ["trained", "frozen"]},
-            "batch_size": 32,
-            "epochs": 3,
-        },
-        search={"algorithm": "grid", "num_samples": None, "metric": "val_loss", "mode": "min", "seed": 1},
-        scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 2},
-        resources={"cpu": 1, "workers": 2},  # the trial holds no CPU; each worker holds one
-    )
+    # `output: frozen` cannot learn: ASHA's first rung cuts it. The trial holds no CPU; each worker one.
+    sections = trained_then_frozen("frozen_family:build_torch", batch_size=32)
+    path = write_sweep(name="data_parallel", resources={"cpu": 1, "workers": 2}, **sections)
     assert cli.main(["run", str(path)]) == 0
     experiment_dir = Path(load_sweep(path).file.storage_path) / "data_parallel"
 

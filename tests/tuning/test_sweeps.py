@@ -14,6 +14,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from frozen_family import trained_then_frozen
 from ray import tune
 
 from seqsweep import cli
@@ -80,18 +81,7 @@ def test_asha_stops_a_weak_trial_and_the_study_records_it_pruned(
 ) -> None:
     # Which trained LSTM ASHA cuts is up to float noise (tied macro-F1s are never cut), so the weak
     # trial here is weak by construction: a frozen head whose loss on "flat"/"up" windows is ~20.
-    path = write_sweep(
-        name="weak",
-        model="frozen_family:build",
-        params={
-            "cell_size": 4,
-            "output": {"type": "choice", "values": ["trained", "frozen"]},
-            "batch_size": 64,
-            "epochs": 3,
-        },
-        search={"algorithm": "grid", "num_samples": None, "metric": "val_loss", "mode": "min", "seed": 1},
-        scheduler={"type": "asha", "grace_period": 1, "reduction_factor": 2},
-    )
+    path = write_sweep(name="weak", **trained_then_frozen("frozen_family:build", batch_size=64))
     assert cli.main(["run", str(path)]) == 0
     experiment = Path(load_sweep(path).file.storage_path) / "weak"
     study = optuna.load_study(study_name="weak", storage=f"sqlite:///{experiment}/optuna.db")

@@ -48,3 +48,22 @@ def build_torch(config: dict[str, Any], shape: Any) -> Any:
             return self.head(out[:, -1]).view(-1, shape.horizon, shape.n_targets, 3)
 
     return Net()
+
+
+def trained_then_frozen(model: str, batch_size: int) -> dict[str, Any]:
+    """Sweep sections (for the `write_sweep` fixture): grid over `output`, trained first, under ASHA.
+
+    ASHA compares a trial only with those that reached the rung before it, so the order matters; the
+    grid sampler's seed 1 draws `trained` first (the tests check it).
+    """
+    return {
+        "model": model,
+        "params": {
+            "cell_size": 8,
+            "output": {"type": "choice", "values": ["trained", "frozen"]},
+            "batch_size": batch_size,
+            "epochs": 3,
+        },
+        "search": {"algorithm": "grid", "num_samples": None, "metric": "val_loss", "mode": "min", "seed": 1},
+        "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 2},
+    }
