@@ -1,8 +1,9 @@
 """Submit a sweep to a Ray cluster as a Ray Job, and follow it (Ray's Jobs API).
 
 The job's runtime environment carries the sweep (an environment variable, its database password
-hidden: the head node supplies it in `$SEQSWEEP_DB_URL`) and this package's code (`py_modules`), so the head and workers run the code the user has, even when the nodes have an
-older seqsweep installed; the third-party stack (Ray, TensorFlow, torch) must be on the nodes.
+hidden: the head node supplies it in `$SEQSWEEP_DB_URL`) and this package's code (`py_modules`), so
+the head and workers run the code the user has, even when the nodes have an older seqsweep installed;
+the third-party stack (Ray, TensorFlow, torch) must be on the nodes.
 """
 
 from __future__ import annotations

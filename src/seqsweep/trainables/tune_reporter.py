@@ -1,6 +1,7 @@
 """The one module that talks to Ray Tune: reporting, checkpoints, trial id and resources.
 
-(`train_workers` is the one that talks to Ray Train, for data-parallel trials.)
+(`train_workers` is the one that talks to Ray Train, for data-parallel trials. `get_session` below
+is the function-trainable session Tune's own `FunctionTrainable` uses; Ray keeps it under `ray.train`.)
 
 Wrap the trainable once per sweep, so the bundle goes to the object store once and every trial reads it:
 
