@@ -21,7 +21,14 @@ TRAIN_LOSS: Final = "train_loss"
 VAL_LOSS: Final = "val_loss"
 """Loss on the validation windows, same definition as `train_loss`."""
 VAL_MACRO_F1: Final = "val_macro_f1"
-"""Macro-F1 over the three classes on the validation windows, masked positions skipped. The search metric."""
+"""The default search metric: the mean over (target, step) cells of each cell's three-class macro-F1 on the
+validation windows, masked positions skipped (see `seqsweep.metrics` for why not pooled)."""
+VAL_MACRO_F1_POOLED: Final = "val_macro_f1_pooled"
+"""The notebook's score: one three-class macro-F1 over every pooled (window, step, target) position.
+Reported beside `val_macro_f1`, never the default: a constant guess per target can score well on it."""
+VAL_SKILL: Final = "val_skill"
+"""`val_macro_f1` minus persistence's `val_macro_f1` on the same validation windows (> 0: beats
+persistence). `search.metric: val_skill` ranks models by what they add over the last observed move."""
 VAL_ACCURACY: Final = "val_accuracy"
 VAL_PRECISION: Final = "val_precision_macro"
 VAL_RECALL: Final = "val_recall_macro"
@@ -45,6 +52,8 @@ REPORTED_METRICS: Final[tuple[str, ...]] = (
     TRAIN_LOSS,
     VAL_LOSS,
     VAL_MACRO_F1,
+    VAL_MACRO_F1_POOLED,
+    VAL_SKILL,
     VAL_ACCURACY,
     VAL_PRECISION,
     VAL_RECALL,
@@ -52,6 +61,10 @@ REPORTED_METRICS: Final[tuple[str, ...]] = (
 
 DEFAULT_METRIC: Final = VAL_MACRO_F1
 DEFAULT_MODE: Final = "max"
+MIN_MODE_METRICS: Final[tuple[str, ...]] = (TRAIN_LOSS, VAL_LOSS, VAL_MSE)
+"""Metrics where lower is better: `search.mode` defaults to `min` for them, `max` for every other."""
+SEARCH_METRICS: Final[tuple[str, ...]] = (*REPORTED_METRICS, VAL_MSE)
+"""What `search.metric` may name (`val_mse` only with the regression objective)."""
 
 NOTEBOOK_SYMBOLS: Final[tuple[str, ...]] = (
     "1INCHUSDT", "BALUSDT", "BATUSDT", "CRVUSDT", "ENJUSDT", "ENSUSDT", "KNCUSDT", "LINKUSDT",

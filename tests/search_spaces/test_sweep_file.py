@@ -126,3 +126,25 @@ def test_set_overrides_apply_before_validation() -> None:
         load_sweep("lstm_base", ["params.dropout_rate_1=1.5"])
     with pytest.raises(ConfigError, match=r"write KEY\.PATH=VALUE"):
         load_sweep("demo", ["epochs"])
+
+
+@pytest.mark.parametrize(
+    ("search", "expected_mode"),
+    [
+        ({"metric": "val_skill"}, "max"),
+        ({"metric": "val_macro_f1_pooled"}, "max"),
+        ({"metric": "val_loss"}, "min"),
+        ({"metric": "val_mse"}, "min"),
+        ({"metric": "val_mse", "mode": "max"}, "max"),  # what the file says wins
+    ],
+)
+def test_search_metric_and_its_default_mode(search: dict[str, str], expected_mode: str) -> None:
+    raw = {
+        "name": "m",
+        "model": "gru",
+        "params": {"hidden_size": {"type": "choice", "values": [8, 16]}, "objective": "regression"},
+        "search": search,
+    }
+    spec = parse_sweep(raw)
+    assert spec.file.search.metric == search["metric"]
+    assert spec.file.search.mode == expected_mode

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from trainables_helpers import FAMILIES, TINY_CONFIGS, make_bundle
 
+from seqsweep.baselines import persistence_predictions
 from seqsweep.constants import (
     EARLY_STOPPED,
     EPOCH,
@@ -24,9 +25,10 @@ from seqsweep.constants import (
     VAL_LOSS,
     VAL_MACRO_F1,
     VAL_MSE,
+    VAL_SKILL,
 )
 from seqsweep.data.bundle import DatasetBundle
-from seqsweep.metrics import validation_report
+from seqsweep.metrics import scores, validation_report
 from seqsweep.trainables import (
     DeviceSettings,
     InMemoryReporter,
@@ -88,10 +90,18 @@ def test_every_epoch_reports_the_contract(run: Run) -> None:
         assert VAL_MSE not in report  # classification objective
         for key in (TRAIN_LOSS, VAL_LOSS):
             assert math.isfinite(report[key]) and report[key] >= 0
-        for key in set(REPORTED_METRICS) - {TRAIN_LOSS, VAL_LOSS}:
+        for key in set(REPORTED_METRICS) - {TRAIN_LOSS, VAL_LOSS, VAL_SKILL}:
             assert 0.0 <= report[key] <= 1.0
+        assert -1.0 <= report[VAL_SKILL] <= 1.0
         assert report[EARLY_STOPPED] is False
     assert [r[FINAL_EPOCH] for r in run.reports] == [False] * (EPOCHS - 1) + [True]
+
+
+def test_val_skill_is_the_score_over_persistence_on_the_same_windows(run: Run) -> None:
+    valid = run.bundle.splits["valid"]
+    persistence = scores(valid.labels, persistence_predictions(run.bundle, "valid"))["macro_f1"]
+    for report in run.reports:
+        assert report[VAL_SKILL] == pytest.approx(report[VAL_MACRO_F1] - persistence, abs=1e-12)
 
 
 def test_checkpoints_hold_model_and_loop_state(run: Run) -> None:

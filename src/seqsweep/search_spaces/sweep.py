@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from seqsweep._config import from_mapping, to_mapping
-from seqsweep.constants import DEFAULT_METRIC, DEFAULT_MODE
+from seqsweep.constants import DEFAULT_METRIC, DEFAULT_MODE, MIN_MODE_METRICS, SEARCH_METRICS, VAL_MSE
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import ConfigError
 from seqsweep.search_spaces.params import Choice, Fixed, Param, Searched, param_to_dict, parse_param
@@ -45,7 +45,10 @@ class SearchSettings:
     algorithm: str = "tpe"
     """`tpe` (Optuna's TPE), `random`, or `grid` (every combination of the `choice` params)."""
     metric: str = DEFAULT_METRIC
+    """What ranks trials: `val_macro_f1` (per-cell macro-F1, the default), `val_skill` (the same minus
+    persistence's: for users who only want models that beat persistence), `val_loss`, `val_mse`, ..."""
     mode: str = DEFAULT_MODE
+    """`max` or `min`; defaults to `min` for `val_loss`, `train_loss` and `val_mse`, else `max`."""
     num_samples: int | None = None
     """Trials to run; None means 8, or the grid's size for `grid`."""
     max_concurrent: int = 2
@@ -214,6 +217,16 @@ def parse_sweep(raw: Any, where: str = "sweep") -> SweepSpec:
         if required not in raw:
             raise ConfigError(f"{where}: missing required key `{required}`")
     sweep_file = from_mapping(SweepFile, raw, where="sweep")
+    search_raw = raw.get("search") or {}
+    if (
+        isinstance(search_raw, dict)
+        and "mode" not in search_raw
+        and sweep_file.search.metric in MIN_MODE_METRICS
+    ):
+        # a loss or an error is minimised unless the file says otherwise
+        sweep_file = dataclasses.replace(
+            sweep_file, search=dataclasses.replace(sweep_file.search, mode="min")
+        )
     space = {name: parse_param(name, value) for name, value in (sweep_file.params or {}).items()}
     normalized = {name: param_to_dict(param) for name, param in space.items()}
     spec = SweepSpec(file=dataclasses.replace(sweep_file, params=normalized), space=space)
@@ -229,6 +242,10 @@ def _validate(spec: SweepSpec) -> None:
     s = f.search
     if s.algorithm not in ALGORITHMS:
         raise ConfigError(f"search.algorithm: must be one of {', '.join(ALGORITHMS)}, got {s.algorithm!r}")
+    if s.metric not in SEARCH_METRICS:
+        raise ConfigError(f"search.metric: must be one of {', '.join(SEARCH_METRICS)}, got {s.metric!r}")
+    if s.metric == VAL_MSE and (f.params or {}).get("objective") != "regression":
+        raise ConfigError("search.metric: val_mse is reported only with `params.objective: regression`")
     if s.mode not in ("min", "max"):
         raise ConfigError(f"search.mode: must be `min` or `max`, got {s.mode!r}")
     if s.num_samples is not None and s.num_samples < 1:

@@ -14,18 +14,21 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from seqsweep.baselines import persistence_predictions
 from seqsweep.constants import (
     EARLY_STOPPED,
     EPOCH,
     FINAL_EPOCH,
     TRAIN_LOSS,
     VAL_LOSS,
+    VAL_MACRO_F1,
     VAL_MSE,
+    VAL_SKILL,
     WORKERS,
 )
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import ConfigError, TrialError
-from seqsweep.metrics import masked_mse, validation_report
+from seqsweep.metrics import masked_mse, scores, validation_report
 from seqsweep.trainables.base import DeviceSettings, TrainableModel, TrialSettings
 from seqsweep.trainables.checkpoint import LoopState
 from seqsweep.trainables.device import configure
@@ -86,6 +89,8 @@ def train(
         _distribute(model, settings.model)
 
     valid = bundle.splits["valid"]
+    # Persistence's score on the same windows, once per trial: each epoch reports val_skill against it.
+    persistence_f1 = scores(valid.labels, persistence_predictions(bundle, "valid"))["macro_f1"]
     epochs, batch_size = full["epochs"], full["batch_size"]
     for epoch in range(state.epoch + 1, epochs + 1):
         # The shuffle (and torch's dropout) depend on (trial, epoch) only, so a resumed trial draws
@@ -108,6 +113,7 @@ def train(
 
         metrics: dict[str, Any] = {TRAIN_LOSS: float(train_loss), VAL_LOSS: float(evaluation.loss)}
         metrics.update(validation_report(valid.labels, evaluation.probs))
+        metrics[VAL_SKILL] = metrics[VAL_MACRO_F1] - persistence_f1
         if evaluation.moves is not None:
             metrics[VAL_MSE] = masked_mse(valid.moves, evaluation.moves)
         if isinstance(model, ValidationAware):
