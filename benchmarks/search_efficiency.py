@@ -10,6 +10,10 @@ without its own grid is compared with the grid of seed 0): the table says exactl
 
 Epochs are counted in the order the reports happened (trial start + time since start, to about 1 s): the epochs a search spent to reach the grid's best validation macro-F1 are the reports of all
 its trials up to and including the first report at or above that value.
+
+The score is `val_macro_f1`, the per-cell macro-F1 (the mean over (target, step) cells of each cell's
+three-class macro-F1, `seqsweep.metrics`), not the notebook's pooled score; rows measured before
+2026-11-30 used the pooled score.
 """
 
 from __future__ import annotations
@@ -166,7 +170,7 @@ def measure(ctx: Context) -> list[Row]:
         else ("the notebook's 12-point LSTM-VAE grid", 12)
     )
     measured = (
-        f"search efficiency on the real ETHUSDT join ({scale_text}): {grid_text} "
+        f"search efficiency on the real ETHUSDT join ({scale_text}), scored with the per-cell validation macro-F1: {grid_text} "
         f"(`lstm_vae_grid`, fully trained, {len(grids)} seed(s)) vs TPE + ASHA (`lstm_vae_tpe`, {tpe_trials} trials, "
         f"grace 2, factor 2, {n} seed(s)); scale: cell_size {scale.search_cell_size} (notebook 124), "
         f"{scale.search_epochs} epochs per trial (notebook 20), batch 50, 2 trials at a time; epochs counted "
