@@ -37,7 +37,7 @@ def without_password(spec: SweepSpec) -> SweepSpec:
 def has_password(spec: SweepSpec) -> bool:
     """Whether the sweep's database URL holds a real (not hidden) password."""
     db = spec.file.dataset.db
-    return bool(db) and make_url(db).password not in (None, "", HIDDEN_PASSWORD)
+    return db is not None and db != "" and make_url(db).password not in (None, "", HIDDEN_PASSWORD)
 
 
 def with_database(spec: SweepSpec, db: str | None) -> SweepSpec:

@@ -14,6 +14,7 @@ values, so a family can check every extreme combination before any compute is sp
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
@@ -146,7 +147,7 @@ def parse_param(name: str, raw: Any) -> Param:
     if kind not in PARAM_KINDS:
         raise ConfigError(f"params.{name}.type: must be one of {', '.join(PARAM_KINDS)}, got {kind!r}")
     cls = PARAM_KINDS[kind]
-    allowed = [f for f in cls.__dataclass_fields__ if f != "kind"]
+    allowed = [f.name for f in dataclasses.fields(cls) if f.name != "kind"]
     unknown = sorted(set(raw) - set(allowed))
     if unknown:
         raise ConfigError(

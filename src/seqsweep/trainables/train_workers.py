@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,7 +103,7 @@ def relay_reports(
     *,
     trial_id: str,
     resume_from: Any | None,
-) -> Iterator[WorkerReport]:
+) -> Generator[WorkerReport, None, None]:
     """Run the trial on its Ray Train workers (`settings.data_parallel`); yield rank 0's report of each epoch.
 
     The generator returns when the run finished, and raises the run's error if it failed. Closing
@@ -140,7 +140,8 @@ def relay_reports(
             # Failures are retried by Tune, from Tune's checkpoint, like any other trial.
             failure_config=ray.train.FailureConfig(max_failures=0),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
-            callbacks=[_RelayToTrial(reports, taken)],
+            # Ray Train v2 takes its `UserCallback`s here; RunConfig's annotation still names Tune's Callback.
+            callbacks=[_RelayToTrial(reports, taken)],  # type: ignore[list-item]
         ),
     )
     errors: list[BaseException] = []

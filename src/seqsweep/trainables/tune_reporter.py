@@ -78,11 +78,11 @@ def train_trial(
     if settings.data_parallel is not None:
         _train_data_parallel(config, bundle, settings)
         return
-    if isinstance(bundle, ray.ObjectRef):  # handed over by reference rather than by with_parameters
-        bundle = ray.get(bundle)
+    # handed over by reference rather than by with_parameters: fetch it (a read-only view, no copy)
+    dataset: DatasetBundle = ray.get(bundle) if isinstance(bundle, ray.ObjectRef) else bundle
     reporter = TuneReporter()
     try:
-        train(config, bundle, settings, reporter, reporter.device_settings())
+        train(config, dataset, settings, reporter, reporter.device_settings())
     finally:
         reporter.close()
 
