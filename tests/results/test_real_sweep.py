@@ -102,8 +102,10 @@ def test_results_prints_the_leaderboard_and_writes_the_report(lstm_report: dict[
     assert "leaderboard (top 2):" in stdout and "never used to choose" in stdout
     assert "majority" in stdout and "persistence" in stdout
     for name in ("leaderboard.csv", "winners.json", "loss_curves.png", "confusion_winner.png",
-                 "f1_vs_cell_size.png", "f1_vs_dropout_rate_1.png", "param_importances.png", "index.html"):  # fmt: skip
+                 "f1_vs_cell_size.png", "f1_vs_dropout_rate_1.png", "index.html"):  # fmt: skip
         assert (lstm_report["report"] / name).stat().st_size > 0, name
+    assert not (lstm_report["report"] / "param_importances.png").exists()  # 3 trials: too few to weigh
+    assert "Parameter importances are not drawn" in stdout
 
 
 def test_leaderboard_matches_the_metrics_ray_stored(sweeps: dict[str, Path]) -> None:
@@ -208,6 +210,11 @@ def test_exported_bundle_predicts_like_the_checkpoint_in_a_fresh_process(
     assert not list(tmp_path.glob(f".{bundle_dir.name}.*")), "the temporary folder was left behind"
     card = (bundle_dir / "README.md").read_text()
     assert winner.trial_id in card and "never used to choose" in card
+    metrics_json = json.loads((bundle_dir / "metrics.json").read_text())
+    verdict = metrics_json["test"]["verdict"]
+    assert verdict.startswith(("beats persistence on test", "does not beat persistence on test"))
+    assert f"**Verdict:** trial {winner.trial_id} {verdict}." in card and "macro-F1 (pooled)" in card
+    assert "macro_f1_pooled" in metrics_json["test"]["model"]
     windows = dataset.windows("test")
     np.save(tmp_path / "windows.npy", windows)
     subprocess.run(
@@ -262,3 +269,30 @@ def test_predict_answers_from_the_database_without_ray(
     for t, target in enumerate(dataset.target_names):
         for h in range(2):
             np.testing.assert_allclose(got[(target, h + 1)], expected[h, t], atol=1e-5)
+
+
+def test_report_carries_validation_baselines_intervals_verdicts_and_cell_tables(
+    lstm_report: dict[str, Any],
+) -> None:
+    document = lstm_report["winners"]
+    assert [b["name"] for b in document["valid"]["baselines"]] == ["majority", "persistence"]
+    assert [w["name"] for w in document["valid"]["winners"]] == [
+        w["name"] for w in document["test"]["winners"]
+    ]
+    for winner in document["test"]["winners"]:
+        assert "macro_f1_pooled" in winner
+        for baseline in ("majority", "persistence"):
+            entry = winner["vs_baselines"][baseline]
+            low, high = entry["ci95"]
+            assert low <= entry["delta"] <= high or low == high
+        beats = winner["vs_baselines"]["persistence"]["ci95"][0] > 0
+        assert winner["verdict"].startswith("beats persistence" if beats else "does not beat persistence")
+        assert winner["verdict"] in lstm_report["stdout"]
+    assert document["test"]["bootstrap"]["draws"] >= 1000
+    stdout = lstm_report["stdout"]
+    assert stdout.index("validation split, baselines") < stdout.index("leaderboard (top 2)")
+    assert "macro-F1 per target and step, valid split" in stdout
+    assert "macro-F1 per target and step, test split" in stdout
+    assert stdout.count("never used to choose") == 1
+    page = (lstm_report["report"] / "index.html").read_text()
+    assert "per target and step, test split" in page and document["test"]["winners"][0]["verdict"] in page

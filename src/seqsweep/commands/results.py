@@ -19,9 +19,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     results.add_argument("experiment", help="experiment directory (<storage_path>/<name>)")
     results.add_argument("--top", type=int, default=3, help="winners to list and test (default: 3)")
-    results.add_argument("--json", action="store_true", help="print winners.json (with test scores) instead")
     results.add_argument(
-        "--no-test", action="store_true", help="skip the test-split evaluation of the winners"
+        "--json", action="store_true", help="print winners.json (baselines, test scores, intervals) instead"
+    )
+    results.add_argument(
+        "--no-test",
+        action="store_true",
+        help="read only what Ray stored: no dataset, so no baselines, no test scores and no intervals",
+    )
+    results.add_argument(
+        "--reseed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="retrain each of the --top configurations with N new seeds (reused on later calls) and rank "
+        "them by mean ± sd of the best validation score",
     )
     results.add_argument("--db", help="database URL for the dataset (default: the sweep's dataset.db)")
     results.add_argument("--out", help="report folder (default: EXPERIMENT/report)")
@@ -39,7 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "predict", help="class probabilities from a bundle, for the latest rows in a DB"
     )
     predict.add_argument("bundle", help="bundle folder written by `seqsweep export`")
-    predict.add_argument("--db", help="SQLAlchemy database URL (default: $SEQSWEEP_DB_URL)")
+    predict.add_argument(
+        "--db",
+        help="SQLAlchemy database URL (default: the bundle's dataset.db, $SEQSWEEP_DB_URL, the sample database)",
+    )
     predict.add_argument(
         "--symbols",
         nargs="+",
@@ -55,8 +70,15 @@ def results_command(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise ConfigError(f"--top: must be >= 1, got {args.top}")
+    if args.reseed < 0:
+        raise ConfigError(f"--reseed: must be >= 0, got {args.reseed}")
     outcome = write_results(
-        args.experiment, args.top, evaluate=not args.no_test, db_url=args.db, out_dir=args.out
+        args.experiment,
+        args.top,
+        evaluate=not args.no_test,
+        reseed=args.reseed,
+        db_url=args.db,
+        out_dir=args.out,
     )
     if args.json:
         from seqsweep.results.leaderboard import json_safe

@@ -1,9 +1,10 @@
 """After a sweep: winners by validation score, honest test scores, plots, a report, an exported bundle.
 
 Submodules, one job each: `experiment` reads what Ray Tune stored, `leaderboard` ranks and writes the
-table, `evaluate` scores the winners on the test split beside two baselines, `plots` draws, `report`
-writes the HTML page, `pipeline` runs these in order, `export` writes a bundle and `predict` answers
-from one. The names below are imported on first use, so `seqsweep.results.predict` never loads Ray.
+table, `evaluate` scores the baselines and the winners on validation and test, `bootstrap` puts
+intervals on the winners' test lead over the baselines, `reseed` reruns the top configurations with
+new seeds, `plots` draws, `sections` lays out what the console and `report` (the HTML page) show,
+`pipeline` runs these in order, `export` writes a bundle and `predict` answers from one. The names below are imported on first use, so `seqsweep.results.predict` never loads Ray.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ _EXPORTS: dict[str, str] = {
     "write_leaderboard_csv": "seqsweep.results.leaderboard",
     "write_winners_json": "seqsweep.results.leaderboard",
     "TestEvaluation": "seqsweep.results.evaluate",
+    "SplitEvaluation": "seqsweep.results.evaluate",
+    "Evaluations": "seqsweep.results.evaluate",
     "evaluate_winners": "seqsweep.results.evaluate",
+    "Interval": "seqsweep.results.bootstrap",
+    "verdict": "seqsweep.results.bootstrap",
+    "ReseedOutcome": "seqsweep.results.reseed",
+    "reseed_winners": "seqsweep.results.reseed",
     "write_plots": "seqsweep.results.plots",
     "write_report": "seqsweep.results.report",
     "ResultsOutcome": "seqsweep.results.pipeline",

@@ -44,7 +44,9 @@ README: Final = "README.md"
 
 def write_preprocessing(preprocessing: Preprocessing, symbols: tuple[str, ...], folder: Path) -> None:
     """Arrays to `preprocessing.npz` (rows in `symbols` order), everything else to `preprocessing.json`."""
-    np.savez(folder / PREPROCESSING_NPZ, **preprocessing.to_arrays(symbols))
+    # Any: numpy's stubs would match **arrays against savez's own keyword flags
+    arrays: dict[str, Any] = preprocessing.to_arrays(symbols)
+    np.savez(folder / PREPROCESSING_NPZ, **arrays)
     payload = {
         "symbols": list(symbols),
         **preprocessing.to_metadata(),

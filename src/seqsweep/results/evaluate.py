@@ -1,20 +1,25 @@
-"""Honest test scores: the winners only, from their best checkpoints, beside two baselines.
+"""Winners and baselines scored on the validation and test windows, with intervals on test.
 
-The winners were chosen on validation scores before anything here runs; this module reads the test
-split and nothing it computes flows back into the choice. Every score comes from `seqsweep.metrics`,
-the functions the trials used for their validation scores, so the two mean the same thing.
+The winners were chosen on validation scores before anything here runs; nothing computed here flows
+back into the choice. Every score comes from `seqsweep.metrics`, the functions the trials used for
+their validation scores, so the two mean the same thing. The ranking score `macro_f1` is the mean of
+the per-(target, step) cell macro-F1; `macro_f1_pooled` (the notebook's pooled score) is shown beside it.
 
-Baselines, on exactly the same test windows:
+Baselines (`seqsweep.baselines`), on exactly the same windows of each split:
 - majority: per target and horizon step, the most frequent class among the train split's labels;
 - persistence: the last observed one-step move m of the target repeats, so the move h steps ahead is
   h·m, classified with the train-fitted label thresholds of step h (flat when m is not observed).
+
+On test each winner is compared with both baselines by a moving-block bootstrap over the test
+windows (`seqsweep.results.bootstrap`), and the verdict follows the interval.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,48 +27,62 @@ import numpy as np
 import pandas as pd
 
 from seqsweep import metrics
+from seqsweep.baselines import DESCRIPTIONS as BASELINE_DESCRIPTIONS
+from seqsweep.baselines import baseline_predictions
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE, N_CLASSES
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import ConfigError
+from seqsweep.results import bootstrap
 from seqsweep.results.experiment import Experiment, TrialSummary
 
 logger = logging.getLogger(__name__)
 
 TEST_SPLIT = "test"
-FLAT = 1
+VALID_SPLIT = "valid"
+PERSISTENCE = "persistence"
+MAJORITY = "majority"
+ZERO_MOVE = "zero_move"
 TEST_NOTE = (
     "The test split is never used to choose: winners, their best epochs and every threshold come from the "
     "train and validation splits. Test scores are computed afterwards, for the winners only."
 )
-BASELINE_DESCRIPTIONS = {
-    "majority": "the train split's most frequent class, per target and horizon step",
-    "persistence": (
-        "the last observed one-step move m repeats: the move h steps ahead is h·m, classified with the "
-        "train-fitted thresholds of step h (flat when m is unobserved)"
-    ),
-}
+VALID_NOTE = (
+    "Validation windows, the ones the trials were ranked on: a trial below persistence here has learnt "
+    "less than repeating the last observed move."
+)
+SCORE_KEYS = ("macro_f1", "macro_f1_pooled", "accuracy", "precision_macro", "recall_macro")
+"""The scores each table shows; `macro_f1` (mean of the per-cell macro-F1) ranks."""
 WINDOW_CHUNK = 2048
-"""Test windows gathered per forward pass: bounds the (B, L, F) copy on large test splits."""
+"""Windows gathered per forward pass: bounds the (B, L, F) copy on large splits."""
 
 
 @dataclass(frozen=True)
 class ScoreSet:
-    """Scores of one predictor (a winner or a baseline) on the test windows."""
+    """Scores of one predictor (a winner or a baseline) on the windows of one split."""
 
     name: str
     kind: str
     """`winner` or `baseline`."""
     description: str
     scores: dict[str, float]
-    """macro_f1, accuracy, precision_macro, recall_macro over every unmasked (window, step, target)."""
+    """`SCORE_KEYS`: macro_f1 (mean over cells), macro_f1_pooled, accuracy, precision_macro, recall_macro."""
     f1_per_class: list[float]
     by_step: list[dict[str, Any]]
-    """One row per (target, horizon step): the same scores and per-class F1."""
+    """One row per (target, horizon step) cell: that cell's scores and per-class F1."""
     confusion: np.ndarray
     """(3, 3) counts, rows = true class, columns = predicted."""
+    vs_baselines: dict[str, bootstrap.Interval] = field(default_factory=dict)
+    """Winners on test only: macro_f1 minus each baseline's, with its bootstrap interval."""
+    mse: float | None = None
+    """Mean squared error of the predicted moves (scaled units), for predictors that predict moves."""
+
+    def verdict(self, baseline: str = PERSISTENCE, split: str = TEST_SPLIT) -> str | None:
+        """The sentence on this winner against `baseline` (None without an interval)."""
+        interval = self.vs_baselines.get(baseline)
+        return None if interval is None else bootstrap.verdict(interval, baseline, split)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "kind": self.kind,
             "description": self.description,
@@ -75,23 +94,34 @@ class ScoreSet:
             ],
             "confusion": self.confusion.tolist(),
         }
+        if self.vs_baselines:
+            out["vs_baselines"] = {name: i.to_dict() for name, i in self.vs_baselines.items()}
+            out["verdict"] = self.verdict()
+        if self.mse is not None:
+            out["mse"] = self.mse
+        return out
 
 
 @dataclass(frozen=True)
-class TestEvaluation:
-    """The winners' and the baselines' test scores on one set of test windows."""
+class SplitEvaluation:
+    """The winners' and the baselines' scores on one split's windows (the same windows for every row)."""
 
+    split: str
     n_windows: int
     n_positions: int
     """Unmasked (window, step, target) labels scored."""
     target_names: tuple[str, ...]
     horizon: int
     period: tuple[str, str]
-    """First and last timestamp a test window ends at (UTC)."""
+    """First and last timestamp a window ends at (UTC)."""
     dataset_key: str
     winners: tuple[ScoreSet, ...]
     baselines: tuple[ScoreSet, ...]
     note: str = TEST_NOTE
+    bootstrap: bootstrap.BootstrapSettings | None = None
+    """How the winners' intervals were drawn (test only)."""
+    mse_baselines: dict[str, float] = field(default_factory=dict)
+    """MSE of the baselines' moves, when a winner predicts moves: zero_move (always 0)."""
 
     def winner(self, trial_id: str) -> ScoreSet:
         for score in self.winners:
@@ -99,9 +129,15 @@ class TestEvaluation:
                 return score
         raise KeyError(trial_id)
 
+    def baseline(self, name: str) -> ScoreSet:
+        for score in self.baselines:
+            if score.name == name:
+                return score
+        raise KeyError(name)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "split": TEST_SPLIT,
+        out: dict[str, Any] = {
+            "split": self.split,
             "note": self.note,
             "n_windows": self.n_windows,
             "n_positions": self.n_positions,
@@ -112,6 +148,33 @@ class TestEvaluation:
             "winners": [s.to_dict() for s in self.winners],
             "baselines": [s.to_dict() for s in self.baselines],
         }
+        if self.bootstrap is not None:
+            out["bootstrap"] = self.bootstrap.to_dict()
+        if self.mse_baselines:
+            out["mse_baselines"] = dict(self.mse_baselines)
+        return out
+
+
+TestEvaluation = SplitEvaluation
+"""The test split's evaluation (the name the package exported first)."""
+
+
+@dataclass(frozen=True)
+class Evaluations:
+    """What `evaluate_winners` returns: validation (baselines, and winners when scored) and test."""
+
+    valid: SplitEvaluation | None
+    test: SplitEvaluation | None
+
+
+@dataclass(frozen=True)
+class WinnerOutput:
+    """One winner's predictions on one split."""
+
+    classes: np.ndarray
+    """(n, H, T) int8 predicted class ids."""
+    moves: np.ndarray | None = None
+    """(n, H, T) predicted moves, for a model with the regression objective."""
 
 
 def load_dataset(experiment: Experiment, db_url: str | None = None) -> DatasetBundle:
@@ -132,42 +195,101 @@ def evaluate_winners(
     *,
     db_url: str | None = None,
     cpus: int | None = None,
-) -> TestEvaluation:
-    """Score each winner's best checkpoint and both baselines on the test split."""
+    test: bool = True,
+    draws: int = bootstrap.DRAWS,
+    seed: int = bootstrap.SEED,
+) -> Evaluations:
+    """Score each winner's best checkpoint and both baselines on validation and (with `test`) test.
+
+    Without `test` no checkpoint is loaded: validation holds the baselines only. Test winners get
+    intervals against both baselines from `draws` seeded block-bootstrap draws. Raises ConfigError
+    when a winner's best checkpoint was not kept, or when the experiment has no sweep.yaml.
+    """
     bundle = bundle if bundle is not None else load_dataset(experiment, db_url)
-    labels = bundle.splits[TEST_SPLIT].labels
+    splits = (VALID_SPLIT, TEST_SPLIT) if test else ()
+    outputs = {t.trial_id: winner_outputs(t, bundle, splits, cpus=cpus) for t in winners} if test else {}
+    descriptions = {
+        t.trial_id: f"best epoch {t.best_epoch} of trial {t.trial_id} ({t.family})" for t in winners
+    }
+
+    def of(split: str) -> dict[str, tuple[str, WinnerOutput]]:
+        return {tid: (descriptions[tid], out[split]) for tid, out in outputs.items()}
+
+    valid = evaluate_split(bundle, VALID_SPLIT, of(VALID_SPLIT) if test else {}, note=VALID_NOTE)
+    tested = None
+    if test:
+        settings = bootstrap.settings_for(bundle, TEST_SPLIT, draws=draws, seed=seed)
+        tested = evaluate_split(bundle, TEST_SPLIT, of(TEST_SPLIT), note=TEST_NOTE, intervals=settings)
+    return Evaluations(valid=valid, test=tested)
+
+
+def evaluate_split(
+    bundle: DatasetBundle,
+    split: str,
+    winners: dict[str, tuple[str, WinnerOutput]],
+    *,
+    note: str = TEST_NOTE,
+    intervals: bootstrap.BootstrapSettings | None = None,
+) -> SplitEvaluation:
+    """Score the given winners' outputs ({trial id: (description, output)}) and both baselines on `split`.
+
+    With `intervals`, each winner's `vs_baselines` holds macro_f1(winner) - macro_f1(baseline) and its
+    block-bootstrap percentile interval over the windows of `split`.
+    """
+    labels = bundle.splits[split].labels
     targets = tuple(bundle.target_names)
-    scored = []
-    for trial in winners:
-        probs = winner_probabilities(trial, bundle, cpus=cpus)
-        description = f"best epoch {trial.best_epoch} of trial {trial.trial_id} ({trial.family})"
-        scored.append(
-            score_set(
-                trial.trial_id, "winner", description, labels, metrics.predicted_classes(probs), targets
-            )
+    base = baseline_predictions(bundle, split)
+    compared: dict[tuple[str, str], bootstrap.Interval] = {}
+    if intervals is not None and winners:
+        predictions = {**base, **{tid: out.classes for tid, (_, out) in winners.items()}}
+        pairs = [(tid, name) for tid in winners for name in base]
+        compared = bootstrap.compare(
+            labels, predictions, pairs, bootstrap.window_groups(bundle, split), intervals
         )
-    baselines = (
-        score_set("majority", "baseline", BASELINE_DESCRIPTIONS["majority"], labels, majority_predictions(bundle), targets),
+    moves = bundle.splits[split].moves
+    scored = tuple(
         score_set(
-            "persistence", "baseline", BASELINE_DESCRIPTIONS["persistence"], labels, persistence_predictions(bundle), targets
-        ),
-    )  # fmt: skip
-    return TestEvaluation(
-        n_windows=len(bundle.splits[TEST_SPLIT]),
+            tid,
+            "winner",
+            description,
+            labels,
+            out.classes,
+            targets,
+            vs_baselines={name: compared[(tid, name)] for name in base if (tid, name) in compared},
+            mse=None if out.moves is None else metrics.masked_mse(moves, out.moves),
+        )
+        for tid, (description, out) in winners.items()
+    )
+    baselines = tuple(
+        score_set(name, "baseline", BASELINE_DESCRIPTIONS[name], labels, predicted, targets)
+        for name, predicted in base.items()
+    )
+    mse_baselines = {}
+    if any(s.mse is not None for s in scored):
+        mse_baselines[ZERO_MOVE] = metrics.masked_mse(moves, np.zeros_like(moves))
+    return SplitEvaluation(
+        split=split,
+        n_windows=len(bundle.splits[split]),
         n_positions=int((labels != MASK_VALUE).sum()),
         target_names=targets,
         horizon=bundle.spec.horizon,
-        period=_period(bundle),
+        period=_period(bundle, split),
         dataset_key=bundle.cache_key,
-        winners=tuple(scored),
+        winners=scored,
         baselines=baselines,
+        note=note,
+        bootstrap=intervals if winners else None,
+        mse_baselines=mse_baselines,
     )
 
 
-def winner_probabilities(
-    trial: TrialSummary, bundle: DatasetBundle, *, cpus: int | None = None
-) -> np.ndarray:
-    """(n, H, T, 3) class probabilities of the trial's best checkpoint on the test windows."""
+def winner_outputs(
+    trial: TrialSummary, bundle: DatasetBundle, splits: Sequence[str], *, cpus: int | None = None
+) -> dict[str, WinnerOutput]:
+    """The trial's best checkpoint, loaded once, on each split: class ids, and moves when it predicts them.
+
+    Raises ConfigError when the checkpoint of the best epoch was not kept.
+    """
     from seqsweep.trainables import DeviceSettings, load_checkpoint
 
     if trial.checkpoint is None:
@@ -176,11 +298,18 @@ def winner_probabilities(
             f"raise checkpoints.keep in the sweep file"
         )
     model = load_checkpoint(Path(trial.checkpoint), DeviceSettings(cpus=cpus or os.cpu_count() or 1))
-    return predict_split(model, bundle, TEST_SPLIT)
+    outputs = {}
+    for split in splits:
+        if getattr(model, "regression", False):
+            evaluation = model.evaluate(bundle.batches(split, WINDOW_CHUNK))
+            outputs[split] = WinnerOutput(metrics.predicted_classes(evaluation.probs), evaluation.moves)
+        else:
+            outputs[split] = WinnerOutput(metrics.predicted_classes(predict_split(model, bundle, split)))
+    return outputs
 
 
 def predict_split(model: Any, bundle: DatasetBundle, split: str) -> np.ndarray:
-    """`model.predict_proba` over every window of `split`, gathered in chunks."""
+    """`model.predict_proba` over every window of `split`, gathered in chunks: (n, H, T, 3)."""
     n = len(bundle.splits[split])
     parts = [
         model.predict_proba(bundle.windows(split, slice(s, s + WINDOW_CHUNK)))
@@ -197,7 +326,11 @@ def score_set(
     labels: np.ndarray,
     predictions: np.ndarray,
     targets: tuple[str, ...],
+    *,
+    vs_baselines: dict[str, bootstrap.Interval] | None = None,
+    mse: float | None = None,
 ) -> ScoreSet:
+    """Every score of one predictor: `labels`, `predictions` (n, H, T), `targets` the T names."""
     return ScoreSet(
         name=name,
         kind=kind,
@@ -206,40 +339,57 @@ def score_set(
         f1_per_class=metrics.per_class_f1(labels, predictions),
         by_step=metrics.scores_by_step(labels, predictions, targets),
         confusion=metrics.confusion(labels, predictions),
+        vs_baselines=dict(vs_baselines or {}),
+        mse=mse,
     )
 
 
-def majority_predictions(bundle: DatasetBundle) -> np.ndarray:
-    """(n_test, H, T) int8: the train split's most frequent class per step and target (ties: lower id)."""
-    train = bundle.splits["train"].labels  # (n, H, T)
-    counts = np.stack([(train == c).sum(axis=0) for c in range(N_CLASSES)], axis=-1)  # (H, T, 3)
-    majority = counts.argmax(axis=-1).astype(np.int8)  # (H, T)
-    n = len(bundle.splits[TEST_SPLIT])
-    return np.broadcast_to(majority, (n, *majority.shape)).copy()
+def score_rows(evaluation: SplitEvaluation) -> list[dict[str, Any]]:
+    """One row per predictor (winners, then baselines) with `SCORE_KEYS`: the console and page table."""
+    rows = []
+    for score in (*evaluation.winners, *evaluation.baselines):
+        row: dict[str, Any] = {"predictor": score.name, "kind": score.kind}
+        row.update({key: score.scores.get(key) for key in SCORE_KEYS})
+        if evaluation.mse_baselines:
+            row["mse"] = score.mse if score.kind == "winner" else None
+        rows.append(row)
+    if evaluation.mse_baselines:
+        rows += [
+            {"predictor": name, "kind": "baseline", "mse": value}
+            for name, value in evaluation.mse_baselines.items()
+        ]
+    return rows
 
 
-def persistence_predictions(bundle: DatasetBundle) -> np.ndarray:
-    """(n_test, H, T) int8: the class of h·m, m the last observed one-step move of each target."""
-    from seqsweep.data.windows import label_moves
-
-    prep = bundle.preprocessing
-    columns = [prep.raw_columns.index(t) for t in bundle.target_names]
-    ends = bundle.splits[TEST_SPLIT].ends.astype(np.int64)
-    previous = np.maximum(ends - 1, 0)
-    last = bundle.features[ends][:, columns]  # (n, T), scaled like the labelled moves
-    before = bundle.features[previous][:, columns]
-    same_symbol = (ends > 0) & (bundle.row_symbol[previous] == bundle.row_symbol[ends])
-    observed = (last != MASK_VALUE) & (before != MASK_VALUE) & same_symbol[:, None]  # (n, T)
-    step = np.where(observed, last.astype(np.float64) - before, 0.0)
-    steps_ahead = np.arange(1, bundle.spec.horizon + 1, dtype=np.float64)
-    moves = (steps_ahead[None, :, None] * step[:, None, :]).astype(np.float32)  # (n, H, T)
-    predictions = label_moves(moves, prep.thresholds)
-    predictions[np.broadcast_to(~observed[:, None, :], predictions.shape)] = FLAT
-    return predictions
+def interval_rows(evaluation: SplitEvaluation) -> list[dict[str, Any]]:
+    """One row per (winner, baseline): delta of macro_f1 and its interval bounds."""
+    return [
+        {
+            "winner": score.name,
+            "baseline": name,
+            "delta": interval.delta,
+            "ci95_low": interval.low,
+            "ci95_high": interval.high,
+            "beats": interval.beats,
+        }
+        for score in evaluation.winners
+        for name, interval in score.vs_baselines.items()
+    ]
 
 
-def _period(bundle: DatasetBundle) -> tuple[str, str]:
-    ends = bundle.splits[TEST_SPLIT].ends
+def cell_rows(evaluation: SplitEvaluation) -> list[dict[str, Any]]:
+    """One row per (target, step) cell: each predictor's macro-F1 in that cell (winners, then baselines)."""
+    predictors = (*evaluation.winners, *evaluation.baselines)
+    rows = []
+    for i, cell in enumerate(predictors[0].by_step if predictors else []):
+        row: dict[str, Any] = {"target": cell["target"], "step": cell["step"]}
+        row.update({score.name: score.by_step[i]["macro_f1"] for score in predictors})
+        rows.append(row)
+    return rows
+
+
+def _period(bundle: DatasetBundle, split: str) -> tuple[str, str]:
+    ends = bundle.splits[split].ends
     if not len(ends):
         return ("", "")
     times = bundle.row_time[ends]

@@ -24,7 +24,7 @@ from seqsweep.constants import (
     EARLY_STOPPED,
     EPOCH,
     FINAL_EPOCH,
-    REPORTED_METRICS,
+    SEARCH_METRICS,
     TRAIN_LOSS,
     VAL_ACCURACY,
     VAL_LOSS,
@@ -69,7 +69,8 @@ class TrialSummary:
     val_macro_f1: float | None
     val_accuracy: float | None
     best_metrics: dict[str, float | None]
-    """Every reported metric (losses, macro scores) at the best epoch."""
+    """Every reported metric (losses, macro scores, val_skill, val_mse) present at the best epoch; an
+    experiment run before a metric existed simply lacks its key."""
     epochs_run: int
     stopped_early: bool | None
     """True when the last report lacks `final_epoch` (the scheduler stopped it); None while running or errored."""
@@ -216,7 +217,7 @@ def _summarise(
         best_value=_float(row.get(metric)),
         val_macro_f1=_float(row.get(VAL_MACRO_F1)),
         val_accuracy=_float(row.get(VAL_ACCURACY)),
-        best_metrics={k: _float(row.get(k)) for k in REPORTED_METRICS if k in row},
+        best_metrics={k: _float(row.get(k)) for k in SEARCH_METRICS if k in row},
         epochs_run=_epochs_run(frame),
         stopped_early=(not bool(last.get(FINAL_EPOCH, False))) if status == OK else None,
         plateau_stopped=bool(last.get(EARLY_STOPPED, False)) if status == OK else False,

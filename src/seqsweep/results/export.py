@@ -30,12 +30,13 @@ from seqsweep.errors import ConfigError
 from seqsweep.results import bundle_format as fmt
 from seqsweep.results.evaluate import (
     TEST_SPLIT,
-    TestEvaluation,
+    SplitEvaluation,
     evaluate_winners,
     load_dataset,
 )
 from seqsweep.results.experiment import SWEEP_COPY, Experiment, TrialSummary, read_experiment
 from seqsweep.results.leaderboard import SELECTION_NOTE
+from seqsweep.results.predict import has_password_in
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,8 @@ def export_bundle(
     temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         framework, max_diff = _write_model(trial, bundle, temp)
-        evaluation = evaluate_winners(experiment, [trial], bundle)
+        evaluation = evaluate_winners(experiment, [trial], bundle).test
+        assert evaluation is not None  # test=True always scores the test split
         _write_bundle_files(experiment, trial, bundle, evaluation, framework, max_diff, temp)
         files = sorted(str(p.relative_to(temp)) for p in temp.rglob("*") if p.is_file())
         _move_into_place(temp, target)
@@ -150,7 +152,7 @@ def _write_bundle_files(
     experiment: Experiment,
     trial: TrialSummary,
     bundle: DatasetBundle,
-    evaluation: TestEvaluation,
+    evaluation: SplitEvaluation,
     framework: str,
     max_diff: float,
     folder: Path,
@@ -160,8 +162,8 @@ def _write_bundle_files(
     dataset = {k: v for k, v in bundle.spec.to_dict().items() if k != "db"}
     (folder / fmt.DATASET_YAML).write_text(yaml.safe_dump(dataset, sort_keys=False))
     sweep = yaml.safe_load((experiment.path / SWEEP_COPY).read_text())
-    if isinstance(sweep.get("dataset"), dict):
-        sweep["dataset"].pop("db", None)  # a URL may carry a password; predict takes --db
+    if isinstance(sweep.get("dataset"), dict) and has_password_in(sweep["dataset"].get("db")):
+        sweep["dataset"].pop("db", None)  # the stored copy hides passwords (***); never keep a real one
     (folder / fmt.SWEEP_YAML).write_text(yaml.safe_dump(sweep, sort_keys=False))
 
     test = evaluation.to_dict()
@@ -175,6 +177,8 @@ def _write_bundle_files(
             "period": test["period"],
             "model": test["winners"][0],
             "baselines": test["baselines"],
+            "bootstrap": test.get("bootstrap"),
+            "verdict": test["winners"][0].get("verdict"),
         },
         "export_check": {"windows": min(CHECK_WINDOWS, test["n_windows"]), "max_abs_diff": max_diff},
     }
@@ -226,10 +230,11 @@ def model_card(
     test = metrics["test"]
     scored = [test["model"], *test["baselines"]]
     score_rows = "\n".join(
-        f"| {s['name']} ({s['kind']}) | {s['macro_f1']:.4f} | {s['accuracy']:.4f} | {s['precision_macro']:.4f} "
-        f"| {s['recall_macro']:.4f} |"
+        f"| {s['name']} ({s['kind']}) | {s['macro_f1']:.4f} | {s['macro_f1_pooled']:.4f} | {s['accuracy']:.4f} "
+        f"| {s['precision_macro']:.4f} | {s['recall_macro']:.4f} |"
         for s in scored
     )
+    verdict = _verdict_paragraph(manifest["trial_id"], test)
     steps = "\n".join(
         f"| {row['target']} | +{row['step']} | "
         + " | ".join(f"{s['by_step'][i]['macro_f1']:.4f}" for s in scored)
@@ -273,9 +278,14 @@ Searched: {searched}; best epoch {manifest["best_epoch"]}. Validation at that ep
 ## Test scores ({test["n_windows"]} windows, {test["n_positions"]} labels, {test["period"][0]} .. {test["period"][1]})
 {test["note"]}
 
-| predictor | macro-F1 | accuracy | precision | recall |
-|---|---|---|---|---|
+| predictor | macro-F1 (per cell) | macro-F1 (pooled) | accuracy | precision | recall |
+|---|---|---|---|---|---|
 {score_rows}
+
+macro-F1 (per cell) is the mean over (target, step) cells of each cell's three-class macro-F1, the
+score the sweep ranked by; the pooled one takes every cell together (the notebook's score).
+
+{verdict}
 
 Macro-F1 per target and step (model, then baselines in the order above):
 
@@ -285,8 +295,10 @@ Macro-F1 per target and step (model, then baselines in the order above):
 
 ## Use
 ```
-seqsweep predict {{this folder}} --db URL [--symbols ...] [--at TIMESTAMP] [--json]
+seqsweep predict . [--db URL] [--symbols ...] [--at TIMESTAMP] [--json]
 ```
+(run in this folder, or give its path instead of `.`; without `--db` the database is `sweep.yaml`'s
+`dataset.db`, else `$SEQSWEEP_DB_URL`, else the generated sample database)
 Reads the last {manifest["lookback"]} rows per symbol with seqsweep's own source and feature code, applies
 this folder's preprocessing and prints the class probabilities; Ray is not needed. A symbol not listed
 above is embedded with the same sentence model and PCA and scaled on its own history (the output says so).
@@ -300,6 +312,26 @@ Missing inputs carry {manifest["mask_value"]}: {masking}; a window with few obse
 
 Library versions at export: {libs}.
 """
+
+
+def _verdict_paragraph(trial_id: str, test: dict[str, Any]) -> str:
+    """The model card's verdict: the sentence on persistence, and both intervals with how they were drawn."""
+    model = test["model"]
+    compared = model.get("vs_baselines") or {}
+    if not compared:
+        return "No interval against the baselines was computed."
+    lines = [f"**Verdict:** trial {trial_id} {model['verdict']}."]
+    lines += [
+        f"- minus {name}: {c['delta']:+.4f} (95 % interval {c['ci95'][0]:+.4f} to {c['ci95'][1]:+.4f})"
+        for name, c in compared.items()
+    ]
+    b = test.get("bootstrap") or {}
+    if b:
+        lines.append(
+            f"\nIntervals: {b['method']}; {b['draws']} draws, blocks of {b['block_windows']} windows, "
+            f"seed {b['seed']}."
+        )
+    return "\n".join(lines)
 
 
 def _short(value: Any) -> str:

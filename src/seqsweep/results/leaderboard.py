@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from seqsweep.constants import VAL_MACRO_F1_POOLED, VAL_MSE, VAL_SKILL
 from seqsweep.results.experiment import Experiment, TrialSummary
 
 SELECTION_NOTE = (
@@ -20,12 +21,28 @@ SELECTION_NOTE = (
 )
 LEADERBOARD_CSV = "leaderboard.csv"
 WINNERS_JSON = "winners.json"
+OPTIONAL_COLUMNS = (VAL_MACRO_F1_POOLED, VAL_SKILL, VAL_MSE)
+"""Shown when any trial reported them: experiments run before they existed have none, and only the
+regression objective reports val_mse."""
+BELOW_PERSISTENCE = "below_persistence"
+"""Leaderboard column: yes when the trial's best val_macro_f1 is below persistence's on validation."""
 
 
-def leaderboard_rows(experiment: Experiment, top: int | None = None) -> list[dict[str, Any]]:
-    """One row per ranked trial, best first (the top `top` when given); raises NoValidTrialsError if none."""
+def leaderboard_rows(
+    experiment: Experiment, top: int | None = None, persistence: float | None = None
+) -> list[dict[str, Any]]:
+    """One row per ranked trial, best first (the top `top` when given); raises NoValidTrialsError if none.
+
+    With `persistence` (persistence's macro_f1 on the validation windows) each row says whether the
+    trial's best val_macro_f1 is below it.
+    """
     ranked = experiment.ranked() if top is None else experiment.top(top)
-    return [_row(experiment, trial, rank) for rank, trial in enumerate(ranked, start=1)]
+    return [_row(experiment, trial, rank, persistence) for rank, trial in enumerate(ranked, start=1)]
+
+
+def optional_columns(experiment: Experiment) -> list[str]:
+    """The `OPTIONAL_COLUMNS` some trial of the experiment reported (at its best epoch)."""
+    return [c for c in OPTIONAL_COLUMNS if any(t.best_metrics.get(c) is not None for t in experiment.trials)]
 
 
 def excluded_rows(experiment: Experiment) -> list[dict[str, Any]]:
@@ -36,14 +53,19 @@ def excluded_rows(experiment: Experiment) -> list[dict[str, Any]]:
     ]
 
 
-def _row(experiment: Experiment, trial: TrialSummary, rank: int) -> dict[str, Any]:
+def _row(
+    experiment: Experiment, trial: TrialSummary, rank: int, persistence: float | None = None
+) -> dict[str, Any]:
     row: dict[str, Any] = {"rank": rank, "trial_id": trial.trial_id, "family": trial.family}
     row.update({name: trial.params.get(name) for name in experiment.searched})
+    row["best_epoch"] = trial.best_epoch
+    row[experiment.metric] = trial.best_value
+    row["val_macro_f1"] = trial.val_macro_f1
+    row.update({column: trial.best_metrics.get(column) for column in optional_columns(experiment)})
+    if persistence is not None:
+        row[BELOW_PERSISTENCE] = None if trial.val_macro_f1 is None else trial.val_macro_f1 < persistence
     row.update(
         {
-            "best_epoch": trial.best_epoch,
-            experiment.metric: trial.best_value,
-            "val_macro_f1": trial.val_macro_f1,
             "val_accuracy": trial.val_accuracy,
             "epochs_run": trial.epochs_run,
             "stopped_early": trial.stopped_early,
@@ -54,9 +76,9 @@ def _row(experiment: Experiment, trial: TrialSummary, rank: int) -> dict[str, An
     return row
 
 
-def write_leaderboard_csv(experiment: Experiment, path: Path) -> Path:
+def write_leaderboard_csv(experiment: Experiment, path: Path, persistence: float | None = None) -> Path:
     """Every trial: the ranked ones with their rank, then the excluded ones with their status and error."""
-    ranked = leaderboard_rows(experiment)
+    ranked = leaderboard_rows(experiment, persistence=persistence)
     excluded = [
         {"rank": None, "family": t.family, "status": t.status, "error": t.error, **_excluded_base(t)}
         for t in experiment.excluded
@@ -77,9 +99,14 @@ def _excluded_base(trial: TrialSummary) -> dict[str, Any]:
 
 
 def winners_document(
-    experiment: Experiment, winners: list[TrialSummary], test: dict[str, Any] | None
+    experiment: Experiment,
+    winners: list[TrialSummary],
+    test: dict[str, Any] | None,
+    valid: dict[str, Any] | None = None,
+    persistence: float | None = None,
 ) -> dict[str, Any]:
-    """What winners.json holds: how they were chosen, each winner, the excluded trials, and test scores."""
+    """What winners.json holds: how they were chosen, each winner, the excluded trials, validation
+    baselines (`valid`, same shape as `test`) and test scores with intervals."""
     return {
         "experiment": str(experiment.path),
         "name": experiment.name,
@@ -90,7 +117,7 @@ def winners_document(
         "selection": SELECTION_NOTE.format(metric=experiment.metric, mode=experiment.mode),
         "winners": [
             {
-                **_row(experiment, trial, rank),
+                **_row(experiment, trial, rank, persistence),
                 "config": trial.config,
                 "checkpoint": trial.checkpoint,
                 "trial_dir": trial.path,
@@ -98,15 +125,15 @@ def winners_document(
             for rank, trial in enumerate(winners, start=1)
         ],
         "excluded": excluded_rows(experiment),
+        "valid": valid,
         "test": test,
     }
 
 
-def write_winners_json(
-    experiment: Experiment, winners: list[TrialSummary], path: Path, test: dict[str, Any] | None = None
-) -> Path:
+def write_winners_json(path: Path, document: dict[str, Any]) -> Path:
+    """`document` (from `winners_document`) as strict JSON at `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(json_safe(winners_document(experiment, winners, test)), indent=2) + "\n")
+    path.write_text(json.dumps(json_safe(document), indent=2) + "\n")
     return path
 
 

@@ -1,4 +1,4 @@
-"""`seqsweep results DIR`: read → rank → test the winners → write the table, JSON, figures and page.
+"""`seqsweep results DIR`: read → rank → score baselines and winners → write the table, JSON, figures and page.
 
 The order is the point: winners are fixed from validation scores before the test split is read.
 """
@@ -9,21 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqsweep.results.evaluate import TestEvaluation, evaluate_winners
+from seqsweep.results.evaluate import Evaluations, evaluate_winners, load_dataset
 from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
 from seqsweep.results.leaderboard import (
     LEADERBOARD_CSV,
     SELECTION_NOTE,
     WINNERS_JSON,
-    excluded_rows,
-    format_table,
-    leaderboard_rows,
     winners_document,
     write_leaderboard_csv,
     write_winners_json,
 )
 from seqsweep.results.plots import write_plots
-from seqsweep.results.report import SCORE_KEYS, write_report
+from seqsweep.results.report import write_report
+from seqsweep.results.reseed import ReseedOutcome, reseed_winners
+from seqsweep.results.sections import Section, persistence_score, report_sections
 
 REPORT_DIR = "report"
 DEFAULT_TOP = 3
@@ -36,13 +35,15 @@ class ResultsOutcome:
     experiment: Experiment
     top: int
     winners: list[TrialSummary]
-    evaluation: TestEvaluation | None
+    evaluations: Evaluations
     report_dir: Path
     files: list[Path]
+    sections: list[Section]
+    reseed: ReseedOutcome | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        test = self.evaluation.to_dict() if self.evaluation is not None else None
-        document = winners_document(self.experiment, self.winners, test)
+        """winners.json's content plus the report folder and its files."""
+        document = _document(self.experiment, self.winners, self.evaluations, self.reseed)
         document["report_dir"] = str(self.report_dir)
         document["files"] = [p.name for p in self.files]
         return document
@@ -56,28 +57,9 @@ class ResultsOutcome:
         lines = [
             f"experiment {e.name}: {len(e.trials)} trials ({status}); model {e.family}",
             SELECTION_NOTE.format(metric=e.metric, mode=e.mode),
-            "",
-            f"leaderboard (top {self.top}):",
-            format_table(leaderboard_rows(e, self.top)),
         ]
-        excluded = excluded_rows(e)
-        if excluded:
-            lines += ["", "not ranked (errored / NaN / pending):", format_table(excluded)]
-        lines.append("")
-        if self.evaluation is None:
-            lines.append("test split: not evaluated (--no-test)")
-        else:
-            ev = self.evaluation
-            lines.append(
-                f"test split ({ev.n_windows} windows, {ev.n_positions} labels, {ev.period[0]} .. {ev.period[1]}), "
-                f"winners only, beside the baselines on the same windows:"
-            )
-            lines.append(ev.note)
-            rows = [
-                {"predictor": s.name, "kind": s.kind, **{k: s.scores[k] for k in SCORE_KEYS}}
-                for s in (*ev.winners, *ev.baselines)
-            ]
-            lines.append(format_table(rows))
+        for section in self.sections:
+            lines += ["", section.text()]
         lines += ["", f"report: {self.report_dir / 'index.html'}"]
         lines += [f"  {p.name}" for p in self.files]
         return "\n".join(lines)
@@ -88,26 +70,65 @@ def write_results(
     top: int = DEFAULT_TOP,
     *,
     evaluate: bool = True,
+    baselines: bool | None = None,
+    reseed: int = 0,
     db_url: str | None = None,
     out_dir: str | Path | None = None,
+    address: str | None = None,
 ) -> ResultsOutcome:
-    """Rank the trials, score the top `top` on the test split, and write `DIR/report/`."""
+    """Rank the trials, score the baselines and the top `top` winners, and write `DIR/report/`.
+
+    `evaluate` scores the winners (validation and test, with intervals on test); `baselines` (default:
+    as `evaluate`) scores majority and persistence on validation, which needs the dataset but no
+    checkpoint; `reseed` > 0 retrains each winner's configuration that many times with new seeds
+    (reusing earlier reruns in DIR/reseed). Raises NoValidTrialsError when no trial can win.
+    """
     experiment = read_experiment(experiment_dir)
     winners = experiment.top(top)  # NoValidTrialsError when nothing can win
-    evaluation = evaluate_winners(experiment, winners, db_url=db_url) if evaluate else None
+    with_baselines = evaluate if baselines is None else baselines
+    bundle = load_dataset(experiment, db_url) if (evaluate or with_baselines) else None
+    evaluations = (
+        evaluate_winners(experiment, winners, bundle, test=evaluate)
+        if bundle is not None
+        else Evaluations(valid=None, test=None)
+    )
+    reseeded = (
+        reseed_winners(experiment, winners, reseed, bundle, db_url=db_url, address=address)
+        if reseed
+        else None
+    )
     report_dir = Path(out_dir) if out_dir is not None else experiment.path / REPORT_DIR
     report_dir.mkdir(parents=True, exist_ok=True)
+    persistence = persistence_score(evaluations)
     files = [
-        write_leaderboard_csv(experiment, report_dir / LEADERBOARD_CSV),
-        write_winners_json(
-            experiment, winners, report_dir / WINNERS_JSON, evaluation.to_dict() if evaluation else None
-        ),
+        write_leaderboard_csv(experiment, report_dir / LEADERBOARD_CSV, persistence),
+        write_winners_json(report_dir / WINNERS_JSON, _document(experiment, winners, evaluations, reseeded)),
     ]
     confusion, title = None, ""
-    if evaluation is not None and evaluation.winners:
-        confusion = evaluation.winners[0].confusion
-        title = f"Winner {winners[0].trial_id} on the test split ({evaluation.n_positions} labels)"
+    test = evaluations.test
+    if test is not None and test.winners:
+        confusion = test.winners[0].confusion
+        title = f"Winner {winners[0].trial_id} on the test split ({test.n_positions} labels)"
     plots = write_plots(experiment, winners, report_dir, confusion=confusion, confusion_title=title)
-    files += [p.path for p in plots]
-    files.append(write_report(experiment, top, plots, report_dir, evaluation))
-    return ResultsOutcome(experiment, top, winners, evaluation, report_dir, files)
+    sections = report_sections(experiment, top, evaluations, reseeded, plots.absent)
+    files += [p.path for p in plots.files]
+    files.append(write_report(experiment, plots.files, sections, report_dir, test))
+    return ResultsOutcome(experiment, top, winners, evaluations, report_dir, files, sections, reseeded)
+
+
+def _document(
+    experiment: Experiment,
+    winners: list[TrialSummary],
+    evaluations: Evaluations,
+    reseed: ReseedOutcome | None,
+) -> dict[str, Any]:
+    valid, test = evaluations.valid, evaluations.test
+    document = winners_document(
+        experiment,
+        winners,
+        test.to_dict() if test is not None else None,
+        valid.to_dict() if valid is not None else None,
+        persistence_score(evaluations),
+    )
+    document["reseed"] = reseed.to_dict() if reseed is not None else None
+    return document

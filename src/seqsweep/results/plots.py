@@ -33,6 +33,10 @@ FIGURE_SIZES: dict[str, tuple[float, float]] = {
 """Inches per figure kind; at DPI 100 the loss curves are 1200×450 px, the confusion matrix 600×500,
 each parameter scatter 600×400 and the importances 700×400."""
 
+MIN_IMPORTANCE_TRIALS = 8
+"""Finished, valid study trials below which no importance chart is drawn: a random forest's shares
+fitted on a handful of points say nothing about the parameters (the report says why it is absent)."""
+
 WINNER_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 OTHER_COLOR = "#9e9e9e"
 MAX_LOSS_PANELS = 6
@@ -52,14 +56,23 @@ class PlotFile:
         return round(width * DPI), round(height * DPI)
 
 
+@dataclass(frozen=True)
+class PlotSet:
+    """The figures written, and why a figure was left out."""
+
+    files: list[PlotFile]
+    absent: dict[str, str]
+    """Figure kind → one sentence on why it was not drawn."""
+
+
 def write_plots(
     experiment: Experiment,
     winners: list[TrialSummary],
     out_dir: Path,
     confusion: np.ndarray | None = None,
     confusion_title: str = "",
-) -> list[PlotFile]:
-    """Every figure of the report, in the order the page shows them."""
+) -> PlotSet:
+    """Every figure of the report, in the order the page shows them; importances only when meaningful."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [plot_loss_curves(winners, out_dir / "loss_curves.png")]
     files.append(plot_confusion(confusion, out_dir / "confusion_winner.png", confusion_title))
@@ -68,8 +81,13 @@ def write_plots(
         files.append(
             plot_f1_vs_param(experiment, ranked, winners, name, out_dir / f"f1_vs_{_slug(name)}.png")
         )
-    files.append(plot_param_importances(experiment, out_dir / "param_importances.png"))
-    return files
+    importances, reason = plot_param_importances(experiment, out_dir / "param_importances.png")
+    absent = {}
+    if importances is None:
+        absent["param_importances"] = f"Parameter importances are not drawn: {reason}."
+    else:
+        files.append(importances)
+    return PlotSet(files, absent)
 
 
 def plot_loss_curves(winners: list[TrialSummary], path: Path) -> PlotFile:
@@ -185,14 +203,13 @@ def plot_f1_vs_param(
     return _save(fig, "f1_vs_param", path, f"Validation macro-F1 against {name} ({kind}).")
 
 
-def plot_param_importances(experiment: Experiment, path: Path) -> PlotFile:
-    """Optuna's importance evaluator on the sweep's study; a note instead when it cannot say."""
-    fig = _figure("param_importances")
-    ax = fig.add_subplot()
+def plot_param_importances(experiment: Experiment, path: Path) -> tuple[PlotFile | None, str]:
+    """(the chart of Optuna's importances, how computed), or (None, why not): nothing is drawn then."""
     importances, reason = param_importances(experiment)
     if importances is None:
-        _placeholder(ax, f"Parameter importances not available:\n{reason}")
-        return _save(fig, "param_importances", path, f"Parameter importances: {reason}")
+        return None, reason
+    fig = _figure("param_importances")
+    ax = fig.add_subplot()
     names = list(importances)[::-1]
     values = [importances[n] for n in names]
     ax.barh(names, values, color=WINNER_COLORS[0])
@@ -202,11 +219,14 @@ def plot_param_importances(experiment: Experiment, path: Path) -> PlotFile:
     ax.set_xlabel("importance (share of the objective's variance)")
     ax.set_title(f"Parameter importances ({reason})", fontsize=10)
     fig.tight_layout()
-    return _save(fig, "param_importances", path, f"Optuna parameter importances, {reason}.")
+    return _save(fig, "param_importances", path, f"Optuna parameter importances, {reason}."), reason
 
 
 def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, str]:
-    """(importances, how they were computed) or (None, why not). Needs >= 2 usable complete study trials.
+    """(importances, how they were computed) or (None, why not).
+
+    Needs `MIN_IMPORTANCE_TRIALS` usable complete study trials: with fewer, the forest Optuna fits
+    has too few points for its shares to mean anything.
 
     The study's COMPLETE trials are used, less those this experiment lists as errored or NaN (their
     Ray trial id is a user attribute of each study trial), so the importances rest on the same trials
@@ -232,8 +252,11 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
         and math.isfinite(t.value)
         and t.user_attrs.get(RAY_TRIAL_ID_ATTR) not in invalid
     ]
-    if len(usable) < 2:
-        return None, f"needs at least 2 complete, valid trials in the study, found {len(usable)}"
+    if len(usable) < MIN_IMPORTANCE_TRIALS:
+        return None, (
+            f"they need at least {MIN_IMPORTANCE_TRIALS} finished, valid trials in the study and it has "
+            f"{len(usable)}; shares fitted on so few points would be noise"
+        )
     subset = optuna.create_study(direction=study.direction)
     subset.add_trials(usable)
     try:

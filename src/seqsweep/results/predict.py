@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqsweep.constants import CLASS_NAMES, DB_URL_ENV, MASK_VALUE
+from seqsweep.constants import CLASS_NAMES, MASK_VALUE
 from seqsweep.data.bundle import Preprocessing
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import ConfigError, DataError
@@ -218,7 +218,7 @@ def predict_from_db(
     from seqsweep.data.features import featurize_rows
     from seqsweep.data.sources import load_symbol_rows, plan_source
 
-    url = _db_url(db_url)
+    url = _db_url(db_url, bundle)
     at_time = _timestamp(at)
     wanted = _symbols(bundle, symbols)
     need = bundle.lookback + bundle.horizon  # a bounded read of the latest rows (the spec's minimum)
@@ -310,13 +310,29 @@ def _symbols(bundle: ModelBundle, symbols: list[str] | tuple[str, ...] | None) -
     return wanted
 
 
-def _db_url(db_url: str | None) -> str:
-    import os
+def has_password_in(url: Any) -> bool:
+    """Whether `url` (a database URL or anything else) holds a password, hidden (***) or real."""
+    from sqlalchemy.engine import make_url
 
-    url = db_url or os.environ.get(DB_URL_ENV)
-    if not url:
-        raise ConfigError(f"predict: name the database with --db URL (or set ${DB_URL_ENV})")
-    return url
+    try:
+        return isinstance(url, str) and bool(make_url(url).password)
+    except Exception:
+        return True  # unparseable: treat it as unsafe to keep
+
+
+def _db_url(db_url: str | None, bundle: ModelBundle) -> str:
+    """`--db`, else the bundle's sweep `dataset.db` (kept only without a password), else $SEQSWEEP_DB_URL,
+    else the generated sample database: the README's resolution rule."""
+    import yaml
+
+    from seqsweep.data.sources import resolve_db_url
+
+    stored = None
+    sweep_file = bundle.path / fmt.SWEEP_YAML
+    if not db_url and sweep_file.is_file():
+        dataset = (yaml.safe_load(sweep_file.read_text()) or {}).get("dataset")
+        stored = dataset.get("db") if isinstance(dataset, dict) else None
+    return resolve_db_url(db_url or (stored if isinstance(stored, str) else None))
 
 
 def _timestamp(at: str | None) -> pd.Timestamp | None:

@@ -1,7 +1,8 @@
 """`report/index.html`: one self-contained page (inline CSS, images as base64 data URIs, no network).
 
-The page only lays out what the other modules computed: the leaderboard, the excluded trials, the
-winners' test scores beside the baselines, and the PNGs. It can be mailed or opened offline.
+The page only lays out what the other modules computed, the same sections the console prints
+(`seqsweep.results.sections`: validation baselines, leaderboard, excluded trials, test scores, the
+verdicts and intervals, per-cell tables, seed reruns), then the PNGs. It can be mailed or opened offline.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from seqsweep.constants import CLASS_NAMES
-from seqsweep.results.evaluate import TestEvaluation
+from seqsweep.results.evaluate import SplitEvaluation
 from seqsweep.results.experiment import Experiment
-from seqsweep.results.leaderboard import SELECTION_NOTE, excluded_rows, format_cell, leaderboard_rows
+from seqsweep.results.leaderboard import SELECTION_NOTE, format_cell
 from seqsweep.results.plots import PlotFile
+from seqsweep.results.sections import Section
 
 INDEX_HTML = "index.html"
-SCORE_KEYS = ("macro_f1", "accuracy", "precision_macro", "recall_macro")
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1240px;
@@ -42,21 +42,25 @@ figcaption { color: #555; font-size: .88em; }
 
 def write_report(
     experiment: Experiment,
-    top: int,
     plots: Sequence[PlotFile],
+    sections: Sequence[Section],
     out_dir: Path,
-    evaluation: TestEvaluation | None = None,
+    test: SplitEvaluation | None = None,
 ) -> Path:
-    """Write `out_dir/index.html` and return its path."""
+    """Write `out_dir/index.html` (the `sections` the console prints, then the figures); return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / INDEX_HTML
-    path.write_text(render_report(experiment, top, plots, evaluation), encoding="utf-8")
+    path.write_text(render_report(experiment, plots, sections, test), encoding="utf-8")
     return path
 
 
 def render_report(
-    experiment: Experiment, top: int, plots: Sequence[PlotFile], evaluation: TestEvaluation | None
+    experiment: Experiment,
+    plots: Sequence[PlotFile],
+    sections: Sequence[Section],
+    test: SplitEvaluation | None = None,
 ) -> str:
+    """The page as one string: header, selection rule, every section, the test note, the figures."""
     counts: dict[str, int] = {}
     for trial in experiment.trials:
         counts[trial.status] = counts.get(trial.status, 0) + 1
@@ -71,56 +75,22 @@ def render_report(
         f'<p class="meta">{_e(str(experiment.path))} · model <b>{_e(experiment.family)}</b> · '
         f"{len(experiment.trials)} trials ({_e(summary)}) · generated {generated}</p>",
         f'<p class="note">{_e(SELECTION_NOTE.format(metric=experiment.metric, mode=experiment.mode))}</p>',
-        f"<h2>Leaderboard (top {top})</h2>",
-        _table(leaderboard_rows(experiment, top), text_columns={"trial_id", "family", "status"}),
     ]
-    excluded = excluded_rows(experiment)
-    parts.append("<h2>Not ranked: errored, NaN and pending trials</h2>")
-    parts.append(
-        _table(excluded, text_columns={"trial_id", "status", "error"}, wrap={"error"})
-        if excluded
-        else "<p>None: every trial is ranked.</p>"
-    )
-    parts += _test_section(evaluation)
+    for section in sections:
+        parts.append(f'<h2 id="{_e(section.key)}">{_e(section.title[:1].upper() + section.title[1:])}</h2>')
+        parts += [f"<p>{_e(line)}</p>" for line in section.lines]
+        if section.key == "test" and test is not None:
+            parts.append(f'<p class="note">{_e(test.note)}</p>')
+        if section.rows:
+            classes = ["baseline" if row.get("kind") == "baseline" else "" for row in section.rows]
+            parts.append(
+                _table(section.rows, text_columns=section.text_columns, row_classes=classes, wrap={"error"})
+            )
     parts.append('<h2>Figures</h2><div class="figures">')
     parts += [_figure(plot) for plot in plots]
     parts.append("</div>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
-
-
-def _test_section(evaluation: TestEvaluation | None) -> list[str]:
-    parts = ["<h2>Test split: winners beside the baselines</h2>"]
-    if evaluation is None:
-        return [*parts, "<p>Not computed (<code>--no-test</code>).</p>"]
-    parts.append(f'<p class="note">{_e(evaluation.note)}</p>')
-    parts.append(
-        f'<p class="meta">{evaluation.n_windows} test windows ({evaluation.n_positions} unmasked labels over '
-        f"{_count(len(evaluation.target_names), 'target')} × {_count(evaluation.horizon, 'step')}), ending between "
-        f"{_e(evaluation.period[0])} and {_e(evaluation.period[1])}; the same windows for every row.</p>"
-    )
-    rows = []
-    for score in (*evaluation.winners, *evaluation.baselines):
-        row: dict[str, Any] = {"predictor": score.name, "kind": score.kind}
-        row.update({key: score.scores[key] for key in SCORE_KEYS})
-        row.update({f"f1_{name}": value for name, value in zip(CLASS_NAMES, score.f1_per_class, strict=True)})
-        row["description"] = score.description
-        rows.append(row)
-    classes = ["baseline" if r["kind"] == "baseline" else "" for r in rows]
-    parts.append(
-        _table(
-            rows, text_columns={"predictor", "kind", "description"}, row_classes=classes, wrap={"description"}
-        )
-    )
-    parts.append("<h3>Macro-F1 per target and horizon step</h3>")
-    step_rows = []
-    scores = (*evaluation.winners, *evaluation.baselines)
-    for i, position in enumerate(scores[0].by_step if scores else []):
-        row = {"target": position["target"], "step": position["step"]}
-        row.update({score.name: score.by_step[i]["macro_f1"] for score in scores})
-        step_rows.append(row)
-    parts.append(_table(step_rows, text_columns={"target"}))
-    return parts
 
 
 def _figure(plot: PlotFile) -> str:
@@ -156,10 +126,6 @@ def _table(
         )
         body.append(f'<tr class="{row_css}">{cells}</tr>')
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _e(text: str) -> str:

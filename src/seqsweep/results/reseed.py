@@ -1,0 +1,259 @@
+"""`seqsweep results DIR --reseed N`: retrain the top configurations with new seeds, to see seed noise.
+
+A sweep's ranking mixes the configuration's merit with the luck of one training seed. Each of the
+top-k configurations is trained N more times, as one Ray Tune run over the sweep's cached dataset
+(`tune.with_parameters` puts it in the object store once, as `seqsweep run` does), through the same
+trainable (`seqsweep.trainables.tune_reporter.train_trial`) and loop. Every rerun is a new Tune trial,
+so its seed (derived from the sweep seed and the trial id) is new. The runs live in `DIR/reseed/run-*`
+and a later call reuses every (configuration, seed) pair already there, training only what is missing.
+
+The configurations are then ranked by the mean of their best validation score over the N reruns
+(the original run is shown, not averaged: it is the one that was selected, so it is biased upward),
+and the report says whether #1's lead over #2 exceeds their seed spread.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from seqsweep.data.bundle import DatasetBundle
+from seqsweep.errors import ConfigError
+from seqsweep.results.experiment import (
+    ERRORED,
+    NAN,
+    OK,
+    Experiment,
+    TrialSummary,
+    read_experiment,
+)
+from seqsweep.tuning.runner import SWEEP_COPY
+
+logger = logging.getLogger(__name__)
+
+RESEED_DIR = "reseed"
+"""Folder of the experiment holding the seed reruns, one Tune experiment per call that trained."""
+RESEED_KEY = "reseed"
+"""Key of a rerun's Tune config: {"of": original trial id, "index": seed number, "config": its config}."""
+FINISHED = (OK, ERRORED, NAN)
+"""Rerun states that are kept; a pending or interrupted rerun is trained again."""
+
+
+def reseed_trial(config: dict[str, Any], bundle: Any, settings: Any) -> None:
+    """Tune function trainable: `train_trial` on the original configuration stored under `RESEED_KEY`."""
+    from seqsweep.trainables.tune_reporter import train_trial
+
+    train_trial(dict(config[RESEED_KEY]["config"]), bundle, settings)
+
+
+@dataclass(frozen=True)
+class SeedRow:
+    """One configuration's reruns."""
+
+    trial_id: str
+    original_rank: int
+    original_value: float | None
+    values: tuple[float, ...]
+    """Best validation score (the sweep's metric, over all epochs) of each finished rerun."""
+    failed: int
+    """Reruns that errored or never had a finite score."""
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.fmean(self.values) if self.values else None
+
+    @property
+    def sd(self) -> float | None:
+        """Sample standard deviation (n - 1); None with fewer than 2 reruns."""
+        return statistics.stdev(self.values) if len(self.values) >= 2 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trial_id": self.trial_id,
+            "original_rank": self.original_rank,
+            "original_value": self.original_value,
+            "values": list(self.values),
+            "mean": self.mean,
+            "sd": self.sd,
+            "failed": self.failed,
+        }
+
+
+@dataclass(frozen=True)
+class ReseedOutcome:
+    """The reruns of the top configurations, ranked by their mean best validation score."""
+
+    metric: str
+    mode: str
+    seeds: int
+    rows: tuple[SeedRow, ...]
+    """Best mean first."""
+    trained: int
+    """Reruns trained by this call (0 when every one was already in `folder`)."""
+    folder: Path
+
+    def conclusion(self) -> str:
+        """Whether #1's lead over #2 (by the original ranking) is larger than their seed spread."""
+        by_rank = sorted(self.rows, key=lambda r: r.original_rank)
+        if len(by_rank) < 2:
+            return "Only one configuration was rerun, so there is no lead to weigh (use --top 2 or more)."
+        first, second = by_rank[0], by_rank[1]
+        if first.mean is None or second.mean is None:
+            return f"#1 {first.trial_id} or #2 {second.trial_id} has no finished rerun: no conclusion."
+        lead = (first.mean - second.mean) * (1 if self.mode == "max" else -1)
+        spreads = [s for s in (first.sd, second.sd) if s is not None]
+        if len(spreads) < 2:
+            return (
+                f"#1 {first.trial_id} leads #2 {second.trial_id} by {lead:+.4f} in mean {self.metric}, but with "
+                f"fewer than 2 reruns each their seed spread is unknown (use --reseed 2 or more)."
+            )
+        spread = max(spreads)
+        head = (
+            f"#1 {first.trial_id} leads #2 {second.trial_id} by {lead:+.4f} in mean {self.metric} over "
+            f"{self.seeds} new seeds each"
+        )
+        if lead > spread:
+            return f"{head}, more than their seed spread (sd up to {spread:.4f}): the lead is not seed noise."
+        return (
+            f"{head}, not more than their seed spread (sd up to {spread:.4f}): which of the two is better "
+            f"is within training noise."
+        )
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per configuration, best mean first: the console and page table."""
+        return [
+            {
+                "rank_by_mean": i,
+                "trial_id": r.trial_id,
+                "original_rank": r.original_rank,
+                f"original_{self.metric}": r.original_value,
+                "mean": r.mean,
+                "sd": r.sd,
+                "reruns": len(r.values),
+                "failed": r.failed,
+            }
+            for i, r in enumerate(self.rows, start=1)
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "mode": self.mode,
+            "seeds": self.seeds,
+            "folder": str(self.folder),
+            "trained_now": self.trained,
+            "ranking": [r.to_dict() for r in self.rows],
+            "conclusion": self.conclusion(),
+        }
+
+
+def reseed_winners(
+    experiment: Experiment,
+    winners: list[TrialSummary],
+    seeds: int,
+    bundle: DatasetBundle | None = None,
+    *,
+    db_url: str | None = None,
+    address: str | None = None,
+) -> ReseedOutcome:
+    """Rerun each winner's configuration `seeds` times (only the pairs not yet in DIR/reseed) and rank.
+
+    `bundle` is the sweep's dataset (read from the cache when None). Raises ConfigError for `seeds`
+    < 1, for an experiment without sweep.yaml and for a data-parallel sweep (not supported here).
+    """
+    if seeds < 1:
+        raise ConfigError(f"--reseed: must be >= 1, got {seeds}")
+    if experiment.sweep is None:
+        raise ConfigError(f"{experiment.path}: no sweep.yaml, so the configurations cannot be retrained")
+    folder = experiment.path / RESEED_DIR
+    done = _finished_reruns(folder)
+    missing = [(t, i) for t in winners for i in range(seeds) if (t.trial_id, i) not in done]
+    if missing:
+        if bundle is None:
+            from seqsweep.results.evaluate import load_dataset
+
+            bundle = load_dataset(experiment, db_url)
+        _train(experiment, missing, bundle, folder, address)
+        done = _finished_reruns(folder)
+    rows = []
+    for rank, trial in enumerate(winners, start=1):
+        runs = [done[(trial.trial_id, i)] for i in range(seeds) if (trial.trial_id, i) in done]
+        values = tuple(float(r.best_value) for r in runs if r.status == OK and r.best_value is not None)
+        rows.append(SeedRow(trial.trial_id, rank, trial.best_value, values, seeds - len(values)))
+    sign = -1.0 if experiment.mode == "max" else 1.0
+    rows.sort(key=lambda r: (r.mean is None, sign * (r.mean or 0.0), r.original_rank))
+    return ReseedOutcome(experiment.metric, experiment.mode, seeds, tuple(rows), len(missing), folder)
+
+
+def _finished_reruns(folder: Path) -> dict[tuple[str, int], TrialSummary]:
+    """(original trial id, seed number) → the finished rerun, over every run in `folder`."""
+    found: dict[tuple[str, int], TrialSummary] = {}
+    if not folder.is_dir():
+        return found
+    for run in sorted(folder.iterdir()):
+        if not list(run.glob("experiment_state-*.json")):
+            continue
+        for trial in read_experiment(run).trials:
+            tag = trial.config.get(RESEED_KEY)
+            if isinstance(tag, dict) and trial.status in FINISHED:
+                found.setdefault((str(tag["of"]), int(tag["index"])), trial)
+    return found
+
+
+def _train(
+    experiment: Experiment,
+    missing: list[tuple[TrialSummary, int]],
+    bundle: DatasetBundle,
+    folder: Path,
+    address: str | None,
+) -> None:
+    from seqsweep.cluster.session import ray_session
+    from seqsweep.trainables.base import TrialSettings
+
+    assert experiment.sweep is not None
+    spec = experiment.sweep
+    wanted = spec.file.resources
+    if wanted.workers > 1:
+        raise ConfigError(
+            "--reseed: data-parallel sweeps (resources.workers > 1) cannot be rerun by `results` yet"
+        )
+    name = _next_run_name(folder)
+    (folder / name).mkdir(parents=True)
+    (folder / name / SWEEP_COPY).write_text((experiment.path / SWEEP_COPY).read_text())
+    runs = [{"of": t.trial_id, "index": i, "config": dict(t.config)} for t, i in missing]
+    settings = TrialSettings(model=spec.file.model, seed=spec.file.search.seed, fixed=spec.fixed)
+    trainable = tune.with_resources(
+        tune.with_parameters(reseed_trial, bundle=bundle, settings=settings),
+        {"cpu": wanted.cpu, "gpu": wanted.gpu},
+    )
+    logger.info("reseed: training %d reruns into %s", len(runs), folder / name)
+    with ray_session(address):
+        tuner = tune.Tuner(
+            trainable,
+            param_space={RESEED_KEY: tune.grid_search(runs)},
+            tune_config=tune.TuneConfig(
+                num_samples=1, max_concurrent_trials=spec.file.search.max_concurrent, reuse_actors=True
+            ),
+            run_config=tune.RunConfig(
+                name=name,
+                storage_path=str(folder),
+                failure_config=tune.FailureConfig(max_failures=spec.file.failure.max_retries),
+                checkpoint_config=tune.CheckpointConfig(
+                    num_to_keep=1,
+                    checkpoint_score_attribute=experiment.metric,
+                    checkpoint_score_order=experiment.mode,
+                ),
+                verbose=0,
+            ),
+        )
+        tuner.fit()
+
+
+def _next_run_name(folder: Path) -> str:
+    taken = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    return next(f"run-{i}" for i in range(1, len(taken) + 2) if f"run-{i}" not in taken)

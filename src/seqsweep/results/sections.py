@@ -1,0 +1,177 @@
+"""The report's content as sections (a title, sentences, a table), rendered by the console and the page.
+
+`seqsweep results` prints these and `index.html` lays out the same ones, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from seqsweep.results.evaluate import (
+    PERSISTENCE,
+    Evaluations,
+    SplitEvaluation,
+    cell_rows,
+    interval_rows,
+    score_rows,
+)
+from seqsweep.results.experiment import Experiment
+from seqsweep.results.leaderboard import BELOW_PERSISTENCE, excluded_rows, format_table, leaderboard_rows
+from seqsweep.results.reseed import ReseedOutcome
+
+
+@dataclass(frozen=True)
+class Section:
+    """One block of the report."""
+
+    key: str
+    title: str
+    lines: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    text_columns: frozenset[str] = frozenset()
+
+    def text(self) -> str:
+        """The console form: `title:`, the sentences, the table."""
+        parts = [f"{self.title}:", *self.lines]
+        if self.rows:
+            parts.append(format_table(self.rows))
+        return "\n".join(parts)
+
+
+def persistence_score(evaluations: Evaluations) -> float | None:
+    """Persistence's macro_f1 on the validation windows, when the dataset was read."""
+    valid = evaluations.valid
+    return None if valid is None else valid.baseline(PERSISTENCE).scores["macro_f1"]
+
+
+def report_sections(
+    experiment: Experiment,
+    top: int,
+    evaluations: Evaluations,
+    reseed: ReseedOutcome | None = None,
+    absent: dict[str, str] | None = None,
+) -> list[Section]:
+    """Every section, in the order both the console and the page show them."""
+    sections = []
+    persistence = persistence_score(evaluations)
+    if evaluations.valid is not None:
+        valid = evaluations.valid
+        sections.append(
+            Section(
+                "valid_baselines",
+                f"validation split, baselines ({_windows(valid)})",
+                [valid.note],
+                [r for r in score_rows(valid) if r["kind"] == "baseline"],
+                frozenset({"predictor", "kind"}),
+            )
+        )
+    rows = leaderboard_rows(experiment, top, persistence)
+    lines = []
+    if persistence is not None:
+        below = sum(1 for r in leaderboard_rows(experiment, None, persistence) if r.get(BELOW_PERSISTENCE))
+        ranked = len(experiment.ranked())
+        lines.append(
+            f"{BELOW_PERSISTENCE}: the trial's best val_macro_f1 is below persistence's {persistence:.4f} "
+            f"({below} of {ranked} ranked trials)."
+        )
+    sections.append(
+        Section(
+            "leaderboard",
+            f"leaderboard (top {top})",
+            lines,
+            rows,
+            frozenset({"trial_id", "family", "status"}),
+        )
+    )
+    excluded = excluded_rows(experiment)
+    if excluded:
+        sections.append(
+            Section(
+                "excluded",
+                "not ranked (errored / NaN / pending)",
+                rows=excluded,
+                text_columns=frozenset({"trial_id", "status", "error"}),
+            )
+        )
+    sections += _test_sections(evaluations)
+    if reseed is not None:
+        trained = (
+            f"{reseed.trained} reruns trained now" if reseed.trained else "every rerun reused from earlier"
+        )
+        sections.append(
+            Section(
+                "reseed",
+                f"seed reruns ({reseed.seeds} new seeds per configuration, {trained}; {reseed.folder})",
+                [
+                    f"Ranked by the mean of each rerun's best {reseed.metric} ({reseed.mode}); the original "
+                    f"run is shown but not averaged (it was selected, so it is biased upward).",
+                    reseed.conclusion(),
+                ],
+                reseed.table(),
+                frozenset({"trial_id"}),
+            )
+        )
+    for reason in (absent or {}).values():
+        sections.append(Section("absent", "not drawn", [reason]))
+    return sections
+
+
+def _test_sections(evaluations: Evaluations) -> list[Section]:
+    test = evaluations.test
+    if test is None:
+        return [Section("test", "test split", ["not evaluated (--no-test)"])]
+    sections = [
+        Section(
+            "test",
+            f"test split ({_windows(test)}), winners only, beside the baselines on the same windows",
+            ["macro_f1 is the mean of the per-(target, step) macro-F1; macro_f1_pooled pools every cell."],
+            score_rows(test),
+            frozenset({"predictor", "kind"}),
+        )
+    ]
+    if test.bootstrap is not None:
+        b = test.bootstrap
+        verdicts = [
+            f"#{i} {s.name} {s.verdict()}." for i, s in enumerate(test.winners, start=1) if s.verdict()
+        ]
+        sections.append(
+            Section(
+                "intervals",
+                "winners minus baselines on test (macro_f1)",
+                [
+                    *verdicts,
+                    f"{b.level * 100:g} % intervals: {b.draws} draws of a {_method(b.block)}, seed {b.seed}.",
+                ],
+                interval_rows(test),
+                frozenset({"winner", "baseline"}),
+            )
+        )
+    valid = evaluations.valid
+    for split in (valid, test):
+        if split is not None and split.winners:
+            sections.append(_cells(split))
+    return sections
+
+
+def _cells(evaluation: SplitEvaluation) -> Section:
+    return Section(
+        f"cells_{evaluation.split}",
+        f"macro-F1 per target and step, {evaluation.split} split (winners beside both baselines)",
+        rows=cell_rows(evaluation),
+        text_columns=frozenset({"target"}),
+    )
+
+
+def _method(block: int) -> str:
+    return (
+        f"moving-block bootstrap (Künsch 1989, circular blocks) over test windows, blocks of {block} "
+        f"windows per symbol"
+    )
+
+
+def _windows(evaluation: SplitEvaluation) -> str:
+    return (
+        f"{evaluation.n_windows} windows, {evaluation.n_positions} labels, "
+        f"{evaluation.period[0]} .. {evaluation.period[1]}"
+    )

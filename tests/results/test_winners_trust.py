@@ -1,0 +1,314 @@
+"""Winners you can trust: validation baselines, test intervals, verdicts, per-cell tables, importances
+gating, val_mse ranking, and the selection sentence printed once.
+
+The interval and verdict tests use crafted arrays whose answer is known; the baseline and JSON tests
+use the crafted experiment (a real Ray Tune run) on the generated sample database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+import yaml
+from results_helpers import crafted_mse, run_crafted_experiment
+
+from seqsweep import cli, metrics
+from seqsweep.baselines import persistence_predictions
+from seqsweep.data.bundle import DatasetBundle
+from seqsweep.results import bootstrap
+from seqsweep.results.bootstrap import BootstrapSettings, Interval, block_length, block_weights, compare
+from seqsweep.results.evaluate import (
+    TEST_SPLIT,
+    WinnerOutput,
+    cell_rows,
+    evaluate_split,
+    load_dataset,
+)
+from seqsweep.results.experiment import read_experiment
+from seqsweep.results.leaderboard import BELOW_PERSISTENCE, leaderboard_rows
+from seqsweep.results.pipeline import write_results
+from seqsweep.results.plots import MIN_IMPORTANCE_TRIALS, write_plots
+from seqsweep.search_spaces.searchers import RAY_TRIAL_ID_ATTR, STUDY_DB
+
+# --- the bootstrap on crafted arrays ---------------------------------------------------------------
+
+
+def _crafted(n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 2, 2) labels with a few masked positions, and each window's symbol (3 symbols)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, size=(n, 2, 2)).astype(np.int8)
+    labels[rng.random(labels.shape) < 0.05] = -50
+    return labels, np.repeat(np.arange(3), n // 3)
+
+
+def test_identical_predictors_differ_by_exactly_zero() -> None:
+    labels, groups = _crafted()
+    guess = np.random.default_rng(1).integers(0, 3, size=labels.shape).astype(np.int8)
+    got = compare(labels, {"a": guess, "b": guess.copy()}, [("a", "b")], groups, BootstrapSettings(block=24))
+    assert got[("a", "b")] == Interval(0.0, 0.0, 0.0)
+    assert not got[("a", "b")].beats
+
+
+def test_always_right_beats_always_wrong_with_a_positive_interval() -> None:
+    labels, groups = _crafted()
+    right = np.where(labels == -50, 0, labels).astype(np.int8)
+    wrong = ((right + 1) % 3).astype(np.int8)
+    noisy = np.where(np.random.default_rng(2).random(labels.shape) < 0.6, right, wrong).astype(np.int8)
+    settings = BootstrapSettings(block=24, draws=1000, seed=5)
+    got = compare(labels, {"right": right, "wrong": wrong, "noisy": noisy},
+                  [("right", "wrong"), ("noisy", "wrong")], groups, settings)  # fmt: skip
+    perfect = got[("right", "wrong")]
+    assert perfect.delta == pytest.approx(1.0) and perfect.low == pytest.approx(1.0)
+    partial = got[("noisy", "wrong")]
+    assert 0 < partial.low <= partial.delta <= partial.high < 1
+    point = metrics.scores(labels, noisy)["macro_f1"] - metrics.scores(labels, wrong)["macro_f1"]
+    assert partial.delta == pytest.approx(point)
+    assert partial.beats
+
+
+def test_the_interval_is_seeded_and_contains_the_point_estimate() -> None:
+    labels, groups = _crafted(900)
+    rng = np.random.default_rng(3)
+    a = np.where(rng.random(labels.shape) < 0.4, np.clip(labels, 0, 2), rng.integers(0, 3, labels.shape))
+    b = rng.integers(0, 3, size=labels.shape)
+    predictions = {"a": a.astype(np.int8), "b": b.astype(np.int8)}
+    settings = BootstrapSettings(block=30, draws=1000, seed=11)
+    first = compare(labels, predictions, [("a", "b")], groups, settings)[("a", "b")]
+    again = compare(labels, predictions, [("a", "b")], groups, settings)[("a", "b")]
+    other = compare(labels, predictions, [("a", "b")], groups, dataclasses.replace(settings, seed=12))
+    assert first == again
+    assert other[("a", "b")] != first
+    assert first.low < first.delta < first.high
+
+
+def test_block_weights_keep_each_symbol_whole_and_blocks_contiguous() -> None:
+    groups = np.repeat([0, 1], [50, 7])  # symbol 1 is shorter than a block
+    weights = block_weights(groups, block=10, draws=2000, rng=np.random.default_rng(0))
+    assert weights.shape == (2000, 57)
+    # circular blocks: the first and last windows are drawn as often as the middle ones
+    np.testing.assert_allclose(weights[:, :50].mean(axis=0), 1.0, atol=0.1)
+    np.testing.assert_array_equal(weights[:, :50].sum(axis=1), 50)
+    np.testing.assert_array_equal(weights[:, 50:], 1)  # a block as long as the symbol: drawn whole
+    # a window inside the series is drawn as often as its neighbours' blocks allow: weight <= 5 blocks
+    assert weights.max() <= 5
+    assert block_length(12, 2, None) == 14
+    assert block_length(12, 2, pd.Timedelta("1h")) == 24
+    assert block_length(30, 10, pd.Timedelta("1h")) == 40
+
+
+def test_a_thousand_draws_on_four_thousand_windows_take_seconds() -> None:
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 3, size=(4000, 4, 3)).astype(np.int8)
+    predictions = {name: rng.integers(0, 3, size=labels.shape).astype(np.int8) for name in "wpm"}
+    start = time.perf_counter()
+    compare(labels, predictions, [("w", "p"), ("w", "m")], np.repeat(np.arange(16), 250),
+            BootstrapSettings(block=24))  # fmt: skip
+    assert time.perf_counter() - start < 10  # about 0.2 s on one core; generous for a loaded machine
+
+
+# --- the verdict sentence --------------------------------------------------------------------------
+
+
+def test_the_verdict_follows_the_interval() -> None:
+    assert (
+        bootstrap.verdict(Interval(0.031, 0.004, 0.058), "persistence")
+        == "beats persistence on test by +0.031 (95 % interval +0.004 to +0.058)"
+    )
+    assert (
+        bootstrap.verdict(Interval(-0.021, -0.044, 0.002), "persistence")
+        == "does not beat persistence on test (−0.021, interval −0.044 to +0.002)"
+    )
+    # a positive delta whose interval reaches 0 does not beat
+    assert bootstrap.verdict(Interval(0.02, 0.0, 0.04), "majority").startswith("does not beat majority")
+    assert bootstrap.verdict(Interval(0.0, 0.0, 0.0), "persistence") == (
+        "does not beat persistence on test (+0.000, interval +0.000 to +0.000)"
+    )
+
+
+# --- validation baselines and test intervals on the sample database ------------------------------
+
+
+@pytest.fixture(scope="module")
+def crafted_dataset(crafted_experiment: Path, sample_db_url: str) -> DatasetBundle:
+    """The crafted sweep's dataset (LINKUSDT, UNIUSDT; close; lookback 6, horizon 2) from the sample DB."""
+    return load_dataset(read_experiment(crafted_experiment), sample_db_url)
+
+
+@pytest.fixture(scope="module")
+def baselines_outcome(
+    crafted_experiment: Path, crafted_dataset: DatasetBundle, sample_db_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:  # fmt: skip
+    """`results` with validation baselines but no test (the crafted checkpoints are not models)."""
+    out = tmp_path_factory.mktemp("baselines_report")
+    return write_results(crafted_experiment, top=3, evaluate=False, baselines=True, db_url=sample_db_url,
+                         out_dir=out)  # fmt: skip
+
+
+def test_validation_baselines_are_printed_above_the_leaderboard(baselines_outcome: Any) -> None:
+    text = baselines_outcome.describe()
+    assert text.index("validation split, baselines") < text.index("leaderboard (top 3)")
+    head = text[: text.index("leaderboard (top 3)")]
+    assert "majority" in head and "persistence" in head and "macro_f1_pooled" in head
+    assert text.count("never used to choose") == 1
+
+
+def test_valid_baselines_in_the_json_have_the_shape_of_test_baselines(
+    baselines_outcome: Any, crafted_dataset: DatasetBundle
+) -> None:
+    document = json.loads((baselines_outcome.report_dir / "winners.json").read_text())
+    valid = document["valid"]
+    assert valid["split"] == "valid" and valid["n_windows"] == len(crafted_dataset.splits["valid"])
+    names = [b["name"] for b in valid["baselines"]]
+    assert names == ["majority", "persistence"]
+    labels = crafted_dataset.splits["valid"].labels
+    persistence = valid["baselines"][1]
+    expected = metrics.scores(labels, persistence_predictions(crafted_dataset, "valid"))
+    for key, value in expected.items():
+        assert persistence[key] == pytest.approx(value, abs=1e-12), key
+    assert {"name", "kind", "description", "macro_f1", "macro_f1_pooled", "by_step", "confusion"} <= set(
+        persistence
+    )
+
+
+def test_trials_below_persistence_on_validation_are_marked(
+    baselines_outcome: Any, crafted_experiment: Path
+) -> None:
+    document = json.loads((baselines_outcome.report_dir / "winners.json").read_text())
+    persistence = document["valid"]["baselines"][1]["macro_f1"]
+    rows = leaderboard_rows(read_experiment(crafted_experiment), None, persistence)
+    assert all(r[BELOW_PERSISTENCE] == (r["val_macro_f1"] < persistence) for r in rows)
+    for winner in document["winners"]:
+        assert winner[BELOW_PERSISTENCE] == (winner["val_macro_f1"] < persistence)
+    assert BELOW_PERSISTENCE in baselines_outcome.describe()
+    csv_text = (baselines_outcome.report_dir / "leaderboard.csv").read_text()
+    assert BELOW_PERSISTENCE in csv_text.splitlines()[0]
+
+
+def test_leaderboard_shows_pooled_skill_and_mse_when_reported(crafted_experiment: Path) -> None:
+    experiment = read_experiment(crafted_experiment)
+    row = leaderboard_rows(experiment, 1)[0]
+    assert {"val_macro_f1", "val_macro_f1_pooled", "val_skill", "val_mse"} <= set(row)
+    assert row["val_macro_f1_pooled"] == pytest.approx(row["val_macro_f1"] + 0.1)
+    # an experiment from before these metrics existed: no such keys, no such columns, still ranked
+    old = tuple(
+        dataclasses.replace(t, best_metrics={k: v for k, v in t.best_metrics.items() if k in
+                                             ("train_loss", "val_loss", "val_macro_f1", "val_accuracy")})
+        for t in experiment.trials
+    )  # fmt: skip
+    old_row = leaderboard_rows(dataclasses.replace(experiment, trials=old), 1)[0]
+    assert not {"val_macro_f1_pooled", "val_skill", "val_mse"} & set(old_row)
+    assert old_row["trial_id"] == row["trial_id"]
+
+
+def test_test_intervals_and_verdicts_on_crafted_predictions(crafted_dataset: DatasetBundle) -> None:
+    """An oracle beats both baselines; a copy of persistence differs from it by exactly 0."""
+    labels = crafted_dataset.splits[TEST_SPLIT].labels
+    oracle = np.where(labels == -50, 1, labels).astype(np.int8)
+    copy = persistence_predictions(crafted_dataset, TEST_SPLIT)
+    winners = {
+        "oracle": ("knows the answers", WinnerOutput(oracle)),
+        "copy": ("persistence", WinnerOutput(copy)),
+    }
+    settings = bootstrap.settings_for(crafted_dataset, TEST_SPLIT, draws=1000, seed=0)
+    assert settings.block >= crafted_dataset.spec.lookback + crafted_dataset.spec.horizon
+    evaluation = evaluate_split(crafted_dataset, TEST_SPLIT, winners, intervals=settings)
+    document = json.loads(json.dumps(evaluation.to_dict()))
+    by_name = {w["name"]: w for w in document["winners"]}
+    for baseline in ("majority", "persistence"):
+        entry = by_name["oracle"]["vs_baselines"][baseline]
+        assert set(entry) == {"delta", "ci95"} and entry["ci95"][0] > 0
+        assert entry["ci95"][0] <= entry["delta"] <= entry["ci95"][1]
+    assert by_name["copy"]["vs_baselines"]["persistence"] == {"delta": 0.0, "ci95": [0.0, 0.0]}
+    assert by_name["oracle"]["verdict"].startswith("beats persistence on test by +")
+    assert (
+        by_name["copy"]["verdict"] == "does not beat persistence on test (+0.000, interval +0.000 to +0.000)"
+    )
+    assert document["bootstrap"]["draws"] == 1000 and "Künsch" in document["bootstrap"]["method"]
+    cells = cell_rows(evaluation)
+    assert len(cells) == crafted_dataset.spec.horizon * len(crafted_dataset.target_names)
+    assert {"target", "step", "oracle", "copy", "majority", "persistence"} <= set(cells[0])
+    assert all(row["oracle"] == pytest.approx(1.0) for row in cells)
+
+
+# --- parameter importances only from enough trials ------------------------------------------------
+
+
+def _study_with(path: Path, name: str, n: int) -> None:
+    storage = f"sqlite:///{path / STUDY_DB}"
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    distributions = {
+        "cell_size": optuna.distributions.CategoricalDistribution([4, 8, 13, 7]),
+        "learning_rate": optuna.distributions.FloatDistribution(0.001, 0.1, log=True),
+    }
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        params = {"cell_size": [4, 8, 13, 7][i % 4], "learning_rate": float(10 ** rng.uniform(-3, -1))}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params, distributions=distributions, value=0.3 + params["cell_size"] / 40,
+                user_attrs={RAY_TRIAL_ID_ATTR: f"fake{i}"},
+            )
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("finished", [MIN_IMPORTANCE_TRIALS - 1, MIN_IMPORTANCE_TRIALS])
+def test_importances_are_drawn_only_from_enough_trials(
+    finished: int, crafted_experiment: Path, tmp_path: Path
+) -> None:
+    experiment = read_experiment(crafted_experiment)
+    _study_with(tmp_path, experiment.name, finished)
+    moved = dataclasses.replace(experiment, path=tmp_path)
+    plots = write_plots(moved, moved.top(1), tmp_path / "figures")
+    drawn = (tmp_path / "figures" / "param_importances.png").exists()
+    if finished < MIN_IMPORTANCE_TRIALS:
+        assert not drawn and "param_importances" in plots.absent
+        reason = plots.absent["param_importances"]
+        assert f"at least {MIN_IMPORTANCE_TRIALS}" in reason and f"has {finished}" in reason
+    else:
+        assert drawn and not plots.absent
+        assert any(p.kind == "param_importances" for p in plots.files)
+
+
+# --- ranking by val_mse (mode min) ----------------------------------------------------------------
+
+
+def test_results_rank_by_val_mse_with_mode_min(ray_cluster: object, tmp_path: Path) -> None:
+    experiment_dir = run_crafted_experiment(
+        tmp_path, name="by_mse", search={"algorithm": "grid", "max_concurrent": 2, "seed": 0,
+                                          "metric": "val_mse", "mode": "min"},
+    )  # fmt: skip
+    experiment = read_experiment(experiment_dir)
+    assert (experiment.metric, experiment.mode) == ("val_mse", "min")
+    ranked = experiment.ranked()
+    values = [t.best_value for t in ranked]
+    assert values == sorted(values)  # lowest first
+    best = ranked[0]
+    assert best.best_epoch == 1
+    assert best.best_value == crafted_mse(best.params["cell_size"], best.params["learning_rate"], 1)
+    assert (best.params["cell_size"], best.params["learning_rate"]) == (4, 0.01)
+    rows = leaderboard_rows(experiment, 2)
+    assert rows[0]["val_mse"] == best.best_value
+    outcome = write_results(experiment_dir, top=2, evaluate=False, out_dir=tmp_path / "report")
+    assert "val_mse (min)" in outcome.describe()
+    sweep = yaml.safe_load((experiment_dir / "sweep.yaml").read_text())
+    assert sweep["search"]["metric"] == "val_mse"
+
+
+def test_no_test_reads_no_dataset_and_says_so(
+    crafted_experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "validation split, baselines" not in out and "not evaluated (--no-test)" in out
+    assert "Parameter importances are not drawn" in out and f"at least {MIN_IMPORTANCE_TRIALS}" in out
+    page = (tmp_path / "index.html").read_text()
+    assert "Parameter importances are not drawn" in page
