@@ -36,10 +36,13 @@ def majority_predictions(bundle: DatasetBundle, split: str) -> np.ndarray:
     return np.broadcast_to(majority, (n, *majority.shape)).copy()
 
 
-def persistence_predictions(bundle: DatasetBundle, split: str) -> np.ndarray:
-    """(n_split, H, T) int8: the class of h·m, m the last observed one-step move of each target."""
-    from seqsweep.data.windows import label_moves
+def persistence_moves(bundle: DatasetBundle, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Persistence's forecast of the scaled moves of `split`'s windows.
 
+    Returns `moves` (n, H, T) float32, h·m for step h where m is the last observed one-step move of each
+    target (in the scaled units of the labelled moves; 0 where m is unobserved), and `observed` (n, T)
+    bool, whether m was observed.
+    """
     prep = bundle.preprocessing
     columns = [prep.raw_columns.index(t) for t in bundle.target_names]
     ends = bundle.splits[split].ends.astype(np.int64)
@@ -51,7 +54,15 @@ def persistence_predictions(bundle: DatasetBundle, split: str) -> np.ndarray:
     step = np.where(observed, last.astype(np.float64) - before, 0.0)
     steps_ahead = np.arange(1, bundle.spec.horizon + 1, dtype=np.float64)
     moves = (steps_ahead[None, :, None] * step[:, None, :]).astype(np.float32)  # (n, H, T)
-    predictions = label_moves(moves, prep.thresholds)
+    return moves, observed
+
+
+def persistence_predictions(bundle: DatasetBundle, split: str) -> np.ndarray:
+    """(n_split, H, T) int8: the class of h·m, m the last observed one-step move of each target."""
+    from seqsweep.data.windows import label_moves
+
+    moves, observed = persistence_moves(bundle, split)
+    predictions = label_moves(moves, bundle.preprocessing.thresholds)
     predictions[np.broadcast_to(~observed[:, None, :], predictions.shape)] = FLAT
     return predictions
 

@@ -72,7 +72,7 @@ def test_wrong_credentials_never_show_the_password(
         (
             [],
             {"symbols": ("LINKUSDT", "NOPEUSDT")},
-            "unknown symbol NOPEUSDT: not in table 'crypto_lending_borrowing'",
+            "unknown symbol 'NOPEUSDT': not in table 'crypto_lending_borrowing'",
         ),
         (
             [],
@@ -187,7 +187,7 @@ def test_the_cli_prints_one_line_and_exits_2(
     )
     assert main(["data", "build", "--db", sample_db_url, "--symbols", "LINKUSDT,NOPEUSDT"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "unknown symbol NOPEUSDT" in err
+    assert err.count("\n") == 1 and "unknown symbol 'NOPEUSDT'" in err
 
 
 def test_a_missing_ohlcv_csv_is_named(tmp_path: Path, cache_dir: Path) -> None:

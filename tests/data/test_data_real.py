@@ -51,7 +51,8 @@ def test_the_notebook_join_keeps_eth_only(eth_from_sqlite: DatasetBundle, real_s
     )  # Binance maintenance hours
     assert bundle.nbytes <= 1.2 * bundle.minimal_nbytes
     with pytest.raises(
-        DataError, match=r"unknown symbols 1INCHUSDT, .*it holds: DAIUSDT, ETHUSDT, USDCUSDT, USDTUSDT"
+        DataError,
+        match=r"unknown symbols '1INCHUSDT', .*it holds: 'DAIUSDT', 'ETHUSDT', 'USDCUSDT', 'USDTUSDT'",
     ):
         build_dataset(DatasetSpec(), db_url=real_sqlite_url, use_cache=False)
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seqsweep.constants import DB_URL_ENV
+from seqsweep.data.cache import rows_digest
 from seqsweep.data.sources import load_symbol_rows, masked_url, plan_source, resolve_db_url
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import DataError
@@ -59,7 +60,7 @@ def test_symbols_travel_as_bound_parameters_never_in_the_sql(
 
 def test_a_symbol_with_sql_in_it_is_just_an_unknown_symbol(sample_db_url: str) -> None:
     evil = "X') OR 1=1 --"
-    with pytest.raises(DataError, match=r"unknown symbol X'\) OR 1=1 --"):
+    with pytest.raises(DataError, match=r"unknown symbol \"X'\) OR 1=1 --\""):
         plan_source(DatasetSpec(symbols=(evil,)), sample_db_url)
 
 
@@ -85,11 +86,16 @@ def test_max_rows_keeps_the_latest_rows_and_start_end_bound_the_dates(sample_db_
     assert bounded["date"].is_monotonic_increasing
 
 
+def _digest(spec: DatasetSpec, url: str) -> int:
+    plan = plan_source(spec, url)
+    return rows_digest(load_symbol_rows(plan, "LINKUSDT"), plan.value_columns)
+
+
 def test_fingerprint_moves_when_the_rows_change(sample_db_url: str, edited_db: Any) -> None:
     spec = DatasetSpec(join="prices", symbols=("LINKUSDT",))
-    before = plan_source(spec, sample_db_url).fingerprint
-    assert plan_source(spec, sample_db_url).fingerprint == before
+    before = _digest(spec, sample_db_url)
+    assert _digest(spec, sample_db_url) == before
     changed = edited_db("UPDATE crypto_price SET close = close * 2 WHERE crypto_symbol = 'LINKUSDT'")
-    assert plan_source(spec, changed).fingerprint != before
+    assert _digest(spec, changed) != before
     unrelated = edited_db("UPDATE crypto_price SET close = close * 2 WHERE crypto_symbol = 'UNIUSDT'")
-    assert plan_source(spec, unrelated).fingerprint == before  # other symbols do not invalidate this dataset
+    assert _digest(spec, unrelated) == before  # other symbols do not invalidate this dataset

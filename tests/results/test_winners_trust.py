@@ -21,7 +21,7 @@ import yaml
 from results_helpers import crafted_mse, run_crafted_experiment
 
 from seqsweep import cli, metrics
-from seqsweep.baselines import persistence_predictions
+from seqsweep.baselines import persistence_moves, persistence_predictions
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.results import bootstrap
 from seqsweep.results.bootstrap import BootstrapSettings, Interval, block_length, block_weights, compare
@@ -237,6 +237,20 @@ def test_test_intervals_and_verdicts_on_crafted_predictions(crafted_dataset: Dat
     assert len(cells) == crafted_dataset.spec.horizon * len(crafted_dataset.target_names)
     assert {"target", "step", "oracle", "copy", "majority", "persistence"} <= set(cells[0])
     assert all(row["oracle"] == pytest.approx(1.0) for row in cells)
+
+
+def test_test_mse_sits_beside_the_zero_move_and_persistence_baselines(crafted_dataset: DatasetBundle) -> None:
+    """A regression winner that forecasts persistence's moves has exactly persistence's MSE."""
+    moves = persistence_moves(crafted_dataset, TEST_SPLIT)[0]
+    copy = WinnerOutput(persistence_predictions(crafted_dataset, TEST_SPLIT), moves=moves)
+    evaluation = evaluate_split(crafted_dataset, TEST_SPLIT, {"copy": ("persistence", copy)})
+    truth = crafted_dataset.splits[TEST_SPLIT].moves
+    assert set(evaluation.mse_baselines) == {"zero_move", "persistence"}
+    assert evaluation.mse_baselines["zero_move"] == pytest.approx(
+        metrics.masked_mse(truth, np.zeros_like(truth))
+    )
+    assert evaluation.winners[0].mse == pytest.approx(evaluation.mse_baselines["persistence"])
+    assert evaluation.mse_baselines["persistence"] != evaluation.mse_baselines["zero_move"]
 
 
 # --- parameter importances only from enough trials ------------------------------------------------

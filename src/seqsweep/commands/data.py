@@ -63,7 +63,9 @@ def _load_csv_parser(actions: Any) -> None:
         "load-csv",
         help="load <table>.csv[.gz] files into a database",
         description="Load every <table>.csv[.gz] in DIR (or one FILE as --table) into any SQLAlchemy "
-        "database, in chunks, replacing tables of the same name.",
+        "database, in chunks, replacing tables of the same name. Dates become naive UTC (offsets converted, "
+        "epoch numbers read in their unit), other columns numbers (thousands separators parsed), symbols "
+        "stripped and upper-cased; a value that cannot be read is named and nothing is written.",
     )
     parser.add_argument("path", metavar="DIR_OR_FILE")
     parser.add_argument("--db", help=f"SQLAlchemy URL (default: ${DB_URL_ENV})")
@@ -96,10 +98,15 @@ def _build_parser(actions: Any) -> None:
     parser = actions.add_parser(
         "build",
         help="build (or read from the cache) a dataset and print its summary",
-        description="SPEC is a YAML file holding a dataset section, or a whole sweep file with a `dataset:` "
-        "key. Flags override it; without SPEC the flags (and the defaults) describe the dataset.",
+        description="SPEC is a YAML file holding a dataset section, a whole sweep file with a `dataset:` "
+        "key, or a built-in sweep's name (demo, lstm_base, ...). Flags override it; without SPEC the flags (and the defaults) describe the dataset.",
     )
-    parser.add_argument("spec", nargs="?", metavar="SPEC_OR_SWEEP.yaml")
+    parser.add_argument(
+        "spec",
+        nargs="?",
+        metavar="SPEC_OR_SWEEP",
+        help="a YAML file (a dataset section or a whole sweep file) or a built-in sweep name, e.g. demo",
+    )
     parser.add_argument(
         "--db", help=f"SQLAlchemy URL (default: dataset.db, ${DB_URL_ENV}, the sample database)"
     )
@@ -145,7 +152,9 @@ def spec_mapping(args: argparse.Namespace) -> dict[str, Any]:
 
     mapping: dict[str, Any] = dict(PROFILES[args.profile]) if args.profile else {}
     if args.spec:
-        mapping |= _read_spec_file(args.spec)
+        from seqsweep.search_spaces.sweep import resolve_sweep_path
+
+        mapping |= _read_spec_file(str(resolve_sweep_path(args.spec)))
     for key in ("join", "lookback", "horizon", "frequency", "max_rows_per_symbol", "csv"):
         value = getattr(args, key)
         if value is not None:

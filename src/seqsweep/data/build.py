@@ -1,10 +1,13 @@
 """`build_dataset`: SQL rows → features → split → scale → windows + labels, once per spec and source.
 
-The per-symbol work runs on Ray Data, one task per symbol (`from_items(symbols).map_batches(...)`):
-each task runs its own bound-parameter query and puts its rows on the grid with yield conversion
-and calendar encodings. There is no all-to-all shuffle (DESIGN measured a groupby at 18 s against
-3–6 s for this shape). The driver then fits the train-only statistics and indexes the windows.
-A finished build is cached by content hash, so the next build of the same spec on the same rows reads it.
+The per-symbol work (`featurize_symbol`) runs on Ray Data, one task per symbol
+(`from_items(symbols).map_batches(...)`): each task runs its own bound-parameter query, hashes the
+rows it read (`cache.rows_digest`) and puts them on the grid with yield conversion and calendar
+encodings. There is no all-to-all shuffle (DESIGN measured a groupby at 18 s against 3–6 s for this
+shape). `in_process=True` calls the same function in this process instead, without Ray (the dry
+build of `seqsweep validate`, a bounded query). The driver then keys the dataset on the spec and
+the digests of the rows read; a cached dataset of that key is returned, else it fits the train-only
+statistics, indexes the windows and caches the result.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ log = logging.getLogger(__name__)
 BUILD_COUNT = 0
 """Builds computed (not read from the cache) by this process: lets tests prove a consumer never rebuilds."""
 
-_INDEX, _TIME = "__symbol_index", "__time_ns"
+_INDEX, _TIME, _DIGEST = "__symbol_index", "__time_ns", "__digest"
 _CYCLICAL = tuple(f"__{name}" for name in CYCLICAL_FEATURES)
 
 
@@ -56,48 +59,74 @@ def build_dataset(
     db_url: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
+    in_process: bool = False,
 ) -> DatasetBundle:
     """The dataset `spec` describes, from the cache when the same spec was built on the same rows.
 
     `db_url`: a SQLAlchemy URL; None reads `spec.db`, then $SEQSWEEP_DB_URL, then the generated sample
     database. `cache_dir`: where built datasets live (default ~/.cache/seqsweep/datasets; a sweep
-    passes `<storage>/datasets`). Raises DataError / ConfigError with one line naming what to fix.
+    passes `<storage>/datasets`). The rows are always read (the key hashes them); a cache hit skips
+    the embeddings, statistics and windows. `in_process`: read and grid the symbols in this process,
+    one after the other, without Ray (for small, bounded queries); otherwise one Ray Data task per
+    symbol. Raises DataError / ConfigError with one line naming what to fix.
     """
     global BUILD_COUNT
     grid_step(spec.frequency)  # a bad frequency fails before any query
     url = None if spec.join == "ohlcv" and spec.csv is not None else resolve_db_url(db_url, spec)
     plan = plan_source(spec, url)
-    key = cache.cache_key(spec, plan.fingerprint)
+    rows = _load_rows(spec, plan, in_process=in_process)
+    fingerprint = cache.fingerprint(plan.value_columns, _digests(plan, rows))
+    key = cache.cache_key(spec, fingerprint)
     if use_cache:
         cached = cache.load(spec, key, cache_dir)
         if cached is not None:
             log.info("dataset %s read from the cache in %s", key, cache.cache_root(cache_dir))
             return cached
-    rows = _load_rows(spec, plan)
     bundle = _assemble(spec, plan, rows, key)
     BUILD_COUNT += 1
     if use_cache:
-        cache.save(bundle, cache_dir, plan.fingerprint)
+        cache.save(bundle, cache_dir, fingerprint)
     return bundle
 
 
-# --- per-symbol tasks (Ray Data) ----------------------------------------------------------------
+def _digests(plan: SourcePlan, rows: dict[str, np.ndarray]) -> dict[str, int | None]:
+    """Each symbol's `rows_digest`, carried by every one of its rows (None for a symbol without rows)."""
+    present, first = np.unique(rows[_INDEX], return_index=True)
+    found = {int(i): int(rows[_DIGEST][j]) for i, j in zip(present, first, strict=True)}
+    return {symbol: found.get(i) for i, symbol in enumerate(plan.symbols)}
 
 
-def load_and_featurize_symbol(
-    batch: dict[str, np.ndarray], *, plan: SourcePlan, frequency: str | None
+# --- per-symbol work (a Ray Data task, or a plain call) --------------------------------------------
+
+
+def featurize_symbol(
+    plan: SourcePlan, symbol: str, index: int, frequency: str | None
 ) -> dict[str, np.ndarray]:
-    """One Ray Data task: query one symbol's rows, grid them, convert the yield, add calendar encodings."""
-    symbol, index = str(batch["symbol"][0]), int(batch["index"][0])
-    grid = prepare_rows(load_symbol_rows(plan, symbol), frequency, symbol=symbol)
+    """Query one symbol's rows, hash them, grid them, convert the yield, add calendar encodings.
+
+    Returns columns of equal length n (grid rows): `__symbol_index` int32 (= `index`), `__time_ns`
+    int64, each of `plan.value_columns` float64 (NaN = missing), the 8 calendar encodings float64, and
+    `__digest` uint64 (the symbol's `cache.rows_digest` of the rows as read, repeated on every row).
+    """
+    rows = load_symbol_rows(plan, symbol)
+    digest = cache.rows_digest(rows, plan.value_columns)
+    grid = prepare_rows(rows, frequency, symbol=symbol)
     out = {
         _INDEX: np.full(len(grid), index, dtype=np.int32),
         _TIME: grid[DATE].to_numpy("datetime64[ns]").astype(np.int64),
+        _DIGEST: np.full(len(grid), digest, dtype=np.uint64),
     }
     out |= {column: grid[column].to_numpy(np.float64) for column in plan.value_columns}
     calendar = cyclical_encodings(grid[DATE])
     out |= {name: calendar[:, i] for i, name in enumerate(_CYCLICAL)}
     return out
+
+
+def load_and_featurize_symbol(
+    batch: dict[str, np.ndarray], *, plan: SourcePlan, frequency: str | None
+) -> dict[str, np.ndarray]:
+    """One Ray Data task: `featurize_symbol` for the one symbol of `batch` (`symbol`, `index`)."""
+    return featurize_symbol(plan, str(batch["symbol"][0]), int(batch["index"][0]), frequency)
 
 
 @contextlib.contextmanager
@@ -132,8 +161,25 @@ def _user_error(exc: BaseException) -> SeqsweepError | None:
     return None
 
 
-def _load_rows(spec: DatasetSpec, plan: SourcePlan) -> dict[str, np.ndarray]:
-    """Run one task per symbol and gather their rows, sorted by symbol (spec order), then time."""
+def _load_rows(spec: DatasetSpec, plan: SourcePlan, *, in_process: bool = False) -> dict[str, np.ndarray]:
+    """Featurize every symbol (Ray Data tasks, or here) and gather the rows, sorted by symbol (spec order), then time."""
+    if in_process:
+        batches = [featurize_symbol(plan, symbol, i, spec.frequency) for i, symbol in enumerate(plan.symbols)]
+    else:
+        batches = _ray_batches(spec, plan)
+    batches = [b for b in batches if len(b[_INDEX])]
+    columns = (_INDEX, _TIME, _DIGEST, *plan.value_columns, *_CYCLICAL)
+    if not batches:
+        raise DataError(
+            f"the {spec.join} query returned no rows for {', '.join(plan.symbols)}{_bounds_hint(spec)}"
+        )
+    rows = {c: np.concatenate([np.asarray(b[c]) for b in batches]) for c in columns}
+    order = np.lexsort((rows[_TIME], rows[_INDEX]))
+    return {c: v[order] for c, v in rows.items()}
+
+
+def _ray_batches(spec: DatasetSpec, plan: SourcePlan) -> list[dict[str, np.ndarray]]:
+    """One Ray Data task per symbol (a local Ray is started for the build when none is running)."""
     import ray.data
 
     items = [{"symbol": symbol, "index": i} for i, symbol in enumerate(plan.symbols)]
@@ -151,9 +197,7 @@ def _load_rows(spec: DatasetSpec, plan: SourcePlan) -> dict[str, np.ndarray]:
                 fn_kwargs={"plan": plan, "frequency": spec.frequency},
                 num_cpus=1,
             )
-            batches = [
-                b for b in dataset.iter_batches(batch_size=None, batch_format="numpy") if len(b[_INDEX])
-            ]
+            return list(dataset.iter_batches(batch_size=None, batch_format="numpy"))
         except Exception as exc:
             error = _user_error(exc)
             if error is None:
@@ -163,14 +207,6 @@ def _load_rows(spec: DatasetSpec, plan: SourcePlan) -> dict[str, np.ndarray]:
         finally:
             for name, value in saved.items():
                 setattr(context, name, value)
-    columns = (_INDEX, _TIME, *plan.value_columns, *_CYCLICAL)
-    if not batches:
-        raise DataError(
-            f"the {spec.join} query returned no rows for {', '.join(plan.symbols)}{_bounds_hint(spec)}"
-        )
-    rows = {c: np.concatenate([np.asarray(b[c]) for b in batches]) for c in columns}
-    order = np.lexsort((rows[_TIME], rows[_INDEX]))
-    return {c: v[order] for c, v in rows.items()}
 
 
 def _bounds_hint(spec: DatasetSpec) -> str:

@@ -2,6 +2,12 @@
 
 Key = hash of (spec content hash, source fingerprint), so the same spec on the same rows is read
 back instead of rebuilt, from whatever process asks (a second `data build`, a resumed sweep).
+The fingerprint is `rows_digest` of every symbol's rows as the build read them (after `ingest`
+parsing: dates as int64 ns, values as float64) plus the value column names: any value that changes,
+or a column type change that changes a value read, changes the key; SQLite, MariaDB and PostgreSQL
+holding the same rows share it. Each per-symbol task hashes the rows it fetched, so no extra query
+runs: on the real 16-symbol prices join (360k rows, SQLite) the hashing took 0.015–0.025 s, against
+3.2 s to fetch those rows.
 A folder is written under a temporary name and renamed into place, so a reader never sees half of one.
 """
 
@@ -17,20 +23,47 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import pandas as pd
 
 from seqsweep.constants import SPLITS
 from seqsweep.data.bundle import DatasetBundle, Preprocessing, SplitWindows
 from seqsweep.data.spec import DatasetSpec
+from seqsweep.data.tables import DATE
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR: Final = "~/.cache/seqsweep/datasets"
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
 """Bumped when the files change meaning; a folder of another version is rebuilt, not misread."""
 MANIFEST: Final = "manifest.json"
 
 
+def rows_digest(rows: pd.DataFrame, value_columns: tuple[str, ...]) -> int:
+    """A 64-bit digest of one symbol's rows as read: `date` (datetime64[ns]) and `value_columns` (float64).
+
+    Hashes the bytes of each column in order, after making NaN and -0.0 canonical, so equal rows
+    give equal digests whichever database returned them. Costs about 0.05 µs a value.
+    """
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(np.ascontiguousarray(rows[DATE].to_numpy("datetime64[ns]").astype(np.int64)).tobytes())
+    for column in value_columns:
+        values = rows[column].to_numpy(np.float64) + 0.0  # -0.0 → 0.0
+        values[np.isnan(values)] = np.nan
+        digest.update(column.encode() + b"\0")
+        digest.update(np.ascontiguousarray(values).tobytes())
+    return int.from_bytes(digest.digest(), "little")
+
+
+def fingerprint(value_columns: tuple[str, ...], digests: dict[str, int | None]) -> dict[str, Any]:
+    """The source half of the cache key: value column names and each symbol's `rows_digest` (hex)."""
+    return {
+        "columns": list(value_columns),
+        "rows": {symbol: None if d is None else f"{d:016x}" for symbol, d in digests.items()},
+    }
+
+
 def cache_key(spec: DatasetSpec, fingerprint: dict[str, Any]) -> str:
+    """20 hex digits naming the dataset of `spec` built on the rows `fingerprint` describes."""
     blob = json.dumps(
         {"spec": spec.content_hash(), "source": fingerprint, "format": FORMAT_VERSION},
         sort_keys=True,
@@ -40,6 +73,7 @@ def cache_key(spec: DatasetSpec, fingerprint: dict[str, Any]) -> str:
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None) -> Path:
+    """`cache_dir` expanded, or the default ~/.cache/seqsweep/datasets."""
     return Path(cache_dir if cache_dir is not None else DEFAULT_CACHE_DIR).expanduser()
 
 

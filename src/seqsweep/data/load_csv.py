@@ -4,6 +4,12 @@ A folder laid out like `shared/data/seed_schema/` (`crypto_price.csv.gz`, ...) l
 `<table>.csv[.gz]` in it; one file with `table=` loads under that name (the GRU-ow candles as
 `ohlcv`). Every header is checked before anything is written, and each table is swapped in only
 once all its chunks are in.
+
+Every chunk is read by `ingest.FrameReader`, the project's one reading of the input: `date` becomes
+naive UTC (offsets converted, epoch numbers read in their unit, decided once per file), `crypto_symbol`
+is stripped and upper-cased (the log says how many changed), every other column is a float (text
+numbers with thousands separators parsed). A value that cannot be read fails the file, naming the
+column and the value, and leaves the database as it was. SQLite tables are ANALYZEd after loading.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from seqsweep.data.ingest import FrameReader
 from seqsweep.data.sources import db_errors, open_engine
 from seqsweep.data.tables import REQUIRED_COLUMNS, check_table_name, write_table
 from seqsweep.errors import ConfigError, DataError
@@ -74,7 +81,11 @@ def _check_header(table: str, file: Path) -> None:
 def load_csv(
     path: str | Path, url: str, *, table: str | None = None, chunk_rows: int = CHUNK_ROWS
 ) -> dict[str, int]:
-    """Load the CSV file(s) at `path` into the database at `url`, replacing same-named tables; rows per table."""
+    """Load the CSV file(s) at `path` into the database at `url`, replacing same-named tables; rows per table.
+
+    Raises DataError (one line naming the file, the column and a bad value) for input that cannot be
+    read; the table it was loading keeps its old rows.
+    """
     files = find_csv_files(Path(path).expanduser(), table)
     for name, file in files.items():
         _check_header(name, file)
@@ -83,11 +94,18 @@ def load_csv(
     try:
         for name, file in files.items():
             log.info("loading %s into table %s", file, name)
+            reader = FrameReader(source=file.name)
             with db_errors(url, f"loading {file.name}"):
                 try:
-                    loaded[name] = write_table(engine, name, pd.read_csv(file, chunksize=chunk_rows))
+                    chunks = (reader(chunk) for chunk in pd.read_csv(file, chunksize=chunk_rows))
+                    loaded[name] = write_table(engine, name, chunks)
+                except DataError as exc:
+                    raise DataError(f"load-csv: {file.name}: {exc}") from None
                 except (ValueError, pd.errors.ParserError) as exc:
                     raise DataError(f"load-csv: {file.name}: {' '.join(str(exc).split())[:200]}") from None
+            changed = reader.symbols.describe()
+            if changed:
+                log.info("%s: %s", file.name, changed)
     finally:
         engine.dispose()
     return loaded

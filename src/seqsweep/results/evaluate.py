@@ -28,7 +28,7 @@ import pandas as pd
 
 from seqsweep import metrics
 from seqsweep.baselines import DESCRIPTIONS as BASELINE_DESCRIPTIONS
-from seqsweep.baselines import baseline_predictions
+from seqsweep.baselines import baseline_predictions, persistence_moves
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE, N_CLASSES
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import ConfigError
@@ -121,7 +121,7 @@ class SplitEvaluation:
     bootstrap: bootstrap.BootstrapSettings | None = None
     """How the winners' intervals were drawn (test only)."""
     mse_baselines: dict[str, float] = field(default_factory=dict)
-    """MSE of the baselines' moves, when a winner predicts moves: zero_move (always 0)."""
+    """MSE of the baselines' moves, when a winner predicts moves: zero_move (always 0) and persistence (h·m)."""
 
     def winner(self, trial_id: str) -> ScoreSet:
         for score in self.winners:
@@ -267,6 +267,7 @@ def evaluate_split(
     mse_baselines = {}
     if any(s.mse is not None for s in scored):
         mse_baselines[ZERO_MOVE] = metrics.masked_mse(moves, np.zeros_like(moves))
+        mse_baselines[PERSISTENCE] = metrics.masked_mse(moves, persistence_moves(bundle, split)[0])
     return SplitEvaluation(
         split=split,
         n_windows=len(bundle.splits[split]),

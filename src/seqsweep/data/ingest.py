@@ -1,0 +1,363 @@
+"""The one reading of dates, numbers and symbols, on every path into the project.
+
+`seqsweep data load-csv`, `dataset.csv` and every SQL read (`data/sources.py`) call these functions,
+so the same text or the same database values always give the same instants, floats and symbols:
+
+- dates (`parse_dates`): naive UTC `datetime64[ns]`. Text stamps with an offset or `Z` are converted
+  to UTC (mixed offsets included), text without one is taken as UTC. Integer (or integral float)
+  epoch times are read in their unit, s, ms, µs or ns, decided once per column from the magnitude
+  (the unit whose 1971–2200 window holds the first value, and then must hold every value) and
+  stated in the log. A value that fits no unit (e.g. 20240101) or a column mixing units is refused.
+- numbers (`parse_numeric`): float64. Numbers that arrive as text are parsed, thousands separators
+  included ("6,179.90" → 6179.9); a value that is not a number is refused, naming it.
+- symbols (`normalize_symbols`, `canonical_symbol`): stripped and upper-cased.
+
+Every refusal is a `DataError` whose message is one line naming the column and a bad value.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from seqsweep.data.tables import DATE, SYMBOL
+from seqsweep.errors import DataError
+
+log = logging.getLogger(__name__)
+
+EPOCH_UNITS: Final[tuple[tuple[str, int], ...]] = (("s", 10**9), ("ms", 10**6), ("us", 10**3), ("ns", 1))
+"""Epoch units and their length in nanoseconds, coarsest first."""
+UNIT_NAMES: Final = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+EPOCH_EARLIEST: Final = pd.Timestamp("1971-01-01")
+EPOCH_LATEST: Final = pd.Timestamp("2200-01-01")
+"""An epoch value is read in the unit that puts it in [EPOCH_EARLIEST, EPOCH_LATEST). The windows of
+the four units do not overlap (7.3e9 s < 3.2e10 ms), so a value fits at most one unit."""
+
+MISSING_TEXT: Final = frozenset({"", "nan", "NaN", "NAN", "NA", "N/A", "n/a", "null", "NULL", "None", "none"})
+"""Text read as a missing number (NaN), not as a bad value."""
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?$")
+"""A number with comma thousands separators and an optional decimal point: 6,179.90 or 1,234,567."""
+
+DATE_HINT: Final = "write ISO dates such as 2024-01-01 00:00:00 (an offset or Z is converted to UTC)"
+NUMBER_HINT: Final = "write plain numbers (6179.9) or thousands separators with a decimal point (6,179.90)"
+
+
+# --- dates ---------------------------------------------------------------------------------------
+
+
+def _epoch_window(factor: int) -> tuple[int, int]:
+    return EPOCH_EARLIEST.value // factor, EPOCH_LATEST.value // factor
+
+
+def epoch_unit_of(value: float) -> str | None:
+    """The unit ('s', 'ms', 'us', 'ns') that puts epoch `value` between 1971 and 2200, or None."""
+    for unit, factor in EPOCH_UNITS:
+        low, high = _epoch_window(factor)
+        if low <= value < high:
+            return unit
+    return None
+
+
+_DIGITS = re.compile(r"^[+-]?\d+(\.\d*)?$")
+
+
+def _epoch_number(value: Any) -> int | float | None:
+    """An epoch candidate as a number (digit text included), None for anything else."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value)
+    if isinstance(value, str) and _DIGITS.match(value.strip()):
+        text = value.strip()
+        return int(text) if text.lstrip("+-").isdigit() else float(text)
+    return None
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+@dataclass
+class DateReader:
+    """Reads one date column, possibly in chunks: the epoch unit and the kind (epoch numbers or
+    date text) are decided on the first values seen and then hold for every later chunk."""
+
+    column: str
+    """How the column is named in messages (e.g. `date` or `crypto_price.csv: date`)."""
+    epoch_unit: str | None = None
+    kind: str | None = None
+    """'epoch' or 'text' once decided."""
+    source: str = ""
+    """Where the column comes from (a file name), for the log line."""
+
+    def __call__(self, values: pd.Series) -> pd.Series:
+        """`values` (any dtype) → naive UTC datetime64[ns], same index. Raises DataError (one line)."""
+        if ptypes.is_datetime64_any_dtype(values.dtype):
+            out = values
+            if isinstance(values.dtype, pd.DatetimeTZDtype):
+                out = values.dt.tz_convert("UTC").dt.tz_localize(None)
+            return self._no_missing(values, out.astype("datetime64[ns]"))
+        if ptypes.is_bool_dtype(values.dtype):
+            raise DataError(f"column {self.column!r}: holds true/false values, not dates; {DATE_HINT}")
+        if ptypes.is_numeric_dtype(values.dtype):
+            return self._epoch(values, values)
+        if values.isna().any():
+            return self._no_missing(values, values)
+        text_dtype = ptypes.is_string_dtype(values.dtype) and not ptypes.is_object_dtype(values.dtype)
+        # all text (pandas' str dtype): one vectorised look for digits-only values
+        if text_dtype and not values.str.strip().str.fullmatch(_DIGITS.pattern).any():
+            return self._text(values)
+        numbers = values.map(_epoch_number)
+        is_number = numbers.notna()
+        if len(values) and is_number.all():
+            return self._epoch(values, pd.to_numeric(numbers))
+        if is_number.any():
+            example, other = values[is_number].iloc[0], values[~is_number].iloc[0]
+            raise DataError(
+                f"column {self.column!r}: mixes epoch numbers and dates ({_show(example)} and {_show(other)}); "
+                f"{DATE_HINT}"
+            )
+        return self._text(values)
+
+    def _no_missing(self, original: pd.Series, parsed: pd.Series) -> pd.Series:
+        if parsed.isna().any():
+            raise DataError(
+                f"column {self.column!r}: a row has no date (row {int(np.argmax(parsed.isna().to_numpy())) + 1} "
+                f"of {len(parsed)}); fill it or drop the row"
+            )
+        return parsed
+
+    def _decide(self, kind: str, example: Any) -> None:
+        if self.kind is not None and self.kind != kind:
+            raise DataError(
+                f"column {self.column!r}: mixes epoch numbers and date text across the file "
+                f"(e.g. {_show(example)}); {DATE_HINT}"
+            )
+        self.kind = kind
+
+    def _epoch(self, original: pd.Series, numbers: pd.Series) -> pd.Series:
+        if numbers.isna().any():
+            return self._no_missing(original, numbers)
+        if not len(numbers):
+            return pd.Series(pd.to_datetime(numbers.astype(np.int64)), index=numbers.index).astype(
+                "datetime64[ns]"
+            )
+        array = numbers.to_numpy()
+        as_float = array.astype(np.float64)
+        if not np.isfinite(as_float).all():
+            bad = array[~np.isfinite(as_float)][0]
+            raise DataError(f"column {self.column!r}: {_show(bad)} is not a date; {DATE_HINT}")
+        self._decide("epoch", array[0])
+        first = self.epoch_unit is None
+        if first:
+            unit = epoch_unit_of(float(as_float[0]))
+            if unit is None:
+                raise DataError(
+                    f"column {self.column!r}: {_show(array[0])} is not an epoch time in s, ms, µs or ns "
+                    f"between {EPOCH_EARLIEST.year} and {EPOCH_LATEST.year}; {DATE_HINT}"
+                )
+            self.epoch_unit = unit
+        unit = self.epoch_unit
+        assert unit is not None
+        factor = dict(EPOCH_UNITS)[unit]
+        low, high = _epoch_window(factor)
+        outside = (as_float < low) | (as_float >= high)
+        if outside.any():
+            bad = array[outside][0]
+            fits = epoch_unit_of(float(bad))
+            raise DataError(
+                f"column {self.column!r}: mixes epoch units ({_show(array[0]) if first else 'earlier rows'} in "
+                f"{UNIT_NAMES[unit]}, {_show(bad)} "
+                + (f"in {UNIT_NAMES[fits]}" if fits else "in no unit between 1971 and 2200")
+                + f"); one column holds one unit, or {DATE_HINT}"
+            )
+        if ptypes.is_integer_dtype(array.dtype) or np.array_equal(as_float, np.round(as_float)):
+            whole = (
+                array.astype(np.int64) if ptypes.is_integer_dtype(array.dtype) else as_float.astype(np.int64)
+            )
+            stamps = pd.Series(whole * np.int64(factor), index=numbers.index).astype("datetime64[ns]")
+        else:
+            stamps = pd.Series(pd.to_datetime(as_float, unit=unit), index=numbers.index).astype(
+                "datetime64[ns]"
+            )
+        if first:
+            log.info(
+                "%scolumn %s: epoch dates read in %s (decided from the magnitude: %s = %s)",
+                f"{self.source}: " if self.source else "",
+                self.column, UNIT_NAMES[unit], _show(array[0]), stamps.iloc[0],
+            )  # fmt: skip
+        return stamps
+
+    def _text(self, values: pd.Series) -> pd.Series:
+        present = values[values.notna()]
+        if len(present):
+            self._decide("text", present.iloc[0])
+        if ptypes.is_object_dtype(values.dtype):
+            strings = values.map(lambda v: v.strip() if isinstance(v, str) else v)
+        else:
+            strings = values.str.strip()
+        try:
+            parsed = pd.to_datetime(strings, utc=True, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):
+            parsed = pd.to_datetime(strings, utc=True, format="mixed", errors="coerce")
+            bad = parsed.isna() & values.notna()
+            if bad.any():
+                raise DataError(
+                    f"column {self.column!r}: {_show(values[bad].iloc[0])} is not a date; {DATE_HINT}"
+                ) from None
+        out = pd.Series(parsed, index=values.index).dt.tz_localize(None).astype("datetime64[ns]")
+        return self._no_missing(values, out)
+
+
+def parse_dates(values: pd.Series, column: str) -> pd.Series:
+    """One date column (text, datetimes, or epoch numbers) → naive UTC datetime64[ns], same index.
+
+    Raises DataError naming `column` and a bad value: text that is no date, an epoch number in no
+    unit between 1971 and 2200, a column mixing units or mixing numbers and text, a missing date.
+    For a column read in chunks, keep one `DateReader` so its unit is decided once.
+    """
+    return DateReader(column)(values)
+
+
+# --- numbers -------------------------------------------------------------------------------------
+
+
+def _missing_text(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() in MISSING_TEXT
+
+
+def parse_numeric(values: pd.Series, column: str, *, source: str = "") -> pd.Series:
+    """One value column → float64, same index; NULL, NaN and empty text become NaN (masked later).
+
+    Text is parsed as a number, with comma thousands separators allowed ("6,179.90" → 6179.9);
+    Decimal and integer values become floats. Raises DataError naming `column` and the first bad
+    value (text that is not a number, a date, true/false). `source` (a file name) prefixes the log.
+    """
+    dtype = values.dtype
+    if ptypes.is_datetime64_any_dtype(dtype):
+        raise DataError(f"column {column!r}: holds dates, not numbers (e.g. {values.iloc[0]}); {NUMBER_HINT}")
+    if ptypes.is_bool_dtype(dtype):
+        raise DataError(f"column {column!r}: holds true/false values, not numbers; {NUMBER_HINT}")
+    if ptypes.is_numeric_dtype(dtype):
+        return values.astype(np.float64)
+    missing = values.isna() | values.map(_missing_text).astype(bool)
+    present = values[~missing]
+    numbers = pd.Series(np.nan, index=values.index, dtype=np.float64)
+    if not len(present):
+        return numbers
+    kinds_ok = present.map(
+        lambda v: not isinstance(v, bool | np.bool_ | pd.Timestamp) and not hasattr(v, "year")
+    )
+    if not kinds_ok.all():
+        bad = present[~kinds_ok].iloc[0]
+        raise DataError(f"column {column!r}: {_show(bad)} is not a number; {NUMBER_HINT}")
+    text = present.map(lambda v: v.strip() if isinstance(v, str) else v)
+    parsed = pd.to_numeric(text, errors="coerce").astype(np.float64)
+    failed = parsed.isna()
+    if failed.any():
+        grouped = text[failed].map(lambda v: isinstance(v, str) and bool(_GROUPED.match(v)))
+        if not grouped.all():
+            bad = present[failed][~grouped.to_numpy()].iloc[0]
+            raise DataError(f"column {column!r}: {_show(bad)} is not a number; {NUMBER_HINT}")
+        parsed[failed] = text[failed].str.replace(",", "", regex=False).astype(np.float64)
+        log.info(
+            "%scolumn %s: %d values read as numbers with thousands separators (e.g. %r → %s)",
+            f"{source}: " if source else "",
+            column, int(failed.sum()), present[failed].iloc[0], parsed[failed].iloc[0],
+        )  # fmt: skip
+    numbers[present.index] = parsed.to_numpy()
+    return numbers
+
+
+# --- symbols -------------------------------------------------------------------------------------
+
+
+def canonical_symbol(symbol: str) -> str:
+    """A symbol as the project stores and matches it: no surrounding blanks, upper case."""
+    return symbol.strip().upper()
+
+
+@dataclass
+class SymbolReader:
+    """Normalises one symbol column, possibly in chunks, counting the values it changed."""
+
+    column: str
+    changed: int = 0
+    examples: dict[str, str] = field(default_factory=dict)
+    """A few original spellings → their canonical form, for the log."""
+
+    def __call__(self, values: pd.Series) -> pd.Series:
+        """Symbols → stripped, upper-cased text. Raises DataError for a missing or blank symbol."""
+        if values.isna().any():
+            raise DataError(f"column {self.column!r}: a row has no symbol; fill it or drop the row")
+        text = values.astype(str)
+        out = text.str.strip().str.upper()
+        if (out == "").any():
+            raise DataError(f"column {self.column!r}: a row has a blank symbol; fill it or drop the row")
+        changed = out != text
+        if changed.any():
+            self.changed += int(changed.sum())
+            pairs = pd.DataFrame({"before": text[changed], "after": out[changed]}).drop_duplicates("before")
+            for before, after in pairs.head(3).itertuples(index=False):
+                self.examples.setdefault(str(before), str(after))
+        return out
+
+    def describe(self) -> str | None:
+        """The log line saying what was changed, or None when every symbol was already canonical."""
+        if not self.changed:
+            return None
+        shown = ", ".join(f"{k!r} → {v!r}" for k, v in list(self.examples.items())[:3])
+        return f"column {self.column}: {self.changed} symbols stripped and upper-cased ({shown})"
+
+
+def normalize_symbols(values: pd.Series, column: str) -> pd.Series:
+    """Symbols → stripped, upper-cased text (what load-csv stores). Raises DataError for a blank one."""
+    reader = SymbolReader(column)
+    out = reader(values)
+    message = reader.describe()
+    if message:
+        log.info("%s", message)
+    return out
+
+
+# --- whole frames --------------------------------------------------------------------------------
+
+
+@dataclass
+class FrameReader:
+    """Reads the chunks of one input (a CSV file) the same way: `date` by one DateReader (its epoch
+    unit decided once), `crypto_symbol` by one SymbolReader, every other column as numbers."""
+
+    source: str = ""
+    """The input's name (a file name), for the log."""
+    dates: DateReader = field(init=False)
+    symbols: SymbolReader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dates = DateReader(DATE, source=self.source)
+        self.symbols = SymbolReader(SYMBOL)
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A chunk → `date` naive UTC datetime64[ns], `crypto_symbol` canonical, the rest float64.
+
+        Raises DataError (one line) naming the column and a bad value.
+        """
+        columns: dict[str, pd.Series] = {}
+        for name in frame.columns:
+            if name == DATE:
+                columns[name] = self.dates(frame[name])
+            elif name == SYMBOL:
+                columns[name] = self.symbols(frame[name])
+            else:
+                columns[name] = parse_numeric(frame[name], str(name), source=self.source)
+        return pd.DataFrame(columns, index=frame.index)

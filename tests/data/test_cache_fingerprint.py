@@ -1,0 +1,164 @@
+"""The dataset cache key covers the rows the build reads; validate's dry build stays in the process and
+caches where the sweep stores its runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from seqsweep.cli import main
+from seqsweep.data import DatasetSpec, build_dataset
+from seqsweep.data import build as build_module
+from seqsweep.data.load_csv import load_csv
+
+SPEC = DatasetSpec(join="prices", symbols=("AAAUSDT", "BBBUSDT"), lookback=12, horizon=2, pca_components=2)
+HOURS = 200
+
+
+def _tables(volume_scale: float = 1.0) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(11)
+    dates = pd.date_range("2024-01-01", periods=HOURS, freq="1h")
+    prices = []
+    for symbol in SPEC.symbols:
+        close = 50 + rng.standard_normal(HOURS).cumsum()
+        prices.append(
+            pd.DataFrame(
+                {
+                    "date": dates.astype(str),
+                    "crypto_symbol": symbol,
+                    "open": close,
+                    "high": close + 1,
+                    "low": close - 1,
+                    "close": close,
+                    "volume": rng.uniform(100, 900, HOURS).round(2) * volume_scale,
+                }
+            )
+        )
+    return {
+        "crypto_price": pd.concat(prices, ignore_index=True),
+        "US_Bond_Yield": pd.DataFrame({"date": dates.astype(str), "yield": 2e-6}),
+    }
+
+
+def _load(tmp_path: Path, name: str, tables: dict[str, pd.DataFrame]) -> str:
+    folder = tmp_path / name
+    folder.mkdir()
+    for table, frame in tables.items():
+        frame.to_csv(folder / f"{table}.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'source.db'}"
+    load_csv(folder, url)  # replaces the tables, like a user loading corrected files
+    return url
+
+
+def _sql(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(sa.text(statement))
+    engine.dispose()
+
+
+def test_changing_every_value_of_one_column_changes_the_key(tmp_path: Path) -> None:
+    cache = tmp_path / "datasets"
+    url = _load(tmp_path, "v1", _tables())
+    first = build_dataset(SPEC, db_url=url, cache_dir=cache, in_process=True)
+    again = build_dataset(SPEC, db_url=url, cache_dir=cache, in_process=True)
+    assert again.cache_key == first.cache_key
+    url = _load(tmp_path, "v2", _tables(volume_scale=1000))  # same counts, dates and close
+    second = build_dataset(SPEC, db_url=url, cache_dir=cache, in_process=True)
+    assert second.cache_key != first.cache_key
+    volume = second.preprocessing.raw_columns.index("volume")
+    assert second.preprocessing.scale_mean["AAAUSDT"][volume] == pytest.approx(
+        1000 * first.preprocessing.scale_mean["AAAUSDT"][volume]
+    )
+    assert sorted(p.name for p in cache.iterdir()) == sorted([first.cache_key, second.cache_key])
+
+
+def test_one_changed_value_changes_the_key(tmp_path: Path) -> None:
+    url = _load(tmp_path, "v1", _tables())
+    before = build_dataset(SPEC, db_url=url, use_cache=False, in_process=True).cache_key
+    _sql(url, "UPDATE crypto_price SET high = high + 0.001 WHERE crypto_symbol = 'BBBUSDT' AND date = "
+              "(SELECT MIN(date) FROM crypto_price)")  # fmt: skip
+    assert build_dataset(SPEC, db_url=url, use_cache=False, in_process=True).cache_key != before
+
+
+def test_a_column_type_change_changes_the_key_when_it_changes_what_is_read(tmp_path: Path) -> None:
+    url = _load(tmp_path, "v1", _tables(volume_scale=10))  # volumes in the thousands
+    before = build_dataset(SPEC, db_url=url, use_cache=False, in_process=True)
+    # REAL → INTEGER (what a schema migration does): the fractions go, so the key must move
+    _sql(
+        url,
+        "CREATE TABLE cp AS SELECT * FROM crypto_price",
+        "DROP TABLE crypto_price",
+        "CREATE TABLE crypto_price (date DATETIME, crypto_symbol VARCHAR(64), open FLOAT, high FLOAT, "
+        "low FLOAT, close FLOAT, volume INTEGER)",
+        "INSERT INTO crypto_price SELECT date, crypto_symbol, open, high, low, close, CAST(volume AS INTEGER) FROM cp",
+    )
+    as_integer = build_dataset(SPEC, db_url=url, use_cache=False, in_process=True)
+    assert as_integer.cache_key != before.cache_key
+    # REAL → TEXT with thousands separators: the same numbers are read, so the same dataset and key
+    # (the old build dropped such a column; now it is parsed, so SQLite and MariaDB types agree too)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        frame = pd.read_sql(sa.text("SELECT * FROM cp"), conn)
+        conn.execute(sa.text("DROP TABLE crypto_price"))
+    frame["volume"] = [f"{v:,}" for v in frame["volume"]]  # exact: repr digits
+    assert frame["volume"].str.contains(",").any()
+    frame.to_sql("crypto_price", engine, index=False, dtype={"volume": sa.Text()})
+    engine.dispose()
+    as_text = build_dataset(SPEC, db_url=url, use_cache=False, in_process=True)
+    assert as_text.feature_names == before.feature_names  # volume kept, not dropped
+    assert as_text.cache_key == before.cache_key
+    assert np.array_equal(as_text.features, before.features)
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_ray_tasks_and_the_in_process_build_read_the_same_rows_and_key(tmp_path: Path) -> None:
+    url = _load(tmp_path, "v1", _tables())
+    local = build_dataset(SPEC, db_url=url, use_cache=False, in_process=True)
+    on_ray = build_dataset(SPEC, db_url=url, use_cache=False)
+    assert on_ray.cache_key == local.cache_key
+    assert np.array_equal(on_ray.features, local.features)
+
+
+# --- validate ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the build reaches Ray."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the dry build started Ray Data tasks")
+
+    monkeypatch.setattr(build_module, "_ray_batches", refuse)
+
+
+@pytest.mark.usefixtures("no_ray")
+def test_validate_caches_under_the_storage_path_without_starting_ray(
+    write_sweep: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ray
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    was_running = ray.is_initialized()
+    assert main(["validate", str(write_sweep())]) == 0
+    assert ray.is_initialized() == was_running  # no Ray started in this process
+    datasets = tmp_path / "runs" / "datasets"
+    assert len([p for p in datasets.iterdir() if not p.name.startswith(".")]) == 1
+    assert not (home / ".cache" / "seqsweep" / "datasets").exists()
+
+
+@pytest.mark.usefixtures("no_ray")
+def test_validate_cache_dir_flag(write_sweep: Callable[..., Path], tmp_path: Path) -> None:
+    chosen = tmp_path / "elsewhere"
+    assert main(["validate", str(write_sweep()), "--cache-dir", str(chosen)]) == 0
+    assert len(list(chosen.iterdir())) == 1
+    assert not (tmp_path / "runs" / "datasets").exists()

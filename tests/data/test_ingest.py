@@ -1,0 +1,235 @@
+"""One reading of dates, numbers and symbols on every path in: load-csv, dataset.csv and SQL reads."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from seqsweep.cli import main
+from seqsweep.data.ingest import normalize_symbols, parse_dates, parse_numeric
+from seqsweep.data.load_csv import load_csv
+from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.spec import DatasetSpec
+from seqsweep.errors import DataError
+
+START = pd.Timestamp("2024-01-01")
+HOURS = 60
+
+
+def _prices(dates: list[object], volume: list[object] | None = None) -> pd.DataFrame:
+    n = len(dates)
+    rng = np.random.default_rng(3)
+    close = 100 + rng.standard_normal(n).cumsum()
+    return pd.DataFrame(
+        {
+            "date": dates,
+            "crypto_symbol": "AAAUSDT",
+            "open": close,
+            "high": close + 1,
+            "low": close - 1,
+            "close": close,
+            "volume": volume if volume is not None else rng.uniform(1000, 9000, n).round(2),
+        }
+    )
+
+
+def _hours(n: int = HOURS) -> pd.DatetimeIndex:
+    return pd.date_range(START, periods=n, freq="1h")
+
+
+def _stored_dates(url: str, table: str = "crypto_price") -> pd.Series:
+    with sqlite3.connect(sa.engine.make_url(url).database or "") as conn:
+        return pd.to_datetime(pd.read_sql(f'SELECT date FROM "{table}" ORDER BY date', conn)["date"])
+
+
+# --- dates ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("unit", "factor"), [("s", 10**9), ("ms", 10**6), ("us", 10**3), ("ns", 1)])
+def test_epoch_dates_are_read_in_their_unit(
+    unit: str, factor: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    epochs = _hours().as_unit("ns").asi8 // factor
+    assert parse_dates(pd.Series(epochs), "date").tolist() == list(_hours())
+    assert parse_dates(pd.Series(epochs.astype(str)), "date").tolist() == list(_hours())  # digits as text
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    _prices(list(epochs)).to_csv(folder / "crypto_price.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with caplog.at_level("INFO"):
+        load_csv(folder, url, chunk_rows=7)  # the unit is decided once and holds for every chunk
+    assert _stored_dates(url).tolist() == list(_hours())
+    named = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}[unit]
+    assert f"epoch dates read in {named}" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([20240101, 20240102], r"column 'date': 20240101 is not an epoch time in s, ms, µs or ns"),
+        ([0, 1], r"column 'date': 0 is not an epoch time"),
+        ([1704067200, 1704070800000], r"column 'date': mixes epoch units .*1704070800000 in milliseconds"),
+        ([1704067200, "2024-01-01"], r"column 'date': mixes epoch numbers and dates"),
+        (["2024-01-01", "yesterday"], r"column 'date': 'yesterday' is not a date"),
+    ],
+    ids=["yyyymmdd", "zero", "mixed-units", "numbers-and-text", "not-a-date"],
+)
+def test_ambiguous_or_invalid_dates_are_refused_naming_the_column(
+    values: list[object], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(DataError, match=message):
+        parse_dates(pd.Series(values, dtype=object), "date")
+    file = tmp_path / "crypto_price.csv"
+    _prices(values).to_csv(file, index=False)
+    assert main(["data", "load-csv", str(file), "--db", f"sqlite:///{tmp_path / 'db.sqlite'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "crypto_price.csv: column 'date'" in err
+
+
+def test_units_mixed_across_chunks_are_refused(tmp_path: Path) -> None:
+    epochs = list(_hours().as_unit("ns").asi8 // 10**6)
+    epochs[-1] //= 1000  # the last row in seconds, in a later chunk
+    file = tmp_path / "crypto_price.csv"
+    _prices(epochs).to_csv(file, index=False)
+    with pytest.raises(DataError, match=r"column 'date': mixes epoch units"):
+        load_csv(file, f"sqlite:///{tmp_path / 'db.sqlite'}", chunk_rows=10)
+
+
+OFFSET_STAMPS = [
+    "2024-01-01T02:00:00+02:00",
+    "2024-01-01T01:00:00Z",
+    "2024-01-01 02:00:00",
+    "2024-01-01T08:30:00+05:30",
+]
+UTC_NAIVE = [pd.Timestamp("2024-01-01 00:00"), pd.Timestamp("2024-01-01 01:00"), pd.Timestamp("2024-01-01 02:00"),
+             pd.Timestamp("2024-01-01 03:00")]  # fmt: skip
+
+
+def test_offsets_and_z_become_naive_utc_on_every_path(tmp_path: Path) -> None:
+    parsed = parse_dates(pd.Series(OFFSET_STAMPS), "date")
+    assert parsed.dtype == "datetime64[ns]" and parsed.tolist() == UTC_NAIVE
+    # load-csv
+    file = tmp_path / "crypto_price.csv"
+    _prices(OFFSET_STAMPS).to_csv(file, index=False)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    load_csv(file, url)
+    assert _stored_dates(url).tolist() == UTC_NAIVE
+    # dataset.csv (join: ohlcv)
+    candles = pd.DataFrame(
+        {"date": OFFSET_STAMPS, **{c: [1.0, 2.0, 3.0, 4.0] for c in ("open_price", "highest_price",
+                                                                   "lowest_price", "closing_price", "volume")}}
+    )  # fmt: skip
+    candle_file = tmp_path / "candles.csv"
+    candles.to_csv(candle_file, index=False)
+    plan = plan_source(DatasetSpec(join="ohlcv", csv=str(candle_file), frequency=None), None)
+    assert load_symbol_rows(plan, "ETHUSDT")["date"].tolist() == UTC_NAIVE
+    # a SQL read of text stamps stored by another tool
+    raw_url = f"sqlite:///{tmp_path / 'raw.sqlite'}"
+    engine = sa.create_engine(raw_url)
+    candles.to_sql("ohlcv", engine, index=False)  # `date` stays TEXT with its offsets
+    engine.dispose()
+    plan = plan_source(DatasetSpec(join="ohlcv", frequency=None), raw_url)
+    assert load_symbol_rows(plan, "ETHUSDT")["date"].tolist() == UTC_NAIVE
+
+
+# --- numbers -------------------------------------------------------------------------------------
+
+
+def test_numbers_with_thousands_separators_are_parsed() -> None:
+    values = pd.Series(["6,179.90", "12", " 1,234,567 ", "", None, "nan", "-3.5e2"])
+    out = parse_numeric(values, "volume")
+    assert out.dtype == np.float64
+    assert out.iloc[[0, 1, 2, 6]].tolist() == [6179.9, 12.0, 1234567.0, -350.0]
+    assert out.iloc[3:6].isna().all()
+
+
+@pytest.mark.parametrize("bad", ["6179,90", "1.234,5", "abc", "12 units"])
+def test_a_value_that_is_no_number_is_refused_naming_column_and_value(bad: str) -> None:
+    with pytest.raises(DataError, match=rf"column 'volume': '{bad}' is not a number"):
+        parse_numeric(pd.Series(["1.0", bad]), "volume")
+
+
+def test_load_csv_stores_text_numbers_as_floats_and_refuses_bad_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    volumes = [f"{v:,.2f}" for v in np.linspace(1000, 9000, HOURS)]
+    file = tmp_path / "crypto_price.csv"
+    _prices(list(_hours().astype(str)), volumes).to_csv(file, index=False)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    load_csv(file, url, chunk_rows=25)
+    engine = sa.create_engine(url)
+    types = {c["name"]: c["type"] for c in sa.inspect(engine).get_columns("crypto_price")}
+    engine.dispose()
+    assert isinstance(types["volume"], sa.Float)
+    with sqlite3.connect(tmp_path / "db.sqlite") as conn:
+        stored = [row[0] for row in conn.execute("SELECT volume FROM crypto_price ORDER BY date")]
+    assert stored == pytest.approx(np.linspace(1000, 9000, HOURS), abs=0.006)
+    volumes[40] = "n/a?"
+    _prices(list(_hours().astype(str)), volumes).to_csv(file, index=False)
+    assert main(["data", "load-csv", str(file), "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "crypto_price.csv: column 'volume': 'n/a?' is not a number" in err
+
+
+def _text_volume_db(tmp_path: Path, volumes: list[str]) -> str:
+    """A price table written by another tool: `volume` is a TEXT column."""
+    url = f"sqlite:///{tmp_path / 'text.sqlite'}"
+    engine = sa.create_engine(url)
+    frame = _prices(list(_hours()), volumes)
+    frame.to_sql("crypto_price", engine, index=False, dtype={"volume": sa.Text()})
+    pd.DataFrame({"date": _hours(), "yield": 2e-6}).to_sql("US_Bond_Yield", engine, index=False)
+    engine.dispose()
+    return url
+
+
+def test_a_text_column_in_the_database_is_parsed_not_dropped(tmp_path: Path) -> None:
+    volumes = [f"{v:,.2f}" for v in np.linspace(1000, 9000, HOURS)]
+    url = _text_volume_db(tmp_path, volumes)
+    plan = plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",)), url)
+    assert "volume" in plan.value_columns
+    rows = load_symbol_rows(plan, "AAAUSDT")
+    assert rows["volume"].to_numpy() == pytest.approx(np.linspace(1000, 9000, HOURS), abs=0.006)
+
+
+def test_a_text_column_that_is_no_number_fails_the_read_naming_it(tmp_path: Path) -> None:
+    volumes = ["1,000.00"] * HOURS
+    volumes[7] = "lots"
+    url = _text_volume_db(tmp_path, volumes)
+    plan = plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",)), url)
+    with pytest.raises(DataError, match=r"column 'crypto_price.volume': 'lots' is not a number"):
+        load_symbol_rows(plan, "AAAUSDT")
+
+
+# --- symbols -------------------------------------------------------------------------------------
+
+
+def test_load_csv_strips_and_upper_cases_symbols_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = _prices(list(_hours().astype(str)))
+    frame["crypto_symbol"] = ["aaausdt", "AAAUSDT ", " AAAUSDT"] * (HOURS // 3)
+    assert normalize_symbols(frame["crypto_symbol"], "crypto_symbol").unique().tolist() == ["AAAUSDT"]
+    file = tmp_path / "crypto_price.csv"
+    frame.to_csv(file, index=False)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with caplog.at_level("INFO"):
+        load_csv(file, url)
+    with sqlite3.connect(tmp_path / "db.sqlite") as conn:
+        assert [r[0] for r in conn.execute("SELECT DISTINCT crypto_symbol FROM crypto_price")] == ["AAAUSDT"]
+    assert (
+        f"{HOURS} symbols stripped and upper-cased" in caplog.text and "'aaausdt' → 'AAAUSDT'" in caplog.text
+    )
+
+
+def test_load_csv_into_sqlite_runs_analyze(tmp_path: Path) -> None:
+    file = tmp_path / "crypto_price.csv"
+    _prices(list(_hours().astype(str))).to_csv(file, index=False)
+    load_csv(file, f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with sqlite3.connect(tmp_path / "db.sqlite") as conn:
+        stats = conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1").fetchall()
+    assert ("crypto_price", "ix_crypto_price_crypto_symbol_date", f"{HOURS} {HOURS} 1") in stats
