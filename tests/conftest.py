@@ -39,6 +39,16 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_sqlite_url(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """`shared/data/seed_schema/` loaded into a SQLite file once per session."""
+    from seqsweep.data.load_csv import load_csv
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('real') / 'seed_schema.db'}"
+    load_csv(shared_data / "seed_schema", url)
+    return url
+
+
+@pytest.fixture(scope="session")
 def sample_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A small generated sample database (16 symbols × 400 hours) in a session temp folder."""
     from seqsweep.data.sample import write_sample

@@ -47,16 +47,6 @@ def cache_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_sqlite_url(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """`shared/data/seed_schema/` loaded into a SQLite file once per session."""
-    from seqsweep.data.load_csv import load_csv
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('real') / 'seed_schema.db'}"
-    load_csv(shared_data / "seed_schema", url)
-    return url
-
-
-@pytest.fixture(scope="session")
 def real_mariadb_url(shared_data: Path, mariadb_url: str) -> str:
     """`shared/data/seed_schema/` loaded into this session's MariaDB database once."""
     from seqsweep.data.load_csv import load_csv
