@@ -1,8 +1,13 @@
-"""The CLI's last line of defence: an unforeseen exception is one line, without any password."""
+"""The CLI: an unforeseen exception is one line without any password; quiet by default, `-v` shows all."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +27,154 @@ def test_unexpected_exception_is_one_line_without_password(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "hunter2" not in err and "analyst:***@db" in err
+
+
+# --- quiet by default: seqsweep's own lines only ------------------------------------------------
+
+CHATTER = re.compile(
+    r"E0000|W0000|I0000|oneDNN|absl|Token authentication|Started a local Ray|Traceback|"
+    r"\b(?:INFO|WARNING|ERROR)\b|ray-data|streaming_executor|Progress bars|tensorflow/|it/s\]"
+)
+"""Lines only a library prints (Ray's logger format, Ray Data, TF/XLA's C++ log, tqdm bars)."""
+
+DEADLINE_S = 300
+"""Per CLI subprocess: far above its need on a busy 2-core machine; a hang fails instead of blocking."""
+
+
+def _seqsweep(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEQSWEEP_", "RAY_", "TF_"))}
+    env["HF_HUB_OFFLINE"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "seqsweep.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
+    )
+
+
+@pytest.fixture(scope="module")
+def hourly_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Two symbols of plain hourly prices (and the yield): a 2-hour grid is bad input a Ray task detects."""
+    from seqsweep.data.sample import generate_tables
+    from seqsweep.data.sources import open_engine
+    from seqsweep.data.tables import PRICE_TABLE, YIELD_TABLE, write_table
+
+    tables = generate_tables(seed=3, hours=300, symbols=("AAAUSDT", "BBBUSDT"), candles=False)
+    url = f"sqlite:///{tmp_path_factory.mktemp('hourly') / 'p.db'}"
+    engine = open_engine(url, must_exist=False)
+    for name in (PRICE_TABLE, YIELD_TABLE):
+        write_table(engine, name, [tables[name]])
+    engine.dispose()
+    return url
+
+
+BUILD = ("data", "build", "--join", "prices", "--symbols", "AAAUSDT,BBBUSDT", "--lookback", "12")
+BUILD_MORE = ("--horizon", "2", "--no-cache")
+
+
+@pytest.mark.slow
+def test_an_error_inside_a_ray_data_task_is_one_line(hourly_db: str, tmp_path: Path) -> None:
+    done = _seqsweep(*BUILD, *BUILD_MORE, "--frequency", "2h", "--db", hourly_db, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("seqsweep: error: dataset.frequency: 2h is coarser than the data of")
+
+
+@pytest.mark.slow
+def test_verbose_shows_what_quiet_hides(hourly_db: str, tmp_path: Path) -> None:
+    done = _seqsweep("-v", *BUILD, *BUILD_MORE, "--frequency", "2h", "--db", hourly_db, cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) > 1
+    assert lines[-1].startswith("seqsweep: error: dataset.frequency")
+    assert any(CHATTER.search(line) for line in lines)  # Ray's own lines are back
+
+
+@pytest.mark.slow
+def test_a_successful_build_prints_seqsweep_lines_only(hourly_db: str, tmp_path: Path) -> None:
+    done = _seqsweep(*BUILD, *BUILD_MORE, "--db", hourly_db, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("dataset ")
+    chatter = [line for line in (done.stdout + done.stderr).splitlines() if CHATTER.search(line)]
+    assert not chatter
+    assert all(line.startswith("seqsweep: ") for line in done.stderr.strip().splitlines())
+
+
+def test_data_build_accepts_a_builtin_sweep_name(
+    sample_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from seqsweep.commands.data import spec_mapping
+    from seqsweep.search_spaces.sweep import load_sweep
+
+    args = cli.build_parser().parse_args(["data", "build", "demo", "--lookback", "6"])
+    mapping = spec_mapping(args)
+    assert mapping["symbols"] == list(load_sweep("demo").file.dataset.symbols)
+    assert mapping["lookback"] == 6
+    assert cli.main(["data", "build", "no_such_sweep"]) == cli.EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("seqsweep: error: sweep file 'no_such_sweep' not found (built-in sweeps: demo,")
+
+
+def test_the_quiet_environment_is_set_for_the_command_and_removed_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key in cli.QUIET_ENVIRONMENT:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")  # a user's own setting wins
+    seen: dict[str, str | None] = {}
+
+    def look(args: argparse.Namespace) -> int:
+        seen.update({key: os.environ.get(key) for key in cli.QUIET_ENVIRONMENT})
+        return 0
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(func=look, verbose=False))
+    assert cli.main([]) == 0
+    assert seen["RAY_LOGGER_LEVEL"] == "error" and seen["TF_CPP_MIN_LOG_LEVEL"] == "1"
+    assert Path(str(seen["RAY_DATA_LOGGING_CONFIG"])).is_file()
+    assert "RAY_LOGGER_LEVEL" not in os.environ and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(func=look, verbose=True))
+    assert cli.main([]) == 0
+    assert seen["RAY_LOGGER_LEVEL"] is None  # -v: every library at its own defaults
+
+
+def test_native_stderr_is_silenced_only_inside_the_block(tmp_path: Path) -> None:
+    script = (
+        "import os\n"
+        "from seqsweep.cli import native_stderr_silenced\n"
+        "with native_stderr_silenced():\n"
+        "    os.write(2, b'hidden\\n')\n"
+        "os.write(2, b'shown\\n')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=DEADLINE_S, cwd=tmp_path
+    )
+    assert done.returncode == 0
+    assert done.stderr == "shown\n"
+
+
+def test_the_final_progress_line_is_printed_once() -> None:
+    import io
+    from types import SimpleNamespace
+
+    from seqsweep.tuning.progress import SweepProgress
+
+    stream = io.StringIO()
+    progress = SweepProgress("val_macro_f1", "max", total=2, stream=stream, log_every_s=3600)
+    running = [SimpleNamespace(status="RUNNING", last_result={}) for _ in range(2)]
+    done = [SimpleNamespace(status="TERMINATED", last_result={"val_macro_f1": 0.5}) for _ in range(2)]
+    progress.on_step_end(1, running)
+    progress.on_step_end(2, done)  # the last step already shows the final counts
+    progress.on_experiment_end(done)
+    lines = stream.getvalue().splitlines()
+    assert [line.split(" | ")[0] for line in lines] == [
+        "trials 0/2: running 2, done 0, errored 0",
+        "trials 2/2: running 0, done 2, errored 0",
+    ]
+    assert "best val_macro_f1 0.5000" in lines[-1]

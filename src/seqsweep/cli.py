@@ -2,18 +2,30 @@
 
 Each command module exposes `register(subparsers)` which adds its parser and sets `func`. Errors a
 user can fix (`SeqsweepError`) become one line on stderr and exit code 2, never a traceback.
+
+Quiet by default: before Ray, TensorFlow or the Hugging Face stack is imported, `main` sets their log
+levels through the environment (`QUIET_ENVIRONMENT`; Ray's workers inherit it) and TensorFlow's import
+runs with native stderr silenced (`QuietNativeImports`), so a command prints seqsweep's own lines only. Ray Data keeps writing its log file in the Ray session folder but nothing
+reaches the terminal, so an error raised inside a per-symbol task arrives as seqsweep's one line.
+`seqsweep -v` leaves every library at its own defaults and logs seqsweep at DEBUG.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.abc
 import logging
 import os
 import re
 import sys
 import traceback
-from collections.abc import Sequence
+import types
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib.machinery import ModuleSpec
+from pathlib import Path
 
 from seqsweep import __version__
 from seqsweep.errors import SeqsweepError
@@ -29,8 +41,50 @@ COMMAND_MODULES: tuple[str, ...] = (
 EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 3
 
+RAY_DATA_QUIET_LOGGING = Path(__file__).with_name("ray_data_logging.yaml")
+"""Ray Data's logging config without its console handler: its log file only (`RAY_DATA_LOGGING_CONFIG`)."""
+
+QUIET_ENVIRONMENT: dict[str, str] = {
+    # Ray core: the `ray` logger's level in the driver and in every worker (token auth, "Started a local
+    # Ray instance", Tune and Train warnings); read when Ray is imported.
+    "RAY_LOGGER_LEVEL": "error",
+    # Ray Data: its progress-bar notice and the streaming executor's error tracebacks stay in its log file.
+    "RAY_DATA_LOGGING_CONFIG": str(RAY_DATA_QUIET_LOGGING),
+    "RAY_DEDUP_LOGS": "0",
+    # TensorFlow and XLA's C++ logging once absl is set up; the lines written while TensorFlow is imported
+    # (absl's pre-init notice, oneDNN, CPU features, `E0000 ...` CUDA factories) need `QuietNativeImports`.
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "GRPC_VERBOSITY": "ERROR",
+    "GLOG_minloglevel": "2",
+    # Hugging Face / sentence-transformers: no progress bars, no fork warning from the tokenizers.
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "TOKENIZERS_PARALLELISM": "false",
+    # Python warnings (FutureWarning, UserWarning) in the driver and in Ray's workers.
+    "PYTHONWARNINGS": "ignore",
+}
+"""Set (unless already set) for a command run without `-v`, before any of these libraries is imported."""
+
+THIRD_PARTY_LOGGERS: tuple[str, ...] = (
+    "ray",
+    "absl",
+    "tensorflow",
+    "keras",
+    "torch",
+    "filelock",
+    "urllib3",
+    "httpx",
+    "sentence_transformers",
+    "transformers",
+    "optuna",
+    "matplotlib",
+    "alembic",
+)
+"""Loggers held at ERROR without `-v` (Ray also gets `RAY_LOGGER_LEVEL`, as `ray.init` resets its level)."""
+
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `seqsweep` parser with every command module's subcommands (imports no Ray, TF or torch)."""
     parser = argparse.ArgumentParser(
         prog="seqsweep",
         description="Hyperparameter sweeps of sequence classifiers on market time series (Ray Tune + Optuna).",
@@ -50,24 +104,138 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("ray", "filelock", "urllib3", "sentence_transformers", "optuna", "absl"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """`-v`: everything at DEBUG with timestamps; else seqsweep's INFO lines plainly, others' errors only."""
+    if verbose:
+        logging.basicConfig(
+            level=logging.DEBUG,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PlainFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    logging.getLogger("seqsweep").setLevel(logging.INFO)
+    for noisy in THIRD_PARTY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:  # absl's Python logging prints "WARNING:absl:..." through its own handler once TensorFlow loads it
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:  # pragma: no cover - absl ships with TensorFlow
+        pass
+
+
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the block: C++ code writing to stderr goes nowhere."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Runs another loader's `exec_module` with native stderr silenced."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: ModuleSpec) -> types.ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        with native_stderr_silenced():
+            self._loader.exec_module(module)
+
+
+class QuietNativeImports(importlib.abc.MetaPathFinder):
+    """Imports TensorFlow with native stderr silenced.
+
+    TensorFlow's C++ start-up lines (absl's "All log messages before absl::InitializeLog()", the oneDNN
+    notice, CPU-feature and CUDA-factory lines such as `E0000 ...`) are written while it is imported,
+    before absl logging is set up, so `TF_CPP_MIN_LOG_LEVEL` does not reach them; only
+    `TF_ENABLE_ONEDNN_OPTS=0` would, by turning oneDNN off, which changes speed and numbers. A Python
+    error still propagates as usual.
+    """
+
+    MODULES = frozenset({"tensorflow"})
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname not in self.MODULES:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _QuietLoader(spec.loader)
+                return spec
+        return None
+
+
+class _PlainFormatter(logging.Formatter):
+    """`seqsweep: message` for seqsweep's INFO lines, `seqsweep: warning: ...` above; others say who they are."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info and record.levelno >= logging.ERROR:
+            message += "\n" + self.formatException(record.exc_info)
+        if record.name.split(".")[0] != "seqsweep":
+            return f"{record.levelname.lower()} ({record.name}): {message}"
+        if record.levelno <= logging.INFO:
+            return f"seqsweep: {message}"
+        return f"seqsweep: {record.levelname.lower()}: {message}"
+
+
+@contextmanager
+def quiet_environment(verbose: bool) -> Iterator[None]:
+    """Apply `QUIET_ENVIRONMENT` (keeping any variable the user set) for the block, unless `verbose`.
+
+    The variables are removed again afterwards, so calling `main` inside another program (the tests do)
+    leaves its environment as it was.
+    """
+    added = {} if verbose else {k: v for k, v in QUIET_ENVIRONMENT.items() if k not in os.environ}
+    os.environ.update(added)
+    finder = None if verbose or "tensorflow" in sys.modules else QuietNativeImports()
+    if finder is not None:
+        sys.meta_path.insert(0, finder)
+    try:
+        with warnings.catch_warnings():
+            if not verbose:
+                warnings.simplefilter("ignore")
+            yield
+    finally:
+        if finder is not None:
+            sys.meta_path.remove(finder)
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `seqsweep` command; returns its exit code (0 ok, 1 some trial errored, 2 bad input, 3 a bug)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USER_ERROR
-    _configure_logging(args.verbose)
+    with quiet_environment(args.verbose):
+        _configure_logging(args.verbose)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except SeqsweepError as exc:

@@ -12,7 +12,13 @@ import sqlalchemy as sa
 from seqsweep.cli import main
 from seqsweep.constants import DB_URL_ENV, NOTEBOOK_SYMBOLS
 from seqsweep.data.features import yearly_yield
-from seqsweep.data.sample import generate_tables
+from seqsweep.data.sample import (
+    OHLCV_TABLE,
+    SAMPLE_VERSION,
+    ensure_sample_db,
+    generate_tables,
+    sample_version,
+)
 from seqsweep.data.sources import resolve_db_url
 from seqsweep.data.tables import LENDING_TABLE, PRICE_TABLE, YIELD_TABLE
 
@@ -44,8 +50,37 @@ def test_tables_have_the_notebook_schema_and_symbols(tables: dict[str, pd.DataFr
         "volume",
     ]
     assert list(tables[YIELD_TABLE].columns) == ["date", "yield"]
-    assert set(tables[LENDING_TABLE]["crypto_symbol"]) == set(NOTEBOOK_SYMBOLS)
-    assert set(tables[PRICE_TABLE]["crypto_symbol"]) == set(NOTEBOOK_SYMBOLS)
+    assert set(tables[LENDING_TABLE]["crypto_symbol"]) == {*NOTEBOOK_SYMBOLS, "ETHUSDT"}
+    assert set(tables[PRICE_TABLE]["crypto_symbol"]) == {*NOTEBOOK_SYMBOLS, "ETHUSDT"}
+    assert list(tables[OHLCV_TABLE].columns) == [
+        "date", "open_price", "highest_price", "lowest_price", "closing_price", "volume",
+    ]  # fmt: skip
+
+
+def test_eth_candles_are_five_minutes_and_aggregate_to_its_hourly_prices(
+    tables: dict[str, pd.DataFrame],
+) -> None:
+    candles = tables[OHLCV_TABLE]
+    steps = candles["date"].diff().dropna()
+    assert steps.min() == pd.Timedelta(minutes=5)
+    assert len(candles) > 500 * 12 * 0.95  # the 3-hour outage is the only gap
+    assert (candles["lowest_price"] <= candles[["open_price", "closing_price"]].min(axis=1)).all()
+    assert (candles["highest_price"] >= candles[["open_price", "closing_price"]].max(axis=1)).all()
+    hourly = tables[PRICE_TABLE].query("crypto_symbol == 'ETHUSDT'").set_index("date")
+    last_of_hour = candles.groupby(candles["date"].dt.floor("h"))["closing_price"].last()
+    common = hourly.index.intersection(last_of_hour.index)
+    assert len(common) > 400
+    np.testing.assert_allclose(hourly.loc[common, "close"], last_of_hour.loc[common])
+
+
+def test_eth_does_not_change_the_other_symbols_numbers(tables: dict[str, pd.DataFrame]) -> None:
+    without = generate_tables(seed=11, hours=500, candles=False)
+    assert OHLCV_TABLE not in without
+    for name, frame in without.items():
+        ours = tables[name]
+        if "crypto_symbol" in ours:
+            ours = ours[ours["crypto_symbol"] != "ETHUSDT"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(ours, frame)
 
 
 def test_rates_follow_a_kinked_utilization_curve(tables: dict[str, pd.DataFrame]) -> None:
@@ -103,3 +138,18 @@ def test_default_source_is_the_sample_generated_on_first_use(
     assert url == f"sqlite:///{tmp_path / '.cache' / 'seqsweep' / 'sample.db'}"
     assert (tmp_path / ".cache" / "seqsweep" / "sample.db").is_file()
     assert resolve_db_url() == url  # second use: the file is reused
+
+
+def test_a_cached_sample_from_an_older_generator_is_regenerated(tmp_path: Path) -> None:
+    path = tmp_path / "sample.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:  # what version 1 left: the notebook's tables, user_version 0
+        conn.execute(sa.text("CREATE TABLE crypto_price (date TIMESTAMP, crypto_symbol TEXT)"))
+    engine.dispose()
+    assert sample_version(path) == 0
+    url = ensure_sample_db(path)
+    assert sample_version(path) == SAMPLE_VERSION
+    assert OHLCV_TABLE in sa.inspect(sa.create_engine(url)).get_table_names()
+    before = path.stat().st_mtime_ns
+    assert ensure_sample_db(path) == url
+    assert path.stat().st_mtime_ns == before  # current: reused as it is

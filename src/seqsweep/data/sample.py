@@ -1,4 +1,4 @@
-"""The embedded default database: the notebook's three tables, generated (not real data).
+"""The embedded default database: the notebook's three tables and GRU-ow's candles, generated (not real data).
 
 Why generated: the notebook's MySQL database is private and no public source has hourly lending
 rates for its 16 tokens (see shared/data/PROVENANCE.md). The generator gives every table the
@@ -11,7 +11,13 @@ notebook's schema and dynamics a model can learn from:
 - prices: a random walk with stochastic volatility (clusters of calm and turbulent hours), a common
   market factor, fat tails and consistent OHLC (low ≤ open, close ≤ high) and volume;
 - yield: a slow daily random walk of the 10-year yield, stored as the notebook's table stores it,
-  an hourly continuously compounded rate ln(1 + y) / 8760.
+  an hourly continuously compounded rate ln(1 + y) / 8760;
+- ETHUSDT besides the 16 symbols (the notebook's join on the real data holds ETH only, and the
+  built-in `lstm_base` / `lstm_vae_*` sweeps train on it): its price path is simulated in 5-minute
+  candles, written as GRU-ow's `ohlcv` table (`date, open_price, highest_price, lowest_price,
+  closing_price, volume`, no symbol column) and aggregated to the hourly `crypto_price` rows, so the
+  two tables tell the same story. ETH draws from its own random stream: the 16 symbols' numbers are
+  the same with or without it.
 
 Everything is vectorised numpy (the AR(1) recursions run through `scipy.signal.lfilter`) and
 deterministic for a seed. A shared exchange maintenance window and a few missing rate snapshots
@@ -20,8 +26,10 @@ leave gaps, like the real sources have, so masks get exercised.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sqlite3
 from pathlib import Path
 from typing import Final
 
@@ -31,7 +39,16 @@ from scipy.signal import lfilter
 
 from seqsweep.constants import NOTEBOOK_SYMBOLS
 from seqsweep.data.features import hourly_yield
-from seqsweep.data.tables import DATE, LENDING_TABLE, PRICE_TABLE, SYMBOL, YIELD, YIELD_TABLE, write_table
+from seqsweep.data.tables import (
+    DATE,
+    LENDING_TABLE,
+    OHLCV_COLUMNS,
+    PRICE_TABLE,
+    SYMBOL,
+    YIELD,
+    YIELD_TABLE,
+    write_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +58,20 @@ DEFAULT_HOURS: Final = 1200
 demo sweep to learn something and small enough that an LSTM epoch takes seconds on 2 cores."""
 SAMPLE_START: Final = "2024-02-01"
 """2024 is a leap year, so the default database holds a 29 February."""
+CANDLE_SYMBOL: Final = "ETHUSDT"
+"""The instrument simulated in 5-minute candles: the `ohlcv` table, and hourly rows beside the 16 symbols."""
+OHLCV_TABLE: Final = "ohlcv"
+"""GRU-ow's candle table (`dataset.ohlcv_table`'s default)."""
+CANDLE_MINUTES: Final = 5
+SAMPLE_VERSION: Final = 2
+"""Stored as SQLite's `user_version`; `ensure_sample_db` regenerates a cached file older than this
+(version 1 had neither ETHUSDT nor the `ohlcv` table)."""
 
 START_PRICES: Final[dict[str, float]] = {
     "1INCHUSDT": 0.45, "BALUSDT": 4.0, "BATUSDT": 0.22, "CRVUSDT": 0.55, "ENJUSDT": 0.3, "ENSUSDT": 11.0,
     "KNCUSDT": 0.7, "LINKUSDT": 16.0, "MANAUSDT": 0.45, "MKRUSDT": 2000.0, "RENUSDT": 0.06,
     "SNXUSDT": 3.2, "UNIUSDT": 6.5, "WBTCUSDT": 43000.0, "YFIUSDT": 7500.0, "ZRXUSDT": 0.33,
+    "ETHUSDT": 2300.0,
 }  # fmt: skip
 """Early-2024 price levels; other symbols start at 1.0."""
 
@@ -56,12 +82,16 @@ def _ar1(shocks: np.ndarray, persistence: float) -> np.ndarray:
 
 
 def _prices(
-    rng: np.random.Generator, times: pd.DatetimeIndex, symbols: tuple[str, ...]
+    rng: np.random.Generator, times: pd.DatetimeIndex, symbols: tuple[str, ...], steps_per_hour: int = 1
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """OHLCV per (hour, symbol) and the standardised hourly shocks that drive utilization."""
+    """OHLCV per (step, symbol) and the standardised shocks that drive utilization.
+
+    `steps_per_hour` > 1 simulates shorter candles: volatility per step shrinks by its square root and
+    the volatility clusters last as many hours as with hourly steps.
+    """
     n, s = len(times), len(symbols)
-    hourly_vol = rng.uniform(0.004, 0.01, s)  # typical altcoin hourly volatility
-    phi = 0.985
+    hourly_vol = rng.uniform(0.004, 0.01, s) / np.sqrt(steps_per_hour)  # typical altcoin volatility
+    phi = 0.985 ** (1 / steps_per_hour)
     log_var = _ar1(rng.normal(0.0, 0.6 * np.sqrt(1 - phi**2), (n, s)), phi)  # stationary sd 0.6
     vol = hourly_vol * np.exp(log_var / 2)  # (n, s) volatility clusters
     market = rng.standard_t(5, (n, 1)) / np.sqrt(5 / 3)
@@ -77,7 +107,11 @@ def _prices(
     low = np.minimum(open_, close) * np.exp(-wick * np.abs(rng.normal(size=(n, s))))
     hour = times.hour.to_numpy()[:, None]
     intraday = 1 + 0.3 * np.sin(2 * np.pi * (hour - 8) / 24)  # busier in US hours
-    volume = (2e5 / start) * intraday * np.exp(0.4 * rng.normal(size=(n, s)) + 0.8 * np.abs(shocks))
+    volume = (
+        (2e5 / start / steps_per_hour)
+        * intraday
+        * np.exp(0.4 * rng.normal(size=(n, s)) + 0.8 * np.abs(shocks))
+    )
     frame = _long(times, symbols, {"open": open_, "high": high, "low": low, "close": close, "volume": volume})
     return frame, shocks
 
@@ -137,14 +171,40 @@ def _long(times: pd.DatetimeIndex, symbols: tuple[str, ...], columns: dict[str, 
     return pd.DataFrame(data)
 
 
+def _candles(
+    rng: np.random.Generator, times: pd.DatetimeIndex
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """`CANDLE_SYMBOL` in 5-minute candles: the `ohlcv` frame, its hourly aggregate and the hourly shocks."""
+    steps = 60 // CANDLE_MINUTES
+    fine_times = pd.date_range(times[0], periods=len(times) * steps, freq=f"{CANDLE_MINUTES}min")
+    fine, fine_shocks = _prices(rng, fine_times, (CANDLE_SYMBOL,), steps_per_hour=steps)
+    candles = fine.drop(columns=SYMBOL).rename(
+        columns=dict(zip(("open", "high", "low", "close"), OHLCV_COLUMNS[:4], strict=True))
+    )
+    hourly = (
+        fine.set_index(DATE)
+        .resample("h")
+        .agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
+        .reset_index()
+    )
+    hourly.insert(1, SYMBOL, CANDLE_SYMBOL)
+    shocks = fine_shocks.reshape(len(times), steps).sum(axis=1, keepdims=True) / np.sqrt(steps)
+    return candles[[DATE, *OHLCV_COLUMNS]], hourly, shocks
+
+
 def generate_tables(
     *,
     seed: int = DEFAULT_SEED,
     hours: int = DEFAULT_HOURS,
     symbols: tuple[str, ...] = NOTEBOOK_SYMBOLS,
     start: str = SAMPLE_START,
+    candles: bool = True,
 ) -> dict[str, pd.DataFrame]:
-    """The three tables as frames, keyed by table name. Same seed, same numbers."""
+    """The notebook's three tables and GRU-ow's `ohlcv` candles as frames, keyed by table name.
+
+    Same seed, same numbers. `candles` adds `CANDLE_SYMBOL`: hourly rows in the three tables (from its
+    own random stream, so `symbols` keep their numbers) and its 5-minute `ohlcv` table.
+    """
     if hours < 48:
         raise ValueError(f"`hours >= 48` must hold, but got {hours=}")
     rng = np.random.default_rng(seed)
@@ -152,12 +212,22 @@ def generate_tables(
     prices, shocks = _prices(rng, times, symbols)
     rates = _rates(rng, times, symbols, shocks)
     maintenance_start = times[int(rng.integers(hours // 4, hours - hours // 4))]  # one 3-hour exchange outage
-    outage = (prices[DATE] >= maintenance_start) & (prices[DATE] < maintenance_start + pd.Timedelta(hours=3))
+    bond = _bond_yield(rng, times)
+    tables: dict[str, pd.DataFrame] = {}
+    if candles and CANDLE_SYMBOL not in symbols:
+        eth_rng = np.random.default_rng([seed, 1])
+        tables[OHLCV_TABLE], eth_prices, eth_shocks = _candles(eth_rng, times)
+        prices = pd.concat([prices, eth_prices], ignore_index=True)
+        rates = pd.concat([rates, _rates(eth_rng, times, (CANDLE_SYMBOL,), eth_shocks)], ignore_index=True)
+
+    def outage(frame: pd.DataFrame) -> pd.Series:
+        return (frame[DATE] >= maintenance_start) & (frame[DATE] < maintenance_start + pd.Timedelta(hours=3))
+
     return {
         LENDING_TABLE: rates.reset_index(drop=True),
-        PRICE_TABLE: prices[~outage].reset_index(drop=True),
-        YIELD_TABLE: _bond_yield(rng, times),
-    }
+        PRICE_TABLE: prices[~outage(prices)].reset_index(drop=True),
+        YIELD_TABLE: bond,
+    } | {name: frame[~outage(frame)].reset_index(drop=True) for name, frame in tables.items()}
 
 
 def write_sample(url: str, *, seed: int = DEFAULT_SEED, hours: int = DEFAULT_HOURS) -> dict[str, int]:
@@ -168,19 +238,37 @@ def write_sample(url: str, *, seed: int = DEFAULT_SEED, hours: int = DEFAULT_HOU
     engine = open_engine(url, must_exist=False)
     try:
         with db_errors(url, "writing the sample tables"):
-            return {name: write_table(engine, name, [frame]) for name, frame in tables.items()}
+            rows = {name: write_table(engine, name, [frame]) for name, frame in tables.items()}
+            if engine.dialect.name == "sqlite":
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"PRAGMA user_version = {SAMPLE_VERSION}")
+            return rows
     finally:
         engine.dispose()
 
 
+def sample_version(path: Path) -> int:
+    """The `SAMPLE_VERSION` a generated SQLite file was written with (0: not ours, or unreadable)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 def ensure_sample_db(path: Path) -> str:
-    """The URL of the sample SQLite file at `path`, generating it (atomically) on first use."""
+    """The URL of the sample SQLite file at `path`, generating it (atomically) on first use.
+
+    A file written by an older generator (`SAMPLE_VERSION`) is regenerated, so every built-in sweep
+    finds the tables and symbols it needs.
+    """
     path = path.expanduser().resolve()
-    if not path.exists():
+    if not path.exists() or sample_version(path) < SAMPLE_VERSION:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         partial.unlink(missing_ok=True)
-        log.info("generating the sample database at %s (first use)", path)
+        first = "first use" if not path.exists() else "the cached one predates the ohlcv table"
+        log.info("generating the sample database at %s (%s)", path, first)
         write_sample(f"sqlite:///{partial}")
         os.replace(partial, path)
     return f"sqlite:///{path}"
