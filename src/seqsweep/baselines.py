@@ -47,8 +47,10 @@ def persistence_moves(bundle: DatasetBundle, split: str) -> tuple[np.ndarray, np
     columns = [prep.raw_columns.index(t) for t in bundle.target_names]
     ends = bundle.splits[split].ends.astype(np.int64)
     previous = np.maximum(ends - 1, 0)
-    last = bundle.features[ends][:, columns]  # (n, T), scaled like the labelled moves
-    before = bundle.features[previous][:, columns]
+    last = bundle.scaled_rows(ends)[
+        :, columns
+    ]  # (n, T), scaled like the labelled moves (a fold's own scaling)
+    before = bundle.scaled_rows(previous)[:, columns]
     same_symbol = (ends > 0) & (bundle.row_symbol[previous] == bundle.row_symbol[ends])
     observed = (last != MASK_VALUE) & (before != MASK_VALUE) & same_symbol[:, None]  # (n, T)
     step = np.where(observed, last.astype(np.float64) - before, 0.0)
