@@ -4,18 +4,17 @@ failing trials, and resume after the driver is killed with SIGKILL."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import pytest
+import sweep_driver
+from barrier_family import reached_markers, release
 from frozen_family import trained_then_frozen
 from ray import tune
+from sweep_driver import assert_ray_checkpoints_exist, barrier_sweep
 
 from seqsweep import cli
 from seqsweep.errors import ConfigError
@@ -24,6 +23,7 @@ from seqsweep.search_spaces.searchers import RAY_TRIAL_ID_ATTR
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.trainables.tune_reporter import train_trial
 from seqsweep.tuning import run_sweep
+from seqsweep.tuning.experiment_state import StateFile, state_files
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +39,14 @@ def _trial_dirs(experiment: Path) -> list[Path]:
     return sorted(p for p in experiment.iterdir() if p.is_dir() and (p / "params.json").exists())
 
 
+def _markers(barrier: Path) -> list[str]:
+    return [p.read_text() for p in reached_markers(barrier)]
+
+
 def test_demo_style_sweep_end_to_end(
     ray_cluster: None, write_sweep: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write_sweep()
+    path = write_sweep(checkpoints={"keep": 1})
     assert cli.main(["run", str(path)]) == 0
     captured = capsys.readouterr()
     experiment = Path(load_sweep(path).file.storage_path) / "tiny"
@@ -68,10 +72,11 @@ def test_demo_style_sweep_end_to_end(
     for trial_dir in _trial_dirs(experiment):
         assert list(trial_dir.glob("events.out.tfevents*")), trial_dir
 
-    # Retention ran once the fit returned: at most the best `keep` (2) plus the latest per trial, and
-    # every ranked trial's best epoch still has its checkpoint.
+    # Retention ran once the fit returned: at most the best `keep` (1) plus the latest per trial, and
+    # every ranked trial's best epoch still has its checkpoint. Ray's readers name only those.
     for trial_dir in _trial_dirs(experiment):
-        assert 1 <= len(list(trial_dir.glob("checkpoint_*"))) <= 3, trial_dir
+        assert 1 <= len(list(trial_dir.glob("checkpoint_*"))) <= 2, trial_dir
+    assert_ray_checkpoints_exist(experiment)
     for trial in read_experiment(experiment).ranked():
         assert trial.checkpoint is not None and Path(trial.checkpoint).is_dir(), trial.trial_id
 
@@ -124,66 +129,58 @@ def test_gpu_request_on_a_cluster_without_gpu_is_refused(
         run_sweep(spec)
 
 
-def _seqsweep(*args: str, **kwargs: object) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "seqsweep.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group: SIGKILL takes its local Ray down with it
-        **kwargs,
-    )
+def _state_shows(experiment: Path, finished: str, running: str) -> bool:
+    """Whether Tune's saved experiment state has `finished` TERMINATED and `running` not yet ended."""
+    files = state_files(experiment)
+    if not files:
+        return False
+    status = {e.trial_id: e.status for e in StateFile(files[-1]).entries}
+    return status.get(finished) == "TERMINATED" and status.get(running) in ("RUNNING", "PENDING")
 
 
-KILLED_EPOCHS = 12
-"""With batches of 8, trials train long enough (~10 s) that the experiment state on disk, saved every
-5 s, shows one in progress; with bigger batches this data trains an epoch in a fraction of a second."""
-
-
-def test_resume_after_sigkill_runs_no_trial_twice(write_sweep: Callable[..., Path]) -> None:
-    path = write_sweep(
-        name="killed",
-        params={"cell_size": {"type": "choice", "values": [4, 8]}, "batch_size": 8, "epochs": KILLED_EPOCHS},
-        search={"num_samples": 4, "max_concurrent": 1},
-        scheduler={"type": "none"},
-    )
-    experiment = Path(load_sweep(path).file.storage_path) / "killed"
-    driver = _seqsweep("run", str(path))
-    deadline = time.monotonic() + 300
+def test_resume_after_sigkill_runs_no_trial_twice(write_sweep: Callable[..., Path], tmp_path: Path) -> None:
+    barrier = tmp_path / "barrier"
+    path = write_sweep(name="killed", **barrier_sweep(barrier, [4, 8]))
+    experiment = (Path(load_sweep(path).file.storage_path) / "killed").resolve()
+    driver = sweep_driver.start("run", str(path))
     try:
-        while time.monotonic() < deadline:
-            lines = {d.name: _result_lines(d) for d in _trial_dirs(experiment)} if experiment.exists() else {}
-            finished = [n for n, rows in lines.items() if any(r.get("final_epoch") for r in rows)]
-            in_progress = [n for n, rows in lines.items() if rows and n not in finished]
-            if finished and in_progress:
-                break
-            assert driver.poll() is None, (
-                f"the sweep ended before it could be killed:\n{driver.stdout.read()}"
-            )
-            time.sleep(0.5)
-        else:
-            pytest.fail("no trial finished within 300 s")
+        # Deterministic kill point: the first trial finished, the second blocked in epoch 2, and the
+        # state Tune saves every few seconds showing both (it keeps saving while the trial blocks).
+        first = sweep_driver.wait_for(
+            "the first trial reaching epoch 2", lambda: _markers(barrier)[:1], driver
+        )[0]
+        release(barrier, first)
+        second = sweep_driver.wait_for(
+            "the second trial reaching epoch 2",
+            lambda: [t for t in _markers(barrier) if t != first][:1],
+            driver,
+        )[0]
+        sweep_driver.wait_for(
+            "an experiment state with the first trial finished and the second running",
+            lambda: _state_shows(experiment, first, second),
+            driver,
+        )
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)
+        sweep_driver.signal_group(driver, signal.SIGKILL)  # its local Ray goes too; a dead group is fine
         driver.wait()
-    time.sleep(1)  # let the experiment state settle on disk as it was at the kill
-    before = {d.name: _result_lines(d) for d in _trial_dirs(experiment)}
+    first_dir = sweep_driver.trial_dir_of(experiment, first)
+    before = sweep_driver.result_rows(first_dir)
 
-    resumed = _seqsweep("resume", str(experiment))
-    output, _ = resumed.communicate(timeout=600)
+    release(barrier)
+    resumed = sweep_driver.start("resume", str(experiment))
+    output = sweep_driver.finish(resumed, timeout_s=400)
     assert resumed.returncode == 0, output
 
-    after = {d.name: _result_lines(d) for d in _trial_dirs(experiment)}
-    assert len(after) == 4, sorted(after)
+    after = {d.name: sweep_driver.result_rows(d) for d in sweep_driver.trial_dirs(experiment)}
+    assert len(after) == 2, sorted(after)
     for name, rows in after.items():
-        assert rows[-1]["final_epoch"] and rows[-1]["epoch"] == KILLED_EPOCHS, name
-    for name in finished:
-        assert after[name] == before[name], f"finished trial {name} ran again"
-    for name in in_progress:
-        resumed_rows = after[name][len(before[name]) :]
-        if any(r.get("epoch") for r in before[name]):
-            assert resumed_rows[0]["epoch"] > 1, f"{name} restarted from scratch instead of its checkpoint"
+        assert [r["epoch"] for r in rows] == [1, 2, 3], name  # one row per epoch, none trained twice
+        assert rows[-1]["final_epoch"], name
+    strip = "checkpoint_dir_name"  # blanked by pruning where the checkpoint was deleted
+    assert [{k: v for k, v in r.items() if k != strip} for r in after[first_dir.name]] == [
+        {k: v for k, v in r.items() if k != strip} for r in before
+    ], f"finished trial {first} ran again"
     study = optuna.load_study(study_name="killed", storage=f"sqlite:///{experiment}/optuna.db")
     complete = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(complete) == 4
+    assert len(complete) == 2
     assert not [t for t in study.get_trials() if t.state == optuna.trial.TrialState.RUNNING]

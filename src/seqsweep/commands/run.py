@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import sys
+from typing import TYPE_CHECKING
 
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
+
+if TYPE_CHECKING:
+    from seqsweep.data.spec import DatasetSpec
+    from seqsweep.tuning import SweepOutcome
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate.add_argument("sweep", help="sweep file path or built-in name")
     validate.add_argument("--db", help="SQLAlchemy database URL (overrides the file's dataset.db)")
     validate.add_argument("--no-data", action="store_true", help="skip the dry build of the dataset")
+    validate.add_argument(
+        "--cache-dir", help="where the dry build caches its dataset (default: <storage_path>/datasets)"
+    )
     add_override_argument(validate)
     validate.set_defaults(func=validate_command)
 
@@ -60,18 +69,36 @@ def load_with_overrides(args: argparse.Namespace) -> SweepSpec:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from seqsweep.tuning import run_sweep
+    """`seqsweep run`: 0 all trials finished, 1 some errored, 130/143 interrupted by SIGINT/SIGTERM."""
+    from seqsweep.tuning import SweepInterrupted, run_sweep
 
-    outcome = run_sweep(load_with_overrides(args), address=args.address, storage=args.storage)
-    print(outcome.describe())
-    return outcome.exit_code
+    spec = load_with_overrides(args)
+    try:
+        outcome = run_sweep(spec, address=args.address, storage=args.storage)
+    except SweepInterrupted as exc:
+        print(exc.describe(), file=sys.stderr)
+        return exc.exit_code
+    return _report(outcome)
 
 
 def resume_command(args: argparse.Namespace) -> int:
-    from seqsweep.tuning import resume_sweep
+    """`seqsweep resume`: exit codes as for `run`."""
+    from seqsweep.tuning import SweepInterrupted, resume_sweep
 
-    outcome = resume_sweep(args.experiment, address=args.address, db=args.db)
-    print(outcome.describe())
+    try:
+        outcome = resume_sweep(args.experiment, address=args.address, db=args.db)
+    except SweepInterrupted as exc:
+        print(exc.describe(), file=sys.stderr)
+        return exc.exit_code
+    return _report(outcome)
+
+
+def _report(outcome: SweepOutcome) -> int:
+    """Print the summary (or, for an interrupted sweep, the one line that says how to go on)."""
+    if outcome.interrupted_by is not None:
+        print(outcome.describe(), file=sys.stderr, flush=True)
+    else:
+        print(outcome.describe(), flush=True)
     return outcome.exit_code
 
 
@@ -84,17 +111,55 @@ def validate_command(args: argparse.Namespace) -> int:
         return 0
     from seqsweep.data import build_dataset
 
-    bundle = build_dataset(dry_run_spec(spec), cache_dir=None)
+    cache_dir = args.cache_dir or dry_run_cache_dir(spec)
+    # a bounded query: read in this process, without starting Ray
+    bundle = build_dataset(
+        dry_run_spec(spec), cache_dir=cache_dir, use_cache=cache_dir is not None, in_process=True
+    )
     counts = ", ".join(f"{name} {len(w)}" for name, w in bundle.splits.items())
     print(f"{spec.name}: dataset dry build ok ({len(bundle.symbols)} symbols, windows: {counts})")
     return 0
 
 
+def dry_run_cache_dir(spec: SweepSpec) -> str | None:
+    """`<storage_path>/datasets`, where `seqsweep run` caches the sweep's datasets; None (no cache)
+    for a URI storage path, so the dry build writes nothing outside where the user pointed."""
+    from pathlib import Path
+
+    root = spec.file.storage_path
+    return None if "://" in root else str(Path(root).expanduser().resolve() / "datasets")
+
+
 def dry_run_spec(spec: SweepSpec):
     """The sweep's dataset on a bounded query: enough latest rows per symbol for a few windows per split."""
     ds = spec.file.dataset
-    smallest = min(ds.split.train, ds.split.valid, 1 - ds.split.train - ds.split.valid)
+    fractions = ds.split.fractions
+    if fractions is None:  # a split by dates: the rows around the two dates
+        return _dry_run_by_dates(ds)
+    train, valid = fractions
+    smallest = min(train, valid, 1 - train - valid)
     rows = math.ceil(4 * (ds.lookback + ds.horizon + ds.split.gap) / smallest)
     if ds.max_rows_per_symbol is not None:
         rows = min(rows, ds.max_rows_per_symbol)
     return dataclasses.replace(ds, max_rows_per_symbol=rows)
+
+
+def _dry_run_by_dates(ds: DatasetSpec) -> DatasetSpec:
+    """A split by dates, bounded to a few windows' worth of grid steps before valid_start and after
+    test_start (the whole validation period in between), so the dates are still checked against the rows."""
+    import pandas as pd
+
+    from seqsweep.data.features import grid_step
+
+    step, dates = grid_step(ds.frequency), ds.split.dates
+    if step is None or dates is None:  # rows as they come: no step to count in, read them all
+        return ds
+    margin = 4 * (ds.lookback + ds.horizon + ds.split.gap) * step
+    # walk-forward folds: the k − 1 earlier validation blocks, and fold 0's train (one block), come first
+    folds_span = (dates[1] - dates[0]) * ds.split.folds if ds.split.folds > 1 else pd.Timedelta(0)
+    start, end = dates[0] - margin - folds_span, dates[1] + margin
+    if ds.start is not None:
+        start = max(start, pd.Timestamp(ds.start))
+    if ds.end is not None:
+        end = min(end, pd.Timestamp(ds.end))
+    return dataclasses.replace(ds, start=str(start), end=str(end))

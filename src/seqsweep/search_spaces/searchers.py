@@ -6,6 +6,11 @@ Every algorithm runs through Optuna so that each sweep has a study in a real sto
 `PruningOptunaSearch` mends one gap in Ray's `OptunaSearch`: a trial that ASHA stops early reaches
 Optuna as PRUNED (with its intermediate values), not as COMPLETE with a partial score, so TPE does
 not treat a two-epoch score as a finished one.
+
+An experiment owns its study: `claim_study` records the experiment's identity on the study
+(`OWNER_ATTR`), and `check_study_owner` refuses, before anything is written, a run or resume whose
+study name in that storage belongs to another experiment (two sweeps sharing a name and an RDB
+would otherwise crash on each other's search space or silently pool their trials).
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import optuna
+import yaml
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search.optuna import OptunaSearch
@@ -29,6 +35,10 @@ logger = logging.getLogger(__name__)
 
 STUDY_DB = "optuna.db"
 RAY_TRIAL_ID_ATTR = "ray_trial_id"
+OWNER_ATTR = "seqsweep_experiment_id"
+"""Study user attribute: the identity of the experiment that owns the study."""
+OWNER_DIR_ATTR = "seqsweep_experiment_dir"
+"""Study user attribute: where that experiment was (for the refusal's message only)."""
 
 
 class PruningOptunaSearch(OptunaSearch):
@@ -37,6 +47,14 @@ class PruningOptunaSearch(OptunaSearch):
     The trial loop marks its last report with `final_epoch=True`; a trial that completes without
     error and without that mark was stopped by the scheduler.
     """
+
+    @property
+    def study(self) -> optuna.Study:
+        """The Optuna study (set up by Ray's `OptunaSearch` once it has a space, metric and mode)."""
+        study = self._ot_study
+        if study is None:
+            raise RuntimeError("the searcher has no study yet")
+        return study
 
     def suggest(self, trial_id: str) -> dict | None:
         params = super().suggest(trial_id)
@@ -58,7 +76,7 @@ class PruningOptunaSearch(OptunaSearch):
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if result and not error:
             self._record_last_result(trial_id, result)
-        stopped_early = bool(result) and not error and not result.get(FINAL_EPOCH, False)
+        stopped_early = bool(result) and not error and not (result or {}).get(FINAL_EPOCH, False)
         if not stopped_early or trial_id in self._completed_trials:
             if result and not error:
                 # A finished trial is worth its best epoch (its kept checkpoint), as on the leaderboard.
@@ -67,7 +85,7 @@ class PruningOptunaSearch(OptunaSearch):
             return
         ot_trial = self._ot_trials[trial_id]
         try:
-            self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
+            self.study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
         except Exception as exc:  # a value Optuna refuses must not stop the sweep
             logger.warning("could not record trial %s as pruned: %s", trial_id, exc)
         self._completed_trials.add(trial_id)
@@ -81,15 +99,13 @@ class PruningOptunaSearch(OptunaSearch):
         ot_trial = self._ot_trials.get(trial_id)
         if ot_trial is None or self.metric not in result or TRAINING_ITERATION not in result:
             return
-        reported = self._ot_study._storage.get_trial(ot_trial._trial_id).intermediate_values
+        reported = self.study._storage.get_trial(ot_trial._trial_id).intermediate_values
         if result[TRAINING_ITERATION] not in reported:
             self.on_trial_result(trial_id, result)
 
     def _best_reported(self, trial_id: str, last: float | None) -> float | None:
         ot_trial = self._ot_trials.get(trial_id)
-        reported = (
-            self._ot_study._storage.get_trial(ot_trial._trial_id).intermediate_values if ot_trial else {}
-        )
+        reported = self.study._storage.get_trial(ot_trial._trial_id).intermediate_values if ot_trial else {}
         finite = [v for v in reported.values() if math.isfinite(v)]
         if not finite:
             return last
@@ -109,16 +125,150 @@ class PruningOptunaSearch(OptunaSearch):
         owned = {t.number for t in self._ot_trials.values()}
         orphans = [
             t
-            for t in self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
             if t.number not in owned
         ]
         for trial in orphans:
-            self._ot_study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+            self.study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
         return len(orphans)
 
 
 def study_storage_url(spec: SweepSpec, experiment_dir: str) -> str:
+    """`search.storage`, else the SQLite file `optuna.db` in the experiment directory."""
     return spec.file.search.storage or f"sqlite:///{experiment_dir}/{STUDY_DB}"
+
+
+def _masked(url: str) -> str:
+    from seqsweep.data.sources import masked_url
+
+    return masked_url(url)
+
+
+def _existing_storage(url: str) -> optuna.storages.RDBStorage | None:
+    """The study storage at `url` if it already holds Optuna's tables; creates nothing (no file, no table)."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except Exception:
+        raise ConfigError(f"search.storage: {_masked(url)} is not a database URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if not database or database == ":memory:" or not Path(database).exists():
+            return None
+    try:
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                has_studies = sa.inspect(conn).has_table("studies")
+        finally:
+            engine.dispose()
+        if not has_studies:
+            return None
+        return optuna.storages.RDBStorage(url, skip_table_creation=True)
+    except (sa.exc.SQLAlchemyError, RuntimeError, ModuleNotFoundError) as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+        raise ConfigError(
+            f"search.storage: cannot open the study storage {_masked(url)} ({type(exc).__name__}: {reason})"
+        ) from None
+
+
+def _study_owner(storage: optuna.storages.RDBStorage, study_name: str) -> tuple[bool, dict[str, Any], int]:
+    """(the study exists, its user attributes, its number of trials)."""
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return False, {}, 0
+    return True, storage.get_study_user_attrs(study_id), len(storage.get_all_trials(study_id, deepcopy=False))
+
+
+def check_study_owner(
+    url: str,
+    study_name: str,
+    experiment_id: str | None,
+    experiment_dir: Path,
+    *,
+    resuming: bool = False,
+) -> None:
+    """Refuse (ConfigError) a run or resume whose study belongs to another experiment.
+
+    A new experiment may use a study name only if no study of that name is in the storage, or the
+    study is its own (a start of the same experiment that stopped half way). A resumed experiment
+    needs its own study; one made before studies had owners (`experiment_id` None) may claim a
+    study whose trials are all its own trials.
+    """
+    storage = _existing_storage(url)
+    exists, attrs, n_trials = _study_owner(storage, study_name) if storage is not None else (False, {}, 0)
+    where = f"study {study_name!r} in {_masked(url)}"
+    if not exists:
+        if resuming:
+            raise ConfigError(
+                f"resume: {where} does not exist; the experiment cannot go on without its study"
+            )
+        return
+    owner = attrs.get(OWNER_ATTR)
+    if owner is not None and owner == experiment_id:
+        return
+    if (
+        owner is None
+        and resuming
+        and experiment_id is None
+        and _trials_are_ours(storage, study_name, experiment_dir)
+    ):
+        return
+    raise ConfigError(_clash(where, attrs, n_trials, resuming))
+
+
+def _clash(where: str, attrs: dict[str, Any], n_trials: int, resuming: bool) -> str:
+    if attrs.get(OWNER_ATTR) is None:
+        whose = f"holds {n_trials} trials of another sweep (a study no experiment owns)"
+    else:
+        whose = f"belongs to the experiment {attrs.get(OWNER_DIR_ATTR) or '(unknown directory)'}"
+    fix = (
+        "this experiment cannot resume with another experiment's study; nothing was run"
+        if resuming
+        else "give this sweep another `name` or another `search.storage`; nothing was written"
+    )
+    return f"{where} {whose}: {fix}"
+
+
+def _trials_are_ours(storage: Any, study_name: str, experiment_dir: Path) -> bool:
+    """Whether every trial of the study was asked for by a Tune trial of this experiment."""
+    from seqsweep.tuning.experiment_state import StateFile, state_files
+
+    files = state_files(experiment_dir)
+    if not files:
+        return False
+    ours = {entry.trial_id for entry in StateFile(files[-1]).entries}
+    study_id = storage.get_study_id_from_name(study_name)
+    return all(
+        t.user_attrs.get(RAY_TRIAL_ID_ATTR) in ours for t in storage.get_all_trials(study_id, deepcopy=False)
+    )
+
+
+def claim_study(url: str, spec: SweepSpec, experiment_id: str, experiment_dir: Path) -> None:
+    """Create the experiment's study (or take its own back) and record the experiment as its owner.
+
+    Creating is atomic in the database (the study name is unique): if another start made the study
+    since `check_study_owner`, this refuses as that check would have.
+    """
+    storage = optuna.storages.RDBStorage(url)
+    direction = (
+        optuna.study.StudyDirection.MAXIMIZE
+        if spec.file.search.mode == "max"
+        else optuna.study.StudyDirection.MINIMIZE
+    )
+    try:
+        study = optuna.create_study(study_name=spec.name, storage=storage, direction=direction)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=spec.name, storage=storage)
+        owner = study.user_attrs.get(OWNER_ATTR)
+        if owner is not None and owner != experiment_id:
+            raise ConfigError(
+                _clash(f"study {spec.name!r} in {_masked(url)}", study.user_attrs, len(study.trials), False)
+            ) from None
+    study.set_user_attr(OWNER_ATTR, experiment_id)
+    study.set_user_attr(OWNER_DIR_ATTR, str(experiment_dir))
 
 
 def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
@@ -158,16 +308,48 @@ def make_scheduler(spec: SweepSpec) -> TrialScheduler:
     )
 
 
+def earlier_study(earlier_experiment: str) -> tuple[str | None, str]:
+    """(study name, storage URL) of an earlier experiment, where its `sweep.yaml` says the study lives.
+
+    Without a readable `sweep.yaml` the study is looked for in the directory's `optuna.db`.
+    """
+    directory = Path(earlier_experiment).expanduser()
+    if not directory.is_dir():
+        raise ConfigError(f"warm_start: {earlier_experiment} is not a directory; name an earlier experiment")
+    try:
+        raw = yaml.safe_load((directory / "sweep.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        raw = None
+    if isinstance(raw, dict) and raw.get("name"):
+        search = raw.get("search")
+        storage = (
+            search.get("storage") if isinstance(search, dict) else None
+        ) or f"sqlite:///{directory.resolve() / STUDY_DB}"
+        return str(raw["name"]), str(storage)
+    return None, f"sqlite:///{directory.resolve() / STUDY_DB}"
+
+
+def check_warm_start(earlier_experiment: str) -> tuple[str | None, str, optuna.storages.RDBStorage]:
+    """(study name, storage URL, storage) of the earlier experiment's study; ConfigError if it has none."""
+    study_name, url = earlier_study(earlier_experiment)
+    storage = _existing_storage(url)
+    if storage is None or (study_name is not None and not _study_owner(storage, study_name)[0]):
+        raise ConfigError(
+            f"warm_start: {earlier_experiment} has no study {study_name or ''!s} in {_masked(url)}; "
+            f"name an earlier experiment directory"
+        )
+    return study_name, url, storage
+
+
 def warm_start_points(searcher: PruningOptunaSearch, earlier_experiment: str, metric: str) -> int:
     """Feed an earlier sweep's finished trials (from its Optuna study) to `searcher`; returns how many."""
-    db = Path(earlier_experiment) / STUDY_DB
-    if not db.exists():
-        raise ConfigError(
-            f"warm_start: {earlier_experiment} has no {STUDY_DB}; name an earlier experiment directory"
-        )
-    earlier = optuna.load_study(study_name=None, storage=f"sqlite:///{db}")
+    study_name, _url, storage = check_warm_start(earlier_experiment)
+    try:
+        earlier = optuna.load_study(study_name=study_name, storage=storage)
+    except ValueError as exc:  # several studies in the file and no sweep.yaml to say which
+        raise ConfigError(f"warm_start: {earlier_experiment}: {exc}") from None
     added = 0
-    space: dict[str, Any] = searcher._space
+    space = cast(dict[str, Any], searcher._space)
     for trial in earlier.get_trials(deepcopy=False):
         finished = trial.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         if not finished or set(trial.params) != set(space):

@@ -1,5 +1,5 @@
 """Running sweeps on Ray Tune: start, watch, resume."""
 
-from seqsweep.tuning.runner import SweepOutcome, resume_sweep, run_sweep
+from seqsweep.tuning.runner import SweepInterrupted, SweepOutcome, resume_sweep, run_sweep
 
-__all__ = ["SweepOutcome", "resume_sweep", "run_sweep"]
+__all__ = ["SweepInterrupted", "SweepOutcome", "resume_sweep", "run_sweep"]

@@ -2,7 +2,9 @@
 
 On a terminal the line is rewritten in place; in a log (not a TTY) it is printed as plain lines,
 when a count changes and at most every `log_every_s` seconds otherwise. Counts are read from the
-trial list each step, so a resumed sweep starts from what it had already done.
+trial list each step, so a resumed sweep starts from what it had already done. The best score and the
+elapsed time are part of the state Tune saves with the experiment: after a resume the best never drops
+and the elapsed time goes on from where it was saved, leaving out the time the sweep was stopped.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class SweepProgress(Callback):
         self.log_every_s = log_every_s
         self.counts = {"RUNNING": 0, "TERMINATED": 0, "ERROR": 0}
         self.best: float | None = None
+        self.elapsed_before = 0.0
+        """Seconds the sweep ran before this process took it over (restored on resume)."""
         self.started = time.monotonic()
         self._last_write = 0.0
 
@@ -43,9 +47,42 @@ class SweepProgress(Callback):
         state["_stream"] = None
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A monotonic clock reading means nothing in another process: the clock restarts here."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("elapsed_before", 0.0)
+        self.started = time.monotonic()
+        self._last_write = 0.0
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds the sweep has been running, over all its runs and resumes."""
+        return self.elapsed_before + (time.monotonic() - self.started)
+
+    def setup(
+        self,
+        stop: Any = None,
+        num_samples: int | None = None,
+        total_num_samples: int | None = None,
+        **info: Any,
+    ) -> None:
+        """Tune calls this when the experiment (or its resume) starts: the clock starts now."""
+        self.started = time.monotonic()
+
+    def get_state(self) -> dict[str, Any] | None:
+        """Saved by Tune with the experiment state (restored by `set_state` on resume)."""
+        return {"best": self.best, "elapsed_s": self.elapsed_s}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore the best score and the elapsed time a resumed sweep had reached when last saved."""
+        self._offer(state.get("best"))
+        elapsed = state.get("elapsed_s")
+        if isinstance(elapsed, int | float) and math.isfinite(elapsed):
+            self.elapsed_before = float(elapsed)
+
     def line(self) -> str:
         best = "-" if self.best is None else f"{self.best:.4f}"
-        elapsed = int(time.monotonic() - self.started)
+        elapsed = int(self.elapsed_s)
         finished = self.counts["TERMINATED"] + self.counts["ERROR"]
         return (
             f"trials {finished}/{self.total}: running {self.counts['RUNNING']}, "
@@ -67,11 +104,13 @@ class SweepProgress(Callback):
         self.stream.write(("\r\x1b[2K" + self.line()) if self._tty else self.line() + "\n")
         self.stream.flush()
         self._last_write = now
+        self._written = (dict(self.counts), self.best)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         self._offer(result.get(self.metric))
 
-    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+    def _count(self, trials: list) -> bool:
+        """Recount the trials (and offer their last scores); True when a count changed."""
         counts = {status: 0 for status in self.counts}
         for trial in trials:
             if trial.status in counts:
@@ -79,11 +118,16 @@ class SweepProgress(Callback):
             self._offer((trial.last_result or {}).get(self.metric))
         changed = counts != self.counts
         self.counts = counts
-        self._emit(changed)
+        return changed
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        self._emit(self._count(trials))
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
-        self.on_step_end(0, trials)
-        self._emit(changed=True)
+        self._count(trials)
+        # the final line once: in a log, not again when the last step already wrote these counts
+        if self._tty or getattr(self, "_written", None) != (self.counts, self.best):
+            self._emit(changed=True)
         if self._tty:
             self.stream.write("\n")
             self.stream.flush()

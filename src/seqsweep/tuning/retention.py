@@ -3,7 +3,8 @@
 Tune's own `num_to_keep` deletes a checkpoint the moment a better one arrives, while the experiment
 state it saved a few seconds earlier may still point at the deleted one: a driver killed in that gap
 leaves a trial that cannot be restored. So Tune keeps every checkpoint while the sweep runs, and
-`prune_checkpoints` applies the retention once `fit()` has returned (after `run` or `resume`).
+`prune_checkpoints` applies the retention once `fit()` has returned (after `run` or `resume`) and
+the sweep was not interrupted; Tune's saved experiment state is rewritten to match.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from seqsweep.tuning.experiment_state import forget_checkpoints
+
 logger = logging.getLogger(__name__)
 
 
@@ -22,9 +25,9 @@ def kept_checkpoints(result: Any) -> list[tuple[Any, dict[str, Any]]]:
     return [(c, m) for c, m in (result.best_checkpoints or []) if Path(c.path).exists()]
 
 
-def prune_checkpoints(results: Any, *, keep: int, metric: str, mode: str) -> int:
-    """Delete every checkpoint but each trial's best `keep` (by `metric`) and its latest; returns how many."""
-    removed = 0
+def checkpoints_to_prune(results: Any, *, keep: int, metric: str, mode: str) -> list[str]:
+    """Paths of every checkpoint but each trial's best `keep` (by `metric`) and its latest."""
+    doomed: list[str] = []
     for result in results:
         pairs = kept_checkpoints(result)
         if len(pairs) <= keep:
@@ -32,13 +35,28 @@ def prune_checkpoints(results: Any, *, keep: int, metric: str, mode: str) -> int
         latest = max(pairs, key=lambda pair: pair[1].get("training_iteration", -1))[0].path
         ranked = sorted(pairs, key=lambda pair: _rank_key(pair[1].get(metric), mode))
         kept = {checkpoint.path for checkpoint, _ in ranked[:keep]} | {latest}
-        for checkpoint, _ in pairs:
-            if checkpoint.path not in kept:
-                shutil.rmtree(checkpoint.path, ignore_errors=True)
-                removed += 1
-    if removed:
-        logger.info("checkpoints: removed %d beyond the best %d and the latest of each trial", removed, keep)
-    return removed
+        doomed.extend(checkpoint.path for checkpoint, _ in pairs if checkpoint.path not in kept)
+    return doomed
+
+
+def prune_checkpoints(
+    results: Any, *, keep: int, metric: str, mode: str, experiment_dir: Path | None = None
+) -> int:
+    """Delete every checkpoint but each trial's best `keep` (by `metric`) and its latest; returns how many.
+
+    With `experiment_dir`, Tune's saved state and result rows stop naming the doomed checkpoints
+    first (see `experiment_state.forget_checkpoints`), so Ray's readers never hand out a deleted one.
+    """
+    doomed = checkpoints_to_prune(results, keep=keep, metric=metric, mode=mode)
+    if experiment_dir is not None:
+        forget_checkpoints(experiment_dir, doomed)
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    if doomed:
+        logger.info(
+            "checkpoints: removed %d beyond the best %d and the latest of each trial", len(doomed), keep
+        )
+    return len(doomed)
 
 
 def _rank_key(value: Any, mode: str) -> float:

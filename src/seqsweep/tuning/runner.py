@@ -3,16 +3,27 @@
 The dataset is built (or read from the cache on the storage path) once in the driver and handed to
 every trial through `tune.with_parameters`, which puts it in Ray's object store once; trials on a
 node read the same shared-memory copy.
+
+SIGINT (Ctrl-C) and SIGTERM end a sweep the way Tune ends one on Ctrl-C (trials stopped, the state
+saved for `resume`), but are recorded: the outcome says the sweep was interrupted (exit 130 / 143),
+and no checkpoint is pruned. A second signal stops at once.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import shutil
+import signal
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any
 
 from ray import tune
@@ -21,8 +32,22 @@ from seqsweep.cluster.session import cluster_gpus, ray_session
 from seqsweep.cluster.storage import check_shared_storage
 from seqsweep.errors import ConfigError
 from seqsweep.search_spaces.credentials import with_database, without_password
-from seqsweep.search_spaces.searchers import make_scheduler, make_searcher, warm_start_points
+from seqsweep.search_spaces.searchers import (
+    check_study_owner,
+    check_warm_start,
+    claim_study,
+    make_scheduler,
+    make_searcher,
+    study_storage_url,
+    warm_start_points,
+)
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
+from seqsweep.tuning.experiment_state import (
+    FINISHED_STATUSES,
+    StateFile,
+    reconcile_for_resume,
+    state_files,
+)
 from seqsweep.tuning.progress import SweepProgress
 from seqsweep.tuning.retention import prune_checkpoints
 
@@ -37,6 +62,28 @@ DATA_PARALLEL_TRIAL_RESOURCES = {"cpu": 0.0, "memory": 1.0}
 an empty request, so the trial asks for one byte of memory."""
 EXPERIMENT_STATE_PERIOD_S = "5"
 """How often Tune saves the experiment state; a driver killed with SIGKILL loses at most this much."""
+EXPERIMENT_ID_FILE = "seqsweep_experiment.json"
+"""The experiment's identity (a uuid), which its Optuna study records as its owner."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived before Tune ran (nothing to resume) or a second time (stop now)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.experiment_dir: Path | None = None
+        """Set once Tune has written the experiment (so `resume` can continue it)."""
+
+    def describe(self) -> str:
+        if self.experiment_dir is None:
+            return "interrupted: before any trial ran; nothing to resume"
+        return f"interrupted: continue with seqsweep resume {self.experiment_dir}"
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 @dataclass(frozen=True)
@@ -47,13 +94,26 @@ class SweepOutcome:
     best_trial_id: str | None
     best_value: float | None
     metric: str
+    num_finished: int = 0
+    """Trials that ended (finished or errored); the rest are continued by `resume`."""
+    num_samples: int = 0
+    interrupted_by: int | None = None
+    """The signal (SIGINT, SIGTERM) that stopped the sweep before it was done; None if it completed."""
 
     @property
     def exit_code(self) -> int:
-        """0 when every trial finished, 1 when any trial errored (the sweep itself still completed)."""
+        """0 when every trial finished, 1 when any trial errored (the sweep itself still completed),
+        128 + the signal number (130 SIGINT, 143 SIGTERM) when the sweep was interrupted."""
+        if self.interrupted_by is not None:
+            return 128 + self.interrupted_by
         return 1 if self.num_errored else 0
 
     def describe(self) -> str:
+        if self.interrupted_by is not None:
+            return (
+                f"interrupted: {self.num_finished} of {self.num_samples} trials finished; "
+                f"continue with seqsweep resume {self.experiment_dir}"
+            )
         best = "none" if self.best_value is None else f"{self.best_value:.4f} (trial {self.best_trial_id})"
         return (
             f"{self.num_trials} trials, {self.num_errored} errored; best {self.metric} {best}\n"
@@ -87,11 +147,26 @@ def run_sweep(
             f"experiment {experiment_dir} already exists: continue it with `seqsweep resume {experiment_dir}` "
             f"or change `name`"
         )
-    with ray_session(address):
+    # An experiment owns its study: another one's study (same name, same RDB) is refused before
+    # anything is written. A start that failed half way left its identity; it may start again.
+    experiment_id = read_experiment_id(experiment_dir) or uuid.uuid4().hex
+    storage_url = study_storage_url(spec, str(experiment_dir))
+    check_study_owner(storage_url, spec.name, experiment_id, experiment_dir)
+    if spec.file.warm_start:
+        check_warm_start(spec.file.warm_start)
+    with _ray_session(address):
         _check_cluster(spec)
         check_shared_storage(root)
         bundle = _build_dataset(spec, root)
+        created = not experiment_dir.exists()
         experiment_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            _write_experiment_id(experiment_dir, experiment_id)
+            claim_study(storage_url, spec, experiment_id, experiment_dir)
+        except ConfigError:
+            if created:  # another start took the study meanwhile: leave nothing behind
+                shutil.rmtree(experiment_dir, ignore_errors=True)
+            raise
         (experiment_dir / SWEEP_COPY).write_text(without_password(spec).to_yaml())
         searcher = make_searcher(spec, str(experiment_dir))
         if spec.file.warm_start:
@@ -112,7 +187,13 @@ def run_sweep(
             ),
             run_config=_run_config(spec, root, stream),
         )
-        return _finish(tuner.fit(), experiment_dir, spec)
+        with _stop_signals() as stop:
+            try:
+                grid = tuner.fit()
+            except SweepInterrupted as exc:  # a second signal: stopped at once
+                exc.experiment_dir = experiment_dir
+                raise
+        return _finish(grid, experiment_dir, spec, stop.signum)
 
 
 def resume_sweep(
@@ -134,9 +215,18 @@ def resume_sweep(
         )
     spec = with_database(load_sweep(experiment_dir / SWEEP_COPY), db)
     root = str(experiment_dir.parent)
-    with ray_session(address):
+    experiment_id = read_experiment_id(experiment_dir)
+    storage_url = study_storage_url(spec, str(experiment_dir))
+    check_study_owner(storage_url, spec.name, experiment_id, experiment_dir, resuming=True)
+    with _ray_session(address):
         check_shared_storage(root)
         bundle = _build_dataset(spec, root)
+        if experiment_id is None:  # made before experiments owned their study: claim it now
+            experiment_id = uuid.uuid4().hex
+            _write_experiment_id(experiment_dir, experiment_id)
+            claim_study(storage_url, spec, experiment_id, experiment_dir)
+        # Each unfinished trial goes on from its newest complete checkpoint, one row per epoch.
+        reconcile_for_resume(experiment_dir)
         _quiet_tune()
         tuner = tune.Tuner.restore(
             str(experiment_dir),
@@ -145,7 +235,104 @@ def resume_sweep(
             resume_errored=False,
             restart_errored=False,
         )
-        return _finish(tuner.fit(), experiment_dir, spec)
+        with _stop_signals() as stop:
+            try:
+                grid = tuner.fit()
+            except SweepInterrupted as exc:  # a second signal: stopped at once
+                exc.experiment_dir = experiment_dir
+                raise
+        return _finish(grid, experiment_dir, spec, stop.signum)
+
+
+@contextmanager
+def _ray_session(address: str | None) -> Iterator[None]:
+    """`ray_session`, with a local Ray's own processes (GCS, raylet) started deaf to SIGINT.
+
+    Ctrl-C in a terminal signals the whole foreground process group, which holds the local Ray's
+    processes too; they would die at once, before Tune could stop its trials and save the experiment.
+    An ignored SIGINT is inherited by those processes (and by the workers, which Ray puts in process
+    groups of their own anyway); the driver's own handling is restored as soon as Ray has started.
+    """
+    with ExitStack() as stack:
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            stack.enter_context(ray_session(address))
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        yield
+
+
+def read_experiment_id(experiment_dir: Path) -> str | None:
+    """The identity an experiment's study records as its owner; None for a new or older experiment."""
+    try:
+        payload = json.loads((Path(experiment_dir) / EXPERIMENT_ID_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    value = payload.get("id") if isinstance(payload, dict) else None
+    return str(value) if value else None
+
+
+def _write_experiment_id(experiment_dir: Path, experiment_id: str) -> None:
+    path = experiment_dir / EXPERIMENT_ID_FILE
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps({"id": experiment_id}) + "\n")
+    os.replace(temp, path)
+
+
+class _StopSignals:
+    """Records SIGINT/SIGTERM while Tune runs and lets Tune end the run as it does on Ctrl-C.
+
+    Tune's own SIGINT handler is turned off (`TUNE_DISABLE_SIGINT_HANDLER`): it would end the run
+    without anyone knowing. The first signal is recorded and passed to Tune as SIGUSR1, on which Tune
+    (2.60, `tune.tune._setup_signal_catching`) stops its loop, saves the experiment state and
+    returns. Before Tune has set that up, or on a second signal, `SweepInterrupted` is raised.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+        self._env: str | None = None
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None:
+            raise SweepInterrupted(self.signum)
+        self.signum = signum
+        tune_handler = signal.getsignal(signal.SIGUSR1)
+        if not callable(tune_handler):
+            raise SweepInterrupted(signum)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self._env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+        os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+        self._previous[signal.SIGUSR1] = signal.getsignal(signal.SIGUSR1)
+        for signum in STOP_SIGNALS:
+            self._previous[signum] = signal.getsignal(signum)
+            signal.signal(signum, self.handle)
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        self._previous.clear()
+        if self._env is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = self._env
+
+
+@contextmanager
+def _stop_signals() -> Iterator[_StopSignals]:
+    """While the block runs (Tune's fit), SIGINT and SIGTERM stop the sweep gracefully, recorded."""
+    stop = _StopSignals()
+    stop.install()
+    try:
+        yield stop
+    finally:
+        stop.restore()
 
 
 def _check_cluster(spec: SweepSpec) -> None:
@@ -212,17 +399,29 @@ def _run_config(spec: SweepSpec, root: str, stream: IO[str] | None) -> tune.RunC
     )
 
 
-def _finish(grid: tune.ResultGrid, experiment_dir: Path, spec: SweepSpec) -> SweepOutcome:
+def _finish(
+    grid: tune.ResultGrid, experiment_dir: Path, spec: SweepSpec, interrupted_by: int | None = None
+) -> SweepOutcome:
+    """Prune checkpoints of a completed sweep (never of an interrupted one) and sum up the results."""
     search = spec.file.search
-    prune_checkpoints(grid, keep=spec.file.checkpoints.keep, metric=search.metric, mode=search.mode)
-    shutil.rmtree(experiment_dir / TRAIN_SCRATCH, ignore_errors=True)
-    return _outcome(grid, experiment_dir, spec)
+    if interrupted_by is None:
+        prune_checkpoints(
+            grid,
+            keep=spec.file.checkpoints.keep,
+            metric=search.metric,
+            mode=search.mode,
+            experiment_dir=experiment_dir,
+        )
+        shutil.rmtree(experiment_dir / TRAIN_SCRATCH, ignore_errors=True)
+    return _outcome(grid, experiment_dir, spec, interrupted_by)
 
 
-def _outcome(grid: tune.ResultGrid, experiment_dir: Path, spec: SweepSpec) -> SweepOutcome:
+def _outcome(
+    grid: tune.ResultGrid, experiment_dir: Path, spec: SweepSpec, interrupted_by: int | None = None
+) -> SweepOutcome:
     metric, mode = spec.file.search.metric, spec.file.search.mode
     best_id, best_value = None, None
-    for result in grid:
+    for result in (grid[i] for i in range(len(grid))):
         if (
             result.error is not None
             or result.metrics_dataframe is None
@@ -235,7 +434,10 @@ def _outcome(grid: tune.ResultGrid, experiment_dir: Path, spec: SweepSpec) -> Sw
             continue
         value = float(series.max() if mode == "max" else series.min())
         if best_value is None or (value > best_value if mode == "max" else value < best_value):
-            best_id, best_value = result.metrics.get("trial_id"), value
+            best_id, best_value = (result.metrics or {}).get("trial_id"), value
+    finished = _saved_finished_trials(experiment_dir) if interrupted_by is not None else None
+    if finished is None:
+        finished = _finished_trials(grid)
     return SweepOutcome(
         experiment_dir=experiment_dir,
         num_trials=len(grid),
@@ -243,4 +445,29 @@ def _outcome(grid: tune.ResultGrid, experiment_dir: Path, spec: SweepSpec) -> Sw
         best_trial_id=best_id,
         best_value=best_value,
         metric=metric,
+        num_finished=finished,
+        num_samples=spec.num_samples,
+        interrupted_by=interrupted_by,
     )
+
+
+def _saved_finished_trials(experiment_dir: Path) -> int | None:
+    """Finished trials as the experiment state saved on the way out says (what `resume` will see).
+
+    After an interruption Tune saves the state, then stops the live trials and marks them TERMINATED
+    in memory, so the ResultGrid would count a stopped trial as finished.
+    """
+    files = state_files(experiment_dir)
+    if not files:
+        return None
+    entries = StateFile(files[-1]).entries
+    return sum(1 for entry in entries if entry.status in FINISHED_STATUSES)
+
+
+def _finished_trials(grid: tune.ResultGrid) -> int:
+    """Trials Tune ended (TERMINATED or ERROR); a trial a signal stopped is neither."""
+    trials = getattr(getattr(grid, "_experiment_analysis", None), "trials", None)
+    if trials is not None:
+        return sum(1 for trial in trials if trial.status in ("TERMINATED", "ERROR"))
+    results = [grid[i] for i in range(len(grid))]
+    return len([r for r in results if r.error is not None or (r.metrics or {}).get("done")])

@@ -1,0 +1,124 @@
+"""A sweep stopped by SIGINT / SIGTERM says so (exit 130 / 143, one line, nothing pruned), and its
+resume goes on from what is on disk: one row per epoch, no epoch with a checkpoint trained again.
+
+The kill point is deterministic: `barrier_family` blocks a trial at a chosen epoch until the test
+releases it, after writing a marker the test waits for.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from barrier_family import reached_markers, release
+from sweep_driver import (
+    EPOCHS,
+    assert_ray_checkpoints_exist,
+    barrier_sweep,
+    checkpoints,
+    finish,
+    result_rows,
+    signal_driver,
+    signal_group,
+    start,
+    trial_dir_of,
+    trial_dirs,
+    wait_for,
+)
+
+from seqsweep.search_spaces.sweep import load_sweep
+
+pytestmark = pytest.mark.slow
+
+
+def _marker_ids(barrier_dir: Path) -> list[str]:
+    return [p.read_text() for p in reached_markers(barrier_dir)]
+
+
+def _epochs(rows: list[dict]) -> list[int]:
+    return [int(r["epoch"]) for r in rows]
+
+
+def _unpruned(rows: list[dict]) -> list[dict]:
+    """Rows as trained: pruning blanks `checkpoint_dir_name` of the checkpoints it deleted."""
+    return [{k: v for k, v in row.items() if k != "checkpoint_dir_name"} for row in rows]
+
+
+def test_sigint_stops_without_pruning_and_resume_goes_on_from_disk(
+    write_sweep: Callable[..., Path], tmp_path: Path
+) -> None:
+    barrier = tmp_path / "barrier"
+    path = write_sweep(name="halted", **barrier_sweep(barrier, [4, 8]))
+    experiment = (Path(load_sweep(path).file.storage_path) / "halted").resolve()
+    driver = start("run", str(path))
+    try:
+        # The first trial reaches the barrier; let it finish. The second then blocks in epoch 2, so the
+        # first is done (one trial at a time) and the second has reported epoch 1 with its checkpoint.
+        first = wait_for("the first trial reaching epoch 2", lambda: _marker_ids(barrier)[:1], driver)[0]
+        release(barrier, first)
+        second = wait_for(
+            "the second trial reaching epoch 2",
+            lambda: [t for t in _marker_ids(barrier) if t != first][:1],
+            driver,
+        )[0]
+        signal_group(driver, signal.SIGINT)  # Ctrl-C in a terminal signals the whole group
+        output = finish(driver, timeout_s=300)
+    finally:
+        signal_group(driver, signal.SIGKILL)
+    assert driver.returncode == 130, output
+    line = f"interrupted: 1 of 2 trials finished; continue with seqsweep resume {experiment}"
+    assert line in output.splitlines(), output[-3000:]
+    assert "trials, 0 errored; best" not in output
+
+    # Nothing pruned: the finished trial keeps every epoch's checkpoint although `keep` is 1.
+    first_dir, second_dir = trial_dir_of(experiment, first), trial_dir_of(experiment, second)
+    assert len(checkpoints(first_dir)) == EPOCHS
+    assert "checkpoint_000000" in checkpoints(second_dir)
+    first_rows = result_rows(first_dir)
+    assert _epochs(first_rows) == [1, 2, 3]
+    second_epoch_1 = [r for r in result_rows(second_dir) if r["epoch"] == 1]
+
+    release(barrier)
+    resumed = start("resume", str(experiment))
+    output = finish(resumed, timeout_s=400)
+    assert resumed.returncode == 0, output
+    assert "2 trials, 0 errored" in output
+
+    assert _unpruned(result_rows(first_dir)) == _unpruned(first_rows), "the finished trial ran again"
+    second_rows = result_rows(second_dir)
+    assert _epochs(second_rows) == [1, 2, 3], "one row per epoch"
+    if second_epoch_1:  # Tune had logged epoch 1 before the signal: that row stays as it was
+        assert _unpruned(second_rows[:1]) == _unpruned(second_epoch_1[-1:]), (
+            "epoch 1 was trained again despite its checkpoint"
+        )
+    assert second_rows[0]["timestamp"] <= second_rows[1]["timestamp"]
+    study = optuna.load_study(study_name="halted", storage=f"sqlite:///{experiment}/optuna.db")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    assert all(sorted(t.intermediate_values) == [1, 2, 3] for t in study.trials)
+
+    # Pruned now (keep 1): Ray's readers hand out only checkpoints that exist.
+    assert all(len(checkpoints(d)) <= 2 for d in trial_dirs(experiment))
+    assert_ray_checkpoints_exist(experiment)
+
+
+def test_sigterm_exits_143_and_keeps_every_checkpoint(
+    write_sweep: Callable[..., Path], tmp_path: Path
+) -> None:
+    barrier = tmp_path / "barrier"
+    path = write_sweep(name="terminated", **barrier_sweep(barrier, [4]))
+    experiment = (Path(load_sweep(path).file.storage_path) / "terminated").resolve()
+    driver = start("run", str(path))
+    try:
+        trial = wait_for("the trial reaching epoch 2", lambda: _marker_ids(barrier)[:1], driver)[0]
+        signal_driver(driver, signal.SIGTERM)  # `kill PID`, as a scheduler or a shell does
+        output = finish(driver, timeout_s=300)
+    finally:
+        signal_group(driver, signal.SIGKILL)
+    assert driver.returncode == 143, output
+    line = f"interrupted: 0 of 1 trials finished; continue with seqsweep resume {experiment}"
+    assert line in output.splitlines(), output[-3000:]
+    assert checkpoints(trial_dir_of(experiment, trial)) == ["checkpoint_000000"]
+    assert (experiment / "tuner.pkl").exists()

@@ -1,0 +1,134 @@
+"""Each experiment owns its Optuna study: a second experiment with the same study name in the same
+storage is refused before anything is written, the owner still resumes, warm_start finds the study
+where the earlier sweep.yaml says it is. SQLite and a real MariaDB."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from seqsweep import cli
+from seqsweep.errors import ConfigError
+from seqsweep.search_spaces.searchers import (
+    OWNER_ATTR,
+    check_study_owner,
+    claim_study,
+    make_searcher,
+    warm_start_points,
+)
+from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
+from seqsweep.tuning import run_sweep
+from seqsweep.tuning.runner import SWEEP_COPY, _write_experiment_id, read_experiment_id
+
+
+def _owned_experiment(spec: SweepSpec, url: str) -> Path:
+    """What `run` leaves: the experiment directory, its identity, its sweep copy, and its study."""
+    experiment = Path(spec.file.storage_path) / spec.name
+    experiment.mkdir(parents=True)
+    experiment_id = uuid.uuid4().hex
+    _write_experiment_id(experiment, experiment_id)
+    (experiment / SWEEP_COPY).write_text(spec.to_yaml())
+    claim_study(url, spec, experiment_id, experiment)
+    return experiment
+
+
+def _finished_trial(url: str, name: str, cell_size: int, value: float) -> None:
+    study = optuna.load_study(study_name=name, storage=url)
+    dist = optuna.distributions.CategoricalDistribution([4, 8])
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"cell_size": cell_size}, distributions={"cell_size": dist}, value=value
+        )
+    )
+
+
+def _clash(
+    write_sweep: Callable[..., Path], tmp_path: Path, url: str, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    space = {"cell_size": {"type": "choice", "values": [4, 8]}, "epochs": 1}
+    first = load_sweep(write_sweep(name=name, params=space, search={"storage": url}))
+    experiment = _owned_experiment(first, url)
+    _finished_trial(url, name, 8, 0.4)
+
+    # Another sweep, same name and storage, its own storage path and space: refused, nothing written.
+    other_root = tmp_path / "other_runs"
+    other = write_sweep(
+        name=name,
+        params={"cell_size": {"type": "choice", "values": [16, 32]}, "epochs": 2},
+        search={"storage": url},
+        storage_path=str(other_root),
+    )
+    assert cli.main(["run", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert f"study {name!r}" in err and f"belongs to the experiment {experiment}" in err
+    assert not other_root.exists(), "a refused start left something behind"
+    study = optuna.load_study(study_name=name, storage=url)
+    assert len(study.trials) == 1 and study.user_attrs[OWNER_ATTR] == read_experiment_id(experiment)
+
+    # The owner resumes; another directory claiming to be it does not.
+    check_study_owner(url, name, read_experiment_id(experiment), experiment, resuming=True)
+    with pytest.raises(ConfigError, match="cannot resume with another experiment's study"):
+        check_study_owner(url, name, uuid.uuid4().hex, tmp_path / "impostor", resuming=True)
+
+    # warm_start reads the earlier experiment's study where its sweep.yaml says it lives.
+    later = load_sweep(write_sweep(name=f"{name}_ws", params=space, warm_start=str(experiment)))
+    (tmp_path / "ws_experiment").mkdir()
+    searcher = make_searcher(later, str(tmp_path / "ws_experiment"))
+    assert warm_start_points(searcher, str(experiment), "val_macro_f1") == 1
+
+
+def test_sqlite_study_of_another_experiment_is_refused(
+    write_sweep: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _clash(write_sweep, tmp_path, f"sqlite:///{tmp_path / 'shared_optuna.db'}", "shared", capsys)
+
+
+@pytest.mark.mysql
+def test_mariadb_study_of_another_experiment_is_refused(
+    write_sweep: Callable[..., Path], tmp_path: Path, mariadb_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _clash(write_sweep, tmp_path, mariadb_url, f"shared_{uuid.uuid4().hex[:8]}", capsys)
+
+
+def test_a_study_no_experiment_owns_is_refused_and_nothing_is_created(
+    write_sweep: Callable[..., Path], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'legacy.db'}"
+    optuna.create_study(study_name="legacy", storage=url)  # e.g. made by an older seqsweep
+    spec = load_sweep(write_sweep(name="legacy", search={"storage": url}))
+    with pytest.raises(ConfigError, match=r"study 'legacy' in sqlite:///.*legacy.db holds 0 trials"):
+        run_sweep(spec)
+    assert not Path(spec.file.storage_path).exists()
+
+    # Checking a storage that does not exist yet creates nothing.
+    missing = tmp_path / "nowhere.db"
+    check_study_owner(f"sqlite:///{missing}", "x", None, tmp_path / "x")
+    assert not missing.exists()
+
+
+def test_an_unreachable_study_storage_is_one_line_with_the_password_hidden(
+    write_sweep: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "mysql+pymysql://root:s3cret@127.0.0.1:1/nothing"
+    assert cli.main(["run", str(write_sweep(name="unreachable", search={"storage": url}))]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the study storage mysql+pymysql://root:***@127.0.0.1:1/nothing" in err
+    assert "s3cret" not in err
+
+
+def test_warm_start_without_a_study_names_where_it_looked(
+    write_sweep: Callable[..., Path], tmp_path: Path
+) -> None:
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / SWEEP_COPY).write_text(yaml.safe_dump({"name": "earlier"}))
+    spec = load_sweep(write_sweep(name="later"))
+    (tmp_path / "later_experiment").mkdir()
+    searcher = make_searcher(spec, str(tmp_path / "later_experiment"))
+    with pytest.raises(ConfigError, match=r"warm_start: .* has no study earlier in sqlite:///"):
+        warm_start_points(searcher, str(earlier), "val_macro_f1")
