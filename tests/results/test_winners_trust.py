@@ -326,3 +326,15 @@ def test_no_test_reads_no_dataset_and_says_so(
     assert "Parameter importances are not drawn" in out and f"at least {MIN_IMPORTANCE_TRIALS}" in out
     page = (tmp_path / "index.html").read_text()
     assert "Parameter importances are not drawn" in page
+
+
+def test_a_repeated_epoch_counts_once_with_its_last_report() -> None:
+    from seqsweep.results.experiment import one_row_per_epoch
+
+    frame = pd.DataFrame(
+        {"epoch": [1, 2, 2, 3], "training_iteration": [1, 2, 3, 4], "val_macro_f1": [0.1, 0.9, 0.2, 0.3]}
+    )
+    once = one_row_per_epoch(frame)
+    assert once["epoch"].tolist() == [1, 2, 3]
+    assert once["val_macro_f1"].tolist() == [0.1, 0.2, 0.3]  # the retrained epoch 2, not the stale 0.9
+    assert one_row_per_epoch(frame.drop(columns="epoch")).equals(frame.drop(columns="epoch"))

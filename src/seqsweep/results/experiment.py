@@ -199,8 +199,9 @@ def _summarise(
     trial: Any, result: Any, metric: str, mode: str, family: str, searched: tuple[str, ...]
 ) -> TrialSummary:
     config = dict(trial.config or {})
-    frame = result.metrics_dataframe
-    frame = frame if frame is not None else pd.DataFrame()
+    frame = one_row_per_epoch(
+        result.metrics_dataframe if result.metrics_dataframe is not None else pd.DataFrame()
+    )
     history = _history(frame, metric)
     last = frame.iloc[-1].to_dict() if len(frame) else {}
     status, error = _status(trial, result, frame, metric)
@@ -226,6 +227,22 @@ def _summarise(
         path=str(result.path) if result.path else None,
         error=error,
         history=history,
+    )
+
+
+def one_row_per_epoch(frame: pd.DataFrame) -> pd.DataFrame:
+    """A trial's reports with each epoch once: the last report of a repeated epoch wins.
+
+    A trial resumed from a checkpoint older than its last report trains those epochs again; Ray keeps
+    both rows in the trial's results, and the leaderboard, plots and curves must count the epoch once.
+    Frames without an `epoch` column (trainables that do not report it) are returned unchanged.
+    """
+    if frame.empty or EPOCH not in frame or frame[EPOCH].isna().any():
+        return frame
+    return (
+        frame.drop_duplicates(subset=EPOCH, keep="last")
+        .sort_values(EPOCH, kind="stable")
+        .reset_index(drop=True)
     )
 
 
