@@ -5,6 +5,7 @@ The five ratios of issue 7, each measured side by side in this one run (one loca
     store       2a/2b  object-store bytes of the built dataset       (benchmarks/store_bytes.py)
     throughput  3a–3d  windows/s per trial vs the notebook's Keras     (benchmarks/throughput.py)
     overhead    5      scheduling overhead per trivial trial           (benchmarks/overhead.py)
+    startup     6a/6b  `validate` and `results` start-up vs `--help`  (benchmarks/startup.py)
     data_once   1      sweep with data built once vs rebuilt per trial (benchmarks/data_once.py)
     search      4      LSTM-VAE grid vs TPE + ASHA on the real data    (benchmarks/search_efficiency.py)
 
@@ -36,6 +37,7 @@ MEASUREMENTS: dict[str, tuple[str, str]] = {
     "store": ("benchmarks.store_bytes", "2"),
     "throughput": ("benchmarks.throughput", "3"),
     "overhead": ("benchmarks.overhead", "5"),
+    "startup": ("benchmarks.startup", "6"),
     "data_once": ("benchmarks.data_once", "1"),
     "search": ("benchmarks.search_efficiency", "4"),
 }

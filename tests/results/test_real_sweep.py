@@ -296,3 +296,31 @@ def test_report_carries_validation_baselines_intervals_verdicts_and_cell_tables(
     assert stdout.count("never used to choose") == 1
     page = (lstm_report["report"] / "index.html").read_text()
     assert "per target and step, test split" in page and document["test"]["winners"][0]["verdict"] in page
+
+
+def test_results_read_the_recorded_dataset_without_the_database(
+    sweeps: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import seqsweep.data
+    from seqsweep.errors import DataError
+    from seqsweep.tuning.runner import DATASET_FILE, recorded_dataset_key
+
+    experiment = read_experiment(sweeps["lstm"])
+    key = recorded_dataset_key(experiment.path)
+    assert key is not None
+
+    def no_build(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the recorded dataset was rebuilt from the database")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(seqsweep.data, "build_dataset", no_build)
+        assert load_dataset(experiment).cache_key == key
+    # a recorded dataset the cache no longer has, while the database gives other rows: refused
+    record = Path(experiment.path) / DATASET_FILE
+    saved = record.read_text()
+    try:
+        record.write_text(json.dumps({"key": "0" * 20}))
+        with pytest.raises(DataError, match="the database now gives other rows"):
+            load_dataset(experiment)
+    finally:
+        record.write_text(saved)

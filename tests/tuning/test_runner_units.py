@@ -75,3 +75,16 @@ def test_run_of_a_sweep_with_a_hidden_password_names_the_variable(monkeypatch: p
     monkeypatch.delenv("SEQSWEEP_DB_URL", raising=False)
     with pytest.raises(ConfigError, match=r"on the head node, for a submitted sweep"):
         run_sweep(without_password(_spec(SECRET_URL)))  # refused before Ray starts
+
+
+def test_resume_on_changed_rows_is_refused(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from seqsweep.errors import DataError
+    from seqsweep.tuning.runner import _check_same_dataset, record_dataset_key, recorded_dataset_key
+
+    record_dataset_key(tmp_path, SimpleNamespace(cache_key="a" * 20))
+    assert recorded_dataset_key(tmp_path) == "a" * 20
+    _check_same_dataset(tmp_path, SimpleNamespace(cache_key="a" * 20))  # same rows: fine
+    with pytest.raises(DataError, match=r"no longer gives the rows .*dataset a+, now b+"):
+        _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))

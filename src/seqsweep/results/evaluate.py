@@ -31,7 +31,7 @@ from seqsweep.baselines import DESCRIPTIONS as BASELINE_DESCRIPTIONS
 from seqsweep.baselines import baseline_predictions, persistence_moves
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE, N_CLASSES
 from seqsweep.data.bundle import DatasetBundle
-from seqsweep.errors import ConfigError
+from seqsweep.errors import ConfigError, DataError
 from seqsweep.results import bootstrap
 from seqsweep.results.experiment import Experiment, TrialSummary
 
@@ -50,6 +50,11 @@ VALID_NOTE = (
     "Validation windows, the ones the trials were ranked on: a trial below persistence here has learnt "
     "less than repeating the last observed move."
 )
+FOLDS_NOTE = (
+    " The trials were ranked on the mean over {k} walk-forward folds; here each winner is its last fold's "
+    "model (the one exported), on the last validation block."
+)
+"""Appended to the validation note when the dataset has k > 1 walk-forward folds."""
 SCORE_KEYS = ("macro_f1", "macro_f1_pooled", "accuracy", "precision_macro", "recall_macro")
 """The scores each table shows; `macro_f1` (mean of the per-cell macro-F1) ranks."""
 WINDOW_CHUNK = 2048
@@ -178,14 +183,34 @@ class WinnerOutput:
 
 
 def load_dataset(experiment: Experiment, db_url: str | None = None) -> DatasetBundle:
-    """The sweep's dataset, read from the build cache on the storage path (a rebuild only if it is gone)."""
+    """The dataset the experiment's trials trained on, read from the build cache on the storage path.
+
+    The experiment records its dataset's cache key (`seqsweep_dataset.json`); that dataset is read
+    back without asking the database or starting Ray. Only when it is gone from the cache (or the
+    experiment predates the record) is it rebuilt from the database, and a rebuild that gives other
+    rows than the trials saw is refused: test scores on another dataset would not be the winners'.
+    Raises ConfigError without a sweep copy, DataError when the rows changed.
+    """
     from seqsweep.data import build_dataset
-    from seqsweep.tuning.runner import dataset_cache_dir
+    from seqsweep.data import cache as dataset_cache
+    from seqsweep.tuning.runner import dataset_cache_dir, recorded_dataset_key
 
     if experiment.sweep is None:
         raise ConfigError(f"{experiment.path}: no sweep.yaml, so the dataset to test on is unknown")
+    spec = experiment.sweep.file.dataset
     cache = dataset_cache_dir(str(experiment.storage_root))
-    return build_dataset(experiment.sweep.file.dataset, db_url=db_url, cache_dir=cache)
+    recorded = recorded_dataset_key(experiment.path)
+    if recorded is not None and cache is not None:
+        cached = dataset_cache.load(spec, recorded, cache)
+        if cached is not None:
+            return cached
+    bundle = build_dataset(spec, db_url=db_url, cache_dir=cache)
+    if recorded is not None and bundle.cache_key != recorded:
+        raise DataError(
+            f"{experiment.path}: its dataset {recorded} is gone from {cache} and the database now gives other "
+            f"rows (dataset {bundle.cache_key}); scores on them would not be the winners' — restore the rows"
+        )
+    return bundle
 
 
 def evaluate_winners(
@@ -208,14 +233,16 @@ def evaluate_winners(
     bundle = bundle if bundle is not None else load_dataset(experiment, db_url)
     splits = (VALID_SPLIT, TEST_SPLIT) if test else ()
     outputs = {t.trial_id: winner_outputs(t, bundle, splits, cpus=cpus) for t in winners} if test else {}
+    folds = f"; the last of its {bundle.n_folds} fold models" if bundle.n_folds > 1 else ""
     descriptions = {
-        t.trial_id: f"best epoch {t.best_epoch} of trial {t.trial_id} ({t.family})" for t in winners
+        t.trial_id: f"best epoch {t.best_epoch} of trial {t.trial_id} ({t.family}{folds})" for t in winners
     }
 
     def of(split: str) -> dict[str, tuple[str, WinnerOutput]]:
         return {tid: (descriptions[tid], out[split]) for tid, out in outputs.items()}
 
-    valid = evaluate_split(bundle, VALID_SPLIT, of(VALID_SPLIT) if test else {}, note=VALID_NOTE)
+    valid_note = VALID_NOTE + (FOLDS_NOTE.format(k=bundle.n_folds) if bundle.n_folds > 1 else "")
+    valid = evaluate_split(bundle, VALID_SPLIT, of(VALID_SPLIT) if test else {}, note=valid_note)
     tested = None
     if test:
         settings = bootstrap.settings_for(bundle, TEST_SPLIT, draws=draws, seed=seed)
@@ -289,6 +316,8 @@ def winner_outputs(
 ) -> dict[str, WinnerOutput]:
     """The trial's best checkpoint, loaded once, on each split: class ids, and moves when it predicts them.
 
+    For a walk-forward trial the checkpoint's model is its last fold's (`load_checkpoint`), whose
+    scaling and thresholds are the dataset's own, so `bundle`'s splits apply as they are.
     Raises ConfigError when the checkpoint of the best epoch was not kept.
     """
     from seqsweep.trainables import DeviceSettings, load_checkpoint

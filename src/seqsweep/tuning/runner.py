@@ -30,7 +30,7 @@ from ray import tune
 
 from seqsweep.cluster.session import cluster_gpus, ray_session
 from seqsweep.cluster.storage import check_shared_storage
-from seqsweep.errors import ConfigError
+from seqsweep.errors import ConfigError, DataError
 from seqsweep.search_spaces.credentials import with_database, without_password
 from seqsweep.search_spaces.searchers import (
     check_study_owner,
@@ -63,6 +63,9 @@ an empty request, so the trial asks for one byte of memory."""
 EXPERIMENT_STATE_PERIOD_S = "5"
 """How often Tune saves the experiment state; a driver killed with SIGKILL loses at most this much."""
 EXPERIMENT_ID_FILE = "seqsweep_experiment.json"
+DATASET_FILE = "seqsweep_dataset.json"
+"""The cache key of the dataset the experiment's trials train on: results read that dataset back
+without asking the database, and a resume on changed rows is refused."""
 """The experiment's identity (a uuid), which its Optuna study records as its owner."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -163,6 +166,7 @@ def run_sweep(
         try:
             _write_experiment_id(experiment_dir, experiment_id)
             claim_study(storage_url, spec, experiment_id, experiment_dir)
+            record_dataset_key(experiment_dir, bundle)
         except ConfigError:
             if created:  # another start took the study meanwhile: leave nothing behind
                 shutil.rmtree(experiment_dir, ignore_errors=True)
@@ -221,6 +225,7 @@ def resume_sweep(
     with _ray_session(address):
         check_shared_storage(root)
         bundle = _build_dataset(spec, root)
+        _check_same_dataset(experiment_dir, bundle)
         if experiment_id is None:  # made before experiments owned their study: claim it now
             experiment_id = uuid.uuid4().hex
             _write_experiment_id(experiment_dir, experiment_id)
@@ -272,6 +277,42 @@ def read_experiment_id(experiment_dir: Path) -> str | None:
         return None
     value = payload.get("id") if isinstance(payload, dict) else None
     return str(value) if value else None
+
+
+def recorded_dataset_key(experiment_dir: str | Path) -> str | None:
+    """The cache key of the dataset the experiment trained on; None for an experiment made before it
+    was recorded (or whose trials built no dataset)."""
+    try:
+        payload = json.loads((Path(experiment_dir) / DATASET_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    value = payload.get("key") if isinstance(payload, dict) else None
+    return str(value) if value else None
+
+
+def record_dataset_key(experiment_dir: Path, bundle: Any) -> None:
+    """Write the dataset's cache key beside the experiment (atomically); nothing when there is no bundle."""
+    key = getattr(bundle, "cache_key", None)
+    if key is None:
+        return
+    path = experiment_dir / DATASET_FILE
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps({"key": key}) + "\n")
+    os.replace(temp, path)
+
+
+def _check_same_dataset(experiment_dir: Path, bundle: Any) -> None:
+    """Refuse to resume on rows that changed since the experiment started: its trials would continue
+    on another dataset than the one their epochs so far were trained and scored on."""
+    recorded, key = recorded_dataset_key(experiment_dir), getattr(bundle, "cache_key", None)
+    if recorded is None or key is None:
+        record_dataset_key(experiment_dir, bundle)
+        return
+    if recorded != key:
+        raise DataError(
+            f"resume {experiment_dir}: the database no longer gives the rows this experiment trained on "
+            f"(dataset {recorded}, now {key}); restore those rows, or start a new experiment"
+        )
 
 
 def _write_experiment_id(experiment_dir: Path, experiment_id: str) -> None:

@@ -1,0 +1,80 @@
+"""Ratio 6: start-up cost of the commands that need no cluster, as a ratio to `seqsweep --help`.
+
+Each command runs as a user runs it, a fresh `seqsweep` process, side by side with `seqsweep --help`
+(which imports the CLI and nothing heavy) in the same run, alternating so that a busy machine slows
+both alike. Goals (issue 12): `validate demo` ≤ 3× and `results` on a finished demo ≤ 4× the help's
+wall time. `validate` dry-builds the bounded query in its own process (no Ray); `results` reads the
+experiment and the cached dataset (no Ray unless the cache is gone).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from benchmarks.common import Context, Row, median, spread, worker_env
+
+GOALS = {"validate": 3.0, "results": 4.0}
+
+
+def _seqsweep() -> str:
+    found = shutil.which("seqsweep")
+    if found is None:
+        raise RuntimeError("benchmarks: the `seqsweep` command is not on PATH (activate the venv)")
+    return found
+
+
+def _timed(args: list[str], cwd: Path) -> float:
+    """Wall seconds of one `seqsweep ARGS` process; raises with its stderr when it fails."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [_seqsweep(), *args], cwd=cwd, env=worker_env(), capture_output=True, text=True, timeout=900, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"seqsweep {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
+    return elapsed
+
+
+def measure(ctx: Context) -> list[Row]:
+    folder = ctx.workdir / "startup"
+    folder.mkdir(parents=True, exist_ok=True)
+    db = ctx.sample_db_url(400)
+    storage = folder / "runs"
+    # a finished demo to read: 2 trials of 1 epoch (its cost is not measured)
+    _timed(
+        ["run", "demo", "--db", db, "--storage", str(storage),
+         "--set", "params.epochs=1", "--set", "search.num_samples=2", "--set", "scheduler.type=none"],
+        folder,
+    )  # fmt: skip
+    experiment = storage / "demo"
+    commands = {
+        "validate": ["validate", "demo", "--db", db, "--cache-dir", str(folder / "validate-cache")],
+        "results": ["results", str(experiment), "--top", "1"],
+    }
+    _timed(commands["validate"], folder)  # warm the OS file cache and the dry-build cache alike
+    times: dict[str, list[float]] = {"help": [], **{name: [] for name in commands}}
+    for _ in range(ctx.scale.repeats):
+        for name, args in (("help", ["--help"]), *commands.items()):
+            times[name].append(_timed(args, folder))
+    help_s = median(times["help"])
+    rows = []
+    for key, name in (("6a", "validate"), ("6b", "results")):
+        ratio = median(times[name]) / help_s
+        rows.append(
+            Row(
+                key=key,
+                measured=(
+                    f"start-up: wall time of `seqsweep {' '.join(commands[name][:2])}` over `seqsweep --help`, fresh "
+                    f"processes alternating in one run, the generated database (16 symbols × 400 h); median of "
+                    f"{ctx.scale.repeats} (s: {name} {spread(times[name], '{:.1f}')}; help {spread(times['help'], '{:.1f}')})"
+                ),
+                value=f"{ratio:.1f}× ({median(times[name]):.1f} s vs {help_s:.1f} s)",
+                goal=f"≤ {GOALS[name]:.0f}×",
+                met=ratio <= GOALS[name],
+                command=ctx.command("startup"),
+            )
+        )
+    return rows
