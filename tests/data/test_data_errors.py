@@ -181,9 +181,9 @@ def test_the_cli_prints_one_line_and_exits_2(
     spec.write_text("dataset:\n  lookbak: 3\n")
     assert main(["data", "build", str(spec), "--db", sample_db_url]) == 2
     assert capsys.readouterr().err == (
-        "seqsweep: error: dataset: unknown key 'lookbak' (valid keys: csv, db, embedding_model, end, frequency, "
-        "horizon, join, labels, lookback, max_rows_per_symbol, ohlcv_symbol, ohlcv_table, pca_components, "
-        "split, start, symbols, targets)\n"
+        "seqsweep: error: dataset: unknown key 'lookbak' (valid keys: csv, db, embedding_model, end, "
+        "exclude_columns, frequency, horizon, join, labels, lookback, max_rows_per_symbol, ohlcv_symbol, "
+        "ohlcv_table, pca_components, split, start, symbols, targets, transform)\n"
     )
     assert main(["data", "build", "--db", sample_db_url, "--symbols", "LINKUSDT,NOPEUSDT"]) == 2
     err = capsys.readouterr().err

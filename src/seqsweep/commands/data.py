@@ -122,6 +122,16 @@ def _build_parser(actions: Any) -> None:
     parser.add_argument("--frequency", help="grid step, e.g. 1h or 5min")
     parser.add_argument("--max-rows-per-symbol", type=int, help="keep only the latest N rows per symbol")
     parser.add_argument("--csv", help="join ohlcv: read this CSV(.gz) instead of a table")
+    parser.add_argument(
+        "--transform",
+        metavar="COLUMN=NAME,...",
+        help="input transforms, e.g. close=log_return,volume=log1p (level, diff, log_return, pct_change, log1p)",
+    )
+    parser.add_argument(
+        "--exclude-columns", metavar="COLUMN,...", help="value columns to leave out, e.g. volume"
+    )
+    parser.add_argument("--valid-start", help="split by dates: first timestamp of the validation split")
+    parser.add_argument("--test-start", help="split by dates: first timestamp of the test split")
     parser.set_defaults(func=_build)
 
 
@@ -159,11 +169,34 @@ def spec_mapping(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, key)
         if value is not None:
             mapping[key] = value
-    for key in ("symbols", "targets"):
-        value = getattr(args, key)
+    for key in ("symbols", "targets", "exclude_columns"):
+        value = getattr(args, key, None)
         if value is not None:
             mapping[key] = [item.strip() for item in value.split(",") if item.strip()]
+    if getattr(args, "transform", None) is not None:
+        mapping["transform"] = _transform_flag(args.transform)
+    dates = {k: getattr(args, k, None) for k in ("valid_start", "test_start")}
+    if any(v is not None for v in dates.values()):
+        split = dict(mapping.get("split") or {})
+        for fraction in ("train", "valid"):  # dates given on the command line replace the file's fractions
+            split.pop(fraction, None)
+        mapping["split"] = split | {k: v for k, v in dates.items() if v is not None}
     return mapping
+
+
+def _transform_flag(value: str) -> dict[str, str]:
+    """`close=log_return,volume=log1p` → {close: log_return, volume: log1p}; ConfigError on a malformed item."""
+    transforms: dict[str, str] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        column, sep, name = item.partition("=")
+        if not sep or not column.strip() or not name.strip():
+            raise ConfigError(
+                f"--transform: expected COLUMN=NAME items such as close=log_return, got {item!r}"
+            )
+        transforms[column.strip()] = name.strip()
+    return transforms
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """Row features, as pure functions: the build uses them and `seqsweep predict` reuses them on new rows.
 
-Per row: the source's numeric columns (the yield converted to a yearly rate), scaled per symbol
+Per row: the source's numeric columns (the yield converted to a yearly rate), each optionally
+transformed per symbol (`dataset.transform`: diff, log_return, pct_change, log1p) and scaled per symbol
 with train-split statistics; the symbol's sentence embedding reduced by PCA; and sine/cosine
 encodings of month, day of month (leap-year aware), hour and day of week. `featurize_rows` applies
 a fitted `Preprocessing` to rows the build never saw, so training and prediction cannot drift apart.
@@ -20,6 +21,7 @@ import pandas as pd
 from seqsweep.constants import MASK_VALUE
 from seqsweep.data.bundle import Preprocessing
 from seqsweep.data.sources import clean_rows
+from seqsweep.data.spec import TRANSFORMS
 from seqsweep.data.tables import DATE, YIELD
 from seqsweep.errors import ConfigError, DataError
 
@@ -107,6 +109,102 @@ def prepare_rows(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "")
     if YIELD in rows.columns:
         rows = rows.assign(**{YIELD: yearly_yield(rows[YIELD].to_numpy())})
     return to_grid(rows, frequency, symbol=symbol)
+
+
+# --- transforms ----------------------------------------------------------------------------------
+
+NEEDS_PREVIOUS: Final[frozenset[str]] = frozenset({"diff", "log_return", "pct_change"})
+"""Transforms of x[t] and x[t-1]: the first grid row of a symbol (and a row after a missing one) is masked."""
+
+
+def _refuse(transform: str, column: str, symbol: str, value: float, at: Any, rule: str) -> DataError:
+    when = f" at {pd.Timestamp(int(at))}" if at is not None else ""
+    return DataError(
+        f"dataset.transform: {transform} of column {column!r} needs {rule}, but symbol {symbol or '?'} has "
+        f"{value:g}{when}; choose diff (or level) for {column!r}"
+    )
+
+
+def apply_transform(
+    values: np.ndarray, transform: str, *, column: str = "", symbol: str = "", times: np.ndarray | None = None
+) -> np.ndarray:
+    """One column of one symbol's grid rows, (n,) float64 in time order, NaN = missing → (n,) float64.
+
+    `level` returns the values; `diff` x[t] − x[t−1]; `log_return` ln(x[t] / x[t−1]); `pct_change`
+    x[t] / x[t−1] − 1; `log1p` ln(1 + x[t]). Units follow: a diff is in the column's units, a log
+    return and a pct change are unitless. Where x[t−1] is missing (the first row, a grid gap) the
+    result is NaN, which becomes the mask value. `times` (n,) int64 ns name the row of a bad value.
+    Raises DataError naming transform, column, symbol and value for a value <= 0 under log_return,
+    < 0 under log1p, or a previous value of 0 under pct_change; ConfigError for an unknown transform.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if transform not in TRANSFORMS:
+        raise ConfigError(
+            f"dataset.transform.{column}: unknown transform {transform!r} (valid: {', '.join(TRANSFORMS)})"
+        )
+    if transform == "level":
+        return x.copy()
+    observed = ~np.isnan(x)
+    if transform in ("log_return", "log1p"):
+        bad = observed & ((x <= 0) if transform == "log_return" else (x < 0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            rule = "values > 0" if transform == "log_return" else "values >= 0"
+            raise _refuse(transform, column, symbol, float(x[i]), None if times is None else times[i], rule)
+        if transform == "log1p":
+            return np.log1p(x)
+    previous = np.r_[np.nan, x[:-1]] if len(x) else x.copy()
+    if transform == "diff":
+        return x - previous
+    if transform == "log_return":
+        return np.log(x) - np.log(previous)
+    zero = observed & (previous == 0)
+    if zero.any():
+        i = int(np.argmax(zero))
+        at = None if times is None else times[i - 1]
+        raise _refuse(transform, column, symbol, 0.0, at, "a previous value that is not 0")
+    return x / previous - 1.0
+
+
+def apply_transforms(
+    raw: np.ndarray,
+    columns: tuple[str, ...],
+    transforms: Any,
+    *,
+    symbol: str = "",
+    times: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, R) float64 grid rows of ONE symbol (time order) → (n, R) float64 with `transforms` applied per column.
+
+    `transforms` maps a column of `columns` to a name in `TRANSFORMS` (unlisted columns stay levels);
+    see `apply_transform` for the formulas, masking and errors. The input is not modified.
+    """
+    if not transforms:
+        return raw
+    out = np.array(raw, dtype=np.float64, copy=True)
+    for j, column in enumerate(columns):
+        name = transforms.get(column, "level")
+        if name != "level":
+            out[:, j] = apply_transform(raw[:, j], name, column=column, symbol=symbol, times=times)
+    return out
+
+
+def transform_symbols(
+    raw: np.ndarray,
+    slices: list[slice],
+    columns: tuple[str, ...],
+    transforms: Any,
+    symbols: tuple[str, ...],
+    times: np.ndarray,
+) -> np.ndarray:
+    """`apply_transforms` on the stacked rows of every symbol, one symbol's rows (`slices[s]`) at a time,
+    so that no value is differenced against another symbol's row. (rows, R) float64 in and out."""
+    if not transforms:
+        return raw
+    out = np.empty_like(raw, dtype=np.float64)
+    for symbol, part in zip(symbols, slices, strict=True):
+        out[part] = apply_transforms(raw[part], columns, transforms, symbol=symbol, times=times[part])
+    return out
 
 
 # --- symbol embeddings ---------------------------------------------------------------------------
@@ -233,7 +331,9 @@ def featurize_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """New source rows of one symbol (`date` + raw columns as stored) → (times ns int64, features float32).
 
-    The same grid, yield conversion, train-split scaling and embedding as the build.
+    The same grid, yield conversion, per-column transforms (`extra["transforms"]`), train-split scaling
+    and embedding as the build. With a transform that needs the previous value, the first row is masked
+    for that column, as the first row of each symbol is in training: read one row more than you need.
     """
     if symbol not in preprocessing.scale_mean:
         raise DataError(
@@ -244,11 +344,18 @@ def featurize_rows(
     if missing:
         raise DataError(f"rows of {symbol}: missing column {missing[0]!r} (need {', '.join(raw_columns)})")
     grid = prepare_rows(clean_rows(rows, raw_columns), preprocessing.extra.get("frequency"), symbol=symbol)
+    times = grid[DATE].to_numpy("datetime64[ns]").astype(np.int64)
     features = assemble_features(
-        grid[list(raw_columns)].to_numpy(np.float64),
+        apply_transforms(
+            grid[list(raw_columns)].to_numpy(np.float64),
+            raw_columns,
+            preprocessing.extra.get("transforms") or {},
+            symbol=symbol,
+            times=times,
+        ),
         cyclical_encodings(grid[DATE]),
         embed_symbol(symbol, preprocessing),
         preprocessing.scale_mean[symbol],
         preprocessing.scale_std[symbol],
     )
-    return grid[DATE].to_numpy("datetime64[ns]").astype(np.int64), features
+    return times, features

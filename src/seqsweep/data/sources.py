@@ -259,7 +259,7 @@ def plan_source(spec: DatasetSpec, url: str | None) -> SourcePlan:
         limit=spec.max_rows_per_symbol,
     )
     if spec.join == "ohlcv" and spec.csv is not None:
-        columns = _check_csv(spec.csv)
+        columns = _kept_columns(spec, _check_csv(spec.csv))
         _check_targets(spec, columns)
         return replace(base, url=None, masked="", csv=spec.csv, value_columns=columns)
     if url is None:
@@ -300,7 +300,8 @@ def _plan_sql(spec: DatasetSpec, join: _Join, base: SourcePlan, engine: Engine) 
     for alias, table in aliases.items():
         for name in _value_columns(table, columns[table]):
             selected.setdefault(name, alias)
-    value_columns = tuple(selected)
+    value_columns = _kept_columns(spec, tuple(selected))
+    selected = {name: selected[name] for name in value_columns}
     _check_targets(spec, value_columns)
     q = engine.dialect.identifier_preparer.quote
     return replace(
@@ -325,6 +326,14 @@ def _value_columns(table: str, columns: Mapping[str, Any]) -> tuple[str, ...]:
     if table == PRICE_TABLE:
         return tuple(n for n in columns if n not in (DATE, SYMBOL))
     return OHLCV_COLUMNS
+
+
+def _kept_columns(spec: DatasetSpec, available: tuple[str, ...]) -> tuple[str, ...]:
+    """The join's value columns minus `dataset.exclude_columns`, after checking that every excluded and
+    every transformed column is one of the join's (ConfigError naming the valid ones)."""
+    kept = tuple(c for c in available if c not in spec.exclude_columns)
+    spec.check_columns(kept, available)
+    return kept
 
 
 def _check_targets(spec: DatasetSpec, columns: tuple[str, ...]) -> None:

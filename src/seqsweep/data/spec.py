@@ -7,13 +7,18 @@ the same rows give the same dataset whether they come from SQLite or MariaDB).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+
+import pandas as pd
 
 from seqsweep._config import from_mapping, to_mapping
 from seqsweep.constants import NOTEBOOK_SYMBOLS
+from seqsweep.data.tables import DATE, SYMBOL
 from seqsweep.errors import ConfigError
 
 JOINS: dict[str, str] = {
@@ -32,17 +37,112 @@ DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {
 
 LABEL_METHODS = ("tertiles", "dead_band")
 
+TRANSFORMS: Final[dict[str, str]] = {
+    "level": "x[t] as stored (the default)",
+    "diff": "x[t] - x[t-1]",
+    "log_return": "ln(x[t] / x[t-1]); x must be > 0",
+    "pct_change": "x[t] / x[t-1] - 1; x[t-1] must not be 0",
+    "log1p": "ln(1 + x[t]); x must be >= 0 (zero volume is fine)",
+}
+"""Per-column input transforms of `dataset.transform`, applied per symbol on the grid before scaling.
+`diff`, `log_return` and `pct_change` need the previous grid step: a symbol's first row (and a row after a
+missing one) is masked for that column. Labels always come from the target's untransformed level."""
+
+KEY_COLUMNS: Final[tuple[str, ...]] = (DATE, SYMBOL)
+"""Columns every join is keyed on; `dataset.exclude_columns` cannot leave them out."""
+
+
+def _split_date(value: str, key: str) -> pd.Timestamp:
+    """`value` as a naive UTC timestamp (an offset is converted); ConfigError naming `dataset.split.<key>`."""
+    try:
+        stamp = pd.to_datetime(value, format="ISO8601")  # pd.Timestamp("June") would be 0001-06-01
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"dataset.split.{key}: not a date or datetime: {value!r} (e.g. 2023-06-01)"
+        ) from None
+    if stamp is pd.NaT:
+        raise ConfigError(f"dataset.split.{key}: not a date or datetime: {value!r} (e.g. 2023-06-01)")
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+DEFAULT_TRAIN_FRACTION: Final = 0.7
+DEFAULT_VALID_FRACTION: Final = 0.15
+
 
 @dataclass(frozen=True)
 class SplitSpec:
-    """Chronological split: the same timestamp boundaries for every symbol."""
+    """Chronological split: the same timestamp boundaries for every symbol, by fractions or by dates.
 
-    train: float = 0.7
-    """Fraction of the common time range that is train (earliest)."""
-    valid: float = 0.15
-    """Fraction that is validation; the rest (latest) is test."""
+    Fractions (`train`, `valid`) cut the time range every symbol covers; dates (`valid_start`,
+    `test_start`) are the boundaries themselves. Give one kind or the other: with neither, the
+    fractions default to 0.7 / 0.15; with dates, `train` and `valid` stay None.
+    """
+
+    train: float | None = None
+    """Fraction of the common time range that is train (earliest); None: 0.7 (unless dates are given)."""
+    valid: float | None = None
+    """Fraction that is validation, the rest (latest) is test; None: 0.15 (unless dates are given)."""
+    valid_start: str | dt.date | None = None
+    """First timestamp of the validation split (naive UTC, e.g. "2023-06-01"); with `test_start`, replaces the
+    fractions. A YAML date (unquoted 2023-06-01) is kept as its ISO text."""
+    test_start: str | dt.date | None = None
+    """First timestamp of the test split; after `valid_start`."""
     gap: int = 0
     """Embargo steps dropped after each boundary: 0, or at least lookback + horizon."""
+
+    def __post_init__(self) -> None:
+        for key in ("valid_start", "test_start"):
+            value = getattr(self, key)
+            if isinstance(value, dt.date):  # YAML reads an unquoted 2023-06-01 as a date
+                object.__setattr__(
+                    self,
+                    key,
+                    value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat(),
+                )
+            elif value is not None and not isinstance(value, str):
+                raise ConfigError(f"dataset.split.{key}: expected a date such as 2023-06-01, got {value!r}")
+        has_dates = self.valid_start is not None or self.test_start is not None
+        if has_dates and (self.train is not None or self.valid is not None):
+            raise ConfigError(
+                "dataset.split: give fractions (train, valid) or dates (valid_start, test_start), not both; "
+                f"got train={self.train}, valid={self.valid}, valid_start={self.valid_start}, "
+                f"test_start={self.test_start}"
+            )
+        if has_dates and (self.valid_start is None or self.test_start is None):
+            raise ConfigError(
+                f"dataset.split: a split by dates needs both valid_start and test_start, "
+                f"got valid_start={self.valid_start}, test_start={self.test_start}"
+            )
+        if not has_dates:  # the default fractions, written out so to_dict() shows what is used
+            if self.train is None:
+                object.__setattr__(self, "train", DEFAULT_TRAIN_FRACTION)
+            if self.valid is None:
+                object.__setattr__(self, "valid", DEFAULT_VALID_FRACTION)
+
+    @property
+    def fractions(self) -> tuple[float, float] | None:
+        """(train, valid) fractions of a split by fractions; None for a split by dates."""
+        if self.train is None or self.valid is None:
+            return None
+        return self.train, self.valid
+
+    @property
+    def dates(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """(valid_start, test_start) as naive UTC timestamps for a split by dates; None for fractions.
+
+        Raises ConfigError naming the key when a date does not parse.
+        """
+        if self.valid_start is None or self.test_start is None:
+            return None
+        return _split_date(str(self.valid_start), "valid_start"), _split_date(
+            str(self.test_start), "test_start"
+        )
+
+    folds: int = 1
+    """Walk-forward folds (expanding window): 1 = the one train/valid split above. k > 1 adds the k − 1
+    validation blocks of `valid`'s length just before the valid block; fold i trains on every row before
+    its block (minus the `gap` embargo); the test block is shared and never used to choose. See
+    `seqsweep.data.folds`."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +185,11 @@ class DatasetSpec:
     csv: str | None = None
     """For `join: ohlcv`: read this CSV(.gz) file instead of a table."""
     embedding_model: str = "all-MiniLM-L6-v2"
+    transform: dict[str, str] = field(default_factory=dict)
+    """Input column → transform (see `TRANSFORMS`), e.g. {close: log_return, volume: log1p}; unlisted columns
+    stay levels. Only the input feature is transformed: labels and moves come from the target's level."""
+    exclude_columns: tuple[str, ...] = ()
+    """Value columns of the join left out of the query and the features (e.g. [volume] when it is all NULL)."""
     db: str | None = None
     """SQLAlchemy URL; None reads $SEQSWEEP_DB_URL, then the generated sample database. Not hashed."""
 
@@ -117,6 +222,21 @@ class DatasetSpec:
         payload.pop("db")
         payload["targets"] = list(self.target_columns)
         payload["pca_components"] = self.n_pca_components
+        # new keys at their defaults leave the key a dataset always had
+        transforms = {column: name for column, name in self.transform.items() if name != "level"}
+        if transforms:
+            payload["transform"] = transforms
+        else:
+            payload.pop("transform")
+        if not self.exclude_columns:
+            payload.pop("exclude_columns")
+        else:
+            payload["exclude_columns"] = sorted(self.exclude_columns)
+        for key in ("valid_start", "test_start"):
+            if payload["split"].get(key) is None:
+                payload["split"].pop(key, None)
+        if payload["split"].get("folds") == 1:  # one fold is the plain split: the key it always had
+            payload["split"].pop("folds")
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -140,15 +260,29 @@ class DatasetSpec:
                 f"({len(self.symbol_list)}), got {self.pca_components}"
             )
         split = self.split
-        if not (0 < split.train < 1 and 0 < split.valid < 1 and split.train + split.valid < 1):
+        fractions = split.fractions
+        if fractions is not None and not (
+            0 < fractions[0] < 1 and 0 < fractions[1] < 1 and fractions[0] + fractions[1] < 1
+        ):
             raise ConfigError(
                 f"dataset.split: train and valid must be in (0, 1) with train + valid < 1 so that no split "
                 f"is empty, got train={split.train}, valid={split.valid}"
             )
+        dates = split.dates
+        if dates is not None and dates[0] >= dates[1]:
+            raise ConfigError(
+                f"dataset.split: valid_start must be before test_start, got valid_start={split.valid_start}, "
+                f"test_start={split.test_start}"
+            )
+        self._validate_columns()
         if split.gap < 0 or 0 < split.gap < self.lookback + self.horizon:
             raise ConfigError(
                 f"dataset.split.gap: must be 0 or at least lookback + horizon "
                 f"({self.lookback + self.horizon}), got {split.gap}"
+            )
+        if split.folds < 1:
+            raise ConfigError(
+                f"dataset.split.folds: must be >= 1 (1 = no walk-forward folds), got {split.folds}"
             )
         if self.labels.method not in LABEL_METHODS:
             raise ConfigError(
@@ -163,3 +297,53 @@ class DatasetSpec:
             )
         if self.csv is not None and self.join != "ohlcv":
             raise ConfigError(f"dataset.csv: only `join: ohlcv` reads a CSV file, but join is {self.join!r}")
+
+    def _validate_columns(self) -> None:
+        """`transform` and `exclude_columns` rules that need no data (names of transforms, key columns)."""
+        if not isinstance(self.transform, Mapping):
+            raise ConfigError(
+                f"dataset.transform: expected a mapping of column to transform, e.g. {{close: log_return}}, "
+                f"got {self.transform!r}"
+            )
+        for column, name in self.transform.items():
+            if not isinstance(column, str) or name not in TRANSFORMS:
+                raise ConfigError(
+                    f"dataset.transform.{column}: unknown transform {name!r} (valid: {', '.join(TRANSFORMS)})"
+                )
+        for column in self.exclude_columns:
+            if column in KEY_COLUMNS:
+                raise ConfigError(
+                    f"dataset.exclude_columns: {column!r} is a key column of every join and cannot be left out"
+                )
+            if column in self.target_columns:
+                raise ConfigError(
+                    f"dataset.exclude_columns: {column!r} is a target (dataset.targets: "
+                    f"{', '.join(self.target_columns)}); a target cannot be left out"
+                )
+            if column in self.transform:
+                raise ConfigError(
+                    f"dataset.exclude_columns: {column!r} also has a dataset.transform; drop one of the two"
+                )
+        if len(set(self.exclude_columns)) != len(self.exclude_columns):
+            raise ConfigError(
+                f"dataset.exclude_columns: a column is listed twice in {list(self.exclude_columns)}"
+            )
+
+    def check_columns(self, columns: tuple[str, ...], available: tuple[str, ...]) -> None:
+        """Check `transform` and `exclude_columns` against the join's columns (data-dependent rules).
+
+        `available`: every value column the join offers, before exclusion; `columns`: those kept (the
+        features). Raises ConfigError naming the unknown column and the valid ones.
+        """
+        for column in self.exclude_columns:
+            if column not in available:
+                raise ConfigError(
+                    f"dataset.exclude_columns: {column!r} is not a column of the {self.join} join "
+                    f"(columns: {', '.join(available)})"
+                )
+        for column in self.transform:
+            if column not in columns:
+                raise ConfigError(
+                    f"dataset.transform: {column!r} is not an input column of the {self.join} join "
+                    f"(columns: {', '.join(columns)}; transforms: {', '.join(TRANSFORMS)})"
+                )

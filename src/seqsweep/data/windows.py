@@ -28,11 +28,18 @@ EMBARGO: Final = -1
 def split_boundaries(
     first: np.ndarray, last: np.ndarray, split: SplitSpec, step: pd.Timedelta | None, symbols: tuple[str, ...]
 ) -> tuple[int, int]:
-    """(valid start, test start) in ns: fractions of the time range every symbol covers, on the grid.
+    """(valid start, test start) in ns, on the grid: the split's dates, or fractions of the shared time range.
 
-    The range is the overlap of the symbols' ranges, so every symbol has rows on both sides of
-    each boundary; rows before the overlap are train, rows after it test.
+    `first`, `last`: (S,) int64 ns, each symbol's first and last row. With fractions the range is the
+    overlap of the symbols' ranges, so every symbol has rows on both sides of each boundary; rows
+    before the overlap are train, rows after it test (so a symbol that starts late shifts the realized
+    shares: `summary.split_shares`). With dates (`split.valid_start`, `split.test_start`) the
+    boundaries are those timestamps, rounded up to the grid `step`. Raises DataError when the symbols
+    share no period (fractions) or a date lies outside the rows (dates).
     """
+    dates = split.dates
+    if dates is not None:
+        return _date_boundaries(first, last, split, dates, step)
     lo, hi = int(np.max(first)), int(np.min(last))
     if lo >= hi:
         late, early = symbols[int(np.argmax(first))], symbols[int(np.argmin(last))]
@@ -41,11 +48,43 @@ def split_boundaries(
             f"{late} starts at {pd.Timestamp(lo)}); choose symbols that overlap in time"
         )
     span = hi - lo
-    bounds = [lo + round(split.train * span), lo + round((split.train + split.valid) * span)]
-    if step is not None:
-        unit = int(step.value)
-        bounds = [-(-b // unit) * unit for b in bounds]  # integer ceil: ns do not fit a float exactly
-    return bounds[0], bounds[1]
+    fractions = split.fractions
+    assert fractions is not None  # SplitSpec holds dates or fractions
+    train, valid = fractions
+    bounds = [lo + round(train * span), lo + round((train + valid) * span)]
+    return _on_grid(bounds[0], step), _on_grid(bounds[1], step)
+
+
+def _on_grid(stamp: int, step: pd.Timedelta | None) -> int:
+    """`stamp` (ns) rounded up to a multiple of `step` (unchanged without a grid)."""
+    if step is None:
+        return stamp
+    unit = int(step.value)
+    return -(-stamp // unit) * unit  # integer ceil: ns do not fit a float exactly
+
+
+def _date_boundaries(
+    first: np.ndarray,
+    last: np.ndarray,
+    split: SplitSpec,
+    dates: tuple[pd.Timestamp, pd.Timestamp],
+    step: pd.Timedelta | None,
+) -> tuple[int, int]:
+    """The boundaries of a split by dates; each must leave rows before and after it in the data."""
+    lo, hi = int(np.min(first)), int(np.max(last))
+    span = f"the rows run from {pd.Timestamp(lo)} to {pd.Timestamp(hi)}"
+    valid_start, test_start = (_on_grid(int(d.value), step) for d in dates)
+    if not lo < valid_start <= hi:
+        raise DataError(
+            f"dataset.split.valid_start: {split.valid_start} is outside the data ({span}); "
+            "choose a date after the first row so that train has rows"
+        )
+    if not valid_start < test_start <= hi:
+        raise DataError(
+            f"dataset.split.test_start: {split.test_start} is outside the data ({span}); "
+            "choose a date before the last row so that test has rows"
+        )
+    return valid_start, test_start
 
 
 def assign_splits(times: np.ndarray, boundaries: tuple[int, int], gap_ns: int = 0) -> np.ndarray:
@@ -82,7 +121,8 @@ def fit_scalers(
         if empty.size:
             raise DataError(
                 f"symbol {symbol}: column {columns[empty[0]]!r} has no values in the train split "
-                "(scalers are fitted on train rows); fill it or drop the symbol"
+                f"(scalers are fitted on train rows); fill it, leave it out (dataset.exclude_columns: "
+                f"[{columns[empty[0]]}]) or drop the symbol"
             )
         means[s] = np.nanmean(train, axis=0)
         std = np.nanstd(train, axis=0)

@@ -4,6 +4,10 @@ The rows come through the data plane's own source and feature code (`seqsweep.da
 `seqsweep.data.features.featurize_rows`) with the bundle's fitted preprocessing, so a prediction sees
 exactly the features training saw. This module must never import Ray (a test checks it).
 
+The bundle's per-column input transforms (`preprocessing.json: extra.transforms`, from
+`dataset.transform`) are applied to the rows read, as in training; a transform of x[t] and x[t−1]
+needs one row before the window, so one more row is read per symbol.
+
 A symbol the bundle never saw is embedded with the bundle's sentence model and PCA
 (`features.embed_symbol`); as no train-split scaler exists for it, it is scaled with the mean and
 standard deviation of its own history up to the prediction time, and the output says so.
@@ -221,7 +225,8 @@ def predict_from_db(
     url = _db_url(db_url, bundle)
     at_time = _timestamp(at)
     wanted = _symbols(bundle, symbols)
-    need = bundle.lookback + bundle.horizon  # a bounded read of the latest rows (the spec's minimum)
+    # a bounded read of the latest rows (the spec's minimum), plus the row a differencing transform needs
+    need = bundle.lookback + bundle.horizon + _extra_rows(bundle.preprocessing)
     spec = _read_spec(bundle, wanted, at_time, need)
     plan = plan_source(spec, url)
     results = []
@@ -256,6 +261,14 @@ def predict_from_db(
     return Prediction(bundle=bundle, at=str(at_time) if at_time is not None else None, symbols=tuple(results))
 
 
+def _extra_rows(preprocessing: Preprocessing) -> int:
+    """1 when a recorded transform uses the previous row (diff, log_return, pct_change), else 0."""
+    from seqsweep.data.features import NEEDS_PREVIOUS
+
+    transforms = preprocessing.extra.get("transforms") or {}
+    return int(any(name in NEEDS_PREVIOUS for name in transforms.values()))
+
+
 def _read_spec(
     bundle: ModelBundle, symbols: tuple[str, ...], at: pd.Timestamp | None, rows: int
 ) -> DatasetSpec:
@@ -275,8 +288,9 @@ def _with_own_scaler(
     bundle: ModelBundle, symbol: str, url: str, at: pd.Timestamp | None
 ) -> tuple[Preprocessing, int]:
     """The bundle's preprocessing plus a scaler for `symbol` fitted on its own history up to `at`."""
-    from seqsweep.data.features import prepare_rows
+    from seqsweep.data.features import apply_transforms, prepare_rows
     from seqsweep.data.sources import load_symbol_rows, plan_source
+    from seqsweep.data.tables import DATE
     from seqsweep.data.windows import TRAIN, fit_scalers
 
     spec = _read_spec(bundle, (symbol,), at, max(UNSEEN_HISTORY_ROWS, bundle.lookback + bundle.horizon))
@@ -284,8 +298,15 @@ def _with_own_scaler(
     prep = bundle.preprocessing
     history = prepare_rows(load_symbol_rows(plan, symbol), prep.extra.get("frequency"), symbol=symbol)
     raw = history[list(prep.raw_columns)].to_numpy(np.float64)
-    mean, std = fit_scalers(
+    inputs = apply_transforms(
         raw,
+        prep.raw_columns,
+        prep.extra.get("transforms") or {},
+        symbol=symbol,
+        times=history[DATE].to_numpy("datetime64[ns]").astype(np.int64),
+    )
+    mean, std = fit_scalers(
+        inputs,
         np.zeros(len(raw), dtype=np.int16),
         np.full(len(raw), TRAIN, dtype=np.int8),
         (symbol,),
