@@ -76,4 +76,8 @@ DB_URL_ENV: Final = "SEQSWEEP_DB_URL"
 """Environment variable read for the database URL when no `--db` is given."""
 
 DEFAULT_SAMPLE_DB: Final = "~/.cache/seqsweep/sample.db"
+SAMPLE_SEED: Final = 0
+"""Seed of the generated embedded default (`seqsweep data sample`)."""
+SAMPLE_HOURS: Final = 1200
+"""Hours per symbol of the generated embedded default."""
 """Where the generated embedded database lives when neither `--db` nor the environment names one."""

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from seqsweep.constants import DB_URL_ENV, DEFAULT_SAMPLE_DB
+from seqsweep.constants import DB_URL_ENV, DEFAULT_SAMPLE_DB, SAMPLE_HOURS, SAMPLE_SEED
 from seqsweep.errors import ConfigError
 
 
@@ -24,8 +24,6 @@ def register(subparsers: Any) -> None:
 
 
 def _sample_parser(actions: Any) -> None:
-    from seqsweep.data.sample import DEFAULT_HOURS, DEFAULT_SEED
-
     parser = actions.add_parser(
         "sample",
         help="write the generated sample database (the default source)",
@@ -35,8 +33,8 @@ def _sample_parser(actions: Any) -> None:
     parser.add_argument(
         "--db", default=f"sqlite:///{Path(DEFAULT_SAMPLE_DB).expanduser()}", help="SQLAlchemy URL"
     )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--hours", type=int, default=DEFAULT_HOURS, help="hours per symbol (>= 48)")
+    parser.add_argument("--seed", type=int, default=SAMPLE_SEED)
+    parser.add_argument("--hours", type=int, default=SAMPLE_HOURS, help="hours per symbol (>= 48)")
     parser.set_defaults(func=_sample)
 
 

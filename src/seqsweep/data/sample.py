@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from seqsweep.constants import NOTEBOOK_SYMBOLS
+from seqsweep.constants import NOTEBOOK_SYMBOLS, SAMPLE_HOURS, SAMPLE_SEED
 from seqsweep.data.features import hourly_yield
 from seqsweep.data.tables import (
     DATE,
@@ -52,8 +52,8 @@ from seqsweep.data.tables import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SEED: Final = 0
-DEFAULT_HOURS: Final = 1200
+DEFAULT_SEED: Final = SAMPLE_SEED
+DEFAULT_HOURS: Final = SAMPLE_HOURS
 """50 days × 16 symbols = 19,200 hourly rows: about 13k training windows at lookback 24, enough for a
 demo sweep to learn something and small enough that an LSTM epoch takes seconds on 2 cores."""
 SAMPLE_START: Final = "2024-02-01"
