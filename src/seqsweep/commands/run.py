@@ -39,12 +39,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate.set_defaults(func=validate_command)
 
     resume = subparsers.add_parser(
-        "resume", help="continue a sweep whose driver stopped (Ctrl-C, SIGKILL, lost node)"
+        "resume",
+        help="continue a sweep whose driver stopped (Ctrl-C, SIGKILL, lost node), or run more trials",
     )
     resume.add_argument("experiment", help="experiment directory (<storage_path>/<name>)")
     resume.add_argument("--address", help="Ray cluster address (default: a private local Ray)")
     resume.add_argument(
         "--db", help="database URL, needed when the sweep's URL had a password (never stored)"
+    )
+    resume.add_argument(
+        "--num-samples",
+        type=int,
+        metavar="N",
+        help="raise the sweep's trial count to N (finished or interrupted sweep; the study and TPE's "
+        "history go on, finished trials are not rerun; not for grid search)",
+    )
+    resume.add_argument(
+        "--time-budget-s",
+        type=float,
+        metavar="S",
+        help="a new search.time_budget_s: seconds for the whole sweep, counted from its start "
+        "(the time it was stopped left out)",
     )
     resume.set_defaults(func=resume_command)
 
@@ -69,7 +84,8 @@ def load_with_overrides(args: argparse.Namespace) -> SweepSpec:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """`seqsweep run`: 0 all trials finished, 1 some errored, 130/143 interrupted by SIGINT/SIGTERM."""
+    """`seqsweep run`: 0 all trials finished (or the sweep's time budget or stop_at target ended it, which
+    a line says), 1 some errored, 130/143 interrupted by SIGINT/SIGTERM."""
     from seqsweep.tuning import SweepInterrupted, run_sweep
 
     spec = load_with_overrides(args)
@@ -86,7 +102,13 @@ def resume_command(args: argparse.Namespace) -> int:
     from seqsweep.tuning import SweepInterrupted, resume_sweep
 
     try:
-        outcome = resume_sweep(args.experiment, address=args.address, db=args.db)
+        outcome = resume_sweep(
+            args.experiment,
+            address=args.address,
+            db=args.db,
+            num_samples=getattr(args, "num_samples", None),
+            time_budget_s=getattr(args, "time_budget_s", None),
+        )
     except SweepInterrupted as exc:
         print(exc.describe(), file=sys.stderr)
         return exc.exit_code

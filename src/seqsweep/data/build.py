@@ -32,9 +32,12 @@ from seqsweep.data.features import (
     grid_step,
     prepare_rows,
     symbol_embeddings,
+    transform_symbols,
 )
+from seqsweep.data.folds import build_folds
 from seqsweep.data.sources import SourcePlan, load_symbol_rows, plan_source, resolve_db_url
 from seqsweep.data.spec import DatasetSpec
+from seqsweep.data.summary import warn_split_shares
 from seqsweep.data.tables import DATE
 from seqsweep.data.windows import assign_splits, fit_scalers, index_windows, split_boundaries
 from seqsweep.errors import DataError, SeqsweepError
@@ -81,11 +84,13 @@ def build_dataset(
         cached = cache.load(spec, key, cache_dir)
         if cached is not None:
             log.info("dataset %s read from the cache in %s", key, cache.cache_root(cache_dir))
+            warn_split_shares(cached)
             return cached
     bundle = _assemble(spec, plan, rows, key)
     BUILD_COUNT += 1
     if use_cache:
         cache.save(bundle, cache_dir, fingerprint)
+    warn_split_shares(bundle)
     return bundle
 
 
@@ -239,7 +244,8 @@ def _check_symbols(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarr
         for j, column in enumerate(plan.value_columns):
             if np.isnan(raw[:, j]).all():
                 raise DataError(
-                    f"symbol {symbol}: column {column!r} is all NaN (NULL); fill it or drop the symbol"
+                    f"symbol {symbol}: column {column!r} is all NaN (NULL); fill it, leave the column out "
+                    f"(dataset.exclude_columns: [{column}]) or drop the symbol"
                 )
     return slices
 
@@ -259,7 +265,9 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
     boundaries = split_boundaries(first, last, spec.split, grid_step(spec.frequency), symbols)
     gap_ns = int(spec.split.gap * step.value)
     codes = assign_splits(times, boundaries, gap_ns)
-    mean, std = fit_scalers(raw, row_symbol, codes, symbols, plan.value_columns)
+    # inputs: each column as `dataset.transform` says, per symbol (the first row of a differenced column masked)
+    inputs = transform_symbols(raw, slices, plan.value_columns, spec.transform, symbols, times)
+    mean, std = fit_scalers(inputs, row_symbol, codes, symbols, plan.value_columns)
 
     embeddings, pca_mean, pca_components = symbol_embeddings(
         symbols, spec.n_pca_components, spec.embedding_model
@@ -267,13 +275,26 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
     names = feature_names(plan.value_columns, spec.n_pca_components)
     features = np.empty((len(times), len(names)), dtype=np.float32)  # (rows, F)
     for s, part in enumerate(slices):
-        features[part] = assemble_features(raw[part], calendar[part], embeddings[symbols[s]], mean[s], std[s])
+        features[part] = assemble_features(
+            inputs[part], calendar[part], embeddings[symbols[s]], mean[s], std[s]
+        )
 
     target_index = [plan.value_columns.index(t) for t in spec.target_columns]
-    targets = (raw[:, target_index] - mean[row_symbol][:, target_index]) / std[row_symbol][:, target_index]
+    # labels and moves come from the targets' untransformed levels, scaled with their own train statistics
+    # (the same numbers as the input scalers when no transform is set), whatever `dataset.transform` says
+    target_mean, target_std = fit_scalers(
+        raw[:, target_index], row_symbol, codes, symbols, spec.target_columns
+    )
+    targets = (raw[:, target_index] - target_mean[row_symbol]) / target_std[row_symbol]
     splits, thresholds = index_windows(
         targets, row_symbol, codes, lookback=spec.lookback, horizon=spec.horizon, labels=spec.labels
     )
+    folds = build_folds(  # walk-forward folds before the last (None for dataset.split.folds: 1)
+        spec, times=times, row_symbol=row_symbol, inputs=inputs, mean=mean, std=std,
+        target_levels=raw[:, target_index], target_std=target_std, targets=targets, boundaries=boundaries,
+        common_start=int(first.max()), gap_ns=gap_ns, train=splits["train"], symbols=symbols,
+        columns=plan.value_columns,
+    )  # fmt: skip
     preprocessing = Preprocessing(
         feature_names=names,
         raw_columns=plan.value_columns,
@@ -291,6 +312,7 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
             "embedding_model": spec.embedding_model,
             "label_method": spec.labels.method,
             "mask_value": MASK_VALUE,
+            "transforms": {c: t for c, t in spec.transform.items() if t != "level"},
         },
     )
     log.info(
@@ -308,4 +330,5 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
         preprocessing=preprocessing,
         cache_key=key,
         boundaries=boundaries,
+        folds=folds,
     )

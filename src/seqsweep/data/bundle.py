@@ -6,12 +6,17 @@ about rows × features × 4 bytes, not rows × L × features × 4. Batches are g
 
 `ray.put(bundle)` pickles the arrays out-of-band: `ray.get` in a trial returns read-only views of the
 shared-memory object, with no copy.
+
+With walk-forward folds (`dataset.split.folds: k > 1`) the feature matrix is still stored once, scaled
+with the last fold's statistics (the plain split's); `FoldData` adds, per earlier fold, an affine map of
+the raw columns, its label thresholds and which train windows it uses. `bundle.fold(f)` is a light view
+(the same arrays, nothing copied into the store) whose batches carry fold f's scaling and labels.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -107,6 +112,85 @@ class Preprocessing:
 
 
 @dataclass(frozen=True)
+class FoldScaling:
+    """Fold f's scaling as an affine map of the stored (last-fold-scaled) raw columns.
+
+    x_f = x · scale + shift per (symbol, raw column), where scale = std_last / std_f and
+    shift = (mean_last − mean_f) / std_f; masked values stay MASK_VALUE. Embedding and calendar
+    columns (after the raw ones) are not scaled and stay as stored.
+    """
+
+    fold: int
+    scale: np.ndarray
+    """(S, R) float32."""
+    shift: np.ndarray
+    """(S, R) float32."""
+
+    def apply(self, x: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+        """x (..., F) float32 rows of the given symbols (index array shaped like x[..., 0]) → fold-scaled copy."""
+        from seqsweep.constants import MASK_VALUE
+
+        r = self.scale.shape[1]
+        out = np.array(x, dtype=np.float32, copy=True)
+        raw = out[..., :r]
+        scaled = raw * self.scale[symbols] + self.shift[symbols]
+        out[..., :r] = np.where(raw == MASK_VALUE, raw, scaled)
+        return out
+
+
+@dataclass(frozen=True)
+class FoldData:
+    """The k − 1 walk-forward folds before the last one (the last fold is the bundle's own train/valid split).
+
+    Built by `seqsweep.data.folds.build_folds`; every statistic of fold f is fitted on fold f's train
+    rows only. Fold f's windows are all windows of the bundle's train split (their rows lie before the
+    last validation block), so a fold stores positions into `splits["train"]`, not windows.
+    """
+
+    blocks: np.ndarray
+    """(k − 1, 2) int64: [start, end) in ns of each earlier fold's validation block (fold f trains before start)."""
+    scale: np.ndarray
+    """(k − 1, S, R) float32: `FoldScaling.scale` of each earlier fold."""
+    shift: np.ndarray
+    """(k − 1, S, R) float32: `FoldScaling.shift` of each earlier fold."""
+    target_scale: np.ndarray
+    """(k − 1, S, T) float32: std_last / std_f of each target's levels; a fold's moves are the stored ones × this."""
+    thresholds: np.ndarray
+    """(k − 1, H, T, 2) float32: each fold's label thresholds, in its own scaled units."""
+    train_ranges: np.ndarray
+    """(k − 1, S, 2) int32: per symbol, [first, stop) positions in the bundle's train windows of the fold's
+    train windows (a symbol's windows are consecutive there: the fold's are a run of them)."""
+    valid_ranges: np.ndarray
+    """(k − 1, S, 2) int32: the same for each fold's validation windows."""
+
+    @property
+    def n_folds(self) -> int:
+        """k, the last fold included."""
+        return int(self.scale.shape[0]) + 1
+
+    def positions(self, split: str, fold: int) -> np.ndarray:
+        """(n,) int64: fold `fold`'s windows of `split` (`train` or `valid`) as positions in the bundle's train
+        windows, in the bundle's order (symbol, then time)."""
+        ranges = (self.train_ranges if split == "train" else self.valid_ranges)[fold]
+        return np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in ranges])
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays under `fold_*` names (for the dataset cache's .npy files)."""
+        return {f"fold_{f.name}": getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> FoldData | None:
+        """The inverse of `to_arrays`; None when `arrays` holds no fold arrays (a one-fold dataset)."""
+        if "fold_scale" not in arrays:
+            return None
+        return cls(**{f.name: arrays[f"fold_{f.name}"] for f in fields(cls)})
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(getattr(self, f.name).nbytes for f in fields(self)))
+
+
+@dataclass(frozen=True)
 class DatasetBundle:
     """Feature matrix + window index + labels + metadata. Build it with `seqsweep.data.build_dataset`."""
 
@@ -123,7 +207,33 @@ class DatasetBundle:
     preprocessing: Preprocessing
     cache_key: str
     boundaries: tuple[int, int]
-    """Timestamps (ns) where valid and test begin."""
+    """Timestamps (ns) where valid and test begin (in a fold view: where that fold's validation block begins and ends)."""
+    folds: FoldData | None = None
+    """The earlier walk-forward folds (`dataset.split.folds` > 1); None for one fold and in a fold view."""
+    fold_scaling: FoldScaling | None = None
+    """Set in a view of an earlier fold (`fold`): applied to every gathered window; None = features as stored."""
+
+    @property
+    def n_folds(self) -> int:
+        """k: walk-forward folds of this dataset (1 without folds, and for a fold view)."""
+        return 1 if self.folds is None else self.folds.n_folds
+
+    def fold(self, index: int) -> DatasetBundle:
+        """A view of fold `index` (0 … k − 1): same arrays, that fold's train/valid windows, scaling, thresholds.
+
+        Fold k − 1 (the last) is the bundle itself. An earlier fold's view has `train` and `valid` splits
+        only (the test block is evaluated with the last fold's model), its labels and moves in its own
+        scaled units, and `windows`/`batches`/`scaled_rows` apply its `FoldScaling`. Nothing is added to
+        the object store: the view's window labels live in the calling process. Raises IndexError for a
+        fold the dataset does not have.
+        """
+        if not 0 <= index < self.n_folds:
+            raise IndexError(f"fold {index}: the dataset has {self.n_folds} fold(s)")
+        if index == self.n_folds - 1:
+            return self
+        from seqsweep.data.folds import fold_view
+
+        return fold_view(self, index)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -144,6 +254,8 @@ class DatasetBundle:
         total = self.features.nbytes + self.row_symbol.nbytes + self.row_time.nbytes
         for windows in self.splits.values():
             total += windows.ends.nbytes + windows.labels.nbytes + windows.moves.nbytes
+        if self.folds is not None:
+            total += self.folds.nbytes
         return int(total)
 
     @property
@@ -158,7 +270,14 @@ class DatasetBundle:
         chosen = ends if index is None else ends[index]
         offsets = np.arange(-self.spec.lookback + 1, 1, dtype=np.int64)
         rows = chosen.astype(np.int64)[:, None] + offsets[None, :]  # (B, L)
-        return self.features[rows]  # (B, L, F)
+        return self.scaled_rows(rows)  # (B, L, F)
+
+    def scaled_rows(self, rows: np.ndarray) -> np.ndarray:
+        """`features[rows]` (any integer index array → (*rows.shape, F)), in this fold's scaling when a fold view."""
+        x = self.features[rows]
+        if self.fold_scaling is None:
+            return x
+        return self.fold_scaling.apply(x, self.row_symbol[rows])
 
     def batches(
         self,

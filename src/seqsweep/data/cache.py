@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from seqsweep.constants import SPLITS
-from seqsweep.data.bundle import DatasetBundle, Preprocessing, SplitWindows
+from seqsweep.data.bundle import DatasetBundle, FoldData, Preprocessing, SplitWindows
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.tables import DATE
 
@@ -90,6 +90,8 @@ def _arrays(bundle: DatasetBundle) -> dict[str, np.ndarray]:
             f"{name}_labels": windows.labels,
             f"{name}_moves": windows.moves,
         }
+    if bundle.folds is not None:  # walk-forward folds: `fold_*.npy` (none for one fold, as before)
+        arrays |= bundle.folds.to_arrays()
     return arrays
 
 
@@ -167,4 +169,5 @@ def _bundle(
         preprocessing=preprocessing,
         cache_key=key,
         boundaries=(int(manifest["boundaries"][0]), int(manifest["boundaries"][1])),
+        folds=FoldData.from_arrays(arrays),
     )

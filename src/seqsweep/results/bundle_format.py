@@ -6,7 +6,8 @@
                              model.json (family, config, data shape: what rebuilds the network)
       preprocessing.npz      scale_mean, scale_std (S, R), embeddings (S, k), pca_mean, pca_components,
                              thresholds (H, T, 2)
-      preprocessing.json     feature order, raw columns, symbol order, mask value, grid frequency, ...
+      preprocessing.json     feature order, raw columns, symbol order, mask value, grid frequency,
+                             input transforms per column (extra.transforms: diff, log_return, ...), ...
       dataset.yaml           the dataset spec (database URL left out)
       sweep.yaml             the sweep file the experiment ran (database URL left out)
       metrics.json           validation (as Ray stored it) and test scores beside the baselines
@@ -52,7 +53,8 @@ def write_preprocessing(preprocessing: Preprocessing, symbols: tuple[str, ...], 
         **preprocessing.to_metadata(),
         "mask_value": MASK_VALUE,
         "arrays": {
-            "scale_mean": "(symbols, raw_columns) train-split mean per symbol",
+            "scale_mean": "(symbols, raw_columns) train-split mean per symbol, of the transformed inputs "
+            "where extra.transforms names a transform",
             "scale_std": "(symbols, raw_columns) train-split standard deviation per symbol (1 where 0)",
             "embeddings": "(symbols, pca_components) PCA-reduced sentence embedding per symbol",
             "pca_mean": "(384,) PCA centre of the symbols' sentence embeddings",

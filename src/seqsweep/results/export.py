@@ -216,6 +216,8 @@ def _write_bundle_files(
         "classes": list(CLASS_NAMES),
         "mask_value": MASK_VALUE,
         "frequency": prep.extra.get("frequency"),
+        "transforms": dict(prep.extra.get("transforms") or {}),
+        **_folds_entry(bundle),
         "input": "(B, lookback, n_features) float32, features in feature_names order, MASK_VALUE where missing",
         "output": "(B, horizon, targets, 3) probabilities of down, flat, up",
     }
@@ -268,11 +270,11 @@ observed value is down, flat or up. Flat is the band between the train split's l
 
 ## Data
 Join `{dataset["join"]}`, symbols {", ".join(manifest["symbols"])}; lookback {dataset["lookback"]},
-horizon {dataset["horizon"]}; chronological split train {dataset["split"]["train"]}, valid
-{dataset["split"]["valid"]}, test the rest. Scalers, PCA and thresholds were fitted on the train split only.
+horizon {dataset["horizon"]}; {_split_sentence(dataset["split"])}. Scalers, PCA and thresholds were fitted
+on the train split only. {_transform_sentence(manifest.get("transforms") or {})}
 
 ## How it was chosen
-{metrics["selection"]}
+{metrics["selection"]}{_folds_sentence(manifest.get("folds"))}
 Searched: {searched}; best epoch {manifest["best_epoch"]}. Validation at that epoch: {val}.
 
 ## Test scores ({test["n_windows"]} windows, {test["n_positions"]} labels, {test["period"][0]} .. {test["period"][1]})
@@ -312,6 +314,51 @@ Missing inputs carry {manifest["mask_value"]}: {masking}; a window with few obse
 
 Library versions at export: {libs}.
 """
+
+
+def _split_sentence(split: dict[str, Any]) -> str:
+    """How the dataset was split, for the model card: by fractions or by dates."""
+    if split.get("valid_start") is not None:
+        return f"chronological split by dates: valid from {split['valid_start']}, test from {split['test_start']}"
+    return f"chronological split train {split['train']}, valid {split['valid']}, test the rest"
+
+
+def _transform_sentence(transforms: dict[str, str]) -> str:
+    """The input transforms, for the model card (predict applies them to the rows it reads)."""
+    if not transforms:
+        return "Inputs are levels (no transform)."
+    listed = ", ".join(f"`{column}` {name}" for column, name in transforms.items())
+    return (
+        f"Input transforms, per symbol before scaling (predict applies them too): {listed}; "
+        "labels come from the targets' levels."
+    )
+
+
+def _folds_entry(bundle: DatasetBundle) -> dict[str, Any]:
+    """The manifest's `folds` entry for a walk-forward dataset (none for one fold)."""
+    if bundle.n_folds == 1:
+        return {}
+    return {
+        "folds": {
+            "n_folds": bundle.n_folds,
+            "exported_fold": bundle.n_folds - 1,
+            "note": "the last fold's model: trained on every row before the last validation block",
+        }
+    }
+
+
+def _folds_sentence(folds: dict[str, Any] | None) -> str:
+    """The model card's sentence on walk-forward folds ("" for one fold)."""
+    if not folds:
+        return ""
+    k = folds["n_folds"]
+    return (
+        f"\nWalk-forward validation over {k} folds (expanding window, embargo after each boundary): each "
+        f"configuration was ranked by its mean validation score over the {k} folds, each fold with its own "
+        f"scalers and thresholds. **The exported model is the last fold's (fold {k} of {k})**, trained on "
+        "every row before the last validation block (the train split above); the earlier folds' models "
+        "were used only to score the configuration."
+    )
 
 
 def _verdict_paragraph(trial_id: str, test: dict[str, Any]) -> str:

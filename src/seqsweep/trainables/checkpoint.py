@@ -8,6 +8,12 @@ Layout (one folder per report; Ray copies it to the trial's storage):
     model.weights.h5    a user's Keras model: weights + optimizer variables (the function rebuilds the graph)
     model.pt            torch families: {"model", "optimizer", "scheduler"} state dicts
 
+With walk-forward folds (`dataset.split.folds: k > 1`) the folder holds the trial's k models: the last
+fold's at the top, in exactly the layout above (so reloading, evaluating and exporting a checkpoint
+takes the last fold's model, and a checkpoint's completeness is judged as for one fold), and each
+earlier fold's in `fold_0/` … `fold_{k-2}/`, in the same layout without `state.json`. `state.json`
+records `n_folds` (absent for one fold: a one-fold checkpoint is byte-for-byte today's layout).
+
 JSON files are written to a temporary name first and renamed, so a reader never sees half a file.
 """
 
@@ -31,6 +37,8 @@ STATE_FILE = "state.json"
 KERAS_MODEL_FILE = "model.keras"
 KERAS_WEIGHTS_FILE = "model.weights.h5"
 TORCH_STATE_FILE = "model.pt"
+FOLD_DIR = "fold_{}"
+"""Sub-folder of an earlier fold's model in a k-fold checkpoint (the last fold's model is at the top)."""
 
 
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
@@ -86,6 +94,8 @@ class LoopState:
     early_stopped: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
     """The metrics reported with this checkpoint."""
+    n_folds: int = 1
+    """Walk-forward folds trained in lockstep (k models in the checkpoint, see `fold_model_dir`)."""
 
     def update(self, val_loss: float, patience: int | None) -> bool:
         """Record an epoch's val loss; True when the plateau rule says stop (never without `patience`)."""
@@ -100,6 +110,8 @@ class LoopState:
     def write(self, directory: Path) -> None:
         payload = dataclasses.asdict(self)
         payload["best_val_loss"] = None if math.isinf(self.best_val_loss) else self.best_val_loss
+        if self.n_folds == 1:
+            del payload["n_folds"]  # a one-fold checkpoint keeps the state.json it always had
         write_json(directory / STATE_FILE, payload)
 
     @classmethod
@@ -110,10 +122,27 @@ class LoopState:
         return cls(**payload)
 
 
+def fold_model_dir(directory: str | Path, fold: int, n_folds: int) -> Path:
+    """Where fold `fold` (0 … n_folds − 1) keeps its model in a checkpoint: the top for the last fold,
+    `fold_<fold>/` for an earlier one. Raises IndexError for a fold outside 0 … n_folds − 1."""
+    if not 0 <= fold < n_folds:
+        raise IndexError(f"fold {fold}: the checkpoint holds {n_folds} fold(s)")
+    directory = Path(directory)
+    return directory if fold == n_folds - 1 else directory / FOLD_DIR.format(fold)
+
+
+def checkpoint_folds(directory: str | Path) -> int:
+    """How many fold models a reported checkpoint holds (1 for a checkpoint without `n_folds`)."""
+    payload = json.loads((Path(directory) / STATE_FILE).read_text())
+    return int(payload.get("n_folds", 1))
+
+
 def load_checkpoint(directory: str | Path, device: DeviceSettings | None = None) -> TrainableModel:
     """Reload a reported checkpoint (model and optimizer) for prediction or further training.
 
     Works on any folder the loop reported, e.g. `result.checkpoint.to_directory()` of a Tune result.
+    For a walk-forward trial (k folds) this is the last fold's model, the one trained on every row
+    before the last validation block; the earlier folds' are in `fold_model_dir(directory, f, k)`.
     """
     from seqsweep.trainables.device import configure
     from seqsweep.trainables.registry import resolve_family

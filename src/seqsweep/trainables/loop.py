@@ -30,7 +30,7 @@ from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import ConfigError, TrialError
 from seqsweep.metrics import masked_mse, scores, validation_report
 from seqsweep.trainables.base import DeviceSettings, TrainableModel, TrialSettings
-from seqsweep.trainables.checkpoint import LoopState
+from seqsweep.trainables.checkpoint import LoopState, fold_model_dir
 from seqsweep.trainables.device import configure
 from seqsweep.trainables.family import resolve_config
 from seqsweep.trainables.parallel import SINGLE, DataParallel
@@ -48,6 +48,10 @@ class ValidationAware(Protocol):
     def end_epoch(self, val_loss: float) -> None: ...
 
 
+VAL_MACRO_F1_FOLD_STD = "val_macro_f1_fold_std"
+"""Walk-forward trials only: the standard deviation (ddof 0) over folds of `val_macro_f1` in the epoch."""
+
+
 def train(
     config: dict[str, Any],
     bundle: DatasetBundle,
@@ -63,62 +67,77 @@ def train(
     with the optimizer state it had. Raises TrialError on a non-finite loss (that trial only).
     With `parallel` (one of several data-parallel workers of a torch model), each worker trains on its
     shard of every batch, all compute the same metrics, and rank 0 alone writes checkpoints.
+
+    With walk-forward folds (`bundle.n_folds` = k > 1) the trial builds k models (fold f's seeded from
+    the trial seed and f) and trains them in lockstep: each epoch trains and validates every fold once
+    on its own windows, scaling and labels (`bundle.fold(f)`), then reports the mean over folds of
+    every metric plus `val_macro_f1_fold_std`, so a scheduler sees one number per epoch and stopping
+    the trial stops every fold. The plateau rule reads the mean val_loss; the checkpoint holds all k
+    models (see `seqsweep.trainables.checkpoint`).
     """
     family = resolve_family(settings.model)
     full = resolve_config(family, {**settings.fixed, **config})
-    for split in ("train", "valid"):
-        if len(bundle.splits[split]) == 0:
-            raise TrialError(f"the dataset's {split} split has no windows; widen the date range or the split")
+    n_folds = bundle.n_folds
+    views = [bundle.fold(f) for f in range(n_folds)]
+    for f, view in enumerate(views):
+        for split in ("train", "valid"):
+            if len(view.splits[split]) == 0:
+                where = f" of fold {f}" if n_folds > 1 else ""
+                raise TrialError(
+                    f"the dataset's {split} split{where} has no windows; widen the date range or the split"
+                )
     seed = trial_seed(settings.seed, reporter.trial_id)
     configure(family.framework, device)
     seed_everything(seed, family.framework)
+    # one fold: the trial seed itself, so a one-fold trial draws exactly what it always drew
+    fold_seeds = [seed] if n_folds == 1 else [derive_seed(seed, "fold", f) for f in range(n_folds)]
 
     restored = reporter.restored_checkpoint()
-    model: TrainableModel
+    models: list[TrainableModel] = []
     if restored is not None:
-        model = family.load(restored, device)
         state = LoopState.read(restored)
+        if state.n_folds != n_folds:
+            raise TrialError(
+                f"trial {reporter.trial_id}: its checkpoint holds {state.n_folds} fold model(s) but the "
+                f"dataset has {n_folds} fold(s); it cannot resume on another dataset.split.folds"
+            )
+        models = [family.load(fold_model_dir(restored, f, n_folds), device) for f in range(n_folds)]
         state.trial_seed = seed
         if state.early_stopped:
             return  # the trial had already ended on its plateau rule
         logger.info("trial %s resumes after epoch %d", reporter.trial_id, state.epoch)
     else:
-        model = family.build(full, bundle.shape, device)
-        state = LoopState(trial_seed=seed)
+        for f in range(n_folds):
+            if n_folds > 1:
+                seed_everything(fold_seeds[f], family.framework)
+            models.append(family.build(full, bundle.shape, device))
+        state = LoopState(trial_seed=seed, n_folds=n_folds)
     if parallel.active:
-        _distribute(model, settings.model)
+        for model in models:
+            _distribute(model, settings.model)
 
-    valid = bundle.splits["valid"]
     # Persistence's score on the same windows, once per trial: each epoch reports val_skill against it.
-    persistence_f1 = scores(valid.labels, persistence_predictions(bundle, "valid"))["macro_f1"]
+    persistence_f1 = [
+        scores(view.splits["valid"].labels, persistence_predictions(view, "valid"))["macro_f1"]
+        for view in views
+    ]
     epochs, batch_size = full["epochs"], full["batch_size"]
     for epoch in range(state.epoch + 1, epochs + 1):
-        # The shuffle (and torch's dropout) depend on (trial, epoch) only, so a resumed trial draws
-        # what an uninterrupted one would have drawn.
-        epoch_seed = derive_seed(seed, "epoch", epoch)
-        # Workers share the shuffle (the rng below) but not their dropout draws.
-        reseed_epoch(
-            derive_seed(epoch_seed, "rank", parallel.rank) if parallel.active else epoch_seed,
-            family.framework,
-        )
-        try:
-            train_loss = model.train_epoch(
-                bundle.batches("train", batch_size, np.random.default_rng(epoch_seed), shard=parallel.shard)
+        per_fold = [
+            _fold_epoch(
+                model,
+                view,
+                epoch_seed=derive_seed(fold_seeds[f], "epoch", epoch),
+                batch_size=batch_size,
+                persistence_f1=persistence_f1[f],
+                framework=family.framework,
+                parallel=parallel,
+                where=f"trial {reporter.trial_id}, epoch {epoch}" + (f", fold {f}" if n_folds > 1 else ""),
             )
-            evaluation = model.evaluate(bundle.batches("valid", batch_size))
-        except TrialError as exc:
-            raise TrialError(f"trial {reporter.trial_id}, epoch {epoch}: {exc}") from exc
-        _require_finite(reporter.trial_id, epoch, "training", train_loss)
-        _require_finite(reporter.trial_id, epoch, "validation", evaluation.loss)
-
-        metrics: dict[str, Any] = {TRAIN_LOSS: float(train_loss), VAL_LOSS: float(evaluation.loss)}
-        metrics.update(validation_report(valid.labels, evaluation.probs))
-        metrics[VAL_SKILL] = metrics[VAL_MACRO_F1] - persistence_f1
-        if evaluation.moves is not None:
-            metrics[VAL_MSE] = masked_mse(valid.moves, evaluation.moves)
-        if isinstance(model, ValidationAware):
-            model.end_epoch(float(evaluation.loss))
-        early_stopped = state.update(float(evaluation.loss), full["patience"]) and epoch < epochs
+            for f, (model, view) in enumerate(zip(models, views, strict=True))
+        ]
+        metrics = per_fold[0] if n_folds == 1 else _mean_over_folds(per_fold)
+        early_stopped = state.update(float(metrics[VAL_LOSS]), full["patience"]) and epoch < epochs
         state.epoch = epoch
         state.early_stopped = early_stopped
         final = early_stopped or epoch == epochs
@@ -129,13 +148,62 @@ def train(
 
         if parallel.is_chief:
             with tempfile.TemporaryDirectory(prefix="seqsweep-checkpoint-") as folder:
-                model.save(Path(folder))
+                for f, model in enumerate(models):
+                    target = fold_model_dir(folder, f, n_folds)
+                    target.mkdir(exist_ok=True)
+                    model.save(target)
                 state.write(Path(folder))
                 reporter.report(metrics, Path(folder))
         else:
             reporter.report(metrics, None)
         if final:
             return
+
+
+def _fold_epoch(
+    model: TrainableModel,
+    view: DatasetBundle,
+    *,
+    epoch_seed: int,
+    batch_size: int,
+    persistence_f1: float,
+    framework: str,
+    parallel: DataParallel,
+    where: str,
+) -> dict[str, Any]:
+    """One epoch of one fold's model on its own windows: train, validate, score; that fold's metrics.
+
+    `epoch_seed` depends on (trial, fold, epoch) only, so a resumed trial draws the shuffle (and torch's
+    dropout) an uninterrupted one would have drawn. `where` starts every error message.
+    """
+    # Workers share the shuffle (the rng below) but not their dropout draws.
+    reseed_epoch(derive_seed(epoch_seed, "rank", parallel.rank) if parallel.active else epoch_seed, framework)
+    valid = view.splits["valid"]
+    try:
+        train_loss = model.train_epoch(
+            view.batches("train", batch_size, np.random.default_rng(epoch_seed), shard=parallel.shard)
+        )
+        evaluation = model.evaluate(view.batches("valid", batch_size))
+    except TrialError as exc:
+        raise TrialError(f"{where}: {exc}") from exc
+    _require_finite(where, "training", train_loss)
+    _require_finite(where, "validation", evaluation.loss)
+
+    metrics: dict[str, Any] = {TRAIN_LOSS: float(train_loss), VAL_LOSS: float(evaluation.loss)}
+    metrics.update(validation_report(valid.labels, evaluation.probs))
+    metrics[VAL_SKILL] = metrics[VAL_MACRO_F1] - persistence_f1
+    if evaluation.moves is not None:
+        metrics[VAL_MSE] = masked_mse(valid.moves, evaluation.moves)
+    if isinstance(model, ValidationAware):
+        model.end_epoch(float(evaluation.loss))
+    return metrics
+
+
+def _mean_over_folds(per_fold: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each metric's mean over the folds, plus the spread of `val_macro_f1` (`VAL_MACRO_F1_FOLD_STD`)."""
+    metrics: dict[str, Any] = {key: float(np.mean([m[key] for m in per_fold])) for key in per_fold[0]}
+    metrics[VAL_MACRO_F1_FOLD_STD] = float(np.std([m[VAL_MACRO_F1] for m in per_fold]))
+    return metrics
 
 
 def _distribute(model: TrainableModel, family_name: str) -> None:
@@ -148,9 +216,9 @@ def _distribute(model: TrainableModel, family_name: str) -> None:
     distribute()
 
 
-def _require_finite(trial_id: str, epoch: int, what: str, loss: float) -> None:
+def _require_finite(where: str, what: str, loss: float) -> None:
     if not math.isfinite(loss):
         raise TrialError(
-            f"trial {trial_id}, epoch {epoch}: the {what} loss is {loss}; lower the learning rate or check "
+            f"{where}: the {what} loss is {loss}; lower the learning rate or check "
             f"the inputs for NaN/inf values"
         )
