@@ -29,6 +29,9 @@ Reported beside `val_macro_f1`, never the default: a constant guess per target c
 VAL_SKILL: Final = "val_skill"
 """`val_macro_f1` minus persistence's `val_macro_f1` on the same validation windows (> 0: beats
 persistence). `search.metric: val_skill` ranks models by what they add over the last observed move."""
+VAL_MACRO_F1_FOLD_STD: Final = "val_macro_f1_fold_std"
+"""Walk-forward trials only (`dataset.split.folds` > 1): the standard deviation (ddof 0) over folds of
+`val_macro_f1` in the epoch; every other validation metric is then the mean over folds."""
 VAL_ACCURACY: Final = "val_accuracy"
 VAL_PRECISION: Final = "val_precision_macro"
 VAL_RECALL: Final = "val_recall_macro"
@@ -39,7 +42,8 @@ EPOCH: Final = "epoch"
 FINAL_EPOCH: Final = "final_epoch"
 """True on the report after which the trial's own loop ends (its last epoch or its plateau stop).
 
-A trial whose last report lacks it was stopped from outside (ASHA): the searcher records it as PRUNED.
+Only a hint: what stopped a trial is what Tune decided (`seqsweep.search_spaces.searchers.StopRecord`).
+A trial the scheduler or budget stopped at a report carrying this mark is still COMPLETE in Optuna.
 """
 EARLY_STOPPED: Final = "early_stopped"
 """True when the family's own plateau rule ended training before `epochs`."""

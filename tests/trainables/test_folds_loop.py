@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 
 from seqsweep.baselines import persistence_predictions
-from seqsweep.constants import EPOCH, FINAL_EPOCH, REPORTED_METRICS, VAL_LOSS, VAL_MACRO_F1, VAL_SKILL
+from seqsweep.constants import (
+    EPOCH,
+    FINAL_EPOCH,
+    REPORTED_METRICS,
+    VAL_LOSS,
+    VAL_MACRO_F1,
+    VAL_MACRO_F1_FOLD_STD,
+    VAL_SKILL,
+)
 from seqsweep.data import DatasetBundle, DatasetSpec, build_dataset
 from seqsweep.data.spec import SplitSpec
 from seqsweep.metrics import scores, validation_report
@@ -27,7 +35,6 @@ from seqsweep.trainables import (
     train,
 )
 from seqsweep.trainables.checkpoint import checkpoint_folds, fold_model_dir
-from seqsweep.trainables.loop import VAL_MACRO_F1_FOLD_STD
 from seqsweep.tuning.experiment_state import complete_checkpoint
 
 GRU = {"hidden_size": 8, "learning_rate": 0.01, "batch_size": 32}

@@ -22,12 +22,12 @@ import yaml
 from ray import tune
 
 from seqsweep import cli
+from seqsweep.constants import VAL_MACRO_F1_FOLD_STD
 from seqsweep.results.evaluate import load_dataset
 from seqsweep.results.experiment import read_experiment
 from seqsweep.results.export import export_bundle
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.trainables.checkpoint import checkpoint_folds
-from seqsweep.trainables.loop import VAL_MACRO_F1_FOLD_STD
 from seqsweep.tuning import run_sweep
 
 pytestmark = pytest.mark.slow

@@ -22,6 +22,7 @@ from seqsweep.constants import (
     TRAIN_LOSS,
     VAL_LOSS,
     VAL_MACRO_F1,
+    VAL_MACRO_F1_FOLD_STD,
     VAL_MSE,
     VAL_SKILL,
     WORKERS,
@@ -46,10 +47,6 @@ class ValidationAware(Protocol):
     """A model that reacts to each epoch's validation loss (the GRU's ReduceLROnPlateau)."""
 
     def end_epoch(self, val_loss: float) -> None: ...
-
-
-VAL_MACRO_F1_FOLD_STD = "val_macro_f1_fold_std"
-"""Walk-forward trials only: the standard deviation (ddof 0) over folds of `val_macro_f1` in the epoch."""
 
 
 def train(
