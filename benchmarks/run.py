@@ -1,8 +1,8 @@
 """`python -m benchmarks.run [--scale small|full] [--only NAME]`: measure, print one table, write results.md.
 
-The five ratios of issue 7, each measured side by side in this one run (one local Ray, 2 CPUs):
+The ratios of issues 7, 12 and 13, each measured side by side in this one run (one local Ray, 2 CPUs):
 
-    store       2a/2b  object-store bytes of the built dataset       (benchmarks/store_bytes.py)
+    store       2a–2c  object-store bytes of the built dataset, folds 1 vs 3 (benchmarks/store_bytes.py)
     throughput  3a–3d  windows/s per trial vs the notebook's Keras     (benchmarks/throughput.py)
     overhead    5      scheduling overhead per trivial trial           (benchmarks/overhead.py)
     startup     6a/6b  `validate` and `results` start-up vs `--help`  (benchmarks/startup.py)
