@@ -39,7 +39,9 @@ def _spec(tmp_path: Path, **search: object) -> object:
 
 def _report(searcher, trial_id: str, values: list[float], final: bool) -> None:
     """Feed results as Tune does when ASHA stops the trial (its cut, or `max_t`): the last result
-    goes to `on_trial_complete` only."""
+    goes to `on_trial_complete` only. A trial that is not `final` was cut: the scheduler records that."""
+    if not final:
+        searcher._stops.add(trial_id)
     results = [
         {VAL_MACRO_F1: value, "training_iteration": step, FINAL_EPOCH: final and step == len(values)}
         for step, value in enumerate(values, start=1)

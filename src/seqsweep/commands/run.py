@@ -16,7 +16,14 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    run = subparsers.add_parser("run", help="run a sweep file (or a built-in sweep: demo, lstm_base, ...)")
+    run = subparsers.add_parser(
+        "run",
+        help="run a sweep file (or a built-in sweep: demo, lstm_base, ...)",
+        description="Run a sweep. Exit 0 when every trial finished, also when the sweep's "
+        "search.time_budget_s was spent or a search.stop_at target was reached (a line says which: "
+        "running trials finish their epoch, no new trial starts); 1 when a trial errored; 2 for bad "
+        "input; 130/143 when interrupted (continue with `seqsweep resume DIR`).",
+    )
     run.add_argument("sweep", help="sweep file path or built-in name")
     run.add_argument(
         "--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: a private local Ray)"

@@ -3,9 +3,11 @@
 Every algorithm runs through Optuna so that each sweep has a study in a real storage that
 `optuna-dashboard` and `optuna.load_study` can read while it runs and after.
 
-`PruningOptunaSearch` mends one gap in Ray's `OptunaSearch`: a trial that ASHA stops early reaches
-Optuna as PRUNED (with its intermediate values), not as COMPLETE with a partial score, so TPE does
-not treat a two-epoch score as a finished one.
+`PruningOptunaSearch` mends one gap in Ray's `OptunaSearch`: a trial that ASHA (or the sweep's budget)
+stops early reaches Optuna as PRUNED (with its intermediate values), not as COMPLETE with a partial
+score, so TPE does not treat a two-epoch score as a finished one. What stopped a trial is what Tune
+decided (`StopRecord`), never a key the trainable must report; everything else keeps Ray's contract
+(`tests/search_spaces/test_searcher_contract.py`).
 
 An experiment owns its study: `claim_study` records the experiment's identity on the study
 (`OWNER_ATTR`), and `check_study_owner` refuses, before anything is written, a run or resume whose
@@ -17,13 +19,15 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import optuna
 import yaml
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from seqsweep.constants import FINAL_EPOCH
@@ -41,12 +45,97 @@ OWNER_DIR_ATTR = "seqsweep_experiment_dir"
 """Study user attribute: where that experiment was (for the refusal's message only)."""
 
 
+class StopRecord:
+    """The trials that something outside them ended before their own end.
+
+    Filled by the sweep's scheduler (`RecordingASHAScheduler`: a cut before `max_t`) and by its budget
+    (`seqsweep.tuning.budget.SweepBudget`: a time budget spent or a `stop_at` target reached), read by
+    `PruningOptunaSearch.on_trial_complete`. Lives in the driver only; never pickled with the searcher.
+    """
+
+    def __init__(self) -> None:
+        self.trial_ids: set[str] = set()
+
+    def add(self, trial_id: str) -> None:
+        self.trial_ids.add(trial_id)
+
+    def __contains__(self, trial_id: object) -> bool:
+        return trial_id in self.trial_ids
+
+
+class BudgetView(Protocol):
+    """What the scheduler and the searcher ask of the sweep's budget (`seqsweep.tuning.budget`)."""
+
+    @property
+    def ended(self) -> bool:
+        """True once no new trial may start."""
+        ...
+
+    def check(self, trial_id: str, result: dict[str, Any]) -> bool:
+        """Look at a report; True when that trial must stop after it (recorded in the StopRecord)."""
+        ...
+
+
+class SweepFIFOScheduler(FIFOScheduler):
+    """Tune's FIFO scheduler, stopping each trial at its next report once the sweep's budget ended."""
+
+    def __init__(self, budget: BudgetView | None = None) -> None:
+        super().__init__()
+        self.budget = budget
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        if self.budget is not None and self.budget.check(str(trial.trial_id), result):
+            return TrialScheduler.STOP
+        return cast(str, super().on_trial_result(tune_controller, trial, result))
+
+
+class RecordingASHAScheduler(ASHAScheduler):
+    """Ray's ASHA, recording each trial it stops before `max_t` in a `StopRecord`; and, as
+    `SweepFIFOScheduler`, stopping every trial at its next report once the sweep's budget ended.
+
+    A stop at `max_t` is the per-trial budget the user set, not a cut: such a trial is complete.
+    """
+
+    def __init__(
+        self, *args: Any, stops: StopRecord | None = None, budget: BudgetView | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.stops = stops if stops is not None else StopRecord()
+        self.budget = budget
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        if self.budget is not None and self.budget.check(str(trial.trial_id), result):
+            return TrialScheduler.STOP
+        action = cast(str, super().on_trial_result(tune_controller, trial, result))
+        reached = result.get(self._time_attr)
+        if action == TrialScheduler.STOP and isinstance(reached, int | float) and reached < self._max_t:
+            self.stops.add(trial.trial_id)
+        return action
+
+
 class PruningOptunaSearch(OptunaSearch):
     """Ray's OptunaSearch, except that a trial ended from outside is told to Optuna as PRUNED.
 
-    The trial loop marks its last report with `final_epoch=True`; a trial that completes without
-    error and without that mark was stopped by the scheduler.
+    What ended a trial is what Tune knows: the scheduler's STOP before `max_t` or the sweep's budget
+    (both recorded in `stops`, a `StopRecord` shared with them). A trial that returned, errored or
+    ran to `max_t` keeps Ray's own rules (COMPLETE with its value, FAIL, or PRUNED without a value).
+    Nothing is read from keys a trainable may not know: the shared loop's `final_epoch=True` only
+    upgrades a trial the scheduler stopped at what was its last epoch anyway to COMPLETE. A finished
+    single-objective trial is worth its best reported epoch, as on the leaderboard. With
+    `metric=[...]` (several objectives) every call is Ray's own.
+
+    With a `budget` whose `ended` is true, `suggest` returns `Searcher.FINISHED`: no trial starts.
     """
+
+    def __init__(self, *args: Any, stops: StopRecord | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stops = stops if stops is not None else StopRecord()
+        self._budget: BudgetView | None = None
+
+    def link(self, stops: StopRecord, budget: BudgetView | None = None) -> None:
+        """Share the scheduler's (and the budget's) record of stops, and the budget, with this searcher."""
+        self._stops = stops
+        self._budget = budget
 
     @property
     def study(self) -> optuna.Study:
@@ -57,6 +146,8 @@ class PruningOptunaSearch(OptunaSearch):
         return study
 
     def suggest(self, trial_id: str) -> dict | None:
+        if self._budget is not None and self._budget.ended and trial_id not in self._ot_trials:
+            return Searcher.FINISHED  # type: ignore[return-value]  # Tune's sentinel string
         params = super().suggest(trial_id)
         ot_trial = self._ot_trials.get(trial_id)
         if ot_trial is not None:
@@ -74,21 +165,23 @@ class PruningOptunaSearch(OptunaSearch):
             )
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if result and not error:
-            self._record_last_result(trial_id, result)
-        stopped_early = bool(result) and not error and not (result or {}).get(FINAL_EPOCH, False)
-        if not stopped_early or trial_id in self._completed_trials:
-            if result and not error:
-                # A finished trial is worth its best epoch (its kept checkpoint), as on the leaderboard.
-                result = {**result, self.metric: self._best_reported(trial_id, result.get(self.metric))}
+        single = isinstance(self.metric, str)
+        if not single or error or not result or trial_id in self._completed_trials:
             super().on_trial_complete(trial_id, result=result, error=error)
             return
-        ot_trial = self._ot_trials[trial_id]
-        try:
-            self.study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
-        except Exception as exc:  # a value Optuna refuses must not stop the sweep
-            logger.warning("could not record trial %s as pruned: %s", trial_id, exc)
-        self._completed_trials.add(trial_id)
+        metric = cast(str, self.metric)
+        self._record_last_result(trial_id, result)
+        if trial_id in self._stops and not result.get(FINAL_EPOCH, False):
+            ot_trial = self._ot_trials[trial_id]
+            try:
+                self.study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
+            except Exception as exc:  # a value Optuna refuses must not stop the sweep
+                logger.warning("could not record trial %s as pruned: %s", trial_id, exc)
+            self._completed_trials.add(trial_id)
+            return
+        if metric in result:
+            result = {**result, metric: self._best_reported(trial_id, result.get(metric))}
+        super().on_trial_complete(trial_id, result=result, error=error)
 
     def _record_last_result(self, trial_id: str, result: dict) -> None:
         """Record the result a scheduler stopped the trial at (ASHA's cut, or its `max_t`).
@@ -111,9 +204,22 @@ class PruningOptunaSearch(OptunaSearch):
             return last
         return max(finite) if self.mode == "max" else min(finite)
 
+    def save(self, checkpoint_path: str) -> None:
+        """Ray's pickle of the searcher, less the driver-only links (`StopRecord`, budget)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in _DRIVER_ONLY}
+        with open(checkpoint_path, "wb") as output:
+            pickle.dump(state, output)
+
     def restore(self, checkpoint_path: str) -> None:
-        """Tune calls this on resume; trials asked for after the last saved state are failed."""
+        """Tune calls this on resume; trials asked for after the last saved state are failed.
+
+        The links to the driver's `StopRecord` and budget made before the restore are kept.
+        """
+        links = {k: v for k, v in self.__dict__.items() if k in _DRIVER_ONLY}
         super().restore(checkpoint_path)
+        self.__dict__.update(links)
+        for key in _DRIVER_ONLY:  # a searcher saved by Ray's own save, or by an older seqsweep
+            self.__dict__.setdefault(key, StopRecord() if key == "_stops" else None)
         failed = self.fail_orphans()
         if failed:
             logger.info(
@@ -282,6 +388,10 @@ def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=s.seed, n_startup_trials=startup, multivariate=True)
 
 
+_DRIVER_ONLY = ("_stops", "_budget")
+"""Searcher attributes that link to driver-side objects and are never pickled with it."""
+
+
 def make_searcher(spec: SweepSpec, experiment_dir: str) -> PruningOptunaSearch:
     storage = optuna.storages.RDBStorage(study_storage_url(spec, experiment_dir))
     space = {name: p.to_optuna() for name, p in spec.searched.items()}
@@ -296,11 +406,17 @@ def make_searcher(spec: SweepSpec, experiment_dir: str) -> PruningOptunaSearch:
     return searcher
 
 
-def make_scheduler(spec: SweepSpec) -> TrialScheduler:
+def make_scheduler(
+    spec: SweepSpec, stops: StopRecord | None = None, budget: BudgetView | None = None
+) -> TrialScheduler:
+    """FIFO, or ASHA on `training_iteration` recording its cuts in `stops` (shared with the searcher);
+    either stops every trial at its next report once `budget` has ended."""
     sched = spec.file.scheduler
     if sched.type == "none":
-        return FIFOScheduler()
-    return ASHAScheduler(
+        return SweepFIFOScheduler(budget)
+    return RecordingASHAScheduler(
+        stops=stops,
+        budget=budget,
         time_attr="training_iteration",
         max_t=sched.max_t or spec.max_epochs,
         grace_period=sched.grace_period,

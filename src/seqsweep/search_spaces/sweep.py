@@ -57,6 +57,12 @@ class SearchSettings:
     """TPE's random start (None: 10); never fewer than max_concurrent, so the first parallel wave is random."""
     storage: str | None = None
     """Optuna RDB URL; None keeps the study in `<experiment>/optuna.db` (SQLite)."""
+    time_budget_s: float | None = None
+    """Seconds of sweep time (over runs and resumes); once spent, running trials finish their epoch,
+    no new trial starts and the sweep ends (exit 0). None: no limit."""
+    stop_at: dict[str, float] | None = None
+    """Metric → target, e.g. `{val_macro_f1: 0.6}`: the sweep ends as for a spent time budget once any
+    trial reports a value reaching a target (>= to maximise, <= for `val_loss`, `train_loss`, `val_mse`)."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +258,7 @@ def _validate(spec: SweepSpec) -> None:
         raise ConfigError(f"search.num_samples: must be >= 1, got {s.num_samples}")
     if s.max_concurrent < 1:
         raise ConfigError(f"search.max_concurrent: must be >= 1, got {s.max_concurrent}")
+    _validate_budget(s)
     if not spec.searched:
         raise ConfigError("params: search at least one parameter (give it a `type`)")
     if s.algorithm == "grid":
@@ -294,6 +301,28 @@ def _validate(spec: SweepSpec) -> None:
         raise ConfigError(f"checkpoints.keep: must be >= 1, got {f.checkpoints.keep}")
     _validate_generic_params(spec)
     _validate_with_family(spec)
+
+
+def _validate_budget(s: SearchSettings) -> None:
+    """`search.time_budget_s` > 0 seconds; `search.stop_at` maps reported metrics to finite numbers."""
+    budget = s.time_budget_s
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, int | float) or not 0 < budget < math.inf
+    ):
+        raise ConfigError(f"search.time_budget_s: must be a number of seconds > 0, got {budget!r}")
+    if s.stop_at is None:
+        return
+    if not isinstance(s.stop_at, dict) or not s.stop_at:
+        raise ConfigError(
+            f"search.stop_at: write metric: target, e.g. {{val_macro_f1: 0.6}}, got {s.stop_at!r}"
+        )
+    for metric, target in s.stop_at.items():
+        if metric not in SEARCH_METRICS:
+            raise ConfigError(
+                f"search.stop_at: unknown metric {metric!r} (valid: {', '.join(SEARCH_METRICS)})"
+            )
+        if isinstance(target, bool) or not isinstance(target, int | float) or not math.isfinite(target):
+            raise ConfigError(f"search.stop_at.{metric}: the target must be a finite number, got {target!r}")
 
 
 def _validate_generic_params(spec: SweepSpec) -> None:

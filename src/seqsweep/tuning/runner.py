@@ -11,6 +11,7 @@ and no checkpoint is pruned. A second signal stops at once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -33,6 +34,8 @@ from seqsweep.cluster.storage import check_shared_storage
 from seqsweep.errors import ConfigError, DataError
 from seqsweep.search_spaces.credentials import with_database, without_password
 from seqsweep.search_spaces.searchers import (
+    PruningOptunaSearch,
+    StopRecord,
     check_study_owner,
     check_warm_start,
     claim_study,
@@ -42,6 +45,7 @@ from seqsweep.search_spaces.searchers import (
     warm_start_points,
 )
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
+from seqsweep.tuning.budget import SweepBudget
 from seqsweep.tuning.experiment_state import (
     FINISHED_STATUSES,
     StateFile,
@@ -102,6 +106,8 @@ class SweepOutcome:
     num_samples: int = 0
     interrupted_by: int | None = None
     """The signal (SIGINT, SIGTERM) that stopped the sweep before it was done; None if it completed."""
+    ended_by: str | None = None
+    """One line when `search.time_budget_s` or `search.stop_at` ended the sweep (it still completed)."""
 
     @property
     def exit_code(self) -> int:
@@ -118,8 +124,9 @@ class SweepOutcome:
                 f"continue with seqsweep resume {self.experiment_dir}"
             )
         best = "none" if self.best_value is None else f"{self.best_value:.4f} (trial {self.best_trial_id})"
+        ended = f"{self.ended_by}\n" if self.ended_by else ""
         return (
-            f"{self.num_trials} trials, {self.num_errored} errored; best {self.metric} {best}\n"
+            f"{ended}{self.num_trials} trials, {self.num_errored} errored; best {self.metric} {best}\n"
             f"experiment: {self.experiment_dir}"
         )
 
@@ -173,6 +180,9 @@ def run_sweep(
             raise
         (experiment_dir / SWEEP_COPY).write_text(without_password(spec).to_yaml())
         searcher = make_searcher(spec, str(experiment_dir))
+        stops = StopRecord()
+        budget = _make_budget(spec, stops)
+        searcher.link(stops, budget)
         if spec.file.warm_start:
             added = warm_start_points(searcher, spec.file.warm_start, spec.file.search.metric)
             logger.info("warm start: %d finished trials from %s", added, spec.file.warm_start)
@@ -182,14 +192,14 @@ def run_sweep(
                 metric=spec.file.search.metric,
                 mode=spec.file.search.mode,
                 search_alg=searcher,
-                scheduler=make_scheduler(spec),
+                scheduler=make_scheduler(spec, stops, budget),
                 num_samples=spec.num_samples,
                 max_concurrent_trials=spec.file.search.max_concurrent,
                 # A trial process keeps its imported TensorFlow/torch for the next trial: seconds saved
                 # per trial. Each trial still builds its model afresh and reseeds everything.
                 reuse_actors=True,
             ),
-            run_config=_run_config(spec, root, stream),
+            run_config=_run_config(spec, root, stream, budget),
         )
         with _stop_signals() as stop:
             try:
@@ -197,7 +207,7 @@ def run_sweep(
             except SweepInterrupted as exc:  # a second signal: stopped at once
                 exc.experiment_dir = experiment_dir
                 raise
-        return _finish(grid, experiment_dir, spec, stop.signum)
+        return _finish(grid, experiment_dir, spec, stop.signum, budget)
 
 
 def resume_sweep(
@@ -206,11 +216,17 @@ def resume_sweep(
     address: str | None = None,
     db: str | None = None,
     stream: IO[str] | None = None,
+    num_samples: int | None = None,
+    time_budget_s: float | None = None,
 ) -> SweepOutcome:
-    """Continue a killed sweep: finished trials stay, unfinished ones go on from their checkpoints.
+    """Continue a stopped or finished sweep: finished trials stay, unfinished ones go on from their
+    checkpoints, the Optuna study (and TPE's history) continues.
 
     `db` (or $SEQSWEEP_DB_URL) supplies the database URL when the stored one had a password, which
-    the experiment directory never keeps.
+    the experiment directory never keeps. `num_samples` raises the sweep's trial count (never lowers
+    it; not for a grid, whose size is fixed): the new trials are asked of the same study.
+    `time_budget_s` replaces `search.time_budget_s`, counted over the sweep's whole elapsed time.
+    Both are written into the experiment's `sweep.yaml`. Raises ConfigError (one line) on bad input.
     """
     experiment_dir = Path(experiment_dir).expanduser().resolve()
     if not (experiment_dir / "tuner.pkl").exists() or not (experiment_dir / SWEEP_COPY).exists():
@@ -218,6 +234,7 @@ def resume_sweep(
             f"{experiment_dir} is not a seqsweep experiment directory (no tuner.pkl / {SWEEP_COPY})"
         )
     spec = with_database(load_sweep(experiment_dir / SWEEP_COPY), db)
+    spec = _resume_changes(spec, experiment_dir, num_samples, time_budget_s)
     root = str(experiment_dir.parent)
     experiment_id = read_experiment_id(experiment_dir)
     storage_url = study_storage_url(spec, str(experiment_dir))
@@ -232,6 +249,10 @@ def resume_sweep(
             claim_study(storage_url, spec, experiment_id, experiment_dir)
         # Each unfinished trial goes on from its newest complete checkpoint, one row per epoch.
         reconcile_for_resume(experiment_dir)
+        if num_samples is not None or time_budget_s is not None:
+            (experiment_dir / SWEEP_COPY).write_text(without_password(spec).to_yaml())
+        if num_samples is not None:
+            set_total_samples(experiment_dir, spec.num_samples)
         _quiet_tune()
         tuner = tune.Tuner.restore(
             str(experiment_dir),
@@ -240,13 +261,96 @@ def resume_sweep(
             resume_errored=False,
             restart_errored=False,
         )
+        budget = _relink_restored(tuner, spec, stream)
         with _stop_signals() as stop:
             try:
                 grid = tuner.fit()
             except SweepInterrupted as exc:  # a second signal: stopped at once
                 exc.experiment_dir = experiment_dir
                 raise
-        return _finish(grid, experiment_dir, spec, stop.signum)
+        return _finish(grid, experiment_dir, spec, stop.signum, budget)
+
+
+def _resume_changes(
+    spec: SweepSpec, experiment_dir: Path, num_samples: int | None, time_budget_s: float | None
+) -> SweepSpec:
+    """The stored sweep with `resume --num-samples` / `--time-budget-s` applied and checked."""
+    search = spec.file.search
+    if num_samples is not None:
+        if search.algorithm == "grid":
+            raise ConfigError(
+                f"resume --num-samples: {spec.name} is a grid search of {spec.num_samples} points; "
+                f"a grid's size is fixed (add values to a copy of the sweep instead)"
+            )
+        if num_samples < spec.num_samples:
+            raise ConfigError(
+                f"resume --num-samples: the sweep already has num_samples {spec.num_samples}; "
+                f"give a larger number (it only raises the count), got {num_samples}"
+            )
+        search = dataclasses.replace(search, num_samples=num_samples)
+    if time_budget_s is not None:
+        if not 0 < time_budget_s < math.inf:
+            raise ConfigError(f"resume --time-budget-s: must be > 0 seconds, got {time_budget_s:g}")
+        search = dataclasses.replace(search, time_budget_s=float(time_budget_s))
+    if search is spec.file.search:
+        return spec
+    return dataclasses.replace(spec, file=dataclasses.replace(spec.file, search=search))
+
+
+SEARCH_STATE_GLOB = "search_gen_state-*.json"
+"""Tune's saved state of its search generator (trials created, total, finished) in the experiment."""
+
+
+def set_total_samples(experiment_dir: Path, total: int) -> None:
+    """Raise the trial count Tune's restored search generator aims at to `total`, and let it go on.
+
+    Tune restores `SearchGenerator` from its newest saved state (`total_samples`, `finished`), not
+    from the tuner's `num_samples`; both are rewritten in every saved copy, so whichever Tune picks
+    asks the searcher for the new trials.
+    """
+    from ray.tune.utils.util import _atomic_save, _load_newest_checkpoint
+
+    for path in sorted(experiment_dir.glob(SEARCH_STATE_GLOB)):
+        state = _load_newest_checkpoint(str(experiment_dir), path.name)
+        if not isinstance(state, dict) or "total_samples" not in state:
+            continue
+        state["total_samples"] = max(int(state["total_samples"]), total)
+        state["finished"] = False
+        _atomic_save(
+            state=state,
+            checkpoint_dir=str(experiment_dir),
+            file_name=path.name,
+            tmp_file_name=f"tmp-{path.name}",
+        )
+
+
+def _make_budget(spec: SweepSpec, stops: StopRecord) -> SweepBudget:
+    search = spec.file.search
+    return SweepBudget(search.time_budget_s, search.stop_at, stops)
+
+
+def _relink_restored(tuner: tune.Tuner, spec: SweepSpec, stream: IO[str] | None) -> SweepBudget:
+    """Give a restored tuner this run's scheduler, budget and progress line, linked to its searcher.
+
+    Tune restores the searcher's own state and the callbacks' states (by their place in the list)
+    from the experiment; the objects themselves are made afresh from the (possibly changed) sweep, so
+    a resumed sweep keeps its budget and a raised `num_samples` shows in the progress line.
+    """
+    internal = getattr(tuner, "_local_tuner", None)
+    tune_config = getattr(internal, "_tune_config", None)
+    run_config = getattr(internal, "_run_config", None)
+    stops = StopRecord()
+    budget = _make_budget(spec, stops)
+    if internal is None or tune_config is None or run_config is None:
+        logger.warning("resume: this Ray's Tuner has no local tuner; budgets are not applied")
+        return budget
+    searcher = tune_config.search_alg
+    if isinstance(searcher, PruningOptunaSearch):
+        searcher.link(stops, budget)
+    tune_config.scheduler = make_scheduler(spec, stops, budget)
+    tune_config.num_samples = spec.num_samples
+    run_config.callbacks = _run_config(spec, str(run_config.storage_path), stream, budget).callbacks
+    return budget
 
 
 @contextmanager
@@ -422,8 +526,16 @@ def _quiet_tune() -> None:
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
 
 
-def _run_config(spec: SweepSpec, root: str, stream: IO[str] | None) -> tune.RunConfig:
+def _run_config(
+    spec: SweepSpec, root: str, stream: IO[str] | None, budget: SweepBudget | None = None
+) -> tune.RunConfig:
+    """Tune's run settings: storage, retries, every checkpoint kept, the progress line and the budget
+    (a callback, so its elapsed time and reached target are saved with the experiment).
+
+    The callbacks' order (progress, then budget) is fixed: Tune restores their states by position.
+    """
     _quiet_tune()
+    budget = budget if budget is not None else _make_budget(spec, StopRecord())
     search = spec.file.search
     return tune.RunConfig(
         name=spec.name,
@@ -435,13 +547,17 @@ def _run_config(spec: SweepSpec, root: str, stream: IO[str] | None) -> tune.RunC
             checkpoint_score_attribute=search.metric,
             checkpoint_score_order=search.mode,
         ),
-        callbacks=[SweepProgress(search.metric, search.mode, spec.num_samples, stream=stream)],
+        callbacks=[SweepProgress(search.metric, search.mode, spec.num_samples, stream=stream), budget],
         verbose=0,
     )
 
 
 def _finish(
-    grid: tune.ResultGrid, experiment_dir: Path, spec: SweepSpec, interrupted_by: int | None = None
+    grid: tune.ResultGrid,
+    experiment_dir: Path,
+    spec: SweepSpec,
+    interrupted_by: int | None = None,
+    budget: SweepBudget | None = None,
 ) -> SweepOutcome:
     """Prune checkpoints of a completed sweep (never of an interrupted one) and sum up the results."""
     search = spec.file.search
@@ -454,7 +570,10 @@ def _finish(
             experiment_dir=experiment_dir,
         )
         shutil.rmtree(experiment_dir / TRAIN_SCRATCH, ignore_errors=True)
-    return _outcome(grid, experiment_dir, spec, interrupted_by)
+    outcome = _outcome(grid, experiment_dir, spec, interrupted_by)
+    if interrupted_by is None and budget is not None and budget.reason() is not None:
+        outcome = dataclasses.replace(outcome, ended_by=budget.reason())
+    return outcome
 
 
 def _outcome(

@@ -1,0 +1,114 @@
+"""Budgets and more trials, end to end on a real local Ray (issue 16, items 3 and 4).
+
+`search.time_budget_s` and `search.stop_at` end a sweep cleanly (exit 0, one line saying so), the
+running trial finishes its epoch and is recorded, the rest never start; both survive `resume`.
+`resume --num-samples N` raises a finished sweep's trial count: the study goes on, nothing is rerun.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+
+from seqsweep import cli
+from seqsweep.search_spaces.searchers import RAY_TRIAL_ID_ATTR
+from seqsweep.search_spaces.sweep import load_sweep
+
+pytestmark = pytest.mark.slow
+
+GRU_PARAMS = {"hidden_size": {"type": "choice", "values": [4, 8]}, "batch_size": 64, "epochs": 3}
+
+
+def _rows(experiment: Path) -> dict[str, int]:
+    """Trial id → result rows (one per reported epoch)."""
+    rows: dict[str, int] = {}
+    for result in experiment.glob("*/result.json"):
+        lines = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
+        if lines:
+            rows[lines[0]["trial_id"]] = len(lines)
+    return rows
+
+
+def _study(experiment: Path, name: str) -> dict[str, optuna.trial.FrozenTrial]:
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{experiment}/optuna.db")
+    return {t.user_attrs[RAY_TRIAL_ID_ATTR]: t for t in study.get_trials()}
+
+
+def test_time_budget_ends_the_sweep_and_resume_adds_trials(
+    ray_cluster: None, write_sweep: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_sweep(
+        name="budget",
+        model="gru",
+        params=GRU_PARAMS,
+        search={"algorithm": "tpe", "num_samples": 3, "max_concurrent": 1, "time_budget_s": 0.5},
+    )
+    experiment = Path(load_sweep(path).file.storage_path) / "budget"
+    assert cli.main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "time budget of 0.5 s spent; the sweep ended there" in out
+    rows = _rows(experiment)
+    # the one trial that started finished the epoch it was in, was recorded, and stopped there
+    assert list(rows.values()) == [1], rows
+    (first,) = rows
+    assert _study(experiment, "budget")[first].state == optuna.trial.TrialState.PRUNED
+
+    # The budget survives resume: nothing more runs.
+    assert cli.main(["resume", str(experiment)]) == 0
+    assert "time budget of 0.5 s spent" in capsys.readouterr().out
+    assert _rows(experiment) == rows
+
+    # More trials, with a larger budget: the study and TPE go on; the finished trial is not rerun.
+    assert cli.main(["resume", str(experiment), "--num-samples", "3", "--time-budget-s", "3600"]) == 0
+    out = capsys.readouterr().out
+    assert "3 trials, 0 errored" in out and "spent" not in out
+    after = _rows(experiment)
+    assert len(after) == 3 and after[first] == 1, after
+    study = _study(experiment, "budget")
+    assert set(study) == set(after)
+    assert all(study[t].state.is_finished() for t in after)
+    stored = load_sweep(experiment / "sweep.yaml").file.search
+    assert stored.num_samples == 3 and stored.time_budget_s == 3600
+
+
+def test_stop_at_ends_the_sweep_when_a_trial_reaches_it(
+    ray_cluster: None, write_sweep: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_sweep(
+        name="target",
+        model="gru",
+        params=GRU_PARAMS,
+        search={"algorithm": "random", "num_samples": 4, "max_concurrent": 1, "stop_at": {"val_loss": 1e6}},
+    )
+    experiment = Path(load_sweep(path).file.storage_path) / "target"
+    assert cli.main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "stop_at reached: val_loss" in out and "<= 1e+06" in out
+    rows = _rows(experiment)
+    assert list(rows.values()) == [1], rows
+
+    # Still reached after a resume, even one asking for more trials.
+    assert cli.main(["resume", str(experiment), "--num-samples", "5"]) == 0
+    assert "stop_at reached" in capsys.readouterr().out
+    assert _rows(experiment) == rows
+
+
+def test_resume_refuses_fewer_trials_and_grids(
+    ray_cluster: None, write_sweep: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_sweep(
+        name="fewer",
+        model="gru",
+        params={**GRU_PARAMS, "epochs": 1},
+        search={"algorithm": "random", "num_samples": 1, "max_concurrent": 1},
+    )
+    experiment = Path(load_sweep(path).file.storage_path) / "fewer"
+    assert cli.main(["run", str(path)]) == 0
+    capsys.readouterr()
+    assert cli.main(["resume", str(experiment), "--num-samples", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "only raises the count" in err[0]
