@@ -30,11 +30,19 @@ def _timed(args: list[str], cwd: Path) -> float:
     """Wall seconds of one `seqsweep ARGS` process; raises with its stderr when it fails."""
     started = time.perf_counter()
     proc = subprocess.run(
-        [_seqsweep(), *args], cwd=cwd, env=worker_env(), capture_output=True, text=True, timeout=900, check=False
+        [_seqsweep(), *args],
+        cwd=cwd,
+        env=worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"seqsweep {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
+        raise RuntimeError(
+            f"seqsweep {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}"
+        )
     return elapsed
 
 
