@@ -113,3 +113,51 @@ def test_validate_dry_builds_a_fold_sweep(
     path = write_sweep(name="folds_validate", dataset={"split": {"folds": 3, "gap": 8}})
     assert cli.main(["validate", str(path)]) == 0
     assert "dataset dry build ok" in capsys.readouterr().out
+
+
+def test_a_three_fold_sweep_resumes_after_a_kill(write_sweep: Callable[..., Path], tmp_path: Path) -> None:
+    """SIGKILL the driver while the one trial's 3 fold-models are blocked in epoch 2; resume finishes it
+    with one row per epoch, each the mean over folds with its std, and epoch 1 not trained again."""
+    import signal
+    import time
+
+    import sweep_driver
+    from barrier_family import reached_markers, release
+    from sweep_driver import barrier_sweep
+
+    from seqsweep.tuning.experiment_state import StateFile, state_files
+
+    barrier = tmp_path / "barrier"
+    sections = barrier_sweep(barrier, [4])
+    path = write_sweep(
+        name="folds_killed",
+        dataset={"split": {"train": 0.7, "valid": 0.15, "folds": 3}},
+        **sections,
+    )
+    experiment = (Path(load_sweep(path).file.storage_path) / "folds_killed").resolve()
+
+    def running_in_state() -> bool:
+        files = state_files(experiment)
+        return bool(files) and [e.status for e in StateFile(files[-1]).entries] == ["RUNNING"]
+
+    driver = sweep_driver.start("run", str(path))
+    try:
+        sweep_driver.wait_for("the trial reaching epoch 2", lambda: reached_markers(barrier)[:1], driver)
+        sweep_driver.wait_for("an experiment state with the trial running", running_in_state, driver)
+    finally:
+        killed_at = time.time()
+        sweep_driver.signal_group(driver, signal.SIGKILL)
+        driver.wait()
+    trial_dir = sweep_driver.trial_dirs(experiment)[0]
+    assert sorted(p.name for p in trial_dir.glob("checkpoint_*")) == ["checkpoint_000000"]
+
+    release(barrier)
+    resumed = sweep_driver.start("resume", str(experiment))
+    output = sweep_driver.finish(resumed, timeout_s=400)
+    assert resumed.returncode == 0, output
+    rows = sweep_driver.result_rows(trial_dir)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]  # one row per epoch, none trained twice
+    # epoch 1 is the one from before the kill: Ray's row, or (when Ray had not flushed it) the row the
+    # resume rebuilt from that epoch's checkpoint, which carries no timestamp
+    assert rows[0].get("timestamp", killed_at) <= killed_at
+    assert all(r[VAL_MACRO_F1_FOLD_STD] >= 0 for r in rows) and rows[-1]["final_epoch"]
