@@ -112,3 +112,11 @@ def test_bad_input_names_what_to_fix(
     assert main(["data", "load-csv", str(folder), "--db", url]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_semicolon_separated_file_is_refused_naming_the_separator(tmp_path: Path) -> None:
+    (tmp_path / "crypto_price.csv").write_text(
+        "date;crypto_symbol;open;high;low;close;volume\n2024-01-01 00:00:00;AAAUSDT;1,5;1,6;1,4;1,55;10\n"
+    )
+    with pytest.raises(DataError, match=r"crypto_price.csv is separated by semicolons .*','"):
+        load_csv(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")

@@ -73,6 +73,11 @@ def _check_header(table: str, file: Path) -> None:
         header = list(pd.read_csv(file, nrows=0).columns)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataError(f"load-csv: cannot read {file}: {exc}") from None
+    if len(header) == 1 and ";" in header[0]:
+        raise DataError(
+            f"load-csv: {file.name} is separated by semicolons (header {header[0]!r}); load-csv reads "
+            "comma-separated files with a decimal point: re-export it as CSV with ',' between fields"
+        )
     for column in REQUIRED_COLUMNS.get(table, ()):
         if column not in header:
             raise DataError(f"load-csv: {file.name} has no column {column!r} (columns: {', '.join(header)})")
