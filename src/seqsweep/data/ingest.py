@@ -317,7 +317,7 @@ class SymbolReader:
         if not self.changed:
             return None
         shown = ", ".join(f"{k!r} → {v!r}" for k, v in list(self.examples.items())[:3])
-        return f"column {self.column}: {self.changed} symbol{"" if self.changed == 1 else "s"} stripped and upper-cased ({shown})"
+        return f"column {self.column}: {self.changed} symbol{'' if self.changed == 1 else 's'} stripped and upper-cased ({shown})"
 
 
 def normalize_symbols(values: pd.Series, column: str) -> pd.Series:
