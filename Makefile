@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SEQSWEEP := $(VENV)/bin/seqsweep
 PYTHON ?= python3
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint typecheck bench clean
 
 install: $(VENV)/.installed
 
@@ -20,13 +20,19 @@ demo: install
 	$(SEQSWEEP) run demo --storage runs
 	$(SEQSWEEP) results runs/demo --top 3
 
-## make test: the whole test suite (real Ray, real MariaDB, real files).
-test: install
+## make test: lint and type checks first (they fail fast), then the whole test suite (real Ray,
+## real MariaDB, real files). `.ci/run` calls exactly this.
+test: install lint typecheck
 	$(PY) -m pytest -q
 
+## make lint: ruff's lint rules and formatting, checked (not changed).
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+
+## make typecheck: mypy on the package.
+typecheck: install
+	$(VENV)/bin/mypy src
 
 bench: install
 	$(PY) -m benchmarks.run

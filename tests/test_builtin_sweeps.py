@@ -31,17 +31,11 @@ SMALL_ROWS = {"ohlcv": 1500}
 def small_copy(name: str, storage: Path) -> dict[str, Any]:
     """The built-in sweep `name` as one trial of one epoch with small layers, storing under `storage`."""
     sweep: dict[str, Any] = yaml.safe_load((BUILTIN_DIR / f"{name}.yaml").read_text())
-    params: dict[str, Any] = sweep["params"]
-    for key, value in params.items():
-        if isinstance(value, dict) and value.get("type") == "choice":
-            value["values"] = value["values"][:1]  # still searched: a one-point grid, or TPE's only choice
-        elif isinstance(value, dict) and value.get("type") == "int":
-            value["high"] = value["low"]
-        elif key in SMALL_FIXED:
-            params[key] = SMALL_FIXED[key]
-    for key, value in SMALL_FIXED.items():
-        if isinstance(params.get(key), dict) and params[key].get("type") != "choice":
-            params[key] = value
+    if isinstance(sweep.get("model"), dict):  # several families: each block (and `common`) made small
+        for block in sweep["params"].values():
+            _shrink(block)
+    else:
+        _shrink(sweep["params"])
     search = sweep["search"]
     search["max_concurrent"] = 1
     if search["algorithm"] != "grid":
@@ -56,6 +50,21 @@ def small_copy(name: str, storage: Path) -> dict[str, Any]:
     sweep["failure"] = {"max_retries": 0}
     sweep["storage_path"] = str(storage)
     return sweep
+
+
+def _shrink(params: dict[str, Any]) -> None:
+    """One `params` mapping (or one family's block) made small, in place: choices to their first value,
+    the SMALL_FIXED keys fixed."""
+    for key, value in params.items():
+        if isinstance(value, dict) and value.get("type") == "choice":
+            value["values"] = value["values"][:1]  # still searched: a one-point grid, or TPE's only choice
+        elif isinstance(value, dict) and value.get("type") == "int":
+            value["high"] = value["low"]
+        elif key in SMALL_FIXED:
+            params[key] = SMALL_FIXED[key]
+    for key, value in SMALL_FIXED.items():
+        if isinstance(params.get(key), dict) and params[key].get("type") != "choice":
+            params[key] = value
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +90,16 @@ def small_runs(
     return outcomes
 
 
-def test_there_are_five_builtin_sweeps() -> None:
-    assert BUILTINS == ["demo", "gru_ow", "lstm_base", "lstm_vae_grid", "lstm_vae_tpe"]
+def test_there_are_seven_builtin_sweeps() -> None:
+    assert BUILTINS == [
+        "demo",
+        "gru_ow",
+        "lstm_base",
+        "lstm_vae_grid",
+        "lstm_vae_tpe",
+        "mixed",
+        "sklearn_gbm",
+    ]
 
 
 @pytest.mark.slow

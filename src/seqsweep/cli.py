@@ -17,7 +17,6 @@ import importlib
 import importlib.abc
 import logging
 import os
-import re
 import sys
 import traceback
 import types
@@ -28,6 +27,7 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 
 from seqsweep import __version__
+from seqsweep.db_url import scrub
 from seqsweep.errors import SeqsweepError
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -247,20 +247,12 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as exc:  # a bug or an unforeseen failure: still one line, unless -v asks for more
         if args.verbose:
             traceback.print_exc()
-        message = _hide_passwords(" ".join(str(exc).split()))[:500]
+        message = scrub(" ".join(str(exc).split()))[:500]
         print(
             f"seqsweep: unexpected error: {type(exc).__name__}: {message} (run with -v for the traceback)",
             file=sys.stderr,
         )
         return EXIT_UNEXPECTED
-
-
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
-
-
-def _hide_passwords(text: str) -> str:
-    """`scheme://user:secret@host` → `scheme://user:***@host` wherever a URL appears in a message."""
-    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 if __name__ == "__main__":

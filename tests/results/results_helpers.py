@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from ray import tune
 
+from seqsweep.layout import SWEEP_COPY
 from seqsweep.results.experiment import read_sweep_copy
 from seqsweep.search_spaces.searchers import make_searcher
 
@@ -106,8 +107,8 @@ def run_crafted_experiment(storage: Path, **overrides: Any) -> Path:
     data = {**CRAFTED_SWEEP, **overrides}
     experiment = storage / data["name"]
     experiment.mkdir(parents=True)
-    (experiment / "sweep.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    spec = read_sweep_copy(experiment / "sweep.yaml")
+    (experiment / SWEEP_COPY).write_text(yaml.safe_dump(data, sort_keys=False))
+    spec = read_sweep_copy(experiment / SWEEP_COPY)
     searcher = make_searcher(spec, str(experiment))
     tuner = tune.Tuner(
         _make_trainable(spec.fixed),

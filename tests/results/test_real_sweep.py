@@ -303,7 +303,8 @@ def test_results_read_the_recorded_dataset_without_the_database(
 ) -> None:
     import seqsweep.data
     from seqsweep.errors import DataError
-    from seqsweep.tuning.runner import DATASET_FILE, recorded_dataset_key
+    from seqsweep.layout import DATASET_FILE
+    from seqsweep.tuning.runner import recorded_dataset_key
 
     experiment = read_experiment(sweeps["lstm"])
     key = recorded_dataset_key(experiment.path)

@@ -13,8 +13,9 @@ from results_helpers import GRU_PARAMS, tiny_sweep
 
 import seqsweep.results.reseed as reseed_module
 from seqsweep import cli
+from seqsweep.layout import RESEED_DIR
 from seqsweep.results.experiment import read_experiment
-from seqsweep.results.reseed import RESEED_DIR, RESEED_KEY
+from seqsweep.results.reseed import RESEED_KEY
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.tuning import run_sweep
 

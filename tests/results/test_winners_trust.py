@@ -23,6 +23,7 @@ from results_helpers import crafted_mse, run_crafted_experiment
 from seqsweep import cli, metrics
 from seqsweep.baselines import persistence_moves, persistence_predictions
 from seqsweep.data.bundle import DatasetBundle
+from seqsweep.layout import STUDY_DB
 from seqsweep.results import bootstrap
 from seqsweep.results.bootstrap import BootstrapSettings, Interval, block_length, block_weights, compare
 from seqsweep.results.evaluate import (
@@ -36,7 +37,7 @@ from seqsweep.results.experiment import read_experiment
 from seqsweep.results.leaderboard import BELOW_PERSISTENCE, leaderboard_rows
 from seqsweep.results.pipeline import write_results
 from seqsweep.results.plots import MIN_IMPORTANCE_TRIALS, write_plots
-from seqsweep.search_spaces.searchers import RAY_TRIAL_ID_ATTR, STUDY_DB
+from seqsweep.search_spaces.searchers import RAY_TRIAL_ID_ATTR
 
 # --- the bootstrap on crafted arrays ---------------------------------------------------------------
 

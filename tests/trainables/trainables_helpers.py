@@ -1,7 +1,8 @@
-"""Helpers for the trainable tests: a small generated dataset with an easy, learnable pattern.
+"""Helpers for the trainable tests: the shipped `seqsweep.testing` plus this folder's user examples.
 
-The bundle is built straight from NumPy, so these tests do not depend on the data pipeline.
-(A module with its own name rather than `conftest`, which several test folders share.)
+(A module with its own name rather than `conftest`, which several test folders share. pytest puts
+this folder on sys.path when it imports the tests here, so "tiny_user_models:..." imports like a
+user's package.)
 """
 
 from __future__ import annotations
@@ -9,106 +10,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from seqsweep.testing import EXAMPLE_CONFIGS, FLAT_BAND, hand_masked_cross_entropy, make_bundle
+from seqsweep.trainables import family_names
 
-from seqsweep.constants import MASK_VALUE
-from seqsweep.data.bundle import DatasetBundle, Preprocessing, SplitWindows
-from seqsweep.data.spec import DatasetSpec
+__all__ = [
+    "FAMILIES",
+    "FLAT_BAND",
+    "HERE",
+    "TINY_CONFIGS",
+    "USER_EXAMPLES",
+    "hand_masked_cross_entropy",
+    "make_bundle",
+]
 
 HERE = Path(__file__).parent
-"""This folder: on sys.path, so that "tiny_user_models:..." imports like a user's package."""
+"""This folder, where `tiny_user_models` lives."""
 
-FLAT_BAND = 0.43
-"""|N(0, 1)| <= 0.43 holds a third of the mass: three balanced classes."""
-
-TINY_CONFIGS: dict[str, dict[str, Any]] = {
-    "lstm": {"cell_size": 16, "dropout_rate_1": 0.1, "dropout_rate_2": 0.0},
-    "lstm_vae": {"cell_size": 16, "dropout_rate_1": 0.1, "latent_divisor": 2, "kl_weight": 0.01},
-    "gru": {"hidden_size": 16, "learning_rate": 0.01},
+USER_EXAMPLES: dict[str, dict[str, Any]] = {
     "tiny_user_models:keras_model": {"units": 16},
     "tiny_user_models:torch_model": {"units": 16, "learning_rate": 0.01},
 }
+"""User models (`package.module:function`) run through the contract beside the registered families."""
+
+TINY_CONFIGS: dict[str, dict[str, Any]] = {
+    **{name: dict(config) for name, config in EXAMPLE_CONFIGS.items()},
+    **USER_EXAMPLES,
+}
 """Small, fast configs per family (model name → config without epochs/batch_size)."""
 
-FAMILIES = tuple(TINY_CONFIGS)
-
-
-def make_bundle(
-    n_rows: int = 1200,
-    lookback: int = 6,
-    horizon: int = 2,
-    n_targets: int = 2,
-    n_features: int = 3,
-    label_mask_rate: float = 0.1,
-    input_mask_rate: float = 0.02,
-    seed: int = 0,
-) -> DatasetBundle:
-    """A bundle whose moves for target t (every horizon step) are feature t of the window's last step.
-
-    So the class is a fixed function of the last input (easy to learn), about 10 % of the
-    labels are masked, and about 2 % of the input rows are missing (all features MASK_VALUE).
-    """
-    rng = np.random.default_rng(seed)
-    clean = rng.normal(size=(n_rows, n_features)).astype(np.float32)
-    missing_row = rng.random(n_rows) < input_mask_rate
-    features = clean.copy()
-    features[missing_row] = MASK_VALUE
-
-    ends = np.arange(lookback - 1 + horizon, n_rows, dtype=np.int32)
-    source_rows = np.repeat(ends[:, None], horizon, axis=1)  # (n, H): every step follows the last input
-    moves = clean[source_rows][:, :, :n_targets].astype(np.float32)  # (n, H, T)
-    labels = np.where(moves < -FLAT_BAND, 0, np.where(moves > FLAT_BAND, 2, 1)).astype(np.int8)
-    masked = (rng.random(labels.shape) < label_mask_rate) | missing_row[source_rows][:, :, None]
-    labels[masked] = int(MASK_VALUE)
-    moves[masked] = MASK_VALUE
-
-    cut_valid, cut_test = int(0.7 * n_rows), int(0.85 * n_rows)
-    parts = {
-        "train": ends < cut_valid,
-        "valid": (ends >= cut_valid + lookback) & (ends < cut_test),
-        "test": ends >= cut_test + lookback,
-    }
-    splits = {
-        name: SplitWindows(ends=ends[keep], labels=labels[keep], moves=moves[keep])
-        for name, keep in parts.items()
-    }
-    names = tuple(f"f{i}" for i in range(n_features))
-    spec = DatasetSpec(
-        join="prices",
-        symbols=("SYNUSDT",),
-        targets=names[:n_targets],
-        lookback=lookback,
-        horizon=horizon,
-        frequency=None,
-        pca_components=1,
-    )
-    preprocessing = Preprocessing(
-        feature_names=names,
-        raw_columns=names,
-        scale_mean={"SYNUSDT": np.zeros(n_features)},
-        scale_std={"SYNUSDT": np.ones(n_features)},
-        embeddings={"SYNUSDT": np.zeros(1)},
-        pca_mean=np.zeros(384),
-        pca_components=np.zeros((1, 384)),
-        thresholds=np.tile(np.array([-FLAT_BAND, FLAT_BAND], np.float32), (horizon, n_targets, 1)),
-    )
-    return DatasetBundle(
-        spec=spec,
-        features=features,
-        row_symbol=np.zeros(n_rows, np.int16),
-        row_time=np.arange(n_rows, dtype=np.int64) * 3_600_000_000_000,
-        symbols=("SYNUSDT",),
-        target_names=names[:n_targets],
-        splits=splits,
-        preprocessing=preprocessing,
-        cache_key="synthetic",
-        boundaries=(cut_valid * 3_600_000_000_000, cut_test * 3_600_000_000_000),
-    )
-
-
-def hand_masked_cross_entropy(labels: np.ndarray, probs: np.ndarray) -> float:
-    """Mean -log p(true class) over unmasked positions, in NumPy: what every family's loss must equal."""
-    valid = labels != MASK_VALUE
-    index = np.where(valid, labels, 0).astype(np.int64)[..., None]  # (B, H, T, 1)
-    picked = np.take_along_axis(probs, index, axis=-1)[..., 0]
-    return float(-np.log(picked[valid]).mean())
+FAMILIES = (*family_names(), *USER_EXAMPLES)
+"""Every registered family, then the user examples: registering a family enrols it in the contract."""

@@ -15,10 +15,10 @@ from frozen_family import trained_then_frozen
 
 from seqsweep import cli
 from seqsweep.constants import WORKERS
+from seqsweep.layout import TRAIN_SCRATCH
 from seqsweep.results.experiment import read_experiment
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.trainables import DeviceSettings, load_checkpoint
-from seqsweep.tuning.runner import TRAIN_SCRATCH
 
 pytestmark = pytest.mark.slow
 

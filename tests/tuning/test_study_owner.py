@@ -14,6 +14,7 @@ import yaml
 
 from seqsweep import cli
 from seqsweep.errors import ConfigError
+from seqsweep.layout import SWEEP_COPY
 from seqsweep.search_spaces.searchers import (
     OWNER_ATTR,
     check_study_owner,
@@ -23,7 +24,7 @@ from seqsweep.search_spaces.searchers import (
 )
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 from seqsweep.tuning import run_sweep
-from seqsweep.tuning.runner import SWEEP_COPY, _write_experiment_id, read_experiment_id
+from seqsweep.tuning.runner import _write_experiment_id, read_experiment_id
 
 
 def _owned_experiment(spec: SweepSpec, url: str) -> Path:

@@ -1,14 +1,18 @@
-"""Connect to a Ray cluster, or start a private local one and stop only that.
+"""Connect to a Ray cluster, or start a private local one and stop only that: the one Ray-session helper.
 
 Without an address a local Ray is started with `address="local"` (it never joins someone else's
 cluster, and its GCS takes a free port, never Redis's 6379) and shut down at the end. With an
-address (`auto`, `HOST:PORT`, `ray://HOST:10001`) the cluster is used and left running.
+address (`auto`, `HOST:PORT`, `ray://HOST:10001`) the cluster is used and left running. A Ray this
+process had already initialised is used as it is and left running. The sweep runner, `results
+--reseed` and the dataset build all start Ray through `ray_session`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,11 +24,37 @@ logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
-    """Use the Ray already initialised in this process, else connect or start one for the block."""
-    if ray.is_initialized():
+def ray_session(
+    address: str | None = None, num_cpus: int | None = None, *, sigint_deaf_start: bool = False
+) -> Iterator[None]:
+    """Use the Ray already initialised in this process, else connect or start one for the block.
+
+    `num_cpus`: the CPUs of a local Ray (None: Ray detects them). `sigint_deaf_start`: start a local
+    Ray's own processes (GCS, raylet) deaf to SIGINT. Ctrl-C in a terminal signals the whole
+    foreground process group, which holds the local Ray's processes too; they would die at once,
+    before Tune could stop its trials and save the experiment. An ignored SIGINT is inherited by those
+    processes (and by the workers, which Ray puts in process groups of their own anyway); this
+    process's own handling is restored as soon as Ray has started (main thread only). Raises
+    ConfigError (one line) when the cluster at `address` cannot be reached.
+    """
+    main = sigint_deaf_start and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        started = _start(address, num_cpus)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    try:
         yield
-        return
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _start(address: str | None, num_cpus: int | None) -> bool:
+    """Connect or start Ray unless it is initialised already; whether this call started it."""
+    if ray.is_initialized():
+        return False
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     if address is None:
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
@@ -33,11 +63,9 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
             ray.init(address=address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ConfigError(f"--address {address}: cannot connect to a Ray cluster there ({exc})") from None
-    try:
-        yield
-    finally:
-        ray.shutdown()
+    return True
 
 
 def cluster_gpus() -> float:
+    """The GPUs of the connected Ray cluster (0.0 without any)."""
     return float(ray.cluster_resources().get("GPU", 0.0))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,12 @@ def _sample_parser(actions: Any) -> None:
 
 def _sample(args: argparse.Namespace) -> int:
     from seqsweep.data.sample import write_sample
-    from seqsweep.data.sources import masked_url
+    from seqsweep.db_url import mask
 
     if args.hours < 48:
         raise ConfigError(f"--hours: must be at least 48, got {args.hours}")
     rows = write_sample(args.db, seed=args.seed, hours=args.hours)
-    print(f"wrote the generated sample database to {masked_url(args.db)}: " + _rows(rows))
+    print(f"wrote the generated sample database to {mask(args.db)}: " + _rows(rows))
     return 0
 
 
@@ -74,15 +73,13 @@ def _load_csv_parser(actions: Any) -> None:
 
 def _load_csv(args: argparse.Namespace) -> int:
     from seqsweep.data.load_csv import load_csv
-    from seqsweep.data.sources import masked_url
+    from seqsweep.db_url import mask, resolve
 
-    url = args.db or os.environ.get(DB_URL_ENV)
-    if not url:
-        raise ConfigError(f"load-csv: pass --db URL (or set ${DB_URL_ENV})")
+    url = resolve(args.db, allow_sample=False, command="load-csv")
     if args.chunk_rows < 1:
         raise ConfigError(f"--chunk-rows: must be >= 1, got {args.chunk_rows}")
     rows = load_csv(args.path, url, table=args.table, chunk_rows=args.chunk_rows)
-    print(f"loaded into {masked_url(url)}: " + _rows(rows))
+    print(f"loaded into {mask(url)}: " + _rows(rows))
     return 0
 
 

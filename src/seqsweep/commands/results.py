@@ -45,6 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--trial", help="trial id to export (default: the winner by validation score)")
     export.add_argument("--db", help="database URL for the dataset (default: the sweep's dataset.db)")
     export.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    export.add_argument(
+        "--refit",
+        action="store_true",
+        help="export the trial's configuration retrained on train + validation for its best epoch count "
+        "(its own seed, train-fitted scalers and thresholds), scored on test beside the best checkpoint; "
+        "refused for training functions (trainable:) and walk-forward folds; data-parallel sweeps refit "
+        "single-worker",
+    )
     export.set_defaults(func=export_command)
 
     predict = subparsers.add_parser(
@@ -92,7 +100,9 @@ def results_command(args: argparse.Namespace) -> int:
 def export_command(args: argparse.Namespace) -> int:
     from seqsweep.results.export import export_bundle
 
-    outcome = export_bundle(args.experiment, args.out, args.trial, db_url=args.db, force=args.force)
+    outcome = export_bundle(
+        args.experiment, args.out, args.trial, db_url=args.db, force=args.force, refit=args.refit
+    )
     print(outcome.describe())
     return 0
 

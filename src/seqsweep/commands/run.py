@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run a sweep. Exit 0 when every trial finished, also when the sweep's "
         "search.time_budget_s was spent or a search.stop_at target was reached (a line says which: "
         "running trials finish their epoch, no new trial starts); 1 when a trial errored; 2 for bad "
-        "input; 130/143 when interrupted (continue with `seqsweep resume DIR`).",
+        "input; 130/143 when interrupted (continue with `seqsweep resume DIR`). The file names a model "
+        "family or builder (`model:`) or any training function (`trainable: package.module:train`, "
+        "e.g. the built-in sweep sklearn_gbm).",
     )
     run.add_argument("sweep", help="sweep file path or built-in name")
     run.add_argument(
@@ -155,8 +157,11 @@ def dry_run_cache_dir(spec: SweepSpec) -> str | None:
     for a URI storage path, so the dry build writes nothing outside where the user pointed."""
     from pathlib import Path
 
+    from seqsweep.layout import dataset_cache_dir
+
     root = spec.file.storage_path
-    return None if "://" in root else str(Path(root).expanduser().resolve() / "datasets")
+    cache = dataset_cache_dir(root if "://" in root else Path(root).expanduser().resolve())
+    return None if cache is None else str(cache)
 
 
 def dry_run_spec(spec: SweepSpec):

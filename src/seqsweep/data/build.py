@@ -137,16 +137,10 @@ def load_and_featurize_symbol(
 @contextlib.contextmanager
 def _ray() -> Iterator[None]:
     """Use the running Ray; otherwise start a local one for this build and shut it down after."""
-    import ray
+    from seqsweep.cluster.session import ray_session
 
-    if ray.is_initialized():
+    with ray_session(num_cpus=os.cpu_count() or 1):
         yield
-        return
-    ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def _user_error(exc: BaseException) -> SeqsweepError | None:

@@ -17,14 +17,13 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
+from seqsweep._fs import atomic_dir
 from seqsweep.constants import SPLITS
 from seqsweep.data.bundle import DatasetBundle, FoldData, Preprocessing, SplitWindows
 from seqsweep.data.spec import DatasetSpec
@@ -104,8 +103,8 @@ def save(
     final = root / bundle.cache_key
     if final.exists():
         return final
-    tmp = Path(tempfile.mkdtemp(prefix=f".{bundle.cache_key}.", dir=root))
-    try:
+    # A folder of the same key written by another process meanwhile is kept (same key, same content).
+    with atomic_dir(final, replace=False) as tmp:
         for name, array in _arrays(bundle).items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
         manifest = {
@@ -120,13 +119,6 @@ def save(
             **bundle.preprocessing.to_metadata(),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-        os.replace(tmp, final)
-    except OSError:
-        if not final.exists():
-            raise
-        log.debug("cache folder %s was written by another process first", final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     log.info("cached the dataset at %s", final)
     return final
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sqlite3
 from pathlib import Path
 from typing import Final
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
+from seqsweep._fs import atomic_path
 from seqsweep.constants import NOTEBOOK_SYMBOLS, SAMPLE_HOURS, SAMPLE_SEED
 from seqsweep.data.features import hourly_yield
 from seqsweep.data.tables import (
@@ -265,10 +265,8 @@ def ensure_sample_db(path: Path) -> str:
     path = path.expanduser().resolve()
     if not path.exists() or sample_version(path) < SAMPLE_VERSION:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        partial.unlink(missing_ok=True)
         first = "first use" if not path.exists() else "the cached one predates the ohlcv table"
         log.info("generating the sample database at %s (%s)", path, first)
-        write_sample(f"sqlite:///{partial}")
-        os.replace(partial, path)
+        with atomic_path(path) as partial:
+            write_sample(f"sqlite:///{partial}")
     return f"sqlite:///{path}"

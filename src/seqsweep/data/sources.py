@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +30,6 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from seqsweep.constants import DB_URL_ENV, DEFAULT_SAMPLE_DB
 from seqsweep.data.ingest import canonical_symbol, parse_dates, parse_numeric
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.tables import (
@@ -45,6 +43,7 @@ from seqsweep.data.tables import (
     YIELD,
     YIELD_TABLE,
 )
+from seqsweep.db_url import mask, resolve, scrub
 from seqsweep.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -56,39 +55,20 @@ CONNECT_TIMEOUT_S = 10
 # --- URLs ---------------------------------------------------------------------------------------
 
 
-def masked_url(url: str) -> str:
-    """The URL with its password replaced by ***: the only form that may appear in any output."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable database URL>"
+masked_url = mask
+"""`seqsweep.db_url.mask`: the URL with its password shown as ***, the only form any output holds."""
 
 
 def resolve_db_url(db: str | None = None, spec: DatasetSpec | None = None) -> str:
-    """`--db`, else `spec.db`, else $SEQSWEEP_DB_URL, else the generated sample database (made on first use)."""
-    for candidate in (db, spec.db if spec is not None else None, os.environ.get(DB_URL_ENV)):
-        if candidate:
-            return candidate
-    from seqsweep.data.sample import ensure_sample_db
-
-    return ensure_sample_db(Path(DEFAULT_SAMPLE_DB).expanduser())
-
-
-def _password(url: str) -> str | None:
-    with contextlib.suppress(Exception):
-        password = make_url(url).password
-        return str(password) if password else None
-    return None
+    """`--db`, else `spec.db`, else $SEQSWEEP_DB_URL, else the generated sample database (made on first
+    use): `seqsweep.db_url.resolve` for a dataset spec."""
+    return resolve(db, spec.db if spec is not None else None)
 
 
 def _reason(exc: BaseException, url: str) -> str:
     """The driver's own message in one line, without SQLAlchemy's statement dump and never the password."""
     orig = getattr(exc, "orig", None) or exc
-    text = " ".join(str(orig).split())
-    password = _password(url)
-    if password:
-        text = text.replace(password, "***")
-    return text[:300]
+    return scrub(" ".join(str(orig).split()), url)[:300]
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from seqsweep._fs import atomic_write_json
 from seqsweep.constants import MASK_VALUE
 from seqsweep.data.bundle import Preprocessing
 
@@ -74,7 +75,8 @@ def read_preprocessing(folder: Path) -> Preprocessing:
 
 
 def write_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=_plain) + "\n")
+    """Write `payload` as indented JSON, atomically (arrays as lists, other objects as strings)."""
+    atomic_write_json(path, payload, indent=2, default=_plain)
 
 
 def read_json(path: Path) -> Any:

@@ -193,12 +193,13 @@ def load_dataset(experiment: Experiment, db_url: str | None = None) -> DatasetBu
     """
     from seqsweep.data import build_dataset
     from seqsweep.data import cache as dataset_cache
-    from seqsweep.tuning.runner import dataset_cache_dir, recorded_dataset_key
+    from seqsweep.layout import dataset_cache_dir
+    from seqsweep.tuning.runner import recorded_dataset_key
 
     if experiment.sweep is None:
         raise ConfigError(f"{experiment.path}: no sweep.yaml, so the dataset to test on is unknown")
     spec = experiment.sweep.file.dataset
-    cache = dataset_cache_dir(str(experiment.storage_root))
+    cache = dataset_cache_dir(experiment.storage_root)
     recorded = recorded_dataset_key(experiment.path)
     if recorded is not None and cache is not None:
         cached = dataset_cache.load(spec, recorded, cache)
@@ -231,6 +232,9 @@ def evaluate_winners(
     when a winner's best checkpoint was not kept, or when the experiment has no sweep.yaml.
     """
     bundle = bundle if bundle is not None else load_dataset(experiment, db_url)
+    unavailable = function_test_unavailable(experiment, winners) if test else None
+    if unavailable is not None:
+        winners = []  # the baselines are still scored on both splits; the line says why no winner is
     splits = (VALID_SPLIT, TEST_SPLIT) if test else ()
     outputs = {t.trial_id: winner_outputs(t, bundle, splits, cpus=cpus) for t in winners} if test else {}
     folds = f"; the last of its {bundle.n_folds} fold models" if bundle.n_folds > 1 else ""
@@ -246,8 +250,34 @@ def evaluate_winners(
     tested = None
     if test:
         settings = bootstrap.settings_for(bundle, TEST_SPLIT, draws=draws, seed=seed)
-        tested = evaluate_split(bundle, TEST_SPLIT, of(TEST_SPLIT), note=TEST_NOTE, intervals=settings)
+        tested = evaluate_split(
+            bundle, TEST_SPLIT, of(TEST_SPLIT), note=unavailable or TEST_NOTE, intervals=settings
+        )
     return Evaluations(valid=valid, test=tested)
+
+
+def function_test_unavailable(experiment: Experiment, winners: list[TrialSummary]) -> str | None:
+    """One line when the winners of a training-function sweep (`trainable:`) cannot be scored on test:
+    its module has no `predict(checkpoint_dir, windows)` hook, or a winner reported no checkpoint.
+    None for every other sweep, and when the hook and the checkpoints are there."""
+    from seqsweep.trainables.function import PREDICT_HOOK, predict_hook
+
+    function = experiment.sweep.file.trainable if experiment.sweep is not None else None
+    if function is None:
+        return None
+    module = function.partition(":")[0]
+    if predict_hook(function) is None:
+        return (
+            f"test scores unavailable: the training function {function} has no `{PREDICT_HOOK}(checkpoint_dir, "
+            f"windows)` hook in {module} (importable here), so its winners are ranked on validation only"
+        )
+    without = [t.trial_id for t in winners if t.checkpoint is None]
+    if without:
+        return (
+            f"test scores unavailable: winner {without[0]} of {function} has no kept checkpoint at its best "
+            f"epoch (report a checkpoint_dir each step, or raise checkpoints.keep)"
+        )
+    return None
 
 
 def evaluate_split(
@@ -327,7 +357,9 @@ def winner_outputs(
             f"trial {trial.trial_id}: the checkpoint of its best epoch ({trial.best_epoch}) was not kept; "
             f"raise checkpoints.keep in the sweep file"
         )
-    model = load_checkpoint(Path(trial.checkpoint), DeviceSettings(cpus=cpus or os.cpu_count() or 1))
+    model = function_model(Path(trial.checkpoint))
+    if model is None:
+        model = load_checkpoint(Path(trial.checkpoint), DeviceSettings(cpus=cpus or os.cpu_count() or 1))
     outputs = {}
     for split in splits:
         if getattr(model, "regression", False):
@@ -336,6 +368,24 @@ def winner_outputs(
         else:
             outputs[split] = WinnerOutput(metrics.predicted_classes(predict_split(model, bundle, split)))
     return outputs
+
+
+def function_model(checkpoint: Path) -> Any | None:
+    """A training function's checkpoint behind its module's `predict` hook (`HookModel`); None when the
+    checkpoint is a family's. Raises ConfigError when the function's module has no hook."""
+    from seqsweep.trainables.function import HookModel, hook_path, predict_hook, read_marker
+
+    marker = read_marker(checkpoint)
+    if marker is None:
+        return None
+    trainable = str(marker.get("trainable"))
+    hook = predict_hook(trainable)
+    if hook is None:
+        raise ConfigError(
+            f"{checkpoint}: the training function {trainable} has no {hook_path(trainable)} hook, so its "
+            f"checkpoints cannot predict"
+        )
+    return HookModel(hook, checkpoint, trainable)
 
 
 def predict_split(model: Any, bundle: DatasetBundle, split: str) -> np.ndarray:

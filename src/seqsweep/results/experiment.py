@@ -31,11 +31,10 @@ from seqsweep.constants import (
     VAL_MACRO_F1,
 )
 from seqsweep.errors import ConfigError, NoValidTrialsError
-from seqsweep.search_spaces.params import parse_param
-from seqsweep.search_spaces.searchers import STUDY_DB
-from seqsweep.search_spaces.sweep import SweepFile, SweepSpec
+from seqsweep.layout import STATE_GLOB, STUDY_DB, SWEEP_COPY, is_tune_experiment, study_db_url
+from seqsweep.search_spaces.mixed import MODEL_KEY, applies_to, lookup
+from seqsweep.search_spaces.sweep import SweepFile, SweepSpec, parse_space
 from seqsweep.tuning.retention import kept_checkpoints
-from seqsweep.tuning.runner import SWEEP_COPY
 
 OK = "ok"
 """Finished with at least one epoch whose metric and losses are finite: may win."""
@@ -73,7 +72,8 @@ class TrialSummary:
     experiment run before a metric existed simply lacks its key."""
     epochs_run: int
     stopped_early: bool | None
-    """True when the last report lacks `final_epoch` (the scheduler stopped it); None while running or errored."""
+    """True when the last report lacks `final_epoch` (the scheduler stopped it); None while running or errored,
+    and for a training function that reports no `final_epoch` at all."""
     plateau_stopped: bool
     """True when the family's own plateau rule ended it (`early_stopped` on its last report)."""
     wall_time_s: float | None
@@ -138,8 +138,7 @@ class Experiment:
         """The Optuna study's storage URL, or None if the experiment has none."""
         if self.sweep is not None and self.sweep.file.search.storage:
             return self.sweep.file.search.storage
-        db = self.path / STUDY_DB
-        return f"sqlite:///{db}" if db.exists() else None
+        return study_db_url(self.path) if (self.path / STUDY_DB).exists() else None
 
     @property
     def storage_root(self) -> Path:
@@ -160,8 +159,7 @@ def read_sweep_copy(path: Path) -> SweepSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a sweep file is a mapping with at least `name` and `model`")
     sweep_file = from_mapping(SweepFile, raw, where=str(path))
-    space = {name: parse_param(name, value) for name, value in (sweep_file.params or {}).items()}
-    return SweepSpec(file=sweep_file, space=space)
+    return SweepSpec(file=sweep_file, space=parse_space(sweep_file))
 
 
 def read_experiment(path: str | Path) -> Experiment:
@@ -169,19 +167,21 @@ def read_experiment(path: str | Path) -> Experiment:
     path = Path(path).expanduser().resolve()
     if not path.is_dir():
         raise ConfigError(f"{path}: no such experiment directory")
-    if not list(path.glob("experiment_state-*.json")):
-        raise ConfigError(f"{path}: not a Ray Tune experiment directory (no experiment_state-*.json)")
+    if not is_tune_experiment(path):
+        raise ConfigError(f"{path}: not a Ray Tune experiment directory (no {STATE_GLOB})")
     sweep = read_sweep_copy(path / SWEEP_COPY) if (path / SWEEP_COPY).exists() else None
     metric = sweep.file.search.metric if sweep else DEFAULT_METRIC
     mode = sweep.file.search.mode if sweep else DEFAULT_MODE
-    family = sweep.file.model if sweep else "unknown"
+    family = sweep.model_name if sweep else "unknown"
 
     analysis = tune.ExperimentAnalysis(str(path), default_metric=metric, default_mode=mode)
     grid = tune.ResultGrid(analysis)
     configs = [dict(t.config or {}) for t in analysis.trials]
     searched = tuple(sweep.searched) if sweep else _varying_keys(configs)
+    families = sweep.families if sweep else ()
     trials = tuple(
-        _summarise(trial, grid[i], metric, mode, family, searched) for i, trial in enumerate(analysis.trials)
+        _summarise(trial, grid[i], metric, mode, family, searched, families)
+        for i, trial in enumerate(analysis.trials)
     )
     return Experiment(
         path=path,
@@ -196,9 +196,20 @@ def read_experiment(path: str | Path) -> Experiment:
 
 
 def _summarise(
-    trial: Any, result: Any, metric: str, mode: str, family: str, searched: tuple[str, ...]
+    trial: Any,
+    result: Any,
+    metric: str,
+    mode: str,
+    family: str,
+    searched: tuple[str, ...],
+    families: tuple[str, ...] = (),
 ) -> TrialSummary:
+    """One trial; in a mixed-family sweep (`families`) its family is the one its config names, and
+    its params are that family's (and the common) searched parameters only."""
     config = dict(trial.config or {})
+    if families:
+        family = str(config.get(MODEL_KEY, family))
+        searched = tuple(name for name in searched if applies_to(name, family))
     frame = one_row_per_epoch(
         result.metrics_dataframe if result.metrics_dataframe is not None else pd.DataFrame()
     )
@@ -212,7 +223,7 @@ def _summarise(
         trial_id=str(trial.trial_id),
         family=family,
         status=status,
-        params={name: config.get(name) for name in searched},
+        params={name: lookup(config, name) for name in searched},
         config=config,
         best_epoch=_epoch_of(row),
         best_value=_float(row.get(metric)),
@@ -220,7 +231,10 @@ def _summarise(
         val_accuracy=_float(row.get(VAL_ACCURACY)),
         best_metrics={k: _float(row.get(k)) for k in SEARCH_METRICS if k in row},
         epochs_run=_epochs_run(frame),
-        stopped_early=(not bool(last.get(FINAL_EPOCH, False))) if status == OK else None,
+        # a training function that never reports final_epoch: unknown, not "stopped early"
+        stopped_early=(not bool(last.get(FINAL_EPOCH, False)))
+        if status == OK and FINAL_EPOCH in frame
+        else None,
         plateau_stopped=bool(last.get(EARLY_STOPPED, False)) if status == OK else False,
         wall_time_s=_float(last.get("time_total_s")),
         checkpoint=checkpoint,

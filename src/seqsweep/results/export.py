@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import importlib.metadata
 import logging
+import math
 import os
 import platform
 import shutil
@@ -24,19 +25,23 @@ import numpy as np
 import yaml
 
 from seqsweep import __version__
+from seqsweep._fs import move_into_place
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE
 from seqsweep.data.bundle import DatasetBundle
+from seqsweep.db_url import has_password
 from seqsweep.errors import ConfigError
+from seqsweep.layout import SWEEP_COPY
 from seqsweep.results import bundle_format as fmt
+from seqsweep.results.bootstrap import Interval
 from seqsweep.results.evaluate import (
     TEST_SPLIT,
     SplitEvaluation,
     evaluate_winners,
     load_dataset,
 )
-from seqsweep.results.experiment import SWEEP_COPY, Experiment, TrialSummary, read_experiment
+from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
 from seqsweep.results.leaderboard import SELECTION_NOTE
-from seqsweep.results.predict import has_password_in
+from seqsweep.results.refit import Refit, check_refit, refit_sentence, refit_trial, score_on_test
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +61,28 @@ class ExportOutcome:
     framework: str
     files: list[str]
     max_abs_diff: float
+    refit: Refit | None = None
+    """Set with `--refit`: the exported model is the configuration retrained on train + validation."""
+    test_scores: tuple[float, float] | None = None
+    """With `--refit`: test macro-F1 (per cell) of the refit model and of the trial's best checkpoint."""
 
     def describe(self) -> str:
-        return (
-            f"exported trial {self.trial.trial_id} ({self.trial.family}, {self.framework}, best epoch "
-            f"{self.trial.best_epoch}) to {self.path}\n"
+        check = (
             f"checked: the exported model reproduces the checkpoint's probabilities on the test windows "
-            f"(max |diff| {self.max_abs_diff:.2e})\n" + "\n".join(f"  {name}" for name in self.files)
+            f"(max |diff| {self.max_abs_diff:.2e})"
+            if math.isfinite(self.max_abs_diff)
+            else "not checked: the training function has no predict hook, so the copied checkpoint cannot predict"
         )
+        what = f"best epoch {self.trial.best_epoch}"
+        if self.refit is not None:
+            what = f"refit on train + validation ({self.refit.n_train_windows} windows) for {self.refit.epochs} epochs"
+        head = f"exported trial {self.trial.trial_id} ({self.trial.family}, {self.framework}, {what}) to {self.path}"
+        if self.test_scores is not None:
+            head += (
+                f"\ntest macro-F1 (per cell): refit {self.test_scores[0]:.4f}, "
+                f"best checkpoint {self.test_scores[1]:.4f}"
+            )
+        return f"{head}\n{check}\n" + "\n".join(f"  {name}" for name in self.files)
 
 
 def export_bundle(
@@ -73,8 +92,14 @@ def export_bundle(
     *,
     db_url: str | None = None,
     force: bool = False,
+    refit: bool = False,
 ) -> ExportOutcome:
-    """Write the bundle of `trial_id` (default: the winner by the sweep's validation metric) to `out`."""
+    """Write the bundle of `trial_id` (default: the winner by the sweep's validation metric) to `out`.
+
+    With `refit` the exported model is the trial's configuration retrained on train + validation for its
+    best epoch count (`seqsweep.results.refit`), scored on test beside the best checkpoint and the
+    baselines; ConfigError where a refit cannot apply (a training function, walk-forward folds).
+    """
     experiment = read_experiment(experiment_dir)
     trial = experiment.trial(trial_id) if trial_id else experiment.ranked()[0]
     if not trial.ranked or trial.checkpoint is None:
@@ -82,6 +107,8 @@ def export_bundle(
         raise ConfigError(
             f"--trial {trial.trial_id}: cannot export a trial with status {trial.status} ({why})"
         )
+    if refit:
+        check_refit(experiment, trial)  # before the dataset is read or anything trains
     target = Path(out).expanduser().resolve()
     if target.exists() and not force:
         raise ConfigError(
@@ -91,25 +118,51 @@ def export_bundle(
 
     bundle = load_dataset(experiment, db_url)
     temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    refit_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.refit.", dir=target.parent)) if refit else None
+    refitted: Refit | None = None
+    versus: Interval | None = None
+    scores: tuple[float, float] | None = None
     try:
-        framework, max_diff = _write_model(trial, bundle, temp)
-        evaluation = evaluate_winners(experiment, [trial], bundle).test
-        assert evaluation is not None  # test=True always scores the test split
-        _write_bundle_files(experiment, trial, bundle, evaluation, framework, max_diff, temp)
+        if refit_dir is not None:
+            refitted = refit_trial(experiment, trial, bundle, refit_dir)
+            evaluation, versus = score_on_test(trial, refitted, bundle)
+            scores = (evaluation.winners[0].scores["macro_f1"], evaluation.winners[1].scores["macro_f1"])
+        else:
+            tested = evaluate_winners(experiment, [trial], bundle).test
+            assert tested is not None  # test=True always scores the test split
+            evaluation = tested
+        checkpoint = refitted.checkpoint if refitted is not None else Path(str(trial.checkpoint))
+        framework, max_diff = _write_model(trial, bundle, temp, checkpoint)
+        _write_bundle_files(
+            experiment, trial, bundle, evaluation, framework, max_diff, temp, refitted, versus
+        )
         files = sorted(str(p.relative_to(temp)) for p in temp.rglob("*") if p.is_file())
-        _move_into_place(temp, target)
+        move_into_place(temp, target)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    return ExportOutcome(target, trial, framework, files, max_diff)
+    finally:
+        if refit_dir is not None:
+            shutil.rmtree(refit_dir, ignore_errors=True)
+    return ExportOutcome(target, trial, framework, files, max_diff, refitted, scores)
 
 
-def _write_model(trial: TrialSummary, bundle: DatasetBundle, folder: Path) -> tuple[str, float]:
-    """The model files plus a check: the reloaded export predicts what the checkpoint predicts."""
+def _write_model(
+    trial: TrialSummary, bundle: DatasetBundle, folder: Path, checkpoint: Path | None = None
+) -> tuple[str, float]:
+    """The model files plus a check: the reloaded export predicts what the checkpoint predicts.
+
+    `checkpoint` is the folder the model comes from: the trial's best checkpoint by default, the
+    refit's last one with `--refit`."""
+    from seqsweep.trainables.function import read_marker
+
+    checkpoint = checkpoint if checkpoint is not None else Path(str(trial.checkpoint))
+    marker = read_marker(checkpoint)
+    if marker is not None:
+        return _write_function_model(trial, str(marker.get("trainable")), bundle, folder)
     from seqsweep.results.predict import load_model_files
     from seqsweep.trainables import DeviceSettings, ModelInfo, load_checkpoint
 
-    checkpoint = Path(str(trial.checkpoint))
     info = ModelInfo.read(checkpoint)
     model = load_checkpoint(checkpoint, DeviceSettings(cpus=os.cpu_count() or 1))
     model_dir = folder / fmt.MODEL_DIR
@@ -148,6 +201,44 @@ def _write_model(trial: TrialSummary, bundle: DatasetBundle, folder: Path) -> tu
     return info.framework, max_diff
 
 
+def _write_function_model(
+    trial: TrialSummary, trainable: str, bundle: DatasetBundle, folder: Path
+) -> tuple[str, float]:
+    """A training function's checkpoint folder, copied whole, and the import paths of the function and
+    of its `predict` hook (`function.json`); with a hook, the copy must predict what the original does.
+    Returns ("function", max |diff|), the diff NaN without a hook."""
+    from seqsweep.trainables.function import (
+        FUNCTION_CHECKPOINT_DIR,
+        FUNCTION_FILE,
+        HookModel,
+        hook_path,
+        predict_hook,
+    )
+
+    checkpoint = Path(str(trial.checkpoint))
+    model_dir = folder / fmt.MODEL_DIR
+    model_dir.mkdir()
+    shutil.copytree(checkpoint, model_dir / FUNCTION_CHECKPOINT_DIR)
+    hook = predict_hook(trainable)
+    fmt.write_json(
+        model_dir / FUNCTION_FILE,
+        {"trainable": trainable, "predict_hook": hook_path(trainable) if hook is not None else None},
+    )
+    if hook is None:
+        return "function", math.nan
+    sample = slice(0, min(CHECK_WINDOWS, len(bundle.splits[TEST_SPLIT])))
+    example = bundle.windows(TEST_SPLIT, sample)
+    expected = HookModel(hook, checkpoint, trainable).predict_proba(example)
+    got = HookModel(hook, model_dir / FUNCTION_CHECKPOINT_DIR, trainable).predict_proba(example)
+    max_diff = float(np.max(np.abs(got - expected))) if expected.size else 0.0
+    if not max_diff <= CHECK_TOLERANCE:
+        raise ConfigError(
+            f"trial {trial.trial_id}: the copied checkpoint of {trainable} predicts otherwise than the "
+            f"original (max |diff| {max_diff:.3g} on {len(example)} test windows); not exported"
+        )
+    return "function", max_diff
+
+
 def _write_bundle_files(
     experiment: Experiment,
     trial: TrialSummary,
@@ -156,18 +247,23 @@ def _write_bundle_files(
     framework: str,
     max_diff: float,
     folder: Path,
+    refit: Refit | None = None,
+    versus: Interval | None = None,
 ) -> None:
+    """Everything but the model files. With `refit`, `evaluation`'s first winner is the refit model (the
+    one exported) and its second the trial's best checkpoint; `versus` is refit minus checkpoint."""
     prep = bundle.preprocessing
     fmt.write_preprocessing(prep, tuple(bundle.symbols), folder)
     dataset = {k: v for k, v in bundle.spec.to_dict().items() if k != "db"}
     (folder / fmt.DATASET_YAML).write_text(yaml.safe_dump(dataset, sort_keys=False))
     sweep = yaml.safe_load((experiment.path / SWEEP_COPY).read_text())
-    if isinstance(sweep.get("dataset"), dict) and has_password_in(sweep["dataset"].get("db")):
+    if isinstance(sweep.get("dataset"), dict) and has_password(sweep["dataset"].get("db"), count_hidden=True):
         sweep["dataset"].pop("db", None)  # the stored copy hides passwords (***); never keep a real one
     (folder / fmt.SWEEP_YAML).write_text(yaml.safe_dump(sweep, sort_keys=False))
 
     test = evaluation.to_dict()
-    metrics = {
+    scored_model = test["winners"][0] if test["winners"] else None  # none: a function without its hook
+    metrics: dict[str, Any] = {
         "selection": SELECTION_NOTE.format(metric=experiment.metric, mode=experiment.mode),
         "validation": {"best_epoch": trial.best_epoch, **trial.best_metrics},
         "test": {
@@ -175,25 +271,43 @@ def _write_bundle_files(
             "n_windows": test["n_windows"],
             "n_positions": test["n_positions"],
             "period": test["period"],
-            "model": test["winners"][0],
+            "model": scored_model,
             "baselines": test["baselines"],
             "bootstrap": test.get("bootstrap"),
-            "verdict": test["winners"][0].get("verdict"),
+            "verdict": scored_model.get("verdict") if scored_model else None,
         },
-        "export_check": {"windows": min(CHECK_WINDOWS, test["n_windows"]), "max_abs_diff": max_diff},
+        "export_check": {
+            "windows": min(CHECK_WINDOWS, test["n_windows"]),
+            "max_abs_diff": max_diff if math.isfinite(max_diff) else None,
+        },
     }
+    refit_entry = {**refit.to_dict(), "exported": "refit"} if refit is not None else {}
+    if refit is not None:
+        metrics["test"]["checkpoint_model"] = test["winners"][1]  # the best checkpoint, not exported
+        metrics["refit"] = {**refit_entry, "vs_checkpoint": versus.to_dict() if versus is not None else None}
     fmt.write_json(folder / fmt.METRICS_JSON, metrics)
     versions = library_versions()
     fmt.write_json(folder / fmt.VERSIONS_JSON, versions)
 
-    model_files = (
-        {"keras": f"{fmt.MODEL_DIR}/{fmt.KERAS_FILE}"}
-        if framework == "keras"
-        else {
+    function_entry = _function_entry(folder) if framework == "function" else {}
+    if framework == "function":
+        from seqsweep.trainables.function import FUNCTION_CHECKPOINT_DIR, FUNCTION_FILE
+
+        model_files = {
+            "checkpoint": f"{fmt.MODEL_DIR}/{FUNCTION_CHECKPOINT_DIR}",
+            "function": f"{fmt.MODEL_DIR}/{FUNCTION_FILE}",
+        }
+    elif framework == "keras":
+        model_files = {
+            "keras": f"{fmt.MODEL_DIR}/{fmt.KERAS_FILE}",
+            "model_info": f"{fmt.MODEL_DIR}/model.json",
+        }
+    else:
+        model_files = {
             "torchscript": f"{fmt.MODEL_DIR}/{fmt.TORCHSCRIPT_FILE}",
             "state_dict": f"{fmt.MODEL_DIR}/{fmt.STATE_DICT_FILE}",
+            "model_info": f"{fmt.MODEL_DIR}/model.json",
         }
-    )
     manifest = {
         "format": fmt.FORMAT_VERSION,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -203,10 +317,13 @@ def _write_bundle_files(
         "trial_id": trial.trial_id,
         "family": trial.family,
         "framework": framework,
-        "model_files": {**model_files, "model_info": f"{fmt.MODEL_DIR}/model.json"},
+        "model_files": model_files,
+        **function_entry,
         "config": trial.config,
-        "searched": {name: trial.params.get(name) for name in experiment.searched},
+        "searched": {name: trial.params.get(name) for name in experiment.searched if name in trial.params},
         "best_epoch": trial.best_epoch,
+        "exported_model": "refit" if refit is not None else "best_checkpoint",
+        **({"refit": refit_entry} if refit is not None else {}),
         "lookback": bundle.spec.lookback,
         "horizon": bundle.spec.horizon,
         "n_features": len(prep.feature_names),
@@ -225,38 +342,75 @@ def _write_bundle_files(
     (folder / fmt.README).write_text(model_card(manifest, metrics, dataset, versions))
 
 
+def _function_entry(folder: Path) -> dict[str, Any]:
+    """The manifest's `trainable` entry: the training function's and its predict hook's import paths."""
+    from seqsweep.trainables.function import FUNCTION_FILE
+
+    return {"trainable": fmt.read_json(folder / fmt.MODEL_DIR / FUNCTION_FILE)}
+
+
+def _function_sentence(manifest: dict[str, Any]) -> str:
+    """The model card's paragraph on a training function's export ("" for a family's model)."""
+    entry = manifest.get("trainable")
+    if not entry:
+        return ""
+    hook = entry.get("predict_hook")
+    use = (
+        f"`{hook}(checkpoint_dir, windows)` turns it into probabilities (seqsweep predict calls it, so the "
+        "module must be importable where the bundle is used)"
+        if hook
+        else "its module has no `predict(checkpoint_dir, windows)` hook, so this bundle cannot predict and "
+        "has no test scores; add the hook to use it"
+    )
+    return (
+        f"\n\nTrained by the training function `{entry['trainable']}` (a sweep's `trainable:`): the bundle holds "
+        f"the trial's best checkpoint folder as the function wrote it (`{fmt.MODEL_DIR}/checkpoint/`), and {use}."
+    )
+
+
 def model_card(
     manifest: dict[str, Any], metrics: dict[str, Any], dataset: dict[str, Any], versions: dict[str, str]
 ) -> str:
     """README.md of the bundle, written only from the facts in the other files."""
     test = metrics["test"]
-    scored = [test["model"], *test["baselines"]]
+    models = [m for m in (test["model"], test.get("checkpoint_model")) if m]  # the refit's checkpoint second
+    scored = [*models, *test["baselines"]]
     score_rows = "\n".join(
         f"| {s['name']} ({s['kind']}) | {s['macro_f1']:.4f} | {s['macro_f1_pooled']:.4f} | {s['accuracy']:.4f} "
         f"| {s['precision_macro']:.4f} | {s['recall_macro']:.4f} |"
         for s in scored
     )
-    verdict = _verdict_paragraph(manifest["trial_id"], test)
+    refit = metrics.get("refit")
+    subject = f"{manifest['trial_id']} refit on train + validation" if refit else manifest["trial_id"]
+    verdict = _verdict_paragraph(subject, test)
+    if refit and test.get("checkpoint_model", {}).get("verdict"):
+        verdict += f"\n\nThe best checkpoint (not exported) {test['checkpoint_model']['verdict']}."
+    exported = (
+        f"\n\n{refit_sentence(refit, test['model'], test['checkpoint_model'])}"
+        if refit and test.get("checkpoint_model")
+        else ""
+    )
     steps = "\n".join(
         f"| {row['target']} | +{row['step']} | "
         + " | ".join(f"{s['by_step'][i]['macro_f1']:.4f}" for s in scored)
         + " |"
-        for i, row in enumerate(test["model"]["by_step"])
+        for i, row in enumerate(scored[0]["by_step"] if scored else [])
     )
     validation = metrics["validation"]
     val = ", ".join(f"{k} {v:.4f}" for k, v in validation.items() if isinstance(v, float))
+    if refit:
+        val += " (the best checkpoint's: the refit model trained on the validation windows, so it has no held-out validation score)"
     searched = ", ".join(f"`{k}` = {_short(v)}" for k, v in manifest["searched"].items()) or "none"
-    masking = (
-        "the Keras network skips fully masked steps (Masking)"
-        if manifest["framework"] == "keras"
-        else "the torch network replaces them by 0, the train mean of a scaled feature"
-    )
+    masking = {
+        "keras": "the Keras network skips fully masked steps (Masking)",
+        "torch": "the torch network replaces them by 0, the train mean of a scaled feature",
+    }.get(manifest["framework"], "the training function's model decides how to read them")
     files = "\n".join(f"- `{path}`" for path in manifest["model_files"].values())
     libs = ", ".join(f"{k} {v}" for k, v in versions.items())
     return f"""# Model card: {manifest["sweep"]} / trial {manifest["trial_id"]}
 
 A `{manifest["family"]}` ({manifest["framework"]}) sequence classifier exported by seqsweep {manifest["seqsweep"]}
-on {manifest["created"]} from `{manifest["experiment"]}`.
+on {manifest["created"]} from `{manifest["experiment"]}`.{_function_sentence(manifest)}
 
 ## What it predicts
 For each of the targets {", ".join(f"`{t}`" for t in manifest["target_names"])} and each of the next
@@ -275,7 +429,7 @@ on the train split only. {_transform_sentence(manifest.get("transforms") or {})}
 
 ## How it was chosen
 {metrics["selection"]}{_folds_sentence(manifest.get("folds"))}
-Searched: {searched}; best epoch {manifest["best_epoch"]}. Validation at that epoch: {val}.
+Searched: {searched}; best epoch {manifest["best_epoch"]}. Validation at that epoch: {val}.{exported}
 
 ## Test scores ({test["n_windows"]} windows, {test["n_positions"]} labels, {test["period"][0]} .. {test["period"][1]})
 {test["note"]}
@@ -364,6 +518,8 @@ def _folds_sentence(folds: dict[str, Any] | None) -> str:
 def _verdict_paragraph(trial_id: str, test: dict[str, Any]) -> str:
     """The model card's verdict: the sentence on persistence, and both intervals with how they were drawn."""
     model = test["model"]
+    if not model:
+        return "No test score of the model: its training function has no predict hook."
     compared = model.get("vs_baselines") or {}
     if not compared:
         return "No interval against the baselines was computed."
@@ -394,14 +550,3 @@ def library_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return versions
-
-
-def _move_into_place(temp: Path, target: Path) -> None:
-    """`os.replace` the finished folder onto `target`; an existing bundle is moved aside first, then removed."""
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-        os.replace(target, old / target.name)
-    os.replace(temp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -45,6 +45,32 @@ def optional_columns(experiment: Experiment) -> list[str]:
     return [c for c in OPTIONAL_COLUMNS if any(t.best_metrics.get(c) is not None for t in experiment.trials)]
 
 
+def family_rows(experiment: Experiment) -> list[dict[str, Any]]:
+    """The best ranked trial of each family of a mixed-family sweep (its `model.values` order): family,
+    best trial, its val_macro_f1 (and the search metric when that is another); [] for one family.
+
+    A family none of whose trials could be ranked gets a row without a trial.
+    """
+    families = experiment.sweep.families if experiment.sweep is not None else ()
+    if not families:
+        return []
+    ranked = [t for t in experiment.trials if t.ranked and t.best_value is not None]
+    best = {t.family: t for t in reversed(experiment.ranked())} if ranked else {}
+    rows = []
+    for family in families:
+        trial = best.get(family)
+        row: dict[str, Any] = {
+            "family": family,
+            "trials": sum(1 for t in experiment.trials if t.family == family),
+            "best_trial": trial.trial_id if trial else None,
+            "val_macro_f1": trial.val_macro_f1 if trial else None,
+        }
+        if experiment.metric != "val_macro_f1":
+            row[experiment.metric] = trial.best_value if trial else None
+        rows.append(row)
+    return rows
+
+
 def excluded_rows(experiment: Experiment) -> list[dict[str, Any]]:
     """Errored, NaN and pending trials: listed apart, never ranked."""
     return [

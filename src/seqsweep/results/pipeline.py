@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seqsweep.layout import REPORT_DIR
 from seqsweep.results.evaluate import Evaluations, evaluate_winners, load_dataset
 from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
 from seqsweep.results.leaderboard import (
@@ -24,7 +25,6 @@ from seqsweep.results.report import write_report
 from seqsweep.results.reseed import ReseedOutcome, reseed_winners
 from seqsweep.results.sections import Section, persistence_score, report_sections
 
-REPORT_DIR = "report"
 DEFAULT_TOP = 3
 
 

@@ -72,6 +72,8 @@ class ModelBundle:
             raise ConfigError(f"predict: inputs must be (B, {expected[0]}, {expected[1]}), got {x.shape}")
         if self.manifest["framework"] == "keras":
             return np.asarray(self._model.predict_on_batch(x)) if len(x) else np.empty((0, *self._out_shape))
+        if self.manifest["framework"] == "function":
+            return np.asarray(self._model.predict_proba(x))
         import torch
 
         with torch.inference_mode():
@@ -118,7 +120,30 @@ def load_model_files(folder: Path, framework: str) -> Any:
 
         module = torch.jit.load(str(folder / fmt.TORCHSCRIPT_FILE), map_location="cpu")
         return module.eval()
-    raise ConfigError(f"bundle: unknown framework {framework!r} (keras or torch)")
+    if framework == "function":
+        return _function_model(folder)
+    raise ConfigError(f"bundle: unknown framework {framework!r} (keras, torch or function)")
+
+
+def _function_model(folder: Path) -> Any:
+    """A training function's exported checkpoint behind its module's `predict` hook (`HookModel`)."""
+    from seqsweep.trainables.function import (
+        FUNCTION_CHECKPOINT_DIR,
+        FUNCTION_FILE,
+        HookModel,
+        hook_path,
+        predict_hook,
+    )
+
+    entry = fmt.read_json(folder / FUNCTION_FILE)
+    trainable = str(entry["trainable"])
+    hook = predict_hook(trainable)
+    if hook is None:
+        raise ConfigError(
+            f"bundle: the training function {trainable} has no {hook_path(trainable)} hook importable here, "
+            f"so its checkpoint cannot predict"
+        )
+    return HookModel(hook, folder / FUNCTION_CHECKPOINT_DIR, trainable)
 
 
 # --- from the database ----------------------------------------------------------------------------
@@ -331,29 +356,19 @@ def _symbols(bundle: ModelBundle, symbols: list[str] | tuple[str, ...] | None) -
     return wanted
 
 
-def has_password_in(url: Any) -> bool:
-    """Whether `url` (a database URL or anything else) holds a password, hidden (***) or real."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return isinstance(url, str) and bool(make_url(url).password)
-    except Exception:
-        return True  # unparseable: treat it as unsafe to keep
-
-
 def _db_url(db_url: str | None, bundle: ModelBundle) -> str:
     """`--db`, else the bundle's sweep `dataset.db` (kept only without a password), else $SEQSWEEP_DB_URL,
     else the generated sample database: the README's resolution rule."""
     import yaml
 
-    from seqsweep.data.sources import resolve_db_url
+    from seqsweep.db_url import resolve
 
     stored = None
     sweep_file = bundle.path / fmt.SWEEP_YAML
     if not db_url and sweep_file.is_file():
         dataset = (yaml.safe_load(sweep_file.read_text()) or {}).get("dataset")
         stored = dataset.get("db") if isinstance(dataset, dict) else None
-    return resolve_db_url(db_url or (stored if isinstance(stored, str) else None))
+    return resolve(db_url, stored if isinstance(stored, str) else None)
 
 
 def _timestamp(at: str | None) -> pd.Timestamp | None:

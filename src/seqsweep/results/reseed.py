@@ -24,6 +24,7 @@ from ray import tune
 
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import ConfigError
+from seqsweep.layout import RESEED_DIR, SWEEP_COPY, is_tune_experiment
 from seqsweep.results.experiment import (
     ERRORED,
     NAN,
@@ -32,12 +33,9 @@ from seqsweep.results.experiment import (
     TrialSummary,
     read_experiment,
 )
-from seqsweep.tuning.runner import SWEEP_COPY
 
 logger = logging.getLogger(__name__)
 
-RESEED_DIR = "reseed"
-"""Folder of the experiment holding the seed reruns, one Tune experiment per call that trained."""
 RESEED_KEY = "reseed"
 """Key of a rerun's Tune config: {"of": original trial id, "index": seed number, "config": its config}."""
 FINISHED = (OK, ERRORED, NAN)
@@ -196,7 +194,7 @@ def _finished_reruns(folder: Path) -> dict[tuple[str, int], TrialSummary]:
     if not folder.is_dir():
         return found
     for run in sorted(folder.iterdir()):
-        if not list(run.glob("experiment_state-*.json")):
+        if not is_tune_experiment(run):
             continue
         for trial in read_experiment(run).trials:
             tag = trial.config.get(RESEED_KEY)
@@ -226,7 +224,13 @@ def _train(
     (folder / name).mkdir(parents=True)
     (folder / name / SWEEP_COPY).write_text((experiment.path / SWEEP_COPY).read_text())
     runs = [{"of": t.trial_id, "index": i, "config": dict(t.config)} for t, i in missing]
-    settings = TrialSettings(model=spec.file.model, seed=spec.file.search.seed, fixed=spec.fixed)
+    settings = TrialSettings(
+        model=spec.model_name,
+        seed=spec.file.search.seed,
+        fixed=spec.fixed,
+        function=spec.file.trainable is not None,
+        families=spec.families,
+    )
     trainable = tune.with_resources(
         tune.with_parameters(reseed_trial, bundle=bundle, settings=settings),
         {"cpu": wanted.cpu, "gpu": wanted.gpu},

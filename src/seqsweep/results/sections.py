@@ -10,6 +10,7 @@ from typing import Any
 
 from seqsweep.results.evaluate import (
     PERSISTENCE,
+    TEST_NOTE,
     Evaluations,
     SplitEvaluation,
     cell_rows,
@@ -17,7 +18,13 @@ from seqsweep.results.evaluate import (
     score_rows,
 )
 from seqsweep.results.experiment import Experiment
-from seqsweep.results.leaderboard import BELOW_PERSISTENCE, excluded_rows, format_table, leaderboard_rows
+from seqsweep.results.leaderboard import (
+    BELOW_PERSISTENCE,
+    excluded_rows,
+    family_rows,
+    format_table,
+    leaderboard_rows,
+)
 from seqsweep.results.reseed import ReseedOutcome
 
 
@@ -84,6 +91,17 @@ def report_sections(
             frozenset({"trial_id", "family", "status"}),
         )
     )
+    families = family_rows(experiment)
+    if families:
+        sections.append(
+            Section(
+                "families",
+                "best of each family (validation)",
+                [f"Each family's best ranked trial by {experiment.metric}; '-' where none was ranked."],
+                families,
+                frozenset({"family", "best_trial"}),
+            )
+        )
     excluded = excluded_rows(experiment)
     if excluded:
         sections.append(
@@ -121,11 +139,15 @@ def _test_sections(evaluations: Evaluations) -> list[Section]:
     test = evaluations.test
     if test is None:
         return [Section("test", "test split", ["not evaluated (--no-test)"])]
+    unavailable = [test.note] if not test.winners and test.note != TEST_NOTE else []
     sections = [
         Section(
             "test",
             f"test split ({_windows(test)}), winners only, beside the baselines on the same windows",
-            ["macro_f1 is the mean of the per-(target, step) macro-F1; macro_f1_pooled pools every cell."],
+            [
+                *unavailable,
+                "macro_f1 is the mean of the per-(target, step) macro-F1; macro_f1_pooled pools every cell.",
+            ],
             score_rows(test),
             frozenset({"predictor", "kind"}),
         )

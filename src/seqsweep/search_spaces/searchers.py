@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -31,13 +32,15 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from seqsweep.constants import FINAL_EPOCH
+from seqsweep.db_url import mask
 from seqsweep.errors import ConfigError
+from seqsweep.layout import SWEEP_COPY, study_db_url
+from seqsweep.search_spaces.mixed import FamilySpace
 from seqsweep.search_spaces.params import Choice
 from seqsweep.search_spaces.sweep import SweepSpec
 
 logger = logging.getLogger(__name__)
 
-STUDY_DB = "optuna.db"
 RAY_TRIAL_ID_ATTR = "ray_trial_id"
 OWNER_ATTR = "seqsweep_experiment_id"
 """Study user attribute: the identity of the experiment that owns the study."""
@@ -241,13 +244,11 @@ class PruningOptunaSearch(OptunaSearch):
 
 def study_storage_url(spec: SweepSpec, experiment_dir: str) -> str:
     """`search.storage`, else the SQLite file `optuna.db` in the experiment directory."""
-    return spec.file.search.storage or f"sqlite:///{experiment_dir}/{STUDY_DB}"
+    return spec.file.search.storage or study_db_url(experiment_dir)
 
 
 def _masked(url: str) -> str:
-    from seqsweep.data.sources import masked_url
-
-    return masked_url(url)
+    return mask(url)
 
 
 def _existing_storage(url: str) -> optuna.storages.RDBStorage | None:
@@ -378,6 +379,11 @@ def claim_study(url: str, spec: SweepSpec, experiment_id: str, experiment_dir: P
 
 
 def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
+    """Optuna's sampler for the sweep's algorithm.
+
+    A mixed-family sweep's space is conditional (each family has its own parameters): TPE then runs
+    with `group=True`, which fits each family's parameters only on the trials that sampled them.
+    """
     s = spec.file.search
     if s.algorithm == "random":
         return optuna.samplers.RandomSampler(seed=s.seed)
@@ -385,6 +391,12 @@ def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
         grid = {name: list(p.values) for name, p in spec.searched.items() if isinstance(p, Choice)}
         return optuna.samplers.GridSampler(grid, seed=s.seed)
     startup = max(s.n_startup_trials if s.n_startup_trials is not None else 10, s.max_concurrent)
+    if spec.families:
+        with warnings.catch_warnings():  # `group` is marked experimental in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(
+                seed=s.seed, n_startup_trials=startup, multivariate=True, group=True
+            )
     return optuna.samplers.TPESampler(seed=s.seed, n_startup_trials=startup, multivariate=True)
 
 
@@ -394,7 +406,9 @@ _DRIVER_ONLY = ("_stops", "_budget")
 
 def make_searcher(spec: SweepSpec, experiment_dir: str) -> PruningOptunaSearch:
     storage = optuna.storages.RDBStorage(study_storage_url(spec, experiment_dir))
-    space = {name: p.to_optuna() for name, p in spec.searched.items()}
+    space: Any = {name: p.to_optuna() for name, p in spec.searched.items()}
+    if spec.families:  # define-by-run: the family first, then only that family's parameters
+        space = FamilySpace(spec.families, spec.searched)
     searcher = PruningOptunaSearch(
         space=space,
         metric=spec.file.search.metric,
@@ -433,16 +447,16 @@ def earlier_study(earlier_experiment: str) -> tuple[str | None, str]:
     if not directory.is_dir():
         raise ConfigError(f"warm_start: {earlier_experiment} is not a directory; name an earlier experiment")
     try:
-        raw = yaml.safe_load((directory / "sweep.yaml").read_text())
+        raw = yaml.safe_load((directory / SWEEP_COPY).read_text())
     except (OSError, yaml.YAMLError):
         raw = None
     if isinstance(raw, dict) and raw.get("name"):
         search = raw.get("search")
-        storage = (
-            search.get("storage") if isinstance(search, dict) else None
-        ) or f"sqlite:///{directory.resolve() / STUDY_DB}"
+        storage = (search.get("storage") if isinstance(search, dict) else None) or study_db_url(
+            directory.resolve()
+        )
         return str(raw["name"]), str(storage)
-    return None, f"sqlite:///{directory.resolve() / STUDY_DB}"
+    return None, study_db_url(directory.resolve())
 
 
 def check_warm_start(earlier_experiment: str) -> tuple[str | None, str, optuna.storages.RDBStorage]:

@@ -2,6 +2,10 @@
 
     name: demo
     model: lstm                       # lstm | lstm_vae | gru | package.module:function
+    # or several families: model: {type: choice, values: [lstm, gru]} with params blocks
+    # {common: {...}, lstm: {...}, gru: {...}} (seqsweep.search_spaces.mixed)
+    # or, instead of model: trainable: package.module:train   (any training function, see
+    # seqsweep.trainables.function)
     dataset: {...}                    # seqsweep.data.spec.DatasetSpec
     params: {cell_size: {type: choice, values: [16, 32]}, epochs: 3}
     search: {algorithm: tpe, num_samples: 8, max_concurrent: 2, seed: 0}
@@ -32,6 +36,7 @@ from seqsweep._config import from_mapping, to_mapping
 from seqsweep.constants import DEFAULT_METRIC, DEFAULT_MODE, MIN_MODE_METRICS, SEARCH_METRICS, VAL_MSE
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import ConfigError
+from seqsweep.search_spaces.mixed import COMMON, MODEL_KEY, family_space, qualified, split_name
 from seqsweep.search_spaces.params import Choice, Fixed, Param, Searched, param_to_dict, parse_param
 
 ALGORITHMS = ("tpe", "random", "grid")
@@ -102,7 +107,11 @@ class SweepFile:
     """The raw sections, as written (params still unparsed)."""
 
     name: str
-    model: str
+    model: str | dict[str, Any] = ""
+    """A family name or a model builder `package.module:function`; empty when `trainable` is given.
+    Several families: `{type: choice, values: [lstm, gru]}`, with one `params` block per family."""
+    trainable: str | None = None
+    """A training function `package.module:function` (`seqsweep.trainables.function`), instead of `model`."""
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
     params: dict[str, Any] = field(default_factory=dict)
     search: SearchSettings = field(default_factory=SearchSettings)
@@ -127,6 +136,26 @@ class SweepSpec:
         return self.file.name
 
     @property
+    def families(self) -> tuple[str, ...]:
+        """The families of a mixed-family sweep (`model: {type: choice, values: [...]}`); () otherwise."""
+        model = self.file.model
+        if isinstance(model, dict) and isinstance(model.get("values"), list | tuple):
+            return tuple(str(v) for v in model["values"])
+        return ()
+
+    @property
+    def model_name(self) -> str:
+        """What trains the trials: the `trainable` function's import path, else the `model`
+        (`lstm | gru` for a mixed-family sweep)."""
+        if self.families:
+            return " | ".join(self.families)
+        return self.file.trainable or str(self.file.model)
+
+    def family_space(self, family: str) -> dict[str, Param]:
+        """One family's whole space under its own names (common parameters plus its block)."""
+        return family_space(self.space, family)
+
+    @property
     def searched(self) -> dict[str, Searched]:
         return {k: v for k, v in self.space.items() if not isinstance(v, Fixed)}
 
@@ -142,15 +171,20 @@ class SweepSpec:
 
     @property
     def max_epochs(self) -> int:
-        epochs = self.space.get("epochs", Fixed(10))
-        return int(max(epochs.corners()))
+        """The most epochs any trial can run (over every family of a mixed sweep)."""
+        spaces = [self.family_space(f) for f in self.families] or [self.space]
+        return max(int(max(s.get("epochs", Fixed(10)).corners())) for s in spaces)
 
     def grid_size(self) -> int:
         return math.prod(len(p.corners()) for p in self.searched.values())
 
     def to_dict(self) -> dict[str, Any]:
         data = to_mapping(self.file)
-        data["params"] = {k: param_to_dict(v) for k, v in self.space.items()}
+        if self.file.trainable is None:
+            data.pop("trainable", None)
+        else:
+            data.pop("model", None)
+        data["params"] = space_to_params(self.space, self.families)
         return data
 
     def to_yaml(self) -> str:
@@ -219,9 +253,18 @@ def apply_override(raw: Any, override: str) -> Any:
 def parse_sweep(raw: Any, where: str = "sweep") -> SweepSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: a sweep file is a mapping with at least `name` and `model`")
-    for required in ("name", "model"):
-        if required not in raw:
-            raise ConfigError(f"{where}: missing required key `{required}`")
+    if "name" not in raw:
+        raise ConfigError(f"{where}: missing required key `name`")
+    given = [key for key in ("model", "trainable") if raw.get(key) not in (None, "")]
+    if not given:
+        raise ConfigError(
+            f"{where}: missing required key `model` (or `trainable`: a training function package.module:function)"
+        )
+    if len(given) > 1:
+        raise ConfigError(
+            f"{where}: give exactly one of `model` (a family or model builder) and `trainable` "
+            f"(a training function package.module:function), not both"
+        )
     sweep_file = from_mapping(SweepFile, raw, where="sweep")
     search_raw = raw.get("search") or {}
     if (
@@ -233,11 +276,85 @@ def parse_sweep(raw: Any, where: str = "sweep") -> SweepSpec:
         sweep_file = dataclasses.replace(
             sweep_file, search=dataclasses.replace(sweep_file.search, mode="min")
         )
-    space = {name: parse_param(name, value) for name, value in (sweep_file.params or {}).items()}
-    normalized = {name: param_to_dict(param) for name, param in space.items()}
+    space = parse_space(sweep_file)
+    families = _families(sweep_file.model)
+    normalized = space_to_params(space, families)
     spec = SweepSpec(file=dataclasses.replace(sweep_file, params=normalized), space=space)
     _validate(spec)
     return spec
+
+
+def _families(model: Any) -> tuple[str, ...]:
+    """The families a `model: {type: choice, values: [...]}` lists; () for one model; ConfigError if malformed."""
+    if isinstance(model, str):
+        return ()
+    if not isinstance(model, dict):
+        raise ConfigError(f"model: a family name, 'package.module:function' or a choice of families, got {model!r}")
+    values = model.get("values")
+    if (
+        model.get("type") != "choice"
+        or set(model) != {"type", "values"}
+        or not isinstance(values, list)
+        or not all(isinstance(v, str) and v for v in values)
+        or len(set(values)) != len(values)
+        or len(values) < 2
+    ):
+        raise ConfigError(
+            f"model: several families are written model: {{type: choice, values: [lstm, gru]}} "
+            f"(two or more distinct names), got {model!r}"
+        )
+    bad = [v for v in values if v in (COMMON, MODEL_KEY) or "/" in v]
+    if bad:
+        raise ConfigError(f"model.values: {bad[0]!r} cannot name a family (reserved, or holds '/')")
+    return tuple(values)
+
+
+def parse_space(sweep_file: SweepFile) -> dict[str, Param]:
+    """The flat search space of a sweep file's `params`.
+
+    One model: each entry under its name. Several families: `common` entries under their names, each
+    family's under `family/name` (`seqsweep.search_spaces.mixed`); a block that is not `common` or one
+    of `model.values` is refused.
+    """
+    params = sweep_file.params or {}
+    families = _families(sweep_file.model)
+    if not families:
+        return {name: parse_param(name, value) for name, value in params.items()}
+    space: dict[str, Param] = {}
+    for block, entries in params.items():
+        if block != COMMON and block not in families:
+            raise ConfigError(
+                f"params.{block}: not a family of this sweep (model.values: {', '.join(families)}); "
+                f"a mixed-family sweep's params hold one block per family and `common`"
+            )
+        if not isinstance(entries, dict):
+            raise ConfigError(f"params.{block}: expected a mapping of parameters, got {entries!r}")
+        for name, value in entries.items():
+            if not isinstance(name, str) or not name or "/" in name or name == MODEL_KEY:
+                raise ConfigError(f"params.{block}: {name!r} cannot name a parameter")
+            if block == COMMON:
+                if name in families:
+                    raise ConfigError(f"params.common.{name}: a common parameter cannot be named like a family")
+                space[name] = parse_param(f"{COMMON}.{name}", value)
+            else:
+                space[qualified(block, name)] = parse_param(f"{block}.{name}", value)
+    return space
+
+
+def space_to_params(space: dict[str, Param], families: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The inverse of `parse_space`: the `params` section as a sweep file writes it."""
+    if not families:
+        return {k: param_to_dict(v) for k, v in space.items()}
+    params: dict[str, Any] = {}
+    for name, param in space.items():
+        family, own = split_name(name)
+        params.setdefault(family or COMMON, {})[own] = param_to_dict(param)
+    return params
+
+
+def display_name(name: str) -> str:
+    """A flat parameter name as the sweep file spells its path (`lstm.cell_size`)."""
+    return name.replace("/", ".")
 
 
 def _validate(spec: SweepSpec) -> None:
@@ -248,10 +365,20 @@ def _validate(spec: SweepSpec) -> None:
     s = f.search
     if s.algorithm not in ALGORITHMS:
         raise ConfigError(f"search.algorithm: must be one of {', '.join(ALGORITHMS)}, got {s.algorithm!r}")
-    if s.metric not in SEARCH_METRICS:
+    if f.trainable is not None:
+        if not s.metric or not isinstance(s.metric, str):
+            raise ConfigError(f"search.metric: name a metric the training function reports, got {s.metric!r}")
+    elif s.metric not in SEARCH_METRICS:
         raise ConfigError(f"search.metric: must be one of {', '.join(SEARCH_METRICS)}, got {s.metric!r}")
-    if s.metric == VAL_MSE and (f.params or {}).get("objective") != "regression":
-        raise ConfigError("search.metric: val_mse is reported only with `params.objective: regression`")
+    if s.metric == VAL_MSE and f.trainable is None:
+        spaces = {family: spec.family_space(family) for family in spec.families} or {"": spec.space}
+        for family, space in spaces.items():
+            objective = space.get("objective")
+            if not (isinstance(objective, Fixed) and objective.value == "regression"):
+                where = f" (family {family})" if family else ""
+                raise ConfigError(
+                    f"search.metric: val_mse is reported only with `params.objective: regression`{where}"
+                )
     if s.mode not in ("min", "max"):
         raise ConfigError(f"search.mode: must be `min` or `max`, got {s.mode!r}")
     if s.num_samples is not None and s.num_samples < 1:
@@ -259,7 +386,9 @@ def _validate(spec: SweepSpec) -> None:
     if s.max_concurrent < 1:
         raise ConfigError(f"search.max_concurrent: must be >= 1, got {s.max_concurrent}")
     _validate_budget(s)
-    if not spec.searched:
+    if spec.families:
+        _validate_mixed(spec)
+    elif not spec.searched:
         raise ConfigError("params: search at least one parameter (give it a `type`)")
     if s.algorithm == "grid":
         continuous = [k for k, v in spec.searched.items() if not isinstance(v, Choice)]
@@ -303,6 +432,23 @@ def _validate(spec: SweepSpec) -> None:
     _validate_with_family(spec)
 
 
+def _validate_mixed(spec: SweepSpec) -> None:
+    """What a mixed-family sweep cannot do (yet): a grid over a conditional space, a warm start, a
+    training function."""
+    if spec.file.trainable is not None:
+        raise ConfigError("model: several families and `trainable` exclude each other")
+    if spec.file.search.algorithm == "grid":
+        raise ConfigError(
+            "search.algorithm: grid is not supported over several families (a conditional space); "
+            "use tpe or random, or one grid sweep per family"
+        )
+    if spec.file.warm_start:
+        raise ConfigError(
+            "warm_start: not supported for a mixed-family sweep (its conditional space cannot take an "
+            "earlier study's trials); leave it out"
+        )
+
+
 def _validate_budget(s: SearchSettings) -> None:
     """`search.time_budget_s` > 0 seconds; `search.stop_at` maps reported metrics to finite numbers."""
     budget = s.time_budget_s
@@ -326,22 +472,25 @@ def _validate_budget(s: SearchSettings) -> None:
 
 
 def _validate_generic_params(spec: SweepSpec) -> None:
-    for name, param in spec.space.items():
+    for flat_name, param in spec.space.items():
         values = param.corners()
+        name, where = split_name(flat_name)[1], display_name(flat_name)
         if name.startswith("dropout"):
             bad = [v for v in values if not (isinstance(v, int | float) and 0 <= v < 1)]
             if bad:
-                raise ConfigError(f"params.{name}: a dropout rate must be in [0, 1), got {bad[0]}")
+                raise ConfigError(f"params.{where}: a dropout rate must be in [0, 1), got {bad[0]}")
         if name in ("epochs", "batch_size"):
             bad = [v for v in values if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1)]
             if bad:
-                raise ConfigError(f"params.{name}: must be an integer >= 1, got {bad[0]!r}")
+                raise ConfigError(f"params.{where}: must be an integer >= 1, got {bad[0]!r}")
 
 
-def corner_configs(spec: SweepSpec) -> list[dict[str, Any]]:
-    """Every combination of each parameter's extremes (choice values, range ends), capped."""
-    names = list(spec.space)
-    grids = [spec.space[n].corners() for n in names]
+def corner_configs(spec: SweepSpec, family: str | None = None) -> list[dict[str, Any]]:
+    """Every combination of each parameter's extremes (choice values, range ends), capped; with
+    `family`, over that family's space of a mixed sweep (its own names)."""
+    space = spec.space if family is None else spec.family_space(family)
+    names = list(space)
+    grids = [space[n].corners() for n in names]
     combos = itertools.islice(itertools.product(*grids), MAX_CORNER_CHECKS)
     return [dict(zip(names, combo, strict=True)) for combo in combos]
 
@@ -349,11 +498,40 @@ def corner_configs(spec: SweepSpec) -> list[dict[str, Any]]:
 def _validate_with_family(spec: SweepSpec) -> None:
     from seqsweep.trainables.registry import resolve_family
 
-    family = resolve_family(spec.file.model)
-    if spec.file.resources.workers > 1 and family.framework == "keras":
+    if spec.file.trainable is not None:
+        _validate_trainable(spec)
+        return
+    for name in spec.families or (str(spec.file.model),):
+        family = resolve_family(name)
+        if spec.file.resources.workers > 1 and family.framework == "keras":
+            raise ConfigError(
+                f"resources.workers: data-parallel trials train torch models only; {name!r} is a "
+                f"Keras family (use workers: 1, or the gru family)"
+            )
+        try:
+            for config in corner_configs(spec, name if spec.families else None):
+                family.validate_config(config)
+        except ConfigError as exc:
+            if not spec.families:
+                raise
+            raise ConfigError(f"params.{name}: {exc}") from None
+
+
+def _validate_trainable(spec: SweepSpec) -> None:
+    """A training function: importable and callable; one worker per trial; one split (no folds)."""
+    from seqsweep.trainables.function import import_trainable
+
+    trainable = str(spec.file.trainable)
+    if ":" not in trainable:
         raise ConfigError(
-            f"resources.workers: data-parallel trials train torch models only; {spec.file.model!r} is a "
-            f"Keras family (use workers: 1, or the gru family)"
+            f"trainable: write a training function as 'package.module:function', got {trainable!r}"
         )
-    for config in corner_configs(spec):
-        family.validate_config(config)
+    import_trainable(trainable)
+    if spec.file.resources.workers > 1:
+        raise ConfigError(
+            "resources.workers: a training function runs in its trial's process; use workers: 1"
+        )
+    if spec.file.dataset.split.folds > 1:
+        raise ConfigError(
+            "dataset.split.folds: a training function trains on one train/valid split; use folds: 1"
+        )

@@ -84,13 +84,31 @@ class TrialSettings:
     """What every trial of a sweep shares besides its searched config (passed with `tune.with_parameters`)."""
 
     model: str
-    """A family name from the registry or `package.module:function`."""
+    """A family name from the registry or `package.module:function` (a model builder, or with
+    `function` a training function)."""
     seed: int = 0
     """The sweep seed; each trial derives its own from this and its trial id."""
     fixed: Mapping[str, Any] = field(default_factory=dict)
     """Fixed hyperparameters merged under the searched ones."""
     data_parallel: DataParallelSettings | None = None
     """Set when each trial trains on several Ray Train workers (torch models only)."""
+    function: bool = False
+    """True when `model` is a training function (a sweep's `trainable`, `seqsweep.trainables.function`)."""
+    families: tuple[str, ...] = ()
+    """A mixed-family sweep's families: each trial's config then names its family under `model` and
+    holds that family's block; `for_trial` turns both into one family's settings and flat config."""
+
+    def for_trial(self, config: Mapping[str, Any]) -> tuple[TrialSettings, dict[str, Any]]:
+        """(settings of the family the trial's config names, its flat config) for a mixed-family sweep;
+        (self, the config) otherwise."""
+        if not self.families:
+            return self, dict(config)
+        from dataclasses import replace
+
+        from seqsweep.search_spaces.mixed import trial_config
+
+        family, flat, fixed = trial_config(config, self.fixed, self.families)
+        return replace(self, model=family, fixed=fixed, families=()), flat
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqsweep._fs import atomic_write_json
 from seqsweep.data.bundle import DataShape
 from seqsweep.trainables.base import DeviceSettings, TrainableModel
 
@@ -43,10 +42,7 @@ FOLD_DIR = "fold_{}"
 
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
     """Write JSON atomically (temporary file in the same folder, then `os.replace`)."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        json.dump(payload, out, indent=2, sort_keys=True, default=_plain)
-    os.replace(temp, path)
+    atomic_write_json(path, payload, indent=2, sort_keys=True, default=_plain, newline=False)
 
 
 def _plain(value: Any) -> Any:

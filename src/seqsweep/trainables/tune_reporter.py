@@ -75,6 +75,7 @@ def train_trial(
     With `settings.data_parallel` the trial launches a Ray Train run and relays its reports; `bundle`
     must then be the dataset's ObjectRef, which the Train workers map without a copy.
     """
+    settings, config = settings.for_trial(config)  # a mixed-family sweep: the trial's family, flat config
     if settings.data_parallel is not None:
         _train_data_parallel(config, bundle, settings)
         return
@@ -82,6 +83,13 @@ def train_trial(
     dataset: DatasetBundle = ray.get(bundle) if isinstance(bundle, ray.ObjectRef) else bundle
     reporter = TuneReporter()
     try:
+        if settings.function:
+            from seqsweep.trainables.function import train_function
+
+            train_function(
+                settings.model, config, dataset, reporter, sweep_seed=settings.seed, fixed=settings.fixed
+            )
+            return
         train(config, dataset, settings, reporter, reporter.device_settings())
     finally:
         reporter.close()

@@ -29,9 +29,7 @@ import io
 import json
 import logging
 import math
-import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,9 +38,11 @@ from typing import Any
 
 import ray.cloudpickle as cloudpickle
 
+from seqsweep._fs import atomic_write_text
+from seqsweep.layout import STATE_GLOB
+
 logger = logging.getLogger(__name__)
 
-STATE_GLOB = "experiment_state-*.json"
 RESULT_JSON = "result.json"
 PROGRESS_CSV = "progress.csv"
 CHECKPOINT_DIR_NAME = "checkpoint_dir_name"
@@ -66,16 +66,8 @@ def state_files(experiment_dir: Path) -> list[Path]:
     return sorted(Path(experiment_dir).glob(STATE_GLOB))
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` through a temporary file in the same folder, so no reader sees half."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+write_atomically = atomic_write_text
+"""Replace a file with a text through a temporary file in the same folder, so no reader sees half."""
 
 
 def _unpickle(value: Any) -> Any:

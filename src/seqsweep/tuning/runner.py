@@ -21,7 +21,7 @@ import signal
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -29,9 +29,20 @@ from typing import IO, Any
 
 from ray import tune
 
+from seqsweep._fs import atomic_write_json
 from seqsweep.cluster.session import cluster_gpus, ray_session
 from seqsweep.cluster.storage import check_shared_storage
 from seqsweep.errors import ConfigError, DataError
+from seqsweep.layout import (
+    DATASET_FILE,
+    EXPERIMENT_ID_FILE,
+    SEARCH_STATE_GLOB,
+    SWEEP_COPY,
+    TRAIN_SCRATCH,
+    TUNER_FILE,
+    dataset_cache_dir,
+    is_started_experiment,
+)
 from seqsweep.search_spaces.credentials import with_database, without_password
 from seqsweep.search_spaces.searchers import (
     PruningOptunaSearch,
@@ -57,20 +68,11 @@ from seqsweep.tuning.retention import prune_checkpoints
 
 logger = logging.getLogger(__name__)
 
-SWEEP_COPY = "sweep.yaml"
-"""The validated sweep file, written into the experiment directory so `resume` needs nothing else."""
-TRAIN_SCRATCH = ".ray_train"
-"""Folder of the experiment where data-parallel trials' Ray Train runs write until Tune copies."""
 DATA_PARALLEL_TRIAL_RESOURCES = {"cpu": 0.0, "memory": 1.0}
 """A data-parallel trial only relays reports; its Train workers hold the CPUs and GPUs. Tune refuses
 an empty request, so the trial asks for one byte of memory."""
 EXPERIMENT_STATE_PERIOD_S = "5"
 """How often Tune saves the experiment state; a driver killed with SIGKILL loses at most this much."""
-EXPERIMENT_ID_FILE = "seqsweep_experiment.json"
-DATASET_FILE = "seqsweep_dataset.json"
-"""The cache key of the dataset the experiment's trials train on: results read that dataset back
-without asking the database, and a resume on changed rows is refused."""
-"""The experiment's identity (a uuid), which its Optuna study records as its owner."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -137,11 +139,6 @@ def storage_root(spec: SweepSpec, storage: str | None = None) -> str:
     return root if "://" in root else str(Path(root).expanduser().resolve())
 
 
-def dataset_cache_dir(root: str) -> Path | None:
-    """Built datasets are cached next to the experiments on a local (or NFS) storage path."""
-    return None if "://" in root else Path(root) / "datasets"
-
-
 def run_sweep(
     spec: SweepSpec, *, address: str | None = None, storage: str | None = None, stream: IO[str] | None = None
 ) -> SweepOutcome:
@@ -152,7 +149,7 @@ def run_sweep(
             f"storage_path {root}: run from a URI needs its filesystem in Ray's pyarrow; use a local or NFS path"
         )
     experiment_dir = Path(root) / spec.name
-    if (experiment_dir / "tuner.pkl").exists():
+    if is_started_experiment(experiment_dir):
         raise ConfigError(
             f"experiment {experiment_dir} already exists: continue it with `seqsweep resume {experiment_dir}` "
             f"or change `name`"
@@ -164,7 +161,7 @@ def run_sweep(
     check_study_owner(storage_url, spec.name, experiment_id, experiment_dir)
     if spec.file.warm_start:
         check_warm_start(spec.file.warm_start)
-    with _ray_session(address):
+    with ray_session(address, sigint_deaf_start=True):
         _check_cluster(spec)
         check_shared_storage(root)
         bundle = _build_dataset(spec, root)
@@ -229,9 +226,9 @@ def resume_sweep(
     Both are written into the experiment's `sweep.yaml`. Raises ConfigError (one line) on bad input.
     """
     experiment_dir = Path(experiment_dir).expanduser().resolve()
-    if not (experiment_dir / "tuner.pkl").exists() or not (experiment_dir / SWEEP_COPY).exists():
+    if not is_started_experiment(experiment_dir) or not (experiment_dir / SWEEP_COPY).exists():
         raise ConfigError(
-            f"{experiment_dir} is not a seqsweep experiment directory (no tuner.pkl / {SWEEP_COPY})"
+            f"{experiment_dir} is not a seqsweep experiment directory (no {TUNER_FILE} / {SWEEP_COPY})"
         )
     spec = with_database(load_sweep(experiment_dir / SWEEP_COPY), db)
     spec = _resume_changes(spec, experiment_dir, num_samples, time_budget_s)
@@ -239,7 +236,7 @@ def resume_sweep(
     experiment_id = read_experiment_id(experiment_dir)
     storage_url = study_storage_url(spec, str(experiment_dir))
     check_study_owner(storage_url, spec.name, experiment_id, experiment_dir, resuming=True)
-    with _ray_session(address):
+    with ray_session(address, sigint_deaf_start=True):
         check_shared_storage(root)
         bundle = _build_dataset(spec, root)
         _check_same_dataset(experiment_dir, bundle)
@@ -297,10 +294,6 @@ def _resume_changes(
     return dataclasses.replace(spec, file=dataclasses.replace(spec.file, search=search))
 
 
-SEARCH_STATE_GLOB = "search_gen_state-*.json"
-"""Tune's saved state of its search generator (trials created, total, finished) in the experiment."""
-
-
 def set_total_samples(experiment_dir: Path, total: int) -> None:
     """Raise the trial count Tune's restored search generator aims at to `total`, and let it go on.
 
@@ -353,26 +346,6 @@ def _relink_restored(tuner: tune.Tuner, spec: SweepSpec, stream: IO[str] | None)
     return budget
 
 
-@contextmanager
-def _ray_session(address: str | None) -> Iterator[None]:
-    """`ray_session`, with a local Ray's own processes (GCS, raylet) started deaf to SIGINT.
-
-    Ctrl-C in a terminal signals the whole foreground process group, which holds the local Ray's
-    processes too; they would die at once, before Tune could stop its trials and save the experiment.
-    An ignored SIGINT is inherited by those processes (and by the workers, which Ray puts in process
-    groups of their own anyway); the driver's own handling is restored as soon as Ray has started.
-    """
-    with ExitStack() as stack:
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-        try:
-            stack.enter_context(ray_session(address))
-        finally:
-            if main:
-                signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
-        yield
-
-
 def read_experiment_id(experiment_dir: Path) -> str | None:
     """The identity an experiment's study records as its owner; None for a new or older experiment."""
     try:
@@ -399,10 +372,7 @@ def record_dataset_key(experiment_dir: Path, bundle: Any) -> None:
     key = getattr(bundle, "cache_key", None)
     if key is None:
         return
-    path = experiment_dir / DATASET_FILE
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps({"key": key}) + "\n")
-    os.replace(temp, path)
+    atomic_write_json(experiment_dir / DATASET_FILE, {"key": key})
 
 
 def _check_same_dataset(experiment_dir: Path, bundle: Any) -> None:
@@ -420,10 +390,7 @@ def _check_same_dataset(experiment_dir: Path, bundle: Any) -> None:
 
 
 def _write_experiment_id(experiment_dir: Path, experiment_id: str) -> None:
-    path = experiment_dir / EXPERIMENT_ID_FILE
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps({"id": experiment_id}) + "\n")
-    os.replace(temp, path)
+    atomic_write_json(experiment_dir / EXPERIMENT_ID_FILE, {"id": experiment_id})
 
 
 class _StopSignals:
@@ -511,7 +478,12 @@ def _trainable(spec: SweepSpec, bundle: Any, experiment_dir: Path) -> Any:
         resources = dict(DATA_PARALLEL_TRIAL_RESOURCES)
         bundle = put_bundle(bundle)  # by reference, so the Train workers map the one shared copy
     settings = TrialSettings(
-        model=spec.file.model, seed=spec.file.search.seed, fixed=spec.fixed, data_parallel=parallel
+        model=spec.model_name,
+        seed=spec.file.search.seed,
+        fixed=spec.fixed,
+        data_parallel=parallel,
+        function=spec.file.trainable is not None,
+        families=spec.families,
     )
     trainable = tune.with_parameters(train_trial, bundle=bundle, settings=settings)
     if parallel is not None:

@@ -1,0 +1,88 @@
+"""Atomic writes: a temporary file (or folder) in the same folder, then `os.replace`.
+
+A reader (a resumed driver, `results` on a live sweep, a trial restoring its checkpoint) sees the
+old content or the new, never half of either; a writer that dies leaves at most a hidden
+`.<name>.*.tmp` beside the target. Every file seqsweep rewrites in place goes through here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace `path` with `text` (written as is, no newline translation) through a temporary file."""
+    with atomic_path(path) as temp, open(temp, "x", newline="") as out:
+        out.write(text)
+
+
+def atomic_write_json(
+    path: Path,
+    payload: Any,
+    *,
+    indent: int | None = None,
+    sort_keys: bool = False,
+    default: Callable[[Any], Any] | None = None,
+    newline: bool = True,
+) -> None:
+    """Replace `path` with `payload` as JSON (`json.dumps` arguments; a final newline unless told not)."""
+    text = json.dumps(payload, indent=indent, sort_keys=sort_keys, default=default)
+    atomic_write_text(path, text + ("\n" if newline else ""))
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A fresh temporary path beside `path` (not created) for the block to write; moved onto `path`
+    if the block succeeds, removed if it raises. Files get the usual permissions (the umask's)."""
+    path = Path(path)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield temp
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_dir(target: Path, *, replace: bool = True) -> Iterator[Path]:
+    """A temporary folder beside `target` for the block to fill, then moved onto `target`.
+
+    `replace=True`: an existing `target` is moved aside first and removed after the move. `replace=False`:
+    an existing `target` (written by another process meanwhile) is kept and the new folder dropped.
+    The temporary folder never outlives the block.
+    """
+    target = Path(target)
+    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield temp
+        if not replace:
+            try:
+                os.replace(temp, target)
+            except OSError:
+                if not target.exists():
+                    raise
+            return
+        move_into_place(temp, target)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def move_into_place(folder: Path, target: Path) -> None:
+    """`os.replace` the finished `folder` onto `target` (same file system); an existing `target` is
+    moved aside first, then removed."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+        os.replace(target, old / target.name)
+    os.replace(folder, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

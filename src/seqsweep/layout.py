@@ -1,0 +1,72 @@
+"""The storage path and experiment directory on disk: every file name that crosses packages.
+
+`seqsweep run` writes, `resume`, `results`, `export` and `predict` read; each of them spells a name
+only through this module::
+
+    <storage_path>/                       (sweep `storage_path`, or `--storage`)
+      datasets/<cache key>/               built datasets, shared by the experiments (data.cache)
+      <name>/                             one experiment (sweep `name`)
+        tuner.pkl                         Ray Tune's tuner (its presence: an experiment was started)
+        experiment_state-<session>.json   Ray Tune's view of the trials (tuning.experiment_state)
+        search_gen_state-<session>.json   Ray Tune's search generator (trial counts)
+        sweep.yaml                        the validated sweep file, database password hidden
+        seqsweep_experiment.json          {"id": uuid}: the identity its Optuna study records as owner
+        seqsweep_dataset.json             {"key": cache key} of the dataset the trials train on
+        optuna.db                         the Optuna study (unless `search.storage` names an RDB)
+        <trial>/checkpoint_<n>/           a trial's checkpoints (trainables.checkpoint)
+        .ray_train/                       data-parallel trials' Ray Train runs, removed at the end
+        reseed/<run>/                     `results --reseed` reruns, one Tune experiment per call
+        report/                           `results` output (report.md, leaderboard.csv, plots)
+
+An exported bundle has its own layout (`seqsweep.results.bundle_format`), as has a checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+DATASETS_DIR: Final = "datasets"
+"""Folder of the storage path where built datasets are cached next to the experiments."""
+TUNER_FILE: Final = "tuner.pkl"
+"""Ray Tune's pickled tuner; an experiment directory holding it was started (and can be resumed)."""
+STATE_GLOB: Final = "experiment_state-*.json"
+"""Ray Tune's saved experiment state, one file per driver session (the newest is read)."""
+SEARCH_STATE_GLOB: Final = "search_gen_state-*.json"
+"""Tune's saved state of its search generator (trials created, total, finished)."""
+SWEEP_COPY: Final = "sweep.yaml"
+"""The validated sweep file, written into the experiment directory so `resume` needs nothing else."""
+EXPERIMENT_ID_FILE: Final = "seqsweep_experiment.json"
+"""The experiment's identity (a uuid), which its Optuna study records as its owner."""
+DATASET_FILE: Final = "seqsweep_dataset.json"
+"""The cache key of the dataset the experiment's trials train on: results read that dataset back
+without asking the database, and a resume on changed rows is refused."""
+STUDY_DB: Final = "optuna.db"
+"""The SQLite file holding the Optuna study when `search.storage` does not name another RDB."""
+TRAIN_SCRATCH: Final = ".ray_train"
+"""Folder where data-parallel trials' Ray Train runs write until Tune copies their checkpoints."""
+RESEED_DIR: Final = "reseed"
+"""Folder holding the seed reruns of `results --reseed`, one Tune experiment per call that trained."""
+REPORT_DIR: Final = "report"
+"""Default folder of `seqsweep results`' report, leaderboard and plots."""
+
+
+def dataset_cache_dir(storage_root: str | Path) -> Path | None:
+    """`<storage_root>/datasets` for a local (or NFS) storage path; None for a URI (nothing cached)."""
+    root = str(storage_root)
+    return None if "://" in root else Path(root) / DATASETS_DIR
+
+
+def study_db_url(experiment_dir: str | Path) -> str:
+    """The SQLAlchemy URL of the experiment's own `optuna.db` (as given: relative stays relative)."""
+    return f"sqlite:///{experiment_dir}/{STUDY_DB}"
+
+
+def is_tune_experiment(path: Path) -> bool:
+    """Whether Ray Tune has saved an experiment state in `path` (results can read it)."""
+    return any(Path(path).glob(STATE_GLOB))
+
+
+def is_started_experiment(path: Path) -> bool:
+    """Whether `path` holds a started experiment (Tune's tuner file): `run` refuses it, `resume` needs it."""
+    return (Path(path) / TUNER_FILE).exists()

@@ -1,0 +1,153 @@
+"""Any training function as a trial (`trainable: package.module:function`): the scikit-learn example
+through a real TPE + ASHA sweep on a local Ray, then results, export and predict; and the same results
+and export when the function's module has no `predict` hook (test scores unavailable, never a crash)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from seqsweep.cli import main
+from seqsweep.errors import ConfigError
+
+TRAINABLE = "seqsweep.examples.sklearn_gbm:train"
+
+
+def function_sweep(db_url: str, storage: Path) -> dict[str, Any]:
+    return {
+        "name": "gbm_tiny",
+        "trainable": TRAINABLE,
+        "dataset": {
+            "db": db_url,
+            "join": "notebook",
+            "symbols": ["LINKUSDT", "UNIUSDT"],
+            "targets": ["close"],
+            "lookback": 6,
+            "horizon": 2,
+            "max_rows_per_symbol": 300,
+            "pca_components": 2,
+        },
+        "params": {
+            "learning_rate": {"type": "loguniform", "low": 0.05, "high": 0.3},
+            "max_leaf_nodes": {"type": "choice", "values": [4, 8]},
+            "iters_per_stage": 3,
+            "epochs": 3,
+        },
+        "search": {"algorithm": "tpe", "num_samples": 3, "max_concurrent": 2, "seed": 3},
+        "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 2},
+        "resources": {"cpu": 1},
+        "failure": {"max_retries": 0},
+        "storage_path": str(storage),
+    }
+
+
+@pytest.fixture(scope="module")
+def function_experiment(
+    ray_cluster: object, sample_db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    folder = tmp_path_factory.mktemp("function_sweep")
+    path = folder / "gbm_tiny.yaml"
+    path.write_text(yaml.safe_dump(function_sweep(sample_db_url, folder / "runs"), sort_keys=False))
+    assert main(["run", str(path)]) == 0
+    return folder / "runs" / "gbm_tiny"
+
+
+def test_view_offers_train_and_valid_only(synthetic_bundle: Any) -> None:
+    from seqsweep.trainables.function import DatasetView
+
+    view = DatasetView(synthetic_bundle, seed=1)
+    x = view.windows("train")
+    assert x.shape == (view.n_windows("train"), view.shape.lookback, view.shape.n_features)
+    assert view.labels("valid").shape == (view.n_windows("valid"), view.shape.horizon, view.shape.n_targets)
+    with pytest.raises(ConfigError, match="split 'test' is not offered"):
+        view.windows("test")
+
+
+@pytest.mark.slow
+def test_function_sweep_ranks_tests_exports_and_predicts(
+    function_experiment: Path, sample_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from seqsweep.results.experiment import read_experiment
+
+    experiment = read_experiment(function_experiment)
+    assert experiment.family == TRAINABLE
+    assert len(experiment.trials) == 3
+    assert all(t.status == "ok" for t in experiment.trials)
+    for trial in experiment.trials:  # one report per boosting stage, numbered by the function
+        assert list(trial.history["epoch"]) == list(range(1, trial.epochs_run + 1))
+
+    capsys.readouterr()
+    assert main(["results", str(function_experiment), "--top", "2", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    test = document["test"]
+    assert len(test["winners"]) == 2  # scored through the module's predict hook
+    assert 0.0 <= test["winners"][0]["macro_f1"] <= 1.0
+    assert {b["name"] for b in test["baselines"]} == {"persistence", "majority"}
+
+    out = tmp_path / "bundle"
+    assert main(["export", str(function_experiment), "--out", str(out)]) == 0
+    manifest = json.loads((out / "bundle.json").read_text())
+    assert manifest["framework"] == "function"
+    assert manifest["trainable"] == {
+        "trainable": TRAINABLE,
+        "predict_hook": "seqsweep.examples.sklearn_gbm:predict",
+    }
+    assert (out / "model" / "checkpoint" / "models.pkl").is_file()
+    card = (out / "README.md").read_text()
+    assert f"training function `{TRAINABLE}`" in card
+    assert "seqsweep.examples.sklearn_gbm:predict" in card
+    capsys.readouterr()
+    assert main(["predict", str(out), "--db", sample_db_url, "--symbols", "LINKUSDT", "--json"]) == 0
+    assert "LINKUSDT" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_without_a_predict_hook_results_say_so_and_export_copies(
+    function_experiment: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import seqsweep.trainables.function as function
+
+    monkeypatch.setattr(function, "predict_hook", lambda spec: None)
+    capsys.readouterr()
+    assert main(["results", str(function_experiment), "--out", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "test scores unavailable" in line]
+    assert len(lines) == 1, out
+    assert "has no `predict(checkpoint_dir, windows)` hook" in lines[0]
+    assert "leaderboard (top 3)" in out
+
+    bundle = tmp_path / "bundle"
+    assert main(["export", str(function_experiment), "--out", str(bundle)]) == 0
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    assert manifest["trainable"]["predict_hook"] is None
+    assert (bundle / "model" / "checkpoint" / "models.pkl").is_file()
+    assert "cannot predict" in (bundle / "README.md").read_text()
+    metrics = json.loads((bundle / "metrics.json").read_text())
+    assert metrics["test"]["model"] is None
+
+
+def test_function_resumes_from_its_checkpoint_and_numbers_steps_on(
+    synthetic_bundle: Any, tmp_path: Path
+) -> None:
+    """Without Ray: the reporter adds the checkpoint marker, and a trial restored from step 2 reports
+    step 3 exactly as the uninterrupted one did (the marker carries the step count over)."""
+    from seqsweep.trainables import InMemoryReporter
+    from seqsweep.trainables.function import read_marker, train_function
+
+    config = {"learning_rate": 0.1, "max_leaf_nodes": 4, "iters_per_stage": 2, "epochs": 3}
+    full = InMemoryReporter(trial_id="t1", root=tmp_path)
+    train_function(TRAINABLE, config, synthetic_bundle, full, sweep_seed=5)
+    assert [r["epoch"] for r in full.reports] == [1, 2, 3]
+    assert read_marker(full.checkpoints[1]) == {"trainable": TRAINABLE, "epoch": 2}
+    resumed = InMemoryReporter(trial_id="t1", root=tmp_path, restore_from=full.checkpoints[1])
+    train_function(TRAINABLE, config, synthetic_bundle, resumed, sweep_seed=5)
+    assert [r["epoch"] for r in resumed.reports] == [3]
+    assert resumed.reports[0]["val_macro_f1"] == full.reports[2]["val_macro_f1"]
+    assert "val_skill" in resumed.reports[0]
