@@ -55,7 +55,13 @@ def test_a_mixed_sweep_parses_into_a_namespaced_space_and_round_trips() -> None:
         "gru/learning_rate",
     }
     assert spec.fixed == {"epochs": 2, "gru/num_layers": 1}
-    assert set(spec.family_space("gru")) == {"epochs", "batch_size", "hidden_size", "learning_rate", "num_layers"}
+    assert set(spec.family_space("gru")) == {
+        "epochs",
+        "batch_size",
+        "hidden_size",
+        "learning_rate",
+        "num_layers",
+    }
     assert spec.max_epochs == 2
     again = load_sweep_text(spec.to_yaml(), where="copy")
     assert again.space == spec.space and again.families == spec.families
@@ -72,7 +78,12 @@ def test_the_builtin_mixed_sweep_is_lstm_and_gru() -> None:
     ("block", "key", "value", "expected"),
     [
         # the generic rules, named by the family's path in the file
-        ("lstm", "dropout_rate_1", {"type": "uniform", "low": 0.0, "high": 1.2}, "params.lstm.dropout_rate_1"),
+        (
+            "lstm",
+            "dropout_rate_1",
+            {"type": "uniform", "low": 0.0, "high": 1.2},
+            "params.lstm.dropout_rate_1",
+        ),
         ("gru", "epochs", 0, "params.gru.epochs"),
         # the family's own rules, at a corner of its space
         ("gru", "num_layers", 0, "params.gru: gru config: `num_layers`"),
@@ -99,7 +110,10 @@ def test_a_common_key_is_validated_for_every_family() -> None:
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"params": {"lstm": {}, "transformer": {"depth": 2}}}, r"^params\.transformer: not a family of this sweep"),
+        (
+            {"params": {"lstm": {}, "transformer": {"depth": 2}}},
+            r"^params\.transformer: not a family of this sweep",
+        ),
         ({"model": {"type": "choice", "values": ["lstm"]}}, r"^model: several families are written"),
         ({"model": {"type": "uniform", "values": ["lstm", "gru"]}}, r"^model: several families are written"),
         ({"model": {"type": "choice", "values": ["lstm", "lstm"]}}, r"^model: several families are written"),
@@ -107,7 +121,10 @@ def test_a_common_key_is_validated_for_every_family() -> None:
             {"model": {"type": "choice", "values": ["lstm", "nope"]}, "params": {"lstm": {}, "nope": {}}},
             r"unknown model 'nope'",
         ),
-        ({"params": {"common": {"lstm": 3}, "lstm": {}, "gru": {}}}, r"^params\.common\.lstm: a common parameter"),
+        (
+            {"params": {"common": {"lstm": 3}, "lstm": {}, "gru": {}}},
+            r"^params\.common\.lstm: a common parameter",
+        ),
         ({"params": {"lstm": [1, 2], "gru": {}}}, r"^params\.lstm: expected a mapping"),
         ({"warm_start": "/tmp/earlier"}, r"^warm_start: not supported for a mixed-family sweep"),
     ],
@@ -159,9 +176,9 @@ def test_the_searcher_never_mixes_families(tmp_path: Path, algorithm: str) -> No
         own = LSTM_KEYS if family == "lstm" else GRU_KEYS
         assert _keys(config) == {MODEL_KEY, "batch_size"} | {f"{family}/{k}" for k in own}, config
         # the trainable's view: the common keys plus the chosen block, nothing of the other family
-        settings, flat = TrialSettings(model=spec.model_name, fixed=spec.fixed, families=spec.families).for_trial(
-            config
-        )
+        settings, flat = TrialSettings(
+            model=spec.model_name, fixed=spec.fixed, families=spec.families
+        ).for_trial(config)
         assert settings.model == family and not settings.families
         assert set(flat) == {"batch_size"} | own
         assert settings.fixed == ({"epochs": 2, "num_layers": 1} if family == "gru" else {"epochs": 2})
@@ -194,7 +211,11 @@ def test_trial_config_flattens_the_chosen_block_and_refuses_a_stranger() -> None
         {"epochs": 2, "gru/num_layers": 2, "lstm/dropout_rate_2": 0.1},
         families,
     )
-    assert (family, flat, fixed) == ("gru", {"hidden_size": 8, "batch_size": 32}, {"epochs": 2, "num_layers": 2})
+    assert (family, flat, fixed) == (
+        "gru",
+        {"hidden_size": 8, "batch_size": 32},
+        {"epochs": 2, "num_layers": 2},
+    )
     # flat names (as Optuna stores them) work the same
     assert trial_config({"model": "lstm", "lstm/cell_size": 4}, {}, families)[1] == {"cell_size": 4}
     with pytest.raises(ValueError, match="not one of lstm, gru"):
@@ -267,7 +288,9 @@ def test_a_mixed_sweep_runs_ranks_reports_and_exports(
     for trial in experiment.trials:  # each trial's config holds its own family's block only
         other = "gru" if trial.family == "lstm" else "lstm"
         assert trial.config[MODEL_KEY] == trial.family and other not in trial.config
-        assert set(trial.params) == {f"{trial.family}/" + ("cell_size" if trial.family == "lstm" else "hidden_size")}
+        assert set(trial.params) == {
+            f"{trial.family}/" + ("cell_size" if trial.family == "lstm" else "hidden_size")
+        }
     rows = leaderboard_rows(experiment)
     assert {"family", "lstm/cell_size", "gru/hidden_size"} <= set(rows[0])
     for row in rows:  # the other family's column is blank
@@ -280,8 +303,10 @@ def test_a_mixed_sweep_runs_ranks_reports_and_exports(
     assert main(["results", str(experiment_dir), "--top", "2", "--out", str(report)]) == 0
     out = capsys.readouterr().out
     assert "best of each family (validation)" in out
-    assert (report / "f1_vs_lstm_cell_size.png").is_file() and (report / "f1_vs_gru_hidden_size.png").is_file()
-    assert "best of each family" in (report / "index.html").read_text()
+    assert (report / "f1_vs_lstm_cell_size.png").is_file() and (
+        report / "f1_vs_gru_hidden_size.png"
+    ).is_file()
+    assert "Best of each family" in (report / "index.html").read_text()
 
     winner = experiment.ranked()[0]
     loser = next(t for t in experiment.ranked() if t.family != winner.family)
@@ -297,14 +322,20 @@ def test_a_mixed_sweep_runs_ranks_reports_and_exports(
         assert set(manifest["searched"]) == set(trial.params)
 
 
-def test_leaderboard_helpers_need_no_sweep_for_single_family() -> None:
+def test_family_rows_are_empty_for_a_single_family_sweep() -> None:
     """`family_rows` is empty for a one-family experiment (no families section in the report)."""
     from seqsweep.results.experiment import Experiment
     from seqsweep.results.leaderboard import family_rows
 
     spec: SweepSpec = load_sweep("demo")
     experiment = Experiment(
-        path=Path("/x"), name="demo", metric="val_macro_f1", mode="max", family="lstm", searched=(), trials=(),
+        path=Path("/x"),
+        name="demo",
+        metric="val_macro_f1",
+        mode="max",
+        family="lstm",
+        searched=(),
+        trials=(),
         sweep=copy.deepcopy(spec),
     )
     assert family_rows(experiment) == []

@@ -75,7 +75,8 @@ class ExportOutcome:
         )
         what = f"best epoch {self.trial.best_epoch}"
         if self.refit is not None:
-            what = f"refit on train + validation ({self.refit.n_train_windows} windows) for {self.refit.epochs} epochs"
+            epochs = f"{self.refit.epochs} epoch{'s' if self.refit.epochs != 1 else ''}"
+            what = f"refit on train + validation ({self.refit.n_train_windows} windows) for {epochs}"
         head = f"exported trial {self.trial.trial_id} ({self.trial.family}, {self.framework}, {what}) to {self.path}"
         if self.test_scores is not None:
             head += (
@@ -281,9 +282,10 @@ def _write_bundle_files(
             "max_abs_diff": max_diff if math.isfinite(max_diff) else None,
         },
     }
-    refit_entry = {**refit.to_dict(), "exported": "refit"} if refit is not None else {}
+    refit_entry = refit.to_dict() if refit is not None else {}
     if refit is not None:
-        metrics["test"]["checkpoint_model"] = test["winners"][1]  # the best checkpoint, not exported
+        metrics["test"]["model"] = {**test["winners"][0], "kind": "refit"}  # the exported model
+        metrics["test"]["checkpoint_model"] = {**test["winners"][1], "kind": "best checkpoint, not exported"}
         metrics["refit"] = {**refit_entry, "vs_checkpoint": versus.to_dict() if versus is not None else None}
     fmt.write_json(folder / fmt.METRICS_JSON, metrics)
     versions = library_versions()

@@ -220,14 +220,14 @@ def refit_sentence(refit: dict[str, Any], model: dict[str, Any], checkpoint: dic
         if versus
         else ""
     )
+    epochs = f"{refit['epochs']} epoch{'s' if refit['epochs'] != 1 else ''}"
     workers = f" {refit['workers'][0].upper()}{refit['workers'][1:]}." if refit.get("workers") else ""
     return (
-        f"**Exported: the refit model.** `export --refit` retrained this trial's configuration on train + "
-        f"validation ({refit['n_train_windows']} windows: {refit['n_train_split_windows']} train + "
-        f"{refit['n_valid_split_windows']} valid) for {refit['epochs']} epochs, the trial's best epoch, with "
-        f"plateau early stopping off and the trial's own seed ({refit['seed']}, from sweep seed "
-        f"{refit['sweep_seed']} and the trial id). Its test macro-F1 (per cell) is {model['macro_f1']:.4f} vs "
-        f"the best checkpoint's {checkpoint['macro_f1']:.4f}{interval}; the checkpoint "
-        f"{checkpoint.get('verdict') or 'has no interval'}. Refitting was asked for, not chosen on test: the "
-        f"refit is exported whatever the two scores. Preprocessing: {THRESHOLDS_NOTE}.{workers}"
+        f"**Exported: this configuration refit on train + validation for {epochs}; its test macro-F1 (per "
+        f"cell) {model['macro_f1']:.4f} vs the best checkpoint's {checkpoint['macro_f1']:.4f}**{interval}. "
+        f"`export --refit` retrained the trial's configuration on the train and validation windows together "
+        f"({refit['n_train_windows']}: {refit['n_train_split_windows']} train + {refit['n_valid_split_windows']} "
+        f"valid) for the trial's best epoch count, plateau early stopping off, with the trial's own seed "
+        f"({refit['seed']}, from sweep seed {refit['sweep_seed']} and the trial id). The refit was asked for, "
+        f"not chosen on test: it is exported whatever the two scores. Preprocessing: {THRESHOLDS_NOTE}.{workers}"
     )

@@ -289,7 +289,9 @@ def _families(model: Any) -> tuple[str, ...]:
     if isinstance(model, str):
         return ()
     if not isinstance(model, dict):
-        raise ConfigError(f"model: a family name, 'package.module:function' or a choice of families, got {model!r}")
+        raise ConfigError(
+            f"model: a family name, 'package.module:function' or a choice of families, got {model!r}"
+        )
     values = model.get("values")
     if (
         model.get("type") != "choice"
@@ -334,7 +336,9 @@ def parse_space(sweep_file: SweepFile) -> dict[str, Param]:
                 raise ConfigError(f"params.{block}: {name!r} cannot name a parameter")
             if block == COMMON:
                 if name in families:
-                    raise ConfigError(f"params.common.{name}: a common parameter cannot be named like a family")
+                    raise ConfigError(
+                        f"params.common.{name}: a common parameter cannot be named like a family"
+                    )
                 space[name] = parse_param(f"{COMMON}.{name}", value)
             else:
                 space[qualified(block, name)] = parse_param(f"{block}.{name}", value)
