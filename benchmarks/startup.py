@@ -17,6 +17,13 @@ from pathlib import Path
 from benchmarks.common import Context, Row, median, spread, worker_env
 
 GOALS = {"validate": 3.0, "results": 4.0}
+LABELS = {
+    "validate": "`seqsweep validate demo`",
+    "results": (
+        "`seqsweep results DIR` on a finished 2-trial demo (it loads the winner with TensorFlow, scores "
+        "valid and test, draws 1000 bootstrap samples and writes the plots)"
+    ),
+}
 
 
 def _seqsweep() -> str:
@@ -75,7 +82,7 @@ def measure(ctx: Context) -> list[Row]:
             Row(
                 key=key,
                 measured=(
-                    f"start-up: wall time of `seqsweep {' '.join(commands[name][:2])}` over `seqsweep --help`, fresh "
+                    f"start-up: wall time of {LABELS[name]} over `seqsweep --help`, fresh "
                     f"processes alternating in one run, the generated database (16 symbols × 400 h); median of "
                     f"{ctx.scale.repeats} (s: {name} {spread(times[name], '{:.1f}')}; help {spread(times['help'], '{:.1f}')})"
                 ),
