@@ -17,14 +17,12 @@ sweep that a target already ended stays ended.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from ray.tune import Callback
-
 from seqsweep.constants import MIN_MODE_METRICS
 from seqsweep.search_spaces.searchers import StopRecord
+from seqsweep.tuning.clock import SweepClock
 
 
 def reaches(metric: str, value: Any, target: float) -> bool:
@@ -34,7 +32,7 @@ def reaches(metric: str, value: Any, target: float) -> bool:
     return value <= target if metric in MIN_MODE_METRICS else value >= target
 
 
-class SweepBudget(Callback):
+class SweepBudget(SweepClock):
     """Ends a sweep once `time_budget_s` seconds have run or any trial reaches a `stop_at` target.
 
     `time_budget_s`: seconds of sweep time (the time the sweep was stopped between runs left out),
@@ -51,9 +49,7 @@ class SweepBudget(Callback):
         self.time_budget_s = time_budget_s
         self.stop_at = dict(stop_at or {})
         self.stops = stops if stops is not None else StopRecord()
-        self.elapsed_before = 0.0
-        """Seconds the sweep ran before this process took it over (restored on resume)."""
-        self.started = time.monotonic()
+        super().__init__()
         self.reached: str | None = None
         """Why a target ended the sweep (`val_macro_f1 0.6123 >= 0.6 (trial X)`), once one has."""
 
@@ -61,11 +57,6 @@ class SweepBudget(Callback):
     def active(self) -> bool:
         """Whether there is any budget at all."""
         return self.time_budget_s is not None or bool(self.stop_at)
-
-    @property
-    def elapsed_s(self) -> float:
-        """Seconds of sweep time so far, over all runs and resumes."""
-        return self.elapsed_before + (time.monotonic() - self.started)
 
     @property
     def time_spent(self) -> bool:
@@ -103,16 +94,6 @@ class SweepBudget(Callback):
                 return
 
     # --- Callback state (saved with the experiment, restored on resume) ----------------------------
-    def setup(
-        self,
-        stop: Any = None,
-        num_samples: int | None = None,
-        total_num_samples: int | None = None,
-        **info: Any,
-    ) -> None:
-        """Tune calls this when the experiment (or its resume) starts: the clock starts now."""
-        self.started = time.monotonic()
-
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         """Every recorded report is checked against the targets (the scheduler checks them first)."""
         self._check_target(str(trial.trial_id), result)
@@ -121,9 +102,7 @@ class SweepBudget(Callback):
         return {"elapsed_s": self.elapsed_s, "reached": self.reached}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        elapsed = state.get("elapsed_s")
-        if isinstance(elapsed, int | float) and math.isfinite(elapsed):
-            self.elapsed_before = float(elapsed)
+        self.restore_elapsed(state)
         reached = state.get("reached")
         if isinstance(reached, str):
             self.reached = reached
@@ -135,7 +114,6 @@ class SweepBudget(Callback):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        super().__setstate__(state)
         if self.stops is None:
             self.stops = StopRecord()
-        self.started = time.monotonic()

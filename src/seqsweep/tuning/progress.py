@@ -14,10 +14,10 @@ import sys
 import time
 from typing import IO, Any
 
-from ray.tune import Callback
+from seqsweep.tuning.clock import SweepClock
 
 
-class SweepProgress(Callback):
+class SweepProgress(SweepClock):
     def __init__(
         self, metric: str, mode: str, total: int, stream: IO[str] | None = None, log_every_s: float = 30.0
     ) -> None:
@@ -28,9 +28,7 @@ class SweepProgress(Callback):
         self.log_every_s = log_every_s
         self.counts = {"RUNNING": 0, "TERMINATED": 0, "ERROR": 0}
         self.best: float | None = None
-        self.elapsed_before = 0.0
-        """Seconds the sweep ran before this process took it over (restored on resume)."""
-        self.started = time.monotonic()
+        super().__init__()
         self._last_write = 0.0
 
     @property
@@ -49,25 +47,8 @@ class SweepProgress(Callback):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """A monotonic clock reading means nothing in another process: the clock restarts here."""
-        self.__dict__.update(state)
-        self.__dict__.setdefault("elapsed_before", 0.0)
-        self.started = time.monotonic()
+        super().__setstate__(state)
         self._last_write = 0.0
-
-    @property
-    def elapsed_s(self) -> float:
-        """Seconds the sweep has been running, over all its runs and resumes."""
-        return self.elapsed_before + (time.monotonic() - self.started)
-
-    def setup(
-        self,
-        stop: Any = None,
-        num_samples: int | None = None,
-        total_num_samples: int | None = None,
-        **info: Any,
-    ) -> None:
-        """Tune calls this when the experiment (or its resume) starts: the clock starts now."""
-        self.started = time.monotonic()
 
     def get_state(self) -> dict[str, Any] | None:
         """Saved by Tune with the experiment state (restored by `set_state` on resume)."""
@@ -76,9 +57,7 @@ class SweepProgress(Callback):
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore the best score and the elapsed time a resumed sweep had reached when last saved."""
         self._offer(state.get("best"))
-        elapsed = state.get("elapsed_s")
-        if isinstance(elapsed, int | float) and math.isfinite(elapsed):
-            self.elapsed_before = float(elapsed)
+        self.restore_elapsed(state)
 
     def line(self) -> str:
         best = "-" if self.best is None else f"{self.best:.4f}"

@@ -198,13 +198,7 @@ def run_sweep(
             ),
             run_config=_run_config(spec, root, stream, budget),
         )
-        with _stop_signals() as stop:
-            try:
-                grid = tuner.fit()
-            except SweepInterrupted as exc:  # a second signal: stopped at once
-                exc.experiment_dir = experiment_dir
-                raise
-        return _finish(grid, experiment_dir, spec, stop.signum, budget)
+        return _fit(tuner, experiment_dir, spec, budget)
 
 
 def resume_sweep(
@@ -259,13 +253,24 @@ def resume_sweep(
             restart_errored=False,
         )
         budget = _relink_restored(tuner, spec, stream)
-        with _stop_signals() as stop:
-            try:
-                grid = tuner.fit()
-            except SweepInterrupted as exc:  # a second signal: stopped at once
-                exc.experiment_dir = experiment_dir
-                raise
-        return _finish(grid, experiment_dir, spec, stop.signum, budget)
+        return _fit(tuner, experiment_dir, spec, budget)
+
+
+def _fit(
+    tuner: tune.Tuner, experiment_dir: Path, spec: SweepSpec, budget: SweepBudget | None
+) -> SweepOutcome:
+    """Run (or continue) the tuner under the stop-signal handler, then finish the sweep.
+
+    A first SIGINT/SIGTERM lets Tune end the run and is reported by `_finish`; a second one stops at
+    once and raises `SweepInterrupted` naming the experiment.
+    """
+    with _stop_signals() as stop:
+        try:
+            grid = tuner.fit()
+        except SweepInterrupted as exc:  # a second signal: stopped at once
+            exc.experiment_dir = experiment_dir
+            raise
+    return _finish(grid, experiment_dir, spec, stop.signum, budget)
 
 
 def _resume_changes(
