@@ -79,6 +79,10 @@ NOTEBOOK_SYMBOLS: Final[tuple[str, ...]] = (
 DB_URL_ENV: Final = "SEQSWEEP_DB_URL"
 """Environment variable read for the database URL when no `--db` is given."""
 
+STUDY_URL_ENV: Final = "SEQSWEEP_STUDY_URL"
+"""Environment variable that supplies `search.storage` (the Optuna study's RDB URL) when the stored or
+submitted sweep carries it with its password hidden."""
+
 DEFAULT_SAMPLE_DB: Final = "~/.cache/seqsweep/sample.db"
 SAMPLE_SEED: Final = 0
 """Seed of the generated embedded default (`seqsweep data sample`)."""

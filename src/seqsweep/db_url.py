@@ -106,17 +106,24 @@ def resolve(
     return sample_db_url()
 
 
-def fill_hidden_password(stored: str | None, db: str | None = None) -> str | None:
+def fill_hidden_password(
+    stored: str | None, db: str | None = None, *, env: str = DB_URL_ENV, what: str = "database"
+) -> str | None:
     """The URL to use for a stored one: `db` if given; else, for a stored URL whose password is hidden
-    (`***`), $SEQSWEEP_DB_URL (ConfigError without it); else `stored` unchanged."""
+    (`***`), the environment variable `env` (ConfigError without it); else `stored` unchanged.
+
+    `what` names the URL in the error: `database` (`--db` or $SEQSWEEP_DB_URL) or `study storage`
+    (`search.storage`, from $SEQSWEEP_STUDY_URL).
+    """
     if db:
         return db
     if stored and password(stored) == HIDDEN:
-        from_env = os.environ.get(DB_URL_ENV)
+        from_env = os.environ.get(env)
         if not from_env:
+            flag = "pass --db URL or set" if env == DB_URL_ENV else "set"
             raise ConfigError(
-                f"the sweep's database password is never stored or sent with it: pass --db URL or set "
-                f"${DB_URL_ENV} (on the head node, for a submitted sweep)"
+                f"the sweep's {what} password is never stored or sent with it: {flag} "
+                f"${env} (on the head node, for a submitted sweep)"
             )
         return from_env
     return stored

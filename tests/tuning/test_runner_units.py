@@ -88,3 +88,28 @@ def test_resume_on_changed_rows_is_refused(tmp_path: Path) -> None:
     _check_same_dataset(tmp_path, SimpleNamespace(cache_key="a" * 20))  # same rows: fine
     with pytest.raises(DataError, match=r"no longer gives the rows .*dataset a+, now b+"):
         _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
+
+
+STUDY_SECRET = "postgresql://tuner:study-pw@db.internal:5432/optuna"
+
+
+def test_the_study_storage_password_is_never_stored_or_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = parse_sweep(
+        {
+            "name": "p",
+            "model": "lstm",
+            "dataset": {"symbols": ["ETHUSDT"]},
+            "params": {"cell_size": {"type": "choice", "values": [8, 16]}},
+            "search": {"storage": STUDY_SECRET},
+        }
+    )
+    stored = without_password(spec)
+    assert "study-pw" not in stored.to_yaml()
+    assert stored.file.search.storage == "postgresql://tuner:***@db.internal:5432/optuna"
+    assert "study-pw" not in json.dumps(job_request(spec, "/shared/runs"))
+    monkeypatch.delenv("SEQSWEEP_STUDY_URL", raising=False)
+    with pytest.raises(ConfigError, match=r"study storage password .* set \$SEQSWEEP_STUDY_URL") as info:
+        with_database(stored, None)
+    assert "study-pw" not in str(info.value)
+    monkeypatch.setenv("SEQSWEEP_STUDY_URL", STUDY_SECRET)
+    assert with_database(stored, None).file.search.storage == STUDY_SECRET

@@ -8,6 +8,7 @@ Ray cluster is started. Every number here is one Ray stored; nothing is recomput
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,9 +136,16 @@ class Experiment:
 
     @property
     def study_storage(self) -> str | None:
-        """The Optuna study's storage URL, or None if the experiment has none."""
+        """The Optuna study's storage URL, or None if the experiment has none (or its RDB password is
+        hidden in the stored sweep and `$SEQSWEEP_STUDY_URL` does not supply it)."""
         if self.sweep is not None and self.sweep.file.search.storage:
-            return self.sweep.file.search.storage
+            from seqsweep import db_url
+            from seqsweep.constants import STUDY_URL_ENV
+
+            stored = self.sweep.file.search.storage
+            if db_url.password(stored) == db_url.HIDDEN:
+                return os.environ.get(STUDY_URL_ENV)
+            return stored
         return study_db_url(self.path) if (self.path / STUDY_DB).exists() else None
 
     @property

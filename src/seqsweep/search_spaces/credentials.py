@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from seqsweep import db_url
+from seqsweep.constants import STUDY_URL_ENV
 from seqsweep.search_spaces.sweep import SweepSpec
 
 HIDDEN_PASSWORD = db_url.HIDDEN
@@ -24,10 +25,19 @@ def replace_db(spec: SweepSpec, db: str) -> SweepSpec:
 
 
 def without_password(spec: SweepSpec) -> SweepSpec:
-    """The sweep as it may be written down or sent: the database URL with its password hidden."""
-    if not has_password(spec):
-        return spec
-    return replace_db(spec, db_url.mask(str(spec.file.dataset.db)))
+    """The sweep as it may be written down or sent: the database URL and the study storage
+    (`search.storage`) with their passwords hidden."""
+    if has_password(spec):
+        spec = replace_db(spec, db_url.mask(str(spec.file.dataset.db)))
+    storage = spec.file.search.storage
+    if db_url.has_password(storage):
+        spec = _replace_storage(spec, db_url.mask(str(storage)))
+    return spec
+
+
+def _replace_storage(spec: SweepSpec, storage: str) -> SweepSpec:
+    search = dataclasses.replace(spec.file.search, storage=storage)
+    return dataclasses.replace(spec, file=dataclasses.replace(spec.file, search=search))
 
 
 def has_password(spec: SweepSpec) -> bool:
@@ -40,4 +50,8 @@ def with_database(spec: SweepSpec, db: str | None) -> SweepSpec:
     (ConfigError without it)."""
     stored = spec.file.dataset.db
     url = db_url.fill_hidden_password(stored, db)
-    return spec if url == stored or url is None else replace_db(spec, url)
+    if url != stored and url is not None:
+        spec = replace_db(spec, url)
+    storage = spec.file.search.storage
+    filled = db_url.fill_hidden_password(storage, env=STUDY_URL_ENV, what="study storage")
+    return spec if filled == storage or filled is None else _replace_storage(spec, filled)
