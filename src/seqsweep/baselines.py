@@ -42,18 +42,41 @@ def persistence_moves(bundle: DatasetBundle, split: str) -> tuple[np.ndarray, np
     Returns `moves` (n, H, T) float32, h·m for step h where m is the last observed one-step move of each
     target (in the scaled units of the labelled moves; 0 where m is unobserved), and `observed` (n, T)
     bool, whether m was observed.
+
+    m comes from the target's level: read from the feature matrix when the target is an input at its
+    level (`dataset.transform` leaves it alone), else from the labelled first-step move of the window
+    that ends one row earlier (the same move, stored in the same units), unobserved where that window is
+    not in the split (the first window of each symbol's run). The transformed input column is never
+    read as a level.
     """
     prep = bundle.preprocessing
-    columns = [prep.raw_columns.index(t) for t in bundle.target_names]
+    transformed = set(prep.extra.get("transforms", {}))
     ends = bundle.splits[split].ends.astype(np.int64)
     previous = np.maximum(ends - 1, 0)
-    last = bundle.scaled_rows(ends)[
-        :, columns
-    ]  # (n, T), scaled like the labelled moves (a fold's own scaling)
-    before = bundle.scaled_rows(previous)[:, columns]
     same_symbol = (ends > 0) & (bundle.row_symbol[previous] == bundle.row_symbol[ends])
-    observed = (last != MASK_VALUE) & (before != MASK_VALUE) & same_symbol[:, None]  # (n, T)
-    step = np.where(observed, last.astype(np.float64) - before, 0.0)
+    n_targets = len(bundle.target_names)
+    step = np.zeros((len(ends), n_targets), dtype=np.float64)
+    observed = np.zeros((len(ends), n_targets), dtype=bool)
+    level = [t for t, name in enumerate(bundle.target_names) if name not in transformed]
+    if level:
+        columns = [prep.raw_columns.index(bundle.target_names[t]) for t in level]
+        last = bundle.scaled_rows(ends)[:, columns]  # (n, T_level), scaled like the labelled moves
+        before = bundle.scaled_rows(previous)[:, columns]
+        seen = (last != MASK_VALUE) & (before != MASK_VALUE) & same_symbol[:, None]
+        observed[:, level] = seen
+        step[:, level] = np.where(seen, last.astype(np.float64) - before, 0.0)
+    moved = [t for t in range(n_targets) if t not in level]
+    if moved:
+        first_moves = bundle.splits[split].moves[
+            :, 0, :
+        ]  # (n, T): window i's move from its end to the next row
+        earlier = np.r_[-1, np.arange(len(ends) - 1)]  # window i − 1 in the split
+        adjacent = (earlier >= 0) & (ends[np.maximum(earlier, 0)] == ends - 1) & same_symbol
+        for t in moved:
+            m = first_moves[np.maximum(earlier, 0), t]
+            seen_t = adjacent & (m != MASK_VALUE)
+            observed[:, t] = seen_t
+            step[:, t] = np.where(seen_t, m, 0.0)
     steps_ahead = np.arange(1, bundle.spec.horizon + 1, dtype=np.float64)
     moves = (steps_ahead[None, :, None] * step[:, None, :]).astype(np.float32)  # (n, H, T)
     return moves, observed

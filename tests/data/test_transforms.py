@@ -260,3 +260,20 @@ def test_an_unseen_symbol_is_transformed_before_its_own_scaling(
     returns = np.log(history[1:] / history[:-1])  # the first row has none: left out of the statistics
     expected = (returns[-only_a.spec.lookback :] - returns.mean()) / returns.std()
     np.testing.assert_allclose(seen[-1][0][:, INPUTS.index("close")], expected, rtol=1e-5)
+
+
+def test_persistence_reads_the_target_level_not_its_transformed_input(
+    built: DatasetBundle, levels: DatasetBundle
+) -> None:
+    """With `close: log_return`, persistence still repeats the last level move of close: it agrees with
+    the level build wherever the previous window is in the split (all but each symbol's first window)."""
+    from seqsweep.baselines import persistence_moves, persistence_predictions
+
+    for name in SPLITS:
+        moves, observed = persistence_moves(built, name)
+        level_moves, level_observed = persistence_moves(levels, name)
+        both = observed[:, 0] & level_observed[:, 0]
+        assert both.sum() >= len(built.splits[name]) - 2 * len(SYMBOLS) - 2  # gaps and each run's first window
+        np.testing.assert_allclose(moves[both], level_moves[both], rtol=1e-5, atol=1e-6)
+        agree = persistence_predictions(built, name)[both] == persistence_predictions(levels, name)[both]
+        assert agree.all()
