@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from seqsweep.testing.sweeps import tiny_dataset
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 """The real public data fixtures beside the repository (read there, never copied in)."""
 
@@ -83,16 +85,7 @@ def tiny_sweep_dict(db_url: str, storage: Path, **sections: Any) -> dict[str, An
     sweep: dict[str, Any] = {
         "name": "tiny",
         "model": "lstm",
-        "dataset": {
-            "db": db_url,
-            "join": "notebook",
-            "symbols": ["LINKUSDT", "UNIUSDT"],
-            "targets": ["close"],
-            "lookback": 6,
-            "horizon": 2,
-            "max_rows_per_symbol": 300,
-            "pca_components": 2,
-        },
+        "dataset": tiny_dataset(db_url),
         "params": {
             "cell_size": {"type": "choice", "values": [4, 8]},
             "dropout_rate_1": {"type": "uniform", "low": 0.0, "high": 0.3},

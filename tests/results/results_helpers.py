@@ -16,6 +16,7 @@ from ray import tune
 from seqsweep.layout import SWEEP_COPY
 from seqsweep.results.experiment import read_sweep_copy
 from seqsweep.search_spaces.searchers import make_searcher
+from seqsweep.testing.sweeps import tiny_dataset
 
 CRAFTED_SWEEP: dict[str, Any] = {
     "name": "crafted",
@@ -138,16 +139,7 @@ def tiny_sweep(name: str, model: str, params: dict[str, Any], db_url: str, stora
     return {
         "name": name,
         "model": model,
-        "dataset": {
-            "db": db_url,
-            "join": "notebook",
-            "symbols": ["LINKUSDT", "UNIUSDT"],
-            "targets": ["close", "lending_rate"],
-            "lookback": 6,
-            "horizon": 2,
-            "max_rows_per_symbol": 300,
-            "pca_components": 2,
-        },
+        "dataset": tiny_dataset(db_url, targets=["close", "lending_rate"]),
         "params": {**params, "batch_size": 64, "epochs": 2},
         "search": {"algorithm": "random", "num_samples": 3, "max_concurrent": 2, "seed": 3},
         "scheduler": {"type": "none"},

@@ -14,6 +14,7 @@ import yaml
 from seqsweep.errors import ConfigError
 from seqsweep.search_spaces.mixed import MODEL_KEY, FamilySpace, trial_config
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep, load_sweep_text, parse_sweep
+from seqsweep.testing.sweeps import tiny_dataset
 from seqsweep.trainables.base import TrialSettings
 
 LSTM_KEYS = {"cell_size", "dropout_rate_1"}
@@ -235,16 +236,7 @@ def test_a_single_family_sweep_is_untouched() -> None:
 def _e2e_sweep(db_url: str, storage: Path) -> dict[str, Any]:
     return mixed_dict(
         name="mix_e2e",
-        dataset={
-            "db": db_url,
-            "join": "notebook",
-            "symbols": ["LINKUSDT", "UNIUSDT"],
-            "targets": ["close"],
-            "lookback": 6,
-            "horizon": 2,
-            "max_rows_per_symbol": 300,
-            "pca_components": 2,
-        },
+        dataset=tiny_dataset(db_url),
         params={
             "common": {"epochs": 1, "batch_size": 64},
             "lstm": {"cell_size": {"type": "choice", "values": [4, 8]}},

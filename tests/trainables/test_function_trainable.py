@@ -13,6 +13,7 @@ import yaml
 
 from seqsweep.cli import main
 from seqsweep.errors import ConfigError
+from seqsweep.testing.sweeps import tiny_dataset
 
 TRAINABLE = "seqsweep.examples.sklearn_gbm:train"
 
@@ -21,16 +22,7 @@ def function_sweep(db_url: str, storage: Path) -> dict[str, Any]:
     return {
         "name": "gbm_tiny",
         "trainable": TRAINABLE,
-        "dataset": {
-            "db": db_url,
-            "join": "notebook",
-            "symbols": ["LINKUSDT", "UNIUSDT"],
-            "targets": ["close"],
-            "lookback": 6,
-            "horizon": 2,
-            "max_rows_per_symbol": 300,
-            "pca_components": 2,
-        },
+        "dataset": tiny_dataset(db_url),
         "params": {
             "learning_rate": {"type": "loguniform", "low": 0.05, "high": 0.3},
             "max_leaf_nodes": {"type": "choice", "values": [4, 8]},

@@ -27,6 +27,7 @@ from seqsweep.results.evaluate import load_dataset
 from seqsweep.results.experiment import read_experiment
 from seqsweep.results.export import export_bundle
 from seqsweep.search_spaces.sweep import load_sweep
+from seqsweep.testing.sweeps import tiny_dataset
 from seqsweep.trainables.checkpoint import checkpoint_folds
 from seqsweep.tuning import run_sweep
 
@@ -39,17 +40,9 @@ def fold_sweep(ray_cluster: object, sample_db_url: str, tmp_path_factory: pytest
     sweep = {
         "name": "folds",
         "model": "gru",
-        "dataset": {
-            "db": sample_db_url,
-            "join": "notebook",
-            "symbols": ["LINKUSDT", "UNIUSDT"],
-            "targets": ["close", "lending_rate"],
-            "lookback": 6,
-            "horizon": 2,
-            "max_rows_per_symbol": 300,
-            "pca_components": 2,
-            "split": {"folds": 3, "gap": 8},
-        },
+        "dataset": tiny_dataset(
+            sample_db_url, targets=["close", "lending_rate"], split={"folds": 3, "gap": 8}
+        ),
         "params": {
             "hidden_size": {"type": "choice", "values": [4, 8]},
             "learning_rate": 0.01,
