@@ -273,7 +273,9 @@ def test_persistence_reads_the_target_level_not_its_transformed_input(
         moves, observed = persistence_moves(built, name)
         level_moves, level_observed = persistence_moves(levels, name)
         both = observed[:, 0] & level_observed[:, 0]
-        assert both.sum() >= len(built.splits[name]) - 2 * len(SYMBOLS) - 2  # gaps and each run's first window
+        assert (
+            both.sum() >= len(built.splits[name]) - 2 * len(SYMBOLS) - 2
+        )  # gaps and each run's first window
         np.testing.assert_allclose(moves[both], level_moves[both], rtol=1e-5, atol=1e-6)
         agree = persistence_predictions(built, name)[both] == persistence_predictions(levels, name)[both]
         assert agree.all()
