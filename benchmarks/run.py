@@ -6,7 +6,9 @@ The ratios of issues 7, 12 and 13, each measured side by side in this one run (o
     throughput  3a–3d  windows/s per trial vs the notebook's Keras     (benchmarks/throughput.py)
     overhead    5      scheduling overhead per trivial trial           (benchmarks/overhead.py)
     startup     6a/6b  `validate` and `results` start-up vs `--help`  (benchmarks/startup.py)
-    data_once   1      sweep with data built once vs rebuilt per trial (benchmarks/data_once.py)
+    build_speed 7      Ray Data build vs one pandas process; tasks on two nodes (benchmarks/build_speed.py)
+    built_once  8a/8b  a trial's data access vs rebuild; end-to-end at two scales (benchmarks/built_once.py;
+                       8b's generated scale is the former row 1, `data_once`)
     search      4      LSTM-VAE grid vs TPE + ASHA on the real data    (benchmarks/search_efficiency.py)
 
 `--scale full` is what the README's table reports (about 23 minutes on 2 quiet cores); `--scale small`
@@ -38,8 +40,9 @@ MEASUREMENTS: dict[str, tuple[str, str]] = {
     "throughput": ("benchmarks.throughput", "3"),
     "overhead": ("benchmarks.overhead", "5"),
     "startup": ("benchmarks.startup", "6"),
-    "data_once": ("benchmarks.data_once", "1"),
     "search": ("benchmarks.search_efficiency", "4"),
+    "build_speed": ("benchmarks.build_speed", "7"),
+    "built_once": ("benchmarks.built_once", "8"),
 }
 """Name → (module with `measure(ctx)`, row number); run in this order (cheap ones first)."""
 RESULTS = Path(__file__).with_name("results.md")

@@ -5,7 +5,10 @@ the notebook's example call), same CPUs (TensorFlow / torch capped to 1 thread, 
 the 2 cores). Each run is a fresh process:
 
 - seqsweep: `seqsweep.trainables.loop.train` with an in-memory reporter (the loop a Tune trial runs:
-  shuffled batches gathered from the shared feature matrix, validation, metrics, a checkpoint per epoch);
+  shuffled batches gathered from the shared feature matrix, validation, metrics, a checkpoint per epoch).
+  On a CPU its Keras LSTMs over the 24-step lookback are unrolled (`keras_networks.unroll_recurrence`:
+  the same cell and masking, no while-loop) and validation takes one forward pass per batch for both
+  the loss and the probabilities (`keras_common.evaluation_step`); the network's math is unchanged;
 - the notebook: `benchmarks.notebook_reference` (`model.fit` on materialised windows, validation each epoch).
 
 Throughput of an epoch = training windows / wall time from one epoch's end to the next (training plus

@@ -42,7 +42,7 @@ EPOCH: Final = "epoch"
 FINAL_EPOCH: Final = "final_epoch"
 """True on the report after which the trial's own loop ends (its last epoch or its plateau stop).
 
-Only a hint: what stopped a trial is what Tune decided (`seqsweep.search_spaces.searchers.StopRecord`).
+Only a hint: what stopped a trial is what Tune decided (`seqsweep.tuning.searchers.StopRecord`).
 A trial the scheduler or budget stopped at a report carrying this mark is still COMPLETE in Optuna.
 """
 EARLY_STOPPED: Final = "early_stopped"

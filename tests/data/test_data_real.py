@@ -128,7 +128,12 @@ def test_the_gruow_profile_reads_the_candles_from_csv_or_table(shared_data: Path
     assert from_csv.target_names == ("open_price", "highest_price", "lowest_price", "closing_price")
     assert from_csv.shape.lookback == 128 and from_csv.splits["train"].labels.shape[1:] == (8, 4)
     assert int((from_csv.features == MASK_VALUE).all(axis=1).sum()) == 24  # the file's one 2 h 05 min gap
-    assert from_csv.nbytes <= 1.2 * from_csv.minimal_nbytes
+    # four untransformed OHLC targets among 14 features: each adds an int32 residual per row beside its
+    # feature column (exact float64 levels), the index stays tiny; nothing per window is stored
+    stored, rows = from_csv.stored_nbytes(), from_csv.features.shape[0]
+    assert stored["features"] == from_csv.minimal_nbytes
+    assert stored["targets"] == pytest.approx(rows * 4 * 4, abs=64)  # + the column map
+    assert stored["index"] < 0.01 * stored["features"]
     url = f"sqlite:///{tmp_path / 'ohlcv.db'}"
     assert load_csv(csv, url, table="ohlcv") == {"ohlcv": 38083}
     from_table = build_dataset(

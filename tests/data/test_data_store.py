@@ -24,6 +24,7 @@ def consume(handle: list[Any]) -> dict[str, Any]:
     return {
         "writeable": bundle.features.flags.writeable,
         "labels_writeable": bundle.splits["train"].labels.flags.writeable,
+        "labels": bundle.splits["train"].labels,  # derived in this worker from the stored levels
         "owns_data": bundle.features.flags.owndata,
         "shared": np.shares_memory(bundle.features, again.features),
         "checksum": float(bundle.features.astype(np.float64).sum()),
@@ -47,6 +48,7 @@ def test_consumers_share_one_read_only_copy_and_do_not_rebuild(
     expected = float(bundle.features.astype(np.float64).sum())
     for seen in results:
         assert seen["writeable"] is False and seen["labels_writeable"] is False
+        assert np.array_equal(seen["labels"], bundle.splits["train"].labels)
         assert seen["owns_data"] is False  # a view of the shared-memory object
         assert seen["shared"] is True  # two reads, one buffer: zero-copy
         assert seen["checksum"] == pytest.approx(expected)

@@ -15,8 +15,8 @@ from ray import tune
 
 from seqsweep.layout import SWEEP_COPY
 from seqsweep.results.experiment import read_sweep_copy
-from seqsweep.search_spaces.searchers import make_searcher
 from seqsweep.testing.sweeps import tiny_dataset
+from seqsweep.tuning.searchers import make_searcher
 
 CRAFTED_SWEEP: dict[str, Any] = {
     "name": "crafted",

@@ -37,7 +37,7 @@ from seqsweep.results.experiment import read_experiment
 from seqsweep.results.leaderboard import BELOW_PERSISTENCE, leaderboard_rows
 from seqsweep.results.pipeline import write_results
 from seqsweep.results.plots import MIN_IMPORTANCE_TRIALS, write_plots
-from seqsweep.search_spaces.searchers import RAY_TRIAL_ID_ATTR
+from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR
 
 # --- the bootstrap on crafted arrays ---------------------------------------------------------------
 

@@ -76,36 +76,34 @@ def test_the_builtin_mixed_sweep_is_lstm_and_gru() -> None:
 
 
 @pytest.mark.parametrize(
-    ("block", "key", "value", "expected"),
+    ("block", "key", "value", "fragment"),
     [
-        # the generic rules, named by the family's path in the file
-        (
-            "lstm",
-            "dropout_rate_1",
-            {"type": "uniform", "low": 0.0, "high": 1.2},
-            "params.lstm.dropout_rate_1",
-        ),
-        ("gru", "epochs", 0, "params.gru.epochs"),
-        # the family's own rules, at a corner of its space
-        ("gru", "num_layers", 0, "params.gru: gru config: `num_layers`"),
-        ("lstm", "cell_size", {"type": "choice", "values": [8, 0]}, "params.lstm: lstm config: `cell_size`"),
+        # the family's own rules, at a corner of its space, under the family's block in the file
+        ("lstm", "dropout_rate_1", {"type": "uniform", "low": 0.0, "high": 1.2}, "dropout_rate_1"),
+        ("gru", "epochs", 0, "epochs"),
+        ("gru", "num_layers", 0, "num_layers"),
+        ("lstm", "cell_size", {"type": "choice", "values": [8, 0]}, "cell_size"),
         # a key of another family is unknown to this one
-        ("lstm", "hidden_size", 8, "params.lstm: lstm config: unknown key 'hidden_size'"),
+        ("lstm", "hidden_size", 8, "unknown key"),
     ],
 )
-def test_each_family_is_validated_by_its_own_rules(block: str, key: str, value: Any, expected: str) -> None:
+def test_each_family_is_validated_by_its_own_rules(block: str, key: str, value: Any, fragment: str) -> None:
     raw = mixed_dict()
     raw["params"][block][key] = value
     with pytest.raises(ConfigError) as caught:
         parse_sweep(raw)
-    assert str(caught.value).startswith(expected), str(caught.value)
+    message = str(caught.value)
+    assert message.startswith(f"params.{block}"), message
+    assert key in message and fragment in message, message
 
 
 def test_a_common_key_is_validated_for_every_family() -> None:
     raw = mixed_dict()
     raw["params"]["common"]["cell_size"] = 8  # an lstm key: the gru family refuses it
-    with pytest.raises(ConfigError, match=r"^params\.gru: gru config: unknown key 'cell_size'"):
+    with pytest.raises(ConfigError) as caught:
         parse_sweep(raw)
+    message = str(caught.value)
+    assert message.startswith("params.gru") and "cell_size" in message and "unknown key" in message, message
 
 
 @pytest.mark.parametrize(
@@ -160,7 +158,7 @@ def _keys(config: dict[str, Any]) -> set[str]:
 @pytest.mark.parametrize("algorithm", ["tpe", "random"])
 def test_the_searcher_never_mixes_families(tmp_path: Path, algorithm: str) -> None:
     """Through Ray's OptunaSearch (our subclass) with its define-by-run space, the way Tune asks it."""
-    from seqsweep.search_spaces.searchers import make_searcher
+    from seqsweep.tuning.searchers import make_searcher
 
     raw = mixed_dict(search={"algorithm": algorithm, "num_samples": 60, "max_concurrent": 2, "seed": 5})
     raw["search"]["n_startup_trials"] = 4  # so TPE proper (grouped, multivariate) runs for most trials
@@ -193,7 +191,7 @@ def test_the_searcher_never_mixes_families(tmp_path: Path, algorithm: str) -> No
 
 def test_the_searcher_survives_a_pickle_round_trip(tmp_path: Path) -> None:
     """`resume` restores the searcher from its pickle: the define-by-run space must survive it."""
-    from seqsweep.search_spaces.searchers import make_searcher
+    from seqsweep.tuning.searchers import make_searcher
 
     spec = parse_sweep(mixed_dict())
     searcher = make_searcher(spec, str(tmp_path))
@@ -253,7 +251,7 @@ def _e2e_sweep(db_url: str, storage: Path) -> dict[str, Any]:
 
 def test_the_e2e_seed_draws_both_families(tmp_path: Path) -> None:
     """The fast half of the check below: the seeded draw of the end-to-end sweep holds both families."""
-    from seqsweep.search_spaces.searchers import make_searcher
+    from seqsweep.tuning.searchers import make_searcher
 
     spec = parse_sweep(_e2e_sweep("sqlite:///unused.db", tmp_path))
     searcher = make_searcher(spec, str(tmp_path))

@@ -8,13 +8,13 @@ network is trained once; the reload, resume and determinism checks start from it
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from trainables_helpers import FAMILIES, TINY_CONFIGS
 
-from seqsweep.data.bundle import DatasetBundle
+from seqsweep.data.bundle import DatasetBundle, DataShape
 from seqsweep.testing import (
-    EXAMPLE_CONFIGS,
     LEARN_ROWS,
     ContractRun,
     check_checkpoints,
@@ -25,10 +25,11 @@ from seqsweep.testing import (
     check_reports,
     check_resume,
     check_val_skill,
+    example_config,
     make_bundle,
     run_family,
 )
-from seqsweep.trainables import family_names
+from seqsweep.trainables import ModelFamily, family_names, registry, resolve_family
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,27 @@ def run(
 
 
 def test_every_registered_family_has_an_example_config() -> None:
-    missing = set(family_names()) - set(EXAMPLE_CONFIGS)
-    assert not missing, f"add an example config to seqsweep.testing.EXAMPLE_CONFIGS for {sorted(missing)}"
+    for name in family_names():
+        config = example_config(name)
+        resolve_family(name).validate_config(config)  # and it is a valid config of the family
+        assert set(config) <= set(resolve_family(name).table()), name
+
+
+class NoExample(ModelFamily):
+    """A family registered without an example config (its network is never built)."""
+
+    name = "no_example"
+    framework = "torch"
+
+    def network(self, config: dict[str, Any], shape: DataShape) -> Any:
+        raise AssertionError("never built")
+
+
+def test_a_family_registered_without_an_example_config_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.FAMILIES, "no_example", f"{__name__}:NoExample")
+    with pytest.raises(AssertionError, match=r"family 'no_example' is registered without an example_config"):
+        run_family("no_example")
+    assert "no_example" not in TINY_CONFIGS  # enrolled at import time only from the real registry
 
 
 def test_every_epoch_reports_the_contract(run: ContractRun) -> None:

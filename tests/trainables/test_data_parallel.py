@@ -19,8 +19,9 @@ import torch.multiprocessing as mp
 from trainables_helpers import TINY_CONFIGS, make_bundle
 
 from seqsweep.constants import EPOCH, TRAIN_LOSS, VAL_MACRO_F1, WORKERS
+from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import ConfigError
-from seqsweep.trainables import DeviceSettings, TrialSettings, load_checkpoint, train
+from seqsweep.trainables import DeviceSettings, TrialSettings, load_checkpoint, resolve_family, train
 from seqsweep.trainables.parallel import DataParallel
 from seqsweep.trainables.reporting import InMemoryReporter
 
@@ -106,12 +107,13 @@ def test_shards_split_every_batch_and_skip_a_last_batch_too_small_to_share() -> 
     assert (last != 0 and last < 3) == (len(shards[0]) < len(whole))
 
 
-def test_a_keras_model_cannot_train_data_parallel() -> None:
-    from seqsweep.trainables.loop import _distribute
-
-    class KerasLike:
-        pass
-
-    with pytest.raises(ConfigError, match="torch models only"):
-        _distribute(KerasLike(), "lstm")  # type: ignore[arg-type]
+def test_a_keras_model_cannot_train_data_parallel(synthetic_bundle: DatasetBundle) -> None:
+    """`TrainableModel.distribute` defaults to a ConfigError naming the family (Keras defines none)."""
+    model = resolve_family("lstm").build(
+        {"cell_size": 4, "epochs": 1}, synthetic_bundle.shape, DeviceSettings()
+    )
+    with pytest.raises(
+        ConfigError, match="model 'lstm' is not a torch model; data-parallel trials train torch models only"
+    ):
+        model.distribute()
     assert torch.distributed.is_available()

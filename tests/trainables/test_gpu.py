@@ -30,6 +30,8 @@ requires_cuda = pytest.mark.skipif(
 def test_gru_trains_on_a_fractional_gpu(synthetic_bundle: DatasetBundle, tmp_path: Path) -> None:
     import torch
 
+    from seqsweep.trainables.torch_common import TorchModel
+
     device = DeviceSettings(cpus=1, gpu_fraction=0.5)
     reporter = InMemoryReporter(root=tmp_path)
     train(
@@ -37,7 +39,8 @@ def test_gru_trains_on_a_fractional_gpu(synthetic_bundle: DatasetBundle, tmp_pat
     )
     assert 0.0 <= reporter.reports[-1][VAL_MACRO_F1] <= 1.0
     model = load_checkpoint(reporter.last_checkpoint, device)
-    assert next(model.net.parameters()).is_cuda  # type: ignore[attr-defined]
+    assert isinstance(model, TorchModel)
+    assert next(model.net.parameters()).is_cuda
     assert torch.cuda.max_memory_allocated() <= 0.5 * torch.cuda.get_device_properties(0).total_memory
 
 

@@ -75,5 +75,7 @@ def test_fixed_settings_merge_under_the_searched_config(
 
 
 def test_a_bad_config_fails_before_training(synthetic_bundle: DatasetBundle, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="gru config: unknown key 'hiden_size'"):
+    with pytest.raises(
+        ConfigError, match=r"params\.hiden_size: unknown key \(valid keys: .*\) \(family gru\)"
+    ):
         run(synthetic_bundle, tmp_path, {"hiden_size": 8})

@@ -9,14 +9,14 @@ from trainables_helpers import hand_masked_cross_entropy
 
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import ConfigError
-from seqsweep.trainables import DeviceSettings, resolve_family
+from seqsweep.trainables import DeviceSettings, get_framework, resolve_family
 from seqsweep.trainables.seeding import seed_everything
 
 CONFIG = {"cell_size": 16, "dropout_rate_1": 0.1, "latent_divisor": 2, "batch_size": 32}
 
 
 def build(bundle: DatasetBundle, kl_weight: float):
-    seed_everything(11, "keras")  # same seed: the same initial weights for every kl_weight
+    seed_everything(11, [get_framework("keras")])  # same seed: the same initial weights for every kl_weight
     return resolve_family("lstm_vae").build(
         {**CONFIG, "kl_weight": kl_weight}, bundle.shape, DeviceSettings()
     )

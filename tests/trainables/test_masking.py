@@ -21,7 +21,7 @@ def test_masked_labels_do_not_change_the_loss_and_nan_fails_the_trial(
     if family == "lstm_vae":
         config["kl_weight"] = 0.0  # the KL term is checked in test_lstm_vae.py
     fam = resolve_family(family)
-    seed_everything(3, fam.framework)
+    seed_everything(3, fam.frameworks)
     model = fam.build(config, synthetic_bundle.shape, DeviceSettings())
 
     valid = synthetic_bundle.splits["valid"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from seqsweep.testing import EXAMPLE_CONFIGS, FLAT_BAND, hand_masked_cross_entropy, make_bundle
+from seqsweep.testing import FLAT_BAND, example_configs, hand_masked_cross_entropy, make_bundle
 from seqsweep.trainables import family_names
 
 __all__ = [
@@ -33,10 +33,11 @@ USER_EXAMPLES: dict[str, dict[str, Any]] = {
 """User models (`package.module:function`) run through the contract beside the registered families."""
 
 TINY_CONFIGS: dict[str, dict[str, Any]] = {
-    **{name: dict(config) for name, config in EXAMPLE_CONFIGS.items()},
+    **example_configs(),
     **USER_EXAMPLES,
 }
-"""Small, fast configs per family (model name → config without epochs/batch_size)."""
+"""Small, fast configs per family (model name → config without epochs/batch_size): each registered
+family's own `example_config`, then the user examples."""
 
 FAMILIES = (*family_names(), *USER_EXAMPLES)
 """Every registered family, then the user examples: registering a family enrols it in the contract."""

@@ -15,8 +15,8 @@ import optuna
 import pytest
 
 from seqsweep import cli
-from seqsweep.search_spaces.searchers import RAY_TRIAL_ID_ATTR
 from seqsweep.search_spaces.sweep import load_sweep
+from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR
 
 pytestmark = pytest.mark.slow
 

@@ -15,16 +15,16 @@ import yaml
 from seqsweep import cli
 from seqsweep.errors import ConfigError
 from seqsweep.layout import SWEEP_COPY
-from seqsweep.search_spaces.searchers import (
+from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
+from seqsweep.tuning import run_sweep
+from seqsweep.tuning.runner import _write_experiment_id, read_experiment_id
+from seqsweep.tuning.searchers import (
     OWNER_ATTR,
     check_study_owner,
     claim_study,
     make_searcher,
     warm_start_points,
 )
-from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
-from seqsweep.tuning import run_sweep
-from seqsweep.tuning.runner import _write_experiment_id, read_experiment_id
 
 
 def _owned_experiment(spec: SweepSpec, url: str) -> Path:

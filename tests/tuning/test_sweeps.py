@@ -19,11 +19,11 @@ from sweep_driver import assert_ray_checkpoints_exist, barrier_sweep
 from seqsweep import cli
 from seqsweep.errors import ConfigError
 from seqsweep.results.experiment import read_experiment
-from seqsweep.search_spaces.searchers import RAY_TRIAL_ID_ATTR
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.trainables.tune_reporter import train_trial
 from seqsweep.tuning import run_sweep
 from seqsweep.tuning.experiment_state import StateFile, state_files
+from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR
 
 pytestmark = pytest.mark.slow
 

@@ -87,8 +87,8 @@ def _load_csv(args: argparse.Namespace) -> int:
 
 
 def _build_parser(actions: Any) -> None:
+    from seqsweep.data.joins import JOINS
     from seqsweep.data.profiles import PROFILES
-    from seqsweep.data.spec import JOINS
 
     parser = actions.add_parser(
         "build",

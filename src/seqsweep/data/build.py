@@ -75,7 +75,7 @@ def build_dataset(
     """
     global BUILD_COUNT
     grid_step(spec.frequency)  # a bad frequency fails before any query
-    url = None if spec.join == "ohlcv" and spec.csv is not None else resolve_db_url(db_url, spec)
+    url = None if spec.csv is not None else resolve_db_url(db_url, spec)
     plan = plan_source(spec, url)
     rows = _load_rows(spec, plan, in_process=in_process)
     fingerprint = cache.fingerprint(plan.value_columns, _digests(plan, rows))
@@ -113,7 +113,13 @@ def featurize_symbol(
     int64, each of `plan.value_columns` float64 (NaN = missing), the 8 calendar encodings float64, and
     `__digest` uint64 (the symbol's `cache.rows_digest` of the rows as read, repeated on every row).
     """
-    rows = load_symbol_rows(plan, symbol)
+    return grid_symbol(plan, load_symbol_rows(plan, symbol), symbol, index, frequency)
+
+
+def grid_symbol(
+    plan: SourcePlan, rows: pd.DataFrame, symbol: str, index: int, frequency: str | None
+) -> dict[str, np.ndarray]:
+    """`featurize_symbol` of rows already read (`sources.load_symbol_rows`' frame: `date` + value columns)."""
     digest = cache.rows_digest(rows, plan.value_columns)
     grid = prepare_rows(rows, frequency, symbol=symbol)
     out = {
@@ -167,12 +173,27 @@ def _load_rows(spec: DatasetSpec, plan: SourcePlan, *, in_process: bool = False)
     else:
         batches = _ray_batches(spec, plan)
     batches = [b for b in batches if len(b[_INDEX])]
-    columns = (_INDEX, _TIME, _DIGEST, *plan.value_columns, *_CYCLICAL)
     if not batches:
         raise DataError(
             f"the {spec.join} query returned no rows for {', '.join(plan.symbols)}{_bounds_hint(spec)}"
         )
+    return gather_rows(plan, batches)
+
+
+def gather_rows(plan: SourcePlan, batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Non-empty `featurize_symbol` batches, in any order → one set of columns sorted by symbol index, then time.
+
+    Batches that each hold one symbol in ascending time (what a task returns) are put in symbol order
+    and concatenated; anything else is concatenated and sorted with `np.lexsort` (the same order).
+    """
+    columns = (_INDEX, _TIME, _DIGEST, *plan.value_columns, *_CYCLICAL)
+    batches = sorted(batches, key=lambda b: int(b[_INDEX][0]))
+    ordered = all(
+        (b[_INDEX] == b[_INDEX][0]).all() and (np.diff(b[_TIME]) > 0).all() for b in batches
+    ) and len({int(b[_INDEX][0]) for b in batches}) == len(batches)
     rows = {c: np.concatenate([np.asarray(b[c]) for b in batches]) for c in columns}
+    if ordered:
+        return rows
     order = np.lexsort((rows[_TIME], rows[_INDEX]))
     return {c: v[order] for c, v in rows.items()}
 
@@ -211,9 +232,7 @@ def _ray_batches(spec: DatasetSpec, plan: SourcePlan) -> list[dict[str, np.ndarr
 def _bounds_hint(spec: DatasetSpec) -> str:
     if spec.start or spec.end:
         return f" between start={spec.start} and end={spec.end}; widen them"
-    if spec.join == "notebook":
-        return " (the rates and prices tables share no (symbol, date)); try join: prices or join: rates"
-    return ""
+    return spec.join_spec.empty_hint
 
 
 # --- the driver's part ----------------------------------------------------------------------------
@@ -281,8 +300,9 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
     )
     targets = (raw[:, target_index] - target_mean[row_symbol]) / target_std[row_symbol]
     splits, thresholds = index_windows(
-        targets, row_symbol, codes, lookback=spec.lookback, horizon=spec.horizon, labels=spec.labels
-    )
+        targets, row_symbol, codes, lookback=spec.lookback, horizon=spec.horizon, labels=spec.labels,
+        features=features, feature_columns=target_index,  # a level feature column holds float32(target)
+    )  # fmt: skip
     folds = build_folds(  # walk-forward folds before the last (None for dataset.split.folds: 1)
         spec, times=times, row_symbol=row_symbol, inputs=inputs, mean=mean, std=std,
         target_levels=raw[:, target_index], target_std=target_std, targets=targets, boundaries=boundaries,

@@ -1,11 +1,14 @@
 """The built dataset: one scaled feature matrix plus window indices, shared by every trial.
 
 A window is never materialised in the store. Split `s` holds `ends[i]`, the row of the last observed
-step of window `i`; its inputs are `features[ends[i] - L + 1 : ends[i] + 1]`. So the object store holds
-about rows × features × 4 bytes, not rows × L × features × 4. Batches are gathered on demand.
+step of window `i`; its inputs are `features[ends[i] - L + 1 : ends[i] + 1]`. Its labels and moves are
+derived from the targets' levels at rows ends[i] … ends[i] + H and the train thresholds
+(`seqsweep.data.targets`), per batch in `batches`, so the object store holds about rows × features × 4
+bytes, not rows × L × features × 4, nor (n, H, T) labels and moves per split. Batches are gathered on
+demand.
 
 `ray.put(bundle)` pickles the arrays out-of-band: `ray.get` in a trial returns read-only views of the
-shared-memory object, with no copy.
+shared-memory object, with no copy (the small row and window index is decoded from runs per process).
 
 With walk-forward folds (`dataset.split.folds: k > 1`) the feature matrix is still stored once, scaled
 with the last fold's statistics (the plain split's); `FoldData` adds, per earlier fold, an affine map of
@@ -17,11 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seqsweep.data.compact import decode_runs, encode_runs, encoded_nbytes
 from seqsweep.data.spec import DatasetSpec
+
+if TYPE_CHECKING:
+    from seqsweep.data.targets import WindowTargets
 
 
 @dataclass(frozen=True)
@@ -34,19 +41,84 @@ class DataShape:
     n_targets: int
 
 
-@dataclass(frozen=True)
 class SplitWindows:
-    """The windows of one split."""
+    """The windows of one split: each one's last observed row, and its labels and moves.
 
-    ends: np.ndarray
-    """(n,) int32: row index of each window's last observed step."""
-    labels: np.ndarray
-    """(n, H, T) int8: class per horizon step and target; MASK_VALUE (-50) where the target is missing."""
-    moves: np.ndarray
-    """(n, H, T) float32: the scaled move from the last observed value; MASK_VALUE where missing."""
+    Built from a dataset, only `ends` is stored; `labels` and `moves` are derived from the targets' levels
+    (`WindowTargets`) when read, kept for this process (read-only) and never pickled, so the object store
+    holds no per-window labels. Given `labels` and `moves` explicitly (a view that concatenates splits), those
+    arrays are used as they are.
+    """
+
+    def __init__(
+        self,
+        ends: np.ndarray,
+        labels: np.ndarray | None = None,
+        moves: np.ndarray | None = None,
+        *,
+        targets: WindowTargets | None = None,
+    ) -> None:
+        if (labels is None) != (moves is None) or (labels is None) == (targets is None):
+            raise TypeError("SplitWindows needs labels and moves, or targets to derive them from (not both)")
+        self.ends: np.ndarray = ends
+        """(n,) int32: row index of each window's last observed step."""
+        self.targets = targets
+        self._stored = None if labels is None or moves is None else (labels, moves)
+        self._derived: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return int(self.ends.shape[0])
+
+    def __repr__(self) -> str:
+        how = "stored" if self._stored is not None else "derived"
+        return f"SplitWindows({len(self)} windows, labels and moves {how})"
+
+    @property
+    def labels(self) -> np.ndarray:
+        """(n, H, T) int8: class per horizon step and target; MASK_VALUE (-50) where the target is missing."""
+        return self._all()[0]
+
+    @property
+    def moves(self) -> np.ndarray:
+        """(n, H, T) float32: the scaled move from the last observed value; MASK_VALUE where missing."""
+        return self._all()[1]
+
+    def labels_and_moves(self, index: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, moves) of the windows at positions `index` only, derived for them alone when not stored."""
+        if self._stored is not None or self._derived is not None:
+            labels, moves = self._all()
+            return labels[index], moves[index]
+        assert self.targets is not None
+        moves = self.targets.moves(self.ends[index])
+        return self.targets.labels(moves), moves
+
+    def _all(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._stored is not None:
+            return self._stored
+        if self._derived is None:
+            assert self.targets is not None
+            moves = self.targets.moves(self.ends)
+            labels = self.targets.labels(moves)
+            for array in (labels, moves):
+                array.setflags(write=False)  # one copy per process, shared by every reader
+            self._derived = (labels, moves)
+        return self._derived
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this split pickles: its ends (as runs, `compact.encode_runs`) and any stored labels and moves."""
+        stored = 0 if self._stored is None else sum(a.nbytes for a in self._stored)
+        return encoded_nbytes(encode_runs(self.ends, 1)) + stored
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the derived labels and moves stay in this process; ends travel as runs
+        return {"ends": encode_runs(self.ends, 1), "targets": self.targets, "stored": self._stored}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.ends = decode_runs(state["ends"])
+        self.targets = state["targets"]
+        self._stored = state["stored"]
+        self._derived = None
 
 
 @dataclass(frozen=True)
@@ -154,7 +226,7 @@ class FoldData:
     shift: np.ndarray
     """(k − 1, S, R) float32: `FoldScaling.shift` of each earlier fold."""
     target_scale: np.ndarray
-    """(k − 1, S, T) float32: std_last / std_f of each target's levels; a fold's moves are the stored ones × this."""
+    """(k − 1, S, T) float32: std_last / std_f of each target's levels; a fold's moves are the plain ones × this."""
     thresholds: np.ndarray
     """(k − 1, H, T, 2) float32: each fold's label thresholds, in its own scaled units."""
     train_ranges: np.ndarray
@@ -192,7 +264,12 @@ class FoldData:
 
 @dataclass(frozen=True)
 class DatasetBundle:
-    """Feature matrix + window index + labels + metadata. Build it with `seqsweep.data.build_dataset`."""
+    """Feature matrix + window index + target levels + metadata. Build it with `seqsweep.data.build_dataset`.
+
+    Pickling (`ray.put`) stores the feature matrix, the targets' levels (`data.targets.TargetLevels`: int32
+    residuals beside the feature columns that hold them) and the row and window index as runs
+    (`data.compact`); labels and moves are derived when read, never stored.
+    """
 
     spec: DatasetSpec
     features: np.ndarray
@@ -248,21 +325,59 @@ class DatasetBundle:
             n_targets=len(self.target_names),
         )
 
+    def stored_nbytes(self) -> dict[str, int]:
+        """Bytes of the arrays this bundle puts in the object store, by part.
+
+        `features` the (rows, F) matrix; `targets` what the target levels add to it (`TargetLevels`: int32
+        residuals, or float64 levels of a transformed target); `index` row times, row symbols and window
+        ends as pickled (runs, `compact.encode_runs`), plus any labels and moves a view stores explicitly;
+        `folds` the walk-forward fold arrays.
+        """
+        levels = {
+            id(w.targets.levels): w.targets.levels for w in self.splits.values() if w.targets is not None
+        }
+        index = encoded_nbytes(encode_runs(self.row_time, self._time_step()))
+        index += encoded_nbytes(encode_runs(self.row_symbol, 0))
+        return {
+            "features": int(self.features.nbytes),
+            "targets": sum(t.nbytes for t in levels.values()),
+            "index": index + sum(w.nbytes for w in self.splits.values()),
+            "folds": 0 if self.folds is None else self.folds.nbytes,
+        }
+
     @property
     def nbytes(self) -> int:
-        """Bytes of the arrays this bundle puts in the object store."""
-        total = self.features.nbytes + self.row_symbol.nbytes + self.row_time.nbytes
-        for windows in self.splits.values():
-            total += windows.ends.nbytes + windows.labels.nbytes + windows.moves.nbytes
-        if self.folds is not None:
-            total += self.folds.nbytes
-        return int(total)
+        """Bytes of the arrays this bundle puts in the object store (the sum of `stored_nbytes`)."""
+        return int(sum(self.stored_nbytes().values()))
 
     @property
     def minimal_nbytes(self) -> int:
-        """rows × features × 4 bytes plus labels: the budget the store must stay near (goal ≤ 1.2×)."""
-        labels = sum(w.labels.nbytes + w.moves.nbytes for w in self.splits.values())
-        return int(self.features.shape[0] * self.features.shape[1] * 4 + labels)
+        """rows × features × 4 bytes: the budget the store must stay near (goal ≤ 1.2×); labels are derived."""
+        return int(self.features.shape[0] * self.features.shape[1] * 4)
+
+    def _time_step(self) -> int:
+        """The grid step in ns that row times advance by within a stretch (the most common spacing)."""
+        step = self.preprocessing.extra.get("step_ns")
+        if step:
+            return int(step)
+        spacing = np.diff(self.row_time)
+        if not len(spacing):
+            return 0
+        values, counts = np.unique(spacing, return_counts=True)
+        return int(values[np.argmax(counts)])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # row times and symbols travel as runs (`compact.encode_runs`): exact, and a few bytes per gap
+        state = dict(self.__dict__)
+        state["row_time"] = encode_runs(self.row_time, self._time_step())
+        state["row_symbol"] = encode_runs(self.row_symbol, 0)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        state["row_time"] = decode_runs(state["row_time"])
+        state["row_symbol"] = decode_runs(state["row_symbol"])
+        self.__dict__.update(state)
 
     def windows(self, split: str, index: np.ndarray | slice | None = None) -> np.ndarray:
         """Gather (B, L, F) float32 inputs of the chosen windows of `split` (a copy of B·L rows)."""
@@ -288,6 +403,8 @@ class DatasetBundle:
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Yield (x (B,L,F) float32, labels (B,H,T) int8, moves (B,H,T) float32); shuffled when `rng` is given.
 
+        Labels and moves are derived per batch from the targets' levels (`SplitWindows.labels_and_moves`).
+
         Shuffling reorders whole windows of the train split only; windows never mix splits.
         `shard=(rank, world_size)` keeps every world_size-th window of each batch, starting at `rank`:
         workers that draw the same shuffle then split every batch between them. A last batch with
@@ -302,7 +419,8 @@ class DatasetBundle:
                 if len(index) < world_size:
                     continue
                 index = index[rank::world_size]
-            yield self.windows(split, index), windows.labels[index], windows.moves[index]
+            labels, moves = windows.labels_and_moves(index)
+            yield self.windows(split, index), labels, moves
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready description: what `seqsweep data build` prints."""

@@ -28,12 +28,14 @@ from seqsweep.constants import SPLITS
 from seqsweep.data.bundle import DatasetBundle, FoldData, Preprocessing, SplitWindows
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.tables import DATE
+from seqsweep.data.targets import TargetLevels, WindowTargets
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR: Final = "~/.cache/seqsweep/datasets"
-FORMAT_VERSION: Final = 2
-"""Bumped when the files change meaning; a folder of another version is rebuilt, not misread."""
+FORMAT_VERSION: Final = 3
+"""Bumped when the files change meaning; a folder of another version is rebuilt, not misread (3: per-window
+labels and moves are no longer written: the target levels are, `target_*.npy`, and the labels are derived)."""
 MANIFEST: Final = "manifest.json"
 
 
@@ -84,11 +86,11 @@ def _arrays(bundle: DatasetBundle) -> dict[str, np.ndarray]:
         **bundle.preprocessing.to_arrays(bundle.symbols),
     }
     for name, windows in bundle.splits.items():
-        arrays |= {
-            f"{name}_ends": windows.ends,
-            f"{name}_labels": windows.labels,
-            f"{name}_moves": windows.moves,
-        }
+        arrays[f"{name}_ends"] = windows.ends
+    targets = bundle.splits[SPLITS[0]].targets
+    if targets is None:
+        raise ValueError("only a built dataset (labels derived from its target levels) can be cached")
+    arrays |= targets.levels.to_arrays()  # labels and moves are derived from these on load
     if bundle.folds is not None:  # walk-forward folds: `fold_*.npy` (none for one fold, as before)
         arrays |= bundle.folds.to_arrays()
     return arrays
@@ -144,12 +146,9 @@ def _bundle(
 ) -> DatasetBundle:
     symbols = tuple(manifest["symbols"])
     preprocessing = Preprocessing.from_arrays(arrays, symbols, manifest)
-    splits = {
-        name: SplitWindows(
-            ends=arrays[f"{name}_ends"], labels=arrays[f"{name}_labels"], moves=arrays[f"{name}_moves"]
-        )
-        for name in SPLITS
-    }
+    levels = TargetLevels.from_arrays(arrays, arrays["features"])
+    derive = WindowTargets(levels=levels, horizon=spec.horizon, thresholds=preprocessing.thresholds)
+    splits = {name: SplitWindows(ends=arrays[f"{name}_ends"], targets=derive) for name in SPLITS}
     return DatasetBundle(
         spec=spec,
         features=arrays["features"],

@@ -17,8 +17,9 @@ Every fitted statistic of fold i (per-symbol scalers, label thresholds) sees fol
 only. The stored feature matrix stays scaled with the last fold's statistics (the plain split's), so
 test evaluation, export and prediction are unchanged; an earlier fold's scaling is an affine map of the
 stored values (`FoldScaling`), applied per gathered batch, so the object store holds the features once
-whatever k is. An earlier fold's moves are the stored train moves times std_last / std_i of the target
-(moves are differences: the means cancel), classified with that fold's own thresholds.
+whatever k is. An earlier fold's moves are the plain train moves (derived from the stored target levels)
+times std_last / std_i of the target (moves are differences: the means cancel), classified with that
+fold's own thresholds.
 """
 
 from __future__ import annotations
@@ -31,14 +32,8 @@ import pandas as pd
 from seqsweep.constants import MASK_VALUE
 from seqsweep.data.bundle import DatasetBundle, FoldData, FoldScaling, SplitWindows
 from seqsweep.data.spec import DatasetSpec
-from seqsweep.data.windows import (
-    assign_splits,
-    fit_scalers,
-    fit_thresholds,
-    label_moves,
-    target_moves,
-    window_ends,
-)
+from seqsweep.data.targets import rescale_moves as rescale_moves  # re-exported: a fold's moves
+from seqsweep.data.windows import assign_splits, fit_scalers, fit_thresholds, target_moves, window_ends
 from seqsweep.errors import ConfigError, DataError
 
 
@@ -197,17 +192,6 @@ def _train_positions(
     return pos[found].astype(np.int32)
 
 
-def rescale_moves(
-    moves: np.ndarray, ends: np.ndarray, row_symbol: np.ndarray, target_scale: np.ndarray
-) -> np.ndarray:
-    """(n, H, T) moves in the stored scaling → a fold's scaling (× std_last / std_fold of each target); masks kept.
-
-    `ends` (n,) the windows' last rows, `target_scale` the fold's (S, T) `FoldData.target_scale`.
-    """
-    ratio = target_scale[row_symbol[ends]]  # (n, T)
-    return np.where(moves == MASK_VALUE, moves, moves * ratio[:, None, :]).astype(np.float32)
-
-
 def fold_view(bundle: DatasetBundle, fold: int) -> DatasetBundle:
     """`bundle.fold(fold)` for an earlier fold: what `DatasetBundle.fold` documents."""
     folds = bundle.folds
@@ -217,11 +201,17 @@ def fold_view(bundle: DatasetBundle, fold: int) -> DatasetBundle:
     scale, shift, thresholds = folds.scale[fold], folds.shift[fold], folds.thresholds[fold]
     plain = bundle.splits["train"]
 
+    assert plain.targets is not None, "a walk-forward bundle derives its labels (data.windows.index_windows)"
+    # the plain moves rescaled to the fold's units (`rescale_moves`), classified with the fold's thresholds
+    derive = dataclasses.replace(
+        plain.targets,
+        thresholds=thresholds,
+        target_scale=folds.target_scale[fold],
+        row_symbol=bundle.row_symbol,
+    )
+
     def windows_of(split: str) -> SplitWindows:
-        positions = folds.positions(split, fold)
-        ends = plain.ends[positions]
-        moves = rescale_moves(plain.moves[positions], ends, bundle.row_symbol, folds.target_scale[fold])
-        return SplitWindows(ends=ends, labels=label_moves(moves, thresholds), moves=moves)
+        return SplitWindows(ends=plain.ends[folds.positions(split, fold)], targets=derive)
 
     # the fold's statistics in raw units: std_f = std / scale, mean_f = mean − shift · std_f
     fold_std = {s: prep.scale_std[s] / scale[i] for i, s in enumerate(bundle.symbols)}

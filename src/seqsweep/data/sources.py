@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from seqsweep.data.ingest import canonical_symbol, parse_dates, parse_numeric
+from seqsweep.data.joins import JoinTables
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.tables import (
     DATE,
@@ -136,24 +137,9 @@ def open_engine(url: str, *, must_exist: bool = True) -> Engine:
 # --- the joins -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Join:
-    base: str
-    """Table whose `date` (and symbol) drive the query."""
-    partner: str | None
-    """Table inner-joined on (symbol, date): the notebook's prices."""
-    with_yield: bool
-    """LEFT JOIN US_Bond_Yield on date."""
-    by_symbol: bool = True
-
-
-def _join_tables(spec: DatasetSpec) -> _Join:
-    return {
-        "notebook": _Join(LENDING_TABLE, PRICE_TABLE, True),
-        "prices": _Join(PRICE_TABLE, None, True),
-        "rates": _Join(LENDING_TABLE, None, True),
-        "ohlcv": _Join(spec.ohlcv_table, None, False, by_symbol=False),
-    }[spec.join]
+def _join_tables(spec: DatasetSpec) -> JoinTables:
+    """The tables `spec`'s join reads (`seqsweep.data.joins`)."""
+    return spec.join_spec.layout(spec.ohlcv_table)
 
 
 @dataclass(frozen=True)
@@ -238,7 +224,7 @@ def plan_source(spec: DatasetSpec, url: str | None) -> SourcePlan:
         end=end,
         limit=spec.max_rows_per_symbol,
     )
-    if spec.join == "ohlcv" and spec.csv is not None:
+    if spec.csv is not None:  # only a join that reads CSV takes `csv` (DatasetSpec)
         columns = _kept_columns(spec, _check_csv(spec.csv))
         _check_targets(spec, columns)
         return replace(base, url=None, masked="", csv=spec.csv, value_columns=columns)
@@ -252,7 +238,7 @@ def plan_source(spec: DatasetSpec, url: str | None) -> SourcePlan:
         engine.dispose()
 
 
-def _plan_sql(spec: DatasetSpec, join: _Join, base: SourcePlan, engine: Engine) -> SourcePlan:
+def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Engine) -> SourcePlan:
     url = base.url or ""
     inspector = sa.inspect(engine)
     existing = set(inspector.get_table_names())
@@ -324,7 +310,7 @@ def _check_targets(spec: DatasetSpec, columns: tuple[str, ...]) -> None:
             )
 
 
-def _select_sql(join: _Join, selected: Mapping[str, str], q: Any, bounds: SourcePlan) -> str:
+def _select_sql(join: JoinTables, selected: Mapping[str, str], q: Any, bounds: SourcePlan) -> str:
     cols = ", ".join([f"b.{q(DATE)} AS {q(DATE)}"] + [f"{a}.{q(c)} AS {q(c)}" for c, a in selected.items()])
     source = f"{q(join.base)} b"
     if join.partner:
@@ -348,7 +334,7 @@ def _select_sql(join: _Join, selected: Mapping[str, str], q: Any, bounds: Source
 
 
 def _resolve_symbols(
-    engine: Engine, url: str, join: _Join, symbols: tuple[str, ...], q: Any
+    engine: Engine, url: str, join: JoinTables, symbols: tuple[str, ...], q: Any
 ) -> dict[str, dict[str, tuple[str, ...]]]:
     """Canonical symbol → SQL parameter → the spellings stored in that table (one GROUP BY per table).
 
@@ -426,10 +412,24 @@ def load_symbol_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
         try:
             with db_errors(plan.url, f"reading the rows of {symbol}"), engine.connect() as conn:
                 result = conn.execute(_statement(plan.sql), plan.params(symbol))
-                frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+                frame = pd.DataFrame(_fetch_tuples(result), columns=list(result.keys()))
         finally:
             engine.dispose()
     return clean_rows(frame, plan.value_columns, plan.labels)
+
+
+def _fetch_tuples(result: sa.CursorResult[Any]) -> list[tuple[Any, ...]]:
+    """Every row of `result` as a plain tuple: the DBAPI's own rows when SQLAlchemy converts no column.
+
+    Handing pandas SQLAlchemy `Row` objects costs about 4 µs a row in `hasattr` probes (an exception
+    each) before pandas turns them into tuples itself; the 360,651 rows of the 16-symbol `prices`
+    join spent 3 of their 5 s there. A text query has no result types, so the DBAPI rows are the
+    values `Row` would give; if SQLAlchemy ever processes a column, the rows go through `Row`.
+    """
+    processors = getattr(result._metadata, "_processors", None)
+    if processors is not None and not any(processors):
+        return list(result.cursor.fetchall())
+    return [tuple(row) for row in result.fetchall()]
 
 
 def _read_csv_rows(plan: SourcePlan) -> pd.DataFrame:

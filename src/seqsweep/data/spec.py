@@ -18,22 +18,9 @@ import pandas as pd
 
 from seqsweep._config import from_mapping, to_mapping
 from seqsweep.constants import NOTEBOOK_SYMBOLS
+from seqsweep.data.joins import DEFAULT_OHLCV_TABLE, JOINS, Join, get_join
 from seqsweep.data.tables import DATE, SYMBOL
 from seqsweep.errors import ConfigError
-
-JOINS: dict[str, str] = {
-    "notebook": "crypto_lending_borrowing ⨝ crypto_price ⟕ US_Bond_Yield (the notebook's query)",
-    "prices": "crypto_price ⟕ US_Bond_Yield",
-    "rates": "crypto_lending_borrowing ⟕ US_Bond_Yield",
-    "ohlcv": "one OHLCV table or CSV (GRU-ow: date, open_price, highest_price, lowest_price, closing_price, volume)",
-}
-
-DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {
-    "notebook": ("lending_rate", "borrowing_rate"),
-    "prices": ("close",),
-    "rates": ("lending_rate", "borrowing_rate"),
-    "ohlcv": ("open_price", "highest_price", "lowest_price", "closing_price"),
-}
 
 LABEL_METHODS = ("tertiles", "dead_band")
 
@@ -160,10 +147,10 @@ class DatasetSpec:
     """The dataset section of a sweep file."""
 
     join: str = "notebook"
-    """Which tables take part; see `JOINS`."""
+    """Which tables take part; see `seqsweep.data.joins.JOINS`."""
     symbols: tuple[str, ...] = NOTEBOOK_SYMBOLS
     targets: tuple[str, ...] | None = None
-    """Columns whose future moves are labelled; None takes `DEFAULT_TARGETS[join]`."""
+    """Columns whose future moves are labelled; None takes the join's `default_targets`."""
     lookback: int = 24
     """L: observed steps per window."""
     horizon: int = 3
@@ -178,7 +165,7 @@ class DatasetSpec:
     """Keep only the latest N rows per symbol (a bounded query, for dry runs and small demos)."""
     split: SplitSpec = field(default_factory=SplitSpec)
     labels: LabelSpec = field(default_factory=LabelSpec)
-    ohlcv_table: str = "ohlcv"
+    ohlcv_table: str = DEFAULT_OHLCV_TABLE
     """Table read by `join: ohlcv` (it has no symbol column: the data is one instrument)."""
     ohlcv_symbol: str = "ETHUSDT"
     """The name that instrument carries in the dataset."""
@@ -204,13 +191,18 @@ class DatasetSpec:
         return to_mapping(self)
 
     @property
+    def join_spec(self) -> Join:
+        """The join `dataset.join` names (`seqsweep.data.joins`)."""
+        return JOINS[self.join]
+
+    @property
     def target_columns(self) -> tuple[str, ...]:
-        return self.targets if self.targets is not None else DEFAULT_TARGETS[self.join]
+        return self.targets if self.targets is not None else self.join_spec.default_targets
 
     @property
     def symbol_list(self) -> tuple[str, ...]:
         """The symbols the dataset holds (`join: ohlcv` holds one instrument)."""
-        return (self.ohlcv_symbol,) if self.join == "ohlcv" else self.symbols
+        return (self.ohlcv_symbol,) if self.join_spec.single_instrument else self.symbols
 
     @property
     def n_pca_components(self) -> int:
@@ -242,8 +234,7 @@ class DatasetSpec:
 
     def validate(self) -> None:
         """Rules that need no data; each error names the key, the rule and the value."""
-        if self.join not in JOINS:
-            raise ConfigError(f"dataset.join: must be one of {', '.join(JOINS)}, got {self.join!r}")
+        get_join(self.join)
         if self.lookback < 1:
             raise ConfigError(f"dataset.lookback: must be >= 1, got {self.lookback}")
         if self.horizon < 1:
@@ -295,8 +286,9 @@ class DatasetSpec:
                 f"dataset.max_rows_per_symbol: must be at least lookback + horizon "
                 f"({self.lookback + self.horizon}), got {self.max_rows_per_symbol}"
             )
-        if self.csv is not None and self.join != "ohlcv":
-            raise ConfigError(f"dataset.csv: only `join: ohlcv` reads a CSV file, but join is {self.join!r}")
+        if self.csv is not None and not self.join_spec.reads_csv:
+            readers = " or ".join(f"`join: {j.name}`" for j in JOINS.values() if j.reads_csv)
+            raise ConfigError(f"dataset.csv: only {readers} reads a CSV file, but join is {self.join!r}")
 
     def _validate_columns(self) -> None:
         """`transform` and `exclude_columns` rules that need no data (names of transforms, key columns)."""

@@ -8,6 +8,7 @@ thresholds see train rows / train windows only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -16,6 +17,8 @@ import pandas as pd
 from seqsweep.constants import MASK_VALUE, SPLITS
 from seqsweep.data.bundle import SplitWindows
 from seqsweep.data.spec import LabelSpec, SplitSpec
+from seqsweep.data.targets import TargetLevels, WindowTargets, moves_from_levels
+from seqsweep.data.targets import label_moves as label_moves  # re-exported: callers classify moves with it
 from seqsweep.errors import DataError
 
 TRAIN: Final = 0
@@ -145,10 +148,13 @@ def window_ends(
 
 
 def target_moves(targets: np.ndarray, ends: np.ndarray, horizon: int) -> np.ndarray:
-    """(n, H, T) float32: scaled target at e+h minus at e (h = 1..H); MASK_VALUE where either is missing."""
-    steps = np.arange(1, horizon + 1)
-    moves = targets[ends[:, None] + steps[None, :]] - targets[ends][:, None, :]  # (n, H, T)
-    return np.where(np.isnan(moves), MASK_VALUE, moves).astype(np.float32)
+    """(n, H, T) float32: scaled target at e+h minus at e (h = 1..H); MASK_VALUE where either is missing.
+
+    `targets` (rows, T) float64 with NaN where missing, `ends` (n,) rows. The same arithmetic as the labels
+    and moves a bundle derives per batch (`targets.moves_from_levels`).
+    """
+    steps = np.arange(horizon + 1)
+    return moves_from_levels(targets[np.asarray(ends)[:, None] + steps[None, :]])  # (n, H, T)
 
 
 def first_differences(moves: np.ndarray) -> np.ndarray:
@@ -170,14 +176,6 @@ def fit_thresholds(train_moves: np.ndarray, labels: LabelSpec) -> np.ndarray:
     return np.moveaxis(tertiles, 0, -1).astype(np.float32)
 
 
-def label_moves(moves: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """(n, H, T) int8: 0 below the band, 2 above it, 1 inside (bounds included); MASK_VALUE where masked."""
-    low, high = thresholds[..., 0], thresholds[..., 1]
-    labels = np.where(moves < low, 0, np.where(moves > high, 2, 1)).astype(np.int8)
-    labels[moves == MASK_VALUE] = np.int8(MASK_VALUE)
-    return labels
-
-
 def index_windows(
     targets: np.ndarray,
     row_symbol: np.ndarray,
@@ -186,10 +184,15 @@ def index_windows(
     lookback: int,
     horizon: int,
     labels: LabelSpec,
+    features: np.ndarray | None = None,
+    feature_columns: Sequence[int | None] | None = None,
 ) -> tuple[dict[str, SplitWindows], np.ndarray]:
     """The windows of every split and the train-fitted thresholds; windows with every label masked are left out.
 
-    `targets` (rows, T) are scaled with NaN where missing. A split without windows is an error.
+    `targets` (rows, T) are scaled with NaN where missing. The splits store their window ends only: their
+    labels and moves are derived from the targets' levels when read (`targets.WindowTargets`), stored as
+    residuals beside `features[:, feature_columns[t]]` where that column holds float32(target t) (no
+    transform), else as float64 (`TargetLevels.encode`). A split without windows is an error.
     """
     ends = window_ends(row_symbol, codes, lookback, horizon)
     moves: dict[str, np.ndarray] = {}
@@ -203,12 +206,7 @@ def index_windows(
                 f"steps; use more rows per symbol (max_rows_per_symbol, start/end) or change the split fractions"
             )
     thresholds = fit_thresholds(moves["train"], labels)
-    windows = {
-        name: SplitWindows(
-            ends=ends[name].astype(np.int32),
-            labels=label_moves(moves[name], thresholds),
-            moves=moves[name],
-        )
-        for name in SPLITS
-    }
+    levels = TargetLevels.encode(targets, features, feature_columns)
+    derive = WindowTargets(levels=levels, horizon=horizon, thresholds=thresholds)
+    windows = {name: SplitWindows(ends=ends[name].astype(np.int32), targets=derive) for name in SPLITS}
     return windows, thresholds

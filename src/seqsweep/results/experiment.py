@@ -18,7 +18,6 @@ import pandas as pd
 import yaml
 from ray import tune
 
-from seqsweep._config import from_mapping
 from seqsweep.constants import (
     DEFAULT_METRIC,
     DEFAULT_MODE,
@@ -34,7 +33,7 @@ from seqsweep.constants import (
 from seqsweep.errors import ConfigError, NoValidTrialsError
 from seqsweep.layout import STATE_GLOB, STUDY_DB, SWEEP_COPY, is_tune_experiment, study_db_url
 from seqsweep.search_spaces.mixed import MODEL_KEY, applies_to, lookup
-from seqsweep.search_spaces.sweep import SweepFile, SweepSpec, parse_space
+from seqsweep.search_spaces.sweep import SweepSpec, parse_sweep
 from seqsweep.tuning.retention import kept_checkpoints
 
 OK = "ok"
@@ -158,16 +157,14 @@ def read_sweep_copy(path: Path) -> SweepSpec:
     """The sweep file an experiment ran, parsed without importing its model family.
 
     Reading results must not depend on the family's code being importable here; `seqsweep run`
-    validated the file fully when it started.
+    checked the file against the family when it started (`parse_sweep(..., check_family=False)`).
+    Raises ConfigError for a file that is not YAML or not a valid sweep.
     """
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError:
         raise ConfigError(f"{path}: not valid YAML") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a sweep file is a mapping with at least `name` and `model`")
-    sweep_file = from_mapping(SweepFile, raw, where=str(path))
-    return SweepSpec(file=sweep_file, space=parse_space(sweep_file))
+    return parse_sweep(raw, where=str(path), check_family=False)
 
 
 def read_experiment(path: str | Path) -> Experiment:

@@ -1,7 +1,7 @@
 """`seqsweep export DIR --out BUNDLE [--trial ID]`: the winner (or a chosen trial) as a self-contained folder.
 
-The model comes from the trial's best checkpoint through the trainables' own loader and exporters
-(`load_checkpoint`, `export_torchscript`); the preprocessing from the sweep's cached dataset. The
+The model comes from the trial's best checkpoint through its framework adapter
+(`seqsweep.trainables.frameworks`: `load_checkpoint`, `export`, `load_export`); the preprocessing from the sweep's cached dataset. The
 folder is written under a temporary name beside `--out` and moved into place with `os.replace` only
 when complete, and the exported model is reloaded and checked against the checkpoint before that.
 """
@@ -17,7 +17,6 @@ import os
 import platform
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -133,9 +132,9 @@ def export_bundle(
             assert tested is not None  # test=True always scores the test split
             evaluation = tested
         checkpoint = refitted.checkpoint if refitted is not None else Path(str(trial.checkpoint))
-        framework, max_diff = _write_model(trial, bundle, temp, checkpoint)
+        framework, model_files, max_diff = _write_model(trial, bundle, temp, checkpoint)
         _write_bundle_files(
-            experiment, trial, bundle, evaluation, framework, max_diff, temp, refitted, versus
+            experiment, trial, bundle, evaluation, framework, model_files, max_diff, temp, refitted, versus
         )
         files = sorted(str(p.relative_to(temp)) for p in temp.rglob("*") if p.is_file())
         move_into_place(temp, target)
@@ -150,94 +149,36 @@ def export_bundle(
 
 def _write_model(
     trial: TrialSummary, bundle: DatasetBundle, folder: Path, checkpoint: Path | None = None
-) -> tuple[str, float]:
-    """The model files plus a check: the reloaded export predicts what the checkpoint predicts.
+) -> tuple[str, dict[str, str], float]:
+    """The model files (through the checkpoint's framework adapter) plus a check: the reloaded export
+    predicts what the checkpoint predicts. Returns (framework name, {role: path in the bundle}, max
+    |diff|), the diff NaN when the adapter cannot reload the export here (a function without hook).
 
     `checkpoint` is the folder the model comes from: the trial's best checkpoint by default, the
     refit's last one with `--refit`."""
-    from seqsweep.trainables.function import read_marker
+    from seqsweep.trainables import DeviceSettings
+    from seqsweep.trainables.frameworks import checkpoint_framework
 
     checkpoint = checkpoint if checkpoint is not None else Path(str(trial.checkpoint))
-    marker = read_marker(checkpoint)
-    if marker is not None:
-        return _write_function_model(trial, str(marker.get("trainable")), bundle, folder)
-    from seqsweep.results.predict import load_model_files
-    from seqsweep.trainables import DeviceSettings, ModelInfo, load_checkpoint
-
-    info = ModelInfo.read(checkpoint)
-    model = load_checkpoint(checkpoint, DeviceSettings(cpus=os.cpu_count() or 1))
+    framework = checkpoint_framework(checkpoint)
+    model = framework.load_checkpoint(checkpoint, DeviceSettings(cpus=os.cpu_count() or 1))
     model_dir = folder / fmt.MODEL_DIR
     model_dir.mkdir()
-    info.write(model_dir)
     sample = slice(0, min(CHECK_WINDOWS, len(bundle.splits[TEST_SPLIT])))
     example = bundle.windows(TEST_SPLIT, sample)  # (B, L, F)
-    if info.framework == "keras":
-        model.model.save(model_dir / fmt.KERAS_FILE)  # type: ignore[attr-defined]
-    elif info.framework == "torch":
-        import torch
-
-        from seqsweep.trainables.torch_common import export_torchscript
-
-        with warnings.catch_warnings():  # the GRU's shape checks become constants in the trace, as intended
-            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-            export_torchscript(model, model_dir / fmt.TORCHSCRIPT_FILE, example[:2])  # type: ignore[arg-type]
-        torch.save(model.net.state_dict(), model_dir / fmt.STATE_DICT_FILE)  # type: ignore[attr-defined]
-    else:
-        raise ConfigError(f"trial {trial.trial_id}: cannot export a model of framework {info.framework!r}")
-    exported = load_model_files(model_dir, info.framework)
+    written = framework.export(model, model_dir, example)
+    files = {role: f"{fmt.MODEL_DIR}/{name}" for role, name in written.items()}
+    if not framework.verifiable(model):
+        return framework.name, files, math.nan
+    got = framework.predict_export(framework.load_export(model_dir), example)
     expected = model.predict_proba(example)
-    if info.framework == "keras":
-        got = np.asarray(exported.predict_on_batch(example))
-    else:
-        import torch
-
-        with torch.inference_mode():
-            got = exported(torch.from_numpy(np.ascontiguousarray(example))).numpy()
     max_diff = float(np.max(np.abs(got - expected))) if expected.size else 0.0
     if not max_diff <= CHECK_TOLERANCE:
         raise ConfigError(
-            f"trial {trial.trial_id}: the exported {info.framework} model differs from its checkpoint "
+            f"trial {trial.trial_id}: the exported {framework.name} model differs from its checkpoint "
             f"(max |diff| {max_diff:.3g} on {len(example)} test windows); not exported"
         )
-    return info.framework, max_diff
-
-
-def _write_function_model(
-    trial: TrialSummary, trainable: str, bundle: DatasetBundle, folder: Path
-) -> tuple[str, float]:
-    """A training function's checkpoint folder, copied whole, and the import paths of the function and
-    of its `predict` hook (`function.json`); with a hook, the copy must predict what the original does.
-    Returns ("function", max |diff|), the diff NaN without a hook."""
-    from seqsweep.trainables.function import (
-        FUNCTION_CHECKPOINT_DIR,
-        FUNCTION_FILE,
-        HookModel,
-        hook_path,
-        predict_hook,
-    )
-
-    checkpoint = Path(str(trial.checkpoint))
-    model_dir = folder / fmt.MODEL_DIR
-    model_dir.mkdir()
-    shutil.copytree(checkpoint, model_dir / FUNCTION_CHECKPOINT_DIR)
-    hook = predict_hook(trainable)
-    fmt.write_json(
-        model_dir / FUNCTION_FILE,
-        {"trainable": trainable, "predict_hook": hook_path(trainable) if hook is not None else None},
-    )
-    if hook is None:
-        return "function", math.nan
-    sample = slice(0, min(CHECK_WINDOWS, len(bundle.splits[TEST_SPLIT])))
-    example = bundle.windows(TEST_SPLIT, sample)
-    expected = HookModel(hook, checkpoint, trainable).predict_proba(example)
-    got = HookModel(hook, model_dir / FUNCTION_CHECKPOINT_DIR, trainable).predict_proba(example)
-    max_diff = float(np.max(np.abs(got - expected))) if expected.size else 0.0
-    if not max_diff <= CHECK_TOLERANCE:
-        raise ConfigError(
-            f"trial {trial.trial_id}: the copied checkpoint of {trainable} predicts otherwise than the "
-            f"original (max |diff| {max_diff:.3g} on {len(example)} test windows); not exported"
-        )
-    return "function", max_diff
+    return framework.name, files, max_diff
 
 
 def _write_bundle_files(
@@ -246,6 +187,7 @@ def _write_bundle_files(
     bundle: DatasetBundle,
     evaluation: SplitEvaluation,
     framework: str,
+    model_files: dict[str, str],
     max_diff: float,
     folder: Path,
     refit: Refit | None = None,
@@ -291,25 +233,9 @@ def _write_bundle_files(
     versions = library_versions()
     fmt.write_json(folder / fmt.VERSIONS_JSON, versions)
 
-    function_entry = _function_entry(folder) if framework == "function" else {}
-    if framework == "function":
-        from seqsweep.trainables.function import FUNCTION_CHECKPOINT_DIR, FUNCTION_FILE
+    from seqsweep.trainables.frameworks import get_framework
 
-        model_files = {
-            "checkpoint": f"{fmt.MODEL_DIR}/{FUNCTION_CHECKPOINT_DIR}",
-            "function": f"{fmt.MODEL_DIR}/{FUNCTION_FILE}",
-        }
-    elif framework == "keras":
-        model_files = {
-            "keras": f"{fmt.MODEL_DIR}/{fmt.KERAS_FILE}",
-            "model_info": f"{fmt.MODEL_DIR}/model.json",
-        }
-    else:
-        model_files = {
-            "torchscript": f"{fmt.MODEL_DIR}/{fmt.TORCHSCRIPT_FILE}",
-            "state_dict": f"{fmt.MODEL_DIR}/{fmt.STATE_DICT_FILE}",
-            "model_info": f"{fmt.MODEL_DIR}/model.json",
-        }
+    extra = get_framework(framework).manifest_entry(folder / fmt.MODEL_DIR)
     manifest = {
         "format": fmt.FORMAT_VERSION,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -320,7 +246,7 @@ def _write_bundle_files(
         "family": trial.family,
         "framework": framework,
         "model_files": model_files,
-        **function_entry,
+        **extra,
         "config": trial.config,
         "searched": {name: trial.params.get(name) for name in experiment.searched if name in trial.params},
         "best_epoch": trial.best_epoch,
@@ -342,13 +268,6 @@ def _write_bundle_files(
     }
     fmt.write_json(folder / fmt.MANIFEST, manifest)
     (folder / fmt.README).write_text(model_card(manifest, metrics, dataset, versions))
-
-
-def _function_entry(folder: Path) -> dict[str, Any]:
-    """The manifest's `trainable` entry: the training function's and its predict hook's import paths."""
-    from seqsweep.trainables.function import FUNCTION_FILE
-
-    return {"trainable": fmt.read_json(folder / fmt.MODEL_DIR / FUNCTION_FILE)}
 
 
 def _function_sentence(manifest: dict[str, Any]) -> str:
@@ -403,10 +322,9 @@ def model_card(
     if refit:
         val += " (the best checkpoint's: the refit model trained on the validation windows, so it has no held-out validation score)"
     searched = ", ".join(f"`{k}` = {_short(v)}" for k, v in manifest["searched"].items()) or "none"
-    masking = {
-        "keras": "the Keras network skips fully masked steps (Masking)",
-        "torch": "the torch network replaces them by 0, the train mean of a scaled feature",
-    }.get(manifest["framework"], "the training function's model decides how to read them")
+    from seqsweep.trainables.frameworks import get_framework
+
+    masking = get_framework(manifest["framework"]).missing_inputs
     files = "\n".join(f"- `{path}`" for path in manifest["model_files"].values())
     libs = ", ".join(f"{k} {v}" for k, v in versions.items())
     return f"""# Model card: {manifest["sweep"]} / trial {manifest["trial_id"]}

@@ -237,7 +237,7 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
         return None, "the experiment has no Optuna study"
     import optuna
 
-    from seqsweep.search_spaces.searchers import RAY_TRIAL_ID_ATTR
+    from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from seqsweep.data.bundle import Preprocessing
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import ConfigError, DataError
 from seqsweep.results import bundle_format as fmt
+
+if TYPE_CHECKING:
+    from seqsweep.trainables.frameworks import Framework
 
 UNSEEN_HISTORY_ROWS = 10_000
 """Rows of its own history (up to the prediction time) that scale a symbol the bundle never saw."""
@@ -61,8 +64,18 @@ class ModelBundle:
         return tuple(self.manifest["symbols"])
 
     @cached_property
+    def _framework(self) -> Framework:
+        """The adapter that exported the model (`bundle.json: framework`)."""
+        from seqsweep.trainables.frameworks import get_framework
+
+        try:
+            return get_framework(str(self.manifest["framework"]))
+        except ConfigError as exc:
+            raise ConfigError(f"bundle: {exc}") from None
+
+    @cached_property
     def _model(self) -> Any:
-        return load_model_files(self.path / fmt.MODEL_DIR, self.manifest["framework"])
+        return self._framework.load_export(self.path / fmt.MODEL_DIR)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """(B, L, F) float32 features → (B, H, T, 3) class probabilities."""
@@ -70,18 +83,7 @@ class ModelBundle:
         expected = (self.lookback, len(self.preprocessing.feature_names))
         if x.ndim != 3 or x.shape[1:] != expected:
             raise ConfigError(f"predict: inputs must be (B, {expected[0]}, {expected[1]}), got {x.shape}")
-        if self.manifest["framework"] == "keras":
-            return np.asarray(self._model.predict_on_batch(x)) if len(x) else np.empty((0, *self._out_shape))
-        if self.manifest["framework"] == "function":
-            return np.asarray(self._model.predict_proba(x))
-        import torch
-
-        with torch.inference_mode():
-            return self._model(torch.from_numpy(np.ascontiguousarray(x))).numpy()
-
-    @property
-    def _out_shape(self) -> tuple[int, int, int]:
-        return (self.horizon, len(self.target_names), len(CLASS_NAMES))
+        return self._framework.predict_export(self._model, x)
 
 
 def load_bundle(path: str | Path) -> ModelBundle:
@@ -105,45 +107,6 @@ def load_bundle(path: str | Path) -> ModelBundle:
     return ModelBundle(
         path=path, manifest=manifest, preprocessing=fmt.read_preprocessing(path), dataset=dataset
     )
-
-
-def load_model_files(folder: Path, framework: str) -> Any:
-    """The exported model: a Keras model (inference only) or a TorchScript module returning probabilities."""
-    if framework == "keras":
-        import keras
-
-        import seqsweep.trainables.keras_networks  # noqa: F401  (registers the custom layers)
-
-        return keras.models.load_model(folder / fmt.KERAS_FILE, compile=False)
-    if framework == "torch":
-        import torch
-
-        module = torch.jit.load(str(folder / fmt.TORCHSCRIPT_FILE), map_location="cpu")
-        return module.eval()
-    if framework == "function":
-        return _function_model(folder)
-    raise ConfigError(f"bundle: unknown framework {framework!r} (keras, torch or function)")
-
-
-def _function_model(folder: Path) -> Any:
-    """A training function's exported checkpoint behind its module's `predict` hook (`HookModel`)."""
-    from seqsweep.trainables.function import (
-        FUNCTION_CHECKPOINT_DIR,
-        FUNCTION_FILE,
-        HookModel,
-        hook_path,
-        predict_hook,
-    )
-
-    entry = fmt.read_json(folder / FUNCTION_FILE)
-    trainable = str(entry["trainable"])
-    hook = predict_hook(trainable)
-    if hook is None:
-        raise ConfigError(
-            f"bundle: the training function {trainable} has no {hook_path(trainable)} hook importable here, "
-            f"so its checkpoint cannot predict"
-        )
-    return HookModel(hook, folder / FUNCTION_CHECKPOINT_DIR, trainable)
 
 
 # --- from the database ----------------------------------------------------------------------------

@@ -16,7 +16,9 @@
     storage_path: ./runs
 
 `load_sweep` checks every rule that needs no data and no cluster; each error names the key, the
-rule and the value.
+rule and the value. Each section checks its own keys (`seqsweep.search_spaces.settings`,
+`seqsweep.data.spec.DatasetSpec`); `SweepSpec` checks the rules that join sections; `parse_sweep`
+then lets the model family check each corner of the space (`check_family=False` skips that).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import dataclasses
 import itertools
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,73 +36,35 @@ from typing import Any
 import yaml
 
 from seqsweep._config import from_mapping, to_mapping
-from seqsweep.constants import DEFAULT_METRIC, DEFAULT_MODE, MIN_MODE_METRICS, SEARCH_METRICS, VAL_MSE
+from seqsweep.constants import MIN_MODE_METRICS, SEARCH_METRICS, VAL_MSE
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import ConfigError
 from seqsweep.search_spaces.mixed import COMMON, MODEL_KEY, family_space, qualified, split_name
 from seqsweep.search_spaces.params import Choice, Fixed, Param, Searched, param_to_dict, parse_param
+from seqsweep.search_spaces.settings import (
+    CheckpointSettings,
+    FailureSettings,
+    ResourceSettings,
+    SchedulerSettings,
+    SearchSettings,
+    check_sweep_name,
+)
 
-ALGORITHMS = ("tpe", "random", "grid")
-SCHEDULERS = ("asha", "none")
+__all__ = [
+    "CheckpointSettings",
+    "FailureSettings",
+    "ResourceSettings",
+    "SchedulerSettings",
+    "SearchSettings",
+    "SweepFile",
+    "SweepSpec",
+    "load_sweep",
+    "parse_sweep",
+]
+
 BUILTIN_DIR = Path(__file__).parent / "sweeps"
+PARAMS_PREFIX = "params."
 MAX_CORNER_CHECKS = 4096
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    algorithm: str = "tpe"
-    """`tpe` (Optuna's TPE), `random`, or `grid` (every combination of the `choice` params)."""
-    metric: str = DEFAULT_METRIC
-    """What ranks trials: `val_macro_f1` (per-cell macro-F1, the default), `val_skill` (the same minus
-    persistence's: for users who only want models that beat persistence), `val_loss`, `val_mse`, ..."""
-    mode: str = DEFAULT_MODE
-    """`max` or `min`; defaults to `min` for `val_loss`, `train_loss` and `val_mse`, else `max`."""
-    num_samples: int | None = None
-    """Trials to run; None means 8, or the grid's size for `grid`."""
-    max_concurrent: int = 2
-    seed: int = 0
-    n_startup_trials: int | None = None
-    """TPE's random start (None: 10); never fewer than max_concurrent, so the first parallel wave is random."""
-    storage: str | None = None
-    """Optuna RDB URL; None keeps the study in `<experiment>/optuna.db` (SQLite)."""
-    time_budget_s: float | None = None
-    """Seconds of sweep time (over runs and resumes); once spent, running trials finish their epoch,
-    no new trial starts and the sweep ends (exit 0). None: no limit."""
-    stop_at: dict[str, float] | None = None
-    """Metric → target, e.g. `{val_macro_f1: 0.6}`: the sweep ends as for a spent time budget once any
-    trial reports a value reaching a target (>= to maximise, <= for `val_loss`, `train_loss`, `val_mse`)."""
-
-
-@dataclass(frozen=True)
-class SchedulerSettings:
-    type: str = "none"
-    """`asha` stops weak trials early (each reaches Optuna as PRUNED); `none` trains every trial fully."""
-    grace_period: int = 1
-    reduction_factor: int = 2
-    max_t: int | None = None
-    """Epochs at most; None takes the largest `epochs` in the space."""
-
-
-@dataclass(frozen=True)
-class ResourceSettings:
-    cpu: float = 1.0
-    gpu: float = 0.0
-    """Share of one GPU per trial; 0.5 lets two trials share a GPU, each capped at half its memory."""
-    workers: int = 1
-    """Data-parallel workers per trial (torch models): each trial runs a Ray Train job of this many
-    workers, each given `cpu` CPUs and `gpu` of a GPU; the trial itself holds no CPU."""
-
-
-@dataclass(frozen=True)
-class FailureSettings:
-    max_retries: int = 1
-    """Retries of a trial that raises, before it is marked errored. The sweep goes on either way."""
-
-
-@dataclass(frozen=True)
-class CheckpointSettings:
-    keep: int = 2
-    """Checkpoints kept per trial, ranked by the search metric (its best epoch is always kept)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +88,10 @@ class SweepFile:
     warm_start: str | None = None
     """An earlier experiment directory whose finished trials seed the searcher."""
 
+    def __post_init__(self) -> None:
+        """Raises ConfigError for an invalid `name` (each settings section checks itself)."""
+        check_sweep_name(self.name)
+
 
 @dataclass(frozen=True)
 class SweepSpec:
@@ -130,6 +99,10 @@ class SweepSpec:
 
     file: SweepFile
     space: dict[str, Param]
+
+    def __post_init__(self) -> None:
+        """The rules that join sections (`_check_sections`); the family's own are `parse_sweep`'s."""
+        _check_sections(self)
 
     @property
     def name(self) -> str:
@@ -250,7 +223,14 @@ def apply_override(raw: Any, override: str) -> Any:
     return raw
 
 
-def parse_sweep(raw: Any, where: str = "sweep") -> SweepSpec:
+def parse_sweep(raw: Any, where: str = "sweep", check_family: bool = True) -> SweepSpec:
+    """A sweep from its raw mapping (a YAML document), every rule that needs no data checked.
+
+    `check_family=False` skips what needs the model's code: importing the family (or training
+    function) and checking each corner of the space against it. Reading a finished experiment's
+    stored sweep does so, so that results never import Keras or torch. Raises ConfigError naming
+    the key, the rule and the value.
+    """
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: a sweep file is a mapping with at least `name` and `model`")
     if "name" not in raw:
@@ -280,7 +260,8 @@ def parse_sweep(raw: Any, where: str = "sweep") -> SweepSpec:
     families = _families(sweep_file.model)
     normalized = space_to_params(space, families)
     spec = SweepSpec(file=dataclasses.replace(sweep_file, params=normalized), space=space)
-    _validate(spec)
+    if check_family:
+        _check_with_family(spec)
     return spec
 
 
@@ -361,58 +342,23 @@ def display_name(name: str) -> str:
     return name.replace("/", ".")
 
 
-def _validate(spec: SweepSpec) -> None:
-    """Rules that need no data: settings, generic parameter rules, then the family's own rules."""
-    f = spec.file
-    if not f.name or any(c in f.name for c in "/\\ "):
-        raise ConfigError(f"sweep.name: must be a non-empty name without spaces or slashes, got {f.name!r}")
-    s = f.search
-    if s.algorithm not in ALGORITHMS:
-        raise ConfigError(f"search.algorithm: must be one of {', '.join(ALGORITHMS)}, got {s.algorithm!r}")
+def _check_sections(spec: SweepSpec) -> None:
+    """Rules that join sections: the metric against what trains, a grid over `choice` parameters,
+    ASHA's grace period within the epochs, what a mixed-family sweep cannot do."""
+    f, s = spec.file, spec.file.search
     if f.trainable is not None:
         if not s.metric or not isinstance(s.metric, str):
             raise ConfigError(f"search.metric: name a metric the training function reports, got {s.metric!r}")
     elif s.metric not in SEARCH_METRICS:
         raise ConfigError(f"search.metric: must be one of {', '.join(SEARCH_METRICS)}, got {s.metric!r}")
     if s.metric == VAL_MSE and f.trainable is None:
-        spaces = {family: spec.family_space(family) for family in spec.families} or {"": spec.space}
-        for family, space in spaces.items():
-            objective = space.get("objective")
-            if not (isinstance(objective, Fixed) and objective.value == "regression"):
-                where = f" (family {family})" if family else ""
-                raise ConfigError(
-                    f"search.metric: val_mse is reported only with `params.objective: regression`{where}"
-                )
-    if s.mode not in ("min", "max"):
-        raise ConfigError(f"search.mode: must be `min` or `max`, got {s.mode!r}")
-    if s.num_samples is not None and s.num_samples < 1:
-        raise ConfigError(f"search.num_samples: must be >= 1, got {s.num_samples}")
-    if s.max_concurrent < 1:
-        raise ConfigError(f"search.max_concurrent: must be >= 1, got {s.max_concurrent}")
-    _validate_budget(s)
+        _check_regression(spec)
     if spec.families:
-        _validate_mixed(spec)
+        _check_mixed(spec)
     elif not spec.searched:
         raise ConfigError("params: search at least one parameter (give it a `type`)")
     if s.algorithm == "grid":
-        continuous = [k for k, v in spec.searched.items() if not isinstance(v, Choice)]
-        if continuous:
-            raise ConfigError(
-                f"params.{continuous[0]}: grid search takes `choice` parameters only, "
-                f"got type {spec.searched[continuous[0]].kind}"
-            )
-        if s.num_samples is not None and s.num_samples != spec.grid_size():
-            raise ConfigError(
-                f"search.num_samples: a grid has {spec.grid_size()} points; leave num_samples out or set it "
-                f"to that, got {s.num_samples}"
-            )
-    if f.scheduler.type not in SCHEDULERS:
-        raise ConfigError(f"scheduler.type: must be one of {', '.join(SCHEDULERS)}, got {f.scheduler.type!r}")
-    if f.scheduler.grace_period < 1 or f.scheduler.reduction_factor < 2:
-        raise ConfigError(
-            f"scheduler: grace_period >= 1 and reduction_factor >= 2 must hold, got "
-            f"grace_period={f.scheduler.grace_period}, reduction_factor={f.scheduler.reduction_factor}"
-        )
+        _check_grid(spec)
     if f.scheduler.type == "asha":
         max_t = f.scheduler.max_t or spec.max_epochs
         if f.scheduler.grace_period > max_t:
@@ -420,23 +366,37 @@ def _validate(spec: SweepSpec) -> None:
                 f"scheduler.grace_period: must be at most the epochs a trial can run ({max_t}), "
                 f"got {f.scheduler.grace_period}"
             )
-    r = f.resources
-    if r.cpu <= 0 or r.gpu < 0 or r.workers < 1:
+
+
+def _check_regression(spec: SweepSpec) -> None:
+    """`search.metric: val_mse` needs `params.objective: regression` (in every family's space)."""
+    spaces = {family: spec.family_space(family) for family in spec.families} or {"": spec.space}
+    for family, space in spaces.items():
+        objective = space.get("objective")
+        if not (isinstance(objective, Fixed) and objective.value == "regression"):
+            where = f" (family {family})" if family else ""
+            raise ConfigError(
+                f"search.metric: val_mse is reported only with `params.objective: regression`{where}"
+            )
+
+
+def _check_grid(spec: SweepSpec) -> None:
+    """A grid takes `choice` parameters only, and runs each of its points once."""
+    num_samples = spec.file.search.num_samples
+    continuous = [k for k, v in spec.searched.items() if not isinstance(v, Choice)]
+    if continuous:
         raise ConfigError(
-            f"resources: cpu > 0, gpu >= 0 and workers >= 1 must hold, got cpu={r.cpu}, gpu={r.gpu}, "
-            f"workers={r.workers}"
+            f"params.{continuous[0]}: grid search takes `choice` parameters only, "
+            f"got type {spec.searched[continuous[0]].kind}"
         )
-    if r.gpu > 1 and r.gpu != int(r.gpu):
-        raise ConfigError(f"resources.gpu: a fraction must be at most 1 (or a whole number), got {r.gpu}")
-    if f.failure.max_retries < 0:
-        raise ConfigError(f"failure.max_retries: must be >= 0, got {f.failure.max_retries}")
-    if f.checkpoints.keep < 1:
-        raise ConfigError(f"checkpoints.keep: must be >= 1, got {f.checkpoints.keep}")
-    _validate_generic_params(spec)
-    _validate_with_family(spec)
+    if num_samples is not None and num_samples != spec.grid_size():
+        raise ConfigError(
+            f"search.num_samples: a grid has {spec.grid_size()} points; leave num_samples out or set it "
+            f"to that, got {num_samples}"
+        )
 
 
-def _validate_mixed(spec: SweepSpec) -> None:
+def _check_mixed(spec: SweepSpec) -> None:
     """What a mixed-family sweep cannot do (yet): a grid over a conditional space, a warm start, a
     training function."""
     if spec.file.trainable is not None:
@@ -453,42 +413,6 @@ def _validate_mixed(spec: SweepSpec) -> None:
         )
 
 
-def _validate_budget(s: SearchSettings) -> None:
-    """`search.time_budget_s` > 0 seconds; `search.stop_at` maps reported metrics to finite numbers."""
-    budget = s.time_budget_s
-    if budget is not None and (
-        isinstance(budget, bool) or not isinstance(budget, int | float) or not 0 < budget < math.inf
-    ):
-        raise ConfigError(f"search.time_budget_s: must be a number of seconds > 0, got {budget!r}")
-    if s.stop_at is None:
-        return
-    if not isinstance(s.stop_at, dict) or not s.stop_at:
-        raise ConfigError(
-            f"search.stop_at: write metric: target, e.g. {{val_macro_f1: 0.6}}, got {s.stop_at!r}"
-        )
-    for metric, target in s.stop_at.items():
-        if metric not in SEARCH_METRICS:
-            raise ConfigError(
-                f"search.stop_at: unknown metric {metric!r} (valid: {', '.join(SEARCH_METRICS)})"
-            )
-        if isinstance(target, bool) or not isinstance(target, int | float) or not math.isfinite(target):
-            raise ConfigError(f"search.stop_at.{metric}: the target must be a finite number, got {target!r}")
-
-
-def _validate_generic_params(spec: SweepSpec) -> None:
-    for flat_name, param in spec.space.items():
-        values = param.corners()
-        name, where = split_name(flat_name)[1], display_name(flat_name)
-        if name.startswith("dropout"):
-            bad = [v for v in values if not (isinstance(v, int | float) and 0 <= v < 1)]
-            if bad:
-                raise ConfigError(f"params.{where}: a dropout rate must be in [0, 1), got {bad[0]}")
-        if name in ("epochs", "batch_size"):
-            bad = [v for v in values if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1)]
-            if bad:
-                raise ConfigError(f"params.{where}: must be an integer >= 1, got {bad[0]!r}")
-
-
 def corner_configs(spec: SweepSpec, family: str | None = None) -> list[dict[str, Any]]:
     """Every combination of each parameter's extremes (choice values, range ends), capped; with
     `family`, over that family's space of a mixed sweep (its own names)."""
@@ -499,11 +423,14 @@ def corner_configs(spec: SweepSpec, family: str | None = None) -> list[dict[str,
     return [dict(zip(names, combo, strict=True)) for combo in combos]
 
 
-def _validate_with_family(spec: SweepSpec) -> None:
+def _check_with_family(spec: SweepSpec) -> None:
+    """The model's own rules: each family (or the training function) is imported and checks every
+    corner of its space (`corner_configs`) with `validate_config`; its message gains the corner's
+    searched values it does not already name, and for a mixed sweep the family's path."""
     from seqsweep.trainables.registry import resolve_family
 
     if spec.file.trainable is not None:
-        _validate_trainable(spec)
+        _check_trainable(spec)
         return
     for name in spec.families or (str(spec.file.model),):
         family = resolve_family(name)
@@ -512,16 +439,38 @@ def _validate_with_family(spec: SweepSpec) -> None:
                 f"resources.workers: data-parallel trials train torch models only; {name!r} is a "
                 f"Keras family (use workers: 1, or the gru family)"
             )
-        try:
-            for config in corner_configs(spec, name if spec.families else None):
+        space = spec.family_space(name) if spec.families else spec.space
+        searched = [k for k, v in space.items() if not isinstance(v, Fixed)]
+        for config in corner_configs(spec, name if spec.families else None):
+            try:
                 family.validate_config(config)
-        except ConfigError as exc:
-            if not spec.families:
-                raise
-            raise ConfigError(f"params.{name}: {exc}") from None
+            except ConfigError as exc:
+                message = with_corner(str(exc), {k: config[k] for k in searched})
+                raise ConfigError(_in_family(message, name) if spec.families else message) from None
 
 
-def _validate_trainable(spec: SweepSpec) -> None:
+def _in_family(message: str, family: str) -> str:
+    """A family's message under its block of a mixed sweep: `params.x: ...` becomes
+    `params.<family>.x: ...`; any other message is prefixed with `params.<family>: `."""
+    if message.startswith(PARAMS_PREFIX):
+        return f"{PARAMS_PREFIX}{family}.{message.removeprefix(PARAMS_PREFIX)}"
+    return f"{PARAMS_PREFIX}{family}: {message}"
+
+
+def with_corner(message: str, corner: dict[str, Any]) -> str:
+    """`message` + ` (corner k=v, ...)` for the corner's parameters the message does not name already
+    (as a whole word); `message` unchanged when it names them all."""
+    unnamed = {k: v for k, v in corner.items() if not re.search(rf"(?<!\w){re.escape(k)}(?!\w)", message)}
+    if not unnamed:
+        return message
+    corner_text = f"corner {', '.join(f'{k}={v!r}' for k, v in unnamed.items())}"
+    family = re.search(r" \(family [^()]*\)$", message)
+    if family is not None:  # one bracket: `(family lstm, corner ...)`
+        return f"{message[: family.end() - 1]}, {corner_text})"
+    return f"{message} ({corner_text})"
+
+
+def _check_trainable(spec: SweepSpec) -> None:
     """A training function: importable and callable; one worker per trial; one split (no folds)."""
     from seqsweep.trainables.function import import_trainable
 
@@ -531,6 +480,7 @@ def _validate_trainable(spec: SweepSpec) -> None:
             f"trainable: write a training function as 'package.module:function', got {trainable!r}"
         )
     import_trainable(trainable)
+    _check_common_keys(spec)
     if spec.file.resources.workers > 1:
         raise ConfigError(
             "resources.workers: a training function runs in its trial's process; use workers: 1"
@@ -539,3 +489,18 @@ def _validate_trainable(spec: SweepSpec) -> None:
         raise ConfigError(
             "dataset.split.folds: a training function trains on one train/valid split; use folds: 1"
         )
+
+
+def _check_common_keys(spec: SweepSpec) -> None:
+    """The shared loop's keys (`epochs`, `batch_size`, `patience`) that a training function also reads:
+    every corner's value must keep `hyperparameters.COMMON`'s rule (a function has no family to check)."""
+    from seqsweep.trainables.hyperparameters import COMMON, Invalid
+
+    for config in corner_configs(spec):
+        for key, rule in COMMON.items():
+            if key not in config:
+                continue
+            try:
+                rule.check(config[key])
+            except Invalid:
+                raise ConfigError(f"params.{key}: must be {rule.rule}, got {config[key]!r}") from None

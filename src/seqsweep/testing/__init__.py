@@ -10,7 +10,6 @@ Importing this package imports neither pytest nor TensorFlow nor torch.
 from seqsweep.testing.bundles import FLAT_BAND, hand_masked_cross_entropy, make_bundle
 from seqsweep.testing.contract import (
     CHECKS,
-    EXAMPLE_CONFIGS,
     LEARN_ROWS,
     ContractRun,
     check_checkpoints,
@@ -21,13 +20,14 @@ from seqsweep.testing.contract import (
     check_reports,
     check_resume,
     check_val_skill,
+    example_config,
+    example_configs,
     rerun,
     run_family,
 )
 
 __all__ = [
     "CHECKS",
-    "EXAMPLE_CONFIGS",
     "FLAT_BAND",
     "LEARN_ROWS",
     "ContractRun",
@@ -39,6 +39,8 @@ __all__ = [
     "check_reports",
     "check_resume",
     "check_val_skill",
+    "example_config",
+    "example_configs",
     "hand_masked_cross_entropy",
     "make_bundle",
     "rerun",

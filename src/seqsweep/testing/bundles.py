@@ -11,9 +11,10 @@ import numpy as np
 from seqsweep.constants import MASK_VALUE
 from seqsweep.data.bundle import DatasetBundle, Preprocessing, SplitWindows
 from seqsweep.data.spec import DatasetSpec
+from seqsweep.data.targets import TargetLevels, WindowTargets
 
 FLAT_BAND = 0.43
-"""|N(0, 1)| <= 0.43 holds a third of the mass: three balanced classes."""
+"""|N(0, 1)| <= 0.43 holds a third of the mass: three balanced classes of `make_bundle`'s moves."""
 EMBEDDING_DIM = 384
 """Width of the symbol embeddings the real build uses (all-MiniLM-L6-v2); only the PCA shapes use it."""
 HOUR_NS = 3_600_000_000_000
@@ -31,37 +32,48 @@ def make_bundle(
     seed: int = 0,
     embedding_dim: int = EMBEDDING_DIM,
 ) -> DatasetBundle:
-    """A bundle whose moves for target t (every horizon step) are feature t of the window's last step.
+    """A bundle whose targets are features 0 … T − 1, with real future moves the last input announces.
 
-    So the class is a fixed function of the last input (easy to learn), about `label_mask_rate` of
-    the labels are masked, and about `input_mask_rate` of the input rows are missing (all features
-    MASK_VALUE). One symbol (`SYNUSDT`), hourly rows, split 70 / 15 / 15 with a lookback's gap.
+    Each target's level is N(0, 1/2) noise, so a move level[e + h] − level[e] is N(0, 1) and ±`FLAT_BAND`
+    makes three balanced classes. The next T · H columns are leads: at row i, level[i + h] − level[i] of
+    target t (0 where it is unknown), so each class is a fixed function of one input
+    of the window's last step (easy to learn); any further columns up to `n_features` are N(0, 1) noise
+    (the bundle has max(n_features, T · (H + 1)) features). About `input_mask_rate` of the rows are missing
+    (all features MASK_VALUE), and single target values are missing so that about `label_mask_rate` of
+    the moves are masked (a move needs both of its levels). Labels and moves are derived from the levels
+    like a built dataset's. One symbol (`SYNUSDT`), hourly rows, split 70 / 15 / 15 with a lookback's gap.
     """
     rng = np.random.default_rng(seed)
-    clean = rng.normal(size=(n_rows, n_features)).astype(np.float32)  # (N, F)
-    missing_row = rng.random(n_rows) < input_mask_rate
-    features = clean.copy()
-    features[missing_row] = MASK_VALUE
+    width = max(n_features, n_targets * (horizon + 1))
+    features = rng.normal(size=(n_rows, width)).astype(np.float32)  # (N, F)
+    features[:, :n_targets] *= np.float32(np.sqrt(0.5))
+    # a move is masked when either level is: P(level missing) = 1 − sqrt(1 − label_mask_rate)
+    level_missing = 1.0 - np.sqrt(1.0 - label_mask_rate)
+    value_missing = max(0.0, (level_missing - input_mask_rate) / (1.0 - input_mask_rate))
+    features[rng.random(n_rows) < input_mask_rate] = MASK_VALUE
+    targets = features[:, :n_targets]
+    targets[rng.random(targets.shape) < value_missing] = MASK_VALUE
+    features[:, n_targets : n_targets * (horizon + 1)] = _leads(
+        targets, horizon
+    )  # a missing row stays masked
 
-    ends = np.arange(lookback - 1 + horizon, n_rows, dtype=np.int32)
-    source_rows = np.repeat(ends[:, None], horizon, axis=1)  # (n, H): every step follows the last input
-    moves = clean[source_rows][:, :, :n_targets].astype(np.float32)  # (n, H, T)
-    labels = np.where(moves < -FLAT_BAND, 0, np.where(moves > FLAT_BAND, 2, 1)).astype(np.int8)
-    masked = (rng.random(labels.shape) < label_mask_rate) | missing_row[source_rows][:, :, None]
-    labels[masked] = int(MASK_VALUE)
-    moves[masked] = MASK_VALUE
+    levels = np.where(targets == MASK_VALUE, np.nan, targets.astype(np.float64))  # (N, T)
+    thresholds = np.tile(np.array([-FLAT_BAND, FLAT_BAND], np.float32), (horizon, n_targets, 1))
+    derive = WindowTargets(
+        levels=TargetLevels.encode(levels, features, range(n_targets)), horizon=horizon, thresholds=thresholds
+    )
+    ends = np.arange(lookback - 1, n_rows - horizon, dtype=np.int32)
+    ends = ends[(derive.moves(ends) != MASK_VALUE).any(axis=(1, 2))]  # as a build: no all-masked window
 
     cut_valid, cut_test = int(0.7 * n_rows), int(0.85 * n_rows)
+    last = ends + horizon  # each window's last labelled row
     parts = {
-        "train": ends < cut_valid,
-        "valid": (ends >= cut_valid + lookback) & (ends < cut_test),
+        "train": last < cut_valid,
+        "valid": (ends >= cut_valid + lookback) & (last < cut_test),
         "test": ends >= cut_test + lookback,
     }
-    splits = {
-        name: SplitWindows(ends=ends[keep], labels=labels[keep], moves=moves[keep])
-        for name, keep in parts.items()
-    }
-    names = tuple(f"f{i}" for i in range(n_features))
+    splits = {name: SplitWindows(ends=ends[keep], targets=derive) for name, keep in parts.items()}
+    names = tuple(f"f{i}" for i in range(width))
     spec = DatasetSpec(
         join="prices",
         symbols=("SYNUSDT",),
@@ -74,12 +86,13 @@ def make_bundle(
     preprocessing = Preprocessing(
         feature_names=names,
         raw_columns=names,
-        scale_mean={"SYNUSDT": np.zeros(n_features)},
-        scale_std={"SYNUSDT": np.ones(n_features)},
+        scale_mean={"SYNUSDT": np.zeros(width)},
+        scale_std={"SYNUSDT": np.ones(width)},
         embeddings={"SYNUSDT": np.zeros(PCA_COMPONENTS)},
         pca_mean=np.zeros(embedding_dim),
         pca_components=np.zeros((PCA_COMPONENTS, embedding_dim)),
-        thresholds=np.tile(np.array([-FLAT_BAND, FLAT_BAND], np.float32), (horizon, n_targets, 1)),
+        thresholds=thresholds,
+        extra={"step_ns": HOUR_NS},
     )
     return DatasetBundle(
         spec=spec,
@@ -93,6 +106,18 @@ def make_bundle(
         cache_key="synthetic",
         boundaries=(cut_valid * HOUR_NS, cut_test * HOUR_NS),
     )
+
+
+def _leads(targets: np.ndarray, horizon: int) -> np.ndarray:
+    """(N, T · H) float32: column t · H + h − 1 holds level[i + h] − level[i] of target t; MASK_VALUE on a
+    missing row, 0 where only the later level is missing (that move is masked: no outlier input for it)."""
+    n_rows, n_targets = targets.shape
+    levels = np.where(targets == MASK_VALUE, np.nan, targets.astype(np.float64))
+    padded = np.concatenate([levels, np.full((horizon, n_targets), np.nan)])
+    leads = np.stack([padded[h : h + n_rows] - levels for h in range(1, horizon + 1)], axis=2)  # (N, T, H)
+    leads = np.where(np.isnan(leads), 0.0, leads)
+    leads[np.isnan(levels).all(axis=1)] = MASK_VALUE
+    return leads.astype(np.float32).reshape(n_rows, -1)
 
 
 def hand_masked_cross_entropy(labels: np.ndarray, probs: np.ndarray) -> float:

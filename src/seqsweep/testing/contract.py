@@ -3,7 +3,7 @@ must do through the shared loop, as plain functions that raise AssertionError wi
 
 `check_family("mypkg.models:build")` trains the family for a few epochs on a synthetic bundle
 (`make_bundle`) and runs every check; the test suite runs the same checks, one test each, over every
-registered family (`seqsweep.trainables.family_names()`) with the configs of `EXAMPLE_CONFIGS`.
+registered family (`seqsweep.trainables.family_names()`) with each family's own `example_config`.
 One run feeds most checks; the reload, resume and determinism checks start from its checkpoints.
 Nothing here imports pytest, and TensorFlow or torch only when the family builds its model.
 """
@@ -35,8 +35,17 @@ from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import SeqsweepError
 from seqsweep.metrics import scores, validation_report
 from seqsweep.testing.bundles import make_bundle
-from seqsweep.trainables import DeviceSettings, InMemoryReporter, TrialSettings, load_checkpoint, read_state
+from seqsweep.trainables import (
+    DeviceSettings,
+    InMemoryReporter,
+    TrialSettings,
+    family_names,
+    load_checkpoint,
+    read_state,
+    resolve_family,
+)
 from seqsweep.trainables import train as train_trial
+from seqsweep.trainables.registry import is_user_model
 
 EPOCHS = 5
 """Epochs of the contract run (the easy pattern is learnt well within them)."""
@@ -46,13 +55,24 @@ TRIAL = "contract"
 LEARN_ROWS = 3000
 """Rows of the synthetic bundle the contract run learns on."""
 
-EXAMPLE_CONFIGS: Mapping[str, Mapping[str, Any]] = {
-    "lstm": {"cell_size": 16, "dropout_rate_1": 0.1, "dropout_rate_2": 0.0},
-    "lstm_vae": {"cell_size": 16, "dropout_rate_1": 0.1, "latent_divisor": 2, "kl_weight": 0.01},
-    "gru": {"hidden_size": 16, "learning_rate": 0.01},
-}
-"""Small, fast configs of the built-in families (without epochs/batch_size). A family added to the
-registry needs one here: a test refuses a registered family without an example config."""
+
+def example_config(family: str) -> dict[str, Any]:
+    """The registered family's `example_config` (a small, fast config without epochs/batch_size);
+    {} for a user's `package.module:function`. AssertionError for a registered family without one."""
+    if is_user_model(family):
+        return {}
+    config = resolve_family(family).example_config
+    _require(
+        config is not None,
+        f"family {family!r} is registered without an example_config: set `example_config = {{...}}` on its "
+        f"class (a small config the contract suite trains in seconds)",
+    )
+    return dict(config or {})
+
+
+def example_configs() -> dict[str, dict[str, Any]]:
+    """Every registered family's example config, by name (in the registry's order)."""
+    return {name: example_config(name) for name in family_names()}
 
 
 @dataclass
@@ -88,7 +108,7 @@ def run_family(
     model) raises AssertionError naming the family and the reason.
     """
     bundle = bundle if bundle is not None else make_bundle(n_rows=LEARN_ROWS)
-    full = {**dict(config or EXAMPLE_CONFIGS.get(family, {})), "epochs": EPOCHS, "batch_size": BATCH}
+    full = {**dict(config or example_config(family)), "epochs": EPOCHS, "batch_size": BATCH}
     reporter = InMemoryReporter(trial_id=TRIAL, root=root)
     try:
         train_trial(full, bundle, TrialSettings(model=family, seed=SEED), reporter, DeviceSettings())
@@ -210,7 +230,7 @@ def check_reload(run: ContractRun) -> None:
 def check_resume(run: ContractRun, root: Path) -> None:
     """A resumed trial continues at the next epoch with its optimizer state (torch: bit for bit)."""
     checkpoint = run.reporter.checkpoints[1]
-    steps = getattr(load_checkpoint(checkpoint), "optimizer_steps", None)
+    steps = load_checkpoint(checkpoint).optimizer_steps
     _require(
         steps == 2 * run.batches_per_epoch,
         f"{run.family}: the epoch-2 checkpoint has {steps} optimizer steps, not {2 * run.batches_per_epoch}",
@@ -220,14 +240,14 @@ def check_resume(run: ContractRun, root: Path) -> None:
     _require(epochs == [3], f"{run.family}: resuming after epoch 2 of 3 reported epochs {epochs}")
     _require(resumed.reports[0][FINAL_EPOCH] is True, f"{run.family}: the resumed last epoch is not final")
     after = load_checkpoint(resumed.checkpoints[0])
-    steps = getattr(after, "optimizer_steps", None)
+    steps = after.optimizer_steps
     _require(
         steps == 3 * run.batches_per_epoch,
         f"{run.family}: after the resumed epoch the optimizer made {steps} steps, not {3 * run.batches_per_epoch}",
     )
-    if getattr(after, "framework", None) == "torch":
+    if after.framework.exact_resume:
         # same shuffle, same dropout draws (reseeded per epoch), restored optimizer: the resumed epoch 3
-        # is the uninterrupted one. (Keras dropout generators restart after a reload, so only close there.)
+        # is the uninterrupted one (torch). Keras dropout generators restart after a reload: only close.
         _require(
             _close(resumed.reports[0][TRAIN_LOSS], run.reports[2][TRAIN_LOSS], rel=1e-5),
             f"{run.family}: resumed epoch 3 train_loss {resumed.reports[0][TRAIN_LOSS]} differs from the "
@@ -258,7 +278,7 @@ CHECKS: tuple[Callable[[ContractRun], None], ...] = (
 def check_family(model: str, config: Mapping[str, Any] | None = None) -> None:
     """Run the whole trainable contract on `model` (`"mypkg.models:build"` or a built-in family name).
 
-    `config`: the model's hyperparameters (default: the built-in example config, or none for a user
+    `config`: the model's hyperparameters (default: the family's `example_config`, or none for a user
     model); keep it small, the family is trained a few epochs on a synthetic bundle on the CPU.
     Raises AssertionError naming the family and the broken rule; returns None when the contract holds.
     """

@@ -1,21 +1,27 @@
-"""The contract between the shared training loop and a model family.
+"""The contract between the shared training loop and the models it drives, plus the trial settings.
 
-A family turns a config into a `TrainableModel`; the loop in `loop.py` drives it epoch by epoch,
-scores it with `seqsweep.metrics`, and hands metrics plus a checkpoint folder to a `Reporter`.
+A family (`seqsweep.trainables.family.ModelFamily`) turns a config into a `TrainableModel`; the loop
+in `loop.py` drives it epoch by epoch, scores it with `seqsweep.metrics`, and hands metrics plus a
+checkpoint folder to a `Reporter`.
 Only `tune_reporter` (Ray Tune) and `train_workers` (Ray Train) know about Ray, so every family also
 trains outside Ray.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seqsweep.data.bundle import DataShape
+from seqsweep.errors import ConfigError
+
+if TYPE_CHECKING:
+    from seqsweep.trainables.checkpoint import ModelInfo
+    from seqsweep.trainables.frameworks import Framework
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]
 """(x (B, L, F) float32, labels (B, H, T) int8, moves (B, H, T) float32), as `DatasetBundle.batches` yields."""
@@ -30,44 +36,57 @@ class Evaluation:
     """(n, H, T) predicted moves, for the regression objective only."""
 
 
-class TrainableModel(Protocol):
-    """A built model with its optimizer: what the loop drives."""
+class TrainableModel(ABC):
+    """A built model with its optimizer: what the loop drives. Made by a `Framework` adapter
+    (`KerasModel`, `TorchModel`); a family never subclasses it."""
 
+    info: ModelInfo
+    """Family, framework, full config and data shape: what rebuilds it (written with every save)."""
+    regression: bool = False
+    """True when `evaluate` also returns predicted moves (the regression objective)."""
+
+    @abstractmethod
     def train_epoch(self, batches: Iterable[Batch]) -> float:
-        """One pass over `batches`; returns the mean training loss."""
-        ...
+        """One pass over `batches` with weight updates; returns the mean training loss (weighted by
+        windows per batch). Called once per epoch, first."""
 
+    @abstractmethod
     def evaluate(self, batches: Iterable[Batch]) -> Evaluation:
-        """Loss and predictions without updating weights (dropout off)."""
-        ...
+        """Loss and predictions without updating weights (dropout off). Called once per epoch after
+        `train_epoch`, on the validation split; also by `results` on other splits."""
 
+    @abstractmethod
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """(B, L, F) → (B, H, T, 3) class probabilities."""
-        ...
+        """(B, L, F) float32 → (B, H, T, 3) class probabilities. Called by `results` and `export`."""
 
+    @abstractmethod
     def save(self, directory: Path) -> None:
-        """Write weights, optimizer state and whatever `ModelFamily.load` needs into `directory`."""
-        ...
+        """Write weights, optimizer state and `model.json` into `directory`. Called after every epoch
+        (by the chief worker only) into the checkpoint folder the loop reports."""
 
+    @property
+    @abstractmethod
+    def optimizer_steps(self) -> int:
+        """Updates the optimizer has made (restored with a checkpoint)."""
 
-class ModelFamily(Protocol):
-    """A named way to build, check and reload models. Registered in `registry.py`."""
+    @property
+    def framework(self) -> Framework:
+        """The adapter that made this model (`info.framework` resolved through the frameworks table)."""
+        from seqsweep.trainables.frameworks import get_framework
 
-    name: str
-    framework: str
-    """`keras` or `torch`: decides how threads, seeds and GPU memory are set up."""
+        return get_framework(self.info.framework)
 
-    def validate_config(self, config: Mapping[str, Any]) -> None:
-        """Raise ConfigError for a config this family cannot build (e.g. a latent size of 0)."""
-        ...
+    def end_epoch(self, val_loss: float) -> None:  # noqa: B027  (optional hook)
+        """React to the epoch's validation loss (a learning-rate scheduler). Called after validation,
+        before the checkpoint is saved. Default: nothing."""
 
-    def build(
-        self, config: Mapping[str, Any], shape: DataShape, device: DeviceSettings
-    ) -> TrainableModel: ...
-
-    def load(self, directory: Path, device: DeviceSettings) -> TrainableModel:
-        """Reload what `TrainableModel.save` wrote, optimizer state included."""
-        ...
+    def distribute(self) -> None:
+        """Train data-parallel in the current torch.distributed process group. Called once, before the
+        first epoch, when a trial trains on several workers. Default: ConfigError naming the family."""
+        raise ConfigError(
+            f"resources.workers: model {self.info.family!r} is not a torch model; data-parallel trials "
+            f"train torch models only (use workers: 1)"
+        )
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class ModelInfo:
     family: str
     """Registry name or `package.module:function`."""
     framework: str
-    """`keras` or `torch`: the adapter that saved the weights."""
+    """`keras` or `torch`: the name of the adapter (`frameworks.get_framework`) that saved the weights."""
     config: dict[str, Any]
     shape: DataShape
 
@@ -140,13 +140,13 @@ def load_checkpoint(directory: str | Path, device: DeviceSettings | None = None)
     For a walk-forward trial (k folds) this is the last fold's model, the one trained on every row
     before the last validation block; the earlier folds' are in `fold_model_dir(directory, f, k)`.
     """
-    from seqsweep.trainables.device import configure
     from seqsweep.trainables.registry import resolve_family
 
     directory = Path(directory)
     device = device or DeviceSettings()
     family = resolve_family(ModelInfo.read(directory).family)
-    configure(family.framework, device)
+    for framework in family.frameworks:
+        framework.configure(device)
     return family.load(directory, device)
 
 

@@ -3,7 +3,8 @@
 Concurrent trials on one machine each get `cpus`; without a cap TensorFlow and torch each start one
 thread per core and the trials oversubscribe the machine. TensorFlow's thread pools and GPU options
 can only be set before its runtime starts, so a second call in the same process keeps the first
-settings (logged at debug level) instead of failing.
+settings (logged at debug level) instead of failing. The framework adapters
+(`seqsweep.trainables.frameworks`) call these from their `configure`.
 """
 
 from __future__ import annotations
@@ -23,19 +24,6 @@ logger = logging.getLogger(__name__)
 
 MAX_INTER_OP_THREADS = 2
 """Inter-op pools run independent ops side by side; more than 2 rarely helps small recurrent nets."""
-
-
-def configure(framework: str, device: DeviceSettings) -> None:
-    """Threads and GPU memory for `framework` (`keras`, `torch` or `auto`), before any model is built."""
-    if framework in ("keras", "auto"):
-        import keras
-
-        if keras.backend.backend() == "tensorflow":
-            configure_tensorflow(device)
-        elif keras.backend.backend() == "torch":
-            configure_torch(device)
-    if framework in ("torch", "auto"):
-        configure_torch(device)
 
 
 def inter_op_threads(cpus: int) -> int:

@@ -236,14 +236,21 @@ class HookModel:
     """A function trainable's checkpoint behind its module's `predict` hook, as a `predict_proba` model."""
 
     def __init__(
-        self, hook: Callable[[Path, np.ndarray], np.ndarray], checkpoint: Path, trainable: str
+        self, hook: Callable[[Path, np.ndarray], np.ndarray] | None, checkpoint: Path, trainable: str
     ) -> None:
         self.hook = hook
+        """None when the module has no `predict` hook (or cannot be imported here): nothing to predict with."""
         self.checkpoint = Path(checkpoint)
         self.trainable = trainable
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """(B, L, F) → (B, H, T, 3) probabilities from the hook; ConfigError when its output has another shape."""
+        """(B, L, F) → (B, H, T, 3) probabilities from the hook; ConfigError without a hook or when its
+        output has another shape."""
+        if self.hook is None:
+            raise ConfigError(
+                f"the training function {self.trainable} has no {hook_path(self.trainable)} hook, so its "
+                f"checkpoints cannot predict"
+            )
         out = np.asarray(self.hook(self.checkpoint, np.asarray(x, dtype=np.float32)), dtype=np.float32)
         if out.ndim != 4 or out.shape[0] != len(x) or out.shape[-1] != 3:
             raise ConfigError(

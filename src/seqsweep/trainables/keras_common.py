@@ -6,7 +6,7 @@ KERAS_BACKEND=torch. Importing this module imports Keras (and its backend).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from keras import ops
 
 from seqsweep.constants import MASK_VALUE
 from seqsweep.trainables.adapters import WeightedMean, predict_in_chunks, require_finite_batch
-from seqsweep.trainables.base import Batch, Evaluation
+from seqsweep.trainables.base import Batch, Evaluation, TrainableModel
 from seqsweep.trainables.checkpoint import KERAS_MODEL_FILE, KERAS_WEIGHTS_FILE, ModelInfo
 
 
@@ -59,20 +59,62 @@ def compile_model(model: keras.Model) -> keras.Model:
     return model
 
 
-class KerasModel:
+EvaluationStep = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
+"""(x (B, L, F), labels (B, H, T)) → (loss, probabilities (B, H, T, 3)) from one forward pass."""
+
+
+def evaluation_step(model: keras.Model) -> EvaluationStep | None:
+    """Loss and probabilities of a batch from one inference-mode forward pass, compiled like Keras's own.
+
+    It computes what `test_on_batch` (the loss: the compiled loss plus every `add_loss` term) and
+    `predict_on_batch` (the probabilities) compute, in one call instead of two forward passes: the
+    steps of Keras's `test_step` (`model(x, training=False)`, then `model.compute_loss`). TensorFlow
+    runs it as a `tf.function` (XLA only where the model's `jit_compile` says so), torch under
+    `no_grad`. None for a model with its own `test_step` or `run_eagerly`: its caller keeps Keras's
+    two calls.
+    """
+    if model.run_eagerly or type(model).test_step is not keras.Model.test_step:
+        return None
+
+    def step(x: Any, labels: Any) -> tuple[Any, Any]:
+        probs = model(x, training=False)
+        return model.compute_loss(x=x, y=labels, y_pred=probs, training=False), probs
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        compiled = tf.function(step, reduce_retracing=True, jit_compile=bool(model.jit_compile))
+    elif backend == "torch":
+        import torch
+
+        def compiled(x: Any, labels: Any) -> tuple[Any, Any]:
+            with torch.no_grad():
+                return step(ops.convert_to_tensor(x), ops.convert_to_tensor(labels))
+    else:
+        compiled = step
+
+    def run(x: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, probs = compiled(x, labels)
+        return float(ops.convert_to_numpy(loss)), np.asarray(ops.convert_to_numpy(probs))
+
+    return run
+
+
+class KerasModel(TrainableModel):
     """`TrainableModel` around a compiled `keras.Model` mapping (B, L, F) → (B, H, T, 3) probabilities.
 
     The loss is the compiled one plus every `add_loss` term (the VAE's KL), as Keras computes it in
-    `train_on_batch`/`test_on_batch`; the adapter adds nothing, so nothing is counted twice.
+    `train_on_batch`/`test_on_batch` (`evaluate` runs the same steps as `test_on_batch`, see
+    `evaluation_step`); the adapter adds nothing, so nothing is counted twice.
     """
-
-    framework = "keras"
 
     def __init__(self, model: keras.Model, info: ModelInfo, whole_model: bool = True) -> None:
         self.model = model
         self.info = info
         self.whole_model = whole_model
         """True: save a self-contained `.keras`; False: weights only (a user's function rebuilds the graph)."""
+        self._evaluation_step: EvaluationStep | None = None
 
     def train_epoch(self, batches: Iterable[Batch]) -> float:
         mean = WeightedMean()
@@ -82,13 +124,21 @@ class KerasModel:
         return mean.value
 
     def evaluate(self, batches: Iterable[Batch]) -> Evaluation:
+        """Mean loss over `batches` (weighted by windows) and their probabilities, one forward pass each."""
+        if self._evaluation_step is None:
+            self._evaluation_step = evaluation_step(self.model) or self._two_pass_step
         mean = WeightedMean()
         probs = []
         for index, (x, labels, _moves) in enumerate(batches):
-            logs = self.model.test_on_batch(x, labels, return_dict=True)
-            mean.add(require_finite_batch(float(logs["loss"]), "validation", index), len(x))
-            probs.append(np.asarray(self.model.predict_on_batch(x)))
+            loss, batch_probs = self._evaluation_step(x, labels)
+            mean.add(require_finite_batch(loss, "validation", index), len(x))
+            probs.append(batch_probs)
         return Evaluation(loss=mean.value, probs=np.concatenate(probs, axis=0))
+
+    def _two_pass_step(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+        """Keras's own calls, for a model `evaluation_step` cannot stand in for."""
+        logs = self.model.test_on_batch(x, labels, return_dict=True)
+        return float(logs["loss"]), np.asarray(self.model.predict_on_batch(x))
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
@@ -111,11 +161,3 @@ class KerasModel:
         # Keras skips optimizer variables it has not created yet; build them first.
         self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(directory / KERAS_WEIGHTS_FILE)
-
-
-def load_whole_model(directory: Path) -> KerasModel:
-    """Reload a built-in family's `.keras` checkpoint with its optimizer state."""
-    import seqsweep.trainables.keras_networks  # noqa: F401  (registers the VAE's sampling layer)
-
-    model = keras.models.load_model(directory / KERAS_MODEL_FILE)
-    return KerasModel(model, ModelInfo.read(directory), whole_model=True)

@@ -1,7 +1,9 @@
 """The one epoch loop every family runs under: seed, build or resume, train, score, report, stop.
 
-Families only build models (`ModelFamily`); everything a sweep relies on (what is reported, when a
-trial ends, how it resumes, how a NaN fails it) lives here, once.
+Families only build models (`ModelFamily`) and framework adapters (`Framework`) only seed and size
+them; everything a sweep relies on (what is reported, when a trial ends, how it resumes, how a NaN
+fails it) lives here, once. The loop calls the model's hooks (`end_epoch`, `distribute`) as declared
+methods of `TrainableModel`, never by discovery.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 import math
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
@@ -28,25 +30,17 @@ from seqsweep.constants import (
     WORKERS,
 )
 from seqsweep.data.bundle import DatasetBundle
-from seqsweep.errors import ConfigError, TrialError
+from seqsweep.errors import TrialError
 from seqsweep.metrics import masked_mse, scores, validation_report
 from seqsweep.trainables.base import DeviceSettings, TrainableModel, TrialSettings
 from seqsweep.trainables.checkpoint import LoopState, fold_model_dir
-from seqsweep.trainables.device import configure
-from seqsweep.trainables.family import resolve_config
+from seqsweep.trainables.frameworks import Framework
 from seqsweep.trainables.parallel import SINGLE, DataParallel
 from seqsweep.trainables.registry import resolve_family
 from seqsweep.trainables.reporting import Reporter
 from seqsweep.trainables.seeding import derive_seed, reseed_epoch, seed_everything, trial_seed
 
 logger = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class ValidationAware(Protocol):
-    """A model that reacts to each epoch's validation loss (the GRU's ReduceLROnPlateau)."""
-
-    def end_epoch(self, val_loss: float) -> None: ...
 
 
 def train(
@@ -73,7 +67,7 @@ def train(
     models (see `seqsweep.trainables.checkpoint`).
     """
     family = resolve_family(settings.model)
-    full = resolve_config(family, {**settings.fixed, **config})
+    full = family.resolve({**settings.fixed, **config})
     n_folds = bundle.n_folds
     views = [bundle.fold(f) for f in range(n_folds)]
     for f, view in enumerate(views):
@@ -84,8 +78,10 @@ def train(
                     f"the dataset's {split} split{where} has no windows; widen the date range or the split"
                 )
     seed = trial_seed(settings.seed, reporter.trial_id)
-    configure(family.framework, device)
-    seed_everything(seed, family.framework)
+    frameworks = family.frameworks
+    for framework in frameworks:
+        framework.configure(device)
+    seed_everything(seed, frameworks)
     # one fold: the trial seed itself, so a one-fold trial draws exactly what it always drew
     fold_seeds = [seed] if n_folds == 1 else [derive_seed(seed, "fold", f) for f in range(n_folds)]
 
@@ -106,12 +102,12 @@ def train(
     else:
         for f in range(n_folds):
             if n_folds > 1:
-                seed_everything(fold_seeds[f], family.framework)
+                seed_everything(fold_seeds[f], frameworks)
             models.append(family.build(full, bundle.shape, device))
         state = LoopState(trial_seed=seed, n_folds=n_folds)
     if parallel.active:
         for model in models:
-            _distribute(model, settings.model)
+            model.distribute()
 
     # Persistence's score on the same windows, once per trial: each epoch reports val_skill against it.
     persistence_f1 = [
@@ -127,7 +123,7 @@ def train(
                 epoch_seed=derive_seed(fold_seeds[f], "epoch", epoch),
                 batch_size=batch_size,
                 persistence_f1=persistence_f1[f],
-                framework=family.framework,
+                frameworks=frameworks,
                 parallel=parallel,
                 where=f"trial {reporter.trial_id}, epoch {epoch}" + (f", fold {f}" if n_folds > 1 else ""),
             )
@@ -164,7 +160,7 @@ def _fold_epoch(
     epoch_seed: int,
     batch_size: int,
     persistence_f1: float,
-    framework: str,
+    frameworks: tuple[Framework, ...],
     parallel: DataParallel,
     where: str,
 ) -> dict[str, Any]:
@@ -174,7 +170,9 @@ def _fold_epoch(
     dropout) an uninterrupted one would have drawn. `where` starts every error message.
     """
     # Workers share the shuffle (the rng below) but not their dropout draws.
-    reseed_epoch(derive_seed(epoch_seed, "rank", parallel.rank) if parallel.active else epoch_seed, framework)
+    reseed_epoch(
+        derive_seed(epoch_seed, "rank", parallel.rank) if parallel.active else epoch_seed, frameworks
+    )
     valid = view.splits["valid"]
     try:
         train_loss = model.train_epoch(
@@ -191,8 +189,7 @@ def _fold_epoch(
     metrics[VAL_SKILL] = metrics[VAL_MACRO_F1] - persistence_f1
     if evaluation.moves is not None:
         metrics[VAL_MSE] = masked_mse(valid.moves, evaluation.moves)
-    if isinstance(model, ValidationAware):
-        model.end_epoch(float(evaluation.loss))
+    model.end_epoch(float(evaluation.loss))
     return metrics
 
 
@@ -201,16 +198,6 @@ def _mean_over_folds(per_fold: list[dict[str, Any]]) -> dict[str, Any]:
     metrics: dict[str, Any] = {key: float(np.mean([m[key] for m in per_fold])) for key in per_fold[0]}
     metrics[VAL_MACRO_F1_FOLD_STD] = float(np.std([m[VAL_MACRO_F1] for m in per_fold]))
     return metrics
-
-
-def _distribute(model: TrainableModel, family_name: str) -> None:
-    distribute = getattr(model, "distribute", None)
-    if distribute is None:
-        raise ConfigError(
-            f"resources.workers: model {family_name!r} is not a torch model; data-parallel trials "
-            f"train torch models only (use workers: 1)"
-        )
-    distribute()
 
 
 def _require_finite(where: str, what: str, loss: float) -> None:

@@ -18,7 +18,7 @@ from torch import nn
 from seqsweep.constants import MASK_VALUE
 from seqsweep.errors import ConfigError
 from seqsweep.trainables.adapters import WeightedMean, predict_in_chunks, require_finite_batch
-from seqsweep.trainables.base import Batch, Evaluation
+from seqsweep.trainables.base import Batch, Evaluation, TrainableModel
 from seqsweep.trainables.checkpoint import TORCH_STATE_FILE, ModelInfo
 
 
@@ -46,14 +46,12 @@ def split_output(output: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     return output, None
 
 
-class TorchModel:
+class TorchModel(TrainableModel):
     """`TrainableModel` around an `nn.Module` that maps (B, L, F) to (B, H, T, 3) class logits.
 
     With `regression=True` the module also returns predicted moves and the loss is CE + MSE.
     `end_epoch` steps a ReduceLROnPlateau scheduler on the validation loss when there is one.
     """
-
-    framework = "torch"
 
     def __init__(
         self,
@@ -89,7 +87,8 @@ class TorchModel:
         return self._train_net is not self.net
 
     def _tensor(self, array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(array)).to(self.device, dtype)
+        # a copy only when needed: torch cannot wrap a read-only view (an object-store array) without a warning
+        return torch.as_tensor(np.require(array, requirements=["C", "W"])).to(self.device, dtype)
 
     def _forward(
         self, x: np.ndarray, net: nn.Module | None = None

@@ -17,17 +17,13 @@ returns, so it must build the same architecture for the same config.
 from __future__ import annotations
 
 import importlib
-import sys
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from seqsweep.constants import N_CLASSES
 from seqsweep.data.bundle import DataShape
-from seqsweep.errors import ConfigError, UnknownModelError
-from seqsweep.trainables.base import DeviceSettings, TrainableModel
-from seqsweep.trainables.checkpoint import ModelInfo
-from seqsweep.trainables.family import FamilyBase
+from seqsweep.errors import UnknownModelError
+from seqsweep.trainables.family import ModelFamily
+from seqsweep.trainables.frameworks import DETECTED
 
 
 def import_function(spec: str) -> Callable[..., Any]:
@@ -44,81 +40,22 @@ def import_function(spec: str) -> Callable[..., Any]:
     function = getattr(module, function_name, None)
     if not callable(function):
         raise UnknownModelError(f"model {spec!r}: module {module_name!r} has no function {function_name!r}")
-    return function  # type: ignore[no-any-return]
+    found: Callable[..., Any] = function
+    return found
 
 
-class UserFamily(FamilyBase):
-    """Wraps a user's function in the Keras or torch adapter: same loop, reports and checkpoints."""
+class UserFamily(ModelFamily):
+    """A user's function as a family: its framework is detected from the network it returns, and it
+    goes through the same adapters, loop, reports and checkpoints as a built-in family."""
 
-    framework = "auto"  # known only once the function has returned; the loop seeds and sizes both
+    framework = DETECTED  # known only once the function has returned; the loop seeds and sizes both
     open_config = True
+    rebuild_on_load = True
 
     def __init__(self, spec: str) -> None:
         self.name = spec
         self.function = import_function(spec)
 
-    def build(self, config: Mapping[str, Any], shape: DataShape, device: DeviceSettings) -> TrainableModel:
-        full = self.resolve(config)
-        return self._wrap(self._call(full, shape), full, shape, device)
-
-    def load(self, directory: Path, device: DeviceSettings) -> TrainableModel:
-        directory = Path(directory)
-        info = ModelInfo.read(directory)
-        model = self._wrap(self._call(info.config, info.shape), info.config, info.shape, device)
-        if info.framework == "keras":
-            model.load_weights(directory)
-        else:
-            model.load_state(directory)
-        loaded: TrainableModel = model
-        return loaded
-
-    def _call(self, config: dict[str, Any], shape: DataShape) -> Any:
+    def network(self, config: dict[str, Any], shape: DataShape) -> Any:
+        """Whatever the user's function returns for (a copy of) `config` and `shape`."""
         return self.function(dict(config), shape)
-
-    def _wrap(self, network: Any, config: dict[str, Any], shape: DataShape, device: DeviceSettings) -> Any:
-        keras = sys.modules.get("keras")
-        torch = sys.modules.get("torch")
-        if keras is not None and isinstance(network, keras.Model):
-            return self._wrap_keras(network, config, shape)
-        if torch is not None and isinstance(network, torch.nn.Module):
-            return self._wrap_torch(network, config, shape, device)
-        raise ConfigError(
-            f"model {self.name!r}: the function returned {type(network).__name__}; "
-            f"expected a keras.Model or a torch.nn.Module"
-        )
-
-    def _expected(self, shape: DataShape) -> tuple[int, int, int]:
-        return (shape.horizon, shape.n_targets, N_CLASSES)
-
-    def _wrap_keras(self, network: Any, config: dict[str, Any], shape: DataShape) -> Any:
-        from seqsweep.trainables.keras_common import KerasModel, compile_model
-
-        output = tuple(network.output_shape[1:])
-        if output != self._expected(shape):
-            raise ConfigError(
-                f"model {self.name!r}: the keras.Model outputs (batch, {', '.join(map(str, output))}); "
-                f"the dataset needs (batch, {', '.join(map(str, self._expected(shape)))})"
-            )
-        compile_model(network)
-        return KerasModel(network, ModelInfo(self.name, "keras", config, shape), whole_model=False)
-
-    def _wrap_torch(
-        self, network: Any, config: dict[str, Any], shape: DataShape, device: DeviceSettings
-    ) -> Any:
-        import torch
-
-        from seqsweep.trainables.device import torch_device
-        from seqsweep.trainables.torch_common import TorchModel, adamw, split_output
-
-        target = torch_device(device)
-        network = network.to(target)
-        probe = torch.zeros((1, shape.lookback, shape.n_features), device=target)
-        with torch.no_grad():
-            logits, _ = split_output(network.eval()(probe))
-        if tuple(logits.shape[1:]) != self._expected(shape):
-            raise ConfigError(
-                f"model {self.name!r}: the torch module outputs (batch, {', '.join(map(str, logits.shape[1:]))}); "
-                f"the dataset needs (batch, {', '.join(map(str, self._expected(shape)))})"
-            )
-        info = ModelInfo(self.name, "torch", config, shape)
-        return TorchModel(network, info, target, adamw(network, config))

@@ -2,8 +2,8 @@
 
 `SweepBudget` is a Tune `Callback` that the sweep's scheduler and searcher consult. Once the budget
 has ended (the sweep's elapsed time, over all its runs and resumes, reached `time_budget_s`, or some
-trial reported a value that reaches a `stop_at` target) the scheduler (`seqsweep.search_spaces.
-searchers.make_scheduler`) stops each running trial at its next report, so it finishes the epoch it is
+trial reported a value that reaches a `stop_at` target) the scheduler (`seqsweep.tuning.searchers.
+make_scheduler`) stops each running trial at its next report, so it finishes the epoch it is
 in and that epoch is recorded; the searcher (`PruningOptunaSearch.link`) starts no new trial, and the
 sweep ends cleanly. Trials it stops are recorded in the shared `StopRecord`, so Optuna keeps them as
 PRUNED. (Not a Tune `Stopper`: Tune pickles its stopper into the experiment state and restores that
@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from seqsweep.constants import MIN_MODE_METRICS
-from seqsweep.search_spaces.searchers import StopRecord
 from seqsweep.tuning.clock import SweepClock
+from seqsweep.tuning.searchers import StopRecord
 
 
 def reaches(metric: str, value: Any, target: float) -> bool:

@@ -44,17 +44,6 @@ from seqsweep.layout import (
     is_started_experiment,
 )
 from seqsweep.search_spaces.credentials import with_database, without_password
-from seqsweep.search_spaces.searchers import (
-    PruningOptunaSearch,
-    StopRecord,
-    check_study_owner,
-    check_warm_start,
-    claim_study,
-    make_scheduler,
-    make_searcher,
-    study_storage_url,
-    warm_start_points,
-)
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 from seqsweep.tuning.budget import SweepBudget
 from seqsweep.tuning.experiment_state import (
@@ -65,6 +54,17 @@ from seqsweep.tuning.experiment_state import (
 )
 from seqsweep.tuning.progress import SweepProgress
 from seqsweep.tuning.retention import prune_checkpoints
+from seqsweep.tuning.searchers import (
+    PruningOptunaSearch,
+    StopRecord,
+    check_study_owner,
+    check_warm_start,
+    claim_study,
+    make_scheduler,
+    make_searcher,
+    study_storage_url,
+    warm_start_points,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -8,14 +8,14 @@ import optuna
 import pytest
 
 from seqsweep.constants import FINAL_EPOCH, VAL_MACRO_F1
-from seqsweep.search_spaces.searchers import (
+from seqsweep.search_spaces.sweep import parse_sweep
+from seqsweep.tuning.searchers import (
     RAY_TRIAL_ID_ATTR,
     make_sampler,
     make_scheduler,
     make_searcher,
     warm_start_points,
 )
-from seqsweep.search_spaces.sweep import parse_sweep
 
 State = optuna.trial.TrialState
 

@@ -22,7 +22,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from seqsweep.search_spaces.searchers import PruningOptunaSearch, RecordingASHAScheduler, StopRecord
+from seqsweep.tuning.searchers import PruningOptunaSearch, RecordingASHAScheduler, StopRecord
 
 SPACE = {"a": tune.uniform(0.0, 5.0)}
 METRIC = "metric"

@@ -7,7 +7,7 @@ Every algorithm runs through Optuna so that each sweep has a study in a real sto
 stops early reaches Optuna as PRUNED (with its intermediate values), not as COMPLETE with a partial
 score, so TPE does not treat a two-epoch score as a finished one. What stopped a trial is what Tune
 decided (`StopRecord`), never a key the trainable must report; everything else keeps Ray's contract
-(`tests/search_spaces/test_searcher_contract.py`).
+(`tests/tuning/test_searcher_contract.py`).
 
 An experiment owns its study: `claim_study` records the experiment's identity on the study
 (`OWNER_ATTR`), and `check_study_owner` refuses, before anything is written, a run or resume whose
@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import math
 import pickle
-import warnings
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -36,8 +35,8 @@ from seqsweep.db_url import mask
 from seqsweep.errors import ConfigError
 from seqsweep.layout import SWEEP_COPY, study_db_url
 from seqsweep.search_spaces.mixed import FamilySpace
-from seqsweep.search_spaces.params import Choice
 from seqsweep.search_spaces.sweep import SweepSpec
+from seqsweep.tuning.registry import SAMPLERS, SCHEDULERS
 
 logger = logging.getLogger(__name__)
 
@@ -379,25 +378,8 @@ def claim_study(url: str, spec: SweepSpec, experiment_id: str, experiment_dir: P
 
 
 def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
-    """Optuna's sampler for the sweep's algorithm.
-
-    A mixed-family sweep's space is conditional (each family has its own parameters): TPE then runs
-    with `group=True`, which fits each family's parameters only on the trials that sampled them.
-    """
-    s = spec.file.search
-    if s.algorithm == "random":
-        return optuna.samplers.RandomSampler(seed=s.seed)
-    if s.algorithm == "grid":
-        grid = {name: list(p.values) for name, p in spec.searched.items() if isinstance(p, Choice)}
-        return optuna.samplers.GridSampler(grid, seed=s.seed)
-    startup = max(s.n_startup_trials if s.n_startup_trials is not None else 10, s.max_concurrent)
-    if spec.families:
-        with warnings.catch_warnings():  # `group` is marked experimental in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.TPESampler(
-                seed=s.seed, n_startup_trials=startup, multivariate=True, group=True
-            )
-    return optuna.samplers.TPESampler(seed=s.seed, n_startup_trials=startup, multivariate=True)
+    """Optuna's sampler for the sweep's `search.algorithm` (`seqsweep.tuning.registry.SAMPLERS`)."""
+    return SAMPLERS[spec.file.search.algorithm](spec)
 
 
 _DRIVER_ONLY = ("_stops", "_budget")
@@ -423,19 +405,10 @@ def make_searcher(spec: SweepSpec, experiment_dir: str) -> PruningOptunaSearch:
 def make_scheduler(
     spec: SweepSpec, stops: StopRecord | None = None, budget: BudgetView | None = None
 ) -> TrialScheduler:
-    """FIFO, or ASHA on `training_iteration` recording its cuts in `stops` (shared with the searcher);
-    either stops every trial at its next report once `budget` has ended."""
-    sched = spec.file.scheduler
-    if sched.type == "none":
-        return SweepFIFOScheduler(budget)
-    return RecordingASHAScheduler(
-        stops=stops,
-        budget=budget,
-        time_attr="training_iteration",
-        max_t=sched.max_t or spec.max_epochs,
-        grace_period=sched.grace_period,
-        reduction_factor=sched.reduction_factor,
-    )
+    """Tune's scheduler for `scheduler.type` (`seqsweep.tuning.registry.SCHEDULERS`): FIFO, or ASHA
+    recording its cuts in `stops` (shared with the searcher); either stops every trial at its next
+    report once `budget` has ended."""
+    return SCHEDULERS[spec.file.scheduler.type](spec, stops, budget)
 
 
 def earlier_study(earlier_experiment: str) -> tuple[str | None, str]:

@@ -1,0 +1,95 @@
+"""The Keras speed paths compute what the plain network math does: unrolled LSTMs, one-pass evaluation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from trainables_helpers import TINY_CONFIGS
+
+from seqsweep.constants import MASK_VALUE
+from seqsweep.data.bundle import DatasetBundle, DataShape
+from seqsweep.trainables import DeviceSettings, resolve_family
+
+SHAPE = DataShape(lookback=6, n_features=3, horizon=2, n_targets=2)
+
+
+def build(family: str, unroll: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The family's network with its recurrences unrolled or not (the same seed, so the same weights)."""
+    import keras
+
+    from seqsweep.trainables import keras_networks
+
+    monkeypatch.setattr(keras_networks, "unroll_recurrence", lambda steps: unroll)
+    keras.utils.set_random_seed(5)
+    builder = keras_networks.build_lstm if family == "lstm" else keras_networks.build_lstm_vae
+    config = {
+        "cell_size": 8,
+        "dropout_rate_1": 0.3,
+        "dropout_rate_2": 0.1,
+        "latent_divisor": 2,
+        "kl_weight": 0.1,
+    }
+    return builder(config, SHAPE)
+
+
+def masked_windows() -> tuple[np.ndarray, np.ndarray]:
+    """Windows with masked steps at the start, in the middle and at the end; and the same windows with
+    each masked step dropped and the earlier steps shifted right behind a leading masked step."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, SHAPE.lookback, SHAPE.n_features)).astype(np.float32)
+    x[0, 0] = MASK_VALUE  # a leading gap
+    x[1, 3] = MASK_VALUE  # a missing row in the middle
+    x[2, -1] = MASK_VALUE  # the last row missing
+    shifted = x.copy()
+    for window, step in ((0, 0), (1, 3), (2, SHAPE.lookback - 1)):
+        kept = np.delete(x[window], step, axis=0)
+        shifted[window] = np.concatenate([np.full((1, SHAPE.n_features), MASK_VALUE), kept])
+    return x, shifted
+
+
+@pytest.mark.parametrize("family", ["lstm", "lstm_vae"])
+def test_unrolled_network_computes_the_rolled_one_and_still_skips_masked_steps(
+    family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rolled = build(family, unroll=False, monkeypatch=monkeypatch)
+    unrolled = build(family, unroll=True, monkeypatch=monkeypatch)
+    assert all(layer.unroll for layer in unrolled.layers if hasattr(layer, "unroll"))
+    assert not any(layer.unroll for layer in rolled.layers if hasattr(layer, "unroll"))
+    unrolled.set_weights(rolled.get_weights())
+
+    x, shifted = masked_windows()
+    expected = np.asarray(rolled.predict_on_batch(x))
+    np.testing.assert_allclose(np.asarray(unrolled.predict_on_batch(x)), expected, rtol=1e-5, atol=1e-6)
+    # a masked step is skipped (the state carries over it): dropping it changes nothing
+    np.testing.assert_allclose(np.asarray(unrolled.predict_on_batch(shifted)), expected, rtol=1e-5, atol=1e-6)
+    # ...while a real step does change the output
+    assert not np.allclose(np.asarray(unrolled.predict_on_batch(x[:, ::-1])), expected, atol=1e-4)
+
+
+def test_short_lookbacks_are_unrolled_on_a_cpu_only() -> None:
+    from seqsweep.trainables.keras_networks import UNROLL_MAX_STEPS, gpu_visible, unroll_recurrence
+
+    assert unroll_recurrence(UNROLL_MAX_STEPS) is not gpu_visible()
+    assert unroll_recurrence(UNROLL_MAX_STEPS + 1) is False
+
+
+@pytest.mark.parametrize("family", ["lstm", "lstm_vae", "tiny_user_models:keras_model"])
+def test_one_pass_evaluation_gives_keras_own_loss_and_probabilities(
+    family: str, synthetic_bundle: DatasetBundle
+) -> None:
+    model = resolve_family(family).build(TINY_CONFIGS[family], synthetic_bundle.shape, DeviceSettings())
+    model.train_epoch(synthetic_bundle.batches("train", 128))
+    batches = list(synthetic_bundle.batches("valid", 32))
+    assert len(batches) > 1 and (batches[0][1] == MASK_VALUE).any()
+    evaluation = model.evaluate(batches)
+
+    # what Keras's own calls give, batch by batch (the loss includes the VAE's KL term)
+    losses = [
+        float(model.model.test_on_batch(x, labels, return_dict=True)["loss"]) for x, labels, _ in batches
+    ]
+    sizes = [len(x) for x, _, _ in batches]
+    probs = np.concatenate([np.asarray(model.model.predict_on_batch(x)) for x, _, _ in batches])
+    assert evaluation.loss == pytest.approx(np.average(losses, weights=sizes), rel=1e-5)
+    np.testing.assert_allclose(evaluation.probs, probs, rtol=1e-5, atol=1e-6)
