@@ -350,42 +350,26 @@ def winner_outputs(
     scaling and thresholds are the dataset's own, so `bundle`'s splits apply as they are.
     Raises ConfigError when the checkpoint of the best epoch was not kept.
     """
-    from seqsweep.trainables import DeviceSettings, load_checkpoint
+    from seqsweep.trainables import DeviceSettings, TrainableModel
+    from seqsweep.trainables.frameworks import checkpoint_framework
 
     if trial.checkpoint is None:
         raise ConfigError(
             f"trial {trial.trial_id}: the checkpoint of its best epoch ({trial.best_epoch}) was not kept; "
             f"raise checkpoints.keep in the sweep file"
         )
-    model = function_model(Path(trial.checkpoint))
-    if model is None:
-        model = load_checkpoint(Path(trial.checkpoint), DeviceSettings(cpus=cpus or os.cpu_count() or 1))
+    checkpoint = Path(trial.checkpoint)
+    framework = checkpoint_framework(checkpoint)
+    model = framework.load_checkpoint(checkpoint, DeviceSettings(cpus=cpus or os.cpu_count() or 1))
+    framework.require_predicts(model, checkpoint)
     outputs = {}
     for split in splits:
-        if getattr(model, "regression", False):
+        if isinstance(model, TrainableModel) and model.regression:
             evaluation = model.evaluate(bundle.batches(split, WINDOW_CHUNK))
             outputs[split] = WinnerOutput(metrics.predicted_classes(evaluation.probs), evaluation.moves)
         else:
             outputs[split] = WinnerOutput(metrics.predicted_classes(predict_split(model, bundle, split)))
     return outputs
-
-
-def function_model(checkpoint: Path) -> Any | None:
-    """A training function's checkpoint behind its module's `predict` hook (`HookModel`); None when the
-    checkpoint is a family's. Raises ConfigError when the function's module has no hook."""
-    from seqsweep.trainables.function import HookModel, hook_path, predict_hook, read_marker
-
-    marker = read_marker(checkpoint)
-    if marker is None:
-        return None
-    trainable = str(marker.get("trainable"))
-    hook = predict_hook(trainable)
-    if hook is None:
-        raise ConfigError(
-            f"{checkpoint}: the training function {trainable} has no {hook_path(trainable)} hook, so its "
-            f"checkpoints cannot predict"
-        )
-    return HookModel(hook, checkpoint, trainable)
 
 
 def predict_split(model: Any, bundle: DatasetBundle, split: str) -> np.ndarray:

@@ -54,7 +54,8 @@ class Hyperparameter(ABC):
             return None
         return self._coerce(value)
 
-    def _validate_default(self) -> None:
+    def __post_init__(self) -> None:
+        """A default that breaks its own rule is refused when the table is declared (ValueError)."""
         try:
             self.check(self.default)
         except Invalid:
@@ -86,9 +87,6 @@ class Int(Hyperparameter):
     allow_none: bool = False
     """None is a value of its own (e.g. `patience: null` = no early stopping)."""
 
-    def __post_init__(self) -> None:
-        self._validate_default()
-
     @property
     def rule(self) -> str:
         bounds = _bound_text(self.low, self.high, "[", "]")
@@ -115,9 +113,6 @@ class Float(Hyperparameter):
     closed: Closed = "both"
     default: Any = None
     allow_none: bool = False
-
-    def __post_init__(self) -> None:
-        self._validate_default()
 
     @property
     def _ends(self) -> tuple[str, str]:
@@ -149,9 +144,6 @@ class Choice(Hyperparameter):
     options: tuple[Any, ...] = ()
     default: Any = None
     allow_none: bool = False
-
-    def __post_init__(self) -> None:
-        self._validate_default()
 
     @property
     def rule(self) -> str:

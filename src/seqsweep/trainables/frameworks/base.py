@@ -70,6 +70,20 @@ class Framework(ABC):
 
         raise ConfigError(f"{directory}: the {self.name} framework keeps no family checkpoints")
 
+    def rebuilt(
+        self, directory: Path, info: ModelInfo, rebuild: Callable[[], TrainableModel], kind: type
+    ) -> Any:
+        """`rebuild()`, checked to be this framework's model class `kind` (for `restore`); raises
+        ConfigError when the family now builds another kind of model than the checkpoint holds."""
+        from seqsweep.errors import ConfigError
+
+        model = rebuild()
+        if not isinstance(model, kind):
+            raise ConfigError(
+                f"{directory}: a {self.name} checkpoint, but {info.family!r} now builds another kind of model"
+            )
+        return model
+
     # --- results: called by export, evaluate and predict ------------------------------------------
 
     def load_checkpoint(self, directory: Path, device: DeviceSettings) -> Any:
@@ -79,6 +93,11 @@ class Framework(ABC):
         from seqsweep.trainables.checkpoint import load_checkpoint
 
         return load_checkpoint(directory, device)
+
+    def require_predicts(self, model: Any, directory: Path) -> None:  # noqa: B027  (optional hook)
+        """Raise ConfigError when `model`, loaded from the checkpoint `directory`, cannot predict (a training
+        function without its `predict` hook). Called by `seqsweep results` before it scores a winner.
+        Default: nothing (a family's model always predicts)."""
 
     def verifiable(self, model: Any) -> bool:
         """Whether an export of `model` can be reloaded and compared with it (False: a training function

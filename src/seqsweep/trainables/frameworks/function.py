@@ -16,13 +16,13 @@ import numpy as np
 
 from seqsweep._fs import atomic_write_json
 from seqsweep.errors import ConfigError
+from seqsweep.trainables import function  # looked up per call: one place to find (and patch) the hook
 from seqsweep.trainables.frameworks.base import Framework
 from seqsweep.trainables.function import (
     FUNCTION_CHECKPOINT_DIR,
     FUNCTION_FILE,
     HookModel,
     hook_path,
-    predict_hook,
     read_marker,
 )
 
@@ -39,7 +39,15 @@ class FunctionFramework(Framework):
         """The checkpoint behind the hook (`hook` None when the module has none or cannot be imported)."""
         marker = read_marker(directory) or {}
         trainable = str(marker.get("trainable"))
-        return HookModel(predict_hook(trainable), Path(directory), trainable)
+        return HookModel(function.predict_hook(trainable), Path(directory), trainable)
+
+    def require_predicts(self, model: Any, directory: Path) -> None:
+        """A checkpoint without its module's `predict` hook cannot be scored: ConfigError naming the hook."""
+        if isinstance(model, HookModel) and model.hook is None:
+            raise ConfigError(
+                f"{directory}: the training function {model.trainable} has no {hook_path(model.trainable)} "
+                f"hook, so its checkpoints cannot predict"
+            )
 
     def verifiable(self, model: Any) -> bool:
         return isinstance(model, HookModel) and model.hook is not None
@@ -59,7 +67,7 @@ class FunctionFramework(Framework):
         """The exported checkpoint behind the hook; ConfigError when the hook is not importable here."""
         entry = self.manifest_entry(directory)["trainable"]
         trainable = str(entry["trainable"])
-        hook = predict_hook(trainable)
+        hook = function.predict_hook(trainable)
         if hook is None:
             raise ConfigError(
                 f"bundle: the training function {trainable} has no {hook_path(trainable)} hook importable "

@@ -105,11 +105,7 @@ class KerasFramework(Framework):
                 directory / KERAS_MODEL_FILE, custom_objects=self.custom_objects()
             )
             return KerasModel(model, info, whole_model=True)
-        rebuilt = rebuild()
-        if not isinstance(rebuilt, KerasModel):
-            raise ConfigError(
-                f"{directory}: a Keras checkpoint, but {info.family!r} now builds another kind of model"
-            )
+        rebuilt: KerasModel = self.rebuilt(directory, info, rebuild, KerasModel)
         rebuilt.load_weights(directory)
         return rebuilt
 

@@ -94,11 +94,7 @@ class TorchFramework(Framework):
         """`rebuild()`, then weights, optimizer and scheduler state from `model.pt`."""
         from seqsweep.trainables.torch_common import TorchModel
 
-        model = rebuild()
-        if not isinstance(model, TorchModel):
-            raise ConfigError(
-                f"{directory}: a torch checkpoint, but {info.family!r} now builds another kind of model"
-            )
+        model: TorchModel = self.rebuilt(directory, info, rebuild, TorchModel)
         model.load_state(directory)
         return model
 
