@@ -67,15 +67,22 @@ class TimingReporter:
     def restored_checkpoint(self) -> None:
         return None
 
-    def report(self, metrics: Any, checkpoint_dir: Path) -> None:
+    def report(self, metrics: Any, checkpoint_dir: Path | None) -> None:
         self.times.append(time.perf_counter())
         self.reports.append(dict(metrics))
 
 
 def train_family(
-    family: str, db_url: str, cache_dir: str, max_rows: int | None, epochs: int, threads: int, gpu: bool
+    family: str,
+    db_url: str,
+    cache_dir: str,
+    max_rows: int | None,
+    epochs: int,
+    threads: int,
+    gpu_fraction: float,
 ) -> dict[str, Any]:
-    """One trial of `family`, outside Ray, on the cached bundle; epoch end times from its start."""
+    """One trial of `family`, outside Ray, on the cached bundle (`gpu_fraction` of one GPU, 0 = CPU, as
+    `resources.gpu`); epoch end times from its start."""
     from seqsweep.data import build_dataset
     from seqsweep.trainables.base import DeviceSettings, TrialSettings
     from seqsweep.trainables.loop import train
@@ -89,7 +96,7 @@ def train_family(
         bundle,
         TrialSettings(model=family, seed=0),
         reporter,
-        DeviceSettings(cpus=threads, gpu_fraction=1.0 if gpu else 0.0),
+        DeviceSettings(cpus=threads, gpu_fraction=gpu_fraction),
     )
     return {
         "family": family,
@@ -180,16 +187,19 @@ def measure(ctx: Context) -> list[Row]:
         )
     del bundle
     rows.append(gpu_row(ctx, data_args, cache))
+    rows.append(gpu_sharing_row(ctx, data_args, cache))
     return rows
+
+
+NO_GPU = "not measured (no GPU on this machine; no device machine was lent to the session of 2026-11-30)"
+"""What a GPU row says where it cannot be measured, with the reason."""
 
 
 def gpu_row(ctx: Context, data_args: list[str], cache: Path) -> Row:
     """On a GPU: the `lstm` family (fused cuDNN kernel where the mask allows) vs the notebook's use_cudnn=False."""
     measured = "GPU: `lstm` (Keras picks the fused cuDNN kernel) vs the notebook's `LSTM_base_model` (use_cudnn=False)"
     if not gpu_available():
-        return Row(
-            "3d", measured, "not measured (no GPU on this machine)", "≥ 5×", None, ctx.command("throughput")
-        )
+        return Row("3d", measured, NO_GPU, "≥ 5×", None, ctx.command("throughput"))
     gpu_args = [*data_args, "--threads", "2"]  # the whole machine, as on a GPU box
     ours = epoch_throughputs(
         run_python(
@@ -217,6 +227,45 @@ def gpu_row(ctx: Context, data_args: list[str], cache: Path) -> Row:
     )
 
 
+def gpu_sharing_row(ctx: Context, data_args: list[str], cache: Path) -> Row:
+    """On a GPU: two `lstm` trials at `resources.gpu: 0.5` each, side by side, vs one trial with the whole
+    GPU; the value is their summed windows/s over the lone trial's (both must finish under the memory cap)."""
+    measured = (
+        "GPU sharing: two `lstm` trials at `gpu: 0.5` at once (memory capped at half each) vs one alone"
+    )
+    if not gpu_available():
+        return Row("3e", measured, NO_GPU, "both finish, ≥ 1.0× together", None, ctx.command("throughput"))
+    from concurrent.futures import ThreadPoolExecutor
+
+    args = [*data_args, "--family", "lstm", "--cache", str(cache)]
+    alone = median(
+        epoch_throughputs(
+            run_python("benchmarks.throughput", [*args, "--gpu"], ctx.workdir / "throughput_gpu_alone.json")
+        )
+    )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(
+            pool.map(
+                lambda i: run_python(
+                    "benchmarks.throughput",
+                    [*args, "--gpu-fraction", "0.5"],
+                    ctx.workdir / f"throughput_gpu_half_{i}.json",
+                ),
+                range(2),
+            )
+        )
+    shared = [median(epoch_throughputs(run)) for run in runs]
+    ratio = sum(shared) / alone
+    return Row(
+        "3e",
+        f"{measured}, batch {BATCH_SIZE}; windows/s: halves {shared[0]:.0f} + {shared[1]:.0f}, alone {alone:.0f}",
+        f"{ratio:.2f}× ({sum(shared):.0f} vs {alone:.0f} windows/s)",
+        "both finish, ≥ 1.0× together",
+        ratio >= 1.0,
+        ctx.command("throughput"),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Worker: one family's trial in this process (the runner starts it with `python -m benchmarks.throughput`)."""
     parser = argparse.ArgumentParser(description="one throughput run of a seqsweep family (worker)")
@@ -226,11 +275,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--gpu", action="store_true", help="train on the GPU (a whole one)")
+    parser.add_argument("--gpu-fraction", type=float, default=None, help="train on this share of one GPU")
     parser.add_argument("--max-rows-per-symbol", type=int, default=None)
     parser.add_argument("--json", type=Path, required=True)
     args = parser.parse_args(argv)
+    fraction = args.gpu_fraction if args.gpu_fraction is not None else (1.0 if args.gpu else 0.0)
     result = train_family(
-        args.family, args.db, args.cache, args.max_rows_per_symbol, args.epochs, args.threads, args.gpu
+        args.family, args.db, args.cache, args.max_rows_per_symbol, args.epochs, args.threads, fraction
     )
     args.json.write_text(json.dumps(result))
     return 0

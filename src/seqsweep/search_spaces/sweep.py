@@ -343,7 +343,7 @@ def display_name(name: str) -> str:
 
 
 def _check_sections(spec: SweepSpec) -> None:
-    """Rules that join sections: the metric against what trains, a grid over `choice` parameters,
+    """Rules that join sections: the metric is one the sweep can report, a grid over `choice` parameters,
     ASHA's grace period within the epochs, what a mixed-family sweep cannot do."""
     f, s = spec.file, spec.file.search
     if f.trainable is not None:
@@ -351,8 +351,6 @@ def _check_sections(spec: SweepSpec) -> None:
             raise ConfigError(f"search.metric: name a metric the training function reports, got {s.metric!r}")
     elif s.metric not in SEARCH_METRICS:
         raise ConfigError(f"search.metric: must be one of {', '.join(SEARCH_METRICS)}, got {s.metric!r}")
-    if s.metric == VAL_MSE and f.trainable is None:
-        _check_regression(spec)
     if spec.families:
         _check_mixed(spec)
     elif not spec.searched:
@@ -426,12 +424,15 @@ def corner_configs(spec: SweepSpec, family: str | None = None) -> list[dict[str,
 def _check_with_family(spec: SweepSpec) -> None:
     """The model's own rules: each family (or the training function) is imported and checks every
     corner of its space (`corner_configs`) with `validate_config`; its message gains the corner's
-    searched values it does not already name, and for a mixed sweep the family's path."""
+    searched values it does not already name, and for a mixed sweep the family's path. `val_mse` as the
+    metric needs the families' regression objective (what the model reports, so checked here)."""
     from seqsweep.trainables.registry import resolve_family
 
     if spec.file.trainable is not None:
         _check_trainable(spec)
         return
+    if spec.file.search.metric == VAL_MSE:
+        _check_regression(spec)
     for name in spec.families or (str(spec.file.model),):
         family = resolve_family(name)
         if spec.file.resources.workers > 1 and family.framework == "keras":

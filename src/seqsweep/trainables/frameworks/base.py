@@ -90,9 +90,9 @@ class Framework(ABC):
         """What a reported checkpoint folder predicts with (an object with `predict_proba(x)`).
         Called by `seqsweep export` on the trial's best checkpoint. Default: the family's model
         (`seqsweep.trainables.load_checkpoint`)."""
-        from seqsweep.trainables.checkpoint import load_checkpoint
+        from seqsweep import trainables  # the public entry, looked up per call
 
-        return load_checkpoint(directory, device)
+        return trainables.load_checkpoint(directory, device)
 
     def require_predicts(self, model: Any, directory: Path) -> None:  # noqa: B027  (optional hook)
         """Raise ConfigError when `model`, loaded from the checkpoint `directory`, cannot predict (a training
