@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,9 +28,11 @@ LABELS = {
 
 
 def _seqsweep() -> str:
-    found = shutil.which("seqsweep")
+    """The `seqsweep` command of this interpreter's environment (beside `sys.executable`), else PATH's."""
+    beside = Path(sys.executable).with_name("seqsweep")
+    found = str(beside) if beside.is_file() else shutil.which("seqsweep")
     if found is None:
-        raise RuntimeError("benchmarks: the `seqsweep` command is not on PATH (activate the venv)")
+        raise RuntimeError("benchmarks: the `seqsweep` command is not installed (run `make install`)")
     return found
 
 
