@@ -44,16 +44,7 @@ class Scale:
     """Latest rows of the real ETHUSDT join that the throughput runs train on (None = all 24,001)."""
     throughput_epochs: int
     """Epochs per throughput run; the first (graph tracing) is left out of the median."""
-    # ratio 4: search efficiency
-    search_rows: int | None
-    search_epochs: int
-    search_cell_size: int
-    search_seeds: int
-    """Seeds of the TPE + ASHA sweep (the issue asks for at least 3)."""
-    search_grid_seeds: int
-    """Seeds of the fully trained grid; a TPE seed without its own grid is compared with the grid of seed 0."""
-    search_small_space: bool
-    """True: 2 × 2 of the grid's values and 4 TPE trials instead of 12 (a wiring check, not the issue's grid)."""
+    # ratio 4 (search efficiency) keeps its scales in benchmarks/search_efficiency.py::SEARCH_SCALES
     # ratio 5: scheduling overhead
     overhead_trials: int
 
@@ -67,12 +58,6 @@ SCALES: dict[str, Scale] = {
         once_hours=400,
         throughput_rows=3000,
         throughput_epochs=3,
-        search_rows=1500,
-        search_epochs=3,
-        search_cell_size=16,
-        search_seeds=1,
-        search_grid_seeds=1,
-        search_small_space=True,
         overhead_trials=6,
     ),
     "full": Scale(
@@ -83,12 +68,6 @@ SCALES: dict[str, Scale] = {
         once_hours=1200,
         throughput_rows=8000,
         throughput_epochs=4,
-        search_rows=3000,
-        search_epochs=6,
-        search_cell_size=32,
-        search_seeds=3,
-        search_grid_seeds=1,
-        search_small_space=False,
         overhead_trials=16,
     ),
 }

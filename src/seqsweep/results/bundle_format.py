@@ -32,9 +32,7 @@ from seqsweep.data.bundle import Preprocessing
 FORMAT_VERSION: Final = 1
 MANIFEST: Final = "bundle.json"
 MODEL_DIR: Final = "model"
-KERAS_FILE: Final = "model.keras"
-TORCHSCRIPT_FILE: Final = "model.torchscript.pt"
-STATE_DICT_FILE: Final = "state_dict.pt"
+# the files inside MODEL_DIR are named by each framework's adapter (`seqsweep.trainables.frameworks`)
 PREPROCESSING_NPZ: Final = "preprocessing.npz"
 PREPROCESSING_JSON: Final = "preprocessing.json"
 DATASET_YAML: Final = "dataset.yaml"
