@@ -2,7 +2,9 @@
 
 8a — per trial, getting the data vs rebuilding it, on the 16-symbol `prices` join of the real data
 (360,651 rows × 29 features), measured on the loopback two-node cluster by `benchmarks.two_nodes`:
-`ray.get` of the dataset's ObjectRef in a task on the node holding it and on the other node, against
+`ray.get` of the dataset's ObjectRef in a task on the node holding it and on the other node (a node's
+first trial, which on the other node pulls the object over, and its later trials, which read the copy
+in that node's store; the verdict is on the mean per trial of a 16-trial sweep, 8 a node), against
 `build_dataset(spec, use_cache=False)` in a task (SQL, embeddings, features, windows); the access is
 also set against a trial's wall time from 8b's real-scale sweep.
 
@@ -139,6 +141,11 @@ def describe(runs: dict[str, Any]) -> str:
     )
 
 
+def per_trial_access(first_s: float, later_s: float, trials: int) -> float:
+    """Mean data access of a node's `trials` trials: the first pays any transfer, the others read the node's copy."""
+    return (first_s + (trials - 1) * later_s) / trials
+
+
 def access_verdict(access_s: float, rebuild_s: float, trial_wall_s: float) -> tuple[str, bool]:
     """`"N× cheaper, P % of a trial (met)"` for one node's access time, and whether both goals are met."""
     ratio, fraction = rebuild_s / access_s, access_s / trial_wall_s
@@ -179,25 +186,34 @@ def measure(ctx: Context) -> list[Row]:
         scale["real_trials"],
         1,
     )
-    access, rebuild_s = cluster["access_s"], cluster["rebuild_s"][-1]
+    first, later, rebuild_s = cluster["access_s"], cluster["later_access_s"], cluster["rebuild_s"][-1]
+    per_node = cluster["trials_per_node"]
+    per_trial = {node: per_trial_access(first[node], later[node], per_node) for node in first}
     once = real["once"]
     trial_wall = (once["data_s"] + once["train_s"]) / once["trials"]
-    verdicts = {node: access_verdict(seconds, rebuild_s, trial_wall) for node, seconds in access.items()}
+    verdicts = {node: access_verdict(seconds, rebuild_s, trial_wall) for node, seconds in per_trial.items()}
+    transfer_ratio = rebuild_s / first["worker"]
     return [
         Row(
             key="8a",
             measured=(
                 f"a trial's data, 16-symbol `prices` join of the real data ({cluster['rows']:,} rows × "
                 f"{cluster['features']} features, {cluster['nbytes'] / 1e6:.0f} MB), loopback two-node cluster "
-                f"(1 CPU a node): `ray.get` of the ObjectRef in a task on the node holding it "
-                f"{access['head'] * 1e3:.1f} ms, on the other node {access['worker'] * 1e3:.1f} ms (median of "
-                f"{cluster['repeats']}, a fresh object each) vs `build_dataset(use_cache=False)` in a task "
-                f"{rebuild_s:.1f} s (its first, loading the embedding model, {cluster['rebuild_s'][0]:.1f} s); "
-                f"access as a share of a trial's wall time ({trial_wall:.1f} s: data + training per trial of "
-                f"8b's real-scale built-once sweep)"
+                f"(1 CPU a node), a 16-trial sweep over both nodes ({per_node} trials a node): `ray.get` of the "
+                f"ObjectRef in a task. A node's first trial (median of {cluster['repeats']}, a fresh object "
+                f"each): on the node holding it {first['head'] * 1e3:.1f} ms, on the other node "
+                f"{first['worker'] * 1e3:.1f} ms (it pulls the {cluster['nbytes'] / 1e6:.0f} MB over: "
+                f"{transfer_ratio:.0f}× cheaper than a rebuild by itself); the node's {per_node - 1} later trials "
+                f"read the copy in its store: {later['head'] * 1e3:.1f} ms / {later['worker'] * 1e3:.1f} ms; per "
+                f"trial (first + {per_node - 1} later) / {per_node}: {per_trial['head'] * 1e3:.1f} ms / "
+                f"{per_trial['worker'] * 1e3:.1f} ms. Against `build_dataset(use_cache=False)` in a task "
+                f"{rebuild_s:.1f} s (its first, loading the embedding model, {cluster['rebuild_s'][0]:.1f} s), "
+                f"and as a share of a trial's wall time ({trial_wall:.1f} s: data + training per trial of 8b's "
+                f"real-scale built-once sweep). The unpickled dataset decodes its row times and symbols only "
+                f"when read (training never reads them)"
             ),
             value=f"same node: {verdicts['head'][0]}; second node: {verdicts['worker'][0]}",
-            goal=f"≥ {ACCESS_GOAL:.0f}× cheaper and ≤ {SHARE_GOAL:.0%} of a trial, on both nodes",
+            goal=f"≥ {ACCESS_GOAL:.0f}× cheaper and ≤ {SHARE_GOAL:.0%} of a trial, on both nodes (per trial of the sweep)",
             met=verdicts["head"][1] and verdicts["worker"][1],
             command=ctx.command("built_once"),
         ),

@@ -7,13 +7,16 @@ the 2 cores). Each run is a fresh process:
 - seqsweep: `seqsweep.trainables.loop.train` with an in-memory reporter (the loop a Tune trial runs:
   shuffled batches gathered from the shared feature matrix, validation, metrics, a checkpoint per epoch).
   On a CPU its Keras LSTMs over the 24-step lookback are unrolled (`keras_networks.unroll_recurrence`:
-  the same cell and masking, no while-loop) and validation takes one forward pass per batch for both
-  the loss and the probabilities (`keras_common.evaluation_step`); the network's math is unchanged;
+  the same cell and masking, no while-loop), each training batch is one compiled step traced once per
+  batch shape (`keras_common.CompiledTrainingStep`: `train_on_batch`'s steps without its per-batch
+  Python work) and validation takes one forward pass per batch for both the loss and the probabilities
+  (`keras_common.evaluation_step`); the network's math is unchanged;
 - the notebook: `benchmarks.notebook_reference` (`model.fit` on materialised windows, validation each epoch).
 
 Throughput of an epoch = training windows / wall time from one epoch's end to the next (training plus
 validation on both sides, plus seqsweep's checkpoint). The first epoch (graph tracing) is left out; the
-value is the median over the remaining epochs. lstm and lstm_vae are compared with the notebook's own
+value is the median over the remaining epochs of every run (`ROUNDS` fresh processes a side at the
+`full` scale, alternating, the order reversed each round). lstm and lstm_vae are compared with the notebook's own
 version of the same network; gru (PyTorch, no notebook counterpart) with the notebook's base LSTM.
 """
 
@@ -42,6 +45,8 @@ GOALS = {"lstm": 1.5, "lstm_vae": 1.5, "gru": 1.0}
 """Throughput goal per family over its notebook counterpart (issue 15: the Keras families ≥ 1.5×)."""
 NOTEBOOK_MODEL = {"lstm": "lstm", "lstm_vae": "lstm_vae", "gru": "lstm"}
 """Which notebook network each family is compared with."""
+ROUNDS = {"small": 1, "full": 2}
+"""Runs a side per `--scale` (fresh processes, alternating); the ratio is of the medians over all their epochs."""
 
 
 def dataset_spec(max_rows: int | None) -> Any:
@@ -114,6 +119,11 @@ def epoch_throughputs(result: dict[str, Any]) -> list[float]:
     return [result["train_windows"] / (b - a) for a, b in itertools.pairwise(ends)]
 
 
+def first_epoch(runs: list[dict[str, Any]]) -> str:
+    """The runs' first-epoch seconds (tracing included), e.g. "17.0 s" or "16.6 / 16.8 s"."""
+    return f"{spread([run['epoch_end_times'][0] for run in runs], '{:.1f}')} s"
+
+
 def gpu_available() -> bool:
     """A GPU TensorFlow can use (the installed tensorflow-cpu never sees one; TF is imported only if a driver is there)."""
     if shutil.which("nvidia-smi") is None:
@@ -139,33 +149,43 @@ def measure(ctx: Context) -> list[Row]:
         data_args += ["--max-rows-per-symbol", str(scale.throughput_rows)]
     common = [*data_args, "--threads", str(THREADS)]
 
-    notebook: dict[str, dict[str, Any]] = {}
-    family_runs: dict[str, dict[str, Any]] = {}
-    # side by side: each notebook run next to the family it is compared with, so drift favours neither
-    for kind, name in (
-        ("notebook", "lstm"),
-        ("family", "lstm"),
-        ("notebook", "lstm_vae"),
-        ("family", "lstm_vae"),
-        ("family", "gru"),
-    ):
-        out = ctx.workdir / f"throughput_{kind}_{name}.json"
-        if kind == "notebook":
-            notebook[name] = run_python(
-                "benchmarks.notebook_reference",
-                [*common, "--model", name, "--batch-size", str(BATCH_SIZE), "--cell-size", str(CELL_SIZE)],
-                out,
-            )[0]
-        else:
-            family_runs[name] = run_python(
-                "benchmarks.throughput", [*common, "--family", name, "--cache", str(cache)], out
-            )
+    notebook: dict[str, list[dict[str, Any]]] = {name: [] for name in set(NOTEBOOK_MODEL.values())}
+    family_runs: dict[str, list[dict[str, Any]]] = {name: [] for name in FAMILY_CONFIGS}
+    # side by side: each notebook run next to the family it is compared with, the order reversed in every
+    # other round, so a machine that drifts faster or slower during the row favours neither side
+    order = [("notebook", "lstm"), ("family", "lstm"), ("notebook", "lstm_vae"), ("family", "lstm_vae")]
+    for round_ in range(ROUNDS[scale.name]):
+        for kind, name in [*(order if round_ % 2 == 0 else order[::-1]), ("family", "gru")]:
+            out = ctx.workdir / f"throughput_{kind}_{name}_{round_}.json"
+            if kind == "notebook":
+                notebook[name].append(
+                    run_python(
+                        "benchmarks.notebook_reference",
+                        [
+                            *common,
+                            "--model",
+                            name,
+                            "--batch-size",
+                            str(BATCH_SIZE),
+                            "--cell-size",
+                            str(CELL_SIZE),
+                        ],
+                        out,
+                    )[0]
+                )
+            else:
+                family_runs[name].append(
+                    run_python(
+                        "benchmarks.throughput", [*common, "--family", name, "--cache", str(cache)], out
+                    )
+                )
 
     rows = []
+    rounds = ROUNDS[scale.name]
     for key, family in zip(("3a", "3b", "3c"), FAMILY_CONFIGS, strict=True):
-        ours = epoch_throughputs(family_runs[family])
-        ref_run = notebook[NOTEBOOK_MODEL[family]]
-        theirs = epoch_throughputs(ref_run)
+        ours = [value for run in family_runs[family] for value in epoch_throughputs(run)]
+        ref_runs = notebook[NOTEBOOK_MODEL[family]]
+        theirs = [value for run in ref_runs for value in epoch_throughputs(run)]
         ratio = median(ours) / median(theirs)
         nb_name = (
             "LSTM_base_model" if NOTEBOOK_MODEL[family] == "lstm" else "LSTM_autoencoder_rates_and_class"
@@ -176,10 +196,14 @@ def measure(ctx: Context) -> list[Row]:
                 measured=(
                     f"training throughput per trial, `{family}` vs the notebook's `{nb_name}` "
                     f"(use_cudnn=False), CPU, {THREADS} thread each, batch {BATCH_SIZE}, real ETHUSDT join "
-                    f"({rows_text} rows: {family_runs[family]['train_windows']:,} vs "
-                    f"{ref_run['train_windows']:,} train windows), median of epochs 2–{scale.throughput_epochs} "
-                    f"(windows/s per epoch: ours {spread(ours, '{:.0f}')}, notebook {spread(theirs, '{:.0f}')}); "
-                    f"the notebook also spent {ref_run['prepare_s']:.1f} s rebuilding its inputs for the config"
+                    f"({rows_text} rows: {family_runs[family][0]['train_windows']:,} vs "
+                    f"{ref_runs[0]['train_windows']:,} train windows), {rounds} run(s) a side alternating, "
+                    f"median over the runs' epochs 2–{scale.throughput_epochs} (windows/s per epoch: ours "
+                    f"{spread(ours, '{:.0f}')}, notebook {spread(theirs, '{:.0f}')}). Left out of the ratio: "
+                    f"the first epoch, graph tracing included, took ours {first_epoch(family_runs[family])} "
+                    f"(from the trial's start), the notebook {first_epoch(ref_runs)} (from `fit`'s start); the "
+                    f"notebook also spent {median([r['prepare_s'] for r in ref_runs]):.1f} s rebuilding its "
+                    f"inputs for the config"
                 ),
                 value=f"{ratio:.2f}× ({median(ours):.0f} vs {median(theirs):.0f} windows/s)",
                 goal=f"≥ {GOALS[family]:.1f}×",

@@ -214,6 +214,24 @@ def test_the_pickle_holds_no_labels_and_round_trips(url: str, cache: Path) -> No
     assert back.splits["train"].labels.flags.writeable is False
 
 
+def test_an_unpickled_bundle_decodes_its_row_index_on_first_read_only(url: str, cache: Path) -> None:
+    bundle = _build(url, cache)
+    back = pickle.loads(pickle.dumps(bundle, protocol=5))
+    assert "row_time" not in back.__dict__ and "row_symbol" not in back.__dict__  # training never reads them
+    next(back.batches("train", 16, np.random.default_rng(0)))
+    assert "row_time" not in back.__dict__
+    # passed on undecoded, then decoded: the same arrays either way
+    again = pickle.loads(pickle.dumps(back, protocol=5))
+    for copy in (back, again):
+        assert np.array_equal(copy.row_time, bundle.row_time) and copy.row_time.dtype == np.int64
+        assert np.array_equal(copy.row_symbol, bundle.row_symbol) and copy.row_symbol.dtype == np.int16
+    assert "row_time" in back.__dict__  # decoded once, kept
+    assert np.array_equal(pickle.loads(pickle.dumps(back, protocol=5)).row_time, bundle.row_time)
+    assert dataclasses.replace(back, cache_key="x").row_symbol is back.row_symbol
+    with pytest.raises(AttributeError, match="no attribute 'row_times'"):
+        back.row_times  # noqa: B018 - a misspelt name still fails
+
+
 def test_the_cache_stores_levels_not_labels(url: str, cache: Path) -> None:
     bundle = _build(url, cache)
     files = {p.stem for p in (cache_root(cache) / bundle.cache_key).glob("*.npy")}
@@ -246,6 +264,8 @@ def test_target_levels_decode_exactly_or_fall_back_to_float64() -> None:
         (np.r_[np.arange(10), np.arange(20, 40)].astype(np.int32), 1),
         (np.repeat(np.arange(3), 50).astype(np.int16), 0),
         (np.r_[0, 5, 7, 100].astype(np.int64), 5),
+        (np.r_[np.arange(100, 0, -3), np.arange(7, 70, 3), [-5, -5]].astype(np.int64), 3),
+        (np.zeros(0, dtype=np.int32), 1),
     ],
 )
 def test_runs_decode_exactly(values: np.ndarray, step: int) -> None:

@@ -93,3 +93,46 @@ def test_one_pass_evaluation_gives_keras_own_loss_and_probabilities(
     probs = np.concatenate([np.asarray(model.model.predict_on_batch(x)) for x, _, _ in batches])
     assert evaluation.loss == pytest.approx(np.average(losses, weights=sizes), rel=1e-5)
     np.testing.assert_allclose(evaluation.probs, probs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["lstm", "lstm_vae", "tiny_user_models:keras_model"])
+def test_compiled_training_step_gives_train_on_batch_losses_and_weights_with_one_trace_per_shape(
+    family: str, synthetic_bundle: DatasetBundle
+) -> None:
+    import keras
+
+    from seqsweep.trainables.keras_common import CompiledTrainingStep
+
+    def fresh() -> Any:
+        keras.utils.set_random_seed(11)  # the same weights and dropout draws for both
+        return resolve_family(family).build(TINY_CONFIGS[family], synthetic_bundle.shape, DeviceSettings())
+
+    # two epochs of batches of 96: full ones and a shorter last one, labels with masked positions
+    batches = [b for _ in range(2) for b in synthetic_bundle.batches("train", 96, np.random.default_rng(0))]
+    sizes = {len(x) for x, _, _ in batches}
+    assert len(sizes) == 2 and any((labels == MASK_VALUE).any() for _, labels, _ in batches)
+
+    keras_own = fresh()
+    expected = [
+        float(keras_own.model.train_on_batch(x, labels, return_dict=True)["loss"]) for x, labels, _ in batches
+    ]
+    compiled = fresh()
+    step = CompiledTrainingStep(compiled.model)
+    losses = [step(x, labels) for x, labels, _ in batches]
+
+    np.testing.assert_allclose(losses, expected, rtol=1e-5)  # each batch's own loss, not a running mean
+    for ours, theirs in zip(compiled.model.get_weights(), keras_own.model.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+    assert compiled.optimizer_steps == keras_own.optimizer_steps == len(batches)
+    assert step.traces == len(sizes)  # once per batch shape: no second trace for variable creation
+
+
+def test_train_epoch_uses_the_compiled_step_and_its_mean_loss(synthetic_bundle: DatasetBundle) -> None:
+    model = resolve_family("lstm").build(TINY_CONFIGS["lstm"], synthetic_bundle.shape, DeviceSettings())
+    batches = list(synthetic_bundle.batches("train", 96, np.random.default_rng(1)))
+    loss = model.train_epoch(batches)
+    from seqsweep.trainables.keras_common import CompiledTrainingStep
+
+    assert isinstance(model._training_step, CompiledTrainingStep)
+    assert model._training_step.traces == len({len(x) for x, _, _ in batches})
+    assert np.isfinite(loss) and loss > 0

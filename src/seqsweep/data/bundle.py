@@ -262,13 +262,20 @@ class FoldData:
         return int(sum(getattr(self, f.name).nbytes for f in fields(self)))
 
 
+_RUN_ENCODED = ("row_time", "row_symbol")
+"""The bundle's fields pickled as runs and decoded lazily after unpickling."""
+_ENCODED_INDEX = "_encoded_index"
+"""Where an unpickled bundle keeps those runs until a field is first read."""
+
+
 @dataclass(frozen=True)
 class DatasetBundle:
     """Feature matrix + window index + target levels + metadata. Build it with `seqsweep.data.build_dataset`.
 
     Pickling (`ray.put`) stores the feature matrix, the targets' levels (`data.targets.TargetLevels`: int32
     residuals beside the feature columns that hold them) and the row and window index as runs
-    (`data.compact`); labels and moves are derived when read, never stored.
+    (`data.compact`); labels and moves are derived when read, never stored. After unpickling, `row_time` and
+    `row_symbol` are decoded on first read: a trial that only trains never decodes them.
     """
 
     spec: DatasetSpec
@@ -369,15 +376,32 @@ class DatasetBundle:
     def __getstate__(self) -> dict[str, Any]:
         # row times and symbols travel as runs (`compact.encode_runs`): exact, and a few bytes per gap
         state = dict(self.__dict__)
-        state["row_time"] = encode_runs(self.row_time, self._time_step())
-        state["row_symbol"] = encode_runs(self.row_symbol, 0)
+        encoded = state.pop(_ENCODED_INDEX, {})
+        for name in _RUN_ENCODED:
+            if name not in state:  # never decoded in this process: pass its runs on as they came
+                state[name] = encoded[name]
+        if "row_time" in self.__dict__:
+            state["row_time"] = encode_runs(self.row_time, self._time_step())
+        if "row_symbol" in self.__dict__:
+            state["row_symbol"] = encode_runs(self.row_symbol, 0)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # the row index stays encoded until first read (`__getattr__`): training reads only window ends
         state = dict(state)
-        state["row_time"] = decode_runs(state["row_time"])
-        state["row_symbol"] = decode_runs(state["row_symbol"])
+        self.__dict__[_ENCODED_INDEX] = {name: state.pop(name) for name in _RUN_ENCODED}
         self.__dict__.update(state)
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute name
+
+        def __getattr__(self, name: str) -> Any:
+            """`row_time` / `row_symbol` of an unpickled bundle, decoded on first read (only missing names reach here)."""
+            encoded = self.__dict__.get(_ENCODED_INDEX)
+            if encoded is None or name not in encoded:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            value = decode_runs(encoded[name])
+            self.__dict__[name] = value
+            return value
 
     def windows(self, split: str, index: np.ndarray | slice | None = None) -> np.ndarray:
         """Gather (B, L, F) float32 inputs of the chosen windows of `split` (a copy of B·L rows)."""

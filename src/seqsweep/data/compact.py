@@ -30,10 +30,20 @@ class Runs:
         return int(self.starts.nbytes + self.firsts.nbytes)
 
     def decode(self) -> np.ndarray:
-        """The (n,) array, exactly as encoded."""
-        run = np.repeat(np.arange(len(self.starts)), np.diff(np.r_[self.starts, self.length]))
-        offsets = np.arange(self.length, dtype=np.int64) - self.starts[run]
-        return (self.firsts[run] + offsets * self.step).astype(self.dtype)
+        """The (n,) array, exactly as encoded: a running sum of `step`, restarted at each run's first value.
+
+        One pass (`np.cumsum` over the differences) instead of gathering a run number per element: about
+        3× faster on the 360,651-row index of the 16-symbol `prices` join, and a trial decodes its window
+        ends every time it reads the dataset from the object store (benchmarks/README.md, row 8a).
+        """
+        if self.length == 0:
+            return np.zeros(0, dtype=self.dtype)
+        differences = np.full(self.length, self.step, dtype=np.int64)  # value[i] − value[i − 1] in a run
+        differences[0] = self.firsts[0]
+        # at a run's start: its first value minus the previous run's last value
+        previous_last = self.firsts[:-1] + (np.diff(self.starts) - 1) * self.step
+        differences[self.starts[1:]] = self.firsts[1:] - previous_last
+        return np.cumsum(differences).astype(self.dtype, copy=False)
 
 
 def encode_runs(values: np.ndarray, step: int) -> Runs | np.ndarray:

@@ -263,7 +263,7 @@ def _read_spec(
     """The bundle's dataset spec narrowed to the wanted symbols and the latest `rows` rows up to `at`."""
     return dataclasses.replace(
         bundle.dataset,
-        symbols=symbols if bundle.dataset.join != "ohlcv" else bundle.dataset.symbols,
+        symbols=bundle.dataset.symbols if bundle.dataset.join_spec.single_instrument else symbols,
         pca_components=None,  # the fitted PCA comes from the bundle; the narrowed list may be shorter
         start=None,
         end=str(at) if at is not None else None,
@@ -314,8 +314,10 @@ def _symbols(bundle: ModelBundle, symbols: list[str] | tuple[str, ...] | None) -
     wanted = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
     if not wanted:
         raise ConfigError("--symbols: name at least one symbol")
-    if bundle.dataset.join == "ohlcv" and wanted != bundle.symbols:
-        raise ConfigError(f"--symbols: an OHLCV bundle holds one instrument, {bundle.symbols[0]}")
+    if bundle.dataset.join_spec.single_instrument and wanted != bundle.symbols:
+        raise ConfigError(
+            f"--symbols: the bundle's join {bundle.dataset.join!r} holds one instrument, {bundle.symbols[0]}"
+        )
     return wanted
 
 
