@@ -78,10 +78,10 @@ class CompiledTrainingStep:
       split (the batch size and the last, shorter batch), where Keras relaxes the second to a
       batch-agnostic graph that takes about twice as long to trace and runs slower per batch.
 
-    With the unrolled LSTMs of the built-in families (lookback 24, cell 80, batch 50, one thread) this
-    cuts a trial's tracing from about 14 s to about 8 s of CPU and each training batch's time by about
-    10 % (the Python work `train_on_batch` does per batch: metric resets and log conversion);
-    benchmarks/README.md, row 3b.
+    Measured on `lstm_vae` with its unrolled LSTMs (lookback 24, cell 80, batch 50, one thread): the
+    tracing of a trial with a shorter last batch fell from about 16.5 s to about 8.5 s of CPU, and each
+    training batch from about 21 to 18 ms (`train_on_batch`'s per-batch Python work: metric resets and
+    log conversion); the throughput rows 3a and 3b of benchmarks/README.md run it.
     """
 
     def __init__(self, model: keras.Model) -> None:
@@ -124,9 +124,9 @@ def evaluation_step(model: keras.Model) -> EvaluationStep | None:
     It computes what `test_on_batch` (the loss: the compiled loss plus every `add_loss` term) and
     `predict_on_batch` (the probabilities) compute, in one call instead of two forward passes: the
     steps of Keras's `test_step` (`model(x, training=False)`, then `model.compute_loss`). TensorFlow
-    runs it as a `tf.function` with a graph per batch shape, as `CompiledTrainingStep` (XLA only where the
-    model's `jit_compile` says so), torch under `no_grad`. None for a model with its own `test_step` or `run_eagerly`: its caller keeps Keras's
-    two calls.
+    runs it as a `tf.function` with a graph per batch shape, as `CompiledTrainingStep` (XLA only where
+    the model's `jit_compile` says so), torch under `no_grad`. None for a model with its own `test_step`
+    or `run_eagerly`: its caller keeps Keras's two calls.
     """
     if model.run_eagerly or type(model).test_step is not keras.Model.test_step:
         return None
