@@ -375,15 +375,13 @@ class DatasetBundle:
 
     def __getstate__(self) -> dict[str, Any]:
         # row times and symbols travel as runs (`compact.encode_runs`): exact, and a few bytes per gap
+        # (an unpickled bundle passes on the runs it came with, decoded or not: the same values)
         state = dict(self.__dict__)
         encoded = state.pop(_ENCODED_INDEX, {})
-        for name in _RUN_ENCODED:
-            if name not in state:  # never decoded in this process: pass its runs on as they came
-                state[name] = encoded[name]
-        if "row_time" in self.__dict__:
-            state["row_time"] = encode_runs(self.row_time, self._time_step())
-        if "row_symbol" in self.__dict__:
-            state["row_symbol"] = encode_runs(self.row_symbol, 0)
+        if not encoded:
+            encoded = {"row_time": encode_runs(self.row_time, self._time_step())}
+            encoded["row_symbol"] = encode_runs(self.row_symbol, 0)
+        state.update(encoded)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

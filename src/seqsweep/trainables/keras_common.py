@@ -79,8 +79,8 @@ class CompiledTrainingStep:
       batch-agnostic graph that takes about twice as long to trace and runs slower per batch.
 
     Measured on `lstm_vae` with its unrolled LSTMs (lookback 24, cell 80, batch 50, one thread): the
-    tracing of a trial with a shorter last batch fell from about 16.5 s to about 8.5 s of CPU, and each
-    training batch from about 21 to 18 ms (`train_on_batch`'s per-batch Python work: metric resets and
+    tracing of a trial with a shorter last batch fell from about 16.5 s to 8.5–10 s of CPU, and each
+    training batch from about 21 to 18–19 ms (`train_on_batch`'s per-batch Python work: metric resets and
     log conversion); the throughput rows 3a and 3b of benchmarks/README.md run it.
     """
 
