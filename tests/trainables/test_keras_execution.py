@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,7 +12,7 @@ from trainables_helpers import TINY_CONFIGS
 
 from seqsweep.constants import MASK_VALUE
 from seqsweep.data.bundle import DatasetBundle, DataShape
-from seqsweep.trainables import DeviceSettings, resolve_family
+from seqsweep.trainables import DeviceSettings, InMemoryReporter, TrialSettings, resolve_family, train
 
 SHAPE = DataShape(lookback=6, n_features=3, horizon=2, n_targets=2)
 
@@ -73,6 +75,67 @@ def test_short_lookbacks_are_unrolled_on_a_cpu_only() -> None:
 
     assert unroll_recurrence(UNROLL_MAX_STEPS) is not gpu_visible()
     assert unroll_recurrence(UNROLL_MAX_STEPS + 1) is False
+
+
+@pytest.fixture
+def no_plan() -> Iterator[None]:
+    """Leave no planned batch count behind for later tests of this thread."""
+    from seqsweep.trainables.keras_networks import plan_training
+
+    yield
+    plan_training(None)
+
+
+def lstm_unrolls(model: Any) -> list[bool]:
+    """Each recurrent layer's `unroll` of a Keras model."""
+    return [layer.unroll for layer in model.layers if hasattr(layer, "unroll")]
+
+
+@pytest.mark.parametrize(
+    ("planned", "unrolled"), [(None, True), ("min", True), ("min - 1", False), (1, False)]
+)
+def test_a_trials_planned_batches_decide_whether_its_lstms_unroll(
+    planned: Any, unrolled: bool, synthetic_bundle: DatasetBundle, no_plan: None
+) -> None:
+    from seqsweep.trainables.frameworks import get_framework
+    from seqsweep.trainables.keras_networks import UNROLL_MIN_BATCHES, gpu_visible
+
+    if gpu_visible():
+        pytest.skip("on a GPU the rolled loop is always kept (the fused kernel needs it)")
+    batches = {"min": UNROLL_MIN_BATCHES, "min - 1": UNROLL_MIN_BATCHES - 1}.get(planned, planned)
+    device = DeviceSettings(planned_batches=batches)
+    get_framework("keras").configure(device)
+    for family in ("lstm", "lstm_vae"):
+        model = resolve_family(family).build(TINY_CONFIGS[family], synthetic_bundle.shape, device).model
+        assert lstm_unrolls(model) and all(flag is unrolled for flag in lstm_unrolls(model)), family
+
+
+def test_the_loop_plans_epochs_times_batches_and_a_short_trial_keeps_the_rolled_loop(
+    synthetic_bundle: DatasetBundle, tmp_path: Path, no_plan: None
+) -> None:
+    import keras
+
+    from seqsweep.trainables.checkpoint import KERAS_MODEL_FILE
+    from seqsweep.trainables.frameworks import get_framework
+    from seqsweep.trainables.keras_networks import UNROLL_MIN_BATCHES, gpu_visible
+    from seqsweep.trainables.loop import planned_batches
+
+    n_train = len(synthetic_bundle.splits["train"])
+    full = {"epochs": 3, "batch_size": 64}
+    assert planned_batches(full, [synthetic_bundle]) == 3 * -(-n_train // 64)
+    assert planned_batches(full, [synthetic_bundle] * 2) == 2 * 3 * -(-n_train // 64)  # every fold's
+    assert planned_batches(full, [synthetic_bundle]) < UNROLL_MIN_BATCHES
+
+    reporter = InMemoryReporter(root=tmp_path)
+    config = {**TINY_CONFIGS["lstm"], **full}
+    train(config, synthetic_bundle, TrialSettings(model="lstm"), reporter, DeviceSettings())
+    assert reporter.last_checkpoint is not None
+    saved = keras.saving.load_model(
+        reporter.last_checkpoint / KERAS_MODEL_FILE,
+        custom_objects=get_framework("keras").custom_objects(),
+        compile=False,
+    )
+    assert lstm_unrolls(saved) == [False, False] or gpu_visible()
 
 
 @pytest.mark.parametrize("family", ["lstm", "lstm_vae", "tiny_user_models:keras_model"])

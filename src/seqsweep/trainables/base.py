@@ -91,11 +91,16 @@ class TrainableModel(ABC):
 
 @dataclass(frozen=True)
 class DeviceSettings:
-    """The resources a trial was given, so it uses exactly those."""
+    """The resources a trial was given, so it uses exactly those, and how much work it plans on them."""
 
     cpus: int = 1
     gpu_fraction: float = 0.0
     """0 = CPU only; (0, 1] = share of one GPU, enforced as a memory cap."""
+    planned_batches: int | None = None
+    """Training batches the trial plans to run (epochs × batches per epoch, summed over its folds), set
+    by the epoch loop before it builds a model; None when unknown (loading a checkpoint to predict).
+    Read only to choose between ways of executing the same math: see
+    `keras_networks.unroll_recurrence`."""
 
 
 @dataclass(frozen=True)

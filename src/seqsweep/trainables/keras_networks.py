@@ -6,14 +6,17 @@ kernel only when each window's mask is right-padded (masked steps only at the en
 masked step at its start or in its middle (a missing input row) makes that batch fall back to the
 generic kernel, which is correct, only slower.
 
-On a CPU the recurrences over short sequences (at most `UNROLL_MAX_STEPS` steps) are unrolled:
-the same cell applied step by step with the same masking, written out as straight-line ops instead
-of a backend while-loop (14–18 % less CPU time per training epoch of `lstm` at lookback 24, cell 80,
-batch 50; benchmarks/README.md, row 3a). A GPU keeps the rolled loop, which the fused cuDNN kernel needs.
+On a CPU the recurrences over short sequences (at most `UNROLL_MAX_STEPS` steps) of a trial that
+plans enough training batches (at least `UNROLL_MIN_BATCHES`) are unrolled: the same cell applied step
+by step with the same masking, written out as straight-line ops instead of a backend while-loop
+(14–18 % less CPU time per training epoch of `lstm` at lookback 24, cell 80, batch 50; benchmarks/
+README.md, row 3a), at the price of a longer first epoch (a larger graph to trace and optimise). A GPU
+keeps the rolled loop, which the fused cuDNN kernel needs.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 import keras
@@ -41,14 +44,34 @@ def gpu_visible() -> bool:
     return False
 
 
+UNROLL_MIN_BATCHES = 400
+"""Fewest planned training batches for which a trial's LSTMs are unrolled. Unrolling makes the first
+epoch longer (tracing and graph optimisation) and every later batch shorter; measured at lookback 24,
+batch 50, one thread (2026-11-30): `lstm` cell 16 +1.9 s once, −2.2 ms a batch; cell 8 +2.3 s,
+−3.4 ms; cell 80 about +3 s, −8 ms; `lstm_vae` cell 16 +2.4 s, −3.2 ms. It pays from about 375
+(cell 80, the product's default size) to 880 (cell 16) batches; a trial that ASHA would stop after a
+few short epochs never earns it back."""
+
+_PLANNED_BATCHES: ContextVar[int | None] = ContextVar("seqsweep_planned_batches", default=None)
+
+
+def plan_training(batches: int | None) -> None:
+    """Tell the networks built next in this thread how many training batches their trial plans (None:
+    unknown); `KerasFramework.configure` calls it with `DeviceSettings.planned_batches`."""
+    _PLANNED_BATCHES.set(batches)
+
+
 def unroll_recurrence(steps: int) -> bool:
-    """Whether a recurrence over `steps` time steps is unrolled: short ones (≤ UNROLL_MAX_STEPS) on a CPU.
+    """Whether a recurrence over `steps` time steps is unrolled: short ones (≤ UNROLL_MAX_STEPS) on a CPU,
+    in a trial that plans at least `UNROLL_MIN_BATCHES` training batches or whose plan is unknown.
 
     Unrolling changes how the loop is executed, not what it computes: the same cell, weights and mask
     (a masked step keeps the previous state) at every step. On a GPU the rolled loop is kept so that
     Keras can use the fused cuDNN kernel, which refuses `unroll=True`.
     """
-    return steps <= UNROLL_MAX_STEPS and not gpu_visible()
+    planned = _PLANNED_BATCHES.get()
+    long_enough = planned is None or planned >= UNROLL_MIN_BATCHES
+    return steps <= UNROLL_MAX_STEPS and long_enough and not gpu_visible()
 
 
 def lstm_layer(units: int, steps: int, return_sequences: bool = False) -> layers.LSTM:

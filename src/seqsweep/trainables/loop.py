@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ def train(
                     f"the dataset's {split} split{where} has no windows; widen the date range or the split"
                 )
     seed = trial_seed(settings.seed, reporter.trial_id)
+    device = replace(device, planned_batches=planned_batches(full, views))
     frameworks = family.frameworks
     for framework in frameworks:
         framework.configure(device)
@@ -151,6 +153,13 @@ def train(
             reporter.report(metrics, None)
         if final:
             return
+
+
+def planned_batches(full: dict[str, Any], views: list[DatasetBundle]) -> int:
+    """Training batches a trial of resolved config `full` runs if it is never stopped: epochs × Σ over
+    the folds of ⌈train windows / batch size⌉ (a data-parallel worker runs as many, each a shard)."""
+    per_epoch = sum(math.ceil(len(view.splits["train"]) / full["batch_size"]) for view in views)
+    return int(full["epochs"]) * per_epoch
 
 
 def _fold_epoch(

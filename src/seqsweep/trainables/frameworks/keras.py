@@ -42,10 +42,14 @@ class KerasFramework(Framework):
     missing_inputs = "the Keras network skips fully masked steps (Masking)"
 
     def configure(self, device: DeviceSettings) -> None:
-        """TensorFlow's (or torch's, with KERAS_BACKEND=torch) threads and GPU memory."""
+        """TensorFlow's (or torch's, with KERAS_BACKEND=torch) threads and GPU memory, and the trial's
+        planned batches for the networks built next (`keras_networks.plan_training`)."""
         import keras
 
         from seqsweep.trainables.device import configure_tensorflow, configure_torch
+        from seqsweep.trainables.keras_networks import plan_training
+
+        plan_training(device.planned_batches)
 
         if keras.backend.backend() == "tensorflow":
             configure_tensorflow(device)
