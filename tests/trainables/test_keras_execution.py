@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,14 @@ def test_the_loop_plans_epochs_times_batches_and_a_short_trial_keeps_the_rolled_
     n_train = len(synthetic_bundle.splits["train"])
     full = {"epochs": 3, "batch_size": 64}
     assert planned_batches(full, [synthetic_bundle]) == 3 * -(-n_train // 64)
-    assert planned_batches(full, [synthetic_bundle] * 2) == 2 * 3 * -(-n_train // 64)  # every fold's
+    # with folds, per model: the mean over the folds' models of each one's batches
+    small = replace(
+        synthetic_bundle, splits={**synthetic_bundle.splits, "train": synthetic_bundle.splits["valid"]}
+    )
+    n_small = len(small.splits["train"])
+    assert planned_batches(full, [synthetic_bundle, small]) == 3 * round(
+        (-(-n_train // 64) + -(-n_small // 64)) / 2
+    )
     assert planned_batches(full, [synthetic_bundle]) < UNROLL_MIN_BATCHES
 
     reporter = InMemoryReporter(root=tmp_path)

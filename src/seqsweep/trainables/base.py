@@ -97,8 +97,8 @@ class DeviceSettings:
     gpu_fraction: float = 0.0
     """0 = CPU only; (0, 1] = share of one GPU, enforced as a memory cap."""
     planned_batches: int | None = None
-    """Training batches the trial plans to run (epochs × batches per epoch, summed over its folds), set
-    by the epoch loop before it builds a model; None when unknown (loading a checkpoint to predict).
+    """Training batches each of the trial's models plans to run (epochs × batches per epoch), set by the
+    epoch loop before it builds them; None when unknown (loading a checkpoint to predict).
     Read only to choose between ways of executing the same math: see
     `keras_networks.unroll_recurrence`."""
 

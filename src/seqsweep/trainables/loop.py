@@ -156,10 +156,11 @@ def train(
 
 
 def planned_batches(full: dict[str, Any], views: list[DatasetBundle]) -> int:
-    """Training batches a trial of resolved config `full` runs if it is never stopped: epochs × Σ over
-    the folds of ⌈train windows / batch size⌉ (a data-parallel worker runs as many, each a shard)."""
-    per_epoch = sum(math.ceil(len(view.splits["train"]) / full["batch_size"]) for view in views)
-    return int(full["epochs"]) * per_epoch
+    """Training batches each model of a trial of resolved config `full` runs if the trial is never
+    stopped: epochs × ⌈train windows / batch size⌉, the mean over the folds' models (each fold's
+    model is its own graph); a data-parallel worker runs as many, each a shard of the batch."""
+    per_epoch = [math.ceil(len(view.splits["train"]) / full["batch_size"]) for view in views]
+    return int(full["epochs"]) * round(sum(per_epoch) / len(per_epoch))
 
 
 def _fold_epoch(
