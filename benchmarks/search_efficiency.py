@@ -87,6 +87,8 @@ class Report:
     score: float
     trial_start: float
     """When the report's trial started (s since the epoch)."""
+    point: str = ""
+    """The trial's hyperparameters (its `config` as sorted JSON): the grid point it trained."""
 
 
 def read_reports(experiment_dir: Path) -> list[Report]:
@@ -109,6 +111,7 @@ def read_reports(experiment_dir: Path) -> list[Report]:
                 trial=str(row.get("trial_id", result_file.parent.name)),
                 score=float(row[METRIC]),
                 trial_start=start,
+                point=json.dumps(row.get("config", {}), sort_keys=True),
             )
             for row in rows
         ]
@@ -215,6 +218,75 @@ class Sweep:
         return place, self.reports[place - 1].timestamp - self.start
 
 
+@dataclass(frozen=True)
+class PointEffect:
+    """Whether the grid's points differ by more than the training seed moves one point's score.
+
+    Each (point, seed) contributes its trial's best score; the groups are the points. `f_statistic` and
+    `p_value` are a one-way ANOVA over the points (`scipy.stats.f_oneway`; Fisher's F test, e.g.
+    Montgomery, *Design and Analysis of Experiments*, ch. 3). `spread` is the standard deviation of the
+    points' mean bests; `noise_spread` is what seed noise alone gives those means, sqrt(mean within-point
+    variance / seeds); `within` is that within-point standard deviation.
+    """
+
+    points: int
+    seeds: int
+    f_statistic: float
+    p_value: float
+    spread: float
+    noise_spread: float
+    within: float
+
+    @property
+    def points_differ(self) -> bool:
+        """The points' bests differ at the 5 % level."""
+        return self.p_value < 0.05
+
+    def text(self) -> str:
+        verdict = (
+            "the points differ (p < 0.05)"
+            if self.points_differ
+            else "at this scale the points are not told apart: the training seed moves a point's best more "
+            "than the hyperparameters move it, so epochs to the target count draws of that noise more than "
+            "the search's skill"
+        )
+        return (
+            f"Do the grid's points differ? One-way ANOVA of each point's best over the {self.seeds} seeds: "
+            f"F = {self.f_statistic:.2f}, p = {self.p_value:.2f}; the {self.points} points' mean bests spread "
+            f"(sd) {self.spread:.3f} against {self.noise_spread:.3f} expected from the seed alone (sd within "
+            f"a point {self.within:.3f}): {verdict}"
+        )
+
+
+def point_effect(grids: Sequence[Sweep]) -> PointEffect | None:
+    """`PointEffect` of the grid sweeps' bests per (point, seed); None with fewer than 2 points of 2 seeds."""
+    from scipy.stats import f_oneway
+
+    by_point: dict[str, list[float]] = {}
+    for grid in grids:
+        trial_best: dict[tuple[str, str], float] = {}
+        for r in grid.reports:
+            key = (r.point, r.trial)
+            trial_best[key] = max(trial_best.get(key, -math.inf), r.score)
+        for (point, _), best in trial_best.items():
+            by_point.setdefault(point, []).append(best)
+    groups = [values for values in by_point.values() if len(values) >= 2]
+    if len(groups) < 2:
+        return None
+    seeds = min(len(values) for values in groups)
+    result = f_oneway(*groups)
+    within = statistics.fmean(statistics.variance(values) for values in groups)
+    return PointEffect(
+        points=len(groups),
+        seeds=seeds,
+        f_statistic=float(result.statistic),
+        p_value=float(result.pvalue),
+        spread=statistics.stdev(statistics.fmean(values) for values in groups),
+        noise_spread=math.sqrt(within / seeds),
+        within=math.sqrt(within),
+    )
+
+
 def overrides(ctx: Context, scale: SearchScale, seed: int, base: str, budget: int) -> dict[str, Any]:
     params: dict[str, Any] = {"cell_size": scale.cell_size, "epochs": scale.epochs}
     search: dict[str, Any] = {"seed": seed, "max_concurrent": 2}
@@ -307,6 +379,7 @@ def compare(ctx: Context, scale: SearchScale, grids: Sequence[Sweep], tpes: Sequ
     epochs = [None if r is None else r[0] for r in reached]
     seconds = [None if r is None else r[1] for r in reached]
     grid_epochs = [None if r is None else r[0] for r in (g.to_target(target) for g in grids)]
+    effect = point_effect(grids)
     record = {
         "scale": asdict(scale),
         "budget_epochs": budget,
@@ -319,6 +392,7 @@ def compare(ctx: Context, scale: SearchScale, grids: Sequence[Sweep], tpes: Sequ
             {"seed": t.seed, "best": t.best, "wall_s": t.wall_s, "trials": t.trials, "to_target": r}
             for t, r in zip(tpes, reached, strict=True)
         ],
+        "point_effect": None if effect is None else asdict(effect),
     }
     (ctx.workdir / "search_efficiency.json").write_text(json.dumps(record, indent=1))
 
@@ -351,6 +425,7 @@ def compare(ctx: Context, scale: SearchScale, grids: Sequence[Sweep], tpes: Sequ
         f"(s): grid {summary([g.wall_s for g in grids], '{:.0f}')}, TPE+ASHA "
         f"{summary([t.wall_s for t in tpes], '{:.0f}')}; 1-min load average at the end "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on the cores slows every wall time)"
+        + ("" if effect is None else f". {effect.text()}")
     )
     return Row(
         key="4",

@@ -7,7 +7,8 @@ the 2 cores). Each run is a fresh process:
 - seqsweep: `seqsweep.trainables.loop.train` with an in-memory reporter (the loop a Tune trial runs:
   shuffled batches gathered from the shared feature matrix, validation, metrics, a checkpoint per epoch).
   On a CPU its Keras LSTMs over the 24-step lookback are unrolled (`keras_networks.unroll_recurrence`:
-  the same cell and masking, no while-loop), each training batch is one compiled step traced once per
+  the same cell and masking, no while-loop; a trial of 4 epochs of 112 batches plans 448, above
+  `UNROLL_MIN_BATCHES`), each training batch is one compiled step traced once per
   batch shape (`keras_common.CompiledTrainingStep`: `train_on_batch`'s steps without its per-batch
   Python work) and validation takes one forward pass per batch for both the loss and the probabilities
   (`keras_common.evaluation_step`); the network's math is unchanged;

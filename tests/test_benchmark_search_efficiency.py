@@ -2,13 +2,16 @@
 
 The row ends each TPE + ASHA sweep through the runner's `_make_budget` hook, so a change of the
 runner's internals must fail here rather than silently run an uncapped sweep; and the verdict counts a
-seed that never reached the target as infinitely late, so that noise in one seed cannot decide it.
+seed that never reached the target as infinitely late, so that noise in one seed cannot decide it;
+and it says whether the grid's points differ by more than the training seed moves them.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(
     0, str(Path(__file__).resolve().parents[1])
@@ -23,6 +26,7 @@ from benchmarks.search_efficiency import (
     compare,
     epoch_capped,
     first_reaching,
+    point_effect,
 )
 from seqsweep.tuning.budget import StopRecord
 
@@ -84,3 +88,40 @@ def test_verdict_counts_a_seed_that_never_reached_the_target_as_never(tmp_path: 
     )
     assert not reached_by_one.met and "median never" in reached_by_one.value
     assert (tmp_path / "search_efficiency.json").is_file()
+
+
+def grid_sweeps(bests: dict[str, list[float]]) -> list[Sweep]:
+    """One grid sweep per seed: each point's trial reports a worse first epoch, then its best."""
+    seeds = len(next(iter(bests.values())))
+    sweeps = []
+    for seed in range(seeds):
+        reports = [
+            Report(
+                timestamp=float(i),
+                epoch=epoch,
+                trial=f"{point}-{seed}",
+                score=score,
+                trial_start=0.0,
+                point=point,
+            )
+            for i, (point, values) in enumerate(bests.items())
+            for epoch, score in ((1, values[seed] - 0.1), (2, values[seed]))
+        ]
+        sweeps.append(Sweep(name="g", seed=seed, reports=reports, wall_s=1.0))
+    return sweeps
+
+
+def test_point_effect_tells_points_that_differ_from_points_the_seed_alone_moves() -> None:
+    differ = point_effect(grid_sweeps({"a": [0.50, 0.51, 0.49], "b": [0.20, 0.21, 0.19]}))
+    assert differ is not None and differ.points_differ and differ.p_value < 1e-4
+    assert (differ.points, differ.seeds) == (2, 3)
+    assert differ.spread > differ.noise_spread
+    assert "the points differ" in differ.text()
+
+    same = point_effect(grid_sweeps({"a": [0.3, 0.5, 0.4], "b": [0.5, 0.3, 0.4], "c": [0.4, 0.4, 0.4]}))
+    assert same is not None and not same.points_differ and same.p_value > 0.9
+    assert same.spread < same.noise_spread
+    assert same.within == pytest.approx((2 * 0.01 / 3) ** 0.5)  # mean of the variances 0.01, 0.01, 0
+    assert "not told apart" in same.text()
+
+    assert point_effect(grid_sweeps({"a": [0.3, 0.5]})) is None  # one point: nothing to compare
