@@ -11,8 +11,8 @@ The ratios of issues 7, 12 and 13, each measured side by side in this one run (o
                        8b's generated scale is the former row 1, `data_once`)
     search      4      LSTM-VAE grid vs TPE + ASHA on the real data    (benchmarks/search_efficiency.py)
 
-`--scale full` is what the README's table reports (about 31 minutes on 2 quiet cores); `--scale small`
-checks the wiring in a few minutes and its numbers mean little. Benchmarks are not tests: nothing here
+`--scale full` is what the README's table reports (20–22 minutes on 2 quiet cores of the CI machine
+type, 2026-11-30); `--scale small` checks the wiring in a few minutes and its numbers mean little. Benchmarks are not tests: nothing here
 asserts a time, a row that misses its goal says `no`.
 """
 
