@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from barrier_family import node_of, reached_markers, release
 
 from seqsweep import cli
 from seqsweep.cluster.jobs import job_logs, wait_for_job
@@ -17,24 +18,14 @@ from local_cluster import LocalRayCluster, TwoNodes
 
 pytestmark = pytest.mark.slow
 
-LOST_NODE_EPOCHS = 12
-"""Long enough that a trial is still training on the worker when the test looks for one to kill."""
+LOST_NODE_EPOCHS = 3
+LOST_NODE_BARRIER_EPOCH = 2
+"""The lost-node sweep's trials wait at the start of this epoch (`barrier_family`) until the worker is gone."""
 
 
 def _trial_rows(experiment: Path) -> dict[str, list[dict]]:
     rows = {}
     for result in experiment.glob("*/result.json"):
-        rows[result.parent.name] = [
-            json.loads(line) for line in result.read_text().splitlines() if line.strip()
-        ]
-    return rows
-
-
-def _live_trial_rows(cluster: LocalRayCluster, experiment: str) -> dict[str, list[dict]]:
-    """Result rows as the sweep's driver (on the head) has them now; the storage copy lags by a sync."""
-    rows = {}
-    pattern = f"ray/session_*/artifacts/*/{experiment}/driver_artifacts/*/result.json"
-    for result in cluster.temp_dir.glob(pattern):
         rows[result.parent.name] = [
             json.loads(line) for line in result.read_text().splitlines() if line.strip()
         ]
@@ -87,30 +78,60 @@ def test_lost_node_trials_are_retried_and_the_sweep_completes(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Runs last in this module: it kills the worker node."""
+    """Runs last in this module: it kills the worker node. The kill point is deterministic: each trial
+    waits at the start of epoch LOST_NODE_BARRIER_EPOCH (`barrier_family`); the worker dies once two
+    trials wait there, one on each node (1 CPU a node, a trial takes 1, the job's driver none), and the
+    barrier opens for it only once it, retried, waits there again on the head (every other trial is let
+    through as it arrives, so none holds the head's one CPU)."""
     head_node, worker, worker_id = two_nodes.cluster, two_nodes.worker, two_nodes.worker_id
-    shared = tmp_path / "shared"
-    job_id = _submit(
-        _sweep_on_two_nodes(write_sweep, "lost_node", epochs=LOST_NODE_EPOCHS), head_node, shared, capsys
+    shared, barrier = tmp_path / "shared", tmp_path / "barrier"
+    barrier.mkdir()
+    sweep = write_sweep(
+        name="lost_node",
+        model="barrier_family:build",
+        params={
+            "cell_size": {"type": "choice", "values": [4, 8]},
+            "batch_size": 8,
+            "epochs": LOST_NODE_EPOCHS,
+            "barrier_dir": str(barrier),
+            "barrier_epoch": LOST_NODE_BARRIER_EPOCH,
+        },
+        search={"algorithm": "random", "num_samples": 4, "max_concurrent": 2},
+        scheduler={"type": "none"},
+        failure={"max_retries": 2},
     )
-    try:
+    job_id = _submit(sweep, head_node, shared, capsys)
+
+    def wait(condition: Callable[[], bool], what: str, each: Callable[[], None] = lambda: None) -> None:
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            rows = _live_trial_rows(head_node, "lost_node")
-            in_flight_on_worker = [
-                t for t in rows.values() if t and t[-1]["node_id"] == worker_id and not t[-1]["final_epoch"]
-            ]
-            if in_flight_on_worker:
-                break
-            time.sleep(0.5)
-        else:
-            seen = {r.get("node_id") for t in _trial_rows(shared / "lost_node").values() for r in t}
-            logs = "".join(job_logs(head_node.jobs_address, job_id))
-            pytest.fail(
-                f"no trial reached worker {worker_id} within 300 s; nodes seen {seen}\n{logs[-3000:]}"
-            )
+        while not condition():
+            each()
+            if time.monotonic() > deadline:
+                logs = "".join(job_logs(head_node.jobs_address, job_id))
+                pytest.fail(f"{what} within 300 s\n{logs[-3000:]}")
+            time.sleep(0.2)
+
+    try:
+        try:
+            wait(lambda: len(reached_markers(barrier)) >= 2, "two trials did not reach the barrier")
+            waiting = [marker.read_text() for marker in reached_markers(barrier)]
+            on_worker = [t for t in waiting if node_of(barrier, t) == worker_id]
+            assert len(on_worker) == 1, {t: node_of(barrier, t) for t in waiting}
+        finally:
+            head_node.kill(worker)  # SIGKILL to its process group: raylet and its workers die at once
+
+        def release_the_others() -> None:
+            for marker in reached_markers(barrier):
+                if marker.read_text() != on_worker[0]:
+                    release(barrier, marker.read_text())
+
+        wait(
+            lambda: node_of(barrier, on_worker[0]) not in (None, worker_id),
+            f"trial {on_worker[0]} was not retried on the head",
+            release_the_others,
+        )
     finally:
-        head_node.kill(worker)  # SIGKILL to its process group: raylet and its workers die at once
+        release(barrier)
 
     status = wait_for_job(head_node.jobs_address, job_id, timeout_s=900)
     logs = "".join(job_logs(head_node.jobs_address, job_id))
@@ -119,6 +140,9 @@ def test_lost_node_trials_are_retried_and_the_sweep_completes(
     assert len(rows) == 4
     for name, trial in rows.items():
         assert trial[-1]["final_epoch"] and trial[-1]["epoch"] == LOST_NODE_EPOCHS, name
+    # the trial that waited on the worker reported its first epoch there, then finished on the head
+    (lost,) = [t for name, t in rows.items() if on_worker[0] in name]
+    assert [r["node_id"] == worker_id for r in lost] == [True, False, False], lost
     assert "4 trials, 0 errored" in logs
     spec = load_sweep(shared / "lost_node" / "sweep.yaml")
     assert spec.num_samples == 4

@@ -2,7 +2,8 @@
 
 `build` returns a tiny torch GRU. With `barrier_dir` and `barrier_epoch` in its config, a trial that
 starts epoch `barrier_epoch` first writes `<barrier_dir>/reached-<trial id>` (holding the trial id),
-then waits until `<barrier_dir>/release-<trial id>` or `<barrier_dir>/release-all` exists. Every
+(after `<barrier_dir>/node-<trial id>`, holding the Ray node it runs on), then waits until
+`<barrier_dir>/release-<trial id>` or `<barrier_dir>/release-all` exists. Every
 epoch before it has been reported with its checkpoint by then, so a test that sees the marker knows
 exactly what is on disk, whatever the load on the machine.
 
@@ -28,6 +29,19 @@ def reached_markers(barrier_dir: Path) -> list[Path]:
 def release(barrier_dir: Path, trial_id: str | None = None) -> None:
     """Let one trial (or, without `trial_id`, every trial now and later) past the barrier."""
     (barrier_dir / f"release-{trial_id or 'all'}").touch()
+
+
+def node_of(barrier_dir: Path, trial_id: str) -> str | None:
+    """The Ray node id the trial last reached the barrier on; None before it reached it."""
+    path = barrier_dir / f"node-{trial_id}"
+    return path.read_text() if path.exists() else None
+
+
+def _write(path: Path, text: str) -> None:
+    """Write `text` whole (a reader never sees half of it)."""
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text)
+    temp.replace(path)
 
 
 def _trial_id() -> str:
@@ -71,10 +85,10 @@ def _wait_at_barrier(barrier_dir: Path) -> None:
     releases = (barrier_dir / f"release-{trial_id}", barrier_dir / "release-all")
     if any(p.exists() for p in releases):
         return
-    marker = barrier_dir / f"reached-{trial_id}"
-    temp = marker.with_name(f".{marker.name}.tmp")
-    temp.write_text(trial_id)
-    temp.replace(marker)
+    import ray
+
+    _write(barrier_dir / f"node-{trial_id}", ray.get_runtime_context().get_node_id())
+    _write(barrier_dir / f"reached-{trial_id}", trial_id)
     deadline = time.monotonic() + BARRIER_TIMEOUT_S
     while not any(p.exists() for p in releases):
         if time.monotonic() > deadline:
