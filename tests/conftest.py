@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +13,12 @@ import pytest
 import yaml
 
 from seqsweep.testing.sweeps import tiny_dataset
+
+HELPERS = Path(__file__).parent / "tuning" / "helpers"
+"""Test-only user families (`barrier_family`, ...), importable by the driver and, through PYTHONPATH, by
+the Ray processes the tests start (they inherit this environment)."""
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HELPERS), os.environ.get("PYTHONPATH")]))
+sys.path.insert(0, str(HELPERS))
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 """The real public data fixtures beside the repository (read there, never copied in)."""

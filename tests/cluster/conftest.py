@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +10,6 @@ from pathlib import Path
 import pytest
 
 from local_cluster import LocalRayCluster, TwoNodes
-
-HELPERS = Path(__file__).parents[1] / "tuning" / "helpers"
-# `barrier_family` for the lost-node test: the cluster's processes inherit this environment when started.
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HELPERS), os.environ.get("PYTHONPATH")]))
-sys.path.insert(0, str(HELPERS))
 
 
 @pytest.fixture(scope="module")
