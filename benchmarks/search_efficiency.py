@@ -10,9 +10,11 @@ keeps ETHUSDT only. The scale (rows, cell size, epochs E) is reduced to fit the 
 So that noise cannot decide the row:
 
 - both sides run with the same sweep seeds (`search.seed` 0 … S−1, S ≥ 5 at full scale): the sweep
-  seed seeds Optuna's sampler and, with each trial's id, the trial's training (`trial_seed`). Tune's
-  trial ids are random (`Trial.generate_id`, uuid4), so a rerun of one sweep seed trains with other
-  seeds: the S sweeps of each side are S independent draws of the training noise;
+  seed seeds Optuna's sampler and, with each trial's index in its sweep, the trial's training
+  (`trial_seed`; the index is in the trial id, `seqsweep.tuning.trial_ids`). The S sweeps of each side
+  are S draws of the training noise, and the same draws in every run of the table: the grid's target
+  no longer moves between runs (it did while trial ids were random). TPE + ASHA runs 2 trials at a
+  time, so which point its k-th trial gets still depends on which trials finished first;
 - both sides get the same total budget of epochs: the grid's points × E. TPE + ASHA may start as many
   trials as it likes; `EpochCap`, the product's sweep budget (`search.time_budget_s` / `stop_at`)
   extended with a count of reported epochs, ends its sweep once that many epochs were reported

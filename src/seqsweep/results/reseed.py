@@ -3,8 +3,8 @@
 A sweep's ranking mixes the configuration's merit with the luck of one training seed. Each of the
 top-k configurations is trained N more times, as one Ray Tune run over the sweep's cached dataset
 (`tune.with_parameters` puts it in the object store once, as `seqsweep run` does), through the same
-trainable (`seqsweep.trainables.tune_reporter.train_trial`) and loop. Every rerun is a new Tune trial,
-so its seed (derived from the sweep seed and the trial id) is new. The runs live in `DIR/reseed/run-*`
+trainable (`seqsweep.trainables.tune_reporter.train_trial`) and loop. Every rerun trains with a new
+seed, derived from the sweep seed, the original trial and the rerun's number (`rerun_sweep_seed`). The runs live in `DIR/reseed/run-*`
 and a later call reuses every (configuration, seed) pair already there, training only what is missing.
 
 The configurations are then ranked by the mean of their best validation score over the N reruns
@@ -14,6 +14,7 @@ and the report says whether #1's lead over #2 exceeds their seed spread.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import statistics
 from dataclasses import dataclass
@@ -42,11 +43,23 @@ FINISHED = (OK, ERRORED, NAN)
 """Rerun states that are kept; a pending or interrupted rerun is trained again."""
 
 
+def rerun_sweep_seed(sweep_seed: int, original_trial_id: str, index: int) -> int:
+    """The sweep seed a rerun trains under: derived from the sweep's seed, the original trial and the
+    rerun's number. A rerun's trial id carries its place in the reseed run (`trial_seed` keys to it), so
+    without this the i-th rerun would draw the seed of the sweep's own i-th trial."""
+    from seqsweep.trainables.seeding import derive_seed
+
+    return derive_seed("reseed", sweep_seed, original_trial_id, index)
+
+
 def reseed_trial(config: dict[str, Any], bundle: Any, settings: Any) -> None:
-    """Tune function trainable: `train_trial` on the original configuration stored under `RESEED_KEY`."""
+    """Tune function trainable: `train_trial` on the original configuration stored under `RESEED_KEY`,
+    under the rerun's own sweep seed (`rerun_sweep_seed`)."""
     from seqsweep.trainables.tune_reporter import train_trial
 
-    train_trial(dict(config[RESEED_KEY]["config"]), bundle, settings)
+    tag = config[RESEED_KEY]
+    seed = rerun_sweep_seed(settings.seed, str(tag["of"]), int(tag["index"]))
+    train_trial(dict(tag["config"]), bundle, dataclasses.replace(settings, seed=seed))
 
 
 @dataclass(frozen=True)

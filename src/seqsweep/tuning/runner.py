@@ -65,6 +65,7 @@ from seqsweep.tuning.searchers import (
     study_storage_url,
     warm_start_points,
 )
+from seqsweep.tuning.trial_ids import indexed_search, inner_searcher
 
 logger = logging.getLogger(__name__)
 
@@ -188,10 +189,10 @@ def run_sweep(
             tune_config=tune.TuneConfig(
                 metric=spec.file.search.metric,
                 mode=spec.file.search.mode,
-                search_alg=searcher,
+                # trial ids carry their index, which keys each trial's seed (`seqsweep.tuning.trial_ids`)
+                search_alg=indexed_search(searcher, spec.file.search.max_concurrent),
                 scheduler=make_scheduler(spec, stops, budget),
                 num_samples=spec.num_samples,
-                max_concurrent_trials=spec.file.search.max_concurrent,
                 # A trial process keeps its imported TensorFlow/torch for the next trial: seconds saved
                 # per trial. Each trial still builds its model afresh and reseeds everything.
                 reuse_actors=True,
@@ -342,7 +343,7 @@ def _relink_restored(tuner: tune.Tuner, spec: SweepSpec, stream: IO[str] | None)
     if internal is None or tune_config is None or run_config is None:
         logger.warning("resume: this Ray's Tuner has no local tuner; budgets are not applied")
         return budget
-    searcher = tune_config.search_alg
+    searcher = inner_searcher(tune_config.search_alg)
     if isinstance(searcher, PruningOptunaSearch):
         searcher.link(stops, budget)
     tune_config.scheduler = make_scheduler(spec, stops, budget)
