@@ -215,7 +215,7 @@ def swapped_trainable(
         if not hasattr(runner, name):
             raise RuntimeError(f"seqsweep.tuning.runner.{name} is gone; update benchmarks/common.py")
     saved = runner._trainable, runner._build_dataset
-    runner._trainable = trainable_factory
+    runner._trainable = trainable_factory  # type: ignore[assignment]  # the same call, looser types
     if not build_in_driver:
         runner._build_dataset = lambda spec, root: None
     try:

@@ -417,7 +417,7 @@ def compare(ctx: Context, scale: SearchScale, grids: Sequence[Sweep], tpes: Sequ
         f"macro-F1: {grid_text} (`lstm_vae_grid`, every point fully trained) vs TPE + ASHA (`lstm_vae_tpe`, "
         f"grace 2, factor 2, as many trials as fit); scale: cell_size {scale.cell_size} (notebook 124), "
         f"E = {scale.epochs} epochs per trial (notebook 20), batch 50, 2 trials at a time; sweep seeds "
-        f"0–{scale.seeds - 1} on both sides; the same budget on both sides, {points} × {scale.epochs} = {budget} "
+        f"0–{scale.seeds - 1} on both sides (a sweep seed fixes its k-th trial's training seed); the same budget on both sides, {points} × {scale.epochs} = {budget} "
         f"epochs (TPE+ASHA ended by an epoch count added to the product's sweep budget, reports read up to "
         f"{budget}); epochs counted in report order, wall from the sweep's first trial start. "
         f"Grid bests per seed {scores([g.best for g in grids])}, their median is the target; the grid "

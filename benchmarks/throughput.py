@@ -10,7 +10,7 @@ the 2 cores). Each run is a fresh process:
   the same cell and masking, no while-loop; a trial of 4 epochs of 112 batches plans 448, above
   `UNROLL_MIN_BATCHES`), each training batch is one compiled step traced once per
   batch shape (`keras_common.CompiledTrainingStep`: `train_on_batch`'s steps without its per-batch
-  Python work) and validation takes one forward pass per batch for both the loss and the probabilities
+  Python work; its Adadelta update is TensorFlow's fused kernel, `keras_common.FusedAdadelta`) and validation takes one forward pass per batch for both the loss and the probabilities
   (`keras_common.evaluation_step`); the network's math is unchanged;
 - the notebook: `benchmarks.notebook_reference` (`model.fit` on materialised windows, validation each epoch).
 

@@ -7,6 +7,7 @@ import csv
 import json
 import math
 import re
+import shutil
 import struct
 from pathlib import Path
 
@@ -38,6 +39,29 @@ def _png_size(path: Path) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def outcome(crafted_experiment: Path, tmp_path_factory: pytest.TempPathFactory):
     return write_results(crafted_experiment, top=3, evaluate=False, out_dir=tmp_path_factory.mktemp("report"))
+
+
+def test_a_result_json_that_lost_rows_is_read_from_progress_csv(
+    crafted_experiment: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Ray's result.json kept only a trial's first reports (seen after a node died), progress.csv all
+    copy = tmp_path / crafted_experiment.name
+    shutil.copytree(crafted_experiment, copy)
+    whole = {t.trial_id: t for t in read_experiment(copy).ranked()}
+    trial = max(whole.values(), key=lambda t: t.best_epoch or 0)
+    assert trial.best_epoch is not None and trial.best_epoch > 1
+    result_json = Path(str(trial.path)) / "result.json"
+    assert result_json.is_relative_to(copy)  # never the session's experiment
+    result_json.write_text(result_json.read_text().splitlines(keepends=True)[0])
+
+    with caplog.at_level("WARNING", logger="seqsweep.results.experiment"):
+        again = {t.trial_id: t for t in read_experiment(copy).ranked()}[trial.trial_id]
+    assert (again.epochs_run, again.best_epoch, again.best_value) == (
+        trial.epochs_run,
+        trial.best_epoch,
+        trial.best_value,
+    )
+    assert f"trial {trial.trial_id}: Ray's result.json holds 1 report(s)" in caplog.text
 
 
 def test_leaderboard_matches_the_metrics_ray_stored(crafted_experiment: Path) -> None:

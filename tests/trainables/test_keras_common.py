@@ -31,6 +31,38 @@ def test_masked_loss_ignores_whatever_sits_under_the_mask() -> None:
     assert float(masked_sparse_categorical_crossentropy(labels, garbage)) == pytest.approx(loss, rel=1e-6)
 
 
+def test_fused_adadelta_steps_as_keras_adadelta_does() -> None:
+    import keras
+
+    from seqsweep.trainables.keras_common import FusedAdadelta
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 6)).astype("float32")
+    y = rng.normal(size=(64, 3)).astype("float32")
+
+    def trained(optimizer: keras.optimizers.Optimizer) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential(
+            [keras.Input((6,)), keras.layers.Dense(5, activation="tanh"), keras.layers.Dense(3)]
+        )
+        model.compile(optimizer=optimizer, loss="mse")
+        for _ in range(60):
+            model.train_on_batch(x, y)
+        return [np.asarray(w) for w in model.weights], [np.asarray(v) for v in optimizer.variables]
+
+    settings = {"learning_rate": 1.0, "rho": 0.8, "epsilon": 1e-7}
+    fused, fused_state = trained(FusedAdadelta(**settings))
+    plain, plain_state = trained(keras.optimizers.Adadelta(**settings))
+    keras.utils.set_random_seed(1)
+    initial = [
+        np.asarray(w)
+        for w in keras.Sequential([keras.Input((6,)), keras.layers.Dense(5), keras.layers.Dense(3)]).weights
+    ]
+    assert any(np.abs(f - i).max() > 1e-3 for f, i in zip(fused, initial, strict=True))  # it trained
+    for f, k in zip(fused + fused_state, plain + plain_state, strict=True):
+        np.testing.assert_allclose(f, k, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("family", ["lstm", "tiny_user_models:keras_model"])
 def test_adadelta_accumulators_survive_a_checkpoint(
     family: str, synthetic_bundle: DatasetBundle, tmp_path: Path

@@ -7,6 +7,7 @@ Ray cluster is started. Every number here is one Ray stored; nothing is recomput
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from ray import tune
+from ray.air.constants import EXPR_PROGRESS_FILE
 
 from seqsweep.constants import (
     DEFAULT_METRIC,
@@ -47,6 +49,8 @@ NAN = "nan"
 PENDING = "pending"
 """Created but has reported nothing yet."""
 RANKED_STATES = (OK, RUNNING)
+
+logger = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = (EPOCH, TRAIN_LOSS, VAL_LOSS, VAL_MACRO_F1, VAL_ACCURACY)
 
@@ -215,9 +219,7 @@ def _summarise(
     if families:
         family = str(config.get(MODEL_KEY, family))
         searched = tuple(name for name in searched if applies_to(name, family))
-    frame = one_row_per_epoch(
-        result.metrics_dataframe if result.metrics_dataframe is not None else pd.DataFrame()
-    )
+    frame = one_row_per_epoch(stored_reports(result, str(trial.trial_id)))
     history = _history(frame, metric)
     last = frame.iloc[-1].to_dict() if len(frame) else {}
     status, error = _status(trial, result, frame, metric)
@@ -247,6 +249,36 @@ def _summarise(
         error=error,
         history=history,
     )
+
+
+def stored_reports(result: Any, trial_id: str) -> pd.DataFrame:
+    """A trial's reports, one row each in report order: Ray's `metrics_dataframe` (its `result.json`),
+    or the trial's `progress.csv` where that holds more rows.
+
+    Ray's JSON and CSV loggers write the same reports. After a node died right after a trial's last
+    report, the trial's `result.json` in storage held 6 of its 12 rows and `progress.csv` all 12
+    (Ray 2.60: on a restart the JSON logger replaces the driver's copy with storage's, which may lag).
+    Ranking on the shorter log would silently drop epochs, possibly the best; the longer one is read
+    instead, with a warning naming the trial. The CSV has no `config/*` columns (the config is read
+    from the trial itself).
+    """
+    frame = result.metrics_dataframe if result.metrics_dataframe is not None else pd.DataFrame()
+    progress = Path(str(result.path)) / EXPR_PROGRESS_FILE if result.path else None
+    if progress is None or not progress.is_file():
+        return frame
+    try:
+        logged = pd.read_csv(progress)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return frame
+    if len(logged) <= len(frame):
+        return frame
+    logger.warning(
+        "trial %s: Ray's result.json holds %d report(s), its progress.csv %d; reading progress.csv",
+        trial_id,
+        len(frame),
+        len(logged),
+    )
+    return logged
 
 
 def one_row_per_epoch(frame: pd.DataFrame) -> pd.DataFrame:

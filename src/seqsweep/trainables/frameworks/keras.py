@@ -29,9 +29,10 @@ BUNDLE_FILE = "model.keras"
 
 CUSTOM_OBJECTS = (
     "seqsweep.trainables.keras_common:MaskedSparseCategoricalCrossentropy",
+    "seqsweep.trainables.keras_common:FusedAdadelta",
     "seqsweep.trainables.keras_networks:VariationalSampling",
 )
-"""`module:class` of every custom layer and loss a built-in Keras model may hold. A family with a
+"""`module:class` of every custom layer, loss and optimizer a built-in Keras model may hold. A family with a
 custom layer adds it here; every load (checkpoint, bundle) passes them, so no import order matters."""
 
 
