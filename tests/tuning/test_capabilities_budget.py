@@ -16,6 +16,7 @@ import pytest
 
 from seqsweep import cli
 from seqsweep.search_spaces.sweep import load_sweep
+from seqsweep.trainables.seeding import trial_index
 from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR
 
 pytestmark = pytest.mark.slow
@@ -68,6 +69,8 @@ def test_time_budget_ends_the_sweep_and_resume_adds_trials(
     assert "3 trials, 0 errored" in out and "spent" not in out
     after = _rows(experiment)
     assert len(after) == 3 and after[first] == 1, after
+    # the resumed sweep's new trials go on numbering where it stopped: their seeds are new ones
+    assert sorted(trial_index(t) for t in after) == [0, 1, 2], after
     study = _study(experiment, "budget")
     assert set(study) == set(after)
     assert all(study[t].state.is_finished() for t in after)
