@@ -4,8 +4,9 @@ A sweep's ranking mixes the configuration's merit with the luck of one training 
 top-k configurations is trained N more times, as one Ray Tune run over the sweep's cached dataset
 (`tune.with_parameters` puts it in the object store once, as `seqsweep run` does), through the same
 trainable (`seqsweep.trainables.tune_reporter.train_trial`) and loop. Every rerun trains with a new
-seed, derived from the sweep seed, the original trial and the rerun's number (`rerun_sweep_seed`). The runs live in `DIR/reseed/run-*`
-and a later call reuses every (configuration, seed) pair already there, training only what is missing.
+seed, derived from the sweep seed, the original trial and the rerun's number (`rerun_sweep_seed`).
+The runs live in `DIR/reseed/run-*` and a later call reuses every (configuration, seed) pair already
+there, training only what is missing.
 
 The configurations are then ranked by the mean of their best validation score over the N reruns
 (the original run is shown, not averaged: it is the one that was selected, so it is biased upward),
