@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import optuna
 import pytest
 from ray import tune
 
@@ -51,7 +52,7 @@ def test_reruns_draw_seeds_of_their_own() -> None:
 
 
 def test_indexed_search_limits_concurrency_as_tune_would() -> None:
-    searcher = PruningOptunaSearch(space={"x": __import__("optuna").distributions.FloatDistribution(0, 1)})
+    searcher = PruningOptunaSearch(space={"x": optuna.distributions.FloatDistribution(0, 1)})
     generator = indexed_search(searcher, max_concurrent=2)
     assert isinstance(generator, IndexedSearchGenerator)
     assert generator.searcher.max_concurrent == 2  # Tune's ConcurrencyLimiter
