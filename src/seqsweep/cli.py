@@ -81,6 +81,9 @@ THIRD_PARTY_LOGGERS: tuple[str, ...] = (
     "alembic",
 )
 """Loggers held at ERROR without `-v` (Ray also gets `RAY_LOGGER_LEVEL`, as `ray.init` resets its level)."""
+SILENT_LOGGERS: tuple[str, ...] = ("ray.tune",)
+"""Loggers held at CRITICAL without `-v`: Ray Tune logs each errored trial's whole traceback at ERROR, where
+`seqsweep run`/`resume` print one line per errored trial (`runner.trial_error_line`) naming its `error.txt`."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +121,8 @@ def _configure_logging(verbose: bool) -> None:
     logging.getLogger("seqsweep").setLevel(logging.INFO)
     for noisy in THIRD_PARTY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    for silent in SILENT_LOGGERS:
+        logging.getLogger(silent).setLevel(logging.CRITICAL)
     try:  # absl's Python logging prints "WARNING:absl:..." through its own handler once TensorFlow loads it
         from absl import logging as absl_logging
 

@@ -111,9 +111,15 @@ def test_trial_that_raises_is_errored_and_the_sweep_completes(
         failure={"max_retries": 1},
     )
     assert cli.main(["run", str(path)]) == 1
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "2 trials, 1 errored" in out
     experiment = Path(load_sweep(path).file.storage_path) / "flaky"
+    # One line names the errored trial, its error and its traceback file; Tune's traceback logs stay off.
+    [line] = [line for line in out.splitlines() if " errored: " in line]
+    assert "cell_size 13 is refused" in line and line.endswith("error.txt)")
+    assert Path(line.rsplit("(traceback: ", 1)[1][:-1]).is_file()
+    assert "Traceback" not in captured.err and "Traceback" not in out
     grid = tune.Tuner.restore(str(experiment), trainable=train_trial).get_results()
     errored = [r for r in grid if r.error is not None]
     assert len(errored) == 1

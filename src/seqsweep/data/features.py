@@ -107,7 +107,18 @@ def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> p
 def prepare_rows(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> pd.DataFrame:
     """Source rows → grid rows with the yield as a yearly rate: the per-symbol work before scaling."""
     if YIELD in rows.columns:
-        rows = rows.assign(**{YIELD: yearly_yield(rows[YIELD].to_numpy())})
+        hourly = rows[YIELD].to_numpy(np.float64)
+        with np.errstate(over="ignore"):
+            yearly = yearly_yield(hourly)
+        overflow = np.isinf(yearly) & np.isfinite(hourly)
+        if overflow.any():
+            at = int(np.argmax(overflow))
+            raise DataError(
+                f"column {YIELD!r}{f' of symbol {symbol}' if symbol else ''} holds {hourly[at]:g} at "
+                f"{rows[DATE].iloc[at]}: as an hourly continuously compounded rate that is an infinite "
+                f"yearly yield; store ln(1 + yearly yield) / 8760 (a yearly 4.47 % is {hourly_yield(0.0447):.3g})"
+            )
+        rows = rows.assign(**{YIELD: yearly})
     return to_grid(rows, frequency, symbol=symbol)
 
 
@@ -343,7 +354,9 @@ def featurize_rows(
     missing = [c for c in (DATE, *raw_columns) if c not in rows.columns]
     if missing:
         raise DataError(f"rows of {symbol}: missing column {missing[0]!r} (need {', '.join(raw_columns)})")
-    grid = prepare_rows(clean_rows(rows, raw_columns), preprocessing.extra.get("frequency"), symbol=symbol)
+    grid = prepare_rows(
+        clean_rows(rows, raw_columns, symbol=symbol), preprocessing.extra.get("frequency"), symbol=symbol
+    )
     times = grid[DATE].to_numpy("datetime64[ns]").astype(np.int64)
     features = assemble_features(
         apply_transforms(

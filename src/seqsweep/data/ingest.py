@@ -8,8 +8,13 @@ so the same text or the same database values always give the same instants, floa
   epoch times are read in their unit, s, ms, µs or ns, decided once per column from the magnitude
   (the unit whose 1971–2200 window holds the first value, and then must hold every value) and
   stated in the log. A value that fits no unit (e.g. 20240101) or a column mixing units is refused.
+  Text that is not ISO 8601 (31/01/2024 13:00, 01/31/2024 01:00 PM) is read with ONE format for the
+  whole column; a column that fits both a day-first and a month-first format (every day ≤ 12), or
+  that fits no single format (ISO mixed with dd/mm), is refused rather than guessed row by row.
 - numbers (`parse_numeric`): float64. Numbers that arrive as text are parsed, thousands separators
-  included ("6,179.90" → 6179.9); a value that is not a number is refused, naming it.
+  included ("6,179.90" → 6179.9); a value that is not a number is refused, naming it, as are
+  infinities, a leading group of 0 ("0,500") and a column whose only grouped values are one comma and
+  three digits with no decimal point ("6,406": thousands separator or decimal comma?).
 - symbols (`normalize_symbols`, `canonical_symbol`): stripped and upper-cased.
 
 Every refusal is a `DataError` whose message is one line naming the column and a bad value.
@@ -19,12 +24,14 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
+from pandas.tseries.api import guess_datetime_format
 
 from seqsweep.data.tables import DATE, SYMBOL
 from seqsweep.errors import DataError
@@ -41,8 +48,22 @@ the four units do not overlap (7.3e9 s < 3.2e10 ms), so a value fits at most one
 
 MISSING_TEXT: Final = frozenset({"", "nan", "NaN", "NAN", "NA", "N/A", "n/a", "null", "NULL", "None", "none"})
 """Text read as a missing number (NaN), not as a bad value."""
-_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?$")
-"""A number with comma thousands separators and an optional decimal point: 6,179.90 or 1,234,567."""
+_GROUPED = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?$")
+"""A number with comma thousands separators and an optional decimal point: 6,179.90 or 1,234,567.
+Its leading group never starts with 0 ("0,500" is a decimal comma, not five hundred)."""
+_ONE_GROUP = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
+"""A grouped number that could as well be a decimal comma: 6,406 (6406 or 6.406?)."""
+
+ISO: Final = "ISO8601"
+_DAY_MONTH_ORDERS: Final = ("%d{0}%m{0}%Y", "%m{0}%d{0}%Y")
+_TIMES: Final = ("", " %H:%M", " %H:%M:%S", " %H:%M:%S.%f", " %I:%M %p", " %I:%M:%S %p")
+TEXT_DATE_FORMATS: Final[tuple[str, ...]] = tuple(
+    date + time
+    for date in [o.format(sep) for sep in "/.-" for o in _DAY_MONTH_ORDERS] + ["%Y/%m/%d", "%Y.%m.%d"]
+    for time in _TIMES
+)
+"""The non-ISO formats a text date column may be written in (with the formats `pandas` guesses from
+its first value); the column is read with the one that fits every value."""
 
 DATE_HINT: Final = "write ISO dates such as 2024-01-01 00:00:00 (an offset or Z is converted to UTC)"
 NUMBER_HINT: Final = "write plain numbers (6179.9) or thousands separators with a decimal point (6,179.90)"
@@ -99,6 +120,8 @@ class DateReader:
     """'epoch' or 'text' once decided."""
     source: str = ""
     """Where the column comes from (a file name), for the log line."""
+    text_formats: tuple[str, ...] | None = None
+    """The formats (ISO8601 or strptime) that fit every text date read so far; later chunks keep to them."""
 
     def __call__(self, values: pd.Series) -> pd.Series:
         """`values` (any dtype) → naive UTC datetime64[ns], same index. Raises DataError (one line)."""
@@ -206,17 +229,111 @@ class DateReader:
             strings = values.map(lambda v: v.strip() if isinstance(v, str) else v)
         else:
             strings = values.str.strip()
-        try:
-            parsed = pd.to_datetime(strings, utc=True, format="ISO8601")
-        except (ValueError, TypeError, OverflowError):
-            parsed = pd.to_datetime(strings, utc=True, format="mixed", errors="coerce")
-            bad = parsed.isna() & values.notna()
-            if bad.any():
-                raise DataError(
-                    f"column {self.column!r}: {_show(values[bad].iloc[0])} is not a date; {DATE_HINT}"
-                ) from None
+        if not len(strings):
+            return (
+                pd.Series(pd.to_datetime(strings, utc=True, format=ISO), index=values.index)
+                .dt.tz_localize(None)
+                .astype("datetime64[ns]")
+            )
+        parsed = self._one_format(strings, values)
         out = pd.Series(parsed, index=values.index).dt.tz_localize(None).astype("datetime64[ns]")
         return self._no_missing(values, out)
+
+    def _one_format(self, strings: pd.Series, values: pd.Series) -> pd.Series:
+        """`strings` parsed with the one format that fits every value (ISO 8601 first), as UTC."""
+        candidates = self.text_formats
+        if candidates is None or ISO in candidates:
+            try:
+                parsed = pd.to_datetime(strings, utc=True, format=ISO)
+            except (ValueError, TypeError, OverflowError):
+                pass
+            else:
+                self.text_formats = (ISO,)
+                return parsed
+        if candidates is None:
+            candidates = _formats_for(strings.iloc[0])
+            if not candidates:
+                raise DataError(f"column {self.column!r}: {_show(values.iloc[0])} is not a date; {DATE_HINT}")
+        fitting: dict[str, pd.Series] = {}
+        for fmt in candidates:
+            if fmt == ISO:
+                continue
+            try:
+                fitting[fmt] = pd.to_datetime(strings, utc=True, format=fmt)
+            except (ValueError, TypeError, OverflowError):
+                continue
+        if not fitting:
+            raise DataError(self._mixed_formats(strings, values, candidates)) from None
+        readings = list(fitting.values())
+        differs = np.zeros(len(strings), dtype=bool)
+        for other in readings[1:]:
+            differs |= (other != readings[0]).to_numpy()
+        if differs.any():
+            example = values[differs].iloc[0]
+            raise DataError(
+                f"column {self.column!r}: {_show(example)} is ambiguous, day-first and month-first formats "
+                f"both fit every value ({' and '.join(list(fitting)[:2])}); {DATE_HINT}"
+            )
+        first = self.text_formats is None
+        self.text_formats = tuple(fitting)
+        if first:
+            log.info(
+                "%scolumn %s: text dates read in format %s (%s = %s)",
+                f"{self.source}: " if self.source else "",
+                self.column, " or ".join(fitting), _show(values.iloc[0]), readings[0].iloc[0].tz_localize(None),
+            )  # fmt: skip
+        return readings[0]
+
+    def _mixed_formats(self, strings: pd.Series, values: pd.Series, candidates: tuple[str, ...]) -> str:
+        """The refusal for text that no single format fits: a value no format reads, or two formats."""
+        best: pd.Series | None = None
+        for fmt in candidates:
+            attempt = pd.to_datetime(strings, utc=True, format=fmt, errors="coerce")
+            if best is None or attempt.notna().sum() > best.notna().sum():
+                best = attempt
+        if best is None or not best.notna().any():
+            return f"column {self.column!r}: {_show(values.iloc[0])} is not a date; {DATE_HINT}"
+        ok, bad = values[best.notna().to_numpy()].iloc[0], values[best.isna().to_numpy()].iloc[0]
+        bad_text = strings[best.isna().to_numpy()].iloc[0]
+        if not _formats_for(bad_text):
+            return f"column {self.column!r}: {_show(bad)} is not a date; {DATE_HINT}"
+        return (
+            f"column {self.column!r}: mixes date formats ({_show(ok)} and {_show(bad)}); one column holds "
+            f"one format, or {DATE_HINT}"
+        )
+
+
+def _swap_day_month(fmt: str) -> str:
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def _formats_for(first: Any) -> tuple[str, ...]:
+    """The formats that read `first`, the first value of a text date column: ISO 8601, the pandas
+    guesses for it, and `TEXT_DATE_FORMATS`; every format with both a day and a month comes with its
+    day/month swap, so that a column fitting both orders is seen to be ambiguous. Empty if none."""
+    formats: list[str] = [ISO]
+    if isinstance(first, str):
+        for dayfirst in (False, True):
+            with warnings.catch_warnings():  # "Parsing dates in %d.%m.%Y format when dayfirst=False"
+                warnings.simplefilter("ignore", UserWarning)
+                guess = guess_datetime_format(first, dayfirst=dayfirst)
+            if guess:
+                formats.append(guess)
+    formats.extend(TEXT_DATE_FORMATS)
+    out: list[str] = []
+    for fmt in formats:
+        both = [fmt, _swap_day_month(fmt)] if "%d" in fmt and "%m" in fmt else [fmt]
+        for one in both:
+            if one not in out and not re.search(r"%Y\W?%d", one):  # no year-day-month
+                out.append(one)
+    readable = []
+    for fmt in out:
+        try:
+            pd.to_datetime(pd.Series([first]), utc=True, format=fmt)
+        except (ValueError, TypeError, OverflowError):
+            continue
+        readable.append(fmt)
+    return tuple(readable)
 
 
 def parse_dates(values: pd.Series, column: str) -> pd.Series:
@@ -236,47 +353,96 @@ def _missing_text(value: Any) -> bool:
     return isinstance(value, str) and value.strip() in MISSING_TEXT
 
 
+def _not_finite(column: str, values: pd.Series, finite: np.ndarray) -> DataError:
+    bad = values[~finite].iloc[0]
+    return DataError(f"column {column!r}: {_show(bad)} is not a finite number; {NUMBER_HINT}")
+
+
+@dataclass
+class NumberReader:
+    """Reads one value column, possibly in chunks: once a grouped value has shown the comma to be a
+    thousands separator (1,234,567 or 6,179.90), later chunks' 6,406 are read as thousands too."""
+
+    column: str
+    """How the column is named in messages."""
+    source: str = ""
+    """Where the column comes from (a file name), for the log line."""
+    thousands: bool = False
+    """Whether a value has shown the comma to be a thousands separator."""
+
+    def __call__(self, values: pd.Series) -> pd.Series:
+        """`values` (any dtype) → float64, same index; NULL, NaN and empty text → NaN.
+
+        Raises DataError (one line) naming the column and a bad value.
+        """
+        column = self.column
+        dtype = values.dtype
+        if ptypes.is_datetime64_any_dtype(dtype):
+            raise DataError(
+                f"column {column!r}: holds dates, not numbers (e.g. {values.iloc[0]}); {NUMBER_HINT}"
+            )
+        if ptypes.is_bool_dtype(dtype):
+            raise DataError(f"column {column!r}: holds true/false values, not numbers; {NUMBER_HINT}")
+        if ptypes.is_numeric_dtype(dtype):
+            floats = values.astype(np.float64)
+            finite = ~np.isinf(floats.to_numpy())
+            if not finite.all():
+                raise _not_finite(column, values, finite)
+            return floats
+        missing = values.isna() | values.map(_missing_text).astype(bool)
+        present = values[~missing]
+        numbers = pd.Series(np.nan, index=values.index, dtype=np.float64)
+        if not len(present):
+            return numbers
+        kinds_ok = present.map(
+            lambda v: not isinstance(v, bool | np.bool_ | pd.Timestamp) and not hasattr(v, "year")
+        )
+        if not kinds_ok.all():
+            bad = present[~kinds_ok].iloc[0]
+            raise DataError(f"column {column!r}: {_show(bad)} is not a number; {NUMBER_HINT}")
+        text = present.map(lambda v: v.strip() if isinstance(v, str) else v)
+        parsed = pd.to_numeric(text, errors="coerce").astype(np.float64)
+        finite = ~np.isinf(parsed.to_numpy())
+        if not finite.all():
+            raise _not_finite(column, present, finite)
+        failed = parsed.isna()
+        if failed.any():
+            grouped = text[failed].map(lambda v: isinstance(v, str) and bool(_GROUPED.match(v)))
+            if not grouped.all():
+                bad = present[failed][~grouped.to_numpy()].iloc[0]
+                raise DataError(f"column {column!r}: {_show(bad)} is not a number; {NUMBER_HINT}")
+            self._thousands_or_decimal_comma(text[failed], present[failed])
+            parsed[failed] = text[failed].str.replace(",", "", regex=False).astype(np.float64)
+            log.info(
+                "%scolumn %s: %d values read as numbers with thousands separators (e.g. %r → %s)",
+                f"{self.source}: " if self.source else "",
+                column, int(failed.sum()), present[failed].iloc[0], parsed[failed].iloc[0],
+            )  # fmt: skip
+        numbers[present.index] = parsed.to_numpy()
+        return numbers
+
+    def _thousands_or_decimal_comma(self, grouped: pd.Series, original: pd.Series) -> None:
+        """Refuses grouped values that are all one comma and three digits (6,406): 6406 or 6.406?"""
+        if not self.thousands:
+            one_group = grouped.str.fullmatch(_ONE_GROUP.pattern).to_numpy(dtype=bool)
+            if one_group.all():
+                raise DataError(
+                    f"column {self.column!r}: the comma in {_show(original.iloc[0])} is ambiguous "
+                    f"(thousands separator or decimal comma); write plain numbers (6406 or 6.406)"
+                )
+            self.thousands = True
+
+
 def parse_numeric(values: pd.Series, column: str, *, source: str = "") -> pd.Series:
     """One value column → float64, same index; NULL, NaN and empty text become NaN (masked later).
 
     Text is parsed as a number, with comma thousands separators allowed ("6,179.90" → 6179.9);
     Decimal and integer values become floats. Raises DataError naming `column` and the first bad
-    value (text that is not a number, a date, true/false). `source` (a file name) prefixes the log.
+    value (text that is not a number, an infinity, a date, true/false, a leading group of 0 as in
+    "0,500", or a column whose grouped values are all like "6,406": thousands or decimal comma?).
+    `source` (a file name) prefixes the log. For a column read in chunks, keep one `NumberReader`.
     """
-    dtype = values.dtype
-    if ptypes.is_datetime64_any_dtype(dtype):
-        raise DataError(f"column {column!r}: holds dates, not numbers (e.g. {values.iloc[0]}); {NUMBER_HINT}")
-    if ptypes.is_bool_dtype(dtype):
-        raise DataError(f"column {column!r}: holds true/false values, not numbers; {NUMBER_HINT}")
-    if ptypes.is_numeric_dtype(dtype):
-        return values.astype(np.float64)
-    missing = values.isna() | values.map(_missing_text).astype(bool)
-    present = values[~missing]
-    numbers = pd.Series(np.nan, index=values.index, dtype=np.float64)
-    if not len(present):
-        return numbers
-    kinds_ok = present.map(
-        lambda v: not isinstance(v, bool | np.bool_ | pd.Timestamp) and not hasattr(v, "year")
-    )
-    if not kinds_ok.all():
-        bad = present[~kinds_ok].iloc[0]
-        raise DataError(f"column {column!r}: {_show(bad)} is not a number; {NUMBER_HINT}")
-    text = present.map(lambda v: v.strip() if isinstance(v, str) else v)
-    parsed = pd.to_numeric(text, errors="coerce").astype(np.float64)
-    failed = parsed.isna()
-    if failed.any():
-        grouped = text[failed].map(lambda v: isinstance(v, str) and bool(_GROUPED.match(v)))
-        if not grouped.all():
-            bad = present[failed][~grouped.to_numpy()].iloc[0]
-            raise DataError(f"column {column!r}: {_show(bad)} is not a number; {NUMBER_HINT}")
-        parsed[failed] = text[failed].str.replace(",", "", regex=False).astype(np.float64)
-        log.info(
-            "%scolumn %s: %d values read as numbers with thousands separators (e.g. %r → %s)",
-            f"{source}: " if source else "",
-            column, int(failed.sum()), present[failed].iloc[0], parsed[failed].iloc[0],
-        )  # fmt: skip
-    numbers[present.index] = parsed.to_numpy()
-    return numbers
+    return NumberReader(column, source=source)(values)
 
 
 # --- symbols -------------------------------------------------------------------------------------
@@ -336,12 +502,13 @@ def normalize_symbols(values: pd.Series, column: str) -> pd.Series:
 @dataclass
 class FrameReader:
     """Reads the chunks of one input (a CSV file) the same way: `date` by one DateReader (its epoch
-    unit decided once), `crypto_symbol` by one SymbolReader, every other column as numbers."""
+    unit decided once), `crypto_symbol` by one SymbolReader, every other column by its NumberReader."""
 
     source: str = ""
     """The input's name (a file name), for the log."""
     dates: DateReader = field(init=False)
     symbols: SymbolReader = field(init=False)
+    numbers: dict[str, NumberReader] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.dates = DateReader(DATE, source=self.source)
@@ -359,5 +526,6 @@ class FrameReader:
             elif name == SYMBOL:
                 columns[name] = self.symbols(frame[name])
             else:
-                columns[name] = parse_numeric(frame[name], str(name), source=self.source)
+                reader = self.numbers.setdefault(str(name), NumberReader(str(name), source=self.source))
+                columns[name] = reader(frame[name])
         return pd.DataFrame(columns, index=frame.index)

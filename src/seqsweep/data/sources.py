@@ -415,7 +415,7 @@ def load_symbol_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
                 frame = pd.DataFrame(_fetch_tuples(result), columns=list(result.keys()))
         finally:
             engine.dispose()
-    return clean_rows(frame, plan.value_columns, plan.labels)
+    return clean_rows(frame, plan.value_columns, plan.labels, symbol=symbol)
 
 
 def _fetch_tuples(result: sa.CursorResult[Any]) -> list[tuple[Any, ...]]:
@@ -448,18 +448,39 @@ def _read_csv_rows(plan: SourcePlan) -> pd.DataFrame:
 
 
 def clean_rows(
-    frame: pd.DataFrame, value_columns: tuple[str, ...], labels: Mapping[str, str] | None = None
+    frame: pd.DataFrame,
+    value_columns: tuple[str, ...],
+    labels: Mapping[str, str] | None = None,
+    *,
+    symbol: str = "",
 ) -> pd.DataFrame:
-    """Typed, sorted, one row per timestamp (the last wins): what every later step assumes.
+    """Typed, sorted, one row per timestamp: what every later step assumes.
 
     `date` → naive UTC datetime64[ns] (`ingest.parse_dates`), each value column → float64
-    (`ingest.parse_numeric`; NULL → NaN). `labels` names columns in messages (`crypto_price.volume`).
-    Raises DataError naming the column and a bad value.
+    (`ingest.parse_numeric`; NULL → NaN). `labels` names columns in messages (`crypto_price.volume`),
+    `symbol` names the rows' symbol. Rows repeated at one timestamp with the same values are kept once.
+    Raises DataError naming the column and a bad value (`parse_numeric` refuses infinities), or two rows
+    at one timestamp whose values differ (which one is right cannot be told, and SQL hands duplicates over in an order
+    that differs between databases).
     """
     labels = labels or {}
     out = pd.DataFrame(
         {DATE: parse_dates(frame[DATE], DATE).to_numpy()}
         | {c: parse_numeric(frame[c], labels.get(c, c)).to_numpy(np.float64) for c in value_columns}
     )
-    out = out.sort_values(DATE, kind="stable").drop_duplicates(DATE, keep="last")
+    whose = f" of symbol {symbol}" if symbol else ""
+    out = out.sort_values(DATE, kind="stable")
+    repeated = out[out[DATE].duplicated(keep=False)]
+    if len(repeated):
+        conflicting = repeated.groupby(DATE)[list(value_columns)].nunique(dropna=False).max(axis=1) > 1
+        if conflicting.any():
+            at = conflicting.index[int(np.argmax(conflicting.to_numpy()))]
+            rows = repeated[repeated[DATE] == at]
+            column = next(c for c in value_columns if rows[c].nunique(dropna=False) > 1)
+            shown = " vs ".join(f"{v:g}" for v in rows[column].drop_duplicates())
+            raise DataError(
+                f"rows{whose} at {at} appear {len(rows)} times with different values (column "
+                f"{labels.get(column, column)!r}: {shown}); keep one row per symbol and time"
+            )
+    out = out.drop_duplicates(DATE, keep="first")
     return out.reset_index(drop=True)

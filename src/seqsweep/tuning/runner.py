@@ -111,6 +111,8 @@ class SweepOutcome:
     """The signal (SIGINT, SIGTERM) that stopped the sweep before it was done; None if it completed."""
     ended_by: str | None = None
     """One line when `search.time_budget_s` or `search.stop_at` ended the sweep (it still completed)."""
+    trial_errors: tuple[str, ...] = ()
+    """One line per errored trial (`trial_error_line`): its id, the error's last line, where the traceback is."""
 
     @property
     def exit_code(self) -> int:
@@ -128,8 +130,9 @@ class SweepOutcome:
             )
         best = "none" if self.best_value is None else f"{self.best_value:.4f} (trial {self.best_trial_id})"
         ended = f"{self.ended_by}\n" if self.ended_by else ""
+        errors = "".join(f"{line}\n" for line in self.trial_errors)
         return (
-            f"{ended}{self.num_trials} trials, {self.num_errored} errored; best {self.metric} {best}\n"
+            f"{errors}{ended}{self.num_trials} trials, {self.num_errored} errored; best {self.metric} {best}\n"
             f"experiment: {self.experiment_dir}"
         )
 
@@ -161,7 +164,7 @@ def run_sweep(
     storage_url = study_storage_url(spec, str(experiment_dir))
     check_study_owner(storage_url, spec.name, experiment_id, experiment_dir)
     if spec.file.warm_start:
-        check_warm_start(spec.file.warm_start)
+        check_warm_start(spec.file.warm_start, metric=spec.file.search.metric, mode=spec.file.search.mode)
     with ray_session(address, sigint_deaf_start=True):
         _check_cluster(spec)
         check_shared_storage(root)
@@ -225,6 +228,7 @@ def resume_sweep(
         raise ConfigError(
             f"{experiment_dir} is not a seqsweep experiment directory (no {TUNER_FILE} / {SWEEP_COPY})"
         )
+    check_not_moved(experiment_dir)
     spec = with_database(load_sweep(experiment_dir / SWEEP_COPY), db)
     spec = _resume_changes(spec, experiment_dir, num_samples, time_budget_s)
     root = str(experiment_dir.parent)
@@ -396,7 +400,29 @@ def _check_same_dataset(experiment_dir: Path, bundle: Any) -> None:
 
 
 def _write_experiment_id(experiment_dir: Path, experiment_id: str) -> None:
-    atomic_write_json(experiment_dir / EXPERIMENT_ID_FILE, {"id": experiment_id})
+    """Record the experiment's identity and the folder it is made in (`check_not_moved` reads it)."""
+    atomic_write_json(experiment_dir / EXPERIMENT_ID_FILE, {"id": experiment_id, "path": str(experiment_dir)})
+
+
+def check_not_moved(experiment_dir: Path) -> None:
+    """ConfigError (one line) if the experiment at `experiment_dir` was made in another folder.
+
+    Ray Tune's saved state (its trials' storage and the searcher, with the Optuna storage URL of a local
+    study) names the folder the experiment was made in, so a resumed copy would write its new trials and
+    study rows into the original and a moved one could not open its study. An experiment made before
+    the folder was recorded is not checked.
+    """
+    try:
+        payload = json.loads((experiment_dir / EXPERIMENT_ID_FILE).read_text())
+    except (OSError, ValueError):
+        return
+    made_in = payload.get("path") if isinstance(payload, dict) else None
+    if made_in and Path(made_in).resolve() != experiment_dir.resolve():
+        raise ConfigError(
+            f"resume: {experiment_dir} is a moved or copied experiment, made in {made_in}; Ray Tune's state "
+            f"and its study name that folder, so it can only go on there: resume it in {made_in} (move it "
+            f"back); `seqsweep results` and `export` read it where it is"
+        )
 
 
 class _StopSignals:
@@ -580,6 +606,11 @@ def _outcome(
         experiment_dir=experiment_dir,
         num_trials=len(grid),
         num_errored=grid.num_errors,
+        trial_errors=tuple(
+            trial_error_line(result.error, result.path, (result.metrics or {}).get("trial_id"))
+            for result in (grid[i] for i in range(len(grid)))
+            if result.error is not None
+        ),
         best_trial_id=best_id,
         best_value=best_value,
         metric=metric,
@@ -587,6 +618,20 @@ def _outcome(
         num_samples=spec.num_samples,
         interrupted_by=interrupted_by,
     )
+
+
+def trial_error_line(error: BaseException, trial_path: str | None, trial_id: str | None) -> str:
+    """One line for an errored trial: "trial <id> errored: <the error's last line> (traceback: <file>)".
+
+    Ray's error (a `RayTaskError` wrapping the trainable's exception) prints its whole traceback; the last
+    non-empty line is the exception's own ("ValueError: ..."). Tune keeps the traceback in the trial's
+    `error.txt`, which the line names.
+    """
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    cause = lines[-1] if lines else type(error).__name__
+    where = f" (traceback: {Path(trial_path) / 'error.txt'})" if trial_path else ""
+    name = trial_id or (Path(trial_path).name if trial_path else "?")
+    return f"trial {name} errored: {cause}{where}"
 
 
 def _saved_finished_trials(experiment_dir: Path) -> int | None:

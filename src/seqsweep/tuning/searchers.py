@@ -17,6 +17,7 @@ would otherwise crash on each other's search space or silently pool their trials
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import pickle
@@ -30,10 +31,10 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from seqsweep.constants import FINAL_EPOCH
-from seqsweep.db_url import mask
+from seqsweep.constants import DEFAULT_METRIC, FINAL_EPOCH, STUDY_URL_ENV
+from seqsweep.db_url import HIDDEN, fill_hidden_password, mask, password, scrub
 from seqsweep.errors import ConfigError
-from seqsweep.layout import SWEEP_COPY, study_db_url
+from seqsweep.layout import EXPERIMENT_ID_FILE, SWEEP_COPY, study_db_url
 from seqsweep.search_spaces.mixed import FamilySpace
 from seqsweep.search_spaces.sweep import SweepSpec
 from seqsweep.tuning.registry import SAMPLERS, SCHEDULERS
@@ -411,46 +412,179 @@ def make_scheduler(
     return SCHEDULERS[spec.file.scheduler.type](spec, stops, budget)
 
 
-def earlier_study(earlier_experiment: str) -> tuple[str | None, str]:
-    """(study name, storage URL) of an earlier experiment, where its `sweep.yaml` says the study lives.
-
-    Without a readable `sweep.yaml` the study is looked for in the directory's `optuna.db`.
-    """
-    directory = Path(earlier_experiment).expanduser()
-    if not directory.is_dir():
-        raise ConfigError(f"warm_start: {earlier_experiment} is not a directory; name an earlier experiment")
+def _earlier_sweep(directory: Path) -> dict[str, Any] | None:
+    """The earlier experiment's stored `sweep.yaml` as a mapping; None without a readable one."""
     try:
         raw = yaml.safe_load((directory / SWEEP_COPY).read_text())
     except (OSError, yaml.YAMLError):
-        raw = None
-    if isinstance(raw, dict) and raw.get("name"):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def _earlier_directory(earlier_experiment: str) -> Path:
+    directory = Path(earlier_experiment).expanduser()
+    if not directory.is_dir():
+        raise ConfigError(f"warm_start: {earlier_experiment} is not a directory; name an earlier experiment")
+    return directory
+
+
+def _fill_warm_start_password(earlier_experiment: str, stored: str) -> str:
+    """The earlier study storage's URL with its hidden (`***`) password taken back from
+    $SEQSWEEP_STUDY_URL, as `resume` does; ConfigError naming `warm_start` and the variable without it,
+    or when the variable names another storage. The password never appears in a message."""
+    if password(stored) != HIDDEN:
+        return stored
+    shown = _masked(stored)
+    try:
+        filled = fill_hidden_password(stored, env=STUDY_URL_ENV, what="study storage")
+    except ConfigError:
+        raise ConfigError(
+            f"warm_start: {earlier_experiment}: its study storage {shown} is stored without its password; "
+            f"set ${STUDY_URL_ENV} to that URL with the password"
+        ) from None
+    if filled is None or _masked(filled) != shown:
+        raise ConfigError(
+            f"warm_start: {earlier_experiment}: its study storage {shown} is stored without its password, "
+            f"and ${STUDY_URL_ENV} names another storage ({_masked(filled or '')}); set ${STUDY_URL_ENV} "
+            f"to {shown} with the password"
+        )
+    return filled
+
+
+def earlier_study(earlier_experiment: str) -> tuple[str | None, str]:
+    """(study name, storage URL) of an earlier experiment, where its `sweep.yaml` says the study lives.
+
+    Without a readable `sweep.yaml` the study is looked for in the directory's `optuna.db`. A storage
+    stored with its password hidden (`***`) gets it back from $SEQSWEEP_STUDY_URL (ConfigError
+    without it): the returned URL may then hold the password and must only be shown through `mask`.
+    """
+    directory = _earlier_directory(earlier_experiment)
+    raw = _earlier_sweep(directory)
+    if raw is not None and raw.get("name"):
         search = raw.get("search")
         storage = (search.get("storage") if isinstance(search, dict) else None) or study_db_url(
             directory.resolve()
         )
-        return str(raw["name"]), str(storage)
+        return str(raw["name"]), _fill_warm_start_password(earlier_experiment, str(storage))
     return None, study_db_url(directory.resolve())
 
 
-def check_warm_start(earlier_experiment: str) -> tuple[str | None, str, optuna.storages.RDBStorage]:
-    """(study name, storage URL, storage) of the earlier experiment's study; ConfigError if it has none."""
+def earlier_metric(earlier_experiment: str) -> str | None:
+    """The `search.metric` the earlier experiment ranked its trials by (its stored `sweep.yaml`);
+    None when that file is missing or unreadable."""
+    raw = _earlier_sweep(_earlier_directory(earlier_experiment))
+    if raw is None or not raw.get("name"):
+        return None
+    search = raw.get("search")
+    metric = search.get("metric") if isinstance(search, dict) else None
+    return str(metric) if metric else DEFAULT_METRIC
+
+
+def _earlier_experiment_id(earlier_experiment: str) -> str | None:
+    try:
+        payload = json.loads((Path(earlier_experiment).expanduser() / EXPERIMENT_ID_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    value = payload.get("id") if isinstance(payload, dict) else None
+    return str(value) if value else None
+
+
+def _check_earlier_owner(earlier_experiment: str, study_name: str, url: str, attrs: dict[str, Any]) -> None:
+    """Refuse a study that no longer belongs to the earlier experiment (deleted, and its name reused).
+
+    A study and an experiment both without an identity (made before studies had owners) pass.
+    """
+    owner, ours = attrs.get(OWNER_ATTR), _earlier_experiment_id(earlier_experiment)
+    if owner == ours:
+        return
+    if owner is None:
+        whose = "is no longer the earlier experiment's (a study no experiment owns has its name)"
+    else:
+        whose = (
+            f"now belongs to another experiment ({attrs.get(OWNER_DIR_ATTR) or 'in an unknown directory'})"
+        )
+    raise ConfigError(
+        f"warm_start: {earlier_experiment}: study {study_name!r} in {_masked(url)} {whose}; "
+        f"its trials are not the earlier experiment's, nothing was seeded"
+    )
+
+
+def _direction_mode(direction: optuna.study.StudyDirection) -> str:
+    return "max" if direction == optuna.study.StudyDirection.MAXIMIZE else "min"
+
+
+def _check_same_objective(
+    earlier_experiment: str, earlier: tuple[str | None, str], metric: str | None, mode: str | None
+) -> None:
+    """Refuse seeding a sweep with values of another metric or of the opposite direction."""
+    earlier_metric_, earlier_mode = earlier
+    metric_differs = metric is not None and earlier_metric_ is not None and metric != earlier_metric_
+    mode_differs = mode is not None and mode != earlier_mode
+    if not (metric_differs or mode_differs):
+        return
+    raise ConfigError(
+        f"warm_start: {earlier_experiment} ranked its trials by {earlier_metric_ or '(unknown metric)'} "
+        f"({earlier_mode}), this sweep by {metric or '(unknown metric)'} ({mode or earlier_mode}): its "
+        f"values cannot seed this search; warm start from an experiment with the same metric and mode"
+    )
+
+
+def check_warm_start(
+    earlier_experiment: str, *, metric: str | None = None, mode: str | None = None
+) -> tuple[str | None, str, optuna.storages.RDBStorage]:
+    """(study name, storage URL, storage) of the earlier experiment's study; ConfigError if it has none,
+    if that study now belongs to another experiment, or (given this sweep's `metric` and `mode`) if the
+    earlier experiment ranked its trials by another metric or in the other direction.
+
+    The returned URL may hold the storage's password: show it only through `mask`.
+    """
     study_name, url = earlier_study(earlier_experiment)
-    storage = _existing_storage(url)
-    if storage is None or (study_name is not None and not _study_owner(storage, study_name)[0]):
+    try:
+        storage = _existing_storage(url)
+    except ConfigError as exc:
+        reason = scrub(str(exc), url).removeprefix("search.storage: ")
+        raise ConfigError(f"warm_start: {earlier_experiment}: {reason}") from None
+    exists, attrs = False, cast(dict[str, Any], {})
+    if storage is not None and study_name is not None:
+        exists, attrs, _ = _study_owner(storage, study_name)
+    if storage is None or (study_name is not None and not exists):
         raise ConfigError(
             f"warm_start: {earlier_experiment} has no study {study_name or ''!s} in {_masked(url)}; "
             f"name an earlier experiment directory"
         )
+    if study_name is not None:
+        _check_earlier_owner(earlier_experiment, study_name, url, attrs)
+        if metric is not None or mode is not None:
+            direction = storage.get_study_directions(storage.get_study_id_from_name(study_name))[0]
+            _check_same_objective(
+                earlier_experiment,
+                (earlier_metric(earlier_experiment), _direction_mode(direction)),
+                metric,
+                mode,
+            )
     return study_name, url, storage
 
 
 def warm_start_points(searcher: PruningOptunaSearch, earlier_experiment: str, metric: str) -> int:
-    """Feed an earlier sweep's finished trials (from its Optuna study) to `searcher`; returns how many."""
-    study_name, _url, storage = check_warm_start(earlier_experiment)
+    """Feed an earlier sweep's finished trials (from its Optuna study) to `searcher`; returns how many.
+
+    Refuses (ConfigError) a study that now belongs to another experiment, and an earlier experiment
+    whose metric differs from `metric` or whose direction differs from the searcher's mode.
+    """
+    mode = getattr(searcher, "_mode", None)
+    study_name, _url, storage = check_warm_start(earlier_experiment, metric=metric, mode=mode)
     try:
         earlier = optuna.load_study(study_name=study_name, storage=storage)
     except ValueError as exc:  # several studies in the file and no sweep.yaml to say which
         raise ConfigError(f"warm_start: {earlier_experiment}: {exc}") from None
+    if study_name is None:  # found by itself in the directory's optuna.db: check it as check_warm_start would
+        _check_earlier_owner(earlier_experiment, earlier.study_name, _url, earlier.user_attrs)
+        _check_same_objective(
+            earlier_experiment,
+            (earlier_metric(earlier_experiment), _direction_mode(earlier.direction)),
+            metric,
+            mode,
+        )
     added = 0
     space = cast(dict[str, Any], searcher._space)
     for trial in earlier.get_trials(deepcopy=False):
