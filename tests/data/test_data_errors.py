@@ -80,11 +80,19 @@ def test_wrong_credentials_never_show_the_password(
             "the notebook query returned no rows for LINKUSDT, UNIUSDT between start=2030-01-01",
         ),
         (
-            ["UPDATE crypto_price SET date = datetime(date, '+30 minutes') WHERE crypto_symbol = 'UNIUSDT'"],
+            [
+                "UPDATE crypto_price SET date = strftime('%Y-%m-%d %H:%M:%S.000000', date, '+30 minutes') "
+                "WHERE crypto_symbol = 'UNIUSDT'"
+            ],
             {},
             r"symbol UNIUSDT: the notebook query returned no rows \(the rates and prices tables share no",
         ),
         (["UPDATE US_Bond_Yield SET yield = NULL"], {}, "symbol LINKUSDT: column 'yield' is all NaN"),
+        (
+            ["UPDATE crypto_price SET date = replace(datetime(date), ' ', 'T') WHERE date >= '2024-02-05'"],
+            {},
+            r"SQLite holds the dates written two ways \(.*'2024-02-05T00:00:00'.*compares them as text",
+        ),
         (
             [
                 "DELETE FROM crypto_lending_borrowing WHERE crypto_symbol = 'UNIUSDT' AND date >= '2024-02-01 20:00'"
@@ -121,6 +129,7 @@ def test_wrong_credentials_never_show_the_password(
         "empty-query",
         "join-without-common-dates",
         "all-nan-column",
+        "sqlite-dates-written-two-ways",
         "too-few-rows",
         "split-without-windows",
         "no-shared-period",

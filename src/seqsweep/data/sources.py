@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -270,9 +270,13 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
     selected = {name: selected[name] for name in value_columns}
     _check_targets(spec, value_columns)
     q = engine.dialect.identifier_preparer.quote
+    if engine.dialect.name == "sqlite" and (
+        len(tables) > 1 or base.start is not None or base.end is not None
+    ):
+        _check_sqlite_date_text(engine, tables, q)
     return replace(
         base,
-        sql=_select_sql(join, selected, q, base),
+        sql=_select_sql(join, selected, q, base, exact=exact_text(engine.dialect.name)),
         value_columns=value_columns,
         spellings=_resolve_symbols(engine, url, join, base.symbols, q),
         labels={name: f"{aliases[alias]}.{name}" for name, alias in selected.items()},
@@ -310,15 +314,58 @@ def _check_targets(spec: DatasetSpec, columns: tuple[str, ...]) -> None:
             )
 
 
-def _select_sql(join: JoinTables, selected: Mapping[str, str], q: Any, bounds: SourcePlan) -> str:
+def _check_sqlite_date_text(engine: Engine, tables: list[str], q: Any) -> None:
+    """DataError (one line) if the `date` values of `tables` in SQLite are not all written one way.
+
+    SQLite keeps a DATETIME as text and compares text: `2024-01-09T00:00:00` never equals
+    `2024-01-09 00:00:00.000000`, so a join (or a start/end bound) over dates written two ways drops
+    rows without a word. A shape is (type, length, the character between date and time); the check
+    reads each table once (GROUP BY over its rows).
+    """
+    shapes: dict[tuple[str, int, str], tuple[str, str]] = {}
+    with engine.connect() as conn:
+        for table in tables:
+            column = q(DATE)
+            sql = (
+                f"SELECT typeof({column}), length({column}), substr({column}, 11, 1), min({column}) "
+                f"FROM {q(table)} WHERE {column} IS NOT NULL GROUP BY 1, 2, 3"
+            )
+            for kind, length, separator, example in conn.execute(sa.text(sql)):
+                shapes.setdefault((str(kind), int(length or 0), str(separator)), (table, str(example)))
+    if len(shapes) > 1:
+        (table_a, one), (table_b, other) = list(shapes.values())[:2]
+        raise DataError(
+            f"SQLite holds the dates written two ways ({table_a}: {one!r}, {table_b}: {other!r}) and compares "
+            f"them as text, so equal times would not join; reload the tables with `seqsweep data load-csv` "
+            f"(or rewrite `date` in one format)"
+        )
+
+
+def exact_text(dialect: str) -> Callable[[str], str]:
+    """SQL that compares a text column byte for byte on `dialect`: MariaDB/MySQL's default collations fold
+    case, accents ('É' = 'E') and trailing blanks, so there the column is cast to BINARY; SQLite and
+    PostgreSQL compare text exactly already. Symbols are matched in Python (`canonical_symbol`), and the
+    query must then select exactly the spellings matched, on every database alike."""
+    if dialect in ("mysql", "mariadb"):
+        return lambda column: f"CAST({column} AS BINARY)"
+    return lambda column: column
+
+
+def _select_sql(
+    join: JoinTables,
+    selected: Mapping[str, str],
+    q: Any,
+    bounds: SourcePlan,
+    exact: Callable[[str], str] = lambda column: column,
+) -> str:
     cols = ", ".join([f"b.{q(DATE)} AS {q(DATE)}"] + [f"{a}.{q(c)} AS {q(c)}" for c, a in selected.items()])
     source = f"{q(join.base)} b"
     if join.partner:
         # both sides hold only spellings of the one canonical symbol, so (symbol, date) matching is date matching
-        source += f" JOIN {q(join.partner)} p ON p.{q(SYMBOL)} IN :p_symbols AND b.{q(DATE)} = p.{q(DATE)}"
+        source += f" JOIN {q(join.partner)} p ON {exact(f'p.{q(SYMBOL)}')} IN :p_symbols AND b.{q(DATE)} = p.{q(DATE)}"
     if join.with_yield:
         source += f" LEFT JOIN {q(YIELD_TABLE)} y ON b.{q(DATE)} = y.{q(DATE)}"
-    where = [f"b.{q(SYMBOL)} IN :b_symbols"] if join.by_symbol else []
+    where = [f"{exact(f'b.{q(SYMBOL)}')} IN :b_symbols"] if join.by_symbol else []
     if bounds.start is not None:
         where.append(f"b.{q(DATE)} >= :start")
     if bounds.end is not None:
@@ -339,19 +386,21 @@ def _resolve_symbols(
     """Canonical symbol → SQL parameter → the spellings stored in that table (one GROUP BY per table).
 
     Matching is `canonical_symbol` in Python, so it does not depend on the database's collation
-    (MariaDB's is case-insensitive and ignores trailing blanks, SQLite's and PostgreSQL's are not).
+    (MariaDB's folds case, accents and trailing blanks, SQLite's and PostgreSQL's do not): the stored
+    spellings are read byte for byte (`exact_text`).
     A requested symbol a table lacks is named here, before any task starts; a table the join reads
     without a symbol (the yield, an OHLCV table) must hold rows.
     """
     spellings: dict[str, dict[str, tuple[str, ...]]] = {symbol: {} for symbol in symbols}
+    exact = exact_text(engine.dialect.name)
     tables = {"b_symbols": join.base, "p_symbols": join.partner} if join.by_symbol else {}
     with engine.connect() as conn:
         for param, table in tables.items():
             if table is None:
                 continue
             stored = [
-                str(row[0])
-                for row in conn.execute(sa.text(f"SELECT {q(SYMBOL)} FROM {q(table)} GROUP BY {q(SYMBOL)}"))
+                row[0].decode() if isinstance(row[0], bytes | bytearray) else str(row[0])
+                for row in conn.execute(sa.text(f"SELECT DISTINCT {exact(q(SYMBOL))} FROM {q(table)}"))
                 if row[0] is not None
             ]
             found: dict[str, list[str]] = {}

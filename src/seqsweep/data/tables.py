@@ -14,6 +14,7 @@ from typing import Final
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
 
 from seqsweep.errors import ConfigError, DataError
@@ -76,6 +77,11 @@ def normalize_dates(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{DATE: parse_dates(frame[DATE], DATE)})
 
 
+DATE_TYPE: Final = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+"""The `date` column's SQL type: to the microsecond everywhere (MariaDB's plain DATETIME drops the fraction
+of a second, so `12:00:00.6` would join SQLite's and PostgreSQL's rows differently)."""
+
+
 def write_table(engine: Engine, table: str, frames: Iterable[pd.DataFrame], *, chunksize: int = 5000) -> int:
     """Write `frames` as table `table`, replacing an existing one; returns the number of rows.
 
@@ -93,7 +99,7 @@ def write_table(engine: Engine, table: str, frames: Iterable[pd.DataFrame], *, c
         for frame in frames:
             frame = normalize_dates(frame)
             columns = list(frame.columns)
-            dtypes = {DATE: sa.DateTime(), SYMBOL: sa.String(SYMBOL_LENGTH)}
+            dtypes = {DATE: DATE_TYPE, SYMBOL: sa.String(SYMBOL_LENGTH)}
             frame.to_sql(
                 staging,
                 engine,
