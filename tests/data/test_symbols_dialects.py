@@ -186,3 +186,26 @@ def test_load_csv_keeps_fractions_of_a_second_on_every_database(database: str, t
         )
     engine.dispose()
     assert sorted(stored) == sorted(stamps)  # 00:00:00.600 stays .600 (MariaDB's DATETIME(0) dropped it)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_timestamptz_column_joins_in_utc_whatever_the_servers_zone(
+    database: str, tmp_path: Path, reference: DatasetBundle
+) -> None:
+    load_csv(_csvs(tmp_path / "csv"), database)
+    name = database.rsplit("/", 1)[1]
+    engine = sa.create_engine(database, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:  # rates as timestamptz, the database's zone five hours off UTC
+        conn.execute(sa.text(f"ALTER DATABASE \"{name}\" SET timezone TO 'America/New_York'"))
+    engine.dispose()
+    engine = sa.create_engine(database, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(
+            sa.text(
+                "ALTER TABLE crypto_lending_borrowing ALTER COLUMN date TYPE timestamptz USING date AT TIME ZONE 'UTC'"
+            )
+        )
+    engine.dispose()
+    bundle = build_dataset(SPEC, db_url=database, use_cache=False, in_process=True)
+    assert np.array_equal(bundle.row_time, reference.row_time)
+    assert np.array_equal(bundle.features, reference.features)

@@ -82,7 +82,8 @@ def db_errors(url: str, doing: str) -> Iterator[None]:
 
 
 def create_engine(url: str) -> Engine:
-    """An engine without a pool (tasks connect once); a bad URL or missing driver is a ConfigError."""
+    """An engine without a pool (tasks connect once), its sessions in UTC (PyMySQL, psycopg2); a bad URL
+    or missing driver is a ConfigError."""
     try:
         parsed = make_url(url)
     except sa_exc.ArgumentError:
@@ -91,8 +92,14 @@ def create_engine(url: str) -> Engine:
             "mysql+pymysql://user@host:3306/db)"
         ) from None
     connect_args: dict[str, Any] = {}
+    # Sessions in UTC: a time-zone-aware column (PostgreSQL's timestamptz, MariaDB's TIMESTAMP) compared
+    # with a naive one, or read back, would otherwise shift by the server's zone.
     if parsed.get_backend_name() == "mysql":
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+        if parsed.get_driver_name() == "pymysql":
+            connect_args["init_command"] = "SET time_zone = '+00:00'"
+    elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg2":
+        connect_args["options"] = "-c timezone=UTC"
     try:
         return sa.create_engine(parsed, poolclass=NullPool, connect_args=connect_args)
     except (sa_exc.NoSuchModuleError, ImportError) as exc:
