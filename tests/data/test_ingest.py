@@ -16,26 +16,10 @@ from seqsweep.data.load_csv import load_csv
 from seqsweep.data.sources import load_symbol_rows, plan_source
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import DataError
+from tests.data.tiny_prices import price_rows
 
 START = pd.Timestamp("2024-01-01")
 HOURS = 60
-
-
-def _prices(dates: list[object], volume: list[object] | None = None) -> pd.DataFrame:
-    n = len(dates)
-    rng = np.random.default_rng(3)
-    close = 100 + rng.standard_normal(n).cumsum()
-    return pd.DataFrame(
-        {
-            "date": dates,
-            "crypto_symbol": "AAAUSDT",
-            "open": close,
-            "high": close + 1,
-            "low": close - 1,
-            "close": close,
-            "volume": volume if volume is not None else rng.uniform(1000, 9000, n).round(2),
-        }
-    )
 
 
 def _hours(n: int = HOURS) -> pd.DatetimeIndex:
@@ -59,7 +43,7 @@ def test_epoch_dates_are_read_in_their_unit(
     assert parse_dates(pd.Series(epochs.astype(str)), "date").tolist() == list(_hours())  # digits as text
     folder = tmp_path / "csv"
     folder.mkdir()
-    _prices(list(epochs)).to_csv(folder / "crypto_price.csv", index=False)
+    price_rows(list(epochs)).to_csv(folder / "crypto_price.csv", index=False)
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     with caplog.at_level("INFO"):
         load_csv(folder, url, chunk_rows=7)  # the unit is decided once and holds for every chunk
@@ -85,7 +69,7 @@ def test_ambiguous_or_invalid_dates_are_refused_naming_the_column(
     with pytest.raises(DataError, match=message):
         parse_dates(pd.Series(values, dtype=object), "date")
     file = tmp_path / "crypto_price.csv"
-    _prices(values).to_csv(file, index=False)
+    price_rows(values).to_csv(file, index=False)
     assert main(["data", "load-csv", str(file), "--db", f"sqlite:///{tmp_path / 'db.sqlite'}"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "crypto_price.csv: column 'date'" in err
@@ -95,7 +79,7 @@ def test_units_mixed_across_chunks_are_refused(tmp_path: Path) -> None:
     epochs = list(_hours().as_unit("ns").asi8 // 10**6)
     epochs[-1] //= 1000  # the last row in seconds, in a later chunk
     file = tmp_path / "crypto_price.csv"
-    _prices(epochs).to_csv(file, index=False)
+    price_rows(epochs).to_csv(file, index=False)
     with pytest.raises(DataError, match=r"column 'date': mixes epoch units"):
         load_csv(file, f"sqlite:///{tmp_path / 'db.sqlite'}", chunk_rows=10)
 
@@ -115,7 +99,7 @@ def test_offsets_and_z_become_naive_utc_on_every_path(tmp_path: Path) -> None:
     assert parsed.dtype == "datetime64[ns]" and parsed.tolist() == UTC_NAIVE
     # load-csv
     file = tmp_path / "crypto_price.csv"
-    _prices(OFFSET_STAMPS).to_csv(file, index=False)
+    price_rows(OFFSET_STAMPS).to_csv(file, index=False)
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     load_csv(file, url)
     assert _stored_dates(url).tolist() == UTC_NAIVE
@@ -159,7 +143,7 @@ def test_load_csv_stores_text_numbers_as_floats_and_refuses_bad_ones(
 ) -> None:
     volumes = [f"{v:,.2f}" for v in np.linspace(1000, 9000, HOURS)]
     file = tmp_path / "crypto_price.csv"
-    _prices(list(_hours().astype(str)), volumes).to_csv(file, index=False)
+    price_rows(list(_hours().astype(str)), volumes).to_csv(file, index=False)
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     load_csv(file, url, chunk_rows=25)
     engine = sa.create_engine(url)
@@ -170,7 +154,7 @@ def test_load_csv_stores_text_numbers_as_floats_and_refuses_bad_ones(
         stored = [row[0] for row in conn.execute("SELECT volume FROM crypto_price ORDER BY date")]
     assert stored == pytest.approx(np.linspace(1000, 9000, HOURS), abs=0.006)
     volumes[40] = "n/a?"
-    _prices(list(_hours().astype(str)), volumes).to_csv(file, index=False)
+    price_rows(list(_hours().astype(str)), volumes).to_csv(file, index=False)
     assert main(["data", "load-csv", str(file), "--db", url]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "crypto_price.csv: column 'volume': 'n/a?' is not a number" in err
@@ -180,7 +164,7 @@ def _text_volume_db(tmp_path: Path, volumes: list[str]) -> str:
     """A price table written by another tool: `volume` is a TEXT column."""
     url = f"sqlite:///{tmp_path / 'text.sqlite'}"
     engine = sa.create_engine(url)
-    frame = _prices(list(_hours()), volumes)
+    frame = price_rows(list(_hours()), volumes)
     frame.to_sql("crypto_price", engine, index=False, dtype={"volume": sa.Text()})
     pd.DataFrame({"date": _hours(), "yield": 2e-6}).to_sql("US_Bond_Yield", engine, index=False)
     engine.dispose()
@@ -211,7 +195,7 @@ def test_a_text_column_that_is_no_number_fails_the_read_naming_it(tmp_path: Path
 def test_load_csv_strips_and_upper_cases_symbols_and_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    frame = _prices(list(_hours().astype(str)))
+    frame = price_rows(list(_hours().astype(str)))
     frame["crypto_symbol"] = ["aaausdt", "AAAUSDT ", " AAAUSDT"] * (HOURS // 3)
     assert normalize_symbols(frame["crypto_symbol"], "crypto_symbol").unique().tolist() == ["AAAUSDT"]
     file = tmp_path / "crypto_price.csv"
@@ -228,7 +212,7 @@ def test_load_csv_strips_and_upper_cases_symbols_and_says_so(
 
 def test_load_csv_into_sqlite_runs_analyze(tmp_path: Path) -> None:
     file = tmp_path / "crypto_price.csv"
-    _prices(list(_hours().astype(str))).to_csv(file, index=False)
+    price_rows(list(_hours().astype(str))).to_csv(file, index=False)
     load_csv(file, f"sqlite:///{tmp_path / 'db.sqlite'}")
     with sqlite3.connect(tmp_path / "db.sqlite") as conn:
         stats = conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1").fetchall()

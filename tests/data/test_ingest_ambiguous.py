@@ -13,22 +13,7 @@ from seqsweep.cli import main
 from seqsweep.data.ingest import parse_dates, parse_numeric
 from seqsweep.data.load_csv import load_csv
 from seqsweep.errors import DataError
-
-
-def _prices(dates: list[str], volume: list[object] | None = None) -> pd.DataFrame:
-    n = len(dates)
-    close = np.linspace(100.0, 110.0, n)
-    return pd.DataFrame(
-        {
-            "date": dates,
-            "crypto_symbol": "AAAUSDT",
-            "open": close,
-            "high": close + 1,
-            "low": close - 1,
-            "close": close,
-            "volume": volume if volume is not None else np.linspace(1000.0, 2000.0, n),
-        }
-    )
+from tests.data.tiny_prices import price_rows
 
 
 def _stored_dates(db: Path) -> list[str]:
@@ -107,7 +92,7 @@ def test_garbage_is_still_not_a_date() -> None:
 def test_load_csv_stores_day_first_dates_right(tmp_path: Path) -> None:
     stamps = _hours("2024-01-01", 4 * 14)
     file = tmp_path / "crypto_price.csv"
-    _prices(list(stamps.strftime("%d/%m/%Y %H:%M"))).to_csv(file, index=False)
+    price_rows(list(stamps.strftime("%d/%m/%Y %H:%M"))).to_csv(file, index=False)
     db = tmp_path / "db.sqlite"
     load_csv(file, f"sqlite:///{db}", chunk_rows=1000)
     assert _stored_dates(db) == [str(s) for s in stamps]
@@ -118,14 +103,14 @@ def test_load_csv_keeps_the_format_of_the_first_chunk(tmp_path: Path) -> None:
     dates = list(stamps.strftime("%d/%m/%Y %H:%M"))
     dates[-1] = stamps[-1].strftime("%m/%d/%Y %H:%M")  # a later chunk switches to month-first
     file = tmp_path / "crypto_price.csv"
-    _prices(dates).to_csv(file, index=False)
+    price_rows(dates).to_csv(file, index=False)
     with pytest.raises(DataError, match=r"column 'date': mixes date formats"):
         load_csv(file, f"sqlite:///{tmp_path / 'db.sqlite'}", chunk_rows=16)
 
 
 def test_cli_refuses_ambiguous_dates_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     file = tmp_path / "crypto_price.csv"
-    _prices([f"{d:02d}/01/2024 13:00" for d in range(1, 10)]).to_csv(file, index=False)
+    price_rows([f"{d:02d}/01/2024 13:00" for d in range(1, 10)]).to_csv(file, index=False)
     assert main(["data", "load-csv", str(file), "--db", f"sqlite:///{tmp_path / 'db.sqlite'}"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "crypto_price.csv: column 'date'" in err and "ambiguous" in err
@@ -177,7 +162,7 @@ def test_load_csv_refuses_inf_and_decimal_commas(tmp_path: Path) -> None:
         (["0,014", "0,030", "0,011", "1", "2", "3"], r"'volume': '0,014' is not a number"),
     ]:
         file = tmp_path / "crypto_price.csv"
-        _prices(dates, volume).to_csv(file, index=False)
+        price_rows(dates, volume).to_csv(file, index=False)
         with pytest.raises(DataError, match=message):
             load_csv(file, f"sqlite:///{tmp_path / 'db.sqlite'}")
 
@@ -185,7 +170,7 @@ def test_load_csv_refuses_inf_and_decimal_commas(tmp_path: Path) -> None:
 def test_thousands_shown_in_an_earlier_chunk_hold_for_later_ones(tmp_path: Path) -> None:
     dates = [str(s) for s in _hours("2024-01-01", 6)]
     file = tmp_path / "crypto_price.csv"
-    _prices(dates, ["1,234,567", "2", "3", "6,406", "5,123", "7"]).to_csv(file, index=False)
+    price_rows(dates, ["1,234,567", "2", "3", "6,406", "5,123", "7"]).to_csv(file, index=False)
     db = tmp_path / "db.sqlite"
     load_csv(file, f"sqlite:///{db}", chunk_rows=3)
     with sqlite3.connect(db) as con:

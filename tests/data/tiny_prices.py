@@ -61,3 +61,21 @@ def grid_rows(frame: pd.DataFrame) -> pd.DataFrame:
     indexed = frame.set_index("date")
     grid = pd.date_range(indexed.index.min(), indexed.index.max(), freq="1h")
     return indexed.reindex(grid).rename_axis("date").reset_index()
+
+
+def price_rows(dates: list[object], volume: list[object] | None = None) -> pd.DataFrame:
+    """`crypto_price` rows of AAAUSDT at `dates` (any written form), as a CSV would hold them; `volume` as given."""
+    n = len(dates)
+    rng = np.random.default_rng(3)
+    close = 100 + rng.standard_normal(n).cumsum()
+    return pd.DataFrame(
+        {
+            "date": dates,
+            "crypto_symbol": "AAAUSDT",
+            "open": close,
+            "high": close + 1,
+            "low": close - 1,
+            "close": close,
+            "volume": volume if volume is not None else rng.uniform(1000, 9000, n).round(2),
+        }
+    )
