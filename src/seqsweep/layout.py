@@ -23,6 +23,7 @@ An exported bundle has its own layout (`seqsweep.results.bundle_format`), as has
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Final
 
@@ -70,3 +71,13 @@ def is_tune_experiment(path: Path) -> bool:
 def is_started_experiment(path: Path) -> bool:
     """Whether `path` holds a started experiment (Tune's tuner file): `run` refuses it, `resume` needs it."""
     return (Path(path) / TUNER_FILE).exists()
+
+
+def read_experiment_id(experiment_dir: Path) -> str | None:
+    """The identity an experiment's study records as its owner; None for a new or older experiment."""
+    try:
+        payload = json.loads((Path(experiment_dir) / EXPERIMENT_ID_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    value = payload.get("id") if isinstance(payload, dict) else None
+    return str(value) if value else None

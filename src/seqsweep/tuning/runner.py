@@ -42,6 +42,7 @@ from seqsweep.layout import (
     TUNER_FILE,
     dataset_cache_dir,
     is_started_experiment,
+    read_experiment_id,
 )
 from seqsweep.search_spaces.credentials import with_database, without_password
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
@@ -354,16 +355,6 @@ def _relink_restored(tuner: tune.Tuner, spec: SweepSpec, stream: IO[str] | None)
     tune_config.num_samples = spec.num_samples
     run_config.callbacks = _run_config(spec, str(run_config.storage_path), stream, budget).callbacks
     return budget
-
-
-def read_experiment_id(experiment_dir: Path) -> str | None:
-    """The identity an experiment's study records as its owner; None for a new or older experiment."""
-    try:
-        payload = json.loads((Path(experiment_dir) / EXPERIMENT_ID_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    value = payload.get("id") if isinstance(payload, dict) else None
-    return str(value) if value else None
 
 
 def recorded_dataset_key(experiment_dir: str | Path) -> str | None:

@@ -17,7 +17,6 @@ would otherwise crash on each other's search space or silently pool their trials
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import pickle
@@ -34,7 +33,7 @@ from ray.tune.search.optuna import OptunaSearch
 from seqsweep.constants import DEFAULT_METRIC, FINAL_EPOCH, STUDY_URL_ENV
 from seqsweep.db_url import HIDDEN, fill_hidden_password, mask, password, scrub
 from seqsweep.errors import ConfigError
-from seqsweep.layout import EXPERIMENT_ID_FILE, SWEEP_COPY, study_db_url
+from seqsweep.layout import SWEEP_COPY, read_experiment_id, study_db_url
 from seqsweep.search_spaces.mixed import FamilySpace
 from seqsweep.search_spaces.sweep import SweepSpec
 from seqsweep.tuning.registry import SAMPLERS, SCHEDULERS
@@ -480,21 +479,12 @@ def earlier_metric(earlier_experiment: str) -> str | None:
     return str(metric) if metric else DEFAULT_METRIC
 
 
-def _earlier_experiment_id(earlier_experiment: str) -> str | None:
-    try:
-        payload = json.loads((Path(earlier_experiment).expanduser() / EXPERIMENT_ID_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    value = payload.get("id") if isinstance(payload, dict) else None
-    return str(value) if value else None
-
-
 def _check_earlier_owner(earlier_experiment: str, study_name: str, url: str, attrs: dict[str, Any]) -> None:
     """Refuse a study that no longer belongs to the earlier experiment (deleted, and its name reused).
 
     A study and an experiment both without an identity (made before studies had owners) pass.
     """
-    owner, ours = attrs.get(OWNER_ATTR), _earlier_experiment_id(earlier_experiment)
+    owner, ours = attrs.get(OWNER_ATTR), read_experiment_id(Path(earlier_experiment).expanduser())
     if owner == ours:
         return
     if owner is None:
