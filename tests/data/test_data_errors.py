@@ -203,3 +203,16 @@ def test_a_missing_ohlcv_csv_is_named(tmp_path: Path, cache_dir: Path) -> None:
     missing = tmp_path / "candles.csv.gz"
     spec = DatasetSpec(join="ohlcv", csv=str(missing))
     _fails(spec, "sqlite:///unused.db", cache_dir, DataError, f"dataset.csv: file not found: {missing}")
+
+
+def test_a_dataset_spec_with_a_key_written_twice_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PyYAML keeps the last of two equal keys; the spec file must not silently build lookback 6."""
+    spec_file = tmp_path / "dataset.yaml"
+    spec_file.write_text("dataset:\n  lookback: 24\n  horizon: 2\n  lookback: 6\n")
+    code = main(["data", "build", str(spec_file), "--db", f"sqlite:///{tmp_path / 'none.db'}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.splitlines() == [err]
+    assert "key 'lookback' is written twice (first at line 2) at line 4" in err

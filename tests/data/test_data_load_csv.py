@@ -70,6 +70,22 @@ def test_a_bad_chunk_leaves_the_old_table_untouched(csv_dir: Path, tmp_path: Pat
     assert "crypto_price__staging" not in sa.inspect(sa.create_engine(url)).get_table_names()
 
 
+def test_a_bad_file_in_a_folder_leaves_every_table_as_it_was(csv_dir: Path, tmp_path: Path) -> None:
+    """Files load in name order; a bad last file must not leave the earlier tables already replaced."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    load_csv(csv_dir, url)
+    before = {name: _read(url, name) for name in (PRICE_TABLE, "ohlcv")}
+    generate_tables(seed=6, hours=48)[PRICE_TABLE].to_csv(csv_dir / "crypto_price.csv.gz", index=False)
+    broken = before["ohlcv"].astype({"volume": str})
+    broken.loc[3, "volume"] = "twelve"
+    broken.to_csv(csv_dir / "ohlcv.csv.gz", index=False)
+    with pytest.raises(DataError, match=r"ohlcv\.csv\.gz.*volume.*twelve"):
+        load_csv(csv_dir, url, chunk_rows=100)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(_read(url, name), frame)
+    assert not [t for t in sa.inspect(sa.create_engine(url)).get_table_names() if "staging" in t]
+
+
 def test_one_file_loads_under_a_given_table_name(tmp_path: Path) -> None:
     candles = pd.DataFrame(
         {

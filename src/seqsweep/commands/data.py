@@ -133,12 +133,14 @@ def _build_parser(actions: Any) -> None:
 def _read_spec_file(path: str) -> dict[str, Any]:
     import yaml
 
+    from seqsweep._yaml import describe_error, load_strict
+
     try:
-        data = yaml.safe_load(Path(path).expanduser().read_text())
+        data = load_strict(Path(path).expanduser().read_text())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())[:200]})") from None
+        raise ConfigError(f"{path}: not valid YAML: {describe_error(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

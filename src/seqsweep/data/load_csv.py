@@ -2,8 +2,8 @@
 
 A folder laid out like `shared/data/seed_schema/` (`crypto_price.csv.gz`, ...) loads every
 `<table>.csv[.gz]` in it; one file with `table=` loads under that name (the GRU-ow candles as
-`ohlcv`). Every header is checked before anything is written, and each table is swapped in only
-once all its chunks are in.
+`ohlcv`). Every header is checked before anything is written, and the tables are swapped in only
+once every chunk of every file is in (a folder loads whole or not at all).
 
 Every chunk is read by `ingest.FrameReader`, the project's one reading of the input: `date` becomes
 naive UTC (offsets converted, epoch numbers read in their unit, decided once per file), `crypto_symbol`
@@ -15,13 +15,14 @@ column and the value, and leaves the database as it was. SQLite tables are ANALY
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 from seqsweep.data.ingest import FrameReader
 from seqsweep.data.sources import db_errors, open_engine
-from seqsweep.data.tables import REQUIRED_COLUMNS, check_table_name, write_table
+from seqsweep.data.tables import REQUIRED_COLUMNS, check_table_name, write_tables
 from seqsweep.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -88,29 +89,36 @@ def load_csv(
 ) -> dict[str, int]:
     """Load the CSV file(s) at `path` into the database at `url`, replacing same-named tables; rows per table.
 
+    Every file is staged before any table is replaced, so a folder loads whole or not at all.
     Raises DataError (one line naming the file, the column and a bad value) for input that cannot be
-    read; the table it was loading keeps its old rows.
+    read; every table keeps its old rows then.
     """
     files = find_csv_files(Path(path).expanduser(), table)
     for name, file in files.items():
         _check_header(name, file)
+    readers = {name: FrameReader(source=file.name) for name, file in files.items()}
     engine = open_engine(url, must_exist=False)
-    loaded: dict[str, int] = {}
     try:
-        for name, file in files.items():
-            log.info("loading %s into table %s", file, name)
-            reader = FrameReader(source=file.name)
-            with db_errors(url, f"loading {file.name}"):
-                try:
-                    chunks = (reader(chunk) for chunk in pd.read_csv(file, chunksize=chunk_rows))
-                    loaded[name] = write_table(engine, name, chunks)
-                except DataError as exc:
-                    raise DataError(f"load-csv: {file.name}: {exc}") from None
-                except (ValueError, pd.errors.ParserError) as exc:
-                    raise DataError(f"load-csv: {file.name}: {' '.join(str(exc).split())[:200]}") from None
-            changed = reader.symbols.describe()
-            if changed:
-                log.info("%s: %s", file.name, changed)
+        with db_errors(url, f"loading {', '.join(file.name for file in files.values())}"):
+            loaded = write_tables(
+                engine, {name: _read_chunks(file, readers[name], chunk_rows) for name, file in files.items()}
+            )
     finally:
         engine.dispose()
+    for name, file in files.items():
+        changed = readers[name].symbols.describe()
+        if changed:
+            log.info("%s: %s", file.name, changed)
     return loaded
+
+
+def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """`file`'s rows, `chunk_rows` at a time, each read by `reader`; errors name the file."""
+    log.info("loading %s", file)
+    try:
+        for chunk in pd.read_csv(file, chunksize=chunk_rows):
+            yield reader(chunk)
+    except DataError as exc:
+        raise DataError(f"load-csv: {file.name}: {exc}") from None
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"load-csv: {file.name}: {' '.join(str(exc).split())[:200]}") from None

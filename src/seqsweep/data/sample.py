@@ -47,7 +47,7 @@ from seqsweep.data.tables import (
     SYMBOL,
     YIELD,
     YIELD_TABLE,
-    write_table,
+    write_tables,
 )
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ def write_sample(url: str, *, seed: int = DEFAULT_SEED, hours: int = DEFAULT_HOU
     engine = open_engine(url, must_exist=False)
     try:
         with db_errors(url, "writing the sample tables"):
-            rows = {name: write_table(engine, name, [frame]) for name, frame in tables.items()}
+            rows = write_tables(engine, {name: [frame] for name, frame in tables.items()})
             if engine.dialect.name == "sqlite":
                 with engine.begin() as conn:
                     conn.exec_driver_sql(f"PRAGMA user_version = {SAMPLE_VERSION}")

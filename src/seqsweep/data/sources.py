@@ -171,6 +171,8 @@ class SourcePlan:
     """Canonical symbol → SQL parameter (`b_symbols`, `p_symbols`) → its stored spellings in that table."""
     labels: dict[str, str] = field(default_factory=dict)
     """Value column → `table.column`, how messages name it."""
+    date_text: SQLiteDateText | None = None
+    """SQLite only: how its `date` text is written, so that `start`/`end` bind in that spelling."""
 
     def params(self, symbol: str) -> dict[str, Any]:
         """The bound parameters of `sql` for one canonical symbol."""
@@ -179,24 +181,71 @@ class SourcePlan:
             if self.by_symbol
             else {}
         )
-        for name in ("start", "end", "limit"):
-            value = getattr(self, name)
-            if value is not None:
-                params[name] = value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
+        if self.limit is not None:
+            params["limit"] = self.limit
+        for name, bound in (("start", self.start), ("end", self.end)):
+            if bound is None:
+                continue
+            if self.date_text is not None:
+                params[name] = self.date_text.render(bound, round_up=name == "start")
+            else:
+                params[name] = bound.to_pydatetime()
         return params
 
+    def statement(self) -> sa.TextClause:
+        """`sql` with its bound parameters typed (dates as DATETIME, or as SQLite's date text)."""
+        assert self.sql is not None
+        date_type: sa.types.TypeEngine[Any] = sa.String() if self.date_text is not None else sa.DateTime()
+        binds: dict[str, sa.BindParameter[Any]] = {
+            "symbols": sa.bindparam("symbols", expanding=True),
+            "b_symbols": sa.bindparam("b_symbols", expanding=True),
+            "p_symbols": sa.bindparam("p_symbols", expanding=True),
+            "start": sa.bindparam("start", type_=date_type),
+            "end": sa.bindparam("end", type_=date_type),
+            "limit": sa.bindparam("limit", type_=sa.Integer()),
+        }
+        return sa.text(self.sql).bindparams(*(bind for name, bind in binds.items() if f":{name}" in self.sql))
 
-def _statement(sql: str) -> sa.TextClause:
-    """Attach types to the bound parameters the SQL uses (dates bind as DATETIME in every dialect)."""
-    binds: dict[str, sa.BindParameter[Any]] = {
-        "symbols": sa.bindparam("symbols", expanding=True),
-        "b_symbols": sa.bindparam("b_symbols", expanding=True),
-        "p_symbols": sa.bindparam("p_symbols", expanding=True),
-        "start": sa.bindparam("start", type_=sa.DateTime()),
-        "end": sa.bindparam("end", type_=sa.DateTime()),
-        "limit": sa.bindparam("limit", type_=sa.Integer()),
-    }
-    return sa.text(sql).bindparams(*(bind for name, bind in binds.items() if f":{name}" in sql))
+
+@dataclass(frozen=True)
+class SQLiteDateText:
+    """One spelling of SQLite's `date` text (ISO 8601, fixed width), in which a bound compares exactly.
+
+    SQLite compares a DATETIME column as text, so `date >= '2024-01-03 00:00:00.000000'` leaves out
+    the row stored as `2024-01-03 00:00:00` (a shorter string sorts first). Written in the stored
+    spelling, fixed-width text sorts as time does; a bound finer than the stored precision is rounded
+    inward (a start up, an end down), which keeps exactly the rows the bound keeps.
+    """
+
+    format: str
+    """`strftime` format of the stored text, e.g. `%Y-%m-%d %H:%M:%S`."""
+    precision: str
+    """pandas frequency of its last field: `D`, `min`, `s`, `ms` or `us`."""
+    digits: int = 6
+    """Digits of the fraction of a second kept (3 for milliseconds)."""
+
+    def render(self, bound: pd.Timestamp, round_up: bool) -> str:
+        """`bound` in this spelling, rounded to the stored precision (up for a start, down for an end)."""
+        value = bound.ceil(self.precision) if round_up else bound.floor(self.precision)
+        text = value.strftime(self.format)
+        return text[: len(text) - (6 - self.digits)] if "%f" in self.format else text
+
+    @classmethod
+    def of(cls, length: int, separator: str) -> SQLiteDateText | None:
+        """The spelling of ISO text `length` characters long with `separator` between date and time;
+        None for any other (time zones, other layouts)."""
+        if length == 10:
+            return cls("%Y-%m-%d", "D")
+        if separator not in (" ", "T"):
+            return None
+        date_time = f"%Y-%m-%d{separator}%H:%M"
+        spellings = {
+            16: cls(date_time, "min"),
+            19: cls(f"{date_time}:%S", "s"),
+            23: cls(f"{date_time}:%S.%f", "ms", digits=3),
+            26: cls(f"{date_time}:%S.%f", "us"),
+        }
+        return spellings.get(length)
 
 
 def _timestamp(value: str | None, key: str) -> pd.Timestamp | None:
@@ -277,12 +326,13 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
     selected = {name: selected[name] for name in value_columns}
     _check_targets(spec, value_columns)
     q = engine.dialect.identifier_preparer.quote
-    if engine.dialect.name == "sqlite" and (
-        len(tables) > 1 or base.start is not None or base.end is not None
-    ):
-        _check_sqlite_date_text(engine, tables, q)
+    bounded = base.start is not None or base.end is not None
+    date_text = None
+    if engine.dialect.name == "sqlite" and (len(tables) > 1 or bounded):
+        date_text = sqlite_date_text(engine, tables, q, bounded)
     return replace(
         base,
+        date_text=date_text,
         sql=_select_sql(join, selected, q, base, exact=exact_text(engine.dialect.name)),
         value_columns=value_columns,
         spellings=_resolve_symbols(engine, url, join, base.symbols, q),
@@ -321,13 +371,14 @@ def _check_targets(spec: DatasetSpec, columns: tuple[str, ...]) -> None:
             )
 
 
-def _check_sqlite_date_text(engine: Engine, tables: list[str], q: Any) -> None:
-    """DataError (one line) if the `date` values of `tables` in SQLite are not all written one way.
+def sqlite_date_text(engine: Engine, tables: list[str], q: Any, bounded: bool) -> SQLiteDateText | None:
+    """How SQLite writes the `date` of `tables`: one spelling, or a DataError (one line).
 
     SQLite keeps a DATETIME as text and compares text: `2024-01-09T00:00:00` never equals
     `2024-01-09 00:00:00.000000`, so a join (or a start/end bound) over dates written two ways drops
     rows without a word. A shape is (type, length, the character between date and time); the check
-    reads each table once (GROUP BY over its rows).
+    reads each table once (GROUP BY over its rows). With `bounded` (a start or end is set) the one
+    spelling must be a fixed-width ISO one (`SQLiteDateText.of`) that a bound can be written in.
     """
     shapes: dict[tuple[str, int, str], tuple[str, str]] = {}
     with engine.connect() as conn:
@@ -346,6 +397,17 @@ def _check_sqlite_date_text(engine: Engine, tables: list[str], q: Any) -> None:
             f"them as text, so equal times would not join; reload the tables with `seqsweep data load-csv` "
             f"(or rewrite `date` in one format)"
         )
+    if not shapes:
+        return None
+    (kind, length, separator), (table, example) = next(iter(shapes.items()))
+    spelling = SQLiteDateText.of(length, separator) if kind == "text" else None
+    if spelling is None and bounded:
+        raise DataError(
+            f"dataset.start/end: SQLite holds {table}.date as {kind} values like {example!r}, which a date "
+            f"bound cannot be compared with exactly; reload the tables with `seqsweep data load-csv` (or "
+            f"rewrite `date` as ISO text, e.g. 2024-01-09 00:00:00)"
+        )
+    return spelling
 
 
 def exact_text(dialect: str) -> Callable[[str], str]:
@@ -467,7 +529,7 @@ def load_symbol_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
         engine = create_engine(plan.url)
         try:
             with db_errors(plan.url, f"reading the rows of {symbol}"), engine.connect() as conn:
-                result = conn.execute(_statement(plan.sql), plan.params(symbol))
+                result = conn.execute(plan.statement(), plan.params(symbol))
                 frame = pd.DataFrame(_fetch_tuples(result), columns=list(result.keys()))
         finally:
             engine.dispose()

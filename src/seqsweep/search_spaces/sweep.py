@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from seqsweep._config import from_mapping, to_mapping
+from seqsweep._yaml import describe_error, load_strict
 from seqsweep.constants import MIN_MODE_METRICS, SEARCH_METRICS, VAL_MSE
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import ConfigError
@@ -193,11 +194,9 @@ def load_sweep(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Sweep
 
 def load_sweep_text(text: str, where: str, overrides: Sequence[str] = ()) -> SweepSpec:
     try:
-        raw = yaml.safe_load(text)
+        raw = load_strict(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{where}: not valid YAML{line}") from None
+        raise ConfigError(f"{where}: not valid YAML: {describe_error(exc)}") from None
     for override in overrides:
         raw = apply_override(raw, override)
     return parse_sweep(raw, where=where)

@@ -1,0 +1,58 @@
+"""Read user-written YAML (sweep files, dataset specs) strictly: a key written twice is refused.
+
+PyYAML's `safe_load` keeps the last of two equal keys in a mapping without a word (YAML 1.2 says
+keys must be unique, and PyYAML does not enforce it: yaml/pyyaml#41), so a sweep file with
+`epochs: 20` and, further down the same section, `epochs: 2` would silently train 2. Files the
+project writes itself are read with plain `yaml.safe_load`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping names the same key twice; `problem_mark` is the second occurrence."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """`SafeLoader` that raises `DuplicateKeyError` on a repeated mapping key."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader's own error follows
+                continue
+            if first is not None:
+                raise DuplicateKeyError(
+                    None,
+                    None,
+                    f"key {key!r} is written twice (first at line {first.start_mark.line + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_strict(text: str) -> Any:
+    """Parse one YAML document like `yaml.safe_load`, refusing a key repeated within a mapping.
+
+    Raises `yaml.YAMLError` (a `DuplicateKeyError` for a repeated key, whose `problem_mark`
+    gives the line of the second occurrence).
+    """
+    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
+def describe_error(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error: the problem and its line, e.g. "key 'epochs' is written twice ... at line 9"."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())[:200]
+    where = f" at line {mark.line + 1}" if mark is not None else ""
+    return f"{problem}{where}"

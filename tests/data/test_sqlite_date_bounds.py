@@ -1,0 +1,85 @@
+"""`start`/`end` bounds on SQLite keep the same rows whichever way the table writes its dates.
+
+SQLite compares its date text as text: a bound written `2024-01-03 00:00:00.000000` left out the row
+stored as `2024-01-03 00:00:00` (a shorter string sorts first), and a table written with a `T`
+lost every row of the end day. The tables here are written by SQL (as a user's own tables are),
+not through `load-csv`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from seqsweep.data import DatasetSpec
+from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.errors import DataError
+
+HOURS = pd.date_range("2024-01-01", periods=120, freq="1h")
+SPELLINGS = {
+    "seconds": "%Y-%m-%d %H:%M:%S",
+    "T-seconds": "%Y-%m-%dT%H:%M:%S",
+    "minutes": "%Y-%m-%d %H:%M",
+    "milliseconds": "%Y-%m-%d %H:%M:%S.000",
+    "microseconds": "%Y-%m-%d %H:%M:%S.%f",
+    "T-microseconds": "%Y-%m-%dT%H:%M:%S.%f",
+}
+
+
+def _write(path: Path, spelling: str, hours: pd.DatetimeIndex = HOURS) -> str:
+    """`crypto_price` (one symbol) and `US_Bond_Yield`, dates written with `spelling`; the SQLite URL."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE crypto_price (date TEXT, crypto_symbol TEXT, close REAL)")
+        conn.execute('CREATE TABLE "US_Bond_Yield" (date TEXT, yield REAL)')
+        for i, hour in enumerate(hours):
+            text = hour.strftime(spelling)
+            conn.execute("INSERT INTO crypto_price VALUES (?, 'AAAUSDT', ?)", (text, 10.0 + i))
+            conn.execute('INSERT INTO "US_Bond_Yield" VALUES (?, ?)', (text, 4.0e-6))
+    return f"sqlite:///{path}"
+
+
+def _dates(url: str, **bounds: object) -> list[pd.Timestamp]:
+    spec = DatasetSpec(join="prices", symbols=("AAAUSDT",), **bounds)  # type: ignore[arg-type]
+    return list(load_symbol_rows(plan_source(spec, url), "AAAUSDT")["date"])
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS.values(), ids=SPELLINGS.keys())
+def test_bounds_keep_the_rows_at_both_ends_whatever_the_spelling(spelling: str, tmp_path: Path) -> None:
+    url = _write(tmp_path / "p.db", spelling)
+    dates = _dates(url, start="2024-01-02 00:00", end="2024-01-03 12:00")
+    assert dates[0] == pd.Timestamp("2024-01-02 00:00")
+    assert dates[-1] == pd.Timestamp("2024-01-03 12:00")
+    assert len(dates) == 37
+    latest = _dates(url, end="2024-01-03 12:00", max_rows_per_symbol=30)
+    assert latest == list(pd.date_range(end="2024-01-03 12:00", periods=30, freq="1h"))
+
+
+@pytest.mark.parametrize("spelling", ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"])
+def test_a_bound_finer_than_the_stored_dates_keeps_exactly_the_rows_inside(
+    spelling: str, tmp_path: Path
+) -> None:
+    url = _write(tmp_path / "p.db", spelling)
+    dates = _dates(url, start="2024-01-02 00:00:00.5", end="2024-01-02 05:59:59.9")
+    assert (dates[0], dates[-1], len(dates)) == (
+        pd.Timestamp("2024-01-02 01:00"),
+        pd.Timestamp("2024-01-02 05:00"),
+        5,
+    )
+
+
+def test_daily_dates_take_a_bound_inside_a_day(tmp_path: Path) -> None:
+    days = pd.date_range("2024-01-01", periods=30, freq="D")
+    url = _write(tmp_path / "d.db", "%Y-%m-%d", days)
+    dates = _dates(url, start="2024-01-05 06:00", end="2024-01-10")
+    assert (dates[0], dates[-1]) == (pd.Timestamp("2024-01-06"), pd.Timestamp("2024-01-10"))
+
+
+def test_dates_with_a_time_zone_suffix_refuse_a_bound_naming_the_column(tmp_path: Path) -> None:
+    url = _write(tmp_path / "z.db", "%Y-%m-%d %H:%M:%S+00:00")
+    with pytest.raises(
+        DataError, match=r"crypto_price\.date as text values like '2024-01-01 00:00:00\+00:00'"
+    ):
+        plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",), start="2024-01-02"), url)
