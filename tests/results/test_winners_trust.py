@@ -22,6 +22,7 @@ from results_helpers import crafted_mse, run_crafted_experiment
 
 from seqsweep import cli, metrics
 from seqsweep.baselines import persistence_moves, persistence_predictions
+from seqsweep.constants import STUDY_URL_ENV
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.layout import STUDY_DB
 from seqsweep.results import bootstrap
@@ -37,7 +38,7 @@ from seqsweep.results.experiment import read_experiment
 from seqsweep.results.leaderboard import BELOW_PERSISTENCE, leaderboard_rows
 from seqsweep.results.pipeline import write_results
 from seqsweep.results.plots import MIN_IMPORTANCE_TRIALS, write_plots
-from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR
+from seqsweep.tuning.searchers import OWNER_ATTR, OWNER_DIR_ATTR, RAY_TRIAL_ID_ATTR
 
 # --- the bootstrap on crafted arrays ---------------------------------------------------------------
 
@@ -257,9 +258,11 @@ def test_test_mse_sits_beside_the_zero_move_and_persistence_baselines(crafted_da
 # --- parameter importances only from enough trials ------------------------------------------------
 
 
-def _study_with(path: Path, name: str, n: int) -> None:
+def _study_with(path: Path, name: str, n: int, owner: dict[str, str] | None = None) -> None:
     storage = f"sqlite:///{path / STUDY_DB}"
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    for key, value in (owner or {}).items():
+        study.set_user_attr(key, value)
     distributions = {
         "cell_size": optuna.distributions.CategoricalDistribution([4, 8, 13, 7]),
         "learning_rate": optuna.distributions.FloatDistribution(0.001, 0.1, log=True),
@@ -291,6 +294,44 @@ def test_importances_are_drawn_only_from_enough_trials(
     else:
         assert drawn and not plots.absent
         assert any(p.kind == "param_importances" for p in plots.files)
+
+
+def test_importances_never_come_from_another_experiments_study(
+    crafted_experiment: Path, tmp_path: Path
+) -> None:
+    """A study of the same name in the storage opened (a relative `search.storage` read from another
+    folder) but owned by another experiment: its trials are not this experiment's."""
+    experiment = read_experiment(crafted_experiment)
+    _study_with(
+        tmp_path, experiment.name, MIN_IMPORTANCE_TRIALS + 4,
+        owner={OWNER_ATTR: "another-id", OWNER_DIR_ATTR: "/elsewhere/runs/other"},
+    )  # fmt: skip
+    moved = dataclasses.replace(experiment, path=tmp_path)
+    plots = write_plots(moved, moved.top(1), tmp_path / "figures")
+    assert not (tmp_path / "figures" / "param_importances.png").exists()
+    assert (
+        "is not this experiment's (it belongs to /elsewhere/runs/other" in plots.absent["param_importances"]
+    )
+
+
+def test_a_hidden_study_password_is_taken_only_from_the_same_storage(
+    crafted_experiment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    experiment = read_experiment(crafted_experiment)
+    assert experiment.sweep is not None
+    stored = "mysql+pymysql://alice:***@db.example:3306/studies"
+    search = dataclasses.replace(experiment.sweep.file.search, storage=stored)
+    sweep = dataclasses.replace(
+        experiment.sweep, file=dataclasses.replace(experiment.sweep.file, search=search)
+    )
+    hidden = dataclasses.replace(experiment, sweep=sweep)
+    monkeypatch.delenv(STUDY_URL_ENV, raising=False)
+    assert hidden.study_storage()[0] is None and f"${STUDY_URL_ENV}" in hidden.study_storage()[1]
+    monkeypatch.setenv(STUDY_URL_ENV, "mysql+pymysql://alice:pw2@other.example:3306/studies")
+    url, why = hidden.study_storage()
+    assert url is None and "other.example" in why and "pw2" not in why
+    monkeypatch.setenv(STUDY_URL_ENV, "mysql+pymysql://alice:s3cret@db.example:3306/studies")
+    assert hidden.study_storage() == ("mysql+pymysql://alice:s3cret@db.example:3306/studies", "")
 
 
 # --- ranking by val_mse (mode min) ----------------------------------------------------------------

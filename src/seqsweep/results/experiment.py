@@ -137,19 +137,35 @@ class Experiment:
             f"--trial: no trial {trial_id!r} in {self.path} (trials: {', '.join(t.trial_id for t in self.trials)})"
         )
 
-    @property
-    def study_storage(self) -> str | None:
-        """The Optuna study's storage URL, or None if the experiment has none (or its RDB password is
-        hidden in the stored sweep and `$SEQSWEEP_STUDY_URL` does not supply it)."""
+    def study_storage(self) -> tuple[str | None, str]:
+        """(the Optuna study's storage URL, "") or (None, why there is none to read).
+
+        A storage stored with its password hidden takes it from `$SEQSWEEP_STUDY_URL`, only when that
+        variable names the same storage (user, host, database); the URL may then hold the password
+        and is shown only through `db_url.mask`.
+        """
         if self.sweep is not None and self.sweep.file.search.storage:
             from seqsweep import db_url
             from seqsweep.constants import STUDY_URL_ENV
 
             stored = self.sweep.file.search.storage
-            if db_url.password(stored) == db_url.HIDDEN:
-                return os.environ.get(STUDY_URL_ENV)
-            return stored
-        return study_db_url(self.path) if (self.path / STUDY_DB).exists() else None
+            if db_url.password(stored) != db_url.HIDDEN:
+                return stored, ""
+            filled = os.environ.get(STUDY_URL_ENV)
+            if not filled:
+                return (
+                    None,
+                    f"its study storage {db_url.mask(stored)} is stored without its password; set ${STUDY_URL_ENV}",
+                )
+            if db_url.mask(filled) != db_url.mask(stored):
+                return None, (
+                    f"${STUDY_URL_ENV} names {db_url.mask(filled)}, not the experiment's study storage "
+                    f"{db_url.mask(stored)}"
+                )
+            return filled, ""
+        if (self.path / STUDY_DB).exists():
+            return study_db_url(self.path), ""
+        return None, "the experiment has no Optuna study"
 
     @property
     def storage_root(self) -> Path:

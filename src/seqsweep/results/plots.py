@@ -232,18 +232,26 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
     Ray trial id is a user attribute of each study trial), so the importances rest on the same trials
     as the leaderboard. Pruned (ASHA-stopped) trials have no final value and are left out by Optuna.
     """
-    storage = experiment.study_storage
+    storage, why_not = experiment.study_storage()
     if storage is None:
-        return None, "the experiment has no Optuna study"
+        return None, why_not
     import optuna
 
-    from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR
+    from seqsweep.db_url import mask
+    from seqsweep.layout import read_experiment_id
+    from seqsweep.tuning.searchers import OWNER_ATTR, OWNER_DIR_ATTR, RAY_TRIAL_ID_ATTR
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.load_study(study_name=experiment.name, storage=storage)
     except (KeyError, ValueError, RuntimeError) as exc:
         return None, f"cannot open the study {experiment.name!r} ({exc})"
+    if study.user_attrs.get(OWNER_ATTR) != read_experiment_id(experiment.path):
+        owner = study.user_attrs.get(OWNER_DIR_ATTR) or "no experiment"
+        return None, (
+            f"the study {experiment.name!r} in {mask(storage)} is not this experiment's (it belongs to "
+            f"{owner}; a relative `search.storage` path names another file from another folder)"
+        )
     invalid = {t.trial_id for t in experiment.trials if not t.ranked}
     usable = [
         t
