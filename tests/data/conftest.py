@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 EditDb = Callable[..., str]
+
+SERVERS = {
+    "mariadb": ("mysql+pymysql://root@127.0.0.1:3306", "`{}`"),
+    "postgresql": ("postgresql+psycopg2://postgres@127.0.0.1:5432", '"{}"'),
+}
+"""Database servers the `database` fixture makes a fresh database on: URL without a database, quoting."""
 
 
 def sqlite_path(url: str) -> Path:
@@ -53,3 +60,29 @@ def real_mariadb_url(shared_data: Path, mariadb_url: str) -> str:
 
     load_csv(shared_data / "seed_schema", mariadb_url)
     return mariadb_url
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, uniquely named database on `request.param`, dropped after; skips if the server is down."""
+    backend: str = request.param
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'case.db'}"
+        return
+    server_url, quote = SERVERS[backend]
+    name = f"seqsweep_case_{uuid.uuid4().hex[:10]}"
+    args = {"connect_timeout": 5}
+    server = sa.create_engine(f"{server_url}/{'postgres' if backend == 'postgresql' else ''}",
+                              isolation_level="AUTOCOMMIT", connect_args=args)  # fmt: skip
+    try:
+        with server.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {quote.format(name)}"))
+    except (sa.exc.OperationalError, ImportError) as exc:
+        server.dispose()
+        pytest.skip(f"{backend} at {server_url} is unreachable ({getattr(exc, 'orig', exc)})")
+    try:
+        yield f"{server_url}/{name}"
+    finally:
+        with server.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quote.format(name)}"))
+        server.dispose()

@@ -3,8 +3,6 @@ and blanks: load-csv stores them canonical, and the query matches them one way o
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +15,6 @@ from seqsweep.data.load_csv import load_csv
 from seqsweep.data.sources import plan_source
 from seqsweep.errors import DataError
 
-SERVERS = {
-    "mariadb": ("mysql+pymysql://root@127.0.0.1:3306", "`{}`"),
-    "postgresql": ("postgresql+psycopg2://postgres@127.0.0.1:5432", '"{}"'),
-}
 SPEC = DatasetSpec(
     join="notebook", symbols=("AAAUSDT", "BBBUSDT"), targets=("lending_rate",), lookback=12, horizon=2
 )
@@ -65,32 +59,6 @@ def _csvs(folder: Path) -> Path:
     pd.concat(prices).to_csv(folder / "crypto_price.csv", index=False)
     pd.DataFrame({"date": dates, "yield": 2e-6}).to_csv(folder / "US_Bond_Yield.csv", index=False)
     return folder
-
-
-@pytest.fixture
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, uniquely named database on `request.param`, dropped after; skips if the server is down."""
-    backend: str = request.param
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'case.db'}"
-        return
-    server_url, quote = SERVERS[backend]
-    name = f"seqsweep_case_{uuid.uuid4().hex[:10]}"
-    args = {"connect_timeout": 5}
-    server = sa.create_engine(f"{server_url}/{'postgres' if backend == 'postgresql' else ''}",
-                              isolation_level="AUTOCOMMIT", connect_args=args)  # fmt: skip
-    try:
-        with server.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {quote.format(name)}"))
-    except (sa.exc.OperationalError, ImportError) as exc:
-        server.dispose()
-        pytest.skip(f"{backend} at {server_url} is unreachable ({getattr(exc, 'orig', exc)})")
-    try:
-        yield f"{server_url}/{name}"
-    finally:
-        with server.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quote.format(name)}"))
-        server.dispose()
 
 
 def _write_raw(folder: Path, url: str) -> None:

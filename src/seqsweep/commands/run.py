@@ -184,6 +184,7 @@ def _dry_run_by_dates(ds: DatasetSpec) -> DatasetSpec:
     import pandas as pd
 
     from seqsweep.data.features import grid_step
+    from seqsweep.data.spec import naive_utc
 
     step, dates = grid_step(ds.frequency), ds.split.dates
     if step is None or dates is None:  # rows as they come: no step to count in, read them all
@@ -193,7 +194,7 @@ def _dry_run_by_dates(ds: DatasetSpec) -> DatasetSpec:
     folds_span = (dates[1] - dates[0]) * ds.split.folds if ds.split.folds > 1 else pd.Timedelta(0)
     start, end = dates[0] - margin - folds_span, dates[1] + margin
     if ds.start is not None:
-        start = max(start, pd.Timestamp(ds.start))
+        start = max(start, naive_utc(ds.start, "dataset.start"))
     if ds.end is not None:
-        end = min(end, pd.Timestamp(ds.end))
+        end = min(end, naive_utc(ds.end, "dataset.end"))
     return dataclasses.replace(ds, start=str(start), end=str(end))

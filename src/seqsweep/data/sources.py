@@ -32,7 +32,7 @@ from sqlalchemy.pool import NullPool
 
 from seqsweep.data.ingest import canonical_symbol, parse_dates, parse_numeric
 from seqsweep.data.joins import JoinTables
-from seqsweep.data.spec import DatasetSpec
+from seqsweep.data.spec import DatasetSpec, naive_utc
 from seqsweep.data.tables import (
     DATE,
     LENDING_TABLE,
@@ -249,12 +249,8 @@ class SQLiteDateText:
 
 
 def _timestamp(value: str | None, key: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        return pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ConfigError(f"dataset.{key}: not a date or datetime: {value!r}") from None
+    """`dataset.start`/`end` as naive UTC (an offset converted, as the stored rows are); None if unset."""
+    return None if value is None else naive_utc(str(value), f"dataset.{key}")
 
 
 def plan_source(spec: DatasetSpec, url: str | None) -> SourcePlan:
@@ -327,6 +323,8 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
     _check_targets(spec, value_columns)
     q = engine.dialect.identifier_preparer.quote
     bounded = base.start is not None or base.end is not None
+    if bounded:
+        _check_bound_date_types({table: columns[table][DATE] for table in tables})
     date_text = None
     if engine.dialect.name == "sqlite" and (len(tables) > 1 or bounded):
         date_text = sqlite_date_text(engine, tables, q, bounded)
@@ -338,6 +336,18 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
         spellings=_resolve_symbols(engine, url, join, base.symbols, q),
         labels={name: f"{aliases[alias]}.{name}" for name, alias in selected.items()},
     )
+
+
+def _check_bound_date_types(date_types: Mapping[str, Any]) -> None:
+    """DataError (one line) if a table's `date` column holds numbers: a `start`/`end` bound (a DATETIME)
+    compares with epoch numbers differently on each database (ignored, no rows, or an error)."""
+    for table, kind in date_types.items():
+        if isinstance(kind, sa.Integer | sa.Numeric | sa.Float):
+            raise DataError(
+                f"dataset.start/end: {table}.date is a number column ({kind}), epoch times that a date bound "
+                f"cannot be compared with; reload the table with `seqsweep data load-csv` (it stores dates "
+                f"as DATETIME) or leave start and end out"
+            )
 
 
 def _value_columns(table: str, columns: Mapping[str, Any]) -> tuple[str, ...]:

@@ -39,17 +39,23 @@ KEY_COLUMNS: Final[tuple[str, ...]] = (DATE, SYMBOL)
 """Columns every join is keyed on; `dataset.exclude_columns` cannot leave them out."""
 
 
-def _split_date(value: str, key: str) -> pd.Timestamp:
-    """`value` as a naive UTC timestamp (an offset is converted); ConfigError naming `dataset.split.<key>`."""
+def naive_utc(value: str, where: str) -> pd.Timestamp:
+    """`value` (ISO 8601) as a naive UTC timestamp, an offset or `Z` converted, as the rows are stored.
+
+    Raises ConfigError naming `where` (e.g. `dataset.end`) for text that is not an ISO date.
+    """
     try:
         stamp = pd.to_datetime(value, format="ISO8601")  # pd.Timestamp("June") would be 0001-06-01
     except (ValueError, TypeError):
-        raise ConfigError(
-            f"dataset.split.{key}: not a date or datetime: {value!r} (e.g. 2023-06-01)"
-        ) from None
+        raise ConfigError(f"{where}: not a date or datetime: {value!r} (e.g. 2023-06-01)") from None
     if stamp is pd.NaT:
-        raise ConfigError(f"dataset.split.{key}: not a date or datetime: {value!r} (e.g. 2023-06-01)")
+        raise ConfigError(f"{where}: not a date or datetime: {value!r} (e.g. 2023-06-01)")
     return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+def _split_date(value: str, key: str) -> pd.Timestamp:
+    """`value` as a naive UTC timestamp (an offset is converted); ConfigError naming `dataset.split.<key>`."""
+    return naive_utc(value, f"dataset.split.{key}")
 
 
 DEFAULT_TRAIN_FRACTION: Final = 0.7

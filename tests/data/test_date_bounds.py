@@ -1,4 +1,5 @@
-"""`start`/`end` bounds on SQLite keep the same rows whichever way the table writes its dates.
+"""`start`/`end` bounds keep the same rows on every database, whichever way a table writes its dates
+and whichever way the bound is written.
 
 SQLite compares its date text as text: a bound written `2024-01-03 00:00:00.000000` left out the row
 stored as `2024-01-03 00:00:00` (a shorter string sorts first), and a table written with a `T`
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from seqsweep.data import DatasetSpec
 from seqsweep.data.sources import load_symbol_rows, plan_source
@@ -83,3 +85,34 @@ def test_dates_with_a_time_zone_suffix_refuse_a_bound_naming_the_column(tmp_path
         DataError, match=r"crypto_price\.date as text values like '2024-01-01 00:00:00\+00:00'"
     ):
         plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",), start="2024-01-02"), url)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_a_bound_with_an_offset_is_converted_to_utc_on_every_database(database: str, tmp_path: Path) -> None:
+    """Stored rows are naive UTC; `+02:00` and `Z` bounds are the same instants on every database."""
+    engine = sa.create_engine(database)
+    frame = pd.DataFrame({"date": HOURS, "crypto_symbol": "AAAUSDT", "close": range(len(HOURS))})
+    frame.astype({"close": float}).to_sql("crypto_price", engine, index=False)
+    pd.DataFrame({"date": HOURS, "yield": 4.0e-6}).to_sql("US_Bond_Yield", engine, index=False)
+    engine.dispose()
+    dates = _dates(database, start="2024-01-02T00:00:00Z", end="2024-01-03 12:00:00+02:00")
+    assert (dates[0], dates[-1]) == (pd.Timestamp("2024-01-02 00:00"), pd.Timestamp("2024-01-03 10:00"))
+    assert _dates(database, start="2024-01-02 02:00:00+02:00", end="2024-01-03 10:00") == dates
+
+
+@pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_epoch_number_dates_refuse_a_bound_the_same_way_on_every_database(database: str) -> None:
+    """Epoch milliseconds in a BIGINT `date`: SQLite ignored `end`, MariaDB `start`, PostgreSQL raised."""
+    engine = sa.create_engine(database)
+    epoch_ms = HOURS.astype("int64") // 10**6
+    pd.DataFrame({"date": epoch_ms, "crypto_symbol": "AAAUSDT", "close": 1.0}).to_sql(
+        "crypto_price", engine, index=False
+    )
+    pd.DataFrame({"date": epoch_ms, "yield": 4.0e-6}).to_sql("US_Bond_Yield", engine, index=False)
+    engine.dispose()
+    assert len(_dates(database)) == len(HOURS)  # unbounded, epoch dates are read in their unit
+    for bound in ({"start": "2024-01-02"}, {"end": "2024-01-03"}):
+        with pytest.raises(
+            DataError, match=r"crypto_price\.date is a number column .*leave start and end out"
+        ):
+            _dates(database, **bound)
