@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -9,8 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from seqsweep.cli import main
+from seqsweep.data import DatasetSpec
 from seqsweep.data.load_csv import load_csv
 from seqsweep.data.sample import generate_tables
+from seqsweep.data.sources import plan_source
 from seqsweep.data.tables import PRICE_TABLE
 from seqsweep.errors import DataError
 
@@ -136,3 +139,39 @@ def test_a_semicolon_separated_file_is_refused_naming_the_separator(tmp_path: Pa
     )
     with pytest.raises(DataError, match=r"crypto_price.csv is separated by semicolons .*','"):
         load_csv(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+
+
+PRICE = "date,crypto_symbol,open,high,low,close,volume"
+CANDLES = "date,open_price,highest_price,lowest_price,closing_price,volume"
+HEADERS = {
+    "written-out index": (lambda cols: f",{cols}", "column 1 of {n} has no name"),
+    "trailing comma": (lambda cols: f"{cols},", "column {n} of {n} has no name"),
+    "column twice": (lambda cols: f"{cols},volume", "column 'volume' appears twice"),
+}
+
+
+@pytest.mark.parametrize("header", HEADERS.values(), ids=HEADERS.keys())
+@pytest.mark.parametrize("path_in", ["load-csv", "dataset.csv"])
+def test_a_column_pandas_would_rename_is_refused_not_made_a_feature(
+    header: tuple[Callable[[str], str], str], path_in: str, tmp_path: Path
+) -> None:
+    """pandas stores these as `Unnamed: 0` / `volume.1`, and the build took them as one more feature."""
+    spell, message = header
+    text = spell(PRICE if path_in == "load-csv" else CANDLES)
+    message = message.format(n=len(text.split(",")))
+    file = tmp_path / ("crypto_price.csv" if path_in == "load-csv" else "candles.csv")
+    file.write_text(f"{text}\n")
+    if path_in == "load-csv":
+        with pytest.raises(DataError, match=rf"^load-csv: crypto_price\.csv: {message}"):
+            load_csv(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    else:
+        with pytest.raises(DataError, match=rf"^dataset\.csv: {file}: {message}"):
+            plan_source(DatasetSpec(join="ohlcv", csv=str(file)), None)
+
+
+@pytest.mark.parametrize("content", [b"", "date,open_price\n".encode("utf-16")], ids=["empty", "utf-16"])
+def test_an_unreadable_dataset_csv_is_one_line_naming_the_file(content: bytes, tmp_path: Path) -> None:
+    file = tmp_path / "candles.csv"
+    file.write_bytes(content)
+    with pytest.raises(DataError, match=rf"^dataset\.csv: {file}: cannot read it as UTF-8 CSV"):
+        plan_source(DatasetSpec(join="ohlcv", csv=str(file)), None)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from seqsweep.data.csv_header import read_header, require_columns
 from seqsweep.data.ingest import FrameReader
 from seqsweep.data.sources import db_errors, open_engine
 from seqsweep.data.tables import REQUIRED_COLUMNS, check_table_name, write_tables
@@ -70,18 +71,10 @@ def find_csv_files(path: Path, table: str | None = None) -> dict[str, Path]:
 
 
 def _check_header(table: str, file: Path) -> None:
-    try:
-        header = list(pd.read_csv(file, nrows=0).columns)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"load-csv: cannot read {file}: {exc}") from None
-    if len(header) == 1 and ";" in header[0]:
-        raise DataError(
-            f"load-csv: {file.name} is separated by semicolons (header {header[0]!r}); load-csv reads "
-            "comma-separated files with a decimal point: re-export it as CSV with ',' between fields"
-        )
-    for column in REQUIRED_COLUMNS.get(table, ()):
-        if column not in header:
-            raise DataError(f"load-csv: {file.name} has no column {column!r} (columns: {', '.join(header)})")
+    """DataError (one line) for a header load-csv cannot take as it is (`csv_header.read_header`) or
+    one without the table's required columns."""
+    who = f"load-csv: {file.name}"
+    require_columns(read_header(file, who), REQUIRED_COLUMNS.get(table, ()), who)
 
 
 def load_csv(

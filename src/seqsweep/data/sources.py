@@ -30,6 +30,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
+from seqsweep.data.csv_header import read_header, require_columns
 from seqsweep.data.ingest import canonical_symbol, parse_dates, parse_numeric
 from seqsweep.data.joins import JoinTables
 from seqsweep.data.spec import DatasetSpec, naive_utc
@@ -516,10 +517,8 @@ def _check_csv(path: str) -> tuple[str, ...]:
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"dataset.csv: file not found: {path}")
-    header = pd.read_csv(file, nrows=0).columns
-    for name in (DATE, *OHLCV_COLUMNS):
-        if name not in header:
-            raise DataError(f"dataset.csv: {path} has no column {name!r} (columns: {', '.join(header)})")
+    who = f"dataset.csv: {path}"
+    require_columns(read_header(file, who), (DATE, *OHLCV_COLUMNS), who)
     return OHLCV_COLUMNS
 
 
@@ -562,7 +561,10 @@ def _fetch_tuples(result: sa.CursorResult[Any]) -> list[tuple[Any, ...]]:
 
 def _read_csv_rows(plan: SourcePlan) -> pd.DataFrame:
     assert plan.csv is not None
-    frame = pd.read_csv(Path(plan.csv).expanduser(), usecols=[DATE, *plan.value_columns])
+    try:
+        frame = pd.read_csv(Path(plan.csv).expanduser(), usecols=[DATE, *plan.value_columns])
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(f"dataset.csv: {plan.csv}: {' '.join(str(exc).split())[:200]}") from None
     try:
         frame[DATE] = parse_dates(frame[DATE], DATE)  # the whole column at once: its epoch unit decided once
     except DataError as exc:

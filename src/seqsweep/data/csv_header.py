@@ -1,0 +1,53 @@
+"""The header row of a CSV file, read as written and checked before any row is read.
+
+`load-csv` and `dataset.csv` both read headers here. pandas renames what it cannot use as a name: a
+column without a name becomes `Unnamed: 0`, a repeated one `close.1`. The build would then take that
+column as one more feature without a word (a written-out index, a trailing comma, a column pasted
+twice), so such a header is refused, as is a semicolon-separated file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from seqsweep.errors import DataError
+
+
+def read_header(file: Path, who: str) -> list[str]:
+    """The names in `file`'s first row, exactly as written (a UTF-8 BOM dropped, quotes removed).
+
+    `who` starts every message (`load-csv: prices.csv`, `dataset.csv: candles.csv`). Raises DataError
+    for a file that cannot be read as UTF-8 CSV (empty, UTF-16, ...), separated by semicolons, or whose
+    header has a column without a name or a name twice.
+    """
+    try:
+        # `header=None` reads the first row as values: pandas renames nothing
+        raw = pd.read_csv(file, header=None, nrows=1, dtype=str, keep_default_na=False)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:  # EmptyDataError, UnicodeDecodeError
+        raise DataError(f"{who}: cannot read it as UTF-8 CSV: {' '.join(str(exc).split())[:200]}") from None
+    header = [str(name) for name in raw.iloc[0]] if len(raw) else []
+    if len(header) == 1 and ";" in header[0]:
+        raise DataError(
+            f"{who} is separated by semicolons (header {header[0]!r}); seqsweep reads comma-separated "
+            "files with a decimal point: re-export it as CSV with ',' between fields"
+        )
+    seen: set[str] = set()
+    for position, name in enumerate(header, start=1):
+        if not name.strip():
+            raise DataError(
+                f"{who}: column {position} of {len(header)} has no name (a written-out index or a trailing "
+                "comma?); remove it or name it"
+            )
+        if name in seen:
+            raise DataError(f"{who}: column {name!r} appears twice in the header; keep one")
+        seen.add(name)
+    return header
+
+
+def require_columns(header: list[str], required: tuple[str, ...], who: str) -> None:
+    """DataError naming the first of `required` missing from `header`, and the columns there are."""
+    for column in required:
+        if column not in header:
+            raise DataError(f"{who} has no column {column!r} (columns: {', '.join(header)})")
