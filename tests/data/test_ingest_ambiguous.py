@@ -119,6 +119,30 @@ def test_cli_refuses_ambiguous_dates_in_one_line(tmp_path: Path, capsys: pytest.
 # --- numbers -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("fmt", ["%Y%m%d%H", "%Y%m%d%H%M"])
+@pytest.mark.parametrize("as_text", [False, True], ids=["numbers", "digit text"])
+def test_compact_calendar_dates_are_not_taken_for_epoch_times(fmt: str, as_text: bool) -> None:
+    """2024010100 is also an epoch time in seconds (2034-02-20), 202401010000 one in ms (1976-05-31)."""
+    text = pd.Series(pd.date_range("2024-01-30 20:00", periods=60, freq="1h").strftime(fmt))
+    values = text if as_text else text.astype(np.int64)
+    with pytest.raises(
+        DataError, match=rf"{text.iloc[0]} reads as the date 2024-01-30 20:00:00 written without"
+    ):
+        parse_dates(values, "date")
+
+
+@pytest.mark.parametrize("factor", [1, 1000])
+def test_epoch_times_of_those_lengths_still_parse(factor: int) -> None:
+    hours = pd.date_range("2024-01-01", periods=500, freq="1h")
+    epochs = pd.Series((hours - pd.Timestamp(0)) // pd.Timedelta(seconds=1) * factor)
+    assert {len(str(v)) for v in epochs} == {10 if factor == 1 else 13}
+    assert list(parse_dates(epochs, "date")) == list(hours)
+    old = pd.date_range("1990-01-01", periods=500, freq="1h")  # 12-digit milliseconds
+    old_ms = pd.Series((old - pd.Timestamp(0)) // pd.Timedelta(milliseconds=1))
+    assert {len(str(v)) for v in old_ms} == {12}
+    assert list(parse_dates(old_ms, "date")) == list(old)
+
+
 @pytest.mark.parametrize("bad", ["0,014", "0,500", "-0,030"])
 def test_a_leading_group_of_zero_is_not_a_number(bad: str) -> None:
     with pytest.raises(DataError, match=rf"^column 'rate': '{bad}' is not a number"):

@@ -108,6 +108,30 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+COMPACT_DATE_FORMATS: Final = {10: "%Y%m%d%H", 12: "%Y%m%d%H%M"}
+"""Digit counts at which a calendar date written without separators (2024010113, 202401011300) is also
+an epoch time between 1971 and 2200 (2034-02-20 in seconds, 1976-05-31 in milliseconds)."""
+
+
+def _refuse_compact_calendar_dates(column: str, values: np.ndarray) -> None:
+    """DataError if every value of `values` (whole numbers) reads as a compact calendar date of one of
+    `COMPACT_DATE_FORMATS`: 2024010100 as an epoch would store 2024 data as 2034. Real epoch columns
+    fail this at their first value or soon after (1704067200 has month 06, day 72)."""
+    if not len(values) or not np.array_equal(values, np.round(values)):
+        return
+    digits = {len(str(int(v))) for v in values[: min(len(values), 10_000)]}
+    fmt = COMPACT_DATE_FORMATS.get(digits.pop()) if len(digits) == 1 else None
+    if fmt is None:
+        return
+    text = pd.Series(values.astype(np.int64)).astype(str)
+    parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    if parsed.notna().all():
+        raise DataError(
+            f"column {column!r}: {text.iloc[0]} reads as the date {parsed.iloc[0]} written without separators "
+            f"({fmt}) as well as an epoch time; {DATE_HINT}"
+        )
+
+
 @dataclass
 class DateReader:
     """Reads one date column, possibly in chunks: the epoch unit and the kind (epoch numbers or
@@ -189,6 +213,7 @@ class DateReader:
                     f"column {self.column!r}: {_show(array[0])} is not an epoch time in s, ms, µs or ns "
                     f"between {EPOCH_EARLIEST.year} and {EPOCH_LATEST.year}; {DATE_HINT}"
                 )
+            _refuse_compact_calendar_dates(self.column, as_float)
             self.epoch_unit = unit
         unit = self.epoch_unit
         assert unit is not None
