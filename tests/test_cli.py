@@ -29,6 +29,27 @@ def test_unexpected_exception_is_one_line_without_password(
     assert "hunter2" not in err and "analyst:***@db" in err
 
 
+def test_an_unforeseen_error_inside_a_ray_task_is_one_line_without_its_traceback(
+    ray_cluster: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ray's RayTaskError text carries the task's traceback frames; the line shows the task's own error."""
+    import ray
+
+    @ray.remote
+    def fail() -> None:
+        raise ZeroDivisionError("the task divided by zero")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    run = argparse.Namespace(func=lambda args: ray.get(fail.remote()), verbose=False)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: run)
+    assert cli.main([]) == cli.EXIT_UNEXPECTED
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err]
+    assert "unexpected error: ZeroDivisionError: the task divided by zero (run with -v" in err
+    assert 'File "' not in err and "line " not in err
+
+
 # --- quiet by default: seqsweep's own lines only ------------------------------------------------
 
 CHATTER = re.compile(

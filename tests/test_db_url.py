@@ -6,11 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from seqsweep import db_url
 from seqsweep._fs import atomic_dir, atomic_write_json, atomic_write_text
-from seqsweep.constants import DB_URL_ENV
+from seqsweep.cluster.jobs import job_request
+from seqsweep.constants import DB_URL_ENV, STUDY_URL_ENV
 from seqsweep.errors import ConfigError
+from seqsweep.search_spaces.credentials import with_database, without_password
+from seqsweep.search_spaces.sweep import SweepSpec, parse_sweep
 
 SECRET = "mysql+pymysql://alice:hunter2@db.example:3306/crypto"
 
@@ -56,6 +60,105 @@ def test_a_hidden_password_comes_from_db_or_the_environment(monkeypatch: pytest.
     monkeypatch.setenv(DB_URL_ENV, SECRET)
     assert db_url.fill_hidden_password(hidden) == SECRET
     assert db_url.fill_hidden_password("sqlite:///x.db") == "sqlite:///x.db"
+
+
+QUERY_SECRETS = [
+    ("mysql+pymysql://root@127.0.0.1:3306/test?password=TopSecret42", "TopSecret42"),
+    ("postgresql+psycopg2://postgres@127.0.0.1/db?sslmode=require&password=TopSecret42", "TopSecret42"),
+    ("mysql+mysqldb://root@h/db?PASSWD=Top%26Secret42&charset=utf8mb4", "Top&Secret42"),
+    ("mysql+pymysql://root@h/db?Pwd=TopSecret42", "TopSecret42"),
+    ("postgresql+psycopg2://u:TopSecret42@h/db?sslpassword=TopSecret42", "TopSecret42"),
+    ("mysql+pymysql://root@h/db?ssl_key=/k.pem&ssl_key_password=TopSecret42", "TopSecret42"),
+    (
+        "mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC%7D%3BSERVER%3Dh%3BPWD%3DTopSecret42%3BUID%3Du",
+        "TopSecret42",
+    ),
+]
+"""(URL with a secret in its query, that secret as the driver receives it)."""
+
+
+@pytest.mark.parametrize(("url", "secret"), QUERY_SECRETS)
+def test_mask_hides_every_secret_query_parameter(url: str, secret: str) -> None:
+    shown = db_url.mask(url)
+    assert secret not in shown and "TopSecret42" not in shown and "Top%26Secret42" not in shown
+    assert db_url.mask(shown) == shown  # hiding twice changes nothing
+    assert db_url.has_password(url) and not db_url.has_password(shown)
+    assert db_url.has_password(shown, count_hidden=True)
+    assert db_url.password(url) == secret and db_url.password(shown) == db_url.HIDDEN
+
+
+def test_mask_shows_a_hidden_query_value_as_stars_and_keeps_the_rest() -> None:
+    url = "postgresql+psycopg2://postgres@127.0.0.1/db?password=x&sslmode=require"
+    assert db_url.mask(url) == "postgresql+psycopg2://postgres@127.0.0.1/db?password=***&sslmode=require"
+    plain = "mysql+pymysql://root@h/db?charset=utf8mb4&ssl_ca=/ca.pem"
+    assert not db_url.has_password(plain, count_hidden=True) and db_url.password(plain) is None
+    assert not db_url.has_password("postgresql://u@h/db?password=", count_hidden=True)
+    assert all(key == key.lower() for key in db_url.SECRET_QUERY_KEYS)
+    assert db_url.is_secret_key("PassWord") and not db_url.is_secret_key("ssl_key")
+
+
+@pytest.mark.parametrize(("url", "secret"), QUERY_SECRETS)
+def test_scrub_hides_query_secrets_in_a_driver_error(url: str, secret: str) -> None:
+    error = (
+        f"(pymysql.err.OperationalError) (1045, \"Access denied for user 'root'@'h' (using password: YES)\") "
+        f"while connecting to {url}"
+    )
+    for scrubbed in (db_url.scrub(f"{error} (password {secret})", url), db_url.scrub(error)):
+        assert secret not in scrubbed and "TopSecret42" not in scrubbed
+        assert "(using password: YES)" in scrubbed and "***" in scrubbed
+
+
+def test_scrub_hides_secrets_quoted_in_any_form() -> None:
+    text = (
+        "url mysql://r@h/d?charset=utf8&password=p1&x=1 dsn PWD={p2;x}; kwargs {'passwd': 'p3', \"pwd\": \"p4\"} "
+        "conninfo sslpassword = 'p5' quoted Top%26Secret42"
+    )
+    scrubbed = db_url.scrub(text, "mysql://r@h/d?password=Top%26Secret42")
+    for secret in ("p1", "p2", "p3", "p4", "p5", "Top%26Secret42", "Top&Secret42"):
+        assert secret not in scrubbed
+    assert "charset=utf8&password=***&x=1" in scrubbed and "'passwd': '***'" in scrubbed
+
+
+@pytest.mark.parametrize(("url", "_secret"), QUERY_SECRETS)
+def test_a_hidden_query_password_is_filled_back_from_the_environment(
+    url: str, _secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hidden = db_url.mask(url)
+    monkeypatch.delenv(DB_URL_ENV, raising=False)
+    with pytest.raises(ConfigError, match="never stored or sent") as info:
+        db_url.fill_hidden_password(hidden)
+    assert "TopSecret42" not in str(info.value)
+    monkeypatch.setenv(DB_URL_ENV, url)
+    filled = db_url.fill_hidden_password(hidden)
+    assert filled == url and db_url.mask(filled) == hidden  # the stored form names the env's URL
+
+
+def _sweep(db: str, storage: str) -> SweepSpec:
+    return parse_sweep(
+        {
+            "name": "q",
+            "model": "lstm",
+            "dataset": {"db": db, "symbols": ["ETHUSDT"]},
+            "search": {"storage": storage},
+            "params": {"cell_size": {"type": "choice", "values": [8, 16]}},
+        }
+    )
+
+
+def test_stored_and_submitted_sweeps_hide_query_passwords_and_get_them_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = "mysql+pymysql://root@127.0.0.1:3306/test?password=TopSecret42"
+    storage = "postgresql+psycopg2://postgres@127.0.0.1/optuna?password=StudySecret7"
+    spec = _sweep(db, storage)
+    stored = without_password(spec)
+    written = stored.to_yaml() + json.dumps(job_request(spec, "/shared/runs"))
+    assert "TopSecret42" not in written and "StudySecret7" not in written
+    assert stored.file.dataset.db == "mysql+pymysql://root@127.0.0.1:3306/test?password=***"
+    monkeypatch.setenv(DB_URL_ENV, db)
+    monkeypatch.setenv(STUDY_URL_ENV, storage)
+    back = with_database(parse_sweep(yaml.safe_load(stored.to_yaml())), None)
+    assert back.file.dataset.db == db and back.file.search.storage == storage
 
 
 def test_atomic_writes_replace_and_leave_nothing_behind(tmp_path: Path) -> None:

@@ -243,8 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
-    except SeqsweepError as exc:
-        print(f"seqsweep: error: {exc}", file=sys.stderr)
+    except SeqsweepError as exc:  # messages name URLs masked already; scrub is the safety net
+        print(f"seqsweep: error: {scrub(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("seqsweep: interrupted", file=sys.stderr)
@@ -252,12 +252,38 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as exc:  # a bug or an unforeseen failure: still one line, unless -v asks for more
         if args.verbose:
             traceback.print_exc()
-        message = scrub(" ".join(str(exc).split()))[:500]
+        root = root_cause(exc)
+        message = scrub(" ".join(_last_paragraph(str(root)).split()))[:500]
         print(
-            f"seqsweep: unexpected error: {type(exc).__name__}: {message} (run with -v for the traceback)",
+            f"seqsweep: unexpected error: {type(root).__name__}: {message} (run with -v for the traceback)",
             file=sys.stderr,
         )
         return EXIT_UNEXPECTED
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The exception at the bottom of `exc`'s chain: Ray's wrappers (`RayTaskError.cause`, Ray Data's
+    `UserCodeException` and `__cause__`) carry the task's own exception, and their text carries its
+    traceback, which the one-line message must not."""
+    seen = {id(exc)}
+    while True:
+        inner = getattr(exc, "cause", None)
+        if not isinstance(inner, BaseException):
+            inner = exc.__cause__
+        if inner is None or id(inner) in seen:
+            return exc
+        seen.add(id(inner))
+        exc = inner
+
+
+def _last_paragraph(text: str) -> str:
+    """A message without a traceback in it: what follows the last `File "...", line N` frame line."""
+    lines = text.splitlines()
+    frames = [i for i, line in enumerate(lines) if line.lstrip().startswith(('File "', "Traceback "))]
+    if not frames:
+        return text
+    rest = [line for line in lines[frames[-1] + 1 :] if line.strip() and not line.startswith("    ")]
+    return rest[-1] if rest else lines[-1]
 
 
 if __name__ == "__main__":

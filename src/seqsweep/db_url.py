@@ -6,82 +6,201 @@ bundle's) `dataset.db`, else `$SEQSWEEP_DB_URL`, else the generated sample at
 sample: `resolve(..., allow_sample=False)`.
 
 Hiding: a password is shown as `***`, the way SQLAlchemy's `URL.render_as_string(hide_password=True)`
-renders it. `mask(url)` is that rendering of one URL; `scrub(text, *urls)` hides the passwords of the
-given URLs wherever they occur in a message (a driver's error text quotes them bare) and those of any
-`scheme://user:password@` written in it. A stored or submitted sweep carries `***` instead of its
-password, which `fill_hidden_password` takes back from `--db` or `$SEQSWEEP_DB_URL`.
+renders it. A URL's secrets are its `user:password@` and every query parameter named in
+`SECRET_QUERY_KEYS` (`?password=...`, which PyMySQL and psycopg2 accept too), including such a
+`KEY=value` inside a connection-string parameter (`?odbc_connect=...;PWD=...`). `mask(url)` is the
+URL with all of them as `***`; `scrub(text, *urls)` hides the secrets of the given URLs wherever they
+occur in a message (a driver's error text quotes them bare) and those of any `scheme://user:password@`
+or `password=...` written in it. A stored or submitted sweep carries `***` instead of its secrets,
+which `fill_hidden_password` takes back from `--db` or `$SEQSWEEP_DB_URL`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
+from urllib.parse import quote, quote_plus
 
 from seqsweep.constants import DB_URL_ENV, DEFAULT_SAMPLE_DB
 from seqsweep.errors import ConfigError
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
 HIDDEN: Final = "***"
-"""What a shown, stored or submitted database URL carries instead of its password."""
+"""What a shown, stored or submitted database URL carries instead of its password and of each secret
+query value (`SECRET_QUERY_KEYS`)."""
 UNPARSEABLE: Final = "<unparseable database URL>"
 """What `mask` shows for a value that is not a SQLAlchemy URL (it might still hold a secret)."""
 
+SECRET_QUERY_KEYS: Final = (
+    "password",
+    "passwd",
+    "pwd",
+    "sslpassword",
+    "ssl_password",
+    "ssl_key_password",
+    "wallet_password",
+    "private_key_password",
+    "private_key_passphrase",
+    "private_key_file_pwd",
+    "passphrase",
+    "client_secret",
+    "access_token",
+    "token",
+    "aws_secret_access_key",
+    "aws_session_token",
+)
+"""Query-parameter names (compared in lower case) whose value is a secret, hidden like `user:password@`.
+
+SQLAlchemy hands a URL's query to the driver as keyword arguments, so `?password=` works with PyMySQL,
+mysqlclient (`passwd`), psycopg2 (and `sslpassword`), ODBC (`PWD` inside `odbc_connect`), oracledb
+(`wallet_password`), Snowflake (`private_key_file_pwd`) and others.
+"""
+
+_KEYS = "|".join(sorted(SECRET_QUERY_KEYS, key=len, reverse=True))
+_VALUE = r"""'[^']*'|"[^"]*"|\{(?:[^}]|\}\})*\}|[^\s&;,'")]+"""
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 """`scheme://user:` + password + `@` in free text."""
+_TEXT_SECRET = re.compile(rf"(?i)(?<![\w.-])((?:{_KEYS})\s*=\s*)(?:{_VALUE})")
+"""`password=secret` (quoted, `{braced}` or bare, as in a URL's query or a connection string) in free text."""
+_ENCODED_SECRET = re.compile(
+    rf"""(?i)(?:(?<![\w.-])|(?<=%3B|%26|%3F))((?:{_KEYS})%3D)(?:(?!%3B|%26)[^\s&;,'")])+"""
+)
+"""`PWD%3Dsecret` (a connection string or query quoted inside a URL, up to `%3B` or `%26`) in free text."""
+_MAPPING_SECRET = re.compile(rf"""(?i)((['"])(?:{_KEYS})\2\s*:\s*)(['"])(?:(?!\3).)*\3""")
+"""`'password': 'secret'` (a printed dict of connection arguments) in free text."""
+_CONNECT_STRING_SECRET = re.compile(rf"(?i)((?:^|;)\s*(?:{_KEYS})\s*=\s*)(\{{(?:[^}}]|\}}\}})*\}}|[^;]*)")
+"""`KEY=secret` in a `;`-separated connection string (an ODBC `odbc_connect` value); group 2 the secret."""
+_HIDDEN_QUOTED = re.compile(r"=%2A%2A%2A(?=&|$)")
+"""A hidden query value as `render_as_string` quotes it (`%2A%2A%2A`), shown as `***` instead."""
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether the query parameter `key` carries a secret (`SECRET_QUERY_KEYS`, any case)."""
+    return key.lower() in SECRET_QUERY_KEYS
+
+
+def _parse(url: str) -> URL | None:
+    """`url` as a SQLAlchemy URL; None for a value that is not one."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url)
+    except Exception:
+        return None
+
+
+def _values(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    """A query value (one string, or a tuple for a repeated key) as a tuple."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _connect_string_secrets(value: str) -> list[str]:
+    """The non-empty secrets of `KEY=secret` pairs in a connection string, `{braces}` taken off."""
+    found = []
+    for match in _CONNECT_STRING_SECRET.finditer(value):
+        secret = match.group(2).strip()
+        if secret.startswith("{") and secret.endswith("}"):
+            secret = secret[1:-1].replace("}}", "}")
+        if secret:
+            found.append(secret)
+    return found
+
+
+def _secrets_of(parsed: URL) -> tuple[str, ...]:
+    """The non-empty secrets of a parsed URL: its password, then its secret query values (key order)."""
+    found = [str(parsed.password)] if parsed.password else []
+    for key, value in parsed.query.items():
+        for item in _values(value):
+            if is_secret_key(key):
+                found += [item] if item else []
+            else:
+                found += _connect_string_secrets(item)
+    return tuple(found)
+
+
+def secret_values(url: object) -> tuple[str, ...]:
+    """Every secret `url` holds (hidden `***` included): its `user:password@` password, then the values
+    of its secret query parameters (`SECRET_QUERY_KEYS`, also inside connection strings); `()` without
+    one or for a value that is not a URL string."""
+    parsed = _parse(url) if isinstance(url, str) else None
+    return () if parsed is None else _secrets_of(parsed)
+
+
+def _hide_connect_secret(match: re.Match[str]) -> str:
+    """One `KEY=secret` of a connection string as `KEY=***` (an empty value kept)."""
+    return match.group(1) + (HIDDEN if match.group(2).strip() else match.group(2))
+
+
+def _hide_query(parsed: URL) -> URL:
+    """`parsed` with every non-empty secret query value (connection strings' included) as `***`."""
+    hidden: dict[str, str | tuple[str, ...]] = {}
+    for key, value in parsed.query.items():
+        items = _values(value)
+        if is_secret_key(key):
+            new = tuple(HIDDEN if item else item for item in items)
+        else:
+            new = tuple(_CONNECT_STRING_SECRET.sub(_hide_connect_secret, item) for item in items)
+        if new != items:
+            hidden[key] = new[0] if len(new) == 1 else new
+    return parsed.update_query_dict(hidden) if hidden else parsed
 
 
 def mask(url: str) -> str:
-    """`url` with its password shown as `***` (`render_as_string(hide_password=True)`): the only form
-    of a database URL that may appear in any output."""
-    from sqlalchemy.engine import make_url
-
+    """`url` with its password and every secret query value shown as `***` (the password as
+    `render_as_string(hide_password=True)` shows it): the only form of a database URL that may appear
+    in any output. A value that is not a SQLAlchemy URL is shown as `UNPARSEABLE`."""
+    parsed = _parse(url)
+    if parsed is None:
+        return UNPARSEABLE
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        rendered = _hide_query(parsed).render_as_string(hide_password=True)
     except Exception:
         return UNPARSEABLE
+    head, sep, query = rendered.partition("?")
+    return head + sep + _HIDDEN_QUOTED.sub(f"={HIDDEN}", query)
 
 
 def password(url: object) -> str | None:
-    """The password `url` holds (hidden `***` included); None without one or for a non-URL."""
-    if not isinstance(url, str):
-        return None
-    from sqlalchemy.engine import make_url
-
-    with contextlib.suppress(Exception):
-        value = make_url(url).password
-        return str(value) if value else None
-    return None
+    """`***` if any secret of `url` is hidden, else its first secret (`secret_values`: the
+    `user:password@` password before secret query values); None without one or for a non-URL."""
+    found = secret_values(url)
+    if HIDDEN in found:
+        return HIDDEN
+    return found[0] if found else None
 
 
 def has_password(url: object, *, count_hidden: bool = False) -> bool:
-    """Whether `url` holds a real password (or, with `count_hidden`, any password, `***` included).
+    """Whether `url` holds a real secret, a password or a secret query value (or, with `count_hidden`,
+    any, `***` included).
 
     A string that is not a SQLAlchemy URL counts as holding one (it cannot be shown safely).
     """
-    if url is None or url == "":
+    if not isinstance(url, str) or url == "":
         return False
-    if not isinstance(url, str):
-        return False
-    from sqlalchemy.engine import make_url
-
-    try:
-        value = make_url(url).password
-    except Exception:
+    parsed = _parse(url)
+    if parsed is None:
         return True
-    if not value:
-        return False
-    return count_hidden or value != HIDDEN
+    found = _secrets_of(parsed)
+    return bool(found) if count_hidden else any(secret != HIDDEN for secret in found)
 
 
 def scrub(text: str, *urls: str | None) -> str:
-    """`text` with the password of each of `urls` and of every `scheme://user:password@` in it as `***`."""
-    for url in urls:
-        secret = password(url)
-        if secret and secret != HIDDEN:
-            text = text.replace(secret, HIDDEN)
-    return _URL_PASSWORD.sub(rf"\1{HIDDEN}@", text)
+    """`text` with the secrets of each of `urls` (bare or URL-quoted) and every `scheme://user:password@`,
+    `password=...`, `PWD%3D...` and `'password': '...'` in it (`SECRET_QUERY_KEYS`) as `***`.
+
+    Without `urls` only those written forms are found: a secret quoted bare needs its URL."""
+    known = {secret for url in urls for secret in secret_values(url) if secret != HIDDEN}
+    for secret in sorted(known, key=len, reverse=True):
+        for form in dict.fromkeys((secret, quote_plus(secret), quote(secret, safe=""))):
+            text = text.replace(form, HIDDEN)
+    text = _URL_PASSWORD.sub(rf"\1{HIDDEN}@", text)
+    text = _TEXT_SECRET.sub(rf"\1{HIDDEN}", text)
+    text = _ENCODED_SECRET.sub(rf"\1{HIDDEN}", text)
+    return _MAPPING_SECRET.sub(rf"\1\3{HIDDEN}\3", text)
 
 
 def sample_db_url() -> str:
@@ -109,8 +228,9 @@ def resolve(
 def fill_hidden_password(
     stored: str | None, db: str | None = None, *, env: str = DB_URL_ENV, what: str = "database"
 ) -> str | None:
-    """The URL to use for a stored one: `db` if given; else, for a stored URL whose password is hidden
-    (`***`), the environment variable `env` (ConfigError without it); else `stored` unchanged.
+    """The URL to use for a stored one: `db` if given; else, for a stored URL whose password or secret
+    query value is hidden (`***`, see `password`), the environment variable `env` (ConfigError without
+    it); else `stored` unchanged.
 
     `what` names the URL in the error: `database` (`--db` or $SEQSWEEP_DB_URL) or `study storage`
     (`search.storage`, from $SEQSWEEP_STUDY_URL).

@@ -125,7 +125,7 @@ def open_engine(url: str, *, must_exist: bool = True) -> Engine:
     if sqlite_file is not None and not sqlite_file.exists():
         if must_exist:
             raise DataError(
-                f"database file {sqlite_file} does not exist; create it with `seqsweep data sample --db {url}` "
+                f"database file {sqlite_file} does not exist; create it with `seqsweep data sample --db {masked_url(url)}` "
                 "or `seqsweep data load-csv DIR --db URL`"
             )
         sqlite_file.parent.mkdir(parents=True, exist_ok=True)

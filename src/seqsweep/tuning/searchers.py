@@ -273,7 +273,7 @@ def _existing_storage(url: str) -> optuna.storages.RDBStorage | None:
             return None
         return optuna.storages.RDBStorage(url, skip_table_creation=True)
     except (sa.exc.SQLAlchemyError, RuntimeError, ModuleNotFoundError) as exc:
-        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+        reason = scrub(" ".join(str(getattr(exc, "orig", None) or exc).split()), url)[:200]
         raise ConfigError(
             f"search.storage: cannot open the study storage {_masked(url)} ({type(exc).__name__}: {reason})"
         ) from None
