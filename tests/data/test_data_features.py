@@ -21,7 +21,7 @@ from seqsweep.data.features import (
     to_grid,
     yearly_yield,
 )
-from seqsweep.errors import ConfigError
+from seqsweep.errors import ConfigError, DataError
 
 
 def test_yield_conversion_is_the_notebooks_formula() -> None:
@@ -73,6 +73,26 @@ def test_a_grid_coarser_than_the_data_is_an_error_naming_the_spacing() -> None:
         to_grid(rows, "1D", symbol="ETHUSDT")
     with pytest.raises(ConfigError, match=r"dataset\.frequency: must be a fixed pandas step"):
         to_grid(rows, "1MS")
+
+
+def test_two_rows_in_one_grid_step_are_refused_not_merged() -> None:
+    """An extra row at 02:30 among hourly rows: flooring put it on 02:00 and it replaced that row."""
+    rows = _rows([0, 1, 2, 2.5, 3, 4, 5, 6], [1.0, 2.0, 3.0, 999.0, 4.0, 5.0, 6.0, 7.0])
+    with pytest.raises(DataError, match=r"ETHUSDT has two rows in the 1h step at 2024-01-01 02:00:00 "
+                                        r"\(2024-01-01 02:00:00 and 2024-01-01 02:30:00\)"):  # fmt: skip
+        to_grid(rows, "1h", symbol="ETHUSDT")
+    shifted = _rows([0.5, 1.5, 2.5], [1.0, 2.0, 3.0])  # one row a step, off the hour: floored, kept
+    assert list(to_grid(shifted, "1h")["close"]) == [1.0, 2.0, 3.0]
+
+
+def test_a_grid_far_finer_than_the_data_is_refused_before_it_is_built() -> None:
+    """A 1 ms grid over 300 hourly rows would be 1.08e9 rows (8 GiB a column)."""
+    rows = _rows(list(range(300)), [1.0] * 300)
+    with pytest.raises(
+        ConfigError, match=r"dataset\.frequency: 1ms is far finer than the data of the source"
+    ):
+        to_grid(rows, "1ms")
+    assert len(to_grid(rows, "5min")) == 299 * 12 + 1  # finer, with gaps: masked rows, built
 
 
 def test_pca_projects_unseen_vectors_on_the_fitted_axes() -> None:

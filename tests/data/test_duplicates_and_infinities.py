@@ -61,15 +61,39 @@ def test_an_infinite_value_in_the_database_is_refused(tmp_path: Path) -> None:
         _build(url, tmp_path)
 
 
-def test_a_yield_in_percent_is_refused_not_masked_whole(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [(4.47, "infinite"), (0.0447, "1.14e\\+170, above 1000%")],
+    ids=["percent", "fraction"],
+)
+def test_a_yield_in_another_unit_is_refused_not_masked_whole(
+    stored: float, shown: str, tmp_path: Path
+) -> None:
+    """4.47 (percent) or 0.0447 (a yearly fraction) where ln(1 + 0.0447) / 8760 belongs: the first
+    overflowed to inf, the second to 1e170 (finite, so the scaler's std was inf and the feature all 0)."""
     import sqlalchemy as sa
 
     url = write_db(tmp_path / "db", _frames())
     engine = sa.create_engine(url)
-    with engine.begin() as conn:  # 4.47 (percent) where ln(1 + 0.0447) / 8760 belongs
-        conn.execute(sa.text('UPDATE "US_Bond_Yield" SET yield = 4.47'))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'UPDATE "US_Bond_Yield" SET yield = {stored}'))
     engine.dispose()
     with pytest.raises(
-        DataError, match=r"column 'yield' of symbol AAAUSDT holds 4.47 .*infinite yearly yield"
+        DataError, match=rf"column 'yield' of symbol AAAUSDT holds {stored} .*yearly yield is {shown}"
+    ):
+        _build(url, tmp_path)
+
+
+def test_a_column_too_large_to_scale_is_named(tmp_path: Path) -> None:
+    """Values near float64's limit: the train mean and std overflow, every scaled value would be 0/NaN."""
+    import sqlalchemy as sa
+
+    url = write_db(tmp_path / "db", _frames())
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE crypto_price SET open = open * 1e300 WHERE crypto_symbol = 'AAAUSDT'"))
+    engine.dispose()
+    with pytest.raises(
+        DataError, match=r"symbol AAAUSDT: column 'open' holds values up to .*too large to scale"
     ):
         _build(url, tmp_path)

@@ -83,25 +83,55 @@ def grid_step(frequency: str | None) -> pd.Timedelta | None:
     return step
 
 
+MAX_EMPTY_GRID_FACTOR: Final = 20
+"""The most grid rows `to_grid` builds per source row: gaps are masked, but a grid that is 95 % empty is a
+frequency typed wrong (`1ms` for `1h`), and a far finer one would not fit in memory."""
+
+
 def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> pd.DataFrame:
     """Put rows on a regular grid from their first to their last timestamp; missing steps become NaN rows.
 
-    Rows are floored to the step (the last one in a step wins). A step coarser than the data would
-    silently drop rows, so that is an error that says which step the data has.
+    Rows are floored to the step; each step holds at most one row. Errors (ConfigError, DataError) say
+    what to change instead of losing rows: a step coarser than the data (rows would merge), a step so
+    fine that the grid would hold over `MAX_EMPTY_GRID_FACTOR` times the rows (a 1 ms grid over 300
+    hourly rows is 1.08e9 rows), two rows in one step (an extra row at 02:30 among hourly ones would
+    replace the 02:00 row).
     """
     step = grid_step(frequency)
     if step is None or rows.empty:
         return rows.reset_index(drop=True)
+    where = symbol or "the source"
     if len(rows) > 1:
         spacing = rows[DATE].diff().median()
         if spacing < step:
             raise ConfigError(
-                f"dataset.frequency: {frequency} is coarser than the data of {symbol or 'the source'} "
+                f"dataset.frequency: {frequency} is coarser than the data of {where} "
                 f"(median spacing {spacing}); set dataset.frequency to that spacing"
             )
-    floored = rows.assign(**{DATE: rows[DATE].dt.floor(step)}).drop_duplicates(DATE, keep="last")
-    grid = pd.date_range(floored[DATE].iloc[0], floored[DATE].iloc[-1], freq=step)
-    return floored.set_index(DATE).reindex(grid).rename_axis(DATE).reset_index()
+        steps = (rows[DATE].iloc[-1] - rows[DATE].iloc[0]) // step + 1
+        if steps > MAX_EMPTY_GRID_FACTOR * len(rows):
+            raise ConfigError(
+                f"dataset.frequency: {frequency} is far finer than the data of {where} (median spacing "
+                f"{spacing}): the grid would hold {steps:,} rows for {len(rows):,}; set dataset.frequency "
+                f"to that spacing"
+            )
+    floored = rows[DATE].dt.floor(step)
+    repeated = floored.duplicated(keep=False).to_numpy()
+    if repeated.any():
+        first = floored[repeated].iloc[0]
+        times = rows[DATE][(floored == first).to_numpy()]
+        raise DataError(
+            f"{where} has two rows in the {frequency} step at {first} ({times.iloc[0]} "
+            f"and {times.iloc[1]}); the grid keeps one row a step: remove the extra rows or set "
+            f"dataset.frequency to the data's spacing"
+        )
+    grid = pd.date_range(floored.iloc[0], floored.iloc[-1], freq=step)
+    return rows.assign(**{DATE: floored}).set_index(DATE).reindex(grid).rename_axis(DATE).reset_index()
+
+
+YEARLY_YIELD_MAX: Final = 10.0
+"""The largest yearly yield (1,000 %) `prepare_rows` takes from `yield`: a yearly fraction (0.0447) or a
+percentage stored where the hourly rate ln(1 + y) / 8760 belongs reads as e^391 − 1 or more."""
 
 
 def prepare_rows(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> pd.DataFrame:
@@ -110,13 +140,14 @@ def prepare_rows(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "")
         hourly = rows[YIELD].to_numpy(np.float64)
         with np.errstate(over="ignore"):
             yearly = yearly_yield(hourly)
-        overflow = np.isinf(yearly) & np.isfinite(hourly)
-        if overflow.any():
-            at = int(np.argmax(overflow))
+        implausible = ~(yearly <= YEARLY_YIELD_MAX) & np.isfinite(hourly)  # inf included
+        if implausible.any():
+            at = int(np.argmax(implausible))
+            shown = "infinite" if np.isinf(yearly[at]) else f"{yearly[at]:.3g}, above {YEARLY_YIELD_MAX:.0%}"
             raise DataError(
                 f"column {YIELD!r}{f' of symbol {symbol}' if symbol else ''} holds {hourly[at]:g} at "
-                f"{rows[DATE].iloc[at]}: as an hourly continuously compounded rate that is an infinite "
-                f"yearly yield; store ln(1 + yearly yield) / 8760 (a yearly 4.47 % is {hourly_yield(0.0447):.3g})"
+                f"{rows[DATE].iloc[at]}: as an hourly continuously compounded rate its yearly yield is {shown}; "
+                f"store ln(1 + yearly yield) / 8760 (a yearly 4.47 % is {hourly_yield(0.0447):.3g})"
             )
         rows = rows.assign(**{YIELD: yearly})
     return to_grid(rows, frequency, symbol=symbol)

@@ -127,10 +127,33 @@ def fit_scalers(
                 f"(scalers are fitted on train rows); fill it, leave it out (dataset.exclude_columns: "
                 f"[{columns[empty[0]]}]) or drop the symbol"
             )
-        means[s] = np.nanmean(train, axis=0)
-        std = np.nanstd(train, axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            means[s] = np.nanmean(train, axis=0)
+            std = np.nanstd(train, axis=0)
+        _check_scalable(symbol, columns, train, means[s], std)
         stds[s] = np.where(std > 0, std, 1.0)
     return means, stds
+
+
+FLOAT32_MAX: Final = float(np.finfo(np.float32).max)
+
+
+def _check_scalable(
+    symbol: str, columns: tuple[str, ...], train: np.ndarray, mean: np.ndarray, std: np.ndarray
+) -> None:
+    """DataError naming the column whose train values are too large to scale or to store as float32
+    (a column in the wrong unit): its mean or std would be inf and every scaled value 0 or NaN, a dead
+    feature without a word."""
+    with np.errstate(invalid="ignore"):
+        peak = np.nanmax(np.abs(train), axis=0)
+    bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std) & (peak <= FLOAT32_MAX)))
+    if bad.size:
+        j = int(bad[0])
+        raise DataError(
+            f"symbol {symbol}: column {columns[j]!r} holds values up to {peak[j]:.3g} in the train split, too "
+            f"large to scale (or store as float32); check the column's unit, or leave it out "
+            f"(dataset.exclude_columns: [{columns[j]}])"
+        )
 
 
 def window_ends(
