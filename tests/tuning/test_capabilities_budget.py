@@ -115,3 +115,40 @@ def test_resume_refuses_fewer_trials_and_grids(
     assert cli.main(["resume", str(experiment), "--num-samples", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "only raises the count" in err[0]
+
+
+def test_resume_with_only_a_larger_time_budget_runs_the_remaining_trials(
+    ray_cluster: None, write_sweep: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A budget-ended sweep given only more time (`--time-budget-s`, no `--num-samples`) goes on to
+    its `num_samples`: the "searcher finished" Tune saved when the budget ended does not outlive it.
+
+    Deterministic stop point, whatever the machine's speed: one trial runs to its end, then a resume
+    asks for 3 trials with a budget of 1 ms, which that trial's sweep time has already spent, so the
+    searcher refuses the next trial at once (Tune saves its search generator as finished).
+    """
+    path = write_sweep(
+        name="more_time",
+        model="gru",
+        params={**GRU_PARAMS, "epochs": 1},
+        search={"algorithm": "tpe", "num_samples": 1, "max_concurrent": 1},
+    )
+    experiment = Path(load_sweep(path).file.storage_path) / "more_time"
+    assert cli.main(["run", str(path)]) == 0
+    (first,) = _rows(experiment)
+    assert cli.main(["resume", str(experiment), "--num-samples", "3", "--time-budget-s", "0.001"]) == 0
+    out = capsys.readouterr().out
+    assert "time budget of 0.001 s spent; the sweep ended there" in out and "1 trials" in out, out
+    assert list(_rows(experiment)) == [first]
+
+    # Only a larger time budget: the remaining trials run, numbered on, all in the study.
+    assert cli.main(["resume", str(experiment), "--time-budget-s", "3600"]) == 0
+    out = capsys.readouterr().out
+    assert "3 trials, 0 errored" in out and "spent" not in out and "searcher" not in out, out
+    after = _rows(experiment)
+    assert sorted(trial_index(t) for t in after) == [0, 1, 2] and after[first] == 1, after
+    study = _study(experiment, "more_time")
+    assert set(study) == set(after)
+    assert all(study[t].state == optuna.trial.TrialState.COMPLETE for t in after)
+    stored = load_sweep(experiment / "sweep.yaml").file.search
+    assert stored.num_samples == 3 and stored.time_budget_s == 3600

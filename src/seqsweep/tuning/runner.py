@@ -111,7 +111,8 @@ class SweepOutcome:
     interrupted_by: int | None = None
     """The signal (SIGINT, SIGTERM) that stopped the sweep before it was done; None if it completed."""
     ended_by: str | None = None
-    """One line when `search.time_budget_s` or `search.stop_at` ended the sweep (it still completed)."""
+    """One line when `search.time_budget_s` or `search.stop_at` ended the sweep (it still completed), or
+    when the searcher ended it short of `num_samples` for another reason."""
     trial_errors: tuple[str, ...] = ()
     """One line per errored trial (`trial_error_line`): its id, the error's last line, where the traceback is."""
 
@@ -248,8 +249,9 @@ def resume_sweep(
         reconcile_for_resume(experiment_dir)
         if num_samples is not None or time_budget_s is not None:
             (experiment_dir / SWEEP_COPY).write_text(without_password(spec).to_yaml())
-        if num_samples is not None:
-            set_total_samples(experiment_dir, spec.num_samples)
+        # Tune's saved generator may say "finished" (a budget ended the last run) or aim at the old
+        # count; reopen it so this run's budget and num_samples decide, not the last run's.
+        reopen_search(experiment_dir, spec.num_samples)
         _quiet_tune()
         tuner = tune.Tuner.restore(
             str(experiment_dir),
@@ -305,12 +307,17 @@ def _resume_changes(
     return dataclasses.replace(spec, file=dataclasses.replace(spec.file, search=search))
 
 
-def set_total_samples(experiment_dir: Path, total: int) -> None:
-    """Raise the trial count Tune's restored search generator aims at to `total`, and let it go on.
+def reopen_search(experiment_dir: Path, total: int) -> None:
+    """Let Tune's restored search generator ask the searcher again, for up to `total` trials.
 
-    Tune restores `SearchGenerator` from its newest saved state (`total_samples`, `finished`), not
-    from the tuner's `num_samples`; both are rewritten in every saved copy, so whichever Tune picks
-    asks the searcher for the new trials.
+    Tune restores `SearchGenerator` from its newest saved state (`counter`, `total_samples`,
+    `finished`), not from the tuner's `num_samples`. `finished` is set for good once the searcher
+    answered `Searcher.FINISHED`, which `PruningOptunaSearch` does only when the sweep's budget has
+    ended; kept, it would end every later resume at once, whatever new `--time-budget-s` or
+    `--num-samples` it brought, with no line saying why. So on every resume `finished` is cleared and
+    `total_samples` raised to `total` (never lowered) in every saved copy, whichever Tune picks: the
+    searcher, linked to this run's budget (`_relink_restored`), decides again. A budget that is still
+    spent (or a reached `stop_at` target) answers FINISHED at the first ask, and `_finish` says so.
     """
     from ray.tune.utils.util import _atomic_save, _load_newest_checkpoint
 
@@ -353,6 +360,13 @@ def _relink_restored(tuner: tune.Tuner, spec: SweepSpec, stream: IO[str] | None)
         searcher.link(stops, budget)
     tune_config.scheduler = make_scheduler(spec, stops, budget)
     tune_config.num_samples = spec.num_samples
+    # Tune (2.60) cannot restore an experiment with no trial yet (a budget ended it before its first):
+    # it starts the experiment afresh with `tune.run`'s default of 1 sample, since a restored tuner
+    # passes no count. Handing it the sweep's count makes that fresh start aim at num_samples; a
+    # restored generator keeps its saved count (`reopen_search`).
+    tuner_kwargs = getattr(internal, "_tuner_kwargs", None)
+    if isinstance(tuner_kwargs, dict):
+        tuner_kwargs["num_samples"] = spec.num_samples
     run_config.callbacks = _run_config(spec, str(run_config.storage_path), stream, budget).callbacks
     return budget
 
@@ -568,6 +582,15 @@ def _finish(
     outcome = _outcome(grid, experiment_dir, spec, interrupted_by)
     if interrupted_by is None and budget is not None and budget.reason() is not None:
         outcome = dataclasses.replace(outcome, ended_by=budget.reason())
+    elif interrupted_by is None and outcome.num_trials < spec.num_samples:
+        # Never silently short: a sweep that ended before num_samples without its budget says so.
+        outcome = dataclasses.replace(
+            outcome,
+            ended_by=(
+                f"the searcher started no more trials after {outcome.num_trials} of "
+                f"search.num_samples {spec.num_samples}; the sweep ended there"
+            ),
+        )
     return outcome
 
 
