@@ -226,6 +226,7 @@ def _train(
 ) -> None:
     from seqsweep.cluster.session import ray_session
     from seqsweep.trainables.base import TrialSettings
+    from seqsweep.tuning.runner import quiet_tune
 
     assert experiment.sweep is not None
     spec = experiment.sweep
@@ -250,6 +251,7 @@ def _train(
         {"cpu": wanted.cpu, "gpu": wanted.gpu},
     )
     logger.info("reseed: training %d reruns into %s", len(runs), folder / name)
+    quiet_tune()  # Ray's own "View detailed results here" and tensorboard lines stay off stdout
     with ray_session(address):
         tuner = tune.Tuner(
             trainable,

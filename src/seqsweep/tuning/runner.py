@@ -252,7 +252,7 @@ def resume_sweep(
         # Tune's saved generator may say "finished" (a budget ended the last run) or aim at the old
         # count; reopen it so this run's budget and num_samples decide, not the last run's.
         reopen_search(experiment_dir, spec.num_samples)
-        _quiet_tune()
+        quiet_tune()
         tuner = tune.Tuner.restore(
             str(experiment_dir),
             trainable=_trainable(spec, bundle, experiment_dir),
@@ -528,7 +528,7 @@ def _trainable(spec: SweepSpec, bundle: Any, experiment_dir: Path) -> Any:
     return tune.with_resources(trainable, resources)
 
 
-def _quiet_tune() -> None:
+def quiet_tune() -> None:
     """Our progress line replaces Tune's tables; state snapshots are frequent on purpose (resume)."""
     os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = EXPERIMENT_STATE_PERIOD_S
     os.environ["TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"] = "0"
@@ -543,7 +543,7 @@ def _run_config(
 
     The callbacks' order (progress, then budget) is fixed: Tune restores their states by position.
     """
-    _quiet_tune()
+    quiet_tune()
     budget = budget if budget is not None else _make_budget(spec, StopRecord())
     search = spec.file.search
     return tune.RunConfig(
