@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from seqsweep.testing.sweeps import tiny_dataset
+from tests.databases import fresh_database
 
 HELPERS = Path(__file__).parent / "tuning" / "helpers"
 """Test-only user families (`barrier_family`, ...), importable by the driver and, through PYTHONPATH, by
@@ -22,9 +22,6 @@ sys.path.insert(0, str(HELPERS))
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 """The real public data fixtures beside the repository (read there, never copied in)."""
-
-MARIADB_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
-"""The test MariaDB server: root, empty password. Each run works in a uniquely named database."""
 
 
 @pytest.fixture(scope="session")
@@ -71,22 +68,8 @@ def sample_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def mariadb_url() -> Iterator[str]:
     """URL of a fresh, uniquely named MariaDB database, dropped after the session; skips if the server is down."""
-    import sqlalchemy as sa
-
-    server = sa.create_engine(MARIADB_SERVER, connect_args={"connect_timeout": 5})
-    name = f"seqsweep_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with server.begin() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
-    except sa.exc.OperationalError as exc:
-        server.dispose()
-        pytest.skip(f"MariaDB at 127.0.0.1:3306 is unreachable ({exc.orig})")
-    try:
-        yield f"{MARIADB_SERVER}/{name}"
-    finally:
-        with server.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        server.dispose()
+    with fresh_database("mariadb", "seqsweep_test") as url:
+        yield url
 
 
 def tiny_sweep_dict(db_url: str, storage: Path, **sections: Any) -> dict[str, Any]:

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-EditDb = Callable[..., str]
+from tests.databases import fresh_database
 
-SERVERS = {
-    "mariadb": ("mysql+pymysql://root@127.0.0.1:3306", "`{}`"),
-    "postgresql": ("postgresql+psycopg2://postgres@127.0.0.1:5432", '"{}"'),
-}
-"""Database servers the `database` fixture makes a fresh database on: URL without a database, quoting."""
+EditDb = Callable[..., str]
 
 
 def sqlite_path(url: str) -> Path:
@@ -64,25 +59,11 @@ def real_mariadb_url(shared_data: Path, mariadb_url: str) -> str:
 
 @pytest.fixture
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, uniquely named database on `request.param`, dropped after; skips if the server is down."""
+    """A fresh, uniquely named database on `request.param` (sqlite, mariadb, postgresql), dropped after;
+    skips if the server is down."""
     backend: str = request.param
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'case.db'}"
         return
-    server_url, quote = SERVERS[backend]
-    name = f"seqsweep_case_{uuid.uuid4().hex[:10]}"
-    args = {"connect_timeout": 5}
-    server = sa.create_engine(f"{server_url}/{'postgres' if backend == 'postgresql' else ''}",
-                              isolation_level="AUTOCOMMIT", connect_args=args)  # fmt: skip
-    try:
-        with server.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {quote.format(name)}"))
-    except (sa.exc.OperationalError, ImportError) as exc:
-        server.dispose()
-        pytest.skip(f"{backend} at {server_url} is unreachable ({getattr(exc, 'orig', exc)})")
-    try:
-        yield f"{server_url}/{name}"
-    finally:
-        with server.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quote.format(name)}"))
-        server.dispose()
+    with fresh_database(backend, "seqsweep_case") as url:
+        yield url

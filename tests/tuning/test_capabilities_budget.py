@@ -100,16 +100,21 @@ def test_stop_at_ends_the_sweep_when_a_trial_reaches_it(
     assert _rows(experiment) == rows
 
 
+def _one_trial_sweep(write_sweep: Callable[..., Path], name: str, algorithm: str) -> tuple[Path, Path]:
+    """A GRU sweep file of one trial of one epoch, and where its experiment will be."""
+    path = write_sweep(
+        name=name,
+        model="gru",
+        params={**GRU_PARAMS, "epochs": 1},
+        search={"algorithm": algorithm, "num_samples": 1, "max_concurrent": 1},
+    )
+    return path, Path(load_sweep(path).file.storage_path) / name
+
+
 def test_resume_refuses_fewer_trials_and_grids(
     ray_cluster: None, write_sweep: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write_sweep(
-        name="fewer",
-        model="gru",
-        params={**GRU_PARAMS, "epochs": 1},
-        search={"algorithm": "random", "num_samples": 1, "max_concurrent": 1},
-    )
-    experiment = Path(load_sweep(path).file.storage_path) / "fewer"
+    path, experiment = _one_trial_sweep(write_sweep, "fewer", "random")
     assert cli.main(["run", str(path)]) == 0
     capsys.readouterr()
     assert cli.main(["resume", str(experiment), "--num-samples", "0"]) == 2
@@ -127,13 +132,7 @@ def test_resume_with_only_a_larger_time_budget_runs_the_remaining_trials(
     asks for 3 trials with a budget of 1 ms, which that trial's sweep time has already spent, so the
     searcher refuses the next trial at once (Tune saves its search generator as finished).
     """
-    path = write_sweep(
-        name="more_time",
-        model="gru",
-        params={**GRU_PARAMS, "epochs": 1},
-        search={"algorithm": "tpe", "num_samples": 1, "max_concurrent": 1},
-    )
-    experiment = Path(load_sweep(path).file.storage_path) / "more_time"
+    path, experiment = _one_trial_sweep(write_sweep, "more_time", "tpe")
     assert cli.main(["run", str(path)]) == 0
     (first,) = _rows(experiment)
     assert cli.main(["resume", str(experiment), "--num-samples", "3", "--time-budget-s", "0.001"]) == 0
