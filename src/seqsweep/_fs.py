@@ -86,3 +86,31 @@ def move_into_place(folder: Path, target: Path) -> None:
     os.replace(folder, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def writable_folder(out: Path, flag: str) -> Path:
+    """`out` (resolved) as a folder the command can write into, made now (parents included), before any
+    long work. Raises ConfigError (one line naming `flag`) for a path that is a file or cannot be made
+    (read-only, under /proc, no permission)."""
+    from seqsweep.errors import ConfigError
+
+    target = Path(out).expanduser().resolve()
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{flag} {target}: is a file; give a folder")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        probe = target / f".seqsweep-write-check.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{flag} {target}: cannot write there ({exc.strerror or exc})") from None
+    return target
+
+
+def with_umask_mode(folder: Path) -> Path:
+    """`folder` (made by `tempfile.mkdtemp`, mode 0700) given the mode a plain `mkdir` would give it,
+    so that what is moved into place from it is as readable as any other output."""
+    current = os.umask(0)
+    os.umask(current)
+    folder.chmod(0o777 & ~current)
+    return folder

@@ -350,17 +350,16 @@ def winner_outputs(
     scaling and thresholds are the dataset's own, so `bundle`'s splits apply as they are.
     Raises ConfigError when the checkpoint of the best epoch was not kept.
     """
-    from seqsweep.trainables import DeviceSettings, TrainableModel
-    from seqsweep.trainables.frameworks import checkpoint_framework
+    from seqsweep.trainables import TrainableModel
 
     if trial.checkpoint is None:
         raise ConfigError(
-            f"trial {trial.trial_id}: the checkpoint of its best epoch ({trial.best_epoch}) was not kept; "
-            f"raise checkpoints.keep in the sweep file"
+            f"trial {trial.trial_id}: the checkpoint of its best epoch ({trial.best_epoch}) is not on disk "
+            f"(checkpoints.keep did not keep it, or it was deleted); raise checkpoints.keep, or pick "
+            f"another trial"
         )
     checkpoint = Path(trial.checkpoint)
-    framework = checkpoint_framework(checkpoint)
-    model = framework.load_checkpoint(checkpoint, DeviceSettings(cpus=cpus or os.cpu_count() or 1))
+    framework, model = load_trial_checkpoint(trial.trial_id, checkpoint, cpus)
     framework.require_predicts(model, checkpoint)
     outputs = {}
     for split in splits:
@@ -370,6 +369,28 @@ def winner_outputs(
         else:
             outputs[split] = WinnerOutput(metrics.predicted_classes(predict_split(model, bundle, split)))
     return outputs
+
+
+def load_trial_checkpoint(trial_id: str, checkpoint: Path, cpus: int | None = None) -> tuple[Any, Any]:
+    """(framework adapter, model) of a trial's checkpoint folder. Raises ConfigError (one line) when the
+    folder is gone or its files cannot be loaded (deleted or changed by hand after the run), instead of
+    the loader's own error naming a file the checkpoint never had."""
+    from seqsweep.trainables import DeviceSettings
+    from seqsweep.trainables.frameworks import checkpoint_framework
+
+    if not checkpoint.is_dir():
+        raise ConfigError(f"trial {trial_id}: its checkpoint {checkpoint} is gone (deleted after the run?)")
+    try:
+        framework = checkpoint_framework(checkpoint)
+        return framework, framework.load_checkpoint(
+            checkpoint, DeviceSettings(cpus=cpus or os.cpu_count() or 1)
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        present = ", ".join(sorted(p.name for p in checkpoint.iterdir())) or "nothing"
+        raise ConfigError(
+            f"trial {trial_id}: its checkpoint {checkpoint} cannot be loaded ({type(exc).__name__}; it holds "
+            f"{present}): damaged or changed after the run; pick another trial"
+        ) from None
 
 
 def predict_split(model: Any, bundle: DatasetBundle, split: str) -> np.ndarray:

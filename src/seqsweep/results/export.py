@@ -13,7 +13,6 @@ import datetime as dt
 import importlib.metadata
 import logging
 import math
-import os
 import platform
 import shutil
 import tempfile
@@ -24,7 +23,7 @@ import numpy as np
 import yaml
 
 from seqsweep import __version__
-from seqsweep._fs import move_into_place
+from seqsweep._fs import move_into_place, with_umask_mode, writable_folder
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.db_url import has_password
@@ -37,6 +36,7 @@ from seqsweep.results.evaluate import (
     SplitEvaluation,
     evaluate_winners,
     load_dataset,
+    load_trial_checkpoint,
 )
 from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
 from seqsweep.results.leaderboard import SELECTION_NOTE
@@ -103,21 +103,21 @@ def export_bundle(
     experiment = read_experiment(experiment_dir)
     trial = experiment.trial(trial_id) if trial_id else experiment.ranked()[0]
     if not trial.ranked or trial.checkpoint is None:
-        why = trial.error or "its best epoch's checkpoint was not kept"
+        why = (
+            trial.error
+            or "its best epoch's checkpoint is not on disk: checkpoints.keep did not keep it, or it was deleted"
+        )
         raise ConfigError(
             f"--trial {trial.trial_id}: cannot export a trial with status {trial.status} ({why})"
         )
     if refit:
         check_refit(experiment, trial)  # before the dataset is read or anything trains
     target = Path(out).expanduser().resolve()
-    if target.exists() and not force:
-        raise ConfigError(
-            f"--out {target}: already exists; choose another path or pass --force to replace it"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
+    check_replaceable(target, experiment.path, force)
+    writable_folder(target.parent, "--out")
 
     bundle = load_dataset(experiment, db_url)
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    temp = with_umask_mode(Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)))
     refit_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.refit.", dir=target.parent)) if refit else None
     refitted: Refit | None = None
     versus: Interval | None = None
@@ -147,6 +147,29 @@ def export_bundle(
     return ExportOutcome(target, trial, framework, files, max_diff, refitted, scores)
 
 
+def check_replaceable(target: Path, experiment_dir: Path, force: bool) -> None:
+    """ConfigError (one line) unless `target` may become the bundle: absent, or with `force` an earlier
+    bundle (its `bundle.json`) or an empty folder. `--force` never deletes the experiment being exported,
+    a folder holding it (its storage path), or anything that is not a bundle (a home folder, a report)."""
+    if not target.exists():
+        return
+    experiment = experiment_dir.resolve()
+    if target == experiment or target in experiment.parents:
+        raise ConfigError(
+            f"--out {target}: holds the experiment {experiment} being exported; choose a path outside it"
+        )
+    if not force:
+        raise ConfigError(
+            f"--out {target}: already exists; choose another path or pass --force to replace it"
+        )
+    if target.is_dir() and ((target / fmt.MANIFEST).is_file() or not any(target.iterdir())):
+        return
+    raise ConfigError(
+        f"--out {target}: is not a seqsweep bundle (no {fmt.MANIFEST}); --force replaces only an earlier "
+        f"bundle: choose another path"
+    )
+
+
 def _write_model(
     trial: TrialSummary, bundle: DatasetBundle, folder: Path, checkpoint: Path | None = None
 ) -> tuple[str, dict[str, str], float]:
@@ -156,12 +179,8 @@ def _write_model(
 
     `checkpoint` is the folder the model comes from: the trial's best checkpoint by default, the
     refit's last one with `--refit`."""
-    from seqsweep.trainables import DeviceSettings
-    from seqsweep.trainables.frameworks import checkpoint_framework
-
     checkpoint = checkpoint if checkpoint is not None else Path(str(trial.checkpoint))
-    framework = checkpoint_framework(checkpoint)
-    model = framework.load_checkpoint(checkpoint, DeviceSettings(cpus=os.cpu_count() or 1))
+    framework, model = load_trial_checkpoint(trial.trial_id, checkpoint)
     model_dir = folder / fmt.MODEL_DIR
     model_dir.mkdir()
     sample = slice(0, min(CHECK_WINDOWS, len(bundle.splits[TEST_SPLIT])))

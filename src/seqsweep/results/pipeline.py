@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seqsweep._fs import writable_folder
 from seqsweep.layout import REPORT_DIR
 from seqsweep.results.evaluate import Evaluations, evaluate_winners, load_dataset
 from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
@@ -85,6 +86,10 @@ def write_results(
     """
     experiment = read_experiment(experiment_dir)
     winners = experiment.top(top)  # NoValidTrialsError when nothing can win
+    # checked (and made) before any scoring: an unwritable --out fails in a second, not after minutes
+    report_dir = writable_folder(
+        Path(out_dir) if out_dir is not None else experiment.path / REPORT_DIR, "--out"
+    )
     with_baselines = evaluate if baselines is None else baselines
     bundle = load_dataset(experiment, db_url) if (evaluate or with_baselines) else None
     evaluations = (
@@ -97,8 +102,6 @@ def write_results(
         if reseed
         else None
     )
-    report_dir = Path(out_dir) if out_dir is not None else experiment.path / REPORT_DIR
-    report_dir.mkdir(parents=True, exist_ok=True)
     persistence = persistence_score(evaluations)
     files = [
         write_leaderboard_csv(experiment, report_dir / LEADERBOARD_CSV, persistence),

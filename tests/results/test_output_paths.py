@@ -1,0 +1,111 @@
+"""Where `export` and `results` write: never over the experiment itself, never over what is not theirs,
+and an unwritable `--out` is one line (exit 2) before any scoring, not an unexpected error after it."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from seqsweep import cli
+from seqsweep._fs import writable_folder
+from seqsweep.errors import ConfigError
+from seqsweep.results import bundle_format as fmt
+from seqsweep.results.export import check_replaceable
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Path:
+    """runs/demo (an experiment with a trial folder) beside runs/datasets."""
+    (tmp_path / "runs" / "demo" / "train_trial_0").mkdir(parents=True)
+    (tmp_path / "runs" / "datasets").mkdir()
+    return tmp_path / "runs"
+
+
+@pytest.mark.parametrize("out", ["demo", "."], ids=["the experiment", "its storage path"])
+def test_force_never_replaces_the_experiment_being_exported(storage: Path, out: str) -> None:
+    """`export runs/demo --out runs/demo --force` deleted every trial and checkpoint of runs/demo."""
+    with pytest.raises(
+        ConfigError, match=r"holds the experiment .*demo being exported; choose a path outside"
+    ):
+        check_replaceable((storage / out).resolve(), storage / "demo", force=True)
+    assert (storage / "demo" / "train_trial_0").is_dir()
+
+
+def test_force_replaces_only_an_earlier_bundle_or_an_empty_folder(storage: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "notes").mkdir(parents=True)
+    with pytest.raises(
+        ConfigError, match=r"is not a seqsweep bundle \(no bundle.json\); --force replaces only"
+    ):
+        check_replaceable(home, storage / "demo", force=True)
+    with pytest.raises(ConfigError, match="already exists; choose another path or pass --force"):
+        check_replaceable(home, storage / "demo", force=False)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    check_replaceable(bundle, storage / "demo", force=True)  # empty: fine
+    (bundle / fmt.MANIFEST).write_text("{}")
+    check_replaceable(bundle, storage / "demo", force=True)  # an earlier bundle: fine
+    check_replaceable(tmp_path / "new", storage / "demo", force=False)  # absent: fine
+
+
+def test_an_out_that_cannot_be_a_folder_is_one_line(tmp_path: Path) -> None:
+    file = tmp_path / "report.txt"
+    file.write_text("mine")
+    with pytest.raises(ConfigError, match=r"^--out .*report.txt: is a file; give a folder$"):
+        writable_folder(file, "--out")
+    with pytest.raises(ConfigError, match=r"^--out /proc/nope/rep: cannot write there"):
+        writable_folder(Path("/proc/nope/rep"), "--out")
+    made = writable_folder(tmp_path / "a" / "b", "--out")
+    assert made.is_dir() and made.is_absolute() and list(made.iterdir()) == []
+
+
+def test_exported_folders_take_the_umask_not_mkdtemps_0700(tmp_path: Path) -> None:
+    from seqsweep._fs import with_umask_mode
+
+    folder = tmp_path / "t"
+    folder.mkdir(mode=0o700)
+    mode = stat.S_IMODE(with_umask_mode(folder).stat().st_mode)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert mode == stat.S_IMODE(plain.stat().st_mode)
+
+
+def test_results_out_on_a_file_fails_before_scoring(
+    crafted_experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "report.txt"
+    file.write_text("mine")
+    assert cli.main(["results", str(crafted_experiment), "--out", str(file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and "is a file; give a folder" in err
+    assert file.read_text() == "mine"
+
+
+@pytest.mark.parametrize("damage", ["model file deleted", "folder deleted"])
+def test_a_damaged_checkpoint_is_one_line_naming_it(damage: str, tmp_path: Path) -> None:
+    """A checkpoint whose model file was deleted by hand raised FileNotFoundError for `model.weights.h5`,
+    a file it never had (exit 3); a deleted folder was blamed on checkpoints.keep."""
+    import shutil
+
+    from seqsweep.results.evaluate import load_trial_checkpoint
+    from seqsweep.testing import example_configs, make_bundle
+    from seqsweep.trainables import DeviceSettings, InMemoryReporter, TrialSettings, train
+    from seqsweep.trainables.checkpoint import KERAS_MODEL_FILE
+
+    reporter = InMemoryReporter(root=tmp_path / "run")
+    train({**example_configs()["lstm"], "epochs": 1}, make_bundle(n_rows=300), TrialSettings(model="lstm"),
+          reporter, DeviceSettings())  # fmt: skip
+    checkpoint = Path(reporter.last_checkpoint)
+    load_trial_checkpoint("t0", checkpoint)  # whole: loads
+    if damage == "model file deleted":
+        (checkpoint / KERAS_MODEL_FILE).unlink()
+        match = (
+            rf"trial t0: its checkpoint {checkpoint} cannot be loaded \(.*; it holds .*\): damaged or changed"
+        )
+    else:
+        shutil.rmtree(checkpoint)
+        match = rf"trial t0: its checkpoint {checkpoint} is gone \(deleted after the run\?\)"
+    with pytest.raises(ConfigError, match=match):
+        load_trial_checkpoint("t0", checkpoint)
