@@ -11,6 +11,12 @@ needs one row before the window, so one more row is read per symbol.
 A symbol the bundle never saw is embedded with the bundle's sentence model and PCA
 (`features.embed_symbol`); as no train-split scaler exists for it, it is scaled with the mean and
 standard deviation of its own history up to the prediction time, and the output says so.
+
+Before the model sees a window, its scaled inputs are checked (`check_window`): an observed input
+more than `MAX_SCALED_INPUT` standard deviations from the mean it was scaled with (a unit change), or
+an input column that is NULL in all the symbol's recent rows (as the build refuses it), is one
+`DataError` line; a column missing only in the window is named in the output's note. A bundle whose
+rows come from `dataset.csv` reads that file; `--db` is refused there.
 """
 
 from __future__ import annotations
@@ -36,6 +42,16 @@ if TYPE_CHECKING:
 
 UNSEEN_HISTORY_ROWS = 10_000
 """Rows of its own history (up to the prediction time) that scale a symbol the bundle never saw."""
+
+MAX_SCALED_INPUT = 100.0
+"""Largest |scaled input| (standard deviations from the scaler's mean) `predict` accepts in a window.
+
+Real market data stays far below it: volume spikes and crashes reach tens of standard deviations, and a
+price level trending away from a calm training period a few tens; within its own training split no
+value can even lie more than sqrt(n - 1) standard deviations from the mean (Samuelson's inequality),
+so 100 is out of reach of any split up to 10,001 rows. A unit change lands far beyond it: volume in
+other units (x1000) at hundreds to thousands of standard deviations, a price in cents at thousands.
+"""
 
 
 @dataclass(frozen=True)
@@ -210,6 +226,12 @@ def predict_from_db(
     from seqsweep.data.features import featurize_rows
     from seqsweep.data.sources import load_symbol_rows, plan_source
 
+    if db_url and bundle.dataset.csv is not None:
+        raise ConfigError(
+            f"predict: --db does not apply to this bundle: its rows come from dataset.csv "
+            f"({bundle.dataset.csv}, in {bundle.path / fmt.DATASET_YAML}); leave --db out to predict "
+            "from that file (append the new rows to it), or export a bundle trained on a database"
+        )
     url = _db_url(db_url, bundle)
     at_time = _timestamp(at)
     wanted = _symbols(bundle, symbols)
@@ -234,6 +256,10 @@ def predict_from_db(
                 f"symbol {symbol}: {len(features)} rows up to {at or 'now'}, the model needs lookback = {bundle.lookback}"
             )
         window = features[-bundle.lookback :]  # (L, F)
+        unobserved = check_window(window, times[-bundle.lookback :], symbol, preprocessing, seen=seen)
+        if unobserved:
+            gap = _unobserved_columns(bundle, symbol, url, at_time, unobserved)
+            note = f"{note}; {gap}" if note else gap
         probs = bundle.predict_proba(window[None])[0]  # (H, T, 3)
         observed = int((window != MASK_VALUE).any(axis=1).sum())
         results.append(
@@ -247,6 +273,71 @@ def predict_from_db(
             )
         )
     return Prediction(bundle=bundle, at=str(at_time) if at_time is not None else None, symbols=tuple(results))
+
+
+def check_window(
+    window: np.ndarray, times: np.ndarray, symbol: str, preprocessing: Preprocessing, *, seen: bool = True
+) -> tuple[str, ...]:
+    """Refuse, in one `DataError` line, an input window the model must not be given.
+
+    `window` is (L, F) scaled features as `featurize_rows` makes them (missing cells at MASK_VALUE),
+    `times` its (L,) row times in ns. Refused: a window with no observed input at all, and an observed
+    input more than `MAX_SCALED_INPUT` standard deviations from the mean it was scaled with (the largest
+    is named: a unit changed?). Returns the input columns with no observed cell in the window, which the
+    caller checks against the symbol's longer history (`_unobserved_columns`).
+    """
+    columns = preprocessing.raw_columns
+    transforms = preprocessing.extra.get("transforms") or {}
+    inputs = window[:, : len(columns)]
+    observed = inputs != MASK_VALUE
+    if not observed.any():
+        end = pd.Timestamp(int(times[-1])) if len(times) else "its end"
+        raise DataError(
+            f"symbol {symbol}: no observed input in the {len(window)} rows of the input window up to "
+            f"{end}; predict --at a time with rows"
+        )
+    size = np.where(observed, np.abs(inputs.astype(np.float64)), 0.0)
+    if size.max() > MAX_SCALED_INPUT:
+        row, j = np.unravel_index(int(np.argmax(size)), size.shape)
+        column = columns[j]
+        name = f"{column} ({transforms[column]})" if column in transforms else column
+        scale = (
+            "training standard deviations from its training mean"
+            if seen
+            else "standard deviations (of its own history) from its own mean"
+        )
+        raise DataError(
+            f"{name} of {symbol} is {size[row, j]:.0f} {scale} at {pd.Timestamp(int(times[row]))} "
+            f"(predict accepts up to {MAX_SCALED_INPUT:.0f}); a unit changed? give the column in the "
+            "units it was trained on"
+        )
+    return tuple(c for j, c in enumerate(columns) if not observed[:, j].any())
+
+
+def _unobserved_columns(
+    bundle: ModelBundle, symbol: str, url: str, at: pd.Timestamp | None, columns: tuple[str, ...]
+) -> str:
+    """Columns with no observed cell in the window: refused if NULL in all the symbol's recent rows.
+
+    The build refuses a column that is all NaN for a symbol; a column that is only missing in this
+    window (a LEFT JOINed yield over a weekend) was masked in training windows too, and is noted.
+    """
+    from seqsweep.data.sources import load_symbol_rows, plan_source
+    from seqsweep.data.tables import DATE
+
+    spec = _read_spec(bundle, (symbol,), at, max(UNSEEN_HISTORY_ROWS, bundle.lookback + bundle.horizon))
+    history = load_symbol_rows(plan_source(spec, url), symbol)
+    notes = []
+    for column in columns:
+        seen_at = history.loc[history[column].notna(), DATE]
+        if seen_at.empty:
+            raise DataError(
+                f"symbol {symbol}: column {column!r} is all NaN (NULL) in its {len(history)} rows up to "
+                f"{at or 'now'} (the build refuses such a column too); fill it, or predict --at a time "
+                "where it is observed"
+            )
+        notes.append(f"{column} (last observed {seen_at.iloc[-1]})")
+    return f"no observed value in the window for {', '.join(notes)}: the model sees it masked"
 
 
 def _extra_rows(preprocessing: Preprocessing) -> int:

@@ -14,7 +14,10 @@ The function is called once per trial as
   with at least the sweep's search metric, and `restored_checkpoint()` (a folder to resume from after a
   retry or `seqsweep resume`, or None). The metrics go to Ray Tune, so ASHA, Optuna, budgets, resume and
   the leaderboard treat the trial like any other. `epoch` is added (1, 2, ... continued over a resume)
-  when the function does not report it. Each checkpoint folder gets a small `seqsweep_function.json`
+  when the function does not report it. A report whose `train_loss`, `val_loss` or any metric a sweep
+  may search on (`seqsweep.constants.SEARCH_METRICS`) is NaN, infinite or not a number fails the trial
+  with a `TrialError`, as a built-in family's NaN loss does: it errors alone, Optuna records it FAIL,
+  and it is never a sweep's best. Each checkpoint folder gets a small `seqsweep_function.json`
   (the function's import path and the step), which `results` and `export` read.
 
 Test scores and export need predictions: the function's module may define the hook
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from seqsweep.constants import EPOCH, MASK_VALUE, VAL_MACRO_F1, VAL_SKILL
+from seqsweep.constants import EPOCH, MASK_VALUE, SEARCH_METRICS, VAL_MACRO_F1, VAL_SKILL
 from seqsweep.data.bundle import DatasetBundle, DataShape
-from seqsweep.errors import ConfigError
+from seqsweep.errors import ConfigError, TrialError
 from seqsweep.trainables.reporting import Reporter
 
 FUNCTION_MARKER = "seqsweep_function.json"
@@ -168,8 +172,30 @@ class DatasetView:
         return metrics
 
 
+FINITE_METRICS = SEARCH_METRICS
+"""The reported metrics that must be finite numbers when present: both losses and every metric a sweep
+may search on (`results` ranks a trial only on epochs whose search metric and losses are finite)."""
+
+
+def require_finite_report(trainable: str, metrics: Mapping[str, Any], epoch: int) -> None:
+    """TrialError naming the metric, its value and the epoch when a report's loss or search metric
+    (`FINITE_METRICS`, those present) is NaN, infinite or not a real number: that trial fails alone."""
+    for name in FINITE_METRICS:
+        if name not in metrics:
+            continue
+        value = metrics[name]
+        number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+        if not (number and math.isfinite(float(value))):
+            shown = float(value) if number else repr(value)
+            raise TrialError(
+                f"trainable {trainable}: {name} is {shown} at epoch {epoch}; the losses and search "
+                f"metrics a training function reports must be finite numbers"
+            )
+
+
 class FunctionReporter:
-    """The `Reporter` a training function gets: adds `epoch` and the checkpoint marker, then forwards."""
+    """The `Reporter` a training function gets: adds `epoch` and the checkpoint marker, checks that the
+    losses and search metrics are finite (`require_finite_report`), then forwards."""
 
     def __init__(self, inner: Reporter, trainable: str) -> None:
         self._inner = inner
@@ -189,7 +215,9 @@ class FunctionReporter:
         return restored
 
     def report(self, metrics: Mapping[str, Any], checkpoint_dir: str | Path | None = None) -> None:
-        """Report one step's metrics (a mapping of names to numbers), with an optional checkpoint folder."""
+        """Report one step's metrics (a mapping of names to numbers), with an optional checkpoint folder.
+
+        TrialError (nothing is forwarded) when a loss or search metric is not a finite number."""
         if not isinstance(metrics, Mapping):
             raise ConfigError(
                 f"trainable {self._trainable}: report(metrics, ...) takes a mapping, got {type(metrics).__name__}"
@@ -197,6 +225,7 @@ class FunctionReporter:
         payload = dict(metrics)
         self._epoch = int(payload.get(EPOCH, self._epoch + 1))
         payload[EPOCH] = self._epoch
+        require_finite_report(self._trainable, payload, self._epoch)
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
         if folder is not None:
             (folder / FUNCTION_MARKER).write_text(

@@ -1,0 +1,173 @@
+"""`predict` refuses inputs it would predict wrongly from: a unit change, an all-NULL column, a `--db` it
+would ignore. Tiny datasets built in this process (no Ray); the model is replaced by a recorder."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+from tiny_prices import INPUTS, price_frame, write_db
+
+from seqsweep.constants import MASK_VALUE
+from seqsweep.data import DatasetBundle, DatasetSpec, build_dataset
+from seqsweep.errors import ConfigError, DataError
+from seqsweep.results import bundle_format as fmt
+from seqsweep.results.predict import (
+    MAX_SCALED_INPUT,
+    ModelBundle,
+    check_window,
+    load_bundle,
+    predict_from_db,
+)
+
+SPEC = DatasetSpec(
+    join="prices", symbols=("AAAUSDT", "BBBUSDT"), targets=("close",), lookback=4, horizon=2, pca_components=1
+)
+
+
+def _crafted_bundle(dataset: DatasetBundle, folder: Path) -> Path:
+    """The files `seqsweep export` writes that `predict` reads (the model itself is a recorder)."""
+    folder.mkdir()
+    fmt.write_preprocessing(dataset.preprocessing, dataset.symbols, folder)
+    spec = {k: v for k, v in dataset.spec.to_dict().items() if k != "db"}
+    (folder / fmt.DATASET_YAML).write_text(yaml.safe_dump(spec, sort_keys=False))
+    fmt.write_json(
+        folder / fmt.MANIFEST,
+        {
+            "format": fmt.FORMAT_VERSION,
+            "family": "recorder",
+            "framework": "torch",
+            "trial_id": "crafted",
+            "lookback": dataset.spec.lookback,
+            "horizon": dataset.spec.horizon,
+            "target_names": list(dataset.target_names),
+            "symbols": list(dataset.symbols),
+        },
+    )
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def recorder(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    seen: list[np.ndarray] = []
+
+    def predict_proba(self: ModelBundle, x: np.ndarray) -> np.ndarray:
+        seen.append(np.asarray(x))
+        return np.full((len(x), self.horizon, len(self.target_names), 3), 1 / 3)
+
+    monkeypatch.setattr(ModelBundle, "predict_proba", predict_proba)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("predict_checks")
+
+
+@pytest.fixture(scope="module")
+def url(folder: Path) -> str:
+    return write_db(folder / "db", [price_frame("AAAUSDT", seed=1), price_frame("BBBUSDT", seed=2)])
+
+
+@pytest.fixture(scope="module")
+def bundle(url: str, folder: Path) -> ModelBundle:
+    dataset = build_dataset(SPEC, db_url=url, cache_dir=folder / "cache", in_process=True)
+    return load_bundle(_crafted_bundle(dataset, folder / "bundle"))
+
+
+def _edited(url: str, tmp_path: Path, sql: str) -> str:
+    """A copy of the database at `url` with `sql` applied."""
+    copy = tmp_path / "edited.db"
+    copy.write_bytes(Path(url.removeprefix("sqlite:///")).read_bytes())
+    with sqlite3.connect(copy) as conn:
+        conn.execute(sql)
+    return f"sqlite:///{copy}"
+
+
+def test_the_intact_database_predicts_without_a_note(bundle: ModelBundle, url: str) -> None:
+    prediction = predict_from_db(bundle, url, ["AAAUSDT"])
+    assert prediction.symbols[0].observed_rows == bundle.lookback
+    assert prediction.symbols[0].note == ""
+
+
+def test_a_unit_change_is_refused_naming_the_column_and_its_size(
+    bundle: ModelBundle, url: str, tmp_path: Path, recorder: list[np.ndarray]
+) -> None:
+    edited = _edited(url, tmp_path, "UPDATE crypto_price SET volume = volume * 1000")
+    with pytest.raises(DataError) as caught:
+        predict_from_db(bundle, edited, ["AAAUSDT"])
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("volume of AAAUSDT is ")
+    size = float(message.split(" is ")[1].split()[0])
+    assert size > MAX_SCALED_INPUT
+    assert "training standard deviations from its training mean at 2024-01-" in message
+    assert "a unit changed?" in message
+    assert recorder == []  # the model never saw the window
+
+
+def test_a_column_null_for_the_symbol_is_refused_as_the_build_refuses_it(
+    bundle: ModelBundle, url: str, tmp_path: Path, recorder: list[np.ndarray]
+) -> None:
+    edited = _edited(url, tmp_path, "UPDATE crypto_price SET close = NULL WHERE crypto_symbol = 'AAAUSDT'")
+    with pytest.raises(DataError, match=r"^symbol AAAUSDT: column 'close' is all NaN \(NULL\)") as caught:
+        predict_from_db(bundle, edited, ["AAAUSDT"])
+    assert "\n" not in str(caught.value)
+    assert recorder == []
+    with pytest.raises(DataError, match=r"symbol AAAUSDT: column 'close' is all NaN \(NULL\)"):
+        build_dataset(SPEC, db_url=edited, cache_dir=tmp_path / "cache", in_process=True)
+
+
+def test_a_column_missing_only_in_the_window_is_named_in_the_note(
+    bundle: ModelBundle, url: str, tmp_path: Path, recorder: list[np.ndarray]
+) -> None:
+    # the yield is LEFT JOINed: hours without one (a weekend) are masked in training windows too
+    edited = _edited(url, tmp_path, "DELETE FROM US_Bond_Yield WHERE date >= '2024-01-10 20:00:00'")
+    prediction = predict_from_db(bundle, edited, ["AAAUSDT"])
+    note = prediction.symbols[0].note
+    assert "no observed value in the window for yield (last observed 2024-01-10 19:00:00)" in note
+    assert (recorder[-1][0][:, INPUTS.index("yield")] == MASK_VALUE).all()
+
+
+def test_check_window_passes_large_real_moves_and_refuses_beyond_the_limit(bundle: ModelBundle) -> None:
+    preprocessing = bundle.preprocessing
+    width = len(preprocessing.feature_names)
+    times = pd.date_range("2024-01-01", periods=4, freq="1h").to_numpy("datetime64[ns]").astype(np.int64)
+    window = np.zeros((4, width), dtype=np.float32)
+    window[2, INPUTS.index("volume")] = 30.0  # a big spike: accepted
+    window[1, INPUTS.index("close")] = MASK_VALUE  # a masked cell is no value
+    assert check_window(window, times, "AAAUSDT", preprocessing) == ()
+    window[3, INPUTS.index("high")] = -(MAX_SCALED_INPUT + 1)
+    with pytest.raises(DataError, match=r"^high of AAAUSDT is 101 training standard deviations .* 03:00:00"):
+        check_window(window, times, "AAAUSDT", preprocessing)
+
+
+def test_db_is_refused_for_a_bundle_trained_on_a_csv(tmp_path: Path) -> None:
+    frame = price_frame("AAAUSDT", seed=4)
+    csv = tmp_path / "candles.csv"
+    frame.drop(columns="crypto_symbol").rename(
+        columns={
+            "open": "open_price",
+            "high": "highest_price",
+            "low": "lowest_price",
+            "close": "closing_price",
+        }
+    ).to_csv(csv, index=False, date_format="%Y-%m-%d %H:%M:%S")
+    spec = dataclasses.replace(
+        DatasetSpec(join="ohlcv", csv=str(csv), lookback=4, horizon=2, frequency="1h"), pca_components=None
+    )
+    dataset = build_dataset(spec, cache_dir=tmp_path / "cache", in_process=True)
+    bundle = load_bundle(_crafted_bundle(dataset, tmp_path / "bundle"))
+    with pytest.raises(ConfigError, match=r"^predict: --db does not apply to this bundle") as caught:
+        predict_from_db(bundle, f"sqlite:///{tmp_path / 'does_not_exist.db'}")
+    assert str(csv) in str(caught.value) and "\n" not in str(caught.value)
+    prediction = predict_from_db(bundle, None)  # without --db: the bundle's CSV
+    assert prediction.symbols[0].window_end == str(frame["date"].iloc[-1])

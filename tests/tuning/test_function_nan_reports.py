@@ -1,0 +1,90 @@
+"""A training function (`trainable: package.module:function`) whose report carries a NaN or infinite
+loss or search metric fails that trial as a built-in family's NaN loss does: a TrialError naming the
+metric, the value and the epoch; `run` exits 1 with one line per errored trial, names no such trial as
+its best, and Optuna records the trial FAIL (so TPE never learns from it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+import yaml
+
+from seqsweep import cli
+from seqsweep.errors import TrialError
+from seqsweep.search_spaces.sweep import load_sweep
+from seqsweep.testing.sweeps import tiny_dataset
+from seqsweep.trainables import InMemoryReporter
+from seqsweep.trainables.function import FunctionReporter
+
+TRAINABLE = "nan_function:train"
+"""tests/tuning/helpers/nan_function.py: finite val_macro_f1, NaN train_loss and val_loss."""
+
+
+def _reporter(tmp_path: Path) -> tuple[FunctionReporter, InMemoryReporter]:
+    inner = InMemoryReporter(root=tmp_path / "reports")
+    return FunctionReporter(inner, TRAINABLE), inner
+
+
+@pytest.mark.parametrize(
+    ("metrics", "message"),
+    [
+        ({"val_macro_f1": 0.4, "train_loss": float("nan")}, "train_loss is nan at epoch 1"),
+        ({"val_macro_f1": 0.4, "val_loss": float("inf")}, "val_loss is inf at epoch 1"),
+        ({"val_macro_f1": float("nan"), "val_loss": 0.9}, "val_macro_f1 is nan at epoch 1"),
+        ({"val_skill": -float("inf")}, "val_skill is -inf at epoch 1"),
+        ({"val_macro_f1": "0.4"}, "val_macro_f1 is '0.4' at epoch 1"),
+        ({"val_macro_f1": None}, "val_macro_f1 is None at epoch 1"),
+    ],
+)
+def test_a_non_finite_loss_or_search_metric_fails_the_trial(
+    tmp_path: Path, metrics: dict[str, Any], message: str
+) -> None:
+    reporter, inner = _reporter(tmp_path)
+    with pytest.raises(TrialError, match=f"trainable {TRAINABLE}: {message}"):
+        reporter.report(metrics, tmp_path)
+    assert inner.reports == []  # nothing reached Tune
+
+
+def test_finite_reports_pass_and_the_failing_epoch_is_named(tmp_path: Path) -> None:
+    import numpy as np
+
+    reporter, inner = _reporter(tmp_path)
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    reporter.report({"val_macro_f1": np.float32(0.4), "train_loss": 1, "val_loss": 0.9}, checkpoint)
+    reporter.report({"val_macro_f1": 0.5, "val_mse": 2.0, "my_own_metric": float("nan")}, checkpoint)
+    assert [r["epoch"] for r in inner.reports] == [1, 2]
+    with pytest.raises(TrialError, match="val_loss is nan at epoch 3"):
+        reporter.report({"val_macro_f1": 0.5, "val_loss": np.float64("nan")}, checkpoint)
+
+
+@pytest.mark.slow
+def test_a_function_reporting_nan_losses_errors_and_is_never_best(
+    ray_cluster: object, sample_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep = {
+        "name": "function_nan",
+        "trainable": TRAINABLE,
+        "dataset": tiny_dataset(sample_db_url),
+        "params": {"lr": {"type": "uniform", "low": 0.0, "high": 1.0}, "epochs": 1},
+        "search": {"algorithm": "tpe", "num_samples": 2, "max_concurrent": 2, "seed": 7},
+        "scheduler": {"type": "none"},
+        "resources": {"cpu": 1},
+        "failure": {"max_retries": 0},
+        "storage_path": str(tmp_path / "runs"),
+    }
+    path = tmp_path / "function_nan.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    assert cli.main(["run", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "2 trials, 2 errored" in out
+    assert "best val_macro_f1 none" in out  # no NaN trial is named best
+    errored = [line for line in out.splitlines() if " errored: " in line]
+    assert len(errored) == 2
+    assert all("train_loss is nan at epoch 1" in line for line in errored)
+    storage = f"sqlite:///{Path(load_sweep(path).file.storage_path) / 'function_nan' / 'optuna.db'}"
+    study = optuna.load_study(study_name="function_nan", storage=storage)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2
