@@ -109,3 +109,20 @@ def test_a_damaged_checkpoint_is_one_line_naming_it(damage: str, tmp_path: Path)
         match = rf"trial t0: its checkpoint {checkpoint} is gone \(deleted after the run\?\)"
     with pytest.raises(ConfigError, match=match):
         load_trial_checkpoint("t0", checkpoint)
+
+
+def test_results_never_write_over_a_folder_of_other_files(
+    crafted_experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`results --out src` wrote index.html, leaderboard.csv and the plots over whatever was there."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("my own page")
+    assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(site)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and "holds other files (no winners.json of an earlier report)" in err
+    assert (site / "index.html").read_text() == "my own page"
+    report = tmp_path / "report"
+    for _ in range(2):  # a new folder, then the same folder again: an earlier report is replaced
+        assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(report)]) == 0
+    assert (report / "winners.json").is_file()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from seqsweep._fs import writable_folder
+from seqsweep.errors import ConfigError
 from seqsweep.layout import REPORT_DIR
 from seqsweep.results.evaluate import Evaluations, evaluate_winners, load_dataset
 from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
@@ -87,6 +88,8 @@ def write_results(
     experiment = read_experiment(experiment_dir)
     winners = experiment.top(top)  # NoValidTrialsError when nothing can win
     # checked (and made) before any scoring: an unwritable --out fails in a second, not after minutes
+    if out_dir is not None:
+        check_report_folder(Path(out_dir))
     report_dir = writable_folder(
         Path(out_dir) if out_dir is not None else experiment.path / REPORT_DIR, "--out"
     )
@@ -117,6 +120,20 @@ def write_results(
     files += [p.path for p in plots.files]
     files.append(write_report(experiment, plots.files, sections, report_dir, test))
     return ResultsOutcome(experiment, top, winners, evaluations, report_dir, files, sections, reseeded)
+
+
+def check_report_folder(out: Path) -> None:
+    """ConfigError (one line) for an `--out` that holds files other than an earlier report's: the report's
+    files (index.html, leaderboard.csv, the plots) would overwrite a user's own, or mix into an
+    experiment or a bundle. A new folder, an empty one, or one with an earlier report's `winners.json`
+    is fine (a file is left to `writable_folder`, which names it)."""
+    target = out.expanduser().resolve()
+    if not target.is_dir() or (target / WINNERS_JSON).is_file() or not any(target.iterdir()):
+        return
+    raise ConfigError(
+        f"--out {target}: holds other files (no {WINNERS_JSON} of an earlier report); give a new or empty "
+        f"folder, or an earlier report's"
+    )
 
 
 def _document(

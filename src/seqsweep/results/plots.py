@@ -263,7 +263,8 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
     if len(usable) < MIN_IMPORTANCE_TRIALS:
         return None, (
             f"they need at least {MIN_IMPORTANCE_TRIALS} finished, valid trials in the study and it has "
-            f"{len(usable)}; shares fitted on so few points would be noise"
+            f"{len(usable)} (trials ASHA stopped early have no final value and do not count); shares "
+            f"fitted on so few points would be noise"
         )
     subset = optuna.create_study(direction=study.direction)
     subset.add_trials(usable)
