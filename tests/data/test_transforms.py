@@ -13,14 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from tiny_prices import INPUTS, price_frame, write_db
 
 from seqsweep.constants import MASK_VALUE, SPLITS
 from seqsweep.data import DatasetBundle, DatasetSpec, build_dataset
 from seqsweep.data.features import apply_transform
 from seqsweep.errors import ConfigError, DataError
-from seqsweep.results import bundle_format as fmt
+from tests.crafted_bundle import crafted_bundle
 
 SYMBOLS = ("AAAUSDT", "BBBUSDT")
 TRANSFORMS = {"close": "log_return", "volume": "log1p", "open": "diff", "high": "pct_change"}
@@ -178,29 +177,6 @@ def test_apply_transform_matches_numpy_and_masks_the_first_row() -> None:
     np.testing.assert_array_equal(apply_transform(x, "level"), x)
 
 
-def _crafted_bundle(dataset: DatasetBundle, folder: Path) -> Path:
-    """The files `seqsweep export` writes that `predict` reads (the model itself is replaced by a recorder)."""
-    folder.mkdir()
-    fmt.write_preprocessing(dataset.preprocessing, dataset.symbols, folder)
-    spec = {k: v for k, v in dataset.spec.to_dict().items() if k != "db"}
-    (folder / fmt.DATASET_YAML).write_text(yaml.safe_dump(spec, sort_keys=False))
-    fmt.write_json(
-        folder / fmt.MANIFEST,
-        {
-            "format": fmt.FORMAT_VERSION,
-            "family": "recorder",
-            "framework": "torch",
-            "trial_id": "crafted",
-            "lookback": dataset.spec.lookback,
-            "horizon": dataset.spec.horizon,
-            "target_names": list(dataset.target_names),
-            "symbols": list(dataset.symbols),
-            "transforms": dataset.preprocessing.extra["transforms"],
-        },
-    )
-    return folder
-
-
 def test_predict_applies_the_bundles_transforms(
     built: DatasetBundle, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -213,7 +189,7 @@ def test_predict_applies_the_bundles_transforms(
         return np.full((len(x), self.horizon, len(self.target_names), 3), 1 / 3)
 
     monkeypatch.setattr(ModelBundle, "predict_proba", recorder)
-    bundle = load_bundle(_crafted_bundle(built, tmp_path / "bundle"))
+    bundle = load_bundle(crafted_bundle(built, tmp_path / "bundle"))
     assert bundle.preprocessing.extra["transforms"] == TRANSFORMS
     assert bundle.dataset.transform == TRANSFORMS
     lookback = built.spec.lookback
@@ -252,7 +228,7 @@ def test_an_unseen_symbol_is_transformed_before_its_own_scaling(
 
     monkeypatch.setattr(ModelBundle, "predict_proba", recorder)
     only_a = build_dataset(_spec(symbols=("AAAUSDT",)), db_url=url, cache_dir=cache, in_process=True)
-    bundle = load_bundle(_crafted_bundle(only_a, tmp_path / "bundle"))
+    bundle = load_bundle(crafted_bundle(only_a, tmp_path / "bundle"))
     at = pd.Timestamp("2024-01-08 12:00:00")
     prediction = predict_from_db(bundle, url, ["BBBUSDT"], at=str(at))
     assert not prediction.symbols[0].seen

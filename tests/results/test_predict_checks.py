@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-from tiny_prices import INPUTS, price_frame, write_db
 
 from seqsweep.constants import MASK_VALUE
-from seqsweep.data import DatasetBundle, DatasetSpec, build_dataset
+from seqsweep.data import DatasetSpec, build_dataset
 from seqsweep.errors import ConfigError, DataError
-from seqsweep.results import bundle_format as fmt
 from seqsweep.results.predict import (
     MAX_SCALED_INPUT,
     ModelBundle,
@@ -27,32 +21,12 @@ from seqsweep.results.predict import (
     load_bundle,
     predict_from_db,
 )
+from tests.crafted_bundle import crafted_bundle
+from tests.data.tiny_prices import INPUTS, price_frame, write_db
 
 SPEC = DatasetSpec(
     join="prices", symbols=("AAAUSDT", "BBBUSDT"), targets=("close",), lookback=4, horizon=2, pca_components=1
 )
-
-
-def _crafted_bundle(dataset: DatasetBundle, folder: Path) -> Path:
-    """The files `seqsweep export` writes that `predict` reads (the model itself is a recorder)."""
-    folder.mkdir()
-    fmt.write_preprocessing(dataset.preprocessing, dataset.symbols, folder)
-    spec = {k: v for k, v in dataset.spec.to_dict().items() if k != "db"}
-    (folder / fmt.DATASET_YAML).write_text(yaml.safe_dump(spec, sort_keys=False))
-    fmt.write_json(
-        folder / fmt.MANIFEST,
-        {
-            "format": fmt.FORMAT_VERSION,
-            "family": "recorder",
-            "framework": "torch",
-            "trial_id": "crafted",
-            "lookback": dataset.spec.lookback,
-            "horizon": dataset.spec.horizon,
-            "target_names": list(dataset.target_names),
-            "symbols": list(dataset.symbols),
-        },
-    )
-    return folder
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +54,7 @@ def url(folder: Path) -> str:
 @pytest.fixture(scope="module")
 def bundle(url: str, folder: Path) -> ModelBundle:
     dataset = build_dataset(SPEC, db_url=url, cache_dir=folder / "cache", in_process=True)
-    return load_bundle(_crafted_bundle(dataset, folder / "bundle"))
+    return load_bundle(crafted_bundle(dataset, folder / "bundle"))
 
 
 def _edited(url: str, tmp_path: Path, sql: str) -> str:
@@ -165,7 +139,7 @@ def test_db_is_refused_for_a_bundle_trained_on_a_csv(tmp_path: Path) -> None:
         DatasetSpec(join="ohlcv", csv=str(csv), lookback=4, horizon=2, frequency="1h"), pca_components=None
     )
     dataset = build_dataset(spec, cache_dir=tmp_path / "cache", in_process=True)
-    bundle = load_bundle(_crafted_bundle(dataset, tmp_path / "bundle"))
+    bundle = load_bundle(crafted_bundle(dataset, tmp_path / "bundle"))
     with pytest.raises(ConfigError, match=r"^predict: --db does not apply to this bundle") as caught:
         predict_from_db(bundle, f"sqlite:///{tmp_path / 'does_not_exist.db'}")
     assert str(csv) in str(caught.value) and "\n" not in str(caught.value)
