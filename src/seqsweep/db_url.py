@@ -203,6 +203,28 @@ def scrub(text: str, *urls: str | None) -> str:
     return _MAPPING_SECRET.sub(rf"\1\3{HIDDEN}\3", text)
 
 
+def fill_from_same_storage(stored: str, env: str, what: str = "study storage") -> str:
+    """`stored` with its hidden (`***`) secrets taken back from the URL in `$env`, which must name the same
+    storage (`mask` equal: driver, user, host, database); `stored` itself when nothing is hidden.
+
+    Raises ConfigError (one line, secrets masked) when `$env` is unset or names another storage.
+    """
+    if password(stored) != HIDDEN:
+        return stored
+    shown = mask(stored)
+    filled = os.environ.get(env)
+    if not filled:
+        raise ConfigError(
+            f"its {what} {shown} is stored without its password; set ${env} to that URL with it"
+        )
+    if mask(filled) != shown:
+        raise ConfigError(
+            f"its {what} {shown} is stored without its password, and ${env} names another storage "
+            f"({mask(filled)}); set ${env} to {shown} with the password"
+        )
+    return filled
+
+
 def sample_db_url() -> str:
     """The URL of the generated sample database, generating it on first use."""
     from seqsweep.data.sample import ensure_sample_db

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,24 +144,13 @@ class Experiment:
         and is shown only through `db_url.mask`.
         """
         if self.sweep is not None and self.sweep.file.search.storage:
-            from seqsweep import db_url
             from seqsweep.constants import STUDY_URL_ENV
+            from seqsweep.db_url import fill_from_same_storage
 
-            stored = self.sweep.file.search.storage
-            if db_url.password(stored) != db_url.HIDDEN:
-                return stored, ""
-            filled = os.environ.get(STUDY_URL_ENV)
-            if not filled:
-                return (
-                    None,
-                    f"its study storage {db_url.mask(stored)} is stored without its password; set ${STUDY_URL_ENV}",
-                )
-            if db_url.mask(filled) != db_url.mask(stored):
-                return None, (
-                    f"${STUDY_URL_ENV} names {db_url.mask(filled)}, not the experiment's study storage "
-                    f"{db_url.mask(stored)}"
-                )
-            return filled, ""
+            try:
+                return fill_from_same_storage(self.sweep.file.search.storage, STUDY_URL_ENV), ""
+            except ConfigError as exc:
+                return None, str(exc)
         if (self.path / STUDY_DB).exists():
             return study_db_url(self.path), ""
         return None, "the experiment has no Optuna study"

@@ -31,7 +31,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from seqsweep.constants import DEFAULT_METRIC, FINAL_EPOCH, STUDY_URL_ENV
-from seqsweep.db_url import HIDDEN, fill_hidden_password, mask, password, scrub
+from seqsweep.db_url import fill_from_same_storage, mask, scrub
 from seqsweep.errors import ConfigError
 from seqsweep.layout import SWEEP_COPY, read_experiment_id, study_db_url
 from seqsweep.search_spaces.mixed import FamilySpace
@@ -429,25 +429,12 @@ def _earlier_directory(earlier_experiment: str) -> Path:
 
 def _fill_warm_start_password(earlier_experiment: str, stored: str) -> str:
     """The earlier study storage's URL with its hidden (`***`) password taken back from
-    $SEQSWEEP_STUDY_URL, as `resume` does; ConfigError naming `warm_start` and the variable without it,
-    or when the variable names another storage. The password never appears in a message."""
-    if password(stored) != HIDDEN:
-        return stored
-    shown = _masked(stored)
+    $SEQSWEEP_STUDY_URL (`fill_from_same_storage`); ConfigError naming `warm_start` without it, or when the
+    variable names another storage. The password never appears in a message."""
     try:
-        filled = fill_hidden_password(stored, env=STUDY_URL_ENV, what="study storage")
-    except ConfigError:
-        raise ConfigError(
-            f"warm_start: {earlier_experiment}: its study storage {shown} is stored without its password; "
-            f"set ${STUDY_URL_ENV} to that URL with the password"
-        ) from None
-    if filled is None or _masked(filled) != shown:
-        raise ConfigError(
-            f"warm_start: {earlier_experiment}: its study storage {shown} is stored without its password, "
-            f"and ${STUDY_URL_ENV} names another storage ({_masked(filled or '')}); set ${STUDY_URL_ENV} "
-            f"to {shown} with the password"
-        )
-    return filled
+        return fill_from_same_storage(stored, STUDY_URL_ENV)
+    except ConfigError as exc:
+        raise ConfigError(f"warm_start: {earlier_experiment}: {exc}") from None
 
 
 def earlier_study(earlier_experiment: str) -> tuple[str | None, str]:
