@@ -10,8 +10,10 @@ the 2 cores). Each run is a fresh process:
   the same cell and masking, no while-loop; a trial of 4 epochs of 112 batches plans 448, above
   `UNROLL_MIN_BATCHES`), each training batch is one compiled step traced once per
   batch shape (`keras_common.CompiledTrainingStep`: `train_on_batch`'s steps without its per-batch
-  Python work; its Adadelta update is TensorFlow's fused kernel, `keras_common.FusedAdadelta`) and validation takes one forward pass per batch for both the loss and the probabilities
-  (`keras_common.evaluation_step`); the network's math is unchanged;
+  Python work; its Adadelta update is TensorFlow's fused kernel, `keras_common.FusedAdadelta`), validation takes one
+  forward pass per batch for both the loss and the probabilities (`keras_common.evaluation_step`), and a
+  batch without a masked step runs the network's twin without its Masking (`keras_masking`); the
+  network's math is unchanged;
 - the notebook: `benchmarks.notebook_reference` (`model.fit` on materialised windows, validation each epoch).
 
 Throughput of an epoch = training windows / wall time from one epoch's end to the next (training plus

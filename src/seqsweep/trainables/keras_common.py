@@ -18,6 +18,7 @@ from seqsweep.constants import MASK_VALUE
 from seqsweep.trainables.adapters import WeightedMean, predict_in_chunks, require_finite_batch
 from seqsweep.trainables.base import Batch, Evaluation, TrainableModel
 from seqsweep.trainables.checkpoint import KERAS_MODEL_FILE, KERAS_WEIGHTS_FILE, ModelInfo
+from seqsweep.trainables.keras_masking import UnmaskedTwin, unmasked_twin, use_unmasked_twin
 
 
 def masked_sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
@@ -121,52 +122,83 @@ class CompiledTrainingStep:
     log conversion); the throughput rows 3a and 3b of benchmarks/README.md run it.
     """
 
-    def __init__(self, model: keras.Model) -> None:
-        import tensorflow as tf
-
+    def __init__(self, model: keras.Model, twin: UnmaskedTwin | None = None) -> None:
         self.model = model
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        self.function = tf.function(self._step, reduce_retracing=False, jit_compile=bool(model.jit_compile))
-
-    def _step(self, x: Any, labels: Any) -> Any:
-        for metric in self.model.metrics:
-            metric.reset_state()
-        return self.model.train_step((x, labels, None))["loss"]
+        self.function = _compiled_train_step(model)
+        self.twin = twin
+        self.twin_function = None if twin is None else _compiled_train_step(twin.model)
 
     def __call__(self, x: np.ndarray, labels: np.ndarray) -> float:
-        return float(ops.convert_to_numpy(self.function(x, labels)))
+        function = self.function
+        if self.twin is not None and self.twin_function is not None and self.twin.covers(x):
+            function = self.twin_function
+        return float(ops.convert_to_numpy(function(x, labels)))
 
     @property
     def traces(self) -> int:
-        """How many times the step has been traced (one per batch shape seen)."""
-        return int(self.function.experimental_get_tracing_count())
+        """How many times the step has been traced (one per batch shape seen, and per graph: the network
+        and its unmasked twin)."""
+        functions = [self.function] if self.twin_function is None else [self.function, self.twin_function]
+        return sum(int(function.experimental_get_tracing_count()) for function in functions)
 
 
-def training_step(model: keras.Model) -> CompiledTrainingStep | None:
-    """`CompiledTrainingStep` for `model`; None for a backend other than TensorFlow, a model that runs
-    eagerly, or one without an optimizer: the caller keeps `train_on_batch`."""
+def _compiled_train_step(model: keras.Model) -> Any:
+    """`model`'s `train_on_batch` steps as a `tf.function` traced once per batch shape (XLA where the
+    model's `jit_compile` says so); (x, labels) → the batch's loss tensor."""
+    import tensorflow as tf
+
+    def step(x: Any, labels: Any) -> Any:
+        for metric in model.metrics:
+            metric.reset_state()
+        return model.train_step((x, labels, None))["loss"]
+
+    return tf.function(step, reduce_retracing=False, jit_compile=bool(model.jit_compile))
+
+
+def training_step(model: keras.Model, twin: UnmaskedTwin | None = None) -> CompiledTrainingStep | None:
+    """`CompiledTrainingStep` for `model` (with its `twin` for batches without masked steps); None for a
+    backend other than TensorFlow, a model that runs eagerly, or one without an optimizer: the caller
+    keeps `train_on_batch`."""
     if model.run_eagerly or model.optimizer is None or keras.backend.backend() != "tensorflow":
         return None
-    return CompiledTrainingStep(model)
+    return CompiledTrainingStep(model, twin)
 
 
 EvaluationStep = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
 """(x (B, L, F), labels (B, H, T)) → (loss, probabilities (B, H, T, 3)) from one forward pass."""
 
 
-def evaluation_step(model: keras.Model) -> EvaluationStep | None:
+def evaluation_step(model: keras.Model, twin: UnmaskedTwin | None = None) -> EvaluationStep | None:
     """Loss and probabilities of a batch from one inference-mode forward pass, compiled like Keras's own.
 
     It computes what `test_on_batch` (the loss: the compiled loss plus every `add_loss` term) and
     `predict_on_batch` (the probabilities) compute, in one call instead of two forward passes: the
     steps of Keras's `test_step` (`model(x, training=False)`, then `model.compute_loss`). TensorFlow
     runs it as a `tf.function` with a graph per batch shape, as `CompiledTrainingStep` (XLA only where
-    the model's `jit_compile` says so), torch under `no_grad`. None for a model with its own `test_step`
-    or `run_eagerly`: its caller keeps Keras's two calls.
+    the model's `jit_compile` says so), torch under `no_grad`. A batch without masked steps runs on
+    `twin` where one is given (`keras_masking`). None for a model with its own `test_step` or
+    `run_eagerly`: its caller keeps Keras's two calls.
     """
     if model.run_eagerly or type(model).test_step is not keras.Model.test_step:
         return None
+    compiled = _compiled_forward(model)
+    twin_compiled = None if twin is None else _compiled_forward(twin.model)
+
+    def run(x: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+        forward = compiled
+        if twin is not None and twin_compiled is not None and twin.covers(x):
+            forward = twin_compiled
+        loss, probs = forward(x, labels)
+        return float(ops.convert_to_numpy(loss)), np.asarray(ops.convert_to_numpy(probs))
+
+    return run
+
+
+def _compiled_forward(model: keras.Model) -> Callable[[Any, Any], tuple[Any, Any]]:
+    """(x, labels) → (loss, probabilities) tensors of one inference-mode pass of `model`, compiled for
+    its backend (see `evaluation_step`)."""
 
     def step(x: Any, labels: Any) -> tuple[Any, Any]:
         probs = model(x, training=False)
@@ -176,21 +208,16 @@ def evaluation_step(model: keras.Model) -> EvaluationStep | None:
     if backend == "tensorflow":
         import tensorflow as tf
 
-        compiled = tf.function(step, reduce_retracing=False, jit_compile=bool(model.jit_compile))
-    elif backend == "torch":
+        return tf.function(step, reduce_retracing=False, jit_compile=bool(model.jit_compile))  # type: ignore[no-any-return]
+    if backend == "torch":
         import torch
 
-        def compiled(x: Any, labels: Any) -> tuple[Any, Any]:
+        def no_grad_step(x: Any, labels: Any) -> tuple[Any, Any]:
             with torch.no_grad():
                 return step(ops.convert_to_tensor(x), ops.convert_to_tensor(labels))
-    else:
-        compiled = step
 
-    def run(x: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-        loss, probs = compiled(x, labels)
-        return float(ops.convert_to_numpy(loss)), np.asarray(ops.convert_to_numpy(probs))
-
-    return run
+        return no_grad_step
+    return step
 
 
 class KerasModel(TrainableModel):
@@ -208,11 +235,21 @@ class KerasModel(TrainableModel):
         """True: save a self-contained `.keras`; False: weights only (a user's function rebuilds the graph)."""
         self._training_step: TrainingStep | None = None
         self._evaluation_step: EvaluationStep | None = None
+        self._unmasked_twin: UnmaskedTwin | None = None
+        self._twin_built = False
+
+    def _twin(self) -> UnmaskedTwin | None:
+        """The network's `UnmaskedTwin` (built once, shared by the training and evaluation steps); None
+        where the model has none or `use_unmasked_twin` declines it."""
+        if not self._twin_built:
+            self._twin_built = True
+            self._unmasked_twin = unmasked_twin(self.model) if use_unmasked_twin() else None
+        return self._unmasked_twin
 
     def train_epoch(self, batches: Iterable[Batch]) -> float:
         """One update per batch (`training_step`); the epoch's mean batch loss, weighted by windows."""
         if self._training_step is None:
-            self._training_step = training_step(self.model) or self._train_on_batch
+            self._training_step = training_step(self.model, self._twin()) or self._train_on_batch
         mean = WeightedMean()
         for index, (x, labels, _moves) in enumerate(batches):
             mean.add(require_finite_batch(self._training_step(x, labels), "training", index), len(x))
@@ -225,7 +262,7 @@ class KerasModel(TrainableModel):
     def evaluate(self, batches: Iterable[Batch]) -> Evaluation:
         """Mean loss over `batches` (weighted by windows) and their probabilities, one forward pass each."""
         if self._evaluation_step is None:
-            self._evaluation_step = evaluation_step(self.model) or self._two_pass_step
+            self._evaluation_step = evaluation_step(self.model, self._twin()) or self._two_pass_step
         mean = WeightedMean()
         probs = []
         for index, (x, labels, _moves) in enumerate(batches):

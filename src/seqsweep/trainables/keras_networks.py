@@ -69,9 +69,15 @@ def unroll_recurrence(steps: int) -> bool:
     (a masked step keeps the previous state) at every step. On a GPU the rolled loop is kept so that
     Keras can use the fused cuDNN kernel, which refuses `unroll=True`.
     """
+    return steps <= UNROLL_MAX_STEPS and plans_long_training() and not gpu_visible()
+
+
+def plans_long_training() -> bool:
+    """Whether the trial building networks in this thread plans at least `UNROLL_MIN_BATCHES` training
+    batches (or did not say): long enough to trade tracing time in the first epoch for faster batches
+    (unrolled recurrences here, the unmasked twin of `keras_masking`)."""
     planned = _PLANNED_BATCHES.get()
-    long_enough = planned is None or planned >= UNROLL_MIN_BATCHES
-    return steps <= UNROLL_MAX_STEPS and long_enough and not gpu_visible()
+    return planned is None or planned >= UNROLL_MIN_BATCHES
 
 
 def lstm_layer(units: int, steps: int, return_sequences: bool = False) -> layers.LSTM:
