@@ -220,15 +220,17 @@ def measure(ctx: Context) -> list[Row]:
     return rows
 
 
-NO_GPU = "not measured (no GPU on this machine; no device machine was lent to the session of 2026-11-30)"
-"""What a GPU row says where it cannot be measured, with the reason."""
+def no_gpu() -> str:
+    """What a GPU row says where it cannot be measured, with the reason and the day (UTC) it was run."""
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    return f"not measured (no GPU on this machine; no device machine was lent to the session of {today})"
 
 
 def gpu_row(ctx: Context, data_args: list[str], cache: Path) -> Row:
     """On a GPU: the `lstm` family (fused cuDNN kernel where the mask allows) vs the notebook's use_cudnn=False."""
     measured = "GPU: `lstm` (Keras picks the fused cuDNN kernel) vs the notebook's `LSTM_base_model` (use_cudnn=False)"
     if not gpu_available():
-        return Row("3d", measured, NO_GPU, "≥ 5×", None, ctx.command("throughput"))
+        return Row("3d", measured, no_gpu(), "≥ 5×", None, ctx.command("throughput"))
     gpu_args = [*data_args, "--threads", "2"]  # the whole machine, as on a GPU box
     ours = epoch_throughputs(
         run_python(
@@ -263,7 +265,7 @@ def gpu_sharing_row(ctx: Context, data_args: list[str], cache: Path) -> Row:
         "GPU sharing: two `lstm` trials at `gpu: 0.5` at once (memory capped at half each) vs one alone"
     )
     if not gpu_available():
-        return Row("3e", measured, NO_GPU, "both finish, ≥ 1.0× together", None, ctx.command("throughput"))
+        return Row("3e", measured, no_gpu(), "both finish, ≥ 1.0× together", None, ctx.command("throughput"))
     from concurrent.futures import ThreadPoolExecutor
 
     args = [*data_args, "--family", "lstm", "--cache", str(cache)]
