@@ -14,13 +14,17 @@ import pandas as pd
 
 from seqsweep.errors import DataError
 
+MAX_NAME_LENGTH = 63
+"""Longest column name kept as written on every supported database (PostgreSQL's NAMEDATALEN − 1)."""
+
 
 def read_header(file: Path, who: str) -> list[str]:
     """The names in `file`'s first row, exactly as written (a UTF-8 BOM dropped, quotes removed).
 
     `who` starts every message (`load-csv: prices.csv`, `dataset.csv: candles.csv`). Raises DataError
     for a file that cannot be read as UTF-8 CSV (empty, UTF-16, ...), separated by semicolons, or whose
-    header has a column without a name or a name twice.
+    header has a column without a name, a name twice (ignoring case), a name with blanks around it, or
+    one longer than `MAX_NAME_LENGTH`: what the databases would store differently.
     """
     try:
         # `header=None` reads the first row as values: pandas renames nothing
@@ -33,16 +37,32 @@ def read_header(file: Path, who: str) -> list[str]:
             f"{who} is separated by semicolons (header {header[0]!r}); seqsweep reads comma-separated "
             "files with a decimal point: re-export it as CSV with ',' between fields"
         )
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for position, name in enumerate(header, start=1):
         if not name.strip():
             raise DataError(
                 f"{who}: column {position} of {len(header)} has no name (a written-out index or a trailing "
                 "comma?); remove it or name it"
             )
-        if name in seen:
+        if name != name.strip():
+            raise DataError(
+                f"{who}: column name {name!r} has blanks around it (databases keep or strip them "
+                f"differently); write it as {name.strip()!r}"
+            )
+        if len(name) > MAX_NAME_LENGTH:
+            raise DataError(
+                f"{who}: column name {name[:20]!r}… is {len(name)} characters long; PostgreSQL keeps "
+                f"{MAX_NAME_LENGTH}, MariaDB refuses more than 64: shorten it"
+            )
+        earlier = seen.get(name.lower())
+        if earlier == name:
             raise DataError(f"{who}: column {name!r} appears twice in the header; keep one")
-        seen.add(name)
+        if earlier is not None:
+            raise DataError(
+                f"{who}: columns {earlier!r} and {name!r} differ only in case (MariaDB and SQLite compare "
+                "column names ignoring case); rename or drop one"
+            )
+        seen[name.lower()] = name
     return header
 
 

@@ -51,8 +51,9 @@ MISSING_TEXT: Final = frozenset({"", "nan", "NaN", "NAN", "NA", "N/A", "n/a", "n
 _GROUPED = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?$")
 """A number with comma thousands separators and an optional decimal point: 6,179.90 or 1,234,567.
 Its leading group never starts with 0 ("0,500" is a decimal comma, not five hundred)."""
-_ONE_GROUP = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
-"""A grouped number that could as well be a decimal comma: 6,406 (6406 or 6.406?)."""
+_ONE_GROUP = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}([eE][+-]?\d+)?$")
+"""A grouped number that could as well be a decimal comma: 6,406 (6406 or 6.406?), 1,200E+03 (1.2e6
+or 1.2e3?)."""
 
 ISO: Final = "ISO8601"
 _DAY_MONTH_ORDERS: Final = ("%d{0}%m{0}%Y", "%m{0}%d{0}%Y")
@@ -148,7 +149,18 @@ class DateReader:
     """The formats (ISO8601 or strptime) that fit every text date read so far; later chunks keep to them."""
 
     def __call__(self, values: pd.Series) -> pd.Series:
-        """`values` (any dtype) → naive UTC datetime64[ns], same index. Raises DataError (one line)."""
+        """`values` (any dtype) → naive UTC datetime64[ns], same index. Raises DataError (one line),
+        also for a date outside what datetime64[ns] holds (1677-09-21 to 2262-04-11)."""
+        try:
+            return self._read(values)
+        except pd.errors.OutOfBoundsDatetime as exc:
+            raise DataError(
+                f"column {self.column!r}: {' '.join(str(exc).split())[:120]}: dates must lie between "
+                f"{pd.Timestamp.min:%Y-%m-%d} and {pd.Timestamp.max:%Y-%m-%d} (a placeholder such as "
+                "9999-12-31?); fix or drop the row"
+            ) from None
+
+    def _read(self, values: pd.Series) -> pd.Series:
         if ptypes.is_datetime64_any_dtype(values.dtype):
             out = values
             if isinstance(values.dtype, pd.DatetimeTZDtype):

@@ -23,7 +23,7 @@ import pandas as pd
 from seqsweep.data.csv_header import read_header, require_columns
 from seqsweep.data.ingest import FrameReader
 from seqsweep.data.sources import db_errors, open_engine
-from seqsweep.data.tables import REQUIRED_COLUMNS, check_table_name, write_tables
+from seqsweep.data.tables import REQUIRED_COLUMNS, SYMBOL, check_table_name, write_tables
 from seqsweep.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,8 @@ def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[p
     """`file`'s rows, `chunk_rows` at a time, each read by `reader`; errors name the file."""
     log.info("loading %s", file)
     try:
-        for chunk in pd.read_csv(file, chunksize=chunk_rows):
+        # symbols are text as written: read as numbers, 0050 and 050 would both become 50
+        for chunk in pd.read_csv(file, chunksize=chunk_rows, dtype={SYMBOL: str}):
             yield reader(chunk)
     except DataError as exc:
         raise DataError(f"load-csv: {file.name}: {exc}") from None

@@ -44,6 +44,7 @@ from seqsweep.data.tables import (
     SYMBOL,
     YIELD,
     YIELD_TABLE,
+    text_quote,
 )
 from seqsweep.db_url import mask, resolve, scrub
 from seqsweep.errors import ConfigError, DataError
@@ -183,7 +184,10 @@ class SourcePlan:
             else {}
         )
         if self.limit is not None:
-            params["limit"] = self.limit
+            # one row past the cut: two rows at the cut's time both come (their conflict is seen by
+            # `clean_rows`, not split between the rows kept and the rows left out); `load_symbol_rows`
+            # keeps the latest `limit` times
+            params["limit"] = self.limit + 1
         for name, bound in (("start", self.start), ("end", self.end)):
             if bound is None:
                 continue
@@ -318,11 +322,16 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
     selected: dict[str, str] = {}  # value column -> alias of the table it comes from
     for alias, table in aliases.items():
         for name in _value_columns(table, columns[table]):
-            selected.setdefault(name, alias)
+            if name in selected:
+                raise DataError(
+                    f"tables {aliases[selected[name]]!r} and {table!r} both have a column {name!r}; the "
+                    f"{spec.join} join takes it from one table only: rename or drop the other"
+                )
+            selected[name] = alias
     value_columns = _kept_columns(spec, tuple(selected))
     selected = {name: selected[name] for name in value_columns}
     _check_targets(spec, value_columns)
-    q = engine.dialect.identifier_preparer.quote
+    q = text_quote(engine)
     bounded = base.start is not None or base.end is not None
     if bounded:
         _check_bound_date_types({table: columns[table][DATE] for table in tables})
@@ -526,7 +535,8 @@ def _check_csv(path: str) -> tuple[str, ...]:
 
 
 def load_symbol_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
-    """One symbol's rows: `date` (naive UTC datetime64[ns], ascending, unique) + `plan.value_columns` as float64.
+    """One symbol's rows: `date` (naive UTC datetime64[ns], ascending, unique) + `plan.value_columns` as float64;
+    with `plan.limit`, its latest `limit` times.
 
     Read through `ingest` like every other path; raises DataError naming a column and a bad value
     (a date that is no date, a number that is no number) or the database's own error.
@@ -542,7 +552,8 @@ def load_symbol_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
                 frame = pd.DataFrame(_fetch_tuples(result), columns=list(result.keys()))
         finally:
             engine.dispose()
-    return clean_rows(frame, plan.value_columns, plan.labels, symbol=symbol)
+    rows = clean_rows(frame, plan.value_columns, plan.labels, symbol=symbol)
+    return rows if plan.limit is None else rows.tail(plan.limit).reset_index(drop=True)
 
 
 def _fetch_tuples(result: sa.CursorResult[Any]) -> list[tuple[Any, ...]]:
@@ -574,7 +585,8 @@ def _read_csv_rows(plan: SourcePlan) -> pd.DataFrame:
     if plan.end is not None:
         frame = frame[frame[DATE] <= plan.end]
     frame = frame.sort_values(DATE, kind="stable")
-    return frame.tail(plan.limit) if plan.limit is not None else frame
+    # one row past the cut, as the SQL query (see `SourcePlan.params`)
+    return frame.tail(plan.limit + 1) if plan.limit is not None else frame
 
 
 def clean_rows(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 import pandas as pd
@@ -146,9 +146,26 @@ def _stage(
     return rows, columns
 
 
+def text_quote(engine: Engine) -> Callable[[str], str]:
+    """Quotes a table or column name for SQL written into `sqlalchemy.text`, on `engine`'s dialect.
+
+    The dialect's own `identifier_preparer.quote` also doubles every `%` for drivers with `%`-style
+    parameters (PyMySQL, psycopg), and `text` doubles them once more, so a column `Change %` reached
+    MariaDB and PostgreSQL as `Change %%` (and SQLite as written). Here only the quote character is
+    escaped; the name is always quoted (a lower-case name means the same quoted or not).
+    """
+    preparer = engine.dialect.identifier_preparer
+
+    def quote(name: str) -> str:
+        escaped = name.replace(preparer.escape_quote, preparer.escape_to_quote)
+        return f"{preparer.initial_quote}{escaped}{preparer.final_quote}"
+
+    return quote
+
+
 def _swap_in(engine: Engine, table: str, columns: list[str]) -> None:
     """Replace `table` by its staging table, index it on (symbol, date) and ANALYZE it on SQLite."""
-    quote = engine.dialect.identifier_preparer.quote
+    quote = text_quote(engine)
     key = [c for c in (SYMBOL, DATE) if c in columns]
     with engine.begin() as conn:
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {quote(table)}"))
@@ -164,4 +181,4 @@ def _swap_in(engine: Engine, table: str, columns: list[str]) -> None:
 
 def _drop(engine: Engine, table: str) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP TABLE IF EXISTS {engine.dialect.identifier_preparer.quote(table)}"))
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {text_quote(engine)(table)}"))

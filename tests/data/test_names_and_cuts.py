@@ -1,0 +1,152 @@
+"""Names, symbols and cuts that databases treat differently: the same CSV input gives the same rows on
+SQLite, MariaDB and PostgreSQL, or one refusal naming what to fix.
+
+- header names with blanks around them, differing only in case, or too long for PostgreSQL;
+- a `%` in a column name (drivers with %-style parameters);
+- a column two joined tables both supply;
+- symbols that look like numbers (0050 is not 50);
+- two rows at one time exactly at the `max_rows_per_symbol` cut;
+- dates beyond what datetime64[ns] holds, numbers whose comma is ambiguous even with an exponent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from seqsweep.data.ingest import parse_dates, parse_numeric
+from seqsweep.data.load_csv import load_csv
+from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.spec import DatasetSpec
+from seqsweep.errors import DataError
+from tests.data.tiny_prices import price_frame
+
+BACKENDS = ["sqlite", "mariadb", "postgresql"]
+
+
+def write_csvs(folder: Path, prices: pd.DataFrame, *, header: list[str] | None = None) -> Path:
+    """`crypto_price.csv` (with `header` written in place of the frame's names) and an hourly
+    `US_Bond_Yield.csv` covering it, in a new folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    prices.to_csv(folder / "crypto_price.csv", index=False, header=header or True)
+    hours = pd.to_datetime(prices["date"]).drop_duplicates().sort_values()
+    pd.DataFrame({"date": hours.astype(str), "yield": 4.4e-6}).to_csv(
+        folder / "US_Bond_Yield.csv", index=False
+    )
+    return folder
+
+
+def rows(url: str | None, spec: DatasetSpec, symbol: str = "AAAUSDT") -> pd.DataFrame:
+    return load_symbol_rows(plan_source(spec, url), symbol)
+
+
+@pytest.mark.parametrize(
+    ("header_edit", "message"),
+    [
+        (lambda h: [h[0], h[1], " open", *h[3:]], "blanks around it"),
+        (lambda h: [*h[:-1], "volume "], "blanks around it"),
+        (lambda h: [*h, "Close"], "differ only in case"),
+        (lambda h: [*h, "x" * 70], "70 characters long"),
+    ],
+    ids=["leading blank", "trailing blank", "case twin", "too long"],
+)
+def test_header_names_the_databases_store_differently_are_refused(
+    header_edit: object, message: str, tmp_path: Path
+) -> None:
+    frame = price_frame("AAAUSDT", 0, hours=30)
+    header = header_edit(list(frame.columns))  # type: ignore[operator]
+    if len(header) > len(frame.columns):
+        frame = frame.assign(extra=1.0)
+    folder = write_csvs(tmp_path / "csv", frame, header=header)
+    with pytest.raises(DataError, match=message):
+        load_csv(folder, f"sqlite:///{tmp_path / 'x.db'}")
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_a_percent_sign_in_a_column_name_builds_alike_everywhere(database: str, tmp_path: Path) -> None:
+    frame = price_frame("AAAUSDT", 1, hours=30).assign(**{"Change %": np.linspace(-1, 1, 30)})
+    load_csv(write_csvs(tmp_path / "csv", frame), database)
+    got = rows(database, DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=4, horizon=1))
+    np.testing.assert_allclose(got["Change %"].to_numpy(), frame["Change %"].to_numpy())
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+def test_a_column_two_joined_tables_supply_is_refused_not_taken_from_one(
+    database: str, tmp_path: Path
+) -> None:
+    frame = price_frame("AAAUSDT", 2, hours=30).assign(**{"yield": 0.05})  # the bond table has one too
+    load_csv(write_csvs(tmp_path / "csv", frame), database)
+    with pytest.raises(DataError, match=r"'crypto_price' and 'US_Bond_Yield' both have a column 'yield'"):
+        plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=4, horizon=1), database)
+
+
+def test_symbols_that_look_like_numbers_keep_their_leading_zeros(tmp_path: Path) -> None:
+    frames = [
+        price_frame("AAAUSDT", 3, hours=10),
+        price_frame("0050", 4, hours=10),
+        price_frame("050", 5, hours=10),
+    ]
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    # small chunks: a chunk holding only numeric-looking symbols is read as text all the same
+    load_csv(write_csvs(tmp_path / "csv", pd.concat(frames, ignore_index=True)), url, chunk_rows=7)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.text("SELECT crypto_symbol, COUNT(*) FROM crypto_price GROUP BY crypto_symbol")
+        ).all()
+    engine.dispose()
+    assert dict(stored) == {"AAAUSDT": 10, "0050": 10, "050": 10}
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_two_rows_at_one_time_at_the_row_cut_are_refused_on_every_database(
+    database: str, tmp_path: Path
+) -> None:
+    frame = price_frame("AAAUSDT", 6, hours=60)
+    twin = frame.iloc[[30]].assign(close=99.9)  # row 31 of 60: exactly the 30th latest time
+    load_csv(write_csvs(tmp_path / "csv", pd.concat([frame, twin], ignore_index=True)), database)
+    spec = DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=2, horizon=1, max_rows_per_symbol=30)
+    with pytest.raises(DataError, match="appear 2 times with different values"):
+        rows(database, spec)
+    # an identical repeat at the cut is kept once: still the latest 30 times
+    load_csv(write_csvs(tmp_path / "csv2", pd.concat([frame, frame.iloc[[30]]], ignore_index=True)), database)
+    got = rows(database, spec)
+    assert len(got) == 30 and got["date"].is_unique
+    assert got["date"].iloc[0] == pd.Timestamp(frame["date"].iloc[30])
+
+
+def test_a_dataset_csv_cut_sees_the_row_past_it_too(tmp_path: Path) -> None:
+    frame = price_frame("AAAUSDT", 7, hours=40)
+    twin = frame.iloc[[20]].assign(close=99.9)  # the 20th latest time
+    path = tmp_path / "candles.csv"
+    candles = pd.concat([frame, twin], ignore_index=True).drop(columns="crypto_symbol")
+    names = {"open": "open_price", "high": "highest_price", "low": "lowest_price", "close": "closing_price"}
+    candles.rename(columns=names).to_csv(path, index=False)
+    spec = DatasetSpec(join="ohlcv", lookback=2, horizon=1, max_rows_per_symbol=20, csv=str(path))
+    plan = plan_source(spec, None)
+    with pytest.raises(DataError, match="appear 2 times with different values"):
+        load_symbol_rows(plan, plan.symbols[0] if plan.symbols else "")
+
+
+@pytest.mark.parametrize(
+    "values", [["2024-01-01", "9999-12-31 00:00:00"], [pd.Timestamp("2024-01-01").to_pydatetime(), pd.NaT]]
+)
+def test_dates_beyond_nanosecond_timestamps_are_one_data_error(values: list[object]) -> None:
+    import datetime
+
+    if values[1] is pd.NaT:
+        values = [values[0], datetime.datetime(2300, 1, 1)]
+    with pytest.raises(DataError, match=r"column 'date': .*dates must lie between 1677-09-21 and 2262-04-11"):
+        parse_dates(pd.Series(values, dtype=object), "date")
+
+
+@pytest.mark.parametrize("text", ["1,200E+03", "4,470e-6"])
+def test_a_lone_comma_group_is_ambiguous_with_an_exponent_too(text: str) -> None:
+    with pytest.raises(DataError, match="ambiguous"):
+        parse_numeric(pd.Series([text, text]), "volume")
+    # several groups are thousands separators beyond doubt
+    assert parse_numeric(pd.Series(["1,234,567e3"]), "volume").iloc[0] == 1_234_567_000.0
