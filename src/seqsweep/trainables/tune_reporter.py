@@ -13,7 +13,10 @@ Wrap the trainable once per sweep, so the bundle goes to the object store once a
 
 from __future__ import annotations
 
+import copy
+import pickle
 import threading
+import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from ray.tune.trainable.function_trainable import FunctionTrainable, wrap_functi
 
 from seqsweep.constants import NODE_ID
 from seqsweep.data.bundle import DatasetBundle
+from seqsweep.errors import TrialError
 from seqsweep.trainables.base import DeviceSettings, TrialSettings
 from seqsweep.trainables.loop import train
 from seqsweep.trainables.reporting import RestoreFolder
@@ -75,6 +79,37 @@ def train_trial(
     With `settings.data_parallel` the trial launches a Ray Train run and relays its reports; `bundle`
     must then be the dataset's ObjectRef, which the Train workers map without a copy.
     """
+    try:
+        _train_trial(config, bundle, settings)
+    except Exception as exc:
+        if _ray_can_carry(exc):
+            raise
+        raise TrialError(_as_text(exc)) from None
+
+
+def _ray_can_carry(error: BaseException) -> bool:
+    """Whether Ray Tune can hand `error` on as it is: it copies the exception (`copy.copy`) and pickles it
+    back to the driver. An exception class whose `__init__` takes other arguments than its message cannot
+    be copied, and Tune would report its own `TypeError` about that instead of the trial's error."""
+    try:
+        copy.copy(error)
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return False
+    return True
+
+
+def _as_text(error: BaseException) -> str:
+    """`error`'s traceback as text, ending with its own `module.Class: message` line (the line the sweep
+    prints for the trial); Tune writes the whole text to the trial's error.txt."""
+    kind = type(error)
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    return f"Traceback (most recent call last):\n{frames}{kind.__module__}.{kind.__qualname__}: {error}"
+
+
+def _train_trial(
+    config: dict[str, Any], bundle: DatasetBundle | ray.ObjectRef, settings: TrialSettings
+) -> None:
     settings, config = settings.for_trial(config)  # a mixed-family sweep: the trial's family, flat config
     if settings.data_parallel is not None:
         _train_data_parallel(config, bundle, settings)

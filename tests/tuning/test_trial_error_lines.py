@@ -1,0 +1,52 @@
+"""An errored trial's line shows the trial's own exception, whatever its class's constructor takes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seqsweep import cli
+from seqsweep.testing.sweeps import tiny_dataset
+from seqsweep.trainables.tune_reporter import _as_text, _ray_can_carry
+
+
+class TwoArguments(Exception):
+    def __init__(self, got: int, want: int) -> None:
+        super().__init__(f"got {got}, want {want}")
+
+
+def test_an_exception_ray_cannot_copy_becomes_text_ending_in_its_own_line() -> None:
+    assert _ray_can_carry(ValueError("plain"))
+    try:
+        raise TwoArguments(1, 2)
+    except TwoArguments as exc:
+        assert not _ray_can_carry(exc)
+        text = _as_text(exc)
+    assert text.startswith("Traceback (most recent call last):")
+    assert "raise TwoArguments(1, 2)" in text  # the frames travel to error.txt
+    assert text.splitlines()[-1] == f"{__name__}.TwoArguments: got 1, want 2"
+
+
+@pytest.mark.slow
+def test_a_user_model_raising_an_uncopyable_error_prints_that_error(
+    ray_cluster: object, sample_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep = {
+        "name": "odd_exception",
+        "model": "odd_exception:build",
+        "dataset": tiny_dataset(sample_db_url),
+        "params": {"units": {"type": "choice", "values": [4, 8]}, "epochs": 1},
+        "search": {"algorithm": "random", "num_samples": 1},
+        "scheduler": {"type": "none"},
+        "resources": {"cpu": 1},
+        "failure": {"max_retries": 0},
+        "storage_path": str(tmp_path / "runs"),
+    }
+    path = tmp_path / "odd_exception.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    assert cli.main(["run", str(path)]) == 1
+    [line] = [line for line in capsys.readouterr().out.splitlines() if " errored: " in line]
+    assert "odd_exception.ShapeProblem: got (1, 2), want (3, 4)" in line
+    assert "TypeError" not in line
