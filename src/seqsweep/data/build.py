@@ -28,6 +28,7 @@ from seqsweep.data.features import (
     CYCLICAL_FEATURES,
     assemble_features,
     cyclical_encodings,
+    embedding_model_identity,
     feature_names,
     grid_step,
     prepare_rows,
@@ -79,6 +80,9 @@ def build_dataset(
     plan = plan_source(spec, url)
     rows = _load_rows(spec, plan, in_process=in_process)
     fingerprint = cache.fingerprint(plan.value_columns, _digests(plan, rows))
+    model = embedding_model_identity(spec.embedding_model)
+    if model is not None:  # a local model folder: its files, not only its name, key the cache
+        fingerprint["embedding_model"] = model
     key = cache.cache_key(spec, fingerprint)
     if use_cache:
         cached = cache.load(spec, key, cache_dir)

@@ -10,6 +10,7 @@ a fitted `Preprocessing` to rows the build never saw, so training and prediction
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -269,6 +270,32 @@ def _model_path(name: str) -> Path:
             "sentence-transformers model directory"
         )
     return path
+
+
+SMALL_MODEL_FILE = 1 << 20
+"""Files of a local embedding model up to this size (configs, vocabularies) are hashed whole; larger
+ones (the weights) by size and modification time."""
+
+
+def embedding_model_identity(name: str) -> str | None:
+    """What a dataset's cache key holds of a local sentence-transformers folder (`dataset.embedding_model`):
+    a digest of every file's relative path, size and modification time, plus the contents of files up to
+    `SMALL_MODEL_FILE`. The folder's name alone would serve another model's embeddings from the cache
+    after the folder's files changed, or for a relative path read from another working directory.
+    None for the bundled model (pinned with the package; keys built with it stay as they were).
+    Raises ConfigError for a name that is neither (`_model_path`)."""
+    if name in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"):
+        return None
+    root = _model_path(name).resolve()
+    digest = hashlib.sha256()
+    for file in sorted(path for path in root.rglob("*") if path.is_file()):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(root).as_posix()}\0{stat.st_size}\0".encode())
+        if stat.st_size <= SMALL_MODEL_FILE:
+            digest.update(file.read_bytes())
+        else:
+            digest.update(str(stat.st_mtime_ns).encode())
+    return digest.hexdigest()[:20]
 
 
 @functools.lru_cache(maxsize=2)
