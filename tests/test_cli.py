@@ -50,6 +50,31 @@ def test_an_unforeseen_error_inside_a_ray_task_is_one_line_without_its_traceback
     assert 'File "' not in err and "line " not in err
 
 
+def test_ray_datas_retry_advice_is_cut_from_an_unforeseen_errors_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ray Data appends its retry advice to the error of a task that failed in a dataset's transform
+    (the text below is what a build printed for a date out of range); the line keeps the error's own."""
+    advice = (
+        "Out of bounds nanosecond timestamp: 9999-12-31 00:00:00\nFailed to apply UDF transform after 1/1 "
+        "attempts (total backoff 0.0s). To change retry attempts, configure "
+        "`ray.data.DataContext.get_current()`"
+    )
+
+    def boom(args: argparse.Namespace) -> int:
+        raise OverflowError(advice)
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(func=boom, verbose=False))
+    assert cli.main([]) == cli.EXIT_UNEXPECTED
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "seqsweep: unexpected error: OverflowError: Out of bounds nanosecond timestamp: 9999-12-31 00:00:00 "
+        "(run with -v for the traceback)"
+    )
+
+
 # --- quiet by default: seqsweep's own lines only ------------------------------------------------
 
 CHATTER = re.compile(

@@ -253,7 +253,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.verbose:
             traceback.print_exc()
         root = root_cause(exc)
-        message = scrub(" ".join(_last_paragraph(str(root)).split()))[:500]
+        message = scrub(" ".join(_without_ray_data_advice(_last_paragraph(str(root))).split()))[:500]
         print(
             f"seqsweep: unexpected error: {type(root).__name__}: {message} (run with -v for the traceback)",
             file=sys.stderr,
@@ -274,6 +274,17 @@ def root_cause(exc: BaseException) -> BaseException:
             return exc
         seen.add(id(inner))
         exc = inner
+
+
+RAY_DATA_ADVICE = "Failed to apply UDF transform"
+"""How Ray Data starts the retry advice it appends to a task's error message (data/build.py keeps the
+task's own first line for seqsweep's errors; this cuts it from unforeseen ones)."""
+
+
+def _without_ray_data_advice(text: str) -> str:
+    """`text` up to Ray Data's appended retry advice, if any."""
+    head, _, _ = text.partition(RAY_DATA_ADVICE)
+    return head.rstrip() or text
 
 
 def _last_paragraph(text: str) -> str:
