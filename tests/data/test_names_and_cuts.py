@@ -11,6 +11,7 @@ SQLite, MariaDB and PostgreSQL, or one refusal naming what to fix.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,47 @@ def test_a_lone_comma_group_is_ambiguous_with_an_exponent_too(text: str) -> None
         parse_numeric(pd.Series([text, text]), "volume")
     # several groups are thousands separators beyond doubt
     assert parse_numeric(pd.Series(["1,234,567e3"]), "volume").iloc[0] == 1_234_567_000.0
+
+
+def test_a_latin1_mariadb_database_reads_its_symbols_as_text(tmp_path: Path) -> None:
+    """MariaDB stores a latin1 database's text in latin1: its symbols are read, matched and selected as
+    the same text a UTF-8 database gives (no UnicodeDecodeError, the same rows)."""
+    from tests.databases import MARIADB_SERVER
+
+    name = f"seqsweep_latin1_{uuid.uuid4().hex[:12]}"
+    server = sa.create_engine(
+        f"{MARIADB_SERVER}/", isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+    )
+    try:
+        with server.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET latin1"))
+    except sa.exc.OperationalError as exc:
+        server.dispose()
+        pytest.skip(f"MariaDB at {MARIADB_SERVER} is unreachable ({exc.orig})")
+    try:
+        frames = [price_frame("AAAUSDT", 8, hours=30), price_frame("ÀAAUSDT", 9, hours=30)]
+        url = f"{MARIADB_SERVER}/{name}"
+        load_csv(write_csvs(tmp_path / "csv", pd.concat(frames, ignore_index=True)), url)
+        spec = DatasetSpec(join="prices", symbols=("AAAUSDT", "ÀAAUSDT"), lookback=4, horizon=1)
+        for symbol, frame in zip(("AAAUSDT", "ÀAAUSDT"), frames, strict=True):
+            got = load_symbol_rows(plan_source(spec, url), symbol)
+            np.testing.assert_allclose(got["close"].to_numpy(), frame["close"].to_numpy())
+    finally:
+        with server.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_a_tables_own_column_with_blanks_around_its_name_is_refused_alike(
+    database: str, tmp_path: Path
+) -> None:
+    """A table made without load-csv (which refuses such a header) may still have one."""
+    load_csv(write_csvs(tmp_path / "csv", price_frame("AAAUSDT", 10, hours=30)), database)
+    quote = "`" if database.startswith("mysql") else '"'
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE crypto_price ADD COLUMN {quote} spread{quote} FLOAT"))
+    engine.dispose()
+    with pytest.raises(DataError, match=r"column ' spread' has blanks around its name"):
+        plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=4, horizon=1), database)

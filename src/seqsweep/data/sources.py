@@ -322,6 +322,11 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
     selected: dict[str, str] = {}  # value column -> alias of the table it comes from
     for alias, table in aliases.items():
         for name in _value_columns(table, columns[table]):
+            if name != name.strip():
+                raise DataError(
+                    f"table {table!r}: column {name!r} has blanks around its name (MariaDB drops them from "
+                    f"the names a query returns); rename it {name.strip()!r}"
+                )
             if name in selected:
                 raise DataError(
                     f"tables {aliases[selected[name]]!r} and {table!r} both have a column {name!r}; the "
@@ -433,10 +438,13 @@ def sqlite_date_text(engine: Engine, tables: list[str], q: Any, bounded: bool) -
 def exact_text(dialect: str) -> Callable[[str], str]:
     """SQL that compares a text column byte for byte on `dialect`: MariaDB/MySQL's default collations fold
     case, accents ('É' = 'E') and trailing blanks, so there the column is cast to BINARY; SQLite and
-    PostgreSQL compare text exactly already. Symbols are matched in Python (`canonical_symbol`), and the
+    PostgreSQL compare text exactly already. The MariaDB bytes are those of the text in utf8mb4, whatever
+    the column's character set (a latin1 database's `À` is one byte there). Symbols are matched in Python (`canonical_symbol`), and the
     query must then select exactly the spellings matched, on every database alike."""
     if dialect in ("mysql", "mariadb"):
-        return lambda column: f"CAST({column} AS BINARY)"
+        # converted to utf8mb4 first: a latin1 column's own bytes are no UTF-8 (and the bound
+        # spellings arrive in the connection's utf8mb4)
+        return lambda column: f"CAST(CONVERT({column} USING utf8mb4) AS BINARY)"
     return lambda column: column
 
 
