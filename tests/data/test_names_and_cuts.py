@@ -195,3 +195,23 @@ def test_a_tables_own_column_with_blanks_around_its_name_is_refused_alike(
     engine.dispose()
     with pytest.raises(DataError, match=r"column ' spread' has blanks around its name"):
         plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=4, horizon=1), database)
+
+
+def test_a_comma_ending_every_row_is_read_in_place_and_an_extra_value_refused(tmp_path: Path) -> None:
+    frame = price_frame("AAAUSDT", 11, hours=30)
+    folder = write_csvs(tmp_path / "csv", frame)
+    lines = (folder / "crypto_price.csv").read_text().splitlines()
+    (folder / "crypto_price.csv").write_text(
+        "\n".join([lines[0], *(line + "," for line in lines[1:])]) + "\n"
+    )
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    load_csv(folder, url)
+    got = rows(url, DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=4, horizon=1))
+    np.testing.assert_allclose(got["volume"].to_numpy(), frame["volume"].to_numpy())  # not shifted
+
+    # every row one value more than the header names: pandas would drop the last value with a warning
+    (folder / "crypto_price.csv").write_text(
+        "\n".join([lines[0], *(line + ",7" for line in lines[1:])]) + "\n"
+    )
+    with pytest.raises(DataError, match=r"crypto_price\.csv: a row has more values than the header"):
+        load_csv(folder, url)

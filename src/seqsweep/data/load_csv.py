@@ -15,6 +15,7 @@ column and the value, and leaves the database as it was. SQLite tables are ANALY
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,10 +110,35 @@ def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[p
     """`file`'s rows, `chunk_rows` at a time, each read by `reader`; errors name the file."""
     log.info("loading %s", file)
     try:
-        # symbols are text as written: read as numbers, 0050 and 050 would both become 50
-        for chunk in pd.read_csv(file, chunksize=chunk_rows, dtype={SYMBOL: str}):
+        for chunk in _raw_chunks(file, chunk_rows):
             yield reader(chunk)
     except DataError as exc:
         raise DataError(f"load-csv: {file.name}: {exc}") from None
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"load-csv: {file.name}: {' '.join(str(exc).split())[:200]}") from None
+
+
+def _raw_chunks(file: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """`file`'s rows as written, `chunk_rows` at a time.
+
+    Symbols are read as text (as numbers, 0050 and 050 would both become 50). A comma ending every row
+    is dropped (`index_col=False`; pandas would otherwise take the first column as the index and shift
+    every value one column left); a row with more values than the header has names is refused, where
+    pandas would drop the extra value with a warning.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        chunks = pd.read_csv(file, chunksize=chunk_rows, dtype={SYMBOL: str}, index_col=False)
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            try:
+                chunk = next(chunks, None)
+            except pd.errors.ParserWarning:
+                raise DataError(
+                    "a row has more values than the header has column names; name every column or drop "
+                    "the extra values"
+                ) from None
+        if chunk is None:
+            return
+        yield chunk
