@@ -10,12 +10,11 @@ from typing import Any
 
 import optuna
 import pytest
-import yaml
 
 from seqsweep import cli
 from seqsweep.errors import TrialError
 from seqsweep.search_spaces.sweep import load_sweep
-from seqsweep.testing.sweeps import tiny_dataset
+from seqsweep.testing.sweeps import no_retry_sweep_file
 from seqsweep.trainables import InMemoryReporter
 from seqsweep.trainables.function import FunctionReporter
 
@@ -65,19 +64,14 @@ def test_finite_reports_pass_and_the_failing_epoch_is_named(tmp_path: Path) -> N
 def test_a_function_reporting_nan_losses_errors_and_is_never_best(
     ray_cluster: object, sample_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sweep = {
-        "name": "function_nan",
-        "trainable": TRAINABLE,
-        "dataset": tiny_dataset(sample_db_url),
-        "params": {"lr": {"type": "uniform", "low": 0.0, "high": 1.0}, "epochs": 1},
-        "search": {"algorithm": "tpe", "num_samples": 2, "max_concurrent": 2, "seed": 7},
-        "scheduler": {"type": "none"},
-        "resources": {"cpu": 1},
-        "failure": {"max_retries": 0},
-        "storage_path": str(tmp_path / "runs"),
-    }
-    path = tmp_path / "function_nan.yaml"
-    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    path = no_retry_sweep_file(
+        tmp_path,
+        "function_nan",
+        sample_db_url,
+        {"trainable": TRAINABLE},
+        {"lr": {"type": "uniform", "low": 0.0, "high": 1.0}, "epochs": 1},
+        {"algorithm": "tpe", "num_samples": 2, "max_concurrent": 2, "seed": 7},
+    )
     assert cli.main(["run", str(path)]) == 1
     out = capsys.readouterr().out
     assert "2 trials, 2 errored" in out

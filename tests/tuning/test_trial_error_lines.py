@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from seqsweep import cli
-from seqsweep.testing.sweeps import tiny_dataset
+from seqsweep.testing.sweeps import no_retry_sweep_file
 from seqsweep.trainables.tune_reporter import _as_text, _ray_can_carry
 
 
@@ -33,19 +32,14 @@ def test_an_exception_ray_cannot_copy_becomes_text_ending_in_its_own_line() -> N
 def test_a_user_model_raising_an_uncopyable_error_prints_that_error(
     ray_cluster: object, sample_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sweep = {
-        "name": "odd_exception",
-        "model": "odd_exception:build",
-        "dataset": tiny_dataset(sample_db_url),
-        "params": {"units": {"type": "choice", "values": [4, 8]}, "epochs": 1},
-        "search": {"algorithm": "random", "num_samples": 1},
-        "scheduler": {"type": "none"},
-        "resources": {"cpu": 1},
-        "failure": {"max_retries": 0},
-        "storage_path": str(tmp_path / "runs"),
-    }
-    path = tmp_path / "odd_exception.yaml"
-    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    path = no_retry_sweep_file(
+        tmp_path,
+        "odd_exception",
+        sample_db_url,
+        {"model": "odd_exception:build"},
+        {"units": {"type": "choice", "values": [4, 8]}, "epochs": 1},
+        {"algorithm": "random", "num_samples": 1},
+    )
     assert cli.main(["run", str(path)]) == 1
     [line] = [line for line in capsys.readouterr().out.splitlines() if " errored: " in line]
     assert "odd_exception.ShapeProblem: got (1, 2), want (3, 4)" in line
