@@ -11,14 +11,15 @@ seqsweep calls this.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pandas as pd
 
 from seqsweep.data import DatasetBundle, DatasetSpec, build, cache
 from seqsweep.data.ingest import canonical_symbol
-from seqsweep.data.sources import _fetch_tuples, _statement, clean_rows, create_engine, plan_source
-from seqsweep.data.tables import SYMBOL
+from seqsweep.data.sources import _fetch_tuples, clean_rows, create_engine, plan_source
+from seqsweep.data.tables import SYMBOL, text_quote
 
 _SYMBOL_COLUMN = "__symbol"
 
@@ -33,13 +34,13 @@ def build_in_pandas(spec: DatasetSpec, db_url: str) -> DatasetBundle:
     if plan.sql is None or not plan.by_symbol or plan.limit is not None or plan.url is None:
         raise ValueError("the pandas reference reads a SQL join by symbol, without max_rows_per_symbol")
     engine = create_engine(plan.url)
-    quote = engine.dialect.identifier_preparer.quote
+    quote = text_quote(engine)
     sql = plan.sql.replace("SELECT ", f"SELECT b.{quote(SYMBOL)} AS {quote(_SYMBOL_COLUMN)}, ", 1)
     params: dict[str, Any] = plan.params(plan.symbols[0])
     params["b_symbols"] = [s for symbol in plan.symbols for s in plan.spellings[symbol]["b_symbols"]]
     try:
         with engine.connect() as conn:
-            result = conn.execute(_statement(sql), params)
+            result = conn.execute(dataclasses.replace(plan, sql=sql).statement(), params)
             frame = pd.DataFrame(_fetch_tuples(result), columns=list(result.keys()))
     finally:
         engine.dispose()
