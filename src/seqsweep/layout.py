@@ -10,6 +10,7 @@ only through this module::
         experiment_state-<session>.json   Ray Tune's view of the trials (tuning.experiment_state)
         search_gen_state-<session>.json   Ray Tune's search generator (trial counts)
         sweep.yaml                        the validated sweep file, database password hidden
+        seqsweep_sweep.json               {"sha256": ...} of sweep.yaml as seqsweep last wrote it
         seqsweep_experiment.json          {"id": uuid}: the identity its Optuna study records as owner
         seqsweep_dataset.json             {"key": cache key} of the dataset the trials train on
         optuna.db                         the Optuna study (unless `search.storage` names an RDB)
@@ -37,6 +38,9 @@ SEARCH_STATE_GLOB: Final = "search_gen_state-*.json"
 """Tune's saved state of its search generator (trials created, total, finished)."""
 SWEEP_COPY: Final = "sweep.yaml"
 """The validated sweep file, written into the experiment directory so `resume` needs nothing else."""
+SWEEP_DIGEST_FILE: Final = "seqsweep_sweep.json"
+"""The SHA-256 of `sweep.yaml` as `run` (or `resume --num-samples/--time-budget-s`) wrote it: an edit by
+hand is refused by `resume` and `results` (`seqsweep.tuning.sweep_copy`)."""
 EXPERIMENT_ID_FILE: Final = "seqsweep_experiment.json"
 """The experiment's identity (a uuid), which its Optuna study records as its owner."""
 DATASET_FILE: Final = "seqsweep_dataset.json"

@@ -126,3 +126,20 @@ def test_results_never_write_over_a_folder_of_other_files(
     for _ in range(2):  # a new folder, then the same folder again: an earlier report is replaced
         assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(report)]) == 0
     assert (report / "winners.json").is_file()
+
+
+def test_a_report_written_again_drops_the_figures_it_no_longer_draws(
+    crafted_experiment: Path, tmp_path: Path
+) -> None:
+    """`results --out DIR` into an earlier report's folder kept that report's figures (a parameter's scatter
+    it no longer draws, importances now absent) beside a page that does not show them; a user's files stay."""
+    report = tmp_path / "report"
+    assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(report)]) == 0
+    drawn = {p.name for p in report.glob("*.png")}
+    earlier = ["f1_vs_old_param.png", "param_importances.png"]
+    for name in earlier:
+        assert name not in drawn
+        (report / name).write_bytes(b"an earlier report's figure")
+    (report / "my_notes.png").write_bytes(b"mine")
+    assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(report)]) == 0
+    assert {p.name for p in report.glob("*.png")} == drawn | {"my_notes.png"}

@@ -111,15 +111,30 @@ def _one_trial_sweep(write_sweep: Callable[..., Path], name: str, algorithm: str
     return path, Path(load_sweep(path).file.storage_path) / name
 
 
-def test_resume_refuses_fewer_trials_and_grids(
+def test_resume_refuses_fewer_trials_and_an_edited_sweep_copy(
     ray_cluster: None, write_sweep: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`resume --num-samples` never lowers the count; and the experiment's `sweep.yaml` edited by hand
+    (resume drew the stored space while training with the edited `params`) is refused by `resume` and
+    `results` in one line, until the file is put back."""
     path, experiment = _one_trial_sweep(write_sweep, "fewer", "random")
     assert cli.main(["run", str(path)]) == 0
     capsys.readouterr()
     assert cli.main(["resume", str(experiment), "--num-samples", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "only raises the count" in err[0]
+
+    copy = experiment / "sweep.yaml"
+    written = copy.read_text()
+    edited = written.replace("epochs: 1\n", "epochs: 2\n", 1)
+    assert edited != written
+    copy.write_text(edited)
+    for command in (["resume", str(experiment)], ["results", str(experiment), "--no-test"]):
+        assert cli.main(command) == 2, command
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "its sweep.yaml was edited after the sweep started" in err[0], err
+    copy.write_text(written)
+    assert cli.main(["resume", str(experiment)]) == 0
 
 
 def test_resume_with_only_a_larger_time_budget_runs_the_remaining_trials(

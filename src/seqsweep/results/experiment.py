@@ -36,6 +36,7 @@ from seqsweep.layout import STATE_GLOB, STUDY_DB, SWEEP_COPY, is_tune_experiment
 from seqsweep.search_spaces.mixed import MODEL_KEY, applies_to, lookup
 from seqsweep.search_spaces.sweep import SweepSpec, parse_sweep
 from seqsweep.tuning.retention import kept_checkpoints
+from seqsweep.tuning.sweep_copy import check_sweep_copy
 
 OK = "ok"
 """Finished with at least one epoch whose metric and losses are finite: may win."""
@@ -182,6 +183,7 @@ def read_experiment(path: str | Path) -> Experiment:
         raise ConfigError(f"{path}: no such experiment directory")
     if not is_tune_experiment(path):
         raise ConfigError(f"{path}: not a Ray Tune experiment directory (no {STATE_GLOB})")
+    check_sweep_copy(path)
     sweep = read_sweep_copy(path / SWEEP_COPY) if (path / SWEEP_COPY).exists() else None
     metric = sweep.file.search.metric if sweep else DEFAULT_METRIC
     mode = sweep.file.search.mode if sweep else DEFAULT_MODE

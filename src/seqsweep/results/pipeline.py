@@ -22,7 +22,7 @@ from seqsweep.results.leaderboard import (
     write_leaderboard_csv,
     write_winners_json,
 )
-from seqsweep.results.plots import write_plots
+from seqsweep.results.plots import remove_stale_figures, write_plots
 from seqsweep.results.report import write_report
 from seqsweep.results.reseed import ReseedOutcome, reseed_winners
 from seqsweep.results.sections import Section, persistence_score, report_sections
@@ -116,6 +116,7 @@ def write_results(
         confusion = test.winners[0].confusion
         title = f"Winner {winners[0].trial_id} on the test split ({test.n_positions} labels)"
     plots = write_plots(experiment, winners, report_dir, confusion=confusion, confusion_title=title)
+    remove_stale_figures(report_dir, plots.files)
     sections = report_sections(experiment, top, evaluations, reseeded, plots.absent)
     files += [p.path for p in plots.files]
     files.append(write_report(experiment, plots.files, sections, report_dir, test))

@@ -41,6 +41,10 @@ WINNER_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b
 OTHER_COLOR = "#9e9e9e"
 MAX_LOSS_PANELS = 6
 
+FIGURE_NAME_PATTERNS = ("loss_curves.png", "confusion_winner.png", "f1_vs_*.png", "param_importances.png")
+"""The names `write_plots` gives its figures (globs): in a reused report folder, a figure of these names
+that this report did not draw is an earlier report's (see `remove_stale_figures`)."""
+
 
 @dataclass(frozen=True)
 class PlotFile:
@@ -88,6 +92,29 @@ def write_plots(
     else:
         files.append(importances)
     return PlotSet(files, absent)
+
+
+def remove_stale_figures(out_dir: Path, drawn: list[PlotFile]) -> list[Path]:
+    """Delete the figures an earlier report left in `out_dir` that this report did not draw; return them.
+
+    A report written again into the same folder (`results --out DIR` twice, or `DIR/report/` after the
+    sweep was resumed) would otherwise keep, say, `f1_vs_<param>.png` of a parameter no longer searched or
+    `param_importances.png` that is now absent for a stated reason, beside a page that does not show them.
+    Only files named like this module's figures (`FIGURE_NAME_PATTERNS`) are touched; a user's own files
+    stay.
+    """
+    keep = {plot.path.resolve() for plot in drawn}
+    stale = sorted(
+        {
+            path
+            for pattern in FIGURE_NAME_PATTERNS
+            for path in out_dir.glob(pattern)
+            if path.is_file() and path.resolve() not in keep
+        }
+    )
+    for path in stale:
+        path.unlink()
+    return stale
 
 
 def plot_loss_curves(winners: list[TrialSummary], path: Path) -> PlotFile:

@@ -66,6 +66,7 @@ from seqsweep.tuning.searchers import (
     study_storage_url,
     warm_start_points,
 )
+from seqsweep.tuning.sweep_copy import check_sweep_copy, write_sweep_copy
 from seqsweep.tuning.trial_ids import indexed_search, inner_searcher
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ def run_sweep(
             if created:  # another start took the study meanwhile: leave nothing behind
                 shutil.rmtree(experiment_dir, ignore_errors=True)
             raise
-        (experiment_dir / SWEEP_COPY).write_text(without_password(spec).to_yaml())
+        write_sweep_copy(experiment_dir, without_password(spec).to_yaml())
         searcher = make_searcher(spec, str(experiment_dir))
         stops = StopRecord()
         budget = _make_budget(spec, stops)
@@ -231,6 +232,7 @@ def resume_sweep(
             f"{experiment_dir} is not a seqsweep experiment directory (no {TUNER_FILE} / {SWEEP_COPY})"
         )
     check_not_moved(experiment_dir)
+    check_sweep_copy(experiment_dir)
     spec = with_database(load_sweep(experiment_dir / SWEEP_COPY), db)
     spec = _resume_changes(spec, experiment_dir, num_samples, time_budget_s)
     root = str(experiment_dir.parent)
@@ -248,7 +250,7 @@ def resume_sweep(
         # Each unfinished trial goes on from its newest complete checkpoint, one row per epoch.
         reconcile_for_resume(experiment_dir)
         if num_samples is not None or time_budget_s is not None:
-            (experiment_dir / SWEEP_COPY).write_text(without_password(spec).to_yaml())
+            write_sweep_copy(experiment_dir, without_password(spec).to_yaml())
         # Tune's saved generator may say "finished" (a budget ended the last run) or aim at the old
         # count; reopen it so this run's budget and num_samples decide, not the last run's.
         reopen_search(experiment_dir, spec.num_samples)
