@@ -186,7 +186,7 @@ def test_a_changed_local_embedding_model_is_a_new_key_not_the_cached_embeddings(
     import dataclasses
     import json
 
-    from seqsweep.data.features import load_embedding_model
+    from seqsweep.data.features import cached_embedding_model
 
     try:
         cache = tmp_path / "datasets"
@@ -200,12 +200,11 @@ def test_a_changed_local_embedding_model_is_a_new_key_not_the_cached_embeddings(
         pooling = model / "1_Pooling" / "config.json"
         config = json.loads(pooling.read_text())
         config.update(pooling_mode_mean_tokens=False, pooling_mode_max_tokens=True)
-        pooling.write_text(json.dumps(config))
-        load_embedding_model.cache_clear()  # a new process would load the folder afresh
+        pooling.write_text(json.dumps(config))  # in the same process: the model in memory is not served
         second = build_dataset(spec, db_url=url, cache_dir=cache, in_process=True)
         assert second.cache_key != first.cache_key
         fresh = build_dataset(spec, db_url=url, cache_dir=tmp_path / "fresh", in_process=True)
         np.testing.assert_array_equal(second.features, fresh.features)
         assert not np.allclose(second.features, first.features)
     finally:
-        load_embedding_model.cache_clear()  # later tests count the bundled model's loads from zero
+        cached_embedding_model.cache_clear()  # later tests count the bundled model's loads from zero

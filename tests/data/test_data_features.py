@@ -10,11 +10,11 @@ from seqsweep.constants import MASK_VALUE
 from seqsweep.data.features import (
     CYCLICAL_FEATURES,
     assemble_features,
+    cached_embedding_model,
     cyclical_encodings,
     embed_texts,
     fit_pca,
     hourly_yield,
-    load_embedding_model,
     prepare_rows,
     project,
     symbol_embeddings,
@@ -129,4 +129,4 @@ def test_the_real_embedding_model_loads_once_and_tells_symbols_apart() -> None:
     reduced, _, _ = symbol_embeddings(("ETHUSDT", "LINKUSDT", "UNIUSDT"), 2)
     assert not np.allclose(reduced["ETHUSDT"], reduced["LINKUSDT"])
     embed_texts(["UNIUSDT"])
-    assert load_embedding_model.cache_info().misses == 1  # one load per process
+    assert cached_embedding_model.cache_info().misses == 1  # one load per process

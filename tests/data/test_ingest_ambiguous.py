@@ -119,10 +119,11 @@ def test_cli_refuses_ambiguous_dates_in_one_line(tmp_path: Path, capsys: pytest.
 # --- numbers -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", ["%Y%m%d%H", "%Y%m%d%H%M"])
+@pytest.mark.parametrize("fmt", ["%Y%m%d%H", "%Y%m%d%H%M", "%y%m%d%H%M", "%y%m%d%H%M%S"])
 @pytest.mark.parametrize("as_text", [False, True], ids=["numbers", "digit text"])
 def test_compact_calendar_dates_are_not_taken_for_epoch_times(fmt: str, as_text: bool) -> None:
-    """2024010100 is also an epoch time in seconds (2034-02-20), 202401010000 one in ms (1976-05-31)."""
+    """2024010100 is also an epoch time in seconds (2034-02-20), 202401010000 one in ms (1976-05-31);
+    with a 2-digit year, 2401010000 in seconds (2046-01-31) and 240101000000 in ms (1977-08-10)."""
     text = pd.Series(pd.date_range("2024-01-30 20:00", periods=60, freq="1h").strftime(fmt))
     values = text if as_text else text.astype(np.int64)
     with pytest.raises(

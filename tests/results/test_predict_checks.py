@@ -145,3 +145,20 @@ def test_db_is_refused_for_a_bundle_trained_on_a_csv(tmp_path: Path) -> None:
     assert str(csv) in str(caught.value) and "\n" not in str(caught.value)
     prediction = predict_from_db(bundle, None)  # without --db: the bundle's CSV
     assert prediction.symbols[0].window_end == str(frame["date"].iloc[-1])
+
+
+@pytest.mark.parametrize("at", ["05/01/2024", "01.05.2024 10:00", "June"])
+def test_an_at_that_is_not_iso_is_refused(bundle: ModelBundle, url: str, at: str) -> None:
+    """`--at 05/01/2024` was read month first (1 May) without a word; `--at` reads as `dataset.end` does."""
+    with pytest.raises(ConfigError, match=rf"^--at: not a date or datetime: '{at}'"):
+        predict_from_db(bundle, url, ["AAAUSDT"], at=at)
+
+
+def test_an_at_after_the_rows_is_refused_and_an_offset_is_converted(bundle: ModelBundle, url: str) -> None:
+    """The rows end 2024-01-10 23:00: `--at` a month later predicted from them, labelled with `--at`."""
+    last = predict_from_db(bundle, url, ["AAAUSDT"]).symbols[0].window_end
+    later = pd.Timestamp(last) + pd.Timedelta(days=30)
+    with pytest.raises(DataError, match=rf"^--at {later}: the rows of AAAUSDT end at {last}, 30 days"):
+        predict_from_db(bundle, url, ["AAAUSDT"], at=str(later))
+    shifted = predict_from_db(bundle, url, ["AAAUSDT"], at="2024-01-05T02:00+02:00")
+    assert shifted.at == "2024-01-05 00:00:00" and shifted.symbols[0].window_end == "2024-01-05 00:00:00"

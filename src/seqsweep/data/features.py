@@ -298,10 +298,18 @@ def embedding_model_identity(name: str) -> str | None:
     return digest.hexdigest()[:20]
 
 
-@functools.lru_cache(maxsize=2)
 def load_embedding_model(name: str = BUNDLED_MODEL) -> Any:
-    """The sentence-transformers model, loaded from disk once per process (no hub access)."""
-    path = _model_path(name)
+    """The sentence-transformers model `name` names (no hub access), loaded once per process for each
+    folder and content (`cached_embedding_model`): the same relative name read from another working
+    directory, or a folder whose files changed, is loaded afresh, as the dataset cache keys it
+    (`embedding_model_identity`). Raises ConfigError for a name that is no model (`_model_path`)."""
+    return cached_embedding_model(str(_model_path(name).resolve()), embedding_model_identity(name))
+
+
+@functools.lru_cache(maxsize=2)
+def cached_embedding_model(path: str, identity: str | None) -> Any:
+    """The model in folder `path` (absolute) whose files have `identity`; the cache behind
+    `load_embedding_model`, keyed by both."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer

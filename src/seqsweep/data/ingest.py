@@ -109,9 +109,11 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-COMPACT_DATE_FORMATS: Final = {10: "%Y%m%d%H", 12: "%Y%m%d%H%M"}
-"""Digit counts at which a calendar date written without separators (2024010113, 202401011300) is also
-an epoch time between 1971 and 2200 (2034-02-20 in seconds, 1976-05-31 in milliseconds)."""
+COMPACT_DATE_FORMATS: Final = {10: ("%Y%m%d%H", "%y%m%d%H%M"), 12: ("%Y%m%d%H%M", "%y%m%d%H%M%S")}
+"""Digit counts at which a calendar date written without separators is also an epoch time between 1971
+and 2200, with the layouts that give them: 2024010113 and 2401011300 (YYMMDDHHMM) read as seconds
+(2034-02-20, 2046-01-31), 202401011300 and 240101130000 (YYMMDDHHMMSS) as milliseconds (1976-05-31,
+1977-08-10). Other counts never fall in that range in any unit."""
 
 
 def _refuse_compact_calendar_dates(column: str, values: np.ndarray) -> None:
@@ -121,12 +123,12 @@ def _refuse_compact_calendar_dates(column: str, values: np.ndarray) -> None:
     if not len(values) or not np.array_equal(values, np.round(values)):
         return
     digits = {len(str(int(v))) for v in values[: min(len(values), 10_000)]}
-    fmt = COMPACT_DATE_FORMATS.get(digits.pop()) if len(digits) == 1 else None
-    if fmt is None:
-        return
+    formats = COMPACT_DATE_FORMATS.get(digits.pop(), ()) if len(digits) == 1 else ()
     text = pd.Series(values.astype(np.int64)).astype(str)
-    parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-    if parsed.notna().all():
+    for fmt in formats:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        if not parsed.notna().all():
+            continue
         raise DataError(
             f"column {column!r}: {text.iloc[0]} reads as the date {parsed.iloc[0]} written without separators "
             f"({fmt}) as well as an epoch time; {DATE_HINT}"

@@ -256,6 +256,9 @@ def predict_from_db(
                 f"symbol {symbol}: {len(features)} rows up to {at or 'now'}, the model needs lookback = {bundle.lookback}"
             )
         window = features[-bundle.lookback :]  # (L, F)
+        step = _step(bundle)
+        if at_time is not None and step is not None:
+            _check_window_reaches(symbol, pd.Timestamp(int(times[-1])), at_time, step)
         unobserved = check_window(window, times[-bundle.lookback :], symbol, preprocessing, seen=seen)
         if unobserved:
             gap = _unobserved_columns(bundle, symbol, url, at_time, unobserved)
@@ -428,12 +431,24 @@ def _db_url(db_url: str | None, bundle: ModelBundle) -> str:
 
 
 def _timestamp(at: str | None) -> pd.Timestamp | None:
-    if at is None:
-        return None
-    try:
-        return pd.Timestamp(at)
-    except (ValueError, TypeError):
-        raise ConfigError(f"--at: not a date or datetime: {at!r} (e.g. 2024-03-01T12:00)") from None
+    """`--at` as naive UTC, read as `dataset.start`/`end` are (ISO 8601 only, an offset converted):
+    `pd.Timestamp("05/01/2024")` would be 1 May, month first, without a word. ConfigError otherwise."""
+    from seqsweep.data.spec import naive_utc
+
+    return None if at is None else naive_utc(at, "--at")
+
+
+def _check_window_reaches(
+    symbol: str, window_end: pd.Timestamp, at: pd.Timestamp, step: pd.Timedelta
+) -> None:
+    """DataError (one line) when the symbol's rows end a step or more before `--at`: the prediction would
+    be for the last row's time, not for the time asked."""
+    if at - window_end >= step:
+        raise DataError(
+            f"--at {at}: the rows of {symbol} end at {window_end}, {at - window_end} before it; the "
+            f"prediction would be for {window_end}, not for --at: load the newer rows, or give --at "
+            f"{window_end} or earlier"
+        )
 
 
 def _step(bundle: ModelBundle) -> pd.Timedelta | None:
