@@ -116,3 +116,55 @@ def test_epoch_number_dates_refuse_a_bound_the_same_way_on_every_database(databa
             DataError, match=r"crypto_price\.date is a number column .*leave start and end out"
         ):
             _dates(database, **bound)
+
+
+def test_day_first_text_refuses_a_bound_and_the_latest_rows(tmp_path: Path) -> None:
+    """`15/01/2024 00:00` has an ISO length and separator but sorts by day: `start: 2024-01-15` kept the
+    rows from 21 January on (and of 15–20 February), `max_rows_per_symbol` took January's last rows."""
+    url = _write(tmp_path / "dm.db", "%d/%m/%Y %H:%M", pd.date_range("2024-01-13", periods=120, freq="1h"))
+    assert len(_dates(url)) == 120  # read whole, the text is parsed in Python (13/01: day first)
+    with pytest.raises(DataError, match=r"^dataset.start/end: SQLite holds crypto_price\.date as text"):
+        _dates(url, start="2024-01-02")
+    with pytest.raises(
+        DataError, match=r"^dataset.max_rows_per_symbol \(the latest rows\): .* like '\d\d/01/2024 \d\d:00'"
+    ):
+        _dates(url, max_rows_per_symbol=30)
+
+
+def test_one_instant_written_with_two_offsets_is_refused_not_left_unjoined(tmp_path: Path) -> None:
+    """Prices in UTC (`+00:00`), the yield in London time (`+01:00` from 31 March): SQLite joined them as
+    text and masked the yield in every summer hour; PostgreSQL (timestamptz) joins the instants."""
+    hours = pd.date_range("2024-03-30", periods=72, freq="1h", tz="UTC")
+    with sqlite3.connect(tmp_path / "o.db") as conn:
+        conn.execute("CREATE TABLE crypto_price (date TEXT, crypto_symbol TEXT, close REAL)")
+        conn.execute('CREATE TABLE "US_Bond_Yield" (date TEXT, yield REAL)')
+        for i, hour in enumerate(hours):
+            london = hour.tz_convert("Europe/London").isoformat(sep=" ")
+            conn.execute(
+                "INSERT INTO crypto_price VALUES (?, 'AAAUSDT', ?)", (hour.isoformat(sep=" "), 1.0 + i)
+            )
+            conn.execute('INSERT INTO "US_Bond_Yield" VALUES (?, ?)', (london, 4.0e-6))
+    with pytest.raises(DataError, match=r"SQLite holds the dates written two ways .*\+01:00"):
+        _dates(f"sqlite:///{tmp_path / 'o.db'}")
+
+
+@pytest.mark.parametrize("database", ["mariadb", "postgresql"], indirect=True)
+def test_a_text_date_column_on_a_server_is_refused_where_sql_compares_it(database: str) -> None:
+    """A VARCHAR `date` (`2024-01-20T00:00:00`): MariaDB compared it as text (the end row fell outside
+    `end: 2024-01-20`), PostgreSQL raised its own operator error; a join on text misses other spellings."""
+    engine = sa.create_engine(database)
+    text = [hour.strftime("%Y-%m-%dT%H:%M:%S") for hour in HOURS]
+    pd.DataFrame({"date": text, "crypto_symbol": "AAAUSDT", "close": 1.0}).to_sql(
+        "crypto_price", engine, index=False, dtype={"date": sa.String(32)}
+    )
+    pd.DataFrame({"date": text, "yield": 4.0e-6}).to_sql(
+        "US_Bond_Yield", engine, index=False, dtype={"date": sa.String(32)}
+    )
+    engine.dispose()
+    for bounds, what in (
+        ({"end": "2024-01-03"}, "a dataset.start/end bound"),
+        ({"max_rows_per_symbol": 30}, r"dataset.max_rows_per_symbol \(the latest rows\)"),
+        ({}, "the join on date"),
+    ):
+        with pytest.raises(DataError, match=rf"^crypto_price\.date is a text column .* so {what} could"):
+            _dates(database, **bounds)

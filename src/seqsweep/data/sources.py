@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -236,9 +236,12 @@ class SQLiteDateText:
         return text[: len(text) - (6 - self.digits)] if "%f" in self.format else text
 
     @classmethod
-    def of(cls, length: int, separator: str) -> SQLiteDateText | None:
+    def of(cls, length: int, separator: str, iso: bool = True, zone: str = "") -> SQLiteDateText | None:
         """The spelling of ISO text `length` characters long with `separator` between date and time;
-        None for any other (time zones, other layouts)."""
+        None for any other: `iso` False (the text does not start YYYY-MM-DD, e.g. 15/01/2024 00:00, which
+        has an ISO length and separator but sorts by day), a `zone` (an offset or Z), other layouts."""
+        if not iso or zone:
+            return None
         if length == 10:
             return cls("%Y-%m-%d", "D")
         if separator not in (" ", "T"):
@@ -338,11 +341,15 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
     _check_targets(spec, value_columns)
     q = text_quote(engine)
     bounded = base.start is not None or base.end is not None
+    latest = base.limit is not None
+    date_types = {table: columns[table][DATE] for table in tables}
     if bounded:
-        _check_bound_date_types({table: columns[table][DATE] for table in tables})
+        _check_bound_date_types(date_types)
     date_text = None
-    if engine.dialect.name == "sqlite" and (len(tables) > 1 or bounded):
-        date_text = sqlite_date_text(engine, tables, q, bounded)
+    if engine.dialect.name == "sqlite" and (len(tables) > 1 or bounded or latest):
+        date_text = sqlite_date_text(engine, tables, q, bounded, latest)
+    elif engine.dialect.name != "sqlite":
+        _check_server_date_text(date_types, engine.dialect.name, bounded=bounded, latest=latest)
     return replace(
         base,
         date_text=date_text,
@@ -362,6 +369,33 @@ def _check_bound_date_types(date_types: Mapping[str, Any]) -> None:
                 f"dataset.start/end: {table}.date is a number column ({kind}), epoch times that a date bound "
                 f"cannot be compared with; reload the table with `seqsweep data load-csv` (it stores dates "
                 f"as DATETIME) or leave start and end out"
+            )
+
+
+def _check_server_date_text(
+    date_types: Mapping[str, Any], dialect: str, *, bounded: bool, latest: bool
+) -> None:
+    """DataError (one line) for a text `date` column (VARCHAR, TEXT) on MariaDB/MySQL or PostgreSQL where
+    SQL must compare or sort it as time: a start/end bound (MariaDB compares text, so
+    `2024-01-20T00:00:00` falls outside an end of 2024-01-20 00:00:00; PostgreSQL refuses the
+    comparison), the latest rows (`ORDER BY date DESC`: 15/01/2024 sorts by day), or a join of several
+    tables on `date` (two spellings of one time never match). SQLite's text is checked row by row
+    instead (`sqlite_date_text`); a single table read whole is parsed in Python and needs neither."""
+    if not (bounded or latest or len(date_types) > 1):
+        return
+    for table, kind in date_types.items():
+        if isinstance(kind, sa.String):
+            what = (
+                "a dataset.start/end bound"
+                if bounded
+                else "dataset.max_rows_per_symbol (the latest rows)"
+                if latest
+                else "the join on date"
+            )
+            raise DataError(
+                f"{table}.date is a text column ({kind}) on {dialect}, which SQL compares and sorts as text, "
+                f"not as time, so {what} could pick the wrong rows; reload the table with `seqsweep data "
+                f"load-csv` (it stores dates as DATETIME) or alter the column to DATETIME"
             )
 
 
@@ -396,25 +430,33 @@ def _check_targets(spec: DatasetSpec, columns: tuple[str, ...]) -> None:
             )
 
 
-def sqlite_date_text(engine: Engine, tables: list[str], q: Any, bounded: bool) -> SQLiteDateText | None:
+def sqlite_date_text(
+    engine: Engine, tables: list[str], q: Any, bounded: bool, latest: bool = False
+) -> SQLiteDateText | None:
     """How SQLite writes the `date` of `tables`: one spelling, or a DataError (one line).
 
     SQLite keeps a DATETIME as text and compares text: `2024-01-09T00:00:00` never equals
     `2024-01-09 00:00:00.000000`, so a join (or a start/end bound) over dates written two ways drops
     rows without a word. A shape is (type, length, the character between date and time); the check
-    reads each table once (GROUP BY over its rows). With `bounded` (a start or end is set) the one
-    spelling must be a fixed-width ISO one (`SQLiteDateText.of`) that a bound can be written in.
+    reads each table once (GROUP BY over its rows). A shape is (type, length, the character between
+    date and time, whether the text starts with an ISO date, its time-zone designator): the same instant
+    written with two offsets (`+00:00` beside Europe/London's `+01:00` in summer) is two shapes. With
+    `bounded` (a start or end is set) the one spelling must be a fixed-width ISO one without a zone
+    (`SQLiteDateText.of`) that a bound can be written in; with `latest` (`ORDER BY date DESC LIMIT`) text
+    must be such a spelling too (15/01/2024 sorts by day), numbers sort as they are.
     """
-    shapes: dict[tuple[str, int, str], tuple[str, str]] = {}
+    shapes: dict[tuple[str, int, str, bool, str], tuple[str, str]] = {}
     with engine.connect() as conn:
         for table in tables:
             column = q(DATE)
             sql = (
-                f"SELECT typeof({column}), length({column}), substr({column}, 11, 1), min({column}) "
-                f"FROM {q(table)} WHERE {column} IS NOT NULL GROUP BY 1, 2, 3"
+                f"SELECT typeof({column}), length({column}), substr({column}, 11, 1), "
+                f"{column} GLOB '{ISO_DATE_GLOB}', {_sqlite_zone(column)}, min({column}) "
+                f"FROM {q(table)} WHERE {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 5"
             )
-            for kind, length, separator, example in conn.execute(sa.text(sql)):
-                shapes.setdefault((str(kind), int(length or 0), str(separator)), (table, str(example)))
+            for kind, length, separator, iso, zone, example in conn.execute(sa.text(sql)):
+                shape = (str(kind), int(length or 0), str(separator), bool(iso), str(zone))
+                shapes.setdefault(shape, (table, str(example)))
     if len(shapes) > 1:
         (table_a, one), (table_b, other) = list(shapes.values())[:2]
         raise DataError(
@@ -424,15 +466,30 @@ def sqlite_date_text(engine: Engine, tables: list[str], q: Any, bounded: bool) -
         )
     if not shapes:
         return None
-    (kind, length, separator), (table, example) = next(iter(shapes.items()))
-    spelling = SQLiteDateText.of(length, separator) if kind == "text" else None
-    if spelling is None and bounded:
+    (kind, length, separator, iso, zone), (table, example) = next(iter(shapes.items()))
+    spelling = SQLiteDateText.of(length, separator, iso, zone) if kind == "text" else None
+    if spelling is None and (bounded or (latest and kind == "text")):
+        what = "dataset.start/end" if bounded else "dataset.max_rows_per_symbol (the latest rows)"
         raise DataError(
-            f"dataset.start/end: SQLite holds {table}.date as {kind} values like {example!r}, which a date "
-            f"bound cannot be compared with exactly; reload the tables with `seqsweep data load-csv` (or "
-            f"rewrite `date` as ISO text, e.g. 2024-01-09 00:00:00)"
+            f"{what}: SQLite holds {table}.date as {kind} values like {example!r}, which SQL compares and "
+            f"sorts as text, not as time; reload the tables with `seqsweep data load-csv` (or rewrite "
+            f"`date` as ISO text in UTC, e.g. 2024-01-09 00:00:00)"
         )
     return spelling
+
+
+ISO_DATE_GLOB: Final = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]*"
+"""SQLite GLOB of text that starts with an ISO date (YYYY-MM-DD), which sorts as time does."""
+
+
+def _sqlite_zone(column: str) -> str:
+    """SQLite expression: the time-zone designator ending `column`'s text (`+01:00`, `-0500`, `Z`), else ''.
+    The same instant written with two offsets is two texts, which a join on `date` never matches."""
+    return (
+        f"CASE WHEN {column} GLOB '*[+-][0-9][0-9]:[0-9][0-9]' THEN substr({column}, -6) "
+        f"WHEN {column} GLOB '*[0-9][+-][0-9][0-9][0-9][0-9]' THEN substr({column}, -5) "
+        f"WHEN {column} GLOB '*[0-9]Z' THEN 'Z' ELSE '' END"
+    )
 
 
 def exact_text(dialect: str) -> Callable[[str], str]:
