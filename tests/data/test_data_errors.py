@@ -34,6 +34,29 @@ def test_unreachable_database_hides_the_password(cache_dir: Path) -> None:
     assert "s3cret-pw" not in message
 
 
+@pytest.mark.parametrize(
+    ("url", "error", "match"),
+    [
+        (
+            "mysql+pymysql://alice:s3cret-pw@127.0.0.1:notaport/crypto",
+            ConfigError,
+            r"database URL .*: invalid literal for int\(\) .*'notaport' \(is the port a number\?\)",
+        ),
+        (
+            "mysql+pymysql://alice:s3cret-pw@127.0.0.1:3306/crypto?charset=nosuch",
+            DataError,
+            r"cannot connect to database .*alice:\*\*\*@.*the driver refused the URL's options",
+        ),
+    ],
+    ids=["port of letters", "unknown charset"],
+)
+def test_a_url_the_driver_cannot_use_is_one_line(
+    url: str, error: type[SeqsweepError], match: str, cache_dir: Path
+) -> None:
+    """These ended as `unexpected error: ValueError` / `AttributeError` (exit 3)."""
+    assert "s3cret-pw" not in _fails(DatasetSpec(), url, cache_dir, error, match)
+
+
 @pytest.mark.mysql
 def test_wrong_credentials_never_show_the_password(
     mariadb_url: str, cache_dir: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture

@@ -62,6 +62,11 @@ USER_MODEL = "spatial_user_model:build"
         (FailureSettings, {"max_retries": -1}, "failure.max_retries: must be >= 0, got -1"),
         (CheckpointSettings, {"keep": 0}, "checkpoints.keep: must be >= 1, got 0"),
         (SweepFile, {"name": "two words"}, "sweep.name: must be a non-empty name without spaces or slashes"),
+        (SweepFile, {"name": ".."}, "sweep.name: '..' cannot name an experiment folder of the storage path"),
+        (SweepFile, {"name": "."}, "sweep.name: '.' cannot name an experiment folder"),
+        (SweepFile, {"name": "datasets"}, "sweep.name: 'datasets' cannot name an experiment folder"),
+        (SearchSettings, {"seed": -1}, "search.seed: must be a whole number from 0 to 4294967295, got -1"),
+        (SearchSettings, {"seed": 2**40}, "search.seed: must be a whole number from 0 to 4294967295"),
     ],
 )
 def test_an_invalid_section_cannot_be_built_from_python(

@@ -13,7 +13,16 @@ import yaml
 
 from seqsweep import cli
 from seqsweep.errors import ConfigError
-from seqsweep.search_spaces.params import Choice, Fixed, IntRange, LogUniform, QUniform, Uniform, parse_param
+from seqsweep.search_spaces.params import (
+    INTERIOR,
+    Choice,
+    Fixed,
+    IntRange,
+    LogUniform,
+    QUniform,
+    Uniform,
+    parse_param,
+)
 from seqsweep.search_spaces.sweep import BUILTIN_DIR, corner_configs, load_sweep, parse_sweep
 
 INVALID = sorted((Path(__file__).parent / "invalid_sweeps").glob("*.yaml"))
@@ -108,9 +117,10 @@ def test_corner_configs_cover_every_extreme_combination() -> None:
         }
     )
     corners = corner_configs(spec)
-    assert len(corners) == 6
+    assert len(corners) == 9  # a range: both ends and one fraction between (params.INTERIOR)
+    inside = 0.4 * INTERIOR
     assert {(c["cell_size"], c["dropout_rate_1"]) for c in corners} == {
-        (cell, d) for cell in (8, 16, 32) for d in (0.0, 0.4)
+        (cell, d) for cell in (8, 16, 32) for d in (0.0, inside, 0.4)
     }
     assert all(c["epochs"] == 2 for c in corners)
 

@@ -88,6 +88,10 @@ def create_engine(url: str) -> Engine:
     or missing driver is a ConfigError."""
     try:
         parsed = make_url(url)
+    except ValueError as exc:  # e.g. a port of letters (`int()` inside make_url)
+        raise ConfigError(
+            f"database URL {masked_url(url)!s}: {scrub(str(exc), url)[:120]} (is the port a number?)"
+        ) from None
     except sa_exc.ArgumentError:
         raise ConfigError(
             f"database URL {masked_url(url)!s} is not a SQLAlchemy URL (e.g. sqlite:///path.db, "
@@ -139,6 +143,13 @@ def open_engine(url: str, *, must_exist: bool = True) -> Engine:
         raise DataError(
             f"cannot connect to database {masked_url(url)}: {_reason(exc, url)} "
             "(check the host, port, database name and credentials)"
+        ) from None
+    except (ValueError, TypeError, LookupError, AttributeError) as exc:
+        # a driver taking a URL option it cannot use (PyMySQL's `?charset=nosuch` fails on a None codec)
+        engine.dispose()
+        raise DataError(
+            f"cannot connect to database {masked_url(url)}: the driver refused the URL's options "
+            f"({type(exc).__name__}: {_reason(exc, url)}); check the query options after '?'"
         ) from None
     return engine
 

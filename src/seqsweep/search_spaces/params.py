@@ -72,6 +72,11 @@ class IntRange:
         return od.IntDistribution(self.low, self.high, log=self.log, step=self.step)
 
 
+INTERIOR = math.sqrt(2) - 1
+"""Where between its ends a continuous range is checked (an irrational fraction: never a whole number
+between whole ends)."""
+
+
 @dataclass(frozen=True)
 class Uniform:
     low: float
@@ -82,7 +87,10 @@ class Uniform:
         _check_order(self.low, self.high)
 
     def corners(self) -> list[Any]:
-        return [self.low, self.high]
+        """Both ends and one fraction between them (`INTERIOR`): a range over an integer parameter
+        (`hidden_size: {type: uniform, low: 4, high: 8}`) has whole ends but draws 5.66, which the
+        family's check must see before a trial does."""
+        return [self.low, self.low + (self.high - self.low) * INTERIOR, self.high]
 
     def to_optuna(self) -> od.BaseDistribution:
         return od.FloatDistribution(self.low, self.high)
@@ -119,7 +127,12 @@ class QUniform:
             )
 
     def corners(self) -> list[Any]:
-        return [self.low, self.high]
+        """Both ends and the first step above `low` (`q: 0.5` over an integer parameter draws 4.5)."""
+        return (
+            [self.low, self.low + self.q, self.high]
+            if self.low + self.q < self.high
+            else [self.low, self.high]
+        )
 
     def to_optuna(self) -> od.BaseDistribution:
         return od.FloatDistribution(self.low, self.high, step=self.q)

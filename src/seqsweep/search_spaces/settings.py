@@ -19,6 +19,8 @@ from seqsweep.errors import ConfigError
 from seqsweep.tuning.registry import SAMPLERS, SCHEDULERS, check_name
 
 MODES = ("min", "max")
+MAX_SEED = 2**32 - 1
+"""The largest `search.seed`: Optuna's samplers seed numpy's `RandomState`, which takes 0 … 2**32 - 1."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class SearchSettings:
             raise ConfigError(f"search.num_samples: must be >= 1, got {self.num_samples}")
         if self.max_concurrent < 1:
             raise ConfigError(f"search.max_concurrent: must be >= 1, got {self.max_concurrent}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            # Optuna's samplers (numpy's RandomState) take 0 … 2**32 - 1 only
+            raise ConfigError(f"search.seed: must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}")
         self._check_budget()
 
     def _check_budget(self) -> None:
@@ -145,6 +150,16 @@ class CheckpointSettings:
 
 
 def check_sweep_name(name: str) -> None:
-    """`sweep.name`: non-empty, without spaces or slashes (it names the experiment directory and the study)."""
+    """`sweep.name`: non-empty, without spaces or slashes (it names the experiment directory and the study),
+    and none of the names a folder of the storage path cannot take: `.` (the storage path itself), `..`
+    (its parent: the experiment would land beside the user's files and its `sweep.yaml` over theirs) and
+    `datasets` (the dataset cache, `seqsweep.layout.DATASETS_DIR`). Raises ConfigError (one line)."""
+    from seqsweep.layout import DATASETS_DIR
+
     if not name or any(c in name for c in "/\\ "):
         raise ConfigError(f"sweep.name: must be a non-empty name without spaces or slashes, got {name!r}")
+    if name in (".", "..", DATASETS_DIR):
+        raise ConfigError(
+            f"sweep.name: {name!r} cannot name an experiment folder of the storage path ('.', '..' and "
+            f"{DATASETS_DIR!r}, the dataset cache, are taken); choose another name"
+        )

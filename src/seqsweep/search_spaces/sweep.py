@@ -299,6 +299,11 @@ def parse_space(sweep_file: SweepFile) -> dict[str, Param]:
     of `model.values` is refused.
     """
     params = sweep_file.params or {}
+    if not isinstance(params, dict):
+        raise ConfigError(
+            f"params: expected a mapping of parameter names to values or search specs (cell_size: 64), "
+            f"got {type(params).__name__} {params!r}"[:300]
+        )
     families = _families(sweep_file.model)
     if not families:
         return {name: parse_param(name, value) for name, value in params.items()}
@@ -502,5 +507,5 @@ def _check_common_keys(spec: SweepSpec) -> None:
                 continue
             try:
                 rule.check(config[key])
-            except Invalid:
-                raise ConfigError(f"params.{key}: must be {rule.rule}, got {config[key]!r}") from None
+            except Invalid as exc:
+                raise ConfigError(f"params.{key}: must be {exc or rule.rule}, got {config[key]!r}") from None

@@ -112,8 +112,8 @@ class ModelFamily(ABC):
         for key, rule in table.items():
             try:
                 merged[key] = rule.check(merged[key])
-            except Invalid:
-                raise self.invalid(key, f"must be {rule.rule}, got {merged[key]!r}") from None
+            except Invalid as exc:
+                raise self.invalid(key, f"must be {exc or rule.rule}, got {merged[key]!r}") from None
         self.check(merged)
         return merged
 

@@ -30,7 +30,8 @@ Closed = Literal["both", "left", "right", "neither"]
 
 
 class Invalid(ValueError):
-    """A value outside its hyperparameter's rule; `ModelFamily.resolve` turns it into a ConfigError."""
+    """A value outside its hyperparameter's rule; `ModelFamily.resolve` turns it into a ConfigError
+    (`must be <the exception's text, else the rule>`)."""
 
 
 class Hyperparameter(ABC):
@@ -106,7 +107,8 @@ class Int(Hyperparameter):
 @dataclass(frozen=True)
 class Float(Hyperparameter):
     """A real number in an interval of `low`, `high` (either None: unbounded) with `closed` ends;
-    ints are accepted and returned as floats, NaN never is."""
+    ints are accepted and returned as floats, NaN and ±infinity never are (`learning_rate: .inf` would
+    pass every bound check and end each trial in a NaN loss)."""
 
     low: float | None = None
     high: float | None = None
@@ -129,6 +131,8 @@ class Float(Hyperparameter):
         if not _is_number(value) or math.isnan(float(value)):
             raise Invalid(self.rule)
         number = float(value)
+        if math.isinf(number):
+            raise Invalid(f"finite, {self.rule}")
         left, right = self._ends
         if self.low is not None and (number < self.low or (left == "(" and number == self.low)):
             raise Invalid(self.rule)
