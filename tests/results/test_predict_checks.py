@@ -162,3 +162,29 @@ def test_an_at_after_the_rows_is_refused_and_an_offset_is_converted(bundle: Mode
         predict_from_db(bundle, url, ["AAAUSDT"], at=str(later))
     shifted = predict_from_db(bundle, url, ["AAAUSDT"], at="2024-01-05T02:00+02:00")
     assert shifted.at == "2024-01-05 00:00:00" and shifted.symbols[0].window_end == "2024-01-05 00:00:00"
+
+
+def test_a_bundle_of_a_database_with_a_password_asks_for_it_not_for_the_sample(
+    bundle: ModelBundle, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Export dropped a `dataset.db` with a password, so `predict` without `--db` read the generated
+    sample database and printed its prediction (exit 0)."""
+    import yaml
+
+    from seqsweep.results import bundle_format as fmt
+    from seqsweep.results.export import bundle_sweep_copy
+
+    sweep = bundle_sweep_copy({"name": "x", "dataset": {"db": "mysql+pymysql://u:Sekret42@db.example/prod"}})
+    assert sweep["dataset"]["db"] == "mysql+pymysql://u:***@db.example/prod"
+    copy = bundle.path / fmt.SWEEP_YAML
+    copy.write_text(yaml.safe_dump(sweep))
+    try:
+        monkeypatch.delenv("SEQSWEEP_DB_URL", raising=False)
+        with pytest.raises(
+            ConfigError, match=r"password is never stored .*pass --db URL or set \$SEQSWEEP_DB_URL"
+        ):
+            predict_from_db(bundle, None, ["AAAUSDT"])
+        monkeypatch.setenv("SEQSWEEP_DB_URL", url)
+        assert predict_from_db(bundle, None, ["AAAUSDT"]).symbols[0].symbol == "AAAUSDT"
+    finally:
+        copy.unlink()

@@ -26,7 +26,7 @@ from seqsweep import __version__
 from seqsweep._fs import move_into_place, with_umask_mode, writable_folder
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE
 from seqsweep.data.bundle import DatasetBundle
-from seqsweep.db_url import has_password
+from seqsweep.db_url import has_password, mask
 from seqsweep.errors import ConfigError
 from seqsweep.layout import SWEEP_COPY
 from seqsweep.results import bundle_format as fmt
@@ -200,6 +200,17 @@ def _write_model(
     return framework.name, files, max_diff
 
 
+def bundle_sweep_copy(sweep: dict[str, Any]) -> dict[str, Any]:
+    """The experiment's sweep as a bundle keeps it: a `dataset.db` with a password is kept with the
+    password hidden (`***`), never a real one, so that `predict` asks for `--db` or $SEQSWEEP_DB_URL
+    rather than reading another database (the generated sample) without a word."""
+    dataset = sweep.get("dataset")
+    stored_db = dataset.get("db") if isinstance(dataset, dict) else None
+    if isinstance(dataset, dict) and has_password(stored_db, count_hidden=True):
+        sweep = {**sweep, "dataset": {**dataset, "db": mask(str(stored_db))}}
+    return sweep
+
+
 def _write_bundle_files(
     experiment: Experiment,
     trial: TrialSummary,
@@ -218,9 +229,7 @@ def _write_bundle_files(
     fmt.write_preprocessing(prep, tuple(bundle.symbols), folder)
     dataset = {k: v for k, v in bundle.spec.to_dict().items() if k != "db"}
     (folder / fmt.DATASET_YAML).write_text(yaml.safe_dump(dataset, sort_keys=False))
-    sweep = yaml.safe_load((experiment.path / SWEEP_COPY).read_text())
-    if isinstance(sweep.get("dataset"), dict) and has_password(sweep["dataset"].get("db"), count_hidden=True):
-        sweep["dataset"].pop("db", None)  # the stored copy hides passwords (***); never keep a real one
+    sweep = bundle_sweep_copy(yaml.safe_load((experiment.path / SWEEP_COPY).read_text()))
     (folder / fmt.SWEEP_YAML).write_text(yaml.safe_dump(sweep, sort_keys=False))
 
     test = evaluation.to_dict()

@@ -416,18 +416,20 @@ def _symbols(bundle: ModelBundle, symbols: list[str] | tuple[str, ...] | None) -
 
 
 def _db_url(db_url: str | None, bundle: ModelBundle) -> str:
-    """`--db`, else the bundle's sweep `dataset.db` (kept only without a password), else $SEQSWEEP_DB_URL,
-    else the generated sample database: the README's resolution rule."""
+    """`--db`, else the bundle's sweep `dataset.db`, else $SEQSWEEP_DB_URL, else the generated sample
+    database: the README's resolution rule. A stored URL whose password is hidden (`***`) takes
+    $SEQSWEEP_DB_URL, and without it is a ConfigError: the training database, not the sample."""
     import yaml
 
-    from seqsweep.db_url import resolve
+    from seqsweep.db_url import fill_hidden_password, resolve
 
     stored = None
     sweep_file = bundle.path / fmt.SWEEP_YAML
     if not db_url and sweep_file.is_file():
         dataset = (yaml.safe_load(sweep_file.read_text()) or {}).get("dataset")
         stored = dataset.get("db") if isinstance(dataset, dict) else None
-    return resolve(db_url, stored if isinstance(stored, str) else None)
+    stored = fill_hidden_password(stored) if isinstance(stored, str) else None
+    return resolve(db_url, stored)
 
 
 def _timestamp(at: str | None) -> pd.Timestamp | None:
