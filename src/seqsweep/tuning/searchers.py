@@ -386,8 +386,28 @@ _DRIVER_ONLY = ("_stops", "_budget")
 """Searcher attributes that link to driver-side objects and are never pickled with it."""
 
 
+class MaskedRDBStorage(optuna.storages.RDBStorage):
+    """Optuna's RDB storage whose pickled state never holds the URL's password.
+
+    Ray Tune pickles the searcher, and with it the study's storage, into the experiment (`tuner.pkl`,
+    `searcher-state-*.pkl`) and Ray's session folder; Optuna's `RDBStorage.__getstate__` keeps its
+    URL whole. Here the URL is pickled masked (`seqsweep.db_url.mask`: `***`) and unpickling takes the
+    password back from `$SEQSWEEP_STUDY_URL`, which must name the same storage (ConfigError, one
+    line, otherwise) — as `resume` already asks for a study URL whose password the sweep file hides.
+    """
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state["url"] = mask(str(state["url"]))
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        url = fill_from_same_storage(str(state["url"]), STUDY_URL_ENV)
+        super().__setstate__({**state, "url": url})
+
+
 def make_searcher(spec: SweepSpec, experiment_dir: str) -> PruningOptunaSearch:
-    storage = optuna.storages.RDBStorage(study_storage_url(spec, experiment_dir))
+    storage = MaskedRDBStorage(study_storage_url(spec, experiment_dir))
     space: Any = {name: p.to_optuna() for name, p in spec.searched.items()}
     if spec.families:  # define-by-run: the family first, then only that family's parameters
         space = FamilySpace(spec.families, spec.searched)
