@@ -85,3 +85,14 @@ def read_experiment_id(experiment_dir: Path) -> str | None:
         return None
     value = payload.get("id") if isinstance(payload, dict) else None
     return str(value) if value else None
+
+
+def earlier_experiment_dir(earlier_experiment: str) -> Path:
+    """`warm_start`'s earlier experiment as a directory; ConfigError (one line) when it is none. Checked by
+    `validate` (no Ray) as by `run`, which then also checks its study (`tuning.searchers.check_warm_start`)."""
+    from seqsweep.errors import ConfigError
+
+    directory = Path(earlier_experiment).expanduser()
+    if not directory.is_dir():
+        raise ConfigError(f"warm_start: {earlier_experiment} is not a directory; name an earlier experiment")
+    return directory

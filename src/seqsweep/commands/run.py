@@ -135,6 +135,10 @@ def _report(outcome: SweepOutcome) -> int:
 
 def validate_command(args: argparse.Namespace) -> int:
     spec = load_with_overrides(args)
+    if spec.file.warm_start:
+        from seqsweep.layout import earlier_experiment_dir
+
+        earlier_experiment_dir(spec.file.warm_start)
     print(
         f"{spec.name}: sweep file valid ({len(spec.searched)} searched parameters, {spec.num_samples} trials)"
     )

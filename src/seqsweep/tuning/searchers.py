@@ -33,7 +33,7 @@ from ray.tune.search.optuna import OptunaSearch
 from seqsweep.constants import DEFAULT_METRIC, FINAL_EPOCH, STUDY_URL_ENV
 from seqsweep.db_url import fill_from_same_storage, mask, scrub
 from seqsweep.errors import ConfigError
-from seqsweep.layout import SWEEP_COPY, read_experiment_id, study_db_url
+from seqsweep.layout import SWEEP_COPY, earlier_experiment_dir, read_experiment_id, study_db_url
 from seqsweep.search_spaces.mixed import FamilySpace
 from seqsweep.search_spaces.sweep import SweepSpec
 from seqsweep.tuning.registry import SAMPLERS, SCHEDULERS
@@ -440,13 +440,6 @@ def _earlier_sweep(directory: Path) -> dict[str, Any] | None:
     return raw if isinstance(raw, dict) else None
 
 
-def _earlier_directory(earlier_experiment: str) -> Path:
-    directory = Path(earlier_experiment).expanduser()
-    if not directory.is_dir():
-        raise ConfigError(f"warm_start: {earlier_experiment} is not a directory; name an earlier experiment")
-    return directory
-
-
 def _fill_warm_start_password(earlier_experiment: str, stored: str) -> str:
     """The earlier study storage's URL with its hidden (`***`) password taken back from
     $SEQSWEEP_STUDY_URL (`fill_from_same_storage`); ConfigError naming `warm_start` without it, or when the
@@ -464,7 +457,7 @@ def earlier_study(earlier_experiment: str) -> tuple[str | None, str]:
     stored with its password hidden (`***`) gets it back from $SEQSWEEP_STUDY_URL (ConfigError
     without it): the returned URL may then hold the password and must only be shown through `mask`.
     """
-    directory = _earlier_directory(earlier_experiment)
+    directory = earlier_experiment_dir(earlier_experiment)
     raw = _earlier_sweep(directory)
     if raw is not None and raw.get("name"):
         search = raw.get("search")
@@ -478,7 +471,7 @@ def earlier_study(earlier_experiment: str) -> tuple[str | None, str]:
 def earlier_metric(earlier_experiment: str) -> str | None:
     """The `search.metric` the earlier experiment ranked its trials by (its stored `sweep.yaml`);
     None when that file is missing or unreadable."""
-    raw = _earlier_sweep(_earlier_directory(earlier_experiment))
+    raw = _earlier_sweep(earlier_experiment_dir(earlier_experiment))
     if raw is None or not raw.get("name"):
         return None
     search = raw.get("search")
