@@ -143,3 +143,22 @@ def test_function_resumes_from_its_checkpoint_and_numbers_steps_on(
     assert [r["epoch"] for r in resumed.reports] == [3]
     assert resumed.reports[0]["val_macro_f1"] == full.reports[2]["val_macro_f1"]
     assert "val_skill" in resumed.reports[0]
+
+
+def test_a_function_that_never_reports_fails_its_trial_unless_resumed(
+    synthetic_bundle: Any, tmp_path: Path
+) -> None:
+    """Tune recorded such a trial as finished with no metric: `best none`, exit 0, Tune's own
+    `Trial ... completed. Last result:` lines. A trial resumed after its last report has nothing left."""
+    from seqsweep.errors import TrialError
+    from seqsweep.trainables import InMemoryReporter
+    from seqsweep.trainables.function import train_function
+
+    # pytest puts this folder on sys.path: "tiny_user_models:..." imports as a sweep file names it
+    fresh = InMemoryReporter(trial_id="t1", root=tmp_path)
+    with pytest.raises(TrialError, match=r"returned without reporting any epoch; call reporter\.report"):
+        train_function("tiny_user_models:never_reports", {"epochs": 2}, synthetic_bundle, fresh)
+    (tmp_path / "last").mkdir()
+    resumed = InMemoryReporter(trial_id="t1", root=tmp_path, restore_from=tmp_path / "last")
+    train_function("tiny_user_models:never_reports", {"epochs": 2}, synthetic_bundle, resumed)
+    assert resumed.reports == []

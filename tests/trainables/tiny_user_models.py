@@ -51,3 +51,8 @@ def wrong_output(config: dict[str, Any], shape: DataShape) -> Any:
     from torch import nn
 
     return nn.Sequential(nn.Flatten(), nn.Linear(shape.lookback * shape.n_features, 6))
+
+
+def never_reports(config: dict[str, Any], data: Any, reporter: Any) -> None:
+    """A training function (`trainable:`) that returns without calling `reporter.report`."""
+    data.windows("train")

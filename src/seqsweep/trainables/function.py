@@ -201,6 +201,8 @@ class FunctionReporter:
         self._inner = inner
         self._trainable = trainable
         self._epoch = 0
+        self.reports = 0
+        """Reports forwarded so far."""
 
     @property
     def trial_id(self) -> str:
@@ -232,6 +234,17 @@ class FunctionReporter:
                 json.dumps({"trainable": self._trainable, "epoch": self._epoch}) + "\n"
             )
         self._inner.report(payload, folder)
+        self.reports += 1
+
+    def check_reported(self) -> None:
+        """TrialError when the function returned without one report on a fresh start: Tune would record
+        the trial as finished with no metric (`best none`) and the sweep would end with exit 0. A resumed
+        trial may have reported its last epoch before the driver died, so it is not checked."""
+        if self.reports == 0 and self._inner.restored_checkpoint() is None:
+            raise TrialError(
+                f"trainable {self._trainable}: the function returned without reporting any epoch; call "
+                f"reporter.report(metrics) once per epoch"
+            )
 
 
 def train_function(
@@ -258,7 +271,9 @@ def train_function(
     device = getattr(reporter, "device_settings", None)
     cpus = device().cpus if callable(device) else 1
     view = DatasetView(bundle, seed=trial_seed(sweep_seed, reporter.trial_id), cpus=cpus)
-    function({**(fixed or {}), **config}, view, FunctionReporter(reporter, trainable))
+    forwarding = FunctionReporter(reporter, trainable)
+    function({**(fixed or {}), **config}, view, forwarding)
+    forwarding.check_reported()
 
 
 class HookModel:
