@@ -28,6 +28,15 @@ about 1 s); wall seconds run from the sweep's first trial start to that report. 
 best within ≤ 1/3 of the grid's epochs", is met when the median seed's epochs to the target (a seed
 that never reached it counts as never) are at most a third of the budget.
 
+Why the row has stayed unmet: the row's one-way ANOVA finds the grid's 12 points indistinguishable
+at this scale (real ETHUSDT, 2026-12-01: F = 0.74, p = 0.70). The same grid on the generated ETHUSDT
+of the embedded default (all 1,200 h, cell 16, E 4, seeds 0–4, run once on 2026-12-01 to see whether
+the real data was the cause) gave F = 0.77, p = 0.67: the latent divisor and KL weight do not move the
+per-cell macro-F1 beyond the training seed's noise on either. On a flat landscape the first report at
+or above the grid's best is a draw of that noise, so no search can reach it in a third of the epochs
+except by luck; a verdict needs a scale at which the points differ (the notebook's cell 124 and 20
+epochs: hours per seed on 2 cores).
+
 The score is `val_macro_f1`, the per-cell macro-F1 (the mean over (target, step) cells of each cell's
 three-class macro-F1, `seqsweep.metrics`), not the notebook's pooled score. Rows measured before
 2026-11-30 used the pooled score and compared a grid of 1 seed with 3 seeds of 12 TPE + ASHA trials.
