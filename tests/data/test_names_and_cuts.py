@@ -120,6 +120,37 @@ def test_two_rows_at_one_time_at_the_row_cut_are_refused_on_every_database(
     assert got["date"].iloc[0] == pd.Timestamp(frame["date"].iloc[30])
 
 
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_copies_above_the_cut_do_not_hide_a_conflict_below_them(database: str, tmp_path: Path) -> None:
+    """LIMIT counts rows: an exact repeat of the latest hour took the one row past the cut, so of two
+    conflicting rows at the 30th latest time only one came and was kept without a word."""
+    frame = price_frame("AAAUSDT", 6, hours=60)
+    copies = [frame.iloc[[59]], frame.iloc[[58]], frame.iloc[[30]].assign(close=99.9)]
+    load_csv(write_csvs(tmp_path / "csv", pd.concat([frame, *copies], ignore_index=True)), database)
+    spec = DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=2, horizon=1, max_rows_per_symbol=30)
+    with pytest.raises(DataError, match="appear 2 times with different values"):
+        rows(database, spec)
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_a_row_without_a_date_is_refused_under_the_cut_on_every_database(database: str) -> None:
+    """PostgreSQL sorts NULL first in `ORDER BY date DESC`, SQLite and MariaDB last: only PostgreSQL's
+    latest rows held the dateless row (so `validate` passed on SQLite and `run` then refused)."""
+    engine = sa.create_engine(database)
+    frame = price_frame("AAAUSDT", 6, hours=60)
+    dateless = frame.iloc[[0]].astype({"date": object}).assign(date=None)
+    pd.concat([frame.astype({"date": object}), dateless]).to_sql("crypto_price", engine, index=False)
+    hours = frame["date"]
+    pd.DataFrame({"date": hours, "yield": 4.4e-6}).to_sql("US_Bond_Yield", engine, index=False)
+    engine.dispose()
+    for limit in (None, 30):
+        spec = DatasetSpec(
+            join="prices", symbols=("AAAUSDT",), lookback=2, horizon=1, max_rows_per_symbol=limit
+        )
+        with pytest.raises(DataError, match="column 'date': a row has no date"):
+            rows(database, spec)
+
+
 def test_a_dataset_csv_cut_sees_the_row_past_it_too(tmp_path: Path) -> None:
     frame = price_frame("AAAUSDT", 7, hours=40)
     twin = frame.iloc[[20]].assign(close=99.9)  # the 20th latest time
@@ -131,6 +162,11 @@ def test_a_dataset_csv_cut_sees_the_row_past_it_too(tmp_path: Path) -> None:
     plan = plan_source(spec, None)
     with pytest.raises(DataError, match="appear 2 times with different values"):
         load_symbol_rows(plan, plan.symbols[0] if plan.symbols else "")
+    # exact repeats of the latest hours do not push the conflict out of the rows read
+    repeats = pd.concat([candles, candles.iloc[[39, 38]]], ignore_index=True)
+    repeats.rename(columns=names).to_csv(path, index=False)
+    with pytest.raises(DataError, match="appear 2 times with different values"):
+        load_symbol_rows(plan_source(spec, None), plan.symbols[0] if plan.symbols else "")
 
 
 @pytest.mark.parametrize(

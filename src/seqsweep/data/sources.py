@@ -195,9 +195,9 @@ class SourcePlan:
             else {}
         )
         if self.limit is not None:
-            # one row past the cut: two rows at the cut's time both come (their conflict is seen by
-            # `clean_rows`, not split between the rows kept and the rows left out); `load_symbol_rows`
-            # keeps the latest `limit` times
+            # one time past the cut: every copy of a kept time comes, so `clean_rows` sees a conflict
+            # between copies (`_query_rows` asks for more rows while copies take places);
+            # `load_symbol_rows` keeps the latest `limit` times
             params["limit"] = self.limit + 1
         for name, bound in (("start", self.start), ("end", self.end)):
             if bound is None:
@@ -539,9 +539,12 @@ def _select_sql(
     if where:
         sql += " WHERE " + " AND ".join(where)
     # the latest N rows when bounded (reversed again after loading), else oldest first
-    sql += f" ORDER BY b.{q(DATE)} {'DESC' if bounds.limit is not None else 'ASC'}"
     if bounds.limit is not None:
-        sql += " LIMIT :limit"
+        # a row without a date first on every database (PostgreSQL sorts NULL first in DESC, SQLite and
+        # MariaDB last): `clean_rows` refuses it as it does in a whole-table read
+        sql += f" ORDER BY CASE WHEN b.{q(DATE)} IS NULL THEN 0 ELSE 1 END, b.{q(DATE)} DESC LIMIT :limit"
+    else:
+        sql += f" ORDER BY b.{q(DATE)} ASC"
     return sql
 
 
@@ -624,12 +627,32 @@ def load_symbol_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
         engine = create_engine(plan.url)
         try:
             with db_errors(plan.url, f"reading the rows of {symbol}"), engine.connect() as conn:
-                result = conn.execute(plan.statement(), plan.params(symbol))
-                frame = pd.DataFrame(_fetch_tuples(result), columns=list(result.keys()))
+                frame = _query_rows(conn, plan, symbol)
         finally:
             engine.dispose()
     rows = clean_rows(frame, plan.value_columns, plan.labels, symbol=symbol)
     return rows if plan.limit is None else rows.tail(plan.limit).reset_index(drop=True)
+
+
+def _query_rows(conn: sa.Connection, plan: SourcePlan, symbol: str) -> pd.DataFrame:
+    """The rows `plan`'s query gives for `symbol`, as stored (not yet parsed); with `plan.limit`, every
+    row of its latest `limit` + 1 times (`SourcePlan.params`).
+
+    SQL's LIMIT counts rows, not times: copies of one time (an exact repeat, or a conflicting one that
+    `clean_rows` must refuse) take places, so the rows may end before `limit` + 1 times have come, and a
+    conflicting copy of a kept time would be left out, the other copy kept without a word. The query is
+    then asked again for as many more rows as times are missing, until they have come or the rows end.
+    """
+    params = plan.params(symbol)
+    while True:
+        result = conn.execute(plan.statement(), params)
+        frame = pd.DataFrame(_fetch_tuples(result), columns=list(result.keys()))
+        if plan.limit is None or len(frame) < params["limit"]:
+            return frame
+        missing = plan.limit + 1 - frame[DATE].nunique()
+        if missing <= 0:
+            return frame
+        params = {**params, "limit": params["limit"] + missing}
 
 
 def _fetch_tuples(result: sa.CursorResult[Any]) -> list[tuple[Any, ...]]:
@@ -661,8 +684,11 @@ def _read_csv_rows(plan: SourcePlan) -> pd.DataFrame:
     if plan.end is not None:
         frame = frame[frame[DATE] <= plan.end]
     frame = frame.sort_values(DATE, kind="stable")
-    # one row past the cut, as the SQL query (see `SourcePlan.params`)
-    return frame.tail(plan.limit + 1) if plan.limit is not None else frame
+    if plan.limit is None:
+        return frame
+    # every row of the latest `limit` + 1 times, as the SQL query gives (`_query_rows`)
+    times = frame[DATE].drop_duplicates()
+    return frame[frame[DATE] >= times.iloc[-(plan.limit + 1)]] if len(times) > plan.limit + 1 else frame
 
 
 def clean_rows(
