@@ -22,6 +22,8 @@ Every refusal is a `DataError` whose message is one line naming the column and a
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import logging
 import re
 import warnings
@@ -97,6 +99,8 @@ def _epoch_number(value: Any) -> int | float | None:
         return int(value)
     if isinstance(value, float | np.floating):
         return float(value)
+    if isinstance(value, decimal.Decimal):  # a DECIMAL/NUMERIC column on MariaDB and PostgreSQL
+        return int(value) if value.is_finite() and value == value.to_integral_value() else float(value)
     if isinstance(value, str) and _DIGITS.match(value.strip()):
         text = value.strip()
         return int(text) if text.lstrip("+-").isdigit() else float(text)
@@ -397,6 +401,13 @@ def _not_finite(column: str, values: pd.Series, finite: np.ndarray) -> DataError
     return DataError(f"column {column!r}: {_show(bad)} is not a finite number; {NUMBER_HINT}")
 
 
+def _durations(column: str, example: Any) -> DataError:
+    return DataError(
+        f"column {column!r}: holds durations (e.g. {example}), not numbers; store them as a number of "
+        f"seconds (or minutes), or leave the column out with dataset.exclude_columns"
+    )
+
+
 @dataclass
 class NumberReader:
     """Reads one value column, possibly in chunks: once a grouped value has shown the comma to be a
@@ -420,8 +431,11 @@ class NumberReader:
             raise DataError(
                 f"column {column!r}: holds dates, not numbers (e.g. {values.iloc[0]}); {NUMBER_HINT}"
             )
+        if ptypes.is_timedelta64_dtype(dtype):
+            raise _durations(column, values.iloc[0])
         if ptypes.is_bool_dtype(dtype):
-            raise DataError(f"column {column!r}: holds true/false values, not numbers; {NUMBER_HINT}")
+            # a BOOLEAN column: SQLite and MariaDB hand over 0/1, PostgreSQL True/False; 1.0/0.0 on all
+            return values.astype(np.float64)
         if ptypes.is_numeric_dtype(dtype):
             floats = values.astype(np.float64)
             finite = ~np.isinf(floats.to_numpy())
@@ -433,13 +447,16 @@ class NumberReader:
         numbers = pd.Series(np.nan, index=values.index, dtype=np.float64)
         if not len(present):
             return numbers
-        kinds_ok = present.map(
-            lambda v: not isinstance(v, bool | np.bool_ | pd.Timestamp) and not hasattr(v, "year")
-        )
+        durations = present.map(lambda v: isinstance(v, dt.timedelta | np.timedelta64))
+        if durations.any():  # MariaDB's TIME, PostgreSQL's INTERVAL: pandas would give nanoseconds
+            raise _durations(column, present[durations].iloc[0])
+        kinds_ok = present.map(lambda v: not isinstance(v, pd.Timestamp) and not hasattr(v, "year"))
         if not kinds_ok.all():
             bad = present[~kinds_ok].iloc[0]
             raise DataError(f"column {column!r}: {_show(bad)} is not a number; {NUMBER_HINT}")
-        text = present.map(lambda v: v.strip() if isinstance(v, str) else v)
+        text = present.map(
+            lambda v: v.strip() if isinstance(v, str) else int(v) if isinstance(v, bool | np.bool_) else v
+        )
         parsed = pd.to_numeric(text, errors="coerce").astype(np.float64)
         finite = ~np.isinf(parsed.to_numpy())
         if not finite.all():
@@ -476,8 +493,9 @@ def parse_numeric(values: pd.Series, column: str, *, source: str = "") -> pd.Ser
     """One value column → float64, same index; NULL, NaN and empty text become NaN (masked later).
 
     Text is parsed as a number, with comma thousands separators allowed ("6,179.90" → 6179.9);
-    Decimal and integer values become floats. Raises DataError naming `column` and the first bad
-    value (text that is not a number, an infinity, a date, true/false, a leading group of 0 as in
+    Decimal, integer and true/false values (a BOOLEAN column, 1.0/0.0 on every database) become
+    floats. Raises DataError naming `column` and the first bad value (text that is not a number, an
+    infinity, a date, a duration (MariaDB's TIME, PostgreSQL's INTERVAL), a leading group of 0 as in
     "0,500", or a column whose grouped values are all like "6,406": thousands or decimal comma?).
     `source` (a file name) prefixes the log. For a column read in chunks, keep one `NumberReader`.
     """

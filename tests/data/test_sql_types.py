@@ -1,0 +1,83 @@
+"""SQL column types the drivers hand over differently: the same rows, or the same refusal, on SQLite,
+MariaDB and PostgreSQL. Tables are made by SQLAlchemy (as a user's own tables are), not by `load-csv`.
+
+- epoch milliseconds in a DECIMAL `date` (MariaDB and PostgreSQL give `Decimal`: read as text and refused);
+- a BOOLEAN value column (SQLite and MariaDB give 0/1, PostgreSQL True/False: refused there only);
+- a duration column (MariaDB's TIME, PostgreSQL's INTERVAL give `timedelta`: built as nanoseconds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from seqsweep.data import DatasetSpec
+from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.errors import DataError
+
+HOURS = pd.date_range("2024-01-01", periods=48, freq="1h")
+BACKENDS = ["sqlite", "mariadb", "postgresql"]
+
+
+def _write(
+    url: str, date_type: sa.types.TypeEngine[Any], extra: tuple[str, sa.types.TypeEngine[Any], list[Any]]
+) -> None:
+    """`crypto_price` (AAAUSDT, `close` and the `extra` column) and `US_Bond_Yield`, `date` as `date_type`."""
+    name, kind, values = extra
+    engine = sa.create_engine(url)
+    meta = sa.MetaData()
+    prices = sa.Table(
+        "crypto_price", meta, sa.Column("date", date_type), sa.Column("crypto_symbol", sa.String(16)),
+        sa.Column("close", sa.Float()), sa.Column(name, kind),
+    )  # fmt: skip
+    bond = sa.Table("US_Bond_Yield", meta, sa.Column("date", date_type), sa.Column("yield", sa.Float()))
+    dates = (
+        [int(h.value // 10**6) for h in HOURS]
+        if isinstance(date_type, sa.Numeric)
+        else [h.to_pydatetime() for h in HOURS]
+    )
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            prices.insert(),
+            [
+                {"date": d, "crypto_symbol": "AAAUSDT", "close": 10.0 + i, name: values[i]}
+                for i, d in enumerate(dates)
+            ],
+        )
+        conn.execute(bond.insert(), [{"date": d, "yield": 4.0e-6} for d in dates])
+    engine.dispose()
+
+
+def _rows(url: str) -> pd.DataFrame:
+    return load_symbol_rows(plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",)), url), "AAAUSDT")
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_epoch_milliseconds_in_a_decimal_date_are_read_alike(database: str) -> None:
+    _write(database, sa.Numeric(16, 0), ("flag", sa.Float(), [0.0] * len(HOURS)))
+    assert list(_rows(database)["date"]) == list(HOURS)
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_a_boolean_column_is_one_and_zero_on_every_database(database: str) -> None:
+    flags = [i % 3 == 0 for i in range(len(HOURS))]
+    _write(database, sa.DateTime(), ("flag", sa.Boolean(), flags))
+    assert list(_rows(database)["flag"]) == [1.0 if f else 0.0 for f in flags]
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_a_duration_column_is_refused_naming_it(database: str) -> None:
+    kind = sa.Interval(native=True) if database.startswith("postgresql") else sa.Time()
+    durations = (
+        [dt.timedelta(minutes=30)] * len(HOURS)
+        if database.startswith("postgresql")
+        else [dt.time(0, 30)] * len(HOURS)
+    )
+    _write(database, sa.DateTime(), ("dur", kind, durations))
+    with pytest.raises(DataError, match=r"^column 'crypto_price\.dur': .*(durations|is not a number)"):
+        _rows(database)
