@@ -52,8 +52,10 @@ def rows(url: str | None, spec: DatasetSpec, symbol: str = "AAAUSDT") -> pd.Data
         (lambda h: [*h[:-1], "volume "], "blanks around it"),
         (lambda h: [*h, "Close"], "differ only in case"),
         (lambda h: [*h, "x" * 70], "70 characters long"),
+        (lambda h: [*h, "ratio:start"], "column name 'ratio:start' holds ':'"),
+        (lambda h: [*h, "back`tick"], "column name 'back`tick' holds '`'"),
     ],
-    ids=["leading blank", "trailing blank", "case twin", "too long"],
+    ids=["leading blank", "trailing blank", "case twin", "too long", "colon", "backtick"],
 )
 def test_header_names_the_databases_store_differently_are_refused(
     header_edit: object, message: str, tmp_path: Path
@@ -73,6 +75,20 @@ def test_a_percent_sign_in_a_column_name_builds_alike_everywhere(database: str, 
     load_csv(write_csvs(tmp_path / "csv", frame), database)
     got = rows(database, DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=4, horizon=1))
     np.testing.assert_allclose(got["Change %"].to_numpy(), frame["Change %"].to_numpy())
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+@pytest.mark.parametrize("name", ["ratio:start", "ratio :x", "back`tick"])
+def test_a_tables_own_column_name_the_sql_cannot_keep_is_refused_naming_it(database: str, name: str) -> None:
+    """`ratio:start` read as the `:start` parameter (`text()`), `ratio :x` as a missing `:x`, and MariaDB
+    reflects `back`tick` already doubled: each was a driver error that did not name the column."""
+    engine = sa.create_engine(database)
+    frame = price_frame("AAAUSDT", 1, hours=30).assign(**{name: 1.0})
+    frame.to_sql("crypto_price", engine, index=False)
+    pd.DataFrame({"date": frame["date"], "yield": 4.4e-6}).to_sql("US_Bond_Yield", engine, index=False)
+    engine.dispose()
+    with pytest.raises(DataError, match=r"^table 'crypto_price': column '.*' holds '[:`]'"):
+        rows(database, DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=4, horizon=1))
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)

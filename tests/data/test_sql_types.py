@@ -81,3 +81,22 @@ def test_a_duration_column_is_refused_naming_it(database: str) -> None:
     _write(database, sa.DateTime(), ("dur", kind, durations))
     with pytest.raises(DataError, match=r"^column 'crypto_price\.dur': .*(durations|is not a number)"):
         _rows(database)
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_a_daily_date_table_joined_to_hourly_times_is_refused(database: str) -> None:
+    """A DATE yield beside DATETIME prices: MariaDB and PostgreSQL joined the midnight rows only and
+    left the yield missing in 23 hours of 24 (SQLite already refused the two spellings)."""
+    engine = sa.create_engine(database)
+    pd.DataFrame({"date": HOURS, "crypto_symbol": "AAAUSDT", "close": 10.0}).to_sql(
+        "crypto_price", engine, index=False, dtype={"date": sa.DateTime()}
+    )
+    days = pd.date_range(HOURS[0], HOURS[-1], freq="D").date
+    pd.DataFrame({"date": days, "yield": 4.0e-6}).to_sql(
+        "US_Bond_Yield", engine, index=False, dtype={"date": sa.Date()}
+    )
+    engine.dispose()
+    with pytest.raises(
+        DataError, match=r"(US_Bond_Yield.date is a DATE column \(days\)|written two ways .*US_Bond_Yield)"
+    ):
+        _rows(database)

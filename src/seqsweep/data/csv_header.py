@@ -16,6 +16,14 @@ from seqsweep.errors import DataError
 
 MAX_NAME_LENGTH = 63
 """Longest column name kept as written on every supported database (PostgreSQL's NAMEDATALEN − 1)."""
+UNSAFE_NAME_CHARACTERS = (":", "`")
+"""Characters no column name may hold: SQLAlchemy's `text()` takes `:start` in a quoted name for a bound
+parameter, and MariaDB's schema reflection returns a backtick already doubled."""
+
+
+def unsafe_name_character(name: str) -> str | None:
+    """The first of `UNSAFE_NAME_CHARACTERS` in `name`, None when it has none."""
+    return next((c for c in UNSAFE_NAME_CHARACTERS if c in name), None)
 
 
 def read_header(file: Path, who: str) -> list[str]:
@@ -23,8 +31,9 @@ def read_header(file: Path, who: str) -> list[str]:
 
     `who` starts every message (`load-csv: prices.csv`, `dataset.csv: candles.csv`). Raises DataError
     for a file that cannot be read as UTF-8 CSV (empty, UTF-16, ...), separated by semicolons, or whose
-    header has a column without a name, a name twice (ignoring case), a name with blanks around it, or
-    one longer than `MAX_NAME_LENGTH`: what the databases would store differently.
+    header has a column without a name, a name twice (ignoring case), a name with blanks around it or a
+    character of `UNSAFE_NAME_CHARACTERS`, or one longer than `MAX_NAME_LENGTH`: what the databases
+    would store or read differently.
     """
     try:
         # `header=None` reads the first row as values: pandas renames nothing
@@ -48,6 +57,12 @@ def read_header(file: Path, who: str) -> list[str]:
             raise DataError(
                 f"{who}: column name {name!r} has blanks around it (databases keep or strip them "
                 f"differently); write it as {name.strip()!r}"
+            )
+        unsafe = unsafe_name_character(name)
+        if unsafe is not None:
+            raise DataError(
+                f"{who}: column name {name!r} holds {unsafe!r}, which the SQL that reads the tables cannot "
+                f"keep on every database; rename it without {unsafe!r}"
             )
         if len(name) > MAX_NAME_LENGTH:
             raise DataError(

@@ -30,7 +30,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from seqsweep.data.csv_header import read_header, require_columns
+from seqsweep.data.csv_header import read_header, require_columns, unsafe_name_character
 from seqsweep.data.ingest import canonical_symbol, parse_dates, parse_numeric
 from seqsweep.data.joins import JoinTables
 from seqsweep.data.spec import DatasetSpec, naive_utc
@@ -341,6 +341,12 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
                     f"table {table!r}: column {name!r} has blanks around its name (MariaDB drops them from "
                     f"the names a query returns); rename it {name.strip()!r}"
                 )
+            unsafe = unsafe_name_character(name)
+            if unsafe is not None:
+                raise DataError(
+                    f"table {table!r}: column {name!r} holds {unsafe!r}, which the SQL that reads it cannot "
+                    f"keep on every database (`:x` reads as a parameter); rename it without {unsafe!r}"
+                )
             if name in selected:
                 raise DataError(
                     f"tables {aliases[selected[name]]!r} and {table!r} both have a column {name!r}; the "
@@ -386,7 +392,8 @@ def _check_bound_date_types(date_types: Mapping[str, Any]) -> None:
 def _check_server_date_text(
     date_types: Mapping[str, Any], dialect: str, *, bounded: bool, latest: bool
 ) -> None:
-    """DataError (one line) for a text `date` column (VARCHAR, TEXT) on MariaDB/MySQL or PostgreSQL where
+    """DataError (one line) for joined `date` columns of days (DATE) beside times (DATETIME), and for a
+    text `date` column (VARCHAR, TEXT) on MariaDB/MySQL or PostgreSQL where
     SQL must compare or sort it as time: a start/end bound (MariaDB compares text, so
     `2024-01-20T00:00:00` falls outside an end of 2024-01-20 00:00:00; PostgreSQL refuses the
     comparison), the latest rows (`ORDER BY date DESC`: 15/01/2024 sorts by day), or a join of several
@@ -394,6 +401,14 @@ def _check_server_date_text(
     instead (`sqlite_date_text`); a single table read whole is parsed in Python and needs neither."""
     if not (bounded or latest or len(date_types) > 1):
         return
+    days = [table for table, kind in date_types.items() if isinstance(kind, sa.Date)]
+    if days and len(days) < len(date_types):
+        times = next(table for table in date_types if table not in days)
+        raise DataError(
+            f"{days[0]}.date is a DATE column (days) and {times}.date holds times: the join on date "
+            f"would match the midnight rows only and leave {days[0]}'s values missing in every other "
+            f"hour; store {days[0]} with a time for every row of {times} (or as DATETIME)"
+        )
     for table, kind in date_types.items():
         if isinstance(kind, sa.String):
             what = (
