@@ -54,6 +54,8 @@ USER_MODEL = "spatial_user_model:build"
         ),
         (ResourceSettings, {"cpu": 0}, "resources: cpu > 0, gpu >= 0 and workers >= 1 must hold"),
         (ResourceSettings, {"workers": 0}, "resources: cpu > 0, gpu >= 0 and workers >= 1 must hold"),
+        (ResourceSettings, {"cpu": float("nan")}, "resources: cpu > 0, gpu >= 0 and workers >= 1 must hold"),
+        (ResourceSettings, {"gpu": float("inf")}, "resources: cpu > 0, gpu >= 0 and workers >= 1 must hold"),
         (
             ResourceSettings,
             {"gpu": 1.5},

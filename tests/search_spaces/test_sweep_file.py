@@ -29,7 +29,7 @@ INVALID = sorted((Path(__file__).parent / "invalid_sweeps").glob("*.yaml"))
 
 
 def _expected_error(path: Path) -> str:
-    first = path.read_text().splitlines()[0]
+    first = path.read_bytes().splitlines()[0].decode()  # not_utf8.yaml is UTF-8 up to its first line's end
     assert first.startswith("# error: "), f"{path.name} must start with '# error: <fragment>'"
     return first.removeprefix("# error: ")
 
@@ -41,6 +41,14 @@ def test_invalid_sweep_file_gives_one_line_error(path: Path, capsys: pytest.Capt
     assert code == 2
     assert len(err.splitlines()) == 1, err
     assert _expected_error(path) in err
+
+
+def test_a_directory_given_as_the_sweep_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["validate", str(tmp_path), "--no-data"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and "is a directory; name a sweep file" in err
 
 
 def test_cli_error_has_no_traceback(tmp_path: Path) -> None:

@@ -115,10 +115,12 @@ class ResourceSettings:
     workers, each given `cpu` CPUs and `gpu` of a GPU; the trial itself holds no CPU."""
 
     def __post_init__(self) -> None:
-        """Raises ConfigError unless cpu > 0, gpu >= 0 (a fraction at most 1), workers >= 1."""
-        if self.cpu <= 0 or self.gpu < 0 or self.workers < 1:
+        """Raises ConfigError unless cpu > 0, gpu >= 0 (a fraction at most 1), workers >= 1, all finite
+        (a NaN cpu passed both comparisons and Ray then never placed a trial)."""
+        finite = all(math.isfinite(v) for v in (self.cpu, self.gpu, self.workers))
+        if not finite or not (self.cpu > 0 and self.gpu >= 0 and self.workers >= 1):
             raise ConfigError(
-                f"resources: cpu > 0, gpu >= 0 and workers >= 1 must hold, got cpu={self.cpu}, "
+                f"resources: cpu > 0, gpu >= 0 and workers >= 1 must hold (finite numbers), got cpu={self.cpu}, "
                 f"gpu={self.gpu}, workers={self.workers}"
             )
         if self.gpu > 1 and self.gpu != int(self.gpu):

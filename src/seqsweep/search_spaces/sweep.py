@@ -168,6 +168,8 @@ class SweepSpec:
 def resolve_sweep_path(name_or_path: str | Path) -> Path:
     """A file path, or the name of a built-in sweep (`demo`, `lstm_base`, ...)."""
     path = Path(name_or_path)
+    if path.is_dir():
+        raise ConfigError(f"sweep file {str(name_or_path)!r} is a directory; name a sweep file (.yaml)")
     if path.exists():
         return path
     builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
@@ -189,7 +191,16 @@ def load_sweep(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Sweep
             raise ConfigError(f"sweep {name_or_path}: the environment variable {variable} is not set")
         return load_sweep_text(os.environ[variable], where=name_or_path, overrides=overrides)
     path = resolve_sweep_path(name_or_path)
-    return load_sweep_text(path.read_text(), where=str(path), overrides=overrides)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r}); save the "
+            "sweep file as UTF-8 YAML"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return load_sweep_text(text, where=str(path), overrides=overrides)
 
 
 def load_sweep_text(text: str, where: str, overrides: Sequence[str] = ()) -> SweepSpec:
@@ -197,6 +208,8 @@ def load_sweep_text(text: str, where: str, overrides: Sequence[str] = ()) -> Swe
         raw = load_strict(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{where}: not valid YAML: {describe_error(exc)}") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{where}: nested too deeply to be a sweep file") from None
     for override in overrides:
         raw = apply_override(raw, override)
     return parse_sweep(raw, where=where)
