@@ -224,3 +224,22 @@ def test_the_final_progress_line_is_printed_once() -> None:
         "trials 2/2: running 0, done 2, errored 0",
     ]
     assert "best val_macro_f1 0.5000" in lines[-1]
+
+
+def test_a_storage_path_that_is_a_file_is_refused_before_ray_starts(
+    write_sweep: object, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run --storage FILE` built the dataset on a started Ray, then ended in exit 3 (NotADirectoryError)."""
+    import ray
+
+    def no_ray(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Ray was started")
+
+    monkeypatch.setattr(ray, "init", no_ray)
+    sweep = write_sweep()  # type: ignore[operator]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    assert cli.main(["run", str(sweep), "--storage", str(notes)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and "notes.txt: is a file; give a folder" in err
+    assert notes.read_text() == "mine"

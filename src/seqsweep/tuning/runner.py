@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from ray import tune
 
-from seqsweep._fs import atomic_write_json
+from seqsweep._fs import atomic_write_json, writable_folder
 from seqsweep.cluster.session import cluster_gpus, ray_session
 from seqsweep.cluster.storage import check_shared_storage
 from seqsweep.errors import ConfigError, DataError
@@ -155,6 +155,8 @@ def run_sweep(
         raise ConfigError(
             f"storage_path {root}: run from a URI needs its filesystem in Ray's pyarrow; use a local or NFS path"
         )
+    # a file, or a folder that cannot be made or written, is refused before Ray starts and the data builds
+    writable_folder(Path(root), "storage_path (--storage)")
     experiment_dir = Path(root) / spec.name
     if is_started_experiment(experiment_dir):
         raise ConfigError(
