@@ -188,3 +188,60 @@ def test_a_bundle_of_a_database_with_a_password_asks_for_it_not_for_the_sample(
         assert predict_from_db(bundle, None, ["AAAUSDT"]).symbols[0].symbol == "AAAUSDT"
     finally:
         copy.unlink()
+
+
+def _bundle_json_list(folder: Path) -> None:
+    (folder / "bundle.json").write_text("[]")
+
+
+def _bundle_json_cut(folder: Path) -> None:
+    (folder / "bundle.json").write_text("{")
+
+
+def _no_framework(folder: Path) -> None:
+    import json
+
+    manifest = json.loads((folder / "bundle.json").read_text())
+    del manifest["framework"]
+    (folder / "bundle.json").write_text(json.dumps(manifest))
+
+
+def _no_preprocessing(folder: Path) -> None:
+    (folder / "preprocessing.npz").unlink()
+
+
+def _cut_preprocessing(folder: Path) -> None:
+    path = folder / "preprocessing.npz"
+    path.write_bytes(path.read_bytes()[:200])
+
+
+def _dataset_not_yaml(folder: Path) -> None:
+    (folder / "dataset.yaml").write_text(": : :")
+
+
+@pytest.mark.parametrize(
+    ("damage", "part"),
+    [
+        (_bundle_json_list, "bundle.json"),
+        (_bundle_json_cut, "bundle.json"),
+        (_no_framework, "bundle.json"),
+        (_no_preprocessing, "preprocessing"),
+        (_cut_preprocessing, "preprocessing"),
+        (_dataset_not_yaml, "dataset.yaml"),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
+def test_a_damaged_bundle_is_one_line_naming_the_file(
+    bundle: ModelBundle, tmp_path: Path, damage: object, part: str
+) -> None:
+    """Each of these ended as `unexpected error: ...` (exit 3): AttributeError, JSONDecodeError, KeyError,
+    FileNotFoundError, BadZipFile, a YAML ParserError."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle.path, copy)
+    damage(copy)  # type: ignore[operator]
+    with pytest.raises(
+        ConfigError, match=rf"the bundle's {part} is damaged or was edited .*export the bundle again"
+    ):
+        load_bundle(copy)

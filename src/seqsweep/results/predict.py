@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -34,7 +35,7 @@ import pandas as pd
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE
 from seqsweep.data.bundle import Preprocessing
 from seqsweep.data.spec import DatasetSpec
-from seqsweep.errors import ConfigError, DataError
+from seqsweep.errors import ConfigError, DataError, SeqsweepError
 from seqsweep.results import bundle_format as fmt
 
 if TYPE_CHECKING:
@@ -91,7 +92,12 @@ class ModelBundle:
 
     @cached_property
     def _model(self) -> Any:
-        return self._framework.load_export(self.path / fmt.MODEL_DIR)
+        try:
+            return self._framework.load_export(self.path / fmt.MODEL_DIR)
+        except SeqsweepError:
+            raise
+        except Exception as exc:  # a truncated or edited model file: each library raises its own kind
+            raise _damaged(self.path, fmt.MODEL_DIR, exc) from None
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """(B, L, F) float32 features → (B, H, T, 3) class probabilities."""
@@ -110,18 +116,46 @@ def load_bundle(path: str | Path) -> ModelBundle:
         raise ConfigError(
             f"{path}: not a seqsweep bundle (no {fmt.MANIFEST}); write one with `seqsweep export`"
         )
-    manifest = fmt.read_json(manifest_path)
+    try:
+        manifest = fmt.read_json(manifest_path)
+    except (OSError, ValueError) as exc:
+        raise _damaged(path, fmt.MANIFEST, exc) from None
+    if not isinstance(manifest, dict):
+        raise _damaged(path, fmt.MANIFEST, TypeError(f"a {type(manifest).__name__}, not a mapping"))
     if manifest.get("format") != fmt.FORMAT_VERSION:
         raise ConfigError(
             f"{path}: bundle format {manifest.get('format')!r}, this seqsweep reads format {fmt.FORMAT_VERSION}"
         )
+    missing = [key for key in MANIFEST_KEYS if key not in manifest]
+    if missing:
+        raise _damaged(path, fmt.MANIFEST, KeyError(f"no {', '.join(missing)}"))
     import yaml
 
-    dataset = DatasetSpec.from_dict(
-        yaml.safe_load((path / fmt.DATASET_YAML).read_text()), where="dataset.yaml"
-    )
-    return ModelBundle(
-        path=path, manifest=manifest, preprocessing=fmt.read_preprocessing(path), dataset=dataset
+    try:
+        raw = yaml.safe_load((path / fmt.DATASET_YAML).read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise _damaged(path, fmt.DATASET_YAML, exc) from None
+    if not isinstance(raw, dict):
+        raise _damaged(path, fmt.DATASET_YAML, TypeError(f"a {type(raw).__name__}, not a mapping"))
+    dataset = DatasetSpec.from_dict(raw, where="dataset.yaml")
+    try:
+        preprocessing = fmt.read_preprocessing(path)
+    except SeqsweepError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise _damaged(path, "preprocessing", exc) from None
+    return ModelBundle(path=path, manifest=manifest, preprocessing=preprocessing, dataset=dataset)
+
+
+MANIFEST_KEYS = ("framework", "lookback", "horizon", "target_names", "symbols")
+"""Keys of `bundle.json` that `predict` reads (besides `format`)."""
+
+
+def _damaged(path: Path, part: str, exc: BaseException) -> ConfigError:
+    """The one line for a bundle file that cannot be read: which one, why, and what to do."""
+    reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
+    return ConfigError(
+        f"{path}: the bundle's {part} is damaged or was edited ({reason}); export the bundle again"
     )
 
 
