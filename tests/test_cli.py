@@ -243,3 +243,26 @@ def test_a_storage_path_that_is_a_file_is_refused_before_ray_starts(
     err = capsys.readouterr().err.strip()
     assert err.splitlines() == [err] and "notes.txt: is a file; give a folder" in err
     assert notes.read_text() == "mine"
+
+
+def test_an_address_where_nothing_listens_is_one_line_not_a_hang(
+    write_sweep: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run --address HOST:PORT` with no head there: `ray.init` retried for minutes, printing Ray's GCS
+    warnings, with Ctrl-C ignored. A port just released by this test has nothing listening."""
+    import socket
+
+    import ray
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def no_ray(*args: object, **kwargs: object) -> None:
+        raise AssertionError("ray.init was called")
+
+    monkeypatch.setattr(ray, "init", no_ray)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    assert cli.main(["run", str(write_sweep()), "--address", f"127.0.0.1:{port}"]) == 2  # type: ignore[operator]
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and f"--address 127.0.0.1:{port}: cannot connect to a Ray cluster" in err

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,11 +60,33 @@ def _start(address: str | None, num_cpus: int | None) -> bool:
     if address is None:
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
     else:
+        _check_reachable(address)
         try:
             ray.init(address=address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ConfigError(f"--address {address}: cannot connect to a Ray cluster there ({exc})") from None
     return True
+
+
+CONNECT_CHECK_S = 10.0
+"""Seconds `--address HOST:PORT` may take to accept a TCP connection before the run is refused."""
+
+
+def _check_reachable(address: str) -> None:
+    """ConfigError (one line) when nothing accepts a TCP connection at a `HOST:PORT` address within
+    `CONNECT_CHECK_S`: `ray.init` would retry the GCS for minutes, printing Ray's own warnings, while
+    Ctrl-C is ignored (`sigint_deaf_start`). `auto`, `local` and `ray://` addresses are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit() or not host:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_CHECK_S):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"--address {address}: cannot connect to a Ray cluster there ({exc.strerror or exc}); is its "
+            f"head running (`ray start --head --port {port}`) and reachable from here?"
+        ) from None
 
 
 def cluster_gpus() -> float:
