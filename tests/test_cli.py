@@ -266,3 +266,38 @@ def test_an_address_where_nothing_listens_is_one_line_not_a_hang(
     assert cli.main(["run", str(write_sweep()), "--address", f"127.0.0.1:{port}"]) == 2  # type: ignore[operator]
     err = capsys.readouterr().err.strip()
     assert err.splitlines() == [err] and f"--address 127.0.0.1:{port}: cannot connect to a Ray cluster" in err
+
+
+def test_sigterm_unwinds_a_command_so_its_clean_ups_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`export` stopped by SIGTERM left its hidden temporary bundle and refit folders beside `--out`:
+    Python's default action ended the process without running its `finally` clean-ups."""
+    import shutil
+    import signal
+    import time
+
+    scratch = tmp_path / ".bundle.tmp"
+
+    def command(args: argparse.Namespace) -> int:
+        scratch.mkdir()
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(60)  # interrupted at once: the handler raises
+        finally:
+            shutil.rmtree(scratch)
+        return 0
+
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        parser = cli.build_parser()
+        monkeypatch.setattr(cli, "build_parser", lambda: parser)
+        monkeypatch.setattr(
+            parser, "parse_args", lambda argv: argparse.Namespace(func=command, verbose=False)
+        )
+        assert cli.main([]) == 143
+        assert not scratch.exists()
+        assert "seqsweep: terminated (SIGTERM)" in capsys.readouterr().err
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the command
+    finally:
+        signal.signal(signal.SIGTERM, previous)

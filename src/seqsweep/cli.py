@@ -17,7 +17,9 @@ import importlib
 import importlib.abc
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 import types
 import warnings
@@ -25,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import FrameType
 
 from seqsweep import __version__
 from seqsweep.db_url import scrub
@@ -235,14 +238,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USER_ERROR
-    with quiet_environment(args.verbose):
+    with quiet_environment(args.verbose), sigterm_unwinds():
         _configure_logging(args.verbose)
         return _run(args)
+
+
+EXIT_TERMINATED = 128 + signal.SIGTERM
+"""Exit code of a command stopped by SIGTERM (143), as a shell reports it."""
+
+
+class Terminated(BaseException):
+    """SIGTERM as an exception: `finally` blocks and `except BaseException` clean-ups run (an export's
+    temporary bundle and refit folders), where Python's default action ends the process without them."""
+
+
+@contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `Terminated` in the main thread, unless a handler other than
+    the default is set already (or a command sets its own, as `run` does while its trials run); the
+    previous handler is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise Terminated
+
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
+    except Terminated:
+        print("seqsweep: terminated (SIGTERM)", file=sys.stderr)
+        return EXIT_TERMINATED
     except SeqsweepError as exc:  # messages name URLs masked already; scrub is the safety net
         print(f"seqsweep: error: {scrub(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -265,5 +265,82 @@ def test_a_comma_ending_every_row_is_read_in_place_and_an_extra_value_refused(tm
     (folder / "crypto_price.csv").write_text(
         "\n".join([lines[0], *(line + ",7" for line in lines[1:])]) + "\n"
     )
-    with pytest.raises(DataError, match=r"crypto_price\.csv: a row has more values than the header"):
+    with pytest.raises(DataError, match=r"crypto_price\.csv: line 2 has 8 values, the header names 7"):
         load_csv(folder, url)
+
+
+def test_table_files_differing_only_in_case_are_refused_before_any_table_changes(tmp_path: Path) -> None:
+    """`crypto_price.csv` beside `CRYPTO_PRICE.csv`: SQLite dropped the table it had just swapped in and
+    failed half way (the yield already replaced); MariaDB and PostgreSQL kept two tables."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    frame = price_frame("AAAUSDT", 1, hours=30)
+    load_csv(write_csvs(tmp_path / "good", frame), url)
+    twins = write_csvs(tmp_path / "twins", frame.assign(close=frame["close"] * 2))
+    (twins / "CRYPTO_PRICE.csv").write_bytes((twins / "crypto_price.csv").read_bytes())
+    with pytest.raises(DataError, match=r"CRYPTO_PRICE\.csv and crypto_price\.csv .* differ only in case"):
+        load_csv(twins, url)
+    got = rows(url, DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=4, horizon=1))
+    np.testing.assert_allclose(got["close"].to_numpy(), frame["close"].to_numpy())
+
+
+def test_a_file_with_an_upper_case_suffix_is_loaded_not_skipped(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    folder = write_csvs(tmp_path / "csv", price_frame("AAAUSDT", 1, hours=30))
+    (folder / "US_Bond_Yield.csv").rename(folder / "US_Bond_Yield.CSV")
+    assert set(load_csv(folder, url)) == {"crypto_price", "US_Bond_Yield"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda line: line.rsplit(",", 1)[0],
+            r"line 3 has 6 values, the header names 7 columns: a value is missing",
+        ),
+        (lambda line: line + ",10", r"line 3 has 8 values, the header names 7 columns: name every column"),
+    ],
+    ids=["a value left out", "a value too many"],
+)
+def test_a_row_of_another_width_is_refused_naming_its_line(
+    tmp_path: Path, edit: object, message: str
+) -> None:
+    """pandas padded a short row (its later values moved one column left: a close stored as the low) and,
+    for `dataset.csv` (read with `usecols`), dropped a value too many; `load-csv` refused only the latter."""
+    folder = write_csvs(tmp_path / "csv", price_frame("AAAUSDT", 1, hours=30))
+    lines = (folder / "crypto_price.csv").read_text().splitlines()
+    lines[2] = edit(lines[2])  # type: ignore[operator]
+    (folder / "crypto_price.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=message):
+        load_csv(folder, f"sqlite:///{tmp_path / 'x.db'}")
+    candles = tmp_path / "candles.csv"
+    names = {"open": "open_price", "high": "highest_price", "low": "lowest_price", "close": "closing_price"}
+    frame = price_frame("AAAUSDT", 1, hours=30).drop(columns="crypto_symbol").rename(columns=names)
+    text = frame.to_csv(index=False).splitlines()
+    text[2] = edit(text[2])  # type: ignore[operator]
+    candles.write_text("\n".join(text) + "\n")
+    with pytest.raises(
+        DataError,
+        match=message.replace("7 columns", "6 columns")
+        .replace("8 values", "7 values")
+        .replace("6 values", "5 values"),
+    ):
+        plan_source(DatasetSpec(join="ohlcv", lookback=2, horizon=1, csv=str(candles)), None)
+
+
+def test_a_compressed_file_cut_short_is_one_line(tmp_path: Path) -> None:
+    import gzip
+
+    folder = write_csvs(tmp_path / "csv", price_frame("AAAUSDT", 1, hours=2000))
+    packed = gzip.compress((folder / "crypto_price.csv").read_bytes())
+    (folder / "crypto_price.csv").unlink()
+    (folder / "crypto_price.csv.gz").write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(DataError, match=r"crypto_price\.csv\.gz: .*"):
+        load_csv(folder, f"sqlite:///{tmp_path / 'x.db'}")
+
+
+def test_epoch_seconds_with_a_fraction_are_the_instant_written() -> None:
+    """1704067200.123 went through float64 to 00:00:00.122999907 (stored .122999): it no longer joined
+    the same instant written as text."""
+    epochs = parse_dates(pd.Series(["1704067200.123", "1704070800.007"]), "date")
+    text = parse_dates(pd.Series(["2024-01-01T00:00:00.123Z", "2024-01-01T01:00:00.007Z"]), "date")
+    assert list(epochs) == list(text)

@@ -245,3 +245,35 @@ def test_a_damaged_bundle_is_one_line_naming_the_file(
         ConfigError, match=rf"the bundle's {part} is damaged or was edited .*export the bundle again"
     ):
         load_bundle(copy)
+
+
+def test_a_bundle_that_does_not_record_its_database_asks_for_one(
+    bundle: ModelBundle, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep that took its database from $SEQSWEEP_DB_URL exported `db: null`; `predict` in a new shell
+    then read the generated sample database (same symbols and dates, other rows) and exited 0. `run`
+    now records the database it read (`with_resolved_database`); an older bundle is refused."""
+    import yaml
+
+    from seqsweep.results import bundle_format as fmt
+    from seqsweep.search_spaces.sweep import parse_sweep
+    from seqsweep.tuning.runner import with_resolved_database
+
+    monkeypatch.setenv("SEQSWEEP_DB_URL", url)
+    spec = parse_sweep(
+        {"name": "x", "model": "gru", "params": {"hidden_size": {"type": "choice", "values": [4, 8]}}}
+    )
+    assert spec.file.dataset.db is None and with_resolved_database(spec).file.dataset.db == url
+    copy = bundle.path / fmt.SWEEP_YAML
+    copy.write_text(yaml.safe_dump({"name": "x", "dataset": {"db": None, "join": "prices"}}))
+    try:
+        assert (
+            predict_from_db(bundle, None, ["AAAUSDT"]).symbols[0].symbol == "AAAUSDT"
+        )  # the variable is set
+        monkeypatch.delenv("SEQSWEEP_DB_URL")
+        with pytest.raises(
+            ConfigError, match=r"does not say which database its model was trained on; pass --db"
+        ):
+            predict_from_db(bundle, None, ["AAAUSDT"])
+    finally:
+        copy.unlink()

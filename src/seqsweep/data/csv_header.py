@@ -8,6 +8,8 @@ twice), so such a header is refused, as is a semicolon-separated file.
 
 from __future__ import annotations
 
+import csv
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +40,8 @@ def read_header(file: Path, who: str) -> list[str]:
     try:
         # `header=None` reads the first row as values: pandas renames nothing
         raw = pd.read_csv(file, header=None, nrows=1, dtype=str, keep_default_na=False)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:  # EmptyDataError, UnicodeDecodeError
+    except (ValueError, OSError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+        # EmptyDataError, UnicodeDecodeError; EOFError / BadGzipFile / zlib.error: a compressed file cut short
         raise DataError(f"{who}: cannot read it as UTF-8 CSV: {' '.join(str(exc).split())[:200]}") from None
     header = [str(name) for name in raw.iloc[0]] if len(raw) else []
     if len(header) == 1 and ";" in header[0]:
@@ -86,3 +89,34 @@ def require_columns(header: list[str], required: tuple[str, ...], who: str) -> N
     for column in required:
         if column not in header:
             raise DataError(f"{who} has no column {column!r} (columns: {', '.join(header)})")
+
+
+def check_row_widths(file: Path, width: int, who: str) -> None:
+    """DataError (one line, naming the line) for a row of `file` with fewer or more values than its
+    header's `width` names. pandas pads a short row with missing values, so a row that left out one
+    value moved every later value one column left (a close stored as the low) without a word; with
+    `usecols` it also drops extra values. A comma ending a row is not a value (`index_col=False`
+    drops it), and blank lines are skipped as pandas skips them. Compressed files are read as pandas
+    reads them (`pandas.io.common.get_handle`, compression inferred from the name)."""
+    from pandas.io.common import get_handle
+
+    try:
+        with get_handle(file, "r", encoding="utf-8-sig", compression="infer") as handles:
+            reader = csv.reader(handles.handle)
+            next(reader, None)  # the header
+            for row in reader:
+                if not row:
+                    continue
+                values = len(row) - 1 if len(row) == width + 1 and row[-1] == "" else len(row)
+                if values != width:
+                    fix = (
+                        "a value is missing (the later ones would move one column left)"
+                        if values < width
+                        else "name every column or drop the extra values"
+                    )
+                    raise DataError(
+                        f"{who}: line {reader.line_num} has {values} values, the header names {width} "
+                        f"columns: {fix}"
+                    )
+    except (ValueError, csv.Error, EOFError, OSError, zlib.error) as exc:  # not UTF-8, a file cut short
+        raise DataError(f"{who}: cannot read it as UTF-8 CSV: {' '.join(str(exc).split())[:200]}") from None

@@ -253,9 +253,14 @@ class DateReader:
             )
             stamps = pd.Series(whole * np.int64(factor), index=numbers.index).astype("datetime64[ns]")
         else:
+            # A fraction goes through float64, which holds an epoch in s, ms or µs to about 0.25 µs:
+            # 1704067200.123 s is 00:00:00.122999907. Rounded to the microsecond (what the databases keep)
+            # it is the instant written, and joins the same time written as text.
             stamps = pd.Series(pd.to_datetime(as_float, unit=unit), index=numbers.index).astype(
                 "datetime64[ns]"
             )
+            if unit != "ns":
+                stamps = stamps.dt.round("us")
         if first:
             log.info(
                 "%scolumn %s: epoch dates read in %s (decided from the magnitude: %s = %s)",

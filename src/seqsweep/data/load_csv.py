@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import warnings
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
-from seqsweep.data.csv_header import read_header, require_columns
+from seqsweep.data.csv_header import check_row_widths, read_header, require_columns
 from seqsweep.data.ingest import FrameReader
 from seqsweep.data.sources import db_errors, open_engine
 from seqsweep.data.tables import REQUIRED_COLUMNS, SYMBOL, check_table_name, write_tables
@@ -35,10 +36,10 @@ CHUNK_ROWS = 50_000
 
 
 def table_name(file: Path) -> str:
-    """`crypto_price.csv.gz` → `crypto_price`."""
+    """`crypto_price.csv.gz` → `crypto_price` (the suffix in any case: `.CSV` too)."""
     name = file.name
     for suffix in CSV_SUFFIXES:
-        if name.endswith(suffix):
+        if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return file.stem
 
@@ -51,15 +52,24 @@ def find_csv_files(path: Path, table: str | None = None) -> dict[str, Path]:
         return {check_table_name(table or table_name(path)): path}
     if table is not None:
         raise DataError(f"load-csv: --table names the table of one file, but {path} is a folder")
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(CSV_SUFFIXES))
+    # `.CSV` too: a file skipped for its suffix's case would leave its table as it was without a word
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(CSV_SUFFIXES))
     if not files:
         raise DataError(f"load-csv: no .csv or .csv.gz files in {path}")
     found: dict[str, Path] = {}
     for file in files:
         name = table_name(file)
-        if name in found:
+        twin = next((table for table in found if table.lower() == name.lower()), None)
+        if twin == name:
             raise DataError(
                 f"load-csv: two files for table {name!r} in {path}: {found[name].name} and {file.name}"
+            )
+        if twin is not None:
+            # SQLite (and MariaDB on some systems) take table names ignoring case: the second table
+            # would replace the first, or the swap would drop it, on some databases only
+            raise DataError(
+                f"load-csv: {found[twin].name} and {file.name} in {path} name tables that differ only in "
+                f"case, which some databases take for one table; rename or remove one"
             )
         try:
             found[check_table_name(name)] = file
@@ -75,7 +85,9 @@ def _check_header(table: str, file: Path) -> None:
     """DataError (one line) for a header load-csv cannot take as it is (`csv_header.read_header`) or
     one without the table's required columns."""
     who = f"load-csv: {file.name}"
-    require_columns(read_header(file, who), REQUIRED_COLUMNS.get(table, ()), who)
+    header = read_header(file, who)
+    require_columns(header, REQUIRED_COLUMNS.get(table, ()), who)
+    check_row_widths(file, len(header), who)
 
 
 def load_csv(
@@ -114,8 +126,13 @@ def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[p
             yield reader(chunk)
     except DataError as exc:
         raise DataError(f"load-csv: {file.name}: {exc}") from None
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"load-csv: {file.name}: {' '.join(str(exc).split())[:200]}") from None
+    except (ValueError, pd.errors.ParserError, EOFError, OSError, zlib.error) as exc:
+        # EOFError / BadGzipFile (an OSError) / zlib.error: a compressed file cut short or corrupt
+        raise DataError(
+            f"load-csv: {file.name}: {' '.join(str(exc).split())[:200]} (a file cut short or damaged?)"
+            if isinstance(exc, EOFError | OSError | zlib.error)
+            else f"load-csv: {file.name}: {' '.join(str(exc).split())[:200]}"
+        ) from None
 
 
 def _raw_chunks(file: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

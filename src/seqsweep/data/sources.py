@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,7 +31,12 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from seqsweep.data.csv_header import read_header, require_columns, unsafe_name_character
+from seqsweep.data.csv_header import (
+    check_row_widths,
+    read_header,
+    require_columns,
+    unsafe_name_character,
+)
 from seqsweep.data.ingest import canonical_symbol, parse_dates, parse_numeric
 from seqsweep.data.joins import JoinTables
 from seqsweep.data.spec import DatasetSpec, naive_utc
@@ -621,7 +627,9 @@ def _check_csv(path: str) -> tuple[str, ...]:
     if not file.is_file():
         raise DataError(f"dataset.csv: file not found: {path}")
     who = f"dataset.csv: {path}"
-    require_columns(read_header(file, who), (DATE, *OHLCV_COLUMNS), who)
+    header = read_header(file, who)
+    require_columns(header, (DATE, *OHLCV_COLUMNS), who)
+    check_row_widths(file, len(header), who)  # `usecols` would drop a row's extra values without a word
     return OHLCV_COLUMNS
 
 
@@ -688,7 +696,7 @@ def _read_csv_rows(plan: SourcePlan) -> pd.DataFrame:
     assert plan.csv is not None
     try:
         frame = pd.read_csv(Path(plan.csv).expanduser(), usecols=[DATE, *plan.value_columns])
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
+    except (ValueError, OSError, EOFError, zlib.error, pd.errors.ParserError) as exc:
         raise DataError(f"dataset.csv: {plan.csv}: {' '.join(str(exc).split())[:200]}") from None
     try:
         frame[DATE] = parse_dates(frame[DATE], DATE)  # the whole column at once: its epoch unit decided once

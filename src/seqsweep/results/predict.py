@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import zipfile
 from dataclasses import dataclass
 from functools import cached_property
@@ -455,13 +456,20 @@ def _db_url(db_url: str | None, bundle: ModelBundle) -> str:
     $SEQSWEEP_DB_URL, and without it is a ConfigError: the training database, not the sample."""
     import yaml
 
-    from seqsweep.db_url import fill_hidden_password, resolve
+    from seqsweep.db_url import DB_URL_ENV, fill_hidden_password, resolve
 
     stored = None
     sweep_file = bundle.path / fmt.SWEEP_YAML
     if not db_url and sweep_file.is_file():
         dataset = (yaml.safe_load(sweep_file.read_text()) or {}).get("dataset")
         stored = dataset.get("db") if isinstance(dataset, dict) else None
+        unrecorded = isinstance(dataset, dict) and stored is None and dataset.get("csv") is None
+        if unrecorded and not os.environ.get(DB_URL_ENV):
+            # exported before `run` recorded the database it read: the sample would be a guess
+            raise ConfigError(
+                f"predict: {bundle.path} does not say which database its model was trained on; pass "
+                f"--db URL or set ${DB_URL_ENV}"
+            )
     stored = fill_hidden_password(stored) if isinstance(stored, str) else None
     return resolve(db_url, stored)
 

@@ -32,6 +32,7 @@ from ray import tune
 from seqsweep._fs import atomic_write_json, writable_folder
 from seqsweep.cluster.session import cluster_gpus, ray_session
 from seqsweep.cluster.storage import check_shared_storage
+from seqsweep.db_url import resolve as resolve_db_url
 from seqsweep.errors import ConfigError, DataError
 from seqsweep.layout import (
     DATASET_FILE,
@@ -44,7 +45,7 @@ from seqsweep.layout import (
     is_started_experiment,
     read_experiment_id,
 )
-from seqsweep.search_spaces.credentials import with_database, without_password
+from seqsweep.search_spaces.credentials import replace_db, with_database, without_password
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 from seqsweep.tuning.budget import SweepBudget
 from seqsweep.tuning.experiment_state import (
@@ -146,10 +147,23 @@ def storage_root(spec: SweepSpec, storage: str | None = None) -> str:
     return root if "://" in root else str(Path(root).expanduser().resolve())
 
 
+def with_resolved_database(spec: SweepSpec) -> SweepSpec:
+    """`spec` with the database it will read written into `dataset.db` when the file names none
+    ($SEQSWEEP_DB_URL, else the generated sample): the experiment's `sweep.yaml` then says where its
+    rows came from, and `export` / `predict` read that database, not whatever the environment gives
+    later (a new shell without the variable would predict from the sample). A password stays hidden in
+    the copy (`without_password`). A sweep on `dataset.csv` reads no database and is left as it is."""
+    dataset = spec.file.dataset
+    if dataset.db is not None or dataset.csv is not None:
+        return spec
+    return replace_db(spec, resolve_db_url())
+
+
 def run_sweep(
     spec: SweepSpec, *, address: str | None = None, storage: str | None = None, stream: IO[str] | None = None
 ) -> SweepOutcome:
     spec = with_database(spec, None)  # a submitted sweep's driver finds the password on the head
+    spec = with_resolved_database(spec)
     root = storage_root(spec, storage)
     if "://" in root:
         raise ConfigError(
