@@ -301,3 +301,24 @@ def test_sigterm_unwinds_a_command_so_its_clean_ups_run(
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the command
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_starting_ray_keeps_the_commands_sigterm_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ray.init` sets its own SIGTERM handler (`sys.exit(15)` and a native stack dump): a `run` stopped
+    during the dataset build, or after its sweep, exited 15 (or aborted) without its line."""
+    import signal
+
+    import ray
+
+    from seqsweep.cluster.session import ray_session
+
+    def ray_sets_its_handler(*args: object, **kwargs: object) -> None:
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", ray_sets_its_handler)
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    with cli.sigterm_unwinds():
+        ours = signal.getsignal(signal.SIGTERM)
+        with ray_session():
+            assert signal.getsignal(signal.SIGTERM) is ours

@@ -38,13 +38,19 @@ def ray_session(
     process's own handling is restored as soon as Ray has started (main thread only). Raises
     ConfigError (one line) when the cluster at `address` cannot be reached.
     """
-    main = sigint_deaf_start and threading.current_thread() is threading.main_thread()
+    in_main = threading.current_thread() is threading.main_thread()
+    main = sigint_deaf_start and in_main
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    # `ray.init` sets its own SIGTERM handler (`sys.exit(15)`, with a native stack dump), which would end
+    # the command without its clean-ups or its line (`cli.sigterm_unwinds`): a handler set before is kept
+    term = signal.getsignal(signal.SIGTERM) if in_main else None
     try:
         started = _start(address, num_cpus)
     finally:
         if main:
             signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        if in_main and term is not None and term is not signal.SIG_DFL:  # Ray's beats the default
+            signal.signal(signal.SIGTERM, term)
     try:
         yield
     finally:
