@@ -307,6 +307,9 @@ class ResumedTrial:
     registered: tuple[str, ...]
     """Complete checkpoints on disk the saved state did not know, now tracked."""
     rows_dropped: int
+    rows: tuple[dict[str, Any], ...] = ()
+    """Its result rows after reconciling, one per epoch up to `resumes_after` (a recovered epoch's row
+    included, which Tune never sent to the searcher: `searchers.record_recovered_epochs`)."""
 
 
 def reconcile_for_resume(experiment_dir: Path) -> list[ResumedTrial]:
@@ -418,6 +421,7 @@ def _reconcile_trial(trial_dir: Path, entry: TrialEntry) -> ResumedTrial | None:
         resumes_after=chosen_iteration,
         registered=tuple(registered),
         rows_dropped=max(0, before - len(rows.rows)),
+        rows=tuple(rows.rows),
     )
 
 

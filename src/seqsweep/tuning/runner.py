@@ -64,6 +64,7 @@ from seqsweep.tuning.searchers import (
     claim_study,
     make_scheduler,
     make_searcher,
+    record_recovered_epochs,
     study_storage_url,
     warm_start_points,
 )
@@ -263,8 +264,10 @@ def resume_sweep(
             experiment_id = uuid.uuid4().hex
             _write_experiment_id(experiment_dir, experiment_id)
             claim_study(storage_url, spec, experiment_id, experiment_dir)
-        # Each unfinished trial goes on from its newest complete checkpoint, one row per epoch.
-        reconcile_for_resume(experiment_dir)
+        # Each unfinished trial goes on from its newest complete checkpoint, one row per epoch; the
+        # study gets the epochs recovered from checkpoints alone, which Tune never reported to it.
+        resumed = reconcile_for_resume(experiment_dir)
+        record_recovered_epochs(storage_url, spec.name, resumed, spec.file.search.metric)
         if num_samples is not None or time_budget_s is not None:
             write_sweep_copy(experiment_dir, without_password(spec).to_yaml())
         # Tune's saved generator may say "finished" (a budget ended the last run) or aim at the old

@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import optuna
 import yaml
@@ -37,6 +38,9 @@ from seqsweep.layout import SWEEP_COPY, earlier_experiment_dir, read_experiment_
 from seqsweep.search_spaces.mixed import FamilySpace
 from seqsweep.search_spaces.sweep import SweepSpec
 from seqsweep.tuning.registry import SAMPLERS, SCHEDULERS
+
+if TYPE_CHECKING:
+    from seqsweep.tuning.experiment_state import ResumedTrial
 
 logger = logging.getLogger(__name__)
 
@@ -404,6 +408,49 @@ class MaskedRDBStorage(optuna.storages.RDBStorage):
     def __setstate__(self, state: dict[Any, Any]) -> None:
         url = fill_from_same_storage(str(state["url"]), STUDY_URL_ENV)
         super().__setstate__({**state, "url": url})
+
+
+def record_recovered_epochs(
+    storage_url: str, study_name: str, resumed: Sequence[ResumedTrial], metric: str
+) -> int:
+    """Give the study the epochs a resume recovered from checkpoints alone; how many values were added.
+
+    A driver killed after a trial wrote an epoch's checkpoint but before Tune sent that epoch's result
+    on left the study without it; `reconcile_for_resume` adds the epoch's row to the trial's history,
+    and the trial goes on after it, so no later report brings it. The study's trial (still RUNNING,
+    found by its Ray trial id) gets that value at that step, as Ray's `OptunaSearch.on_trial_result`
+    reports it (`trial.report(value, training_iteration)`): TPE's pruned-trial history and the
+    importances then read what the leaderboard reads.
+    """
+    wanted = [r for r in resumed if r.rows]
+    if not wanted:
+        return 0
+    storage = optuna.storages.RDBStorage(storage_url)
+    added = 0
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+        trials = {t.user_attrs.get(RAY_TRIAL_ID_ATTR): t for t in study.get_trials(deepcopy=False)}
+        for resumed_trial in wanted:
+            trial = trials.get(resumed_trial.trial_id)
+            if trial is None or trial.state != optuna.trial.TrialState.RUNNING:
+                continue
+            for row in resumed_trial.rows:
+                step, value = row.get(TRAINING_ITERATION), row.get(metric)
+                if (
+                    not isinstance(step, int)
+                    or not isinstance(value, int | float)
+                    or step in trial.intermediate_values
+                ):
+                    continue
+                if not math.isfinite(float(value)):
+                    continue
+                storage.set_trial_intermediate_value(trial._trial_id, step, float(value))
+                added += 1
+    except KeyError:  # no such study (made elsewhere, deleted): nothing to give it
+        return 0
+    finally:
+        storage.engine.dispose()
+    return added
 
 
 def make_searcher(spec: SweepSpec, experiment_dir: str) -> PruningOptunaSearch:
