@@ -241,7 +241,7 @@ def test_a_storage_path_that_is_a_file_is_refused_before_ray_starts(
     notes.write_text("mine")
     assert cli.main(["run", str(sweep), "--storage", str(notes)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.splitlines() == [err] and "notes.txt: is a file; give a folder" in err
+    assert err.splitlines() == [err] and "notes.txt is a file; give a folder" in err
     assert notes.read_text() == "mine"
 
 

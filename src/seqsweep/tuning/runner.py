@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from ray import tune
 
-from seqsweep._fs import atomic_write_json, writable_folder
+from seqsweep._fs import atomic_write_json
 from seqsweep.cluster.session import cluster_gpus, ray_session
 from seqsweep.cluster.storage import check_shared_storage
 from seqsweep.db_url import resolve as resolve_db_url
@@ -148,6 +148,15 @@ def storage_root(spec: SweepSpec, storage: str | None = None) -> str:
     return root if "://" in root else str(Path(root).expanduser().resolve())
 
 
+def check_storage_root(root: Path) -> None:
+    """ConfigError (one line) when the storage path, or the nearest part of it that exists, is a file:
+    refused before Ray starts and the dataset builds (it ended in exit 3 then). Nothing is created
+    here, so a start refused later (another experiment's study) leaves nothing behind."""
+    existing = next((part for part in (root, *root.parents) if part.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ConfigError(f"storage_path (--storage) {root}: {existing} is a file; give a folder")
+
+
 def with_resolved_database(spec: SweepSpec) -> SweepSpec:
     """`spec` with the database it will read written into `dataset.db` when the file names none
     ($SEQSWEEP_DB_URL, else the generated sample): the experiment's `sweep.yaml` then says where its
@@ -170,8 +179,7 @@ def run_sweep(
         raise ConfigError(
             f"storage_path {root}: run from a URI needs its filesystem in Ray's pyarrow; use a local or NFS path"
         )
-    # a file, or a folder that cannot be made or written, is refused before Ray starts and the data builds
-    writable_folder(Path(root), "storage_path (--storage)")
+    check_storage_root(Path(root))
     experiment_dir = Path(root) / spec.name
     if is_started_experiment(experiment_dir):
         raise ConfigError(
