@@ -372,7 +372,7 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
     if engine.dialect.name == "sqlite" and (len(tables) > 1 or bounded or latest):
         date_text = sqlite_date_text(engine, tables, q, bounded, latest)
     elif engine.dialect.name != "sqlite":
-        _check_server_date_text(date_types, engine.dialect.name, bounded=bounded, latest=latest)
+        _check_server_date_columns(date_types, engine.dialect.name, bounded=bounded, latest=latest)
     return replace(
         base,
         date_text=date_text,
@@ -395,7 +395,7 @@ def _check_bound_date_types(date_types: Mapping[str, Any]) -> None:
             )
 
 
-def _check_server_date_text(
+def _check_server_date_columns(
     date_types: Mapping[str, Any], dialect: str, *, bounded: bool, latest: bool
 ) -> None:
     """DataError (one line) for joined `date` columns of days (DATE) beside times (DATETIME), and for a
