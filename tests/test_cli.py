@@ -322,3 +322,50 @@ def test_starting_ray_keeps_the_commands_sigterm_handler(monkeypatch: pytest.Mon
         ours = signal.getsignal(signal.SIGTERM)
         with ray_session():
             assert signal.getsignal(signal.SIGTERM) is ours
+
+
+LOUD_COMMAND = """
+import argparse, sys
+from seqsweep import cli
+
+def command(args):
+    for i in range(20_000):  # about 300 kB: more than a pipe holds
+        print(f"row {i} 0.25 0.50 0.25")
+    return 0
+
+parser = cli.build_parser()
+parser.parse_args = lambda argv: argparse.Namespace(func=command, verbose=False)
+cli.build_parser = lambda: parser
+sys.exit(cli.main([]))
+"""
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`seqsweep predict ... | head` printed a `BrokenPipeError` as an unexpected error (exit 3) once
+    `head` had read its lines; a closed stdout ends the command quietly with 141, as `yes | head` does."""
+    script = tmp_path / "loud.py"
+    script.write_text(LOUD_COMMAND)
+    done = subprocess.run(
+        ["bash", "-c", f'"{sys.executable}" "{script}" | head -n 2; echo "status=${{PIPESTATUS[0]}}"'],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.splitlines() == ["row 0 0.25 0.50 0.25", "row 1 0.25 0.50 0.25", "status=141"]
+    assert done.stderr == ""
+
+
+def test_a_broken_pipe_elsewhere_is_still_an_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only stdout's reader leaving is quiet: a `BrokenPipeError` from a socket or another pipe (a database
+    connection dropped mid-query) is reported like any unforeseen failure."""
+
+    def command(args: argparse.Namespace) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(func=command, verbose=False))
+    assert cli.main([]) == cli.EXIT_UNEXPECTED
+    assert "BrokenPipeError" in capsys.readouterr().err

@@ -17,6 +17,7 @@ import importlib
 import importlib.abc
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -43,6 +44,8 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 3
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+"""Exit code when stdout's reader went away (`seqsweep predict ... | head`): 141, as for `yes | head`."""
 
 RAY_DATA_QUIET_LOGGING = Path(__file__).with_name("ray_data_logging.yaml")
 """Ray Data's logging config without its console handler: its log file only (`RAY_DATA_LOGGING_CONFIG`)."""
@@ -240,7 +243,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     with quiet_environment(args.verbose), sigterm_unwinds():
         _configure_logging(args.verbose)
-        return _run(args)
+        code = _run(args)
+    try:
+        sys.stdout.flush()  # what is still buffered fails here, not in the interpreter's exit
+    except BrokenPipeError:
+        return _stdout_gone()
+    return code
+
+
+def stdout_reader_gone() -> bool:
+    """True when stdout is a pipe (or socket) whose reading end is closed: the kernel flags its write end
+    with POLLERR (Linux `pipe(7)`); False for a terminal, a file or an open pipe."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
+def _stdout_gone() -> int:
+    """Stop quietly after stdout's reader left: point stdout at /dev/null so that the interpreter's final
+    flush does not print `BrokenPipeError` again (Python's `signal` docs, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 EXIT_TERMINATED = 128 + signal.SIGTERM
@@ -288,6 +317,8 @@ def _run(args: argparse.Namespace) -> int:
         print("seqsweep: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug or an unforeseen failure: still one line, unless -v asks for more
+        if isinstance(exc, BrokenPipeError) and stdout_reader_gone():  # not a socket or another pipe
+            return _stdout_gone()
         if args.verbose:
             traceback.print_exc()
         root = root_cause(exc)
