@@ -89,9 +89,17 @@ def db_errors(url: str, doing: str) -> Iterator[None]:
         raise DataError(f"database {masked_url(url)}: {doing} failed: {_reason(exc, url)}") from None
 
 
+UTC_SESSION: dict[str, str] = {
+    "mysql": "SET time_zone = '+00:00'",
+    "mariadb": "SET time_zone = '+00:00'",
+    "postgresql": "SET TIME ZONE 'UTC'",
+}
+"""Per backend, the statement every new connection runs first (`utc_sessions`)."""
+
+
 def create_engine(url: str) -> Engine:
-    """An engine without a pool (tasks connect once), its sessions in UTC (PyMySQL, psycopg2); a bad URL
-    or missing driver is a ConfigError."""
+    """An engine without a pool (tasks connect once), its sessions in UTC whatever the driver
+    (`utc_sessions`); a bad URL or missing driver is a ConfigError."""
     try:
         parsed = make_url(url)
     except ValueError as exc:  # e.g. a port of letters (`int()` inside make_url)
@@ -103,19 +111,37 @@ def create_engine(url: str) -> Engine:
             f"database URL {masked_url(url)!s} is not a SQLAlchemy URL (e.g. sqlite:///path.db, "
             "mysql+pymysql://user@host:3306/db)"
         ) from None
+    backend = parsed.get_backend_name()
     connect_args: dict[str, Any] = {}
-    # Sessions in UTC: a time-zone-aware column (PostgreSQL's timestamptz, MariaDB's TIMESTAMP) compared
-    # with a naive one, or read back, would otherwise shift by the server's zone.
-    if parsed.get_backend_name() == "mysql":
+    if backend in ("mysql", "mariadb"):
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
-        if parsed.get_driver_name() == "pymysql":
-            connect_args["init_command"] = "SET time_zone = '+00:00'"
-    elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg2":
-        connect_args["options"] = "-c timezone=UTC"
     try:
-        return sa.create_engine(parsed, poolclass=NullPool, connect_args=connect_args)
+        engine = sa.create_engine(parsed, poolclass=NullPool, connect_args=connect_args)
     except (sa_exc.NoSuchModuleError, ImportError) as exc:
         raise ConfigError(f"database URL {masked_url(url)}: no driver for it ({_reason(exc, url)})") from None
+    if backend in UTC_SESSION:
+        utc_sessions(engine, UTC_SESSION[backend])
+    return engine
+
+
+def utc_sessions(engine: Engine, statement: str) -> None:
+    """Run `statement` (`UTC_SESSION`) on every new DBAPI connection of `engine`, then commit it.
+
+    A time-zone-aware column (PostgreSQL's timestamptz, MariaDB's TIMESTAMP) read back, or compared with a
+    naive one in a join, is shifted by the session's zone, which is the server's or the database's unless
+    set: an event on connect (SQLAlchemy's "Connection Pool Events", `PoolEvents.connect`) sets it for every
+    driver alike (`mariadb+pymysql`, `postgresql+psycopg`, `pg8000` ...), where connect arguments
+    are each driver's own. The commit keeps PostgreSQL's SET when a later transaction rolls back.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def set_utc(dbapi_connection: Any, connection_record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+        dbapi_connection.commit()
 
 
 def _sqlite_file(url: str) -> Path | None:
