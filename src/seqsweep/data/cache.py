@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Final
 
@@ -126,18 +127,29 @@ def save(
 
 
 def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) -> DatasetBundle | None:
-    """The cached bundle of `key`, or None when there is none (or it is unreadable: then it is rebuilt)."""
+    """The cached bundle of `key`, or None when there is none.
+
+    A damaged folder (a file cut short or emptied, e.g. by a full disk; a manifest of the wrong shape; a
+    walk-forward dataset without its fold arrays) is logged, removed and reported as none, so that the
+    build that follows rebuilds it and `save` writes it afresh.
+    """
     folder = cache_root(cache_dir) / key
     if not (folder / MANIFEST).is_file():
         return None
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
+        if not isinstance(manifest, dict):
+            raise ValueError(f"{MANIFEST} holds {type(manifest).__name__}, not an object")
         if manifest["format"] != FORMAT_VERSION or manifest["spec_hash"] != spec.content_hash():
             return None
         arrays = {p.stem: np.load(p, allow_pickle=False) for p in folder.glob("*.npy")}
-        return _bundle(spec, key, manifest, arrays)
-    except (OSError, ValueError, KeyError) as exc:
-        log.warning("ignoring the unreadable dataset cache %s (%s); rebuilding", folder, exc)
+        bundle = _bundle(spec, key, manifest, arrays)
+        if spec.split.folds > 1 and bundle.folds is None:
+            raise ValueError(f"the {spec.split.folds} walk-forward folds' arrays are missing")
+        return bundle
+    except (OSError, ValueError, KeyError, EOFError, TypeError, IndexError) as exc:
+        log.warning("removing the unreadable dataset cache %s (%s); rebuilding", folder, exc)
+        shutil.rmtree(folder, ignore_errors=True)
         return None
 
 

@@ -1,0 +1,72 @@
+"""A damaged dataset cache folder is rebuilt and written afresh, whatever the damage: a file emptied (a
+full disk, a power cut after the rename), a manifest of the wrong shape, a walk-forward dataset's fold
+arrays gone. It used to end `data build`, `run` and `results` with an unexpected error (exit 3), or
+to be rebuilt on every later build because the damaged folder was never replaced."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqsweep.data import DatasetSpec, build_dataset
+from seqsweep.data.build import build_count
+from seqsweep.data.spec import SplitSpec
+
+SPEC = DatasetSpec(symbols=("BALUSDT", "UNIUSDT"), lookback=12, horizon=2)
+
+
+def _empty(name: str) -> Callable[[Path], None]:
+    return lambda folder: (folder / name).write_bytes(b"")
+
+
+def _manifest(change: Callable[[dict], object]) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        (folder / "manifest.json").write_text(json.dumps(change(manifest)))
+
+    return damage
+
+
+DAMAGE = {
+    "features.npy emptied": _empty("features.npy"),
+    "row_time.npy emptied": _empty("row_time.npy"),
+    "manifest null": _manifest(lambda m: None),
+    "manifest a list": _manifest(lambda m: []),
+    "boundaries null": _manifest(lambda m: {**m, "boundaries": None}),
+    "boundaries of one": _manifest(lambda m: {**m, "boundaries": m["boundaries"][:1]}),
+}
+
+
+def _build_twice_after(
+    spec: DatasetSpec, damage: Callable[[Path], None], db_url: str, cache_dir: Path
+) -> None:
+    first = build_dataset(spec, db_url=db_url, cache_dir=cache_dir, in_process=True)
+    damage(cache_dir / first.cache_key)
+    before = build_count()
+    again = build_dataset(spec, db_url=db_url, cache_dir=cache_dir, in_process=True)
+    assert build_count() == before + 1  # rebuilt, not an error
+    assert again.cache_key == first.cache_key
+    assert np.array_equal(again.features, first.features)
+    assert np.array_equal(again.row_time, first.row_time)
+    third = build_dataset(spec, db_url=db_url, cache_dir=cache_dir, in_process=True)
+    assert build_count() == before + 1  # the rebuilt folder replaced the damaged one: read, not rebuilt
+    assert np.array_equal(third.features, first.features)
+    if spec.split.folds > 1:
+        assert third.folds is not None and again.folds is not None
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_a_damaged_cache_is_rebuilt_and_replaced(
+    damage: Callable[[Path], None], sample_db_url: str, tmp_path: Path
+) -> None:
+    _build_twice_after(SPEC, damage, sample_db_url, tmp_path / "cache")
+
+
+def test_a_walk_forward_cache_without_its_fold_arrays_is_rebuilt(sample_db_url: str, tmp_path: Path) -> None:
+    """Without `fold_scale.npy` the dataset loaded as a single fold, silently."""
+    spec = DatasetSpec(symbols=SPEC.symbols, lookback=12, horizon=2, split=SplitSpec(folds=3))
+    _build_twice_after(spec, lambda folder: (folder / "fold_scale.npy").unlink(), sample_db_url, tmp_path / "c")
