@@ -20,13 +20,13 @@ from seqsweep.tuning.searchers import (
 State = optuna.trial.TrialState
 
 
-def _spec(tmp_path: Path, **search: object) -> object:
+def _spec(tmp_path: Path, cell_sizes: tuple[int, ...] = (8, 16), **search: object) -> object:
     return parse_sweep(
         {
             "name": "s",
             "model": "lstm",
             "params": {
-                "cell_size": {"type": "choice", "values": [8, 16]},
+                "cell_size": {"type": "choice", "values": list(cell_sizes)},
                 "dropout_rate_1": {"type": "uniform", "low": 0.0, "high": 0.5},
                 "epochs": 4,
             },
@@ -117,6 +117,24 @@ def test_warm_start_feeds_finished_trials_of_an_earlier_study(tmp_path: Path) ->
     assert warm_start_points(later, str(earlier_dir), VAL_MACRO_F1) == 2
     states = sorted(t.state.name for t in later._ot_study.get_trials())
     assert states == ["COMPLETE", "PRUNED"]
+
+
+def test_warm_start_skips_earlier_trials_whose_choice_the_new_space_lacks(tmp_path: Path) -> None:
+    """A `choice` whose values changed (8/16 before, 8/32 now) ended `run` with an unexpected
+    `ValueError: '16' not in (8, 32)` after the experiment's files were written; a point outside the new
+    space is skipped, as one outside a changed range always was."""
+    earlier_dir = Path(_mk(tmp_path / "earlier"))
+    earlier = make_searcher(_spec(earlier_dir, seed=1), str(earlier_dir))
+    sizes = []
+    for trial_id in ("a", "b", "c", "d", "e", "f"):
+        sizes.append(earlier.suggest(trial_id)["cell_size"])
+        _report(earlier, trial_id, [0.3, 0.5, 0.5, 0.6], final=True)
+    assert set(sizes) == {8, 16}  # both values were tried
+
+    later_dir = Path(_mk(tmp_path / "later"))
+    later = make_searcher(_spec(later_dir, cell_sizes=(8, 32)), str(later_dir))
+    assert warm_start_points(later, str(earlier_dir), VAL_MACRO_F1) == sizes.count(8)
+    assert {t.params["cell_size"] for t in later._ot_study.get_trials()} == {8}
 
 
 def test_resumed_trial_the_study_already_finished_does_not_stop_the_sweep(tmp_path: Path) -> None:

@@ -626,9 +626,7 @@ def warm_start_points(searcher: PruningOptunaSearch, earlier_experiment: str, me
     space = cast(dict[str, Any], searcher._space)
     for trial in earlier.get_trials(deepcopy=False):
         finished = trial.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-        if not finished or set(trial.params) != set(space):
-            continue
-        if not all(space[k]._contains(space[k].to_internal_repr(v)) for k, v in trial.params.items()):
+        if not finished or not _in_space(trial.params, space):
             continue
         value = trial.value if trial.value is not None else _last_intermediate(trial)
         if value is None:
@@ -641,6 +639,18 @@ def warm_start_points(searcher: PruningOptunaSearch, earlier_experiment: str, me
         )
         added += 1
     return added
+
+
+def _in_space(params: dict[str, Any], space: dict[str, Any]) -> bool:
+    """Whether an earlier trial's `params` is a point of `space` (Optuna distributions by name): the same
+    names, each value inside its distribution; a `choice` value the space lacks is outside, where Optuna's
+    `CategoricalDistribution.to_internal_repr` raises ValueError."""
+    if set(params) != set(space):
+        return False
+    try:
+        return all(space[k]._contains(space[k].to_internal_repr(v)) for k, v in params.items())
+    except (ValueError, TypeError):
+        return False
 
 
 def _last_intermediate(trial: optuna.trial.FrozenTrial) -> float | None:
