@@ -81,8 +81,21 @@ def test_two_rows_in_one_grid_step_are_refused_not_merged() -> None:
     with pytest.raises(DataError, match=r"ETHUSDT has two rows in the 1h step at 2024-01-01 02:00:00 "
                                         r"\(2024-01-01 02:00:00 and 2024-01-01 02:30:00\)"):  # fmt: skip
         to_grid(rows, "1h", symbol="ETHUSDT")
-    shifted = _rows([0.5, 1.5, 2.5], [1.0, 2.0, 3.0])  # one row a step, off the hour: floored, kept
+    shifted = _rows([0.5, 1.5, 2.5], [1.0, 2.0, 3.0])  # one row a step, off the hour: kept at :30
     assert list(to_grid(shifted, "1h")["close"]) == [1.0, 2.0, 3.0]
+
+
+def test_the_grid_runs_at_the_datas_own_offset() -> None:
+    """Hourly candles stamped at :30 were floored to :00 without a word: every time half an hour early,
+    and a candle after a `valid_start` of 00:15 counted in train."""
+    rows = _rows([0.5, 1.5, 3.5, 4.5], [1.0, 2.0, 3.0, 4.0])
+    grid = to_grid(rows, "1h")
+    assert list(grid["date"]) == list(pd.Timestamp("2024-01-01 00:30") + pd.to_timedelta(range(5), unit="h"))
+    assert np.isnan(grid["close"].iloc[2]) and list(grid["close"].dropna()) == [1.0, 2.0, 3.0, 4.0]
+    odd = _rows([0.5, 1.5, 3.25, 4.5], [1.0, 2.0, 3.0, 4.0])  # one row off the others' offset: floored onto it
+    assert list(to_grid(odd, "1h").dropna()["date"].dt.hour) == [0, 1, 2, 4]
+    assert set(to_grid(odd, "1h")["date"].dt.minute) == {30}
+    assert list(to_grid(_rows([0, 1, 2], [1.0, 2.0, 3.0]), "1h")["date"].dt.minute) == [0, 0, 0]
 
 
 def test_a_grid_far_finer_than_the_data_is_refused_before_it_is_built() -> None:

@@ -92,7 +92,8 @@ frequency typed wrong (`1ms` for `1h`), and a far finer one would not fit in mem
 def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> pd.DataFrame:
     """Put rows on a regular grid from their first to their last timestamp; missing steps become NaN rows.
 
-    Rows are floored to the step; each step holds at most one row. Errors (ConfigError, DataError) say
+    The grid runs at the data's own offset (`grid_anchor`: hourly candles at :30 keep their :30 times) and
+    each row is floored onto it; each step holds at most one row. Errors (ConfigError, DataError) say
     what to change instead of losing rows: a step coarser than the data (rows would merge), a step so
     fine that the grid would hold over `MAX_EMPTY_GRID_FACTOR` times the rows (a 1 ms grid over 300
     hourly rows is 1.08e9 rows), two rows in one step (an extra row at 02:30 among hourly ones would
@@ -116,7 +117,8 @@ def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> p
                 f"{spacing}): the grid would hold {steps:,} rows for {len(rows):,}; set dataset.frequency "
                 f"to that spacing"
             )
-    floored = rows[DATE].dt.floor(step)
+    anchor = grid_anchor(rows[DATE], step)
+    floored = rows[DATE] - (rows[DATE] - anchor) % step
     repeated = floored.duplicated(keep=False).to_numpy()
     if repeated.any():
         first = floored[repeated].iloc[0]
@@ -128,6 +130,15 @@ def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> p
         )
     grid = pd.date_range(floored.iloc[0], floored.iloc[-1], freq=step)
     return rows.assign(**{DATE: floored}).set_index(DATE).reindex(grid).rename_axis(DATE).reset_index()
+
+
+def grid_anchor(times: pd.Series, step: pd.Timedelta) -> pd.Timestamp:
+    """A time on the grid: the Unix epoch plus the offset within `step` that most `times` share (the
+    earliest such offset on a tie). Flooring to the epoch's grid (`Series.dt.floor`) moved every hourly
+    candle stamped at :30 half an hour back, across a `valid_start` of 00:15 included."""
+    epoch = pd.Timestamp(0)
+    offsets = (times - epoch) % step
+    return epoch + offsets.mode().min()
 
 
 YEARLY_YIELD_MAX: Final = 10.0
