@@ -69,4 +69,6 @@ def test_a_damaged_cache_is_rebuilt_and_replaced(
 def test_a_walk_forward_cache_without_its_fold_arrays_is_rebuilt(sample_db_url: str, tmp_path: Path) -> None:
     """Without `fold_scale.npy` the dataset loaded as a single fold, silently."""
     spec = DatasetSpec(symbols=SPEC.symbols, lookback=12, horizon=2, split=SplitSpec(folds=3))
-    _build_twice_after(spec, lambda folder: (folder / "fold_scale.npy").unlink(), sample_db_url, tmp_path / "c")
+    _build_twice_after(
+        spec, lambda folder: (folder / "fold_scale.npy").unlink(), sample_db_url, tmp_path / "c"
+    )

@@ -92,7 +92,7 @@ def test_the_grid_runs_at_the_datas_own_offset() -> None:
     grid = to_grid(rows, "1h")
     assert list(grid["date"]) == list(pd.Timestamp("2024-01-01 00:30") + pd.to_timedelta(range(5), unit="h"))
     assert np.isnan(grid["close"].iloc[2]) and list(grid["close"].dropna()) == [1.0, 2.0, 3.0, 4.0]
-    odd = _rows([0.5, 1.5, 3.25, 4.5], [1.0, 2.0, 3.0, 4.0])  # one row off the others' offset: floored onto it
+    odd = _rows([0.5, 1.5, 3.25, 4.5], [1.0, 2.0, 3.0, 4.0])  # 03:15 off the others' offset: floored
     assert list(to_grid(odd, "1h").dropna()["date"].dt.hour) == [0, 1, 2, 4]
     assert set(to_grid(odd, "1h")["date"].dt.minute) == {30}
     assert list(to_grid(_rows([0, 1, 2], [1.0, 2.0, 3.0]), "1h")["date"].dt.minute) == [0, 0, 0]
