@@ -4,6 +4,8 @@ MariaDB and PostgreSQL. Tables are made by SQLAlchemy (as a user's own tables ar
 - epoch milliseconds in a DECIMAL `date` (MariaDB and PostgreSQL give `Decimal`: read as text and refused);
 - a BOOLEAN value column (SQLite and MariaDB give 0/1, PostgreSQL True/False: refused there only);
 - a duration column (MariaDB's TIME, PostgreSQL's INTERVAL give `timedelta`: built as nanoseconds).
+- joined `date` columns that SQL cannot match (epoch seconds beside milliseconds or DATETIME): on MariaDB
+  no row matched and the build blamed an all-NULL `yield`.
 """
 
 from __future__ import annotations
@@ -99,4 +101,56 @@ def test_a_daily_date_table_joined_to_hourly_times_is_refused(database: str) -> 
     with pytest.raises(
         DataError, match=r"(US_Bond_Yield.date is a DATE column \(days\)|written two ways .*US_Bond_Yield)"
     ):
+        _rows(database)
+
+
+def _write_joined(url: str, price_date: tuple[Any, list[Any]], bond_date: tuple[Any, list[Any]]) -> None:
+    """`crypto_price` (AAAUSDT, `close`) and `US_Bond_Yield`, each `date` of its own (type, values)."""
+    engine = sa.create_engine(url)
+    meta = sa.MetaData()
+    prices = sa.Table(
+        "crypto_price", meta, sa.Column("date", price_date[0]), sa.Column("crypto_symbol", sa.String(16)),
+        sa.Column("close", sa.Float()),
+    )  # fmt: skip
+    bond = sa.Table("US_Bond_Yield", meta, sa.Column("date", bond_date[0]), sa.Column("yield", sa.Float()))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            prices.insert(),
+            [{"date": d, "crypto_symbol": "AAAUSDT", "close": 10.0 + i} for i, d in enumerate(price_date[1])],
+        )
+        conn.execute(bond.insert(), [{"date": d, "yield": 4.0e-6} for d in bond_date[1]])
+    engine.dispose()
+
+
+SECONDS = (sa.BigInteger(), [int(h.value // 10**9) for h in HOURS])
+MILLISECONDS = (sa.BigInteger(), [int(h.value // 10**6) for h in HOURS])
+DATETIMES = (sa.DateTime(), [h.to_pydatetime() for h in HOURS])
+
+
+@pytest.mark.parametrize("database", ["mariadb", "postgresql"], indirect=True)
+def test_joined_epoch_dates_in_one_unit_join_hour_by_hour(database: str) -> None:
+    _write_joined(database, SECONDS, SECONDS)
+    rows = _rows(database)
+    assert list(rows["date"]) == list(HOURS)
+    assert (rows["yield"] == 4.0e-6).all()
+
+
+@pytest.mark.parametrize("database", ["mariadb", "postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    ("price_date", "bond_date", "match"),
+    [
+        (SECONDS, MILLISECONDS, r"crypto_price\.date holds epoch s and US_Bond_Yield\.date epoch ms"),
+        (SECONDS, DATETIMES, r"crypto_price\.date holds numbers .* US_Bond_Yield\.date holds times"),
+        (DATETIMES, MILLISECONDS, r"US_Bond_Yield\.date holds numbers .* crypto_price\.date holds times"),
+    ],
+    ids=["seconds beside milliseconds", "seconds beside DATETIME", "DATETIME beside milliseconds"],
+)
+def test_joined_dates_that_cannot_match_are_refused_naming_both(
+    database: str, price_date: tuple[Any, list[Any]], bond_date: tuple[Any, list[Any]], match: str
+) -> None:
+    """On MariaDB the join matched no row and the build stopped at "column 'yield' is all NaN (NULL); fill
+    it, leave the column out ...", which points at the wrong fix (PostgreSQL refused with an SQL error)."""
+    _write_joined(database, price_date, bond_date)
+    with pytest.raises(DataError, match=match):
         _rows(database)

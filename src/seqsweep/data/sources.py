@@ -37,7 +37,7 @@ from seqsweep.data.csv_header import (
     require_columns,
     unsafe_name_character,
 )
-from seqsweep.data.ingest import canonical_symbol, parse_dates, parse_numeric
+from seqsweep.data.ingest import canonical_symbol, epoch_unit_of, parse_dates, parse_numeric
 from seqsweep.data.joins import JoinTables
 from seqsweep.data.spec import DatasetSpec, naive_utc
 from seqsweep.data.tables import (
@@ -399,6 +399,8 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
         date_text = sqlite_date_text(engine, tables, q, bounded, latest)
     elif engine.dialect.name != "sqlite":
         _check_server_date_columns(date_types, engine.dialect.name, bounded=bounded, latest=latest)
+        if len(tables) > 1 and all(isinstance(kind, NUMBER_TYPES) for kind in date_types.values()):
+            _check_epoch_units(engine, tables, q)
     return replace(
         base,
         date_text=date_text,
@@ -409,11 +411,35 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
     )
 
 
+NUMBER_TYPES: Final = (sa.Integer, sa.Numeric, sa.Float)
+"""SQL types of a `date` column that holds epoch numbers."""
+
+
+def _check_epoch_units(engine: Engine, tables: tuple[str, ...], q: Callable[[str], str]) -> None:
+    """DataError (one line) for joined epoch `date` columns in different units (seconds beside
+    milliseconds): SQL's join on date would match nothing and leave every joined value missing. Each
+    table's unit is its earliest date's (`ingest.epoch_unit_of`, 1971–2200)."""
+    units: dict[str, str | None] = {}
+    with engine.connect() as conn:
+        for table in tables:
+            first = conn.execute(sa.text(f"SELECT MIN({q(DATE)}) FROM {q(table)}")).scalar()
+            units[table] = None if first is None else epoch_unit_of(float(first))
+    found = {table: unit for table, unit in units.items() if unit is not None}
+    if len(set(found.values())) > 1:
+        (a, unit_a), (b, unit_b) = next(
+            ((x, found[x]), (y, found[y])) for x in found for y in found if found[x] != found[y]
+        )
+        raise DataError(
+            f"{a}.date holds epoch {unit_a} and {b}.date epoch {unit_b}: the join on date would match no "
+            f"row; store both in one unit (`seqsweep data load-csv` reads either and stores DATETIME)"
+        )
+
+
 def _check_bound_date_types(date_types: Mapping[str, Any]) -> None:
     """DataError (one line) if a table's `date` column holds numbers: a `start`/`end` bound (a DATETIME)
     compares with epoch numbers differently on each database (ignored, no rows, or an error)."""
     for table, kind in date_types.items():
-        if isinstance(kind, sa.Integer | sa.Numeric | sa.Float):
+        if isinstance(kind, NUMBER_TYPES):
             raise DataError(
                 f"dataset.start/end: {table}.date is a number column ({kind}), epoch times that a date bound "
                 f"cannot be compared with; reload the table with `seqsweep data load-csv` (it stores dates "
@@ -440,6 +466,14 @@ def _check_server_date_columns(
             f"{days[0]}.date is a DATE column (days) and {times}.date holds times: the join on date "
             f"would match the midnight rows only and leave {days[0]}'s values missing in every other "
             f"hour; store {days[0]} with a time for every row of {times} (or as DATETIME)"
+        )
+    numbers = [table for table, kind in date_types.items() if isinstance(kind, NUMBER_TYPES)]
+    if numbers and len(numbers) < len(date_types):
+        times = next(table for table in date_types if table not in numbers)
+        raise DataError(
+            f"{numbers[0]}.date holds numbers (epoch times, {date_types[numbers[0]]}) and {times}.date "
+            f"holds times ({date_types[times]}): SQL's join on date compares a number with a time and "
+            f"matches no row; store both as DATETIME (`seqsweep data load-csv` reads epochs and stores DATETIME)"
         )
     for table, kind in date_types.items():
         if isinstance(kind, sa.String):
