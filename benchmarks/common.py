@@ -8,6 +8,7 @@ the modules in turn; nothing here asserts a time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -71,6 +72,9 @@ SCALES: dict[str, Scale] = {
         overhead_trials=16,
     ),
 }
+SCALES["notebook"] = dataclasses.replace(SCALES["full"], name="notebook")
+"""`full` for every row but row 4, which runs at the notebook's cell size and epochs (about an hour on 2 cores;
+`benchmarks/search_efficiency.py::SEARCH_SCALES`)."""
 
 
 @dataclass(frozen=True)

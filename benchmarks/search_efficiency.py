@@ -81,6 +81,7 @@ class SearchScale:
 SEARCH_SCALES: dict[str, SearchScale] = {
     "small": SearchScale(rows=1500, cell_size=16, epochs=3, seeds=2, small_space=True),
     "full": SearchScale(rows=1500, cell_size=16, epochs=4, seeds=5, small_space=False),
+    "notebook": SearchScale(rows=1500, cell_size=124, epochs=20, seeds=5, small_space=False),
 }
 
 SMALL_SPACE = {

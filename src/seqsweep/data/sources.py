@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
@@ -415,7 +415,7 @@ NUMBER_TYPES: Final = (sa.Integer, sa.Numeric, sa.Float)
 """SQL types of a `date` column that holds epoch numbers."""
 
 
-def _check_epoch_units(engine: Engine, tables: tuple[str, ...], q: Callable[[str], str]) -> None:
+def _check_epoch_units(engine: Engine, tables: Sequence[str], q: Callable[[str], str]) -> None:
     """DataError (one line) for joined epoch `date` columns in different units (seconds beside
     milliseconds): SQL's join on date would match nothing and leave every joined value missing. Each
     table's unit is its earliest date's (`ingest.epoch_unit_of`, 1971–2200)."""
