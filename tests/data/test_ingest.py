@@ -217,3 +217,17 @@ def test_load_csv_into_sqlite_runs_analyze(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "db.sqlite") as conn:
         stats = conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1").fetchall()
     assert ("crypto_price", "ix_crypto_price_crypto_symbol_date", f"{HOURS} {HOURS} 1") in stats
+
+
+def test_a_missing_value_is_spelled_alike_in_a_csv_and_in_sql_text() -> None:
+    """`#N/A`, `-nan`, `<NA>` ... were missing in a CSV (pandas' own list) but refused in a TEXT column."""
+    import io
+
+    from seqsweep.data.ingest import CSV_MISSING, MISSING_TEXT
+
+    spellings = sorted(MISSING_TEXT - {""})
+    parsed = parse_numeric(pd.Series([*spellings, "3.5"], dtype=object), "volume")
+    assert parsed.isna().sum() == len(spellings) and parsed.iloc[-1] == 3.5
+    text = "volume\n" + "\n".join([*spellings, "3.5", "none?"]) + "\n"
+    read = pd.read_csv(io.StringIO(text), **CSV_MISSING)["volume"]
+    assert read.isna().sum() == len(spellings) and list(read.iloc[-2:]) == ["3.5", "none?"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -110,9 +111,9 @@ def _write_joined(url: str, price_date: tuple[Any, list[Any]], bond_date: tuple[
     meta = sa.MetaData()
     prices = sa.Table(
         "crypto_price", meta, sa.Column("date", price_date[0]), sa.Column("crypto_symbol", sa.String(16)),
-        sa.Column("close", sa.Float()),
+        sa.Column("close", sa.Double()),
     )  # fmt: skip
-    bond = sa.Table("US_Bond_Yield", meta, sa.Column("date", bond_date[0]), sa.Column("yield", sa.Float()))
+    bond = sa.Table("US_Bond_Yield", meta, sa.Column("date", bond_date[0]), sa.Column("yield", sa.Double()))
     meta.create_all(engine)
     with engine.begin() as conn:
         conn.execute(
@@ -153,4 +154,46 @@ def test_joined_dates_that_cannot_match_are_refused_naming_both(
     it, leave the column out ...", which points at the wrong fix (PostgreSQL refused with an SQL error)."""
     _write_joined(database, price_date, bond_date)
     with pytest.raises(DataError, match=match):
+        _rows(database)
+
+
+@pytest.mark.parametrize("database", ["mariadb"], indirect=True)
+def test_a_mariadb_bit_column_is_read_as_its_integer_value(database: str) -> None:
+    """PyMySQL hands BIT over as bytes, and b'1' (49 stored) was read as the digit 1."""
+    from sqlalchemy.dialects import mysql
+
+    stored = [49 + i % 5 for i in range(len(HOURS))]
+    _write(database, sa.DateTime(), ("flag", mysql.BIT(8), stored))
+    assert list(_rows(database)["flag"]) == [float(v) for v in stored]
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("varying", [False, True], ids=["BIT(8)", "VARBIT"])
+def test_a_postgresql_bit_string_is_read_as_its_integer_value(varying: bool, database: str) -> None:
+    """psycopg hands a bit string over as the text of its bits: B'00000101' (5) was read as 101."""
+    from sqlalchemy.dialects import postgresql
+
+    stored = [i % 7 for i in range(len(HOURS))]
+    kind = postgresql.BIT(varying=True) if varying else postgresql.BIT(8)
+    bits = [format(v, "b" if varying else "08b") for v in stored]
+    _write(database, sa.DateTime(), ("flag", kind, bits))
+    assert list(_rows(database)["flag"]) == [float(v) for v in stored]
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_a_four_byte_float_column_is_read_in_full(database: str) -> None:
+    """MariaDB's text protocol sends FLOAT with 6 significant digits: 43251.37109375 arrived as 43251.4."""
+    values = [43251.37109375, 16777216.0, 1234.5670166015625, 98765.4296875] * (len(HOURS) // 4)
+    _write(database, sa.DateTime(), ("flag", sa.REAL() if "postgresql" in database else sa.Float(), values))
+    read = _rows(database)["flag"].to_numpy()
+    assert list(read.astype(np.float32)) == list(np.asarray(values, dtype=np.float32))
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+def test_binary_values_are_refused_not_read_as_their_bytes_text(database: str) -> None:
+    """pandas read a BLOB holding the bytes of '12' as the number 12."""
+    _write(database, sa.DateTime(), ("flag", sa.LargeBinary(), [b"12"] * len(HOURS)))
+    with pytest.raises(
+        DataError, match=r"column 'crypto_price.flag': holds binary values \(a BLOB or BYTEA, e\.g\. b'12'\)"
+    ):
         _rows(database)

@@ -48,8 +48,15 @@ EPOCH_LATEST: Final = pd.Timestamp("2200-01-01")
 """An epoch value is read in the unit that puts it in [EPOCH_EARLIEST, EPOCH_LATEST). The windows of
 the four units do not overlap (7.3e9 s < 3.2e10 ms), so a value fits at most one unit."""
 
-MISSING_TEXT: Final = frozenset({"", "nan", "NaN", "NAN", "NA", "N/A", "n/a", "null", "NULL", "None", "none"})
-"""Text read as a missing number (NaN), not as a bad value."""
+MISSING_TEXT: Final = frozenset(
+    {"", "nan", "NaN", "NAN", "-nan", "-NaN", "NA", "N/A", "n/a", "#N/A", "#N/A N/A", "#NA", "<NA>"}
+    | {"null", "NULL", "None", "none", "1.#IND", "-1.#IND", "1.#QNAN", "-1.#QNAN"}
+)
+"""Text read as a missing number (NaN), not as a bad value, on every path in: in SQL text columns, and as
+`read_csv`'s `na_values` (pandas' default list, `keep_default_na`, plus NAN and none), so that `#N/A` is
+missing in a CSV and in a TEXT column alike."""
+CSV_MISSING: Final = {"keep_default_na": False, "na_values": sorted(MISSING_TEXT)}
+"""`pd.read_csv` keywords that make a CSV's missing values exactly `MISSING_TEXT`."""
 _GROUPED = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?$")
 """A number with comma thousands separators and an optional decimal point: 6,179.90 or 1,234,567.
 Its leading group never starts with 0 ("0,500" is a decimal comma, not five hundred)."""
@@ -455,6 +462,12 @@ class NumberReader:
         durations = present.map(lambda v: isinstance(v, dt.timedelta | np.timedelta64))
         if durations.any():  # MariaDB's TIME, PostgreSQL's INTERVAL: pandas would give nanoseconds
             raise _durations(column, present[durations].iloc[0])
+        binary = present.map(lambda v: isinstance(v, bytes | bytearray | memoryview))
+        if binary.any():  # pandas would read b'12' as the text 12
+            raise DataError(
+                f"column {column!r}: holds binary values (a BLOB or BYTEA, e.g. {bytes(present[binary].iloc[0])[:16]!r}), "
+                f"not numbers; {NUMBER_HINT}"
+            )
         kinds_ok = present.map(lambda v: not isinstance(v, pd.Timestamp) and not hasattr(v, "year"))
         if not kinds_ok.all():
             bad = present[~kinds_ok].iloc[0]

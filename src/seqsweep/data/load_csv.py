@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from seqsweep.data.csv_header import check_row_widths, read_header, require_columns
-from seqsweep.data.ingest import FrameReader
+from seqsweep.data.ingest import CSV_MISSING, FrameReader
 from seqsweep.data.sources import db_errors, open_engine
 from seqsweep.data.tables import REQUIRED_COLUMNS, SYMBOL, check_table_name, write_tables
 from seqsweep.errors import ConfigError, DataError
@@ -145,7 +145,7 @@ def _raw_chunks(file: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
-        chunks = pd.read_csv(file, chunksize=chunk_rows, dtype={SYMBOL: str}, index_col=False)
+        chunks = pd.read_csv(file, chunksize=chunk_rows, dtype={SYMBOL: str}, index_col=False, **CSV_MISSING)
     while True:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)

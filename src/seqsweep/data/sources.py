@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import mysql as mysql_types
+from sqlalchemy.dialects import postgresql as postgresql_types
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
@@ -37,7 +39,13 @@ from seqsweep.data.csv_header import (
     require_columns,
     unsafe_name_character,
 )
-from seqsweep.data.ingest import canonical_symbol, epoch_unit_of, parse_dates, parse_numeric
+from seqsweep.data.ingest import (
+    CSV_MISSING,
+    canonical_symbol,
+    epoch_unit_of,
+    parse_dates,
+    parse_numeric,
+)
 from seqsweep.data.joins import JoinTables
 from seqsweep.data.spec import DatasetSpec, naive_utc
 from seqsweep.data.tables import (
@@ -404,7 +412,14 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
     return replace(
         base,
         date_text=date_text,
-        sql=_select_sql(join, selected, q, base, exact=exact_text(engine.dialect.name)),
+        sql=_select_sql(
+            join,
+            selected,
+            q,
+            base,
+            exact=exact_text(engine.dialect.name),
+            read_as=_value_casts(selected, {a: columns[t] for a, t in aliases.items()}, engine.dialect.name),
+        ),
         value_columns=value_columns,
         spellings=_resolve_symbols(engine, url, join, base.symbols, q),
         labels={name: f"{aliases[alias]}.{name}" for name, alias in selected.items()},
@@ -597,14 +612,50 @@ def exact_text(dialect: str) -> Callable[[str], str]:
     return lambda column: column
 
 
+def read_as(kind: Any, dialect: str) -> str | None:
+    """How a value column of SQL type `kind` is selected on `dialect` (`{}` is the column), None as it is.
+
+    - A bit string (MariaDB's BIT, PostgreSQL's BIT/VARBIT) as its integer value: PyMySQL hands BIT over
+      as bytes (b'1' read as the digit 1 where 49 was stored) and psycopg as the text of its bits (B'101',
+      5, read as 101). PostgreSQL's text goes through BIT(64), so up to 64 bits.
+    - A 4-byte float (MariaDB's FLOAT, PostgreSQL's REAL) as DOUBLE: MariaDB's text protocol sends FLOAT
+      with 6 significant digits (43251.37109375 arrives as 43251.4); read as DOUBLE both give the value
+      stored.
+    """
+    if dialect in ("mysql", "mariadb"):
+        if isinstance(kind, mysql_types.BIT):
+            return "CAST({} AS UNSIGNED)"
+        if isinstance(kind, mysql_types.FLOAT):
+            return "CAST({} AS DOUBLE)"
+    if dialect == "postgresql":
+        if isinstance(kind, postgresql_types.BIT):
+            return "CAST(CAST(LPAD(CAST({} AS TEXT), 64, '0') AS BIT(64)) AS BIGINT)"
+        if isinstance(kind, sa.REAL) and not isinstance(kind, sa.DOUBLE_PRECISION):
+            return "CAST({} AS DOUBLE PRECISION)"
+    return None
+
+
+def _value_casts(
+    selected: Mapping[str, str], types: Mapping[str, Mapping[str, Any]], dialect: str
+) -> dict[str, str]:
+    """`read_as` of each selected column that needs one: value column → SQL template."""
+    casts = {name: read_as(types[alias][name], dialect) for name, alias in selected.items()}
+    return {name: cast for name, cast in casts.items() if cast is not None}
+
+
 def _select_sql(
     join: JoinTables,
     selected: Mapping[str, str],
     q: Any,
     bounds: SourcePlan,
     exact: Callable[[str], str] = lambda column: column,
+    read_as: Mapping[str, str] | None = None,
 ) -> str:
-    cols = ", ".join([f"b.{q(DATE)} AS {q(DATE)}"] + [f"{a}.{q(c)} AS {q(c)}" for c, a in selected.items()])
+    casts = read_as or {}
+    cols = ", ".join(
+        [f"b.{q(DATE)} AS {q(DATE)}"]
+        + [f"{casts.get(c, '{}').format(f'{a}.{q(c)}')} AS {q(c)}" for c, a in selected.items()]
+    )
     source = f"{q(join.base)} b"
     if join.partner:
         # both sides hold only spellings of the one canonical symbol, so (symbol, date) matching is date matching
@@ -755,7 +806,7 @@ def _fetch_tuples(result: sa.CursorResult[Any]) -> list[tuple[Any, ...]]:
 def _read_csv_rows(plan: SourcePlan) -> pd.DataFrame:
     assert plan.csv is not None
     try:
-        frame = pd.read_csv(Path(plan.csv).expanduser(), usecols=[DATE, *plan.value_columns])
+        frame = pd.read_csv(Path(plan.csv).expanduser(), usecols=[DATE, *plan.value_columns], **CSV_MISSING)
     except (ValueError, OSError, EOFError, zlib.error, pd.errors.ParserError) as exc:
         raise DataError(f"dataset.csv: {plan.csv}: {' '.join(str(exc).split())[:200]}") from None
     try:
