@@ -32,7 +32,7 @@ from types import FrameType
 
 from seqsweep import __version__
 from seqsweep.db_url import scrub
-from seqsweep.errors import SeqsweepError
+from seqsweep.errors import SeqsweepError, exception_text, root_cause
 
 COMMAND_MODULES: tuple[str, ...] = (
     "seqsweep.commands.data",
@@ -322,27 +322,12 @@ def _run(args: argparse.Namespace) -> int:
         if args.verbose:
             traceback.print_exc()
         root = root_cause(exc)
-        message = scrub(" ".join(_without_ray_data_advice(_last_paragraph(str(root))).split()))[:500]
+        message = scrub(" ".join(_without_ray_data_advice(exception_text(str(root))).split()))[:500]
         print(
             f"seqsweep: unexpected error: {type(root).__name__}: {message} (run with -v for the traceback)",
             file=sys.stderr,
         )
         return EXIT_UNEXPECTED
-
-
-def root_cause(exc: BaseException) -> BaseException:
-    """The exception at the bottom of `exc`'s chain: Ray's wrappers (`RayTaskError.cause`, Ray Data's
-    `UserCodeException` and `__cause__`) carry the task's own exception, and their text carries its
-    traceback, which the one-line message must not."""
-    seen = {id(exc)}
-    while True:
-        inner = getattr(exc, "cause", None)
-        if not isinstance(inner, BaseException):
-            inner = exc.__cause__
-        if inner is None or id(inner) in seen:
-            return exc
-        seen.add(id(inner))
-        exc = inner
 
 
 RAY_DATA_ADVICE = "Failed to apply UDF transform"
@@ -354,16 +339,6 @@ def _without_ray_data_advice(text: str) -> str:
     """`text` up to Ray Data's appended retry advice, if any."""
     head, _, _ = text.partition(RAY_DATA_ADVICE)
     return head.rstrip() or text
-
-
-def _last_paragraph(text: str) -> str:
-    """A message without a traceback in it: what follows the last `File "...", line N` frame line."""
-    lines = text.splitlines()
-    frames = [i for i, line in enumerate(lines) if line.lstrip().startswith(('File "', "Traceback "))]
-    if not frames:
-        return text
-    rest = [line for line in lines[frames[-1] + 1 :] if line.strip() and not line.startswith("    ")]
-    return rest[-1] if rest else lines[-1]
 
 
 if __name__ == "__main__":

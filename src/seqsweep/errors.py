@@ -23,3 +23,43 @@ class NoValidTrialsError(SeqsweepError):
 
 class TrialError(SeqsweepError):
     """A single trial cannot go on (a NaN loss, say). It fails that trial, never the sweep."""
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The exception at the bottom of `exc`'s chain: Ray's wrappers (`RayTaskError.cause`, Ray Data's
+    `UserCodeException` and `__cause__`) carry the task's own exception, and their text carries its
+    traceback, which the one-line message must not."""
+    seen = {id(exc)}
+    while True:
+        inner = getattr(exc, "cause", None)
+        if not isinstance(inner, BaseException):
+            inner = exc.__cause__
+        if inner is None or id(inner) in seen:
+            return exc
+        seen.add(id(inner))
+        exc = inner
+
+
+def exception_text(text: str) -> str:
+    """The exception's own lines of an error text that carries a traceback (Ray's errors do): what follows
+    the last `File "...", line N` frame and its source line, joined into one line; `text` itself when it
+    holds no frame. A message of several lines ("units=4 is not supported\n  hint: ...") keeps its first
+    line, which names the problem, where taking the text's last line kept "hint: ..." only."""
+    lines = text.splitlines()
+    frames = [i for i, line in enumerate(lines) if line.lstrip().startswith(('File "', "Traceback "))]
+    if not frames:
+        return " ".join(text.split())
+    rest = [line for line in lines[frames[-1] + 1 :] if line.strip() and not line.startswith("    ")]
+    return " ".join(" ".join(rest).split()) if rest else lines[-1].strip()
+
+
+def error_line(error: BaseException) -> str:
+    """One line for an error raised elsewhere (a trial, a Ray task): "Type: message" of the exception at
+    the bottom of its chain (`root_cause`), or, when only Ray's wrapper travelled, the exception's lines
+    at the end of its traceback text (`exception_text`)."""
+    root = root_cause(error)
+    raw = " ".join(str(root).split())
+    text = exception_text(str(root))
+    if text != raw:
+        return text  # the traceback's last exception, which names its own type
+    return f"{type(root).__name__}: {raw}" if raw else type(root).__name__

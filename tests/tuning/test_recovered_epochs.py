@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
+import pytest
 
 from seqsweep.tuning.experiment_state import ResumedTrial
 from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR, record_recovered_epochs
@@ -43,3 +44,33 @@ def test_a_recovered_epoch_reaches_a_running_trial_only(tmp_path: Path) -> None:
     assert trials["t_00001"].intermediate_values == {1: 0.20}  # finished: left as it was
     assert record_recovered_epochs(url, "s", resumed, "val_macro_f1") == 0  # nothing twice
     assert record_recovered_epochs(url, "no_such_study", resumed, "val_macro_f1") == 0
+
+
+def test_tunes_metric_summary_is_replayed_from_the_reconciled_rows() -> None:
+    """After a SIGKILL and a resume that recovered epochs 1-3 from checkpoints, Tune's `metric_analysis`
+    held only the epochs it saw after the resume: `ExperimentAnalysis.get_best_trial(scope="all")` and
+    `ResultGrid.get_best_result` named another winner than `seqsweep results`."""
+    import json
+
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+
+    from seqsweep.tuning.experiment_state import replay_metric_analysis
+
+    metadata = {
+        "_n_steps": [5, 10],
+        "metric_analysis": {"val_macro_f1": {"max": 0.26, "min": 0.26, "avg": 0.26, "last": 0.26}},
+        "metric_n_steps": {},
+    }
+    scores = [0.20, 0.28, 0.25]
+    rows = [
+        {"training_iteration": i, "val_macro_f1": v, "config": {"cell_size": 8}, "trial_id": "t"}
+        for i, v in enumerate(scores, start=1)
+    ]
+    replay_metric_analysis(metadata, rows)
+    restored = _TrainingRunMetadata.from_json_state(json.dumps(metadata))  # as Tune reads the state file
+    summary = restored.metric_analysis["val_macro_f1"]
+    assert summary["max"] == 0.28 and summary["min"] == 0.20 and summary["last"] == 0.25
+    assert summary["avg"] == pytest.approx(sum(scores) / 3)
+    restored.update_metric("val_macro_f1", 0.31, step=4)  # Tune goes on from it after the resume
+    assert restored.metric_analysis["val_macro_f1"]["max"] == 0.31
+    assert restored.metric_analysis["val_macro_f1"]["last-5-avg"] == pytest.approx((sum(scores) + 0.31) / 4)

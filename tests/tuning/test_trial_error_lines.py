@@ -44,3 +44,26 @@ def test_a_user_model_raising_an_uncopyable_error_prints_that_error(
     [line] = [line for line in capsys.readouterr().out.splitlines() if " errored: " in line]
     assert "odd_exception.ShapeProblem: got (1, 2), want (3, 4)" in line
     assert "TypeError" not in line
+
+
+MESSAGE = "units=4 is not supported by this model\n  hint: give units 8 or more\n  see the docs"
+
+
+def test_an_error_of_several_lines_is_one_line_that_starts_with_its_first(ray_cluster: object) -> None:
+    """`run` and `results` gave such an error's last line only ("see the docs"): its type and the line
+    naming the problem were lost."""
+    import ray
+
+    from seqsweep.errors import error_line
+
+    def raise_a_message_of_three_lines() -> None:  # defined here: Ray ships it by value
+        raise RuntimeError(MESSAGE)
+
+    expected = "RuntimeError: units=4 is not supported by this model hint: give units 8 or more see the docs"
+    with pytest.raises(Exception) as caught:  # Ray's RayTaskError(RuntimeError), the exception travelled
+        ray.get(ray.remote(raise_a_message_of_three_lines).remote())
+    assert error_line(caught.value) == expected
+    carried_as_text = Exception(str(caught.value))  # only the text travelled: traceback, then the error
+    assert "Traceback" in str(carried_as_text) or 'File "' in str(carried_as_text)
+    assert error_line(carried_as_text) == expected
+    assert error_line(ValueError("plain")) == "ValueError: plain"

@@ -31,7 +31,7 @@ from seqsweep.constants import (
     VAL_LOSS,
     VAL_MACRO_F1,
 )
-from seqsweep.errors import ConfigError, NoValidTrialsError
+from seqsweep.errors import ConfigError, NoValidTrialsError, error_line
 from seqsweep.layout import STATE_GLOB, STUDY_DB, SWEEP_COPY, is_tune_experiment, study_db_url
 from seqsweep.search_spaces.mixed import MODEL_KEY, applies_to, lookup
 from seqsweep.search_spaces.sweep import SweepSpec, parse_sweep
@@ -305,7 +305,7 @@ def one_row_per_epoch(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _status(trial: Any, result: Any, frame: pd.DataFrame, metric: str) -> tuple[str, str | None]:
     if trial.status == "ERROR" or result.error is not None:
-        return ERRORED, _one_line(result.error) if result.error is not None else "errored"
+        return ERRORED, error_line(result.error) if result.error is not None else "errored"
     if frame.empty or metric not in frame:
         return PENDING, None
     if _valid_rows(frame, metric).empty:
@@ -383,11 +383,6 @@ def _float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(number) else number
-
-
-def _one_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
 
 
 def _varying_keys(configs: list[dict[str, Any]]) -> tuple[str, ...]:

@@ -406,6 +406,7 @@ def _reconcile_trial(trial_dir: Path, entry: TrialEntry) -> ResumedTrial | None:
         rows.save()
     last = rows.row_at(chosen_iteration) if chosen else None
     entry.metadata["last_result"] = last if last is not None else {}
+    replay_metric_analysis(entry.metadata, rows.rows)
     entry.set_checkpoint_manager(manager)
     entry.set_storage(storage)
     if registered or rows_changed:
@@ -423,6 +424,34 @@ def _reconcile_trial(trial_dir: Path, entry: TrialEntry) -> ResumedTrial | None:
         rows_dropped=max(0, before - len(rows.rows)),
         rows=tuple(rows.rows),
     )
+
+
+def replay_metric_analysis(metadata: dict[str, Any], rows: Iterable[dict[str, Any]]) -> None:
+    """Rebuild a trial's `metric_analysis` and `metric_n_steps` in its run metadata from `rows`.
+
+    Tune keeps per trial the max / min / avg / last / last-n-avg of every number its results held
+    (`ray.tune.trainable.metadata._TrainingRunMetadata.update_metric`, fed by `Trial.update_last_result`);
+    `ExperimentAnalysis.get_best_trial(scope="all")`, `best_config` and `ResultGrid.get_best_result`
+    rank trials by it. After a resume recovered epochs Tune never saw, or cut epochs it did, that summary
+    no longer matched the rows, and Ray's readers named another winner than the rows give. The rows are
+    replayed in order through Tune's own `update_metric`, so the summary is what Tune would have built.
+    """
+    from numbers import Number
+
+    from ray.tune.result import DEBUG_METRICS
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+    from ray.tune.utils import flatten_dict
+    from ray.tune.utils.serialization import TuneFunctionEncoder
+
+    n_steps = metadata.get("_n_steps")
+    replayed = _TrainingRunMetadata(n_steps=tuple(n_steps)) if n_steps else _TrainingRunMetadata()
+    for row in rows:
+        metrics = {key: value for key, value in row.items() if key not in DEBUG_METRICS}
+        for metric, value in flatten_dict(metrics).items():
+            if isinstance(value, Number):
+                replayed.update_metric(metric, value, step=row.get(TRAINING_ITERATION))
+    for name in ("metric_analysis", "metric_n_steps"):
+        metadata[name] = json.loads(json.dumps(getattr(replayed, name), cls=TuneFunctionEncoder))
 
 
 def _row_from_loop_state(

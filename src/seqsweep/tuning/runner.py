@@ -33,7 +33,7 @@ from seqsweep._fs import atomic_write_json
 from seqsweep.cluster.session import cluster_gpus, ray_session
 from seqsweep.cluster.storage import check_shared_storage
 from seqsweep.db_url import resolve as resolve_db_url
-from seqsweep.errors import ConfigError, DataError
+from seqsweep.errors import ConfigError, DataError, error_line
 from seqsweep.layout import (
     DATASET_FILE,
     EXPERIMENT_ID_FILE,
@@ -664,14 +664,13 @@ def _outcome(
 
 
 def trial_error_line(error: BaseException, trial_path: str | None, trial_id: str | None) -> str:
-    """One line for an errored trial: "trial <id> errored: <the error's last line> (traceback: <file>)".
+    """One line for an errored trial: "trial <id> errored: <Type: message> (traceback: <file>)".
 
-    Ray's error (a `RayTaskError` wrapping the trainable's exception) prints its whole traceback; the last
-    non-empty line is the exception's own ("ValueError: ..."). Tune keeps the traceback in the trial's
-    `error.txt`, which the line names.
+    Ray's error (a `RayTaskError` wrapping the trainable's exception) prints its whole traceback; the line
+    gives the trainable's own exception (`errors.error_line`), its message's lines joined. Tune keeps the
+    traceback in the trial's `error.txt`, which the line names.
     """
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    cause = lines[-1] if lines else type(error).__name__
+    cause = error_line(error)
     where = f" (traceback: {Path(trial_path) / 'error.txt'})" if trial_path else ""
     name = trial_id or (Path(trial_path).name if trial_path else "?")
     return f"trial {name} errored: {cause}{where}"

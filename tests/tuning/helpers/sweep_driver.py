@@ -145,3 +145,6 @@ def assert_ray_checkpoints_exist(experiment: Path) -> None:
     for trial_dir in trial_dirs(experiment):
         named = {r["checkpoint_dir_name"] for r in result_rows(trial_dir) if r.get("checkpoint_dir_name")}
         assert named == set(checkpoints(trial_dir)), trial_dir
+    for trial in analysis.trials:  # Ray ranks trials by this summary: it must match the rows on disk
+        scores = [r["val_macro_f1"] for r in result_rows(Path(trial.path)) if "val_macro_f1" in r]
+        assert trial.metric_analysis["val_macro_f1"]["max"] == max(scores), trial.trial_id
