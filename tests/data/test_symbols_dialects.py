@@ -3,6 +3,7 @@ and blanks: load-csv stores them canonical, and the query matches them one way o
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +178,60 @@ def test_a_timestamptz_column_joins_in_utc_whatever_the_servers_zone(
     bundle = build_dataset(SPEC, db_url=database, use_cache=False, in_process=True)
     assert np.array_equal(bundle.row_time, reference.row_time)
     assert np.array_equal(bundle.features, reference.features)
+
+
+def _respell(folder: Path, table: str, spelling: str) -> None:
+    frame = pd.read_csv(folder / f"{table}.csv")
+    frame.loc[frame["crypto_symbol"].str.strip().str.upper() == "AAAUSDT", "crypto_symbol"] = spelling
+    frame.to_csv(folder / f"{table}.csv", index=False)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_a_symbol_in_two_unicode_forms_is_one_symbol_on_every_database(database: str, tmp_path: Path) -> None:
+    """'ÉAAUSDT' precomposed (NFC) in the rates and as E + a combining accent (NFD) in the prices was an
+    unknown symbol whose message showed two identical names."""
+    folder = _csvs(tmp_path / "csv")
+    _respell(folder, "crypto_lending_borrowing", unicodedata.normalize("NFC", "ÉAAUSDT"))
+    _respell(folder, "crypto_price", unicodedata.normalize("NFD", "ÉAAUSDT"))
+    _write_raw(folder, database)
+    for asked in ("NFC", "NFD"):
+        spec = DatasetSpec(
+            join="notebook",
+            symbols=(unicodedata.normalize(asked, "ÉAAUSDT"),),
+            targets=("lending_rate",),
+            lookback=12,
+            horizon=2,
+        )
+        bundle = build_dataset(spec, db_url=database, use_cache=False, in_process=True)
+        assert len(bundle.row_time) == HOURS
+
+
+def test_a_full_width_twin_of_a_stored_symbol_is_named_as_such(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    load_csv(_csvs(tmp_path / "csv"), url)
+    with pytest.raises(
+        DataError, match=r"'\\uff21AAUSDT' and the stored 'AAAUSDT' differ only in Unicode form"
+    ):
+        plan_source(DatasetSpec(join="prices", symbols=("ＡAAUSDT",)), url)
+
+
+def test_a_symbol_longer_than_the_column_is_refused_alike_on_every_database(tmp_path: Path) -> None:
+    """SQLite stored a 65-character symbol that MariaDB and PostgreSQL refused with exit 3."""
+    folder = _csvs(tmp_path / "csv")
+    _respell(folder, "crypto_price", "A" * 65)
+    with pytest.raises(DataError, match=r"symbol 'A{65}'\.\.\. is longer than 64 characters"):
+        load_csv(folder, f"sqlite:///{tmp_path / 'case.db'}")
+
+
+@pytest.mark.parametrize("database", ["mariadb"], indirect=True)
+def test_a_symbol_the_databases_character_set_cannot_hold_is_one_line(database: str, tmp_path: Path) -> None:
+    """A latin1 MariaDB database refused a full-width symbol through pandas' `DatabaseError`: exit 3."""
+    name = database.rsplit("/", 1)[1]
+    engine = sa.create_engine(database, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"ALTER DATABASE `{name}` CHARACTER SET latin1 COLLATE latin1_swedish_ci"))
+    engine.dispose()
+    folder = _csvs(tmp_path / "csv")
+    _respell(folder, "crypto_price", "ＡAAUSDT")
+    with pytest.raises(DataError, match=r"loading .*failed: .*Incorrect string value"):
+        load_csv(folder, database)

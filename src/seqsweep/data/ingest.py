@@ -26,6 +26,7 @@ import datetime as dt
 import decimal
 import logging
 import re
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -35,7 +36,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 from pandas.tseries.api import guess_datetime_format
 
-from seqsweep.data.tables import DATE, SYMBOL
+from seqsweep.data.tables import DATE, SYMBOL, SYMBOL_LENGTH
 from seqsweep.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -524,8 +525,10 @@ def parse_numeric(values: pd.Series, column: str, *, source: str = "") -> pd.Ser
 
 
 def canonical_symbol(symbol: str) -> str:
-    """A symbol as the project stores and matches it: no surrounding blanks, upper case."""
-    return symbol.strip().upper()
+    """A symbol as the project stores and matches it: Unicode NFC (an accent typed as a combining mark
+    and the precomposed letter are one symbol; Unicode Standard Annex #15), no surrounding blanks, upper
+    case."""
+    return unicodedata.normalize("NFC", symbol).strip().upper()
 
 
 @dataclass
@@ -542,9 +545,15 @@ class SymbolReader:
         if values.isna().any():
             raise DataError(f"column {self.column!r}: a row has no symbol; fill it or drop the row")
         text = values.astype(str)
-        out = text.str.strip().str.upper()
+        out = text.str.normalize("NFC").str.strip().str.upper()
         if (out == "").any():
             raise DataError(f"column {self.column!r}: a row has a blank symbol; fill it or drop the row")
+        too_long = out.str.len() > SYMBOL_LENGTH
+        if too_long.any():  # MariaDB and PostgreSQL refuse it in their VARCHAR(64); SQLite would store it
+            raise DataError(
+                f"column {self.column!r}: symbol {out[too_long].iloc[0][:80]!r}... is longer than "
+                f"{SYMBOL_LENGTH} characters; shorten it"
+            )
         changed = out != text
         if changed.any():
             self.changed += int(changed.sum())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import unicodedata
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -95,6 +96,9 @@ def db_errors(url: str, doing: str) -> Iterator[None]:
         yield
     except sa_exc.SQLAlchemyError as exc:
         raise DataError(f"database {masked_url(url)}: {doing} failed: {_reason(exc, url)}") from None
+    except pd.errors.DatabaseError as exc:  # pandas' `to_sql` wraps what the driver refused (a value
+        cause = exc.__cause__ or exc  # the column's character set cannot hold, say)
+        raise DataError(f"database {masked_url(url)}: {doing} failed: {_reason(cause, url)}") from None
 
 
 UTC_SESSION: dict[str, str] = {
@@ -727,10 +731,23 @@ def _unknown_symbols(table: str, missing: list[str], stored: list[str], url: str
     held = sorted(set(stored))
     shown = ", ".join(repr(s) for s in held[:20]) + (" ..." if len(held) > 20 else "")
     noun = "symbol" if len(missing) == 1 else "symbols"
+    alike = next(((m, h) for m in missing for h in held if _unicode_form(m) == _unicode_form(h)), None)
+    hint = (
+        ""
+        if alike is None
+        else f"; {alike[0]!a} and the stored {alike[1]!a} differ only in Unicode form (full-width "
+        f"or compatibility characters): write the symbol as stored"
+    )
     return (
         f"dataset.symbols: unknown {noun} {', '.join(repr(s) for s in missing)}: not in table {table!r} of "
-        f"{masked_url(url)} (it holds: {shown or 'no rows'})"
+        f"{masked_url(url)} (it holds: {shown or 'no rows'}){hint}"
     )
+
+
+def _unicode_form(symbol: str) -> str:
+    """`symbol` up to Unicode compatibility (NFKD: full-width Ａ is A) and case: how two spellings that print
+    alike compare."""
+    return unicodedata.normalize("NFKD", symbol).casefold()
 
 
 def _check_csv(path: str) -> tuple[str, ...]:
