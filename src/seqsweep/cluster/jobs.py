@@ -23,8 +23,16 @@ TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 
 
 def _client(address: str) -> Any:
+    """A Jobs API client for `address`; ConfigError (one line) where none answers. A `HOST:PORT` where
+    nothing listens is named after a TCP check (`session.unreachable`): Ray's client would first try it as
+    a GCS address for about 45 s, printing its own C++ warnings."""
     from ray.job_submission import JobSubmissionClient
 
+    from seqsweep.cluster.session import unreachable
+
+    reason = unreachable(address)
+    if reason is not None:
+        raise ConfigError(f"--address {address}: no Ray Jobs API answers there ({reason})")
     try:
         return JobSubmissionClient(address)
     except Exception as exc:  # connection refused, bad URL, wrong port: one line for the user

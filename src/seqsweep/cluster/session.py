@@ -82,17 +82,27 @@ def _check_reachable(address: str) -> None:
     """ConfigError (one line) when nothing accepts a TCP connection at a `HOST:PORT` address within
     `CONNECT_CHECK_S`: `ray.init` would retry the GCS for minutes, printing Ray's own warnings, while
     Ctrl-C is ignored (`sigint_deaf_start`). `auto`, `local` and `ray://` addresses are left to Ray."""
-    host, sep, port = address.rpartition(":")
-    if "://" in address or not sep or not port.isdigit() or not host:
-        return
+    reason = unreachable(address)
+    if reason is not None:
+        port = address.rpartition(":")[2]
+        raise ConfigError(
+            f"--address {address}: cannot connect to a Ray cluster there ({reason}); is its "
+            f"head running (`ray start --head --port {port}`) and reachable from here?"
+        )
+
+
+def unreachable(address: str) -> str | None:
+    """Why nothing accepts a TCP connection at a `HOST:PORT` or `http(s)://HOST:PORT` address within
+    `CONNECT_CHECK_S` (the OS's reason), None when something does or the address is another kind."""
+    plain = address.split("://", 1)[1] if address.startswith(("http://", "https://")) else address
+    host, sep, port = plain.split("/", 1)[0].rpartition(":")
+    if "://" in plain or not sep or not port.isdigit() or not host:
+        return None
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_CHECK_S):
-            pass
+            return None
     except OSError as exc:
-        raise ConfigError(
-            f"--address {address}: cannot connect to a Ray cluster there ({exc.strerror or exc}); is its "
-            f"head running (`ray start --head --port {port}`) and reachable from here?"
-        ) from None
+        return str(exc.strerror or exc)
 
 
 def cluster_gpus() -> float:

@@ -1,0 +1,32 @@
+"""`submit`, `status` and `logs` pointed at an address where nothing listens: one line, exit 2, at once."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from seqsweep import cli
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:  # bound and closed: nothing listens there afterwards
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("scheme", ["", "http://"], ids=["HOST:PORT", "http://HOST:PORT"])
+@pytest.mark.parametrize("command", [["status", "raysubmit_x"], ["logs", "raysubmit_x"], ["submit", "demo"]])
+def test_a_jobs_address_where_nothing_listens_is_one_line(
+    command: list[str], scheme: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without `http://` Ray's client first tried the address as a GCS for about 45 s and printed its own
+    C++ warnings (`rpc_client.h ... Failed to connect to GCS`) before seqsweep's line."""
+    address = f"{scheme}127.0.0.1:{_free_port()}"
+    extra = ["--storage", str(tmp_path)] if command[0] == "submit" else []
+    assert cli.main([*command, "--address", address, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"seqsweep: error: --address {address}: no Ray Jobs API answers there (Connection refused)"
+    ]
