@@ -18,7 +18,7 @@ from results_helpers import CUT_SHORT, NAN_CELL, PLATEAU, RAISING_CELL, crafted_
 
 from seqsweep import cli
 from seqsweep.errors import NoValidTrialsError
-from seqsweep.results.experiment import ERRORED, NAN, OK, read_experiment
+from seqsweep.results.experiment import ERRORED, LOST, NAN, OK, read_experiment
 from seqsweep.results.leaderboard import leaderboard_rows
 from seqsweep.results.pipeline import write_results
 from seqsweep.results.plots import DPI, FIGURE_SIZES
@@ -202,3 +202,29 @@ def test_export_and_predict_refuse_what_they_cannot_use_in_one_line(
     assert not (tmp_path / "b").exists()
     assert cli.main(["predict", str(tmp_path), "--db", "sqlite:///nowhere.db"]) == 2
     assert "not a seqsweep bundle" in capsys.readouterr().err
+
+
+def test_a_trial_whose_folder_is_gone_is_lost_not_pending_and_export_will_not_guess(
+    crafted_experiment: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The winner's folder deleted by hand: it showed as "pending" with 0 epochs, the runner-up was ranked
+    first, and `export` shipped the runner-up's weights without a word."""
+    copy = tmp_path / crafted_experiment.name
+    shutil.copytree(crafted_experiment, copy)
+    before = read_experiment(copy).ranked()
+    winner, runner_up = before[0], before[1]
+    shutil.rmtree(Path(str(winner.path)))
+    with caplog.at_level("WARNING", logger="seqsweep.results.experiment"):
+        after = read_experiment(copy)
+    [lost] = after.lost
+    assert lost.trial_id == winner.trial_id and lost.status == LOST and not lost.ranked
+    assert f"trial {winner.trial_id} (TERMINATED in Tune's state): its folder" in caplog.text
+    assert after.ranked()[0].trial_id == runner_up.trial_id  # the ranking of what is left
+    out = tmp_path / "bundle"
+    assert cli.main(["export", str(copy), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"trial {winner.trial_id} ran but its folder" in err[0] and "--trial" in err[0]
+    assert not out.exists()

@@ -48,6 +48,9 @@ NAN = "nan"
 """Reported, but no epoch had a finite metric and finite losses; never wins."""
 PENDING = "pending"
 """Created but has reported nothing yet."""
+LOST = "lost"
+"""Started by Tune's saved state, but its folder is gone (deleted by hand, never synced back): its reports
+and checkpoints are lost, so it is never ranked and `export` cannot say which trial won."""
 RANKED_STATES = (OK, RUNNING)
 
 logger = logging.getLogger(__name__)
@@ -108,8 +111,13 @@ class Experiment:
     sweep: SweepSpec | None = field(default=None, compare=False, repr=False)
 
     @property
+    def lost(self) -> list[TrialSummary]:
+        """Trials Tune started whose folder is gone (`LOST`)."""
+        return [t for t in self.trials if t.status == LOST]
+
+    @property
     def excluded(self) -> list[TrialSummary]:
-        """Errored, NaN and pending trials: listed apart, never ranked."""
+        """Errored, NaN, pending and lost trials: listed apart, never ranked."""
         return [t for t in self.trials if not t.ranked]
 
     def ranked(self) -> list[TrialSummary]:
@@ -306,6 +314,12 @@ def one_row_per_epoch(frame: pd.DataFrame) -> pd.DataFrame:
 def _status(trial: Any, result: Any, frame: pd.DataFrame, metric: str) -> tuple[str, str | None]:
     if trial.status == "ERROR" or result.error is not None:
         return ERRORED, error_line(result.error) if result.error is not None else "errored"
+    if result.path and not Path(str(result.path)).is_dir() and trial.status != "PENDING":
+        note = f"its folder {result.path} is gone: its reports and checkpoints are lost"
+        logger.warning(
+            "trial %s (%s in Tune's state): %s; it is not ranked", trial.trial_id, trial.status, note
+        )
+        return LOST, note
     if frame.empty or metric not in frame:
         return PENDING, None
     if _valid_rows(frame, metric).empty:

@@ -101,6 +101,12 @@ def export_bundle(
     baselines; ConfigError where a refit cannot apply (a training function, walk-forward folds).
     """
     experiment = read_experiment(experiment_dir)
+    if trial_id is None and experiment.lost:
+        gone = experiment.lost[0]
+        raise ConfigError(
+            f"{experiment.path}: trial {gone.trial_id} ran but {gone.error}, so which trial won cannot be "
+            f"known; restore its folder, or export a trial by name (--trial ID)"
+        )
     trial = experiment.trial(trial_id) if trial_id else experiment.ranked()[0]
     if not trial.ranked or trial.checkpoint is None:
         why = (

@@ -72,7 +72,7 @@ def family_rows(experiment: Experiment) -> list[dict[str, Any]]:
 
 
 def excluded_rows(experiment: Experiment) -> list[dict[str, Any]]:
-    """Errored, NaN and pending trials: listed apart, never ranked."""
+    """Errored, NaN, pending and lost trials: listed apart, never ranked."""
     return [
         {"trial_id": t.trial_id, "status": t.status, **t.params, "epochs_run": t.epochs_run, "error": t.error}
         for t in experiment.excluded

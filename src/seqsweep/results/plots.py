@@ -222,7 +222,7 @@ def plot_f1_vs_param(
     ax.set_xlabel(name)
     ax.set_ylabel("validation macro-F1 (best epoch)")
     excluded = len(experiment.excluded)
-    note = f"; {excluded} errored/NaN/pending not shown" if excluded else ""
+    note = f"; {excluded} errored/NaN/pending/lost not shown" if excluded else ""
     ax.set_title(f"val macro-F1 vs {name} ({len(points)} trials{note})", fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()

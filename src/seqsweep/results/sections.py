@@ -107,7 +107,7 @@ def report_sections(
         sections.append(
             Section(
                 "excluded",
-                "not ranked (errored / NaN / pending)",
+                "not ranked (errored / NaN / pending / lost)",
                 rows=excluded,
                 text_columns=frozenset({"trial_id", "status", "error"}),
             )
