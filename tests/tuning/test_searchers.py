@@ -154,3 +154,26 @@ def test_resumed_trial_the_study_already_finished_does_not_stop_the_sweep(tmp_pa
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna.db")
     (trial,) = study.get_trials()
     assert trial.state == State.COMPLETE and trial.value == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("how", ["moved", "copied"])
+def test_a_searcher_restored_in_a_moved_or_copied_experiment_names_it(tmp_path: Path, how: str) -> None:
+    """`Tuner.restore(MOVED)` died in sqlite3 ("unable to open database file"); `Tuner.restore(COPY).fit()`
+    would have written the copy's trials into the original's Optuna study."""
+    import shutil
+
+    from seqsweep.errors import ConfigError
+
+    original = Path(_mk(tmp_path / "original"))
+    searcher = make_searcher(_spec(original), str(original))
+    searcher.suggest("a")
+    _report(searcher, "a", [0.3, 0.5, 0.5, 0.6], final=True)
+    searcher.save(str(original / "searcher-state.pkl"))
+    again = make_searcher(_spec(original), str(original))
+    again.restore(str(original / "searcher-state.pkl"))  # where it was made: fine
+    elsewhere = tmp_path / "elsewhere"
+    (shutil.move if how == "moved" else shutil.copytree)(str(original), str(elsewhere))
+    restored = make_searcher(_spec(elsewhere), str(elsewhere))
+    expected = r"the experiment was moved" if how == "moved" else rf"{elsewhere} was copied from {original}"
+    with pytest.raises(ConfigError, match=expected):
+        restored.restore(str(elsewhere / "searcher-state.pkl"))

@@ -34,7 +34,7 @@ from ray.tune.search.optuna import OptunaSearch
 from seqsweep.constants import DEFAULT_METRIC, FINAL_EPOCH, STUDY_URL_ENV
 from seqsweep.db_url import fill_from_same_storage, mask, scrub
 from seqsweep.errors import ConfigError
-from seqsweep.layout import SWEEP_COPY, earlier_experiment_dir, read_experiment_id, study_db_url
+from seqsweep.layout import STUDY_DB, SWEEP_COPY, earlier_experiment_dir, read_experiment_id, study_db_url
 from seqsweep.search_spaces.mixed import FamilySpace
 from seqsweep.search_spaces.sweep import SweepSpec
 from seqsweep.tuning.registry import SAMPLERS, SCHEDULERS
@@ -223,6 +223,7 @@ class PruningOptunaSearch(OptunaSearch):
         """
         links = {k: v for k, v in self.__dict__.items() if k in _DRIVER_ONLY}
         super().restore(checkpoint_path)
+        self._check_own_study(Path(checkpoint_path).parent)
         self.__dict__.update(links)
         for key in _DRIVER_ONLY:  # a searcher saved by Ray's own save, or by an older seqsweep
             self.__dict__.setdefault(key, StopRecord() if key == "_stops" else None)
@@ -230,6 +231,22 @@ class PruningOptunaSearch(OptunaSearch):
         if failed:
             logger.info(
                 "resume: %d study trials started after the last saved state were marked failed", failed
+            )
+
+    def _check_own_study(self, experiment_dir: Path) -> None:
+        """ConfigError when `experiment_dir` holds its own `optuna.db` but the restored searcher's study
+        is another folder's: a copy of an experiment restored with `Tuner.restore(COPY).fit()` would
+        write its trials into the original's study."""
+        storage = getattr(self.study._storage, "_backend", self.study._storage)  # Optuna's _CachedStorage
+        study_file = sqlite_study_file(str(getattr(storage, "url", "")))
+        own = experiment_dir / STUDY_DB
+        if study_file is None or study_file.name != STUDY_DB or not own.is_file():
+            return
+        if study_file.resolve() != own.resolve():
+            raise ConfigError(
+                f"{experiment_dir} was copied from {study_file.parent}: its searcher's Optuna study is "
+                f"that experiment's ({study_file}), so trials run here would be written there; resume "
+                f"the original, or start a new sweep with `warm_start: {experiment_dir}`"
             )
 
     def fail_orphans(self) -> int:
@@ -407,7 +424,24 @@ class MaskedRDBStorage(optuna.storages.RDBStorage):
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         url = fill_from_same_storage(str(state["url"]), STUDY_URL_ENV)
+        study_file = sqlite_study_file(url)
+        if study_file is not None and not study_file.parent.is_dir():
+            raise ConfigError(
+                f"the experiment's Optuna study was made at {study_file}, whose folder is gone: the "
+                f"experiment was moved; read it where it is with `seqsweep results DIR` or "
+                f"`tune.ExperimentAnalysis(DIR)`, and resume it only where it was made"
+            )
         super().__setstate__({**state, "url": url})
+
+
+def sqlite_study_file(url: str) -> Path | None:
+    """The file of a SQLite study URL with an absolute path (`sqlite:////abs/optuna.db`); None for a server,
+    an in-memory database or a relative path (which names another file from another folder)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url in (prefix, f"{prefix}:memory:"):
+        return None
+    path = Path(url[len(prefix) :].split("?", 1)[0])
+    return path if path.is_absolute() else None
 
 
 def record_recovered_epochs(
