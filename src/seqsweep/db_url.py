@@ -269,3 +269,18 @@ def fill_hidden_password(
             )
         return from_env
     return stored
+
+
+def absolute_sqlite(url: str) -> str:
+    """`url` with a relative SQLite file path made absolute from the current folder (`sqlite:///x.db` →
+    `sqlite:////work/x.db`); any other URL as it is. A relative path stored in an experiment would name
+    another file from each folder a later `predict` runs in."""
+    parsed = _parse(url)
+    if parsed is None or parsed.get_backend_name() != "sqlite":
+        return url
+    database = parsed.database or ""
+    if not database or database == ":memory:" or database.startswith("file:") or Path(database).is_absolute():
+        return url
+    return parsed.set(database=str(Path(database).expanduser().resolve())).render_as_string(
+        hide_password=False
+    )

@@ -46,6 +46,8 @@ EXPERIMENT_ID_FILE: Final = "seqsweep_experiment.json"
 DATASET_FILE: Final = "seqsweep_dataset.json"
 """The cache key of the dataset the experiment's trials train on: results read that dataset back
 without asking the database, and a resume on changed rows is refused."""
+LOCK_FILE: Final = ".seqsweep.lock"
+"""The lock `run` and `resume` hold while they write into the experiment (`tuning.experiment_lock`)."""
 STUDY_DB: Final = "optuna.db"
 """The SQLite file holding the Optuna study when `search.storage` does not name another RDB."""
 TRAIN_SCRATCH: Final = ".ray_train"

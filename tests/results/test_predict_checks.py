@@ -277,3 +277,35 @@ def test_a_bundle_that_does_not_record_its_database_asks_for_one(
             predict_from_db(bundle, None, ["AAAUSDT"])
     finally:
         copy.unlink()
+
+
+@pytest.mark.parametrize("where", ["environment", "sweep file"])
+def test_a_relative_sqlite_path_is_recorded_absolute(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`SEQSWEEP_DB_URL=sqlite:///gappy.db seqsweep run` recorded `sqlite:///gappy.db`: `predict` on the
+    bundle then read whichever gappy.db was in its current folder (other rows, other probabilities)."""
+    from seqsweep.db_url import absolute_sqlite
+    from seqsweep.search_spaces.sweep import parse_sweep
+    from seqsweep.tuning.runner import with_resolved_database
+
+    monkeypatch.chdir(tmp_path)
+    dataset: dict[str, object] = {"join": "prices"}
+    if where == "environment":
+        monkeypatch.setenv("SEQSWEEP_DB_URL", "sqlite:///gappy.db")
+    else:
+        dataset["db"] = "sqlite:///data/gappy.db"
+    spec = parse_sweep(
+        {
+            "name": "x",
+            "model": "gru",
+            "dataset": dataset,
+            "params": {"hidden_size": {"type": "choice", "values": [4, 8]}},
+        }
+    )
+    recorded = with_resolved_database(spec).file.dataset.db
+    expected = tmp_path / ("gappy.db" if where == "environment" else "data/gappy.db")
+    assert recorded == f"sqlite:///{expected}"
+    assert absolute_sqlite(recorded) == recorded  # already absolute: kept
+    assert absolute_sqlite("mysql+pymysql://root@127.0.0.1:3306/x") == "mysql+pymysql://root@127.0.0.1:3306/x"
+    assert absolute_sqlite("sqlite://") == "sqlite://"

@@ -32,6 +32,7 @@ from ray import tune
 from seqsweep._fs import atomic_write_json
 from seqsweep.cluster.session import cluster_gpus, ray_session
 from seqsweep.cluster.storage import check_shared_storage
+from seqsweep.db_url import absolute_sqlite
 from seqsweep.db_url import resolve as resolve_db_url
 from seqsweep.errors import ConfigError, DataError, error_line
 from seqsweep.layout import (
@@ -48,6 +49,7 @@ from seqsweep.layout import (
 from seqsweep.search_spaces.credentials import replace_db, with_database, without_password
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 from seqsweep.tuning.budget import SweepBudget
+from seqsweep.tuning.experiment_lock import experiment_lock, new_folder
 from seqsweep.tuning.experiment_state import (
     FINISHED_STATUSES,
     StateFile,
@@ -161,12 +163,15 @@ def with_resolved_database(spec: SweepSpec) -> SweepSpec:
     """`spec` with the database it will read written into `dataset.db` when the file names none
     ($SEQSWEEP_DB_URL, else the generated sample): the experiment's `sweep.yaml` then says where its
     rows came from, and `export` / `predict` read that database, not whatever the environment gives
-    later (a new shell without the variable would predict from the sample). A password stays hidden in
-    the copy (`without_password`). A sweep on `dataset.csv` reads no database and is left as it is."""
+    later (a new shell without the variable would predict from the sample). A relative SQLite path is made
+    absolute (`db_url.absolute_sqlite`), or `predict` would read whichever file of that name is in its
+    folder. A password stays hidden in the copy (`without_password`). A sweep on `dataset.csv` reads no
+    database and is left as it is."""
     dataset = spec.file.dataset
-    if dataset.db is not None or dataset.csv is not None:
+    if dataset.csv is not None:
         return spec
-    return replace_db(spec, resolve_db_url())
+    absolute = absolute_sqlite(dataset.db if dataset.db is not None else resolve_db_url())
+    return spec if absolute == dataset.db else replace_db(spec, absolute)
 
 
 def run_sweep(
@@ -197,40 +202,53 @@ def run_sweep(
         _check_cluster(spec)
         check_shared_storage(root)
         bundle = _build_dataset(spec, root)
-        created = not experiment_dir.exists()
-        experiment_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            _write_experiment_id(experiment_dir, experiment_id)
-            claim_study(storage_url, spec, experiment_id, experiment_dir)
-            record_dataset_key(experiment_dir, bundle)
-        except ConfigError:
-            if created:  # another start took the study meanwhile: leave nothing behind
-                shutil.rmtree(experiment_dir, ignore_errors=True)
-            raise
-        write_sweep_copy(experiment_dir, without_password(spec).to_yaml())
-        searcher = make_searcher(spec, str(experiment_dir))
-        stops = StopRecord()
-        budget = _make_budget(spec, stops)
-        searcher.link(stops, budget)
-        if spec.file.warm_start:
-            added = warm_start_points(searcher, spec.file.warm_start, spec.file.search.metric)
-            logger.info("warm start: %d finished trials from %s", added, spec.file.warm_start)
-        tuner = tune.Tuner(
-            _trainable(spec, bundle, experiment_dir),
-            tune_config=tune.TuneConfig(
-                metric=spec.file.search.metric,
-                mode=spec.file.search.mode,
-                # trial ids carry their index, which keys each trial's seed (`seqsweep.tuning.trial_ids`)
-                search_alg=indexed_search(searcher, spec.file.search.max_concurrent),
-                scheduler=make_scheduler(spec, stops, budget),
-                num_samples=spec.num_samples,
-                # A trial process keeps its imported TensorFlow/torch for the next trial: seconds saved
-                # per trial. Each trial still builds its model afresh and reseeds everything.
-                reuse_actors=True,
-            ),
-            run_config=_run_config(spec, root, stream, budget),
-        )
-        return _fit(tuner, experiment_dir, spec, budget)
+        created = new_folder(experiment_dir)
+        with experiment_lock(experiment_dir):
+            if is_started_experiment(experiment_dir):  # another run started it since the check above
+                raise ConfigError(
+                    f"experiment {experiment_dir} already exists: continue it with `seqsweep resume "
+                    f"{experiment_dir}` or change `name`"
+                )
+            experiment_id = read_experiment_id(experiment_dir) or experiment_id
+            try:
+                _write_experiment_id(experiment_dir, experiment_id)
+                claim_study(storage_url, spec, experiment_id, experiment_dir)
+                record_dataset_key(experiment_dir, bundle)
+            except ConfigError:
+                if created:  # another start took the study meanwhile: leave nothing behind
+                    shutil.rmtree(experiment_dir, ignore_errors=True)
+                raise
+            return _start(spec, bundle, root, experiment_dir, stream)
+
+
+def _start(
+    spec: SweepSpec, bundle: Any, root: str, experiment_dir: Path, stream: IO[str] | None
+) -> SweepOutcome:
+    """The new experiment's searcher, scheduler and tuner, run to the end (`_fit`)."""
+    write_sweep_copy(experiment_dir, without_password(spec).to_yaml())
+    searcher = make_searcher(spec, str(experiment_dir))
+    stops = StopRecord()
+    budget = _make_budget(spec, stops)
+    searcher.link(stops, budget)
+    if spec.file.warm_start:
+        added = warm_start_points(searcher, spec.file.warm_start, spec.file.search.metric)
+        logger.info("warm start: %d finished trials from %s", added, spec.file.warm_start)
+    tuner = tune.Tuner(
+        _trainable(spec, bundle, experiment_dir),
+        tune_config=tune.TuneConfig(
+            metric=spec.file.search.metric,
+            mode=spec.file.search.mode,
+            # trial ids carry their index, which keys each trial's seed (`seqsweep.tuning.trial_ids`)
+            search_alg=indexed_search(searcher, spec.file.search.max_concurrent),
+            scheduler=make_scheduler(spec, stops, budget),
+            num_samples=spec.num_samples,
+            # A trial process keeps its imported TensorFlow/torch for the next trial: seconds saved
+            # per trial. Each trial still builds its model afresh and reseeds everything.
+            reuse_actors=True,
+        ),
+        run_config=_run_config(spec, root, stream, budget),
+    )
+    return _fit(tuner, experiment_dir, spec, budget)
 
 
 def resume_sweep(
@@ -267,30 +285,31 @@ def resume_sweep(
     with ray_session(address, sigint_deaf_start=True):
         check_shared_storage(root)
         bundle = _build_dataset(spec, root)
-        _check_same_dataset(experiment_dir, bundle)
-        if experiment_id is None:  # made before experiments owned their study: claim it now
-            experiment_id = uuid.uuid4().hex
-            _write_experiment_id(experiment_dir, experiment_id)
-            claim_study(storage_url, spec, experiment_id, experiment_dir)
-        # Each unfinished trial goes on from its newest complete checkpoint, one row per epoch; the
-        # study gets the epochs recovered from checkpoints alone, which Tune never reported to it.
-        resumed = reconcile_for_resume(experiment_dir)
-        record_recovered_epochs(storage_url, spec.name, resumed, spec.file.search.metric)
-        if num_samples is not None or time_budget_s is not None:
-            write_sweep_copy(experiment_dir, without_password(spec).to_yaml())
-        # Tune's saved generator may say "finished" (a budget ended the last run) or aim at the old
-        # count; reopen it so this run's budget and num_samples decide, not the last run's.
-        reopen_search(experiment_dir, spec.num_samples)
-        quiet_tune()
-        tuner = tune.Tuner.restore(
-            str(experiment_dir),
-            trainable=_trainable(spec, bundle, experiment_dir),
-            resume_unfinished=True,
-            resume_errored=False,
-            restart_errored=False,
-        )
-        budget = _relink_restored(tuner, spec, stream)
-        return _fit(tuner, experiment_dir, spec, budget)
+        with experiment_lock(experiment_dir):
+            _check_same_dataset(experiment_dir, bundle)
+            if experiment_id is None:  # made before experiments owned their study: claim it now
+                experiment_id = uuid.uuid4().hex
+                _write_experiment_id(experiment_dir, experiment_id)
+                claim_study(storage_url, spec, experiment_id, experiment_dir, unowned_is_ours=True)
+            # Each unfinished trial goes on from its newest complete checkpoint, one row per epoch; the
+            # study gets the epochs recovered from checkpoints alone, which Tune never reported to it.
+            resumed = reconcile_for_resume(experiment_dir)
+            record_recovered_epochs(storage_url, spec.name, resumed, spec.file.search.metric)
+            if num_samples is not None or time_budget_s is not None:
+                write_sweep_copy(experiment_dir, without_password(spec).to_yaml())
+            # Tune's saved generator may say "finished" (a budget ended the last run) or aim at the old
+            # count; reopen it so this run's budget and num_samples decide, not the last run's.
+            reopen_search(experiment_dir, spec.num_samples)
+            quiet_tune()
+            tuner = tune.Tuner.restore(
+                str(experiment_dir),
+                trainable=_trainable(spec, bundle, experiment_dir),
+                resume_unfinished=True,
+                resume_errored=False,
+                restart_errored=False,
+            )
+            budget = _relink_restored(tuner, spec, stream)
+            return _fit(tuner, experiment_dir, spec, budget)
 
 
 def _fit(

@@ -373,11 +373,16 @@ def _trials_are_ours(storage: Any, study_name: str, experiment_dir: Path) -> boo
     )
 
 
-def claim_study(url: str, spec: SweepSpec, experiment_id: str, experiment_dir: Path) -> None:
+def claim_study(
+    url: str, spec: SweepSpec, experiment_id: str, experiment_dir: Path, *, unowned_is_ours: bool = False
+) -> None:
     """Create the experiment's study (or take its own back) and record the experiment as its owner.
 
     Creating is atomic in the database (the study name is unique): if another start made the study
-    since `check_study_owner`, this refuses as that check would have.
+    since `check_study_owner`, this refuses as that check would have. A study without an owner is
+    refused too (another start may have created it and not yet named itself its owner: both took it
+    once), except for `unowned_is_ours`: a resumed experiment from before studies had owners, whose
+    trials `check_study_owner` found to be its own.
     """
     storage = optuna.storages.RDBStorage(url)
     direction = (
@@ -390,7 +395,7 @@ def claim_study(url: str, spec: SweepSpec, experiment_id: str, experiment_dir: P
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=spec.name, storage=storage)
         owner = study.user_attrs.get(OWNER_ATTR)
-        if owner is not None and owner != experiment_id:
+        if owner != experiment_id and not (owner is None and unowned_is_ours):
             raise ConfigError(
                 _clash(f"study {spec.name!r} in {_masked(url)}", study.user_attrs, len(study.trials), False)
             ) from None

@@ -1,0 +1,56 @@
+"""One seqsweep process at a time per experiment directory: an exclusive advisory lock.
+
+Two `seqsweep run` of one sweep started together both saw a new folder: the one refused later
+overwrote the other's identity file (its study then refused every resume) or deleted the folder the
+other was training in. `run` and `resume` hold the lock from the moment they write into the folder to
+the end of the sweep; a second process is refused at once, touching nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from seqsweep.errors import ConfigError
+from seqsweep.layout import LOCK_FILE
+
+
+def new_folder(path: Path) -> bool:
+    """Create `path` (parents too) if absent; True when this call created it (exclusive: of two processes
+    racing, exactly one gets True)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def experiment_lock(experiment_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `experiment_dir/.seqsweep.lock` while the block runs.
+
+    The lock is `flock(2)`'s (advisory, released by the kernel when the process ends, however it ends,
+    so a killed run never leaves it held). The file keeps the holder's pid for the refusal's message.
+    Raises ConfigError (one line) at once when another process holds it.
+    """
+    path = Path(experiment_dir) / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise ConfigError(
+                f"experiment {experiment_dir} is being run by another seqsweep process"
+                f"{f' (pid {holder})' if holder.isdigit() else ''}; wait for it to end, or give this sweep "
+                f"another `name`"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
