@@ -59,6 +59,7 @@ def bundle(url: str, folder: Path) -> ModelBundle:
 
 def _edited(url: str, tmp_path: Path, sql: str) -> str:
     """A copy of the database at `url` with `sql` applied."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     copy = tmp_path / "edited.db"
     copy.write_bytes(Path(url.removeprefix("sqlite:///")).read_bytes())
     with sqlite3.connect(copy) as conn:
@@ -309,3 +310,32 @@ def test_a_relative_sqlite_path_is_recorded_absolute(
     assert absolute_sqlite(recorded) == recorded  # already absolute: kept
     assert absolute_sqlite("mysql+pymysql://root@127.0.0.1:3306/x") == "mysql+pymysql://root@127.0.0.1:3306/x"
     assert absolute_sqlite("sqlite://") == "sqlite://"
+
+
+def test_predict_reads_only_the_models_columns(
+    bundle: ModelBundle, url: str, folder: Path, tmp_path: Path, recorder: list[np.ndarray]
+) -> None:
+    """A text column added to the price table since training (`'listed on exchange X' is not a number`),
+    or the column training excluded dropped since (`dataset.exclude_columns: 'volume' is not a column`),
+    refused a valid bundle; the model reads its own columns only, by name."""
+    predict_from_db(bundle, url, ["AAAUSDT"])
+    added = _edited(
+        url, tmp_path, "ALTER TABLE crypto_price ADD COLUMN note TEXT DEFAULT 'listed on exchange X'"
+    )
+    predict_from_db(bundle, added, ["AAAUSDT"])
+    assert len(recorder) == 2 and np.array_equal(recorder[0], recorder[1])
+
+    spec = dataclasses.replace(SPEC, exclude_columns=("volume",))
+    excluding = load_bundle(
+        crafted_bundle(
+            build_dataset(spec, db_url=url, use_cache=False, in_process=True), folder / "excluding"
+        )
+    )
+    predict_from_db(excluding, url, ["AAAUSDT"])
+    dropped = _edited(url, tmp_path / "dropped", "ALTER TABLE crypto_price DROP COLUMN volume")
+    predict_from_db(excluding, dropped, ["AAAUSDT"])
+    assert np.array_equal(recorder[2], recorder[3])
+    with pytest.raises(
+        DataError, match=r"has no column 'volume' any more; the model reads open, high, low, close, volume"
+    ):
+        predict_from_db(bundle, dropped, ["AAAUSDT"])  # a column the model reads: refused, naming it

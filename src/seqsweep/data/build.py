@@ -40,7 +40,14 @@ from seqsweep.data.sources import SourcePlan, load_symbol_rows, plan_source, res
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.summary import warn_split_shares
 from seqsweep.data.tables import DATE
-from seqsweep.data.windows import assign_splits, fit_scalers, index_windows, split_boundaries
+from seqsweep.data.windows import (
+    assign_splits,
+    check_constant_in_train,
+    check_finite_features,
+    fit_scalers,
+    index_windows,
+    split_boundaries,
+)
 from seqsweep.errors import DataError, SeqsweepError
 
 log = logging.getLogger(__name__)
@@ -285,6 +292,7 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
     # inputs: each column as `dataset.transform` says, per symbol (the first row of a differenced column masked)
     inputs = transform_symbols(raw, slices, plan.value_columns, spec.transform, symbols, times)
     mean, std = fit_scalers(inputs, row_symbol, codes, symbols, plan.value_columns)
+    check_constant_in_train(inputs, row_symbol, codes, symbols, plan.value_columns)
 
     embeddings, pca_mean, pca_components = symbol_embeddings(
         symbols, spec.n_pca_components, spec.embedding_model
@@ -295,6 +303,7 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
         features[part] = assemble_features(
             inputs[part], calendar[part], embeddings[symbols[s]], mean[s], std[s]
         )
+        check_finite_features(features[part], inputs[part], times[part], symbols[s], plan.value_columns)
 
     target_index = [plan.value_columns.index(t) for t in spec.target_columns]
     # labels and moves come from the targets' untransformed levels, scaled with their own train statistics

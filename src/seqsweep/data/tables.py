@@ -51,6 +51,29 @@ REQUIRED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
 }
 """Columns a known table must carry; other tables need nothing (an OHLCV table is checked when read)."""
 
+CYCLICAL_FEATURES: Final[tuple[str, ...]] = (
+    "month_sin", "month_cos", "day_sin", "day_cos", "hour_sin", "hour_cos", "dayofweek_sin", "dayofweek_cos",
+)  # fmt: skip
+"""The calendar features the build adds after the value columns (`features.cyclical_encodings`)."""
+EMBEDDING_PREFIX: Final = "crypto_symbol_embedding_"
+"""The symbol embedding's feature names: this prefix and the component's number."""
+INTERNAL_PREFIX: Final = "__"
+"""Names the build keeps its own per-row values under beside the value columns (`build._INDEX` ...)."""
+
+
+def reserved_column(name: str) -> str | None:
+    """Why a value column may not be called `name` (a name the build gives its own values), or None.
+
+    A price column `__hour_sin` was overwritten by the hour's sine, `__digest` took the rows' digest out of
+    the cache key, and `hour_sin` or `crypto_symbol_embedding_1` made the feature list name two columns
+    alike (a model card or a view picking a feature by name got the wrong one)."""
+    if name.startswith(INTERNAL_PREFIX):
+        return f"names starting with {INTERNAL_PREFIX!r} are the build's own"
+    if name in CYCLICAL_FEATURES or name.startswith(EMBEDDING_PREFIX):
+        return "the build names a feature of its own so"
+    return None
+
+
 SYMBOL_LENGTH: Final = 64
 """VARCHAR size of `crypto_symbol`: MySQL cannot index an unbounded TEXT column."""
 

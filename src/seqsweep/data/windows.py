@@ -138,6 +138,51 @@ def fit_scalers(
 FLOAT32_MAX: Final = float(np.finfo(np.float32).max)
 
 
+def check_constant_in_train(
+    inputs: np.ndarray,
+    row_symbol: np.ndarray,
+    codes: np.ndarray,
+    symbols: tuple[str, ...],
+    columns: tuple[str, ...],
+) -> None:
+    """DataError (one line) for a column constant over a symbol's train rows that takes other values
+    later: its scale (std 0, replaced by 1) would leave the valid and test inputs thousands of units off,
+    where the model never saw anything but 0, and `predict` refuses such rows. A column constant
+    everywhere stays (it scales to 0). `inputs` (rows, R), NaN = missing."""
+    for s, symbol in enumerate(symbols):
+        mine = row_symbol == s
+        train, later = inputs[mine & (codes == TRAIN)], inputs[mine & (codes != TRAIN)]
+        with np.errstate(invalid="ignore"):
+            constant = np.flatnonzero(np.nanstd(train, axis=0) == 0)
+        for j in constant:
+            value = train[~np.isnan(train[:, j]), j][0]
+            other = later[:, j][~np.isnan(later[:, j]) & (later[:, j] != value)]
+            if other.size:
+                raise DataError(
+                    f"symbol {symbol}: column {columns[j]!r} is constant ({value:g}) in the train split but "
+                    f"takes other values later (e.g. {other[0]:g}): it cannot be scaled on train rows; leave "
+                    f"it out (dataset.exclude_columns: [{columns[j]}]) or move the split"
+                )
+
+
+def check_finite_features(
+    features: np.ndarray, inputs: np.ndarray, times: np.ndarray, symbol: str, columns: tuple[str, ...]
+) -> None:
+    """DataError (one line) naming the first scaled input that is not finite: a valid or test value so
+    far from the train rows that (value − mean) / std overflows float32 (1e38 beside train values near 1),
+    or a transform that overflowed (a change over a previous value of 1e-300). `features` (n, F) with the
+    R `columns` first, `inputs` (n, R) before scaling, `times` (n,) ns."""
+    bad = np.argwhere(~np.isfinite(features[:, : len(columns)]))
+    if bad.size:
+        i, j = bad[0]
+        value = inputs[i, j]
+        raise DataError(
+            f"symbol {symbol}: column {columns[j]!r} at {pd.Timestamp(int(times[i]))} holds {value:g}, which "
+            f"is {'not finite' if not np.isfinite(value) else 'too far from the train rows to scale'} (train-split "
+            f"scaling overflows float32); fix the value or its unit, or leave the column out"
+        )
+
+
 def _check_scalable(
     symbol: str, columns: tuple[str, ...], train: np.ndarray, mean: np.ndarray, std: np.ndarray
 ) -> None:

@@ -273,7 +273,7 @@ def predict_from_db(
     # a bounded read of the latest rows (the spec's minimum), plus the row a differencing transform needs
     need = bundle.lookback + bundle.horizon + _extra_rows(bundle.preprocessing)
     spec = _read_spec(bundle, wanted, at_time, need)
-    plan = plan_source(spec, url)
+    plan = plan_source(spec, url, columns=bundle.preprocessing.raw_columns)
     results = []
     for symbol in plan.symbols:
         rows = load_symbol_rows(plan, symbol)
@@ -364,7 +364,7 @@ def _unobserved_columns(
     from seqsweep.data.tables import DATE
 
     spec = _read_spec(bundle, (symbol,), at, max(UNSEEN_HISTORY_ROWS, bundle.lookback + bundle.horizon))
-    history = load_symbol_rows(plan_source(spec, url), symbol)
+    history = load_symbol_rows(plan_source(spec, url, columns=bundle.preprocessing.raw_columns), symbol)
     notes = []
     for column in columns:
         seen_at = history.loc[history[column].notna(), DATE]
@@ -411,7 +411,7 @@ def _with_own_scaler(
     from seqsweep.data.windows import TRAIN, fit_scalers
 
     spec = _read_spec(bundle, (symbol,), at, max(UNSEEN_HISTORY_ROWS, bundle.lookback + bundle.horizon))
-    plan = plan_source(spec, url)
+    plan = plan_source(spec, url, columns=bundle.preprocessing.raw_columns)
     prep = bundle.preprocessing
     history = prepare_rows(load_symbol_rows(plan, symbol), prep.extra.get("frequency"), symbol=symbol)
     raw = history[list(prep.raw_columns)].to_numpy(np.float64)
