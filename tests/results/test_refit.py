@@ -89,6 +89,7 @@ def test_refit_trains_on_train_and_valid_for_the_best_epoch_with_the_trial_seed(
     assert "test" not in call["bundle"].splits
     np.testing.assert_array_equal(call["bundle"].preprocessing.thresholds, dataset.preprocessing.thresholds)
     assert call["config"]["epochs"] == winner.best_epoch
+    assert call["config"]["patience"] is None  # gru's own default (5) would judge the windows it trains on
     assert call["settings"].seed == SWEEP_SEED and call["reporter"].trial_id == winner.trial_id
     assert len(call["reporter"].reports) == winner.best_epoch  # every epoch, no plateau stop
     manifest = json.loads((refit_export["dir"] / "bundle.json").read_text())

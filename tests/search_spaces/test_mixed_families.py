@@ -310,6 +310,16 @@ def test_a_mixed_sweep_runs_ranks_reports_and_exports(
         assert manifest["family"] == trial.family
         assert manifest["framework"] == ("keras" if trial.family == "lstm" else "torch")
         assert set(manifest["searched"]) == set(trial.params)
+        card = (out_dir / "README.md").read_text()
+        metrics = json.loads((out_dir / "metrics.json").read_text())
+        if trial is loser:  # its card never calls it the winner (it did, "(winner)" in the test table)
+            rank = [t.trial_id for t in experiment.ranked()].index(trial.trial_id) + 1
+            assert manifest["chosen"] == "--trial (not the winner)"
+            assert f"chosen with `--trial`, ranked {rank} of {len(experiment.ranked())}" in card
+            assert f"the winner is {winner.trial_id}" in card and "(winner)" not in card
+            assert metrics["test"]["model"]["kind"] == "chosen trial"
+        else:
+            assert manifest["chosen"] == "winner" and "(winner)" in card
 
 
 def test_family_rows_are_empty_for_a_single_family_sweep() -> None:

@@ -240,8 +240,11 @@ def _write_bundle_files(
 
     test = evaluation.to_dict()
     scored_model = test["winners"][0] if test["winners"] else None  # none: a function without its hook
+    chosen_by_hand = selection_note(experiment, trial)
+    if chosen_by_hand and scored_model is not None:
+        scored_model = {**scored_model, "kind": "chosen trial"}
     metrics: dict[str, Any] = {
-        "selection": SELECTION_NOTE.format(metric=experiment.metric, mode=experiment.mode),
+        "selection": SELECTION_NOTE.format(metric=experiment.metric, mode=experiment.mode) + chosen_by_hand,
         "validation": {"best_epoch": trial.best_epoch, **trial.best_metrics},
         "test": {
             "note": test["note"],
@@ -277,6 +280,7 @@ def _write_bundle_files(
         "experiment": str(experiment.path),
         "sweep": experiment.name,
         "trial_id": trial.trial_id,
+        "chosen": "--trial (not the winner)" if chosen_by_hand else "winner",
         "family": trial.family,
         "framework": framework,
         "model_files": model_files,
@@ -320,6 +324,25 @@ def _function_sentence(manifest: dict[str, Any]) -> str:
     return (
         f"\n\nTrained by the training function `{entry['trainable']}` (a sweep's `trainable:`): the bundle holds "
         f"the trial's best checkpoint folder as the function wrote it (`{fmt.MODEL_DIR}/checkpoint/`), and {use}."
+    )
+
+
+def selection_note(experiment: Experiment, trial: TrialSummary) -> str:
+    """ "" for the winner; for a trial exported with `--trial`, a sentence saying so, with its rank, the
+    winner's id and, when the scheduler cut it, after how many epochs (its card must not call it the
+    winner)."""
+    ranked = experiment.ranked()
+    if ranked[0].trial_id == trial.trial_id:
+        return ""
+    rank = next(i for i, t in enumerate(ranked, start=1) if t.trial_id == trial.trial_id)
+    cut = (
+        f"; the scheduler stopped it after {trial.epochs_run} epoch{'s' if trial.epochs_run != 1 else ''}"
+        if trial.stopped_early
+        else ""
+    )
+    return (
+        f" This trial was not the winner: it was chosen with `--trial`, ranked {rank} of {len(ranked)} by "
+        f"{experiment.metric} (the winner is {ranked[0].trial_id}){cut}."
     )
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from seqsweep.data.bundle import DatasetBundle, SplitWindows
-from seqsweep.errors import ConfigError
+from seqsweep.errors import ConfigError, TrialError
 from seqsweep.results import bootstrap
 from seqsweep.results.evaluate import (
     TEST_NOTE,
@@ -162,14 +162,20 @@ def refit_trial(experiment: Experiment, trial: TrialSummary, bundle: DatasetBund
     # as the trial ran it (a mixed-family sweep: the family its config names, that family's flat config)
     settings, config = sweep_settings.for_trial(trial.config)
     config["epochs"] = trial.best_epoch
-    if "patience" in {**settings.fixed, **config}:
-        config["patience"] = None  # the epoch count is chosen: no plateau rule cuts it short
+    # The epoch count is chosen: no plateau rule may cut it short, whether the sweep set `patience` or the
+    # family's own default did (gru's 5, judged on the valid windows the refit trains on).
+    config["patience"] = None
     resources = spec.file.resources
     device = DeviceSettings(cpus=os.cpu_count() or 1, gpu_fraction=min(1.0, float(resources.gpu)))
     reporter = InMemoryReporter(trial.trial_id, root=root)
     loop.train(config, view, settings, reporter, device)
     if reporter.last_checkpoint is None:
         raise ConfigError(f"--refit: trial {trial.trial_id}'s refit reported no epoch")
+    if len(reporter.reports) != trial.best_epoch:
+        raise TrialError(
+            f"--refit: trial {trial.trial_id}'s refit stopped after {len(reporter.reports)} of its "
+            f"{trial.best_epoch} epochs; nothing was exported"
+        )
     return Refit(
         trial_id=trial.trial_id,
         epochs=trial.best_epoch,
