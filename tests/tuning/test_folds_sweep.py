@@ -26,6 +26,7 @@ from seqsweep.constants import VAL_MACRO_F1_FOLD_STD
 from seqsweep.results.evaluate import load_dataset
 from seqsweep.results.experiment import read_experiment
 from seqsweep.results.export import export_bundle
+from seqsweep.results.leaderboard import below_persistence
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.testing.sweeps import tiny_dataset
 from seqsweep.trainables.checkpoint import checkpoint_folds
@@ -91,6 +92,13 @@ def test_results_and_export_take_the_last_fold_model(fold_sweep: Path, tmp_path:
     winners = json.loads((fold_sweep / "report" / "winners.json").read_text())
     assert "mean over 3 walk-forward folds" in winners["valid"]["note"]
     assert "last of its 3 fold models" in winners["test"]["winners"][0]["description"]
+    # below persistence is judged on each fold's own windows (the trial's val_skill), not against
+    # persistence on the last fold's windows only
+    assert "below persistence's on the same windows (each of the 3 walk-forward folds' own" in out.getvalue()
+    experiment = read_experiment(fold_sweep)
+    for trial in experiment.ranked():
+        skill = trial.best_metrics["val_skill"]
+        assert below_persistence(trial, persistence=-1.0) is (skill < 0)  # the skill decides, not -1.0
 
     outcome = export_bundle(fold_sweep, tmp_path / "bundle")
     card = (tmp_path / "bundle" / "README.md").read_text()

@@ -79,6 +79,19 @@ def excluded_rows(experiment: Experiment) -> list[dict[str, Any]]:
     ]
 
 
+def below_persistence(trial: TrialSummary, persistence: float) -> bool | None:
+    """Whether the trial's best epoch scored below persistence on the same validation windows.
+
+    The trial's own `val_skill` (its macro-F1 minus persistence's, on the windows it was validated on:
+    with walk-forward folds, the mean over the folds of each fold's skill) decides when it was reported;
+    otherwise its `val_macro_f1` against `persistence` (persistence on the dataset's validation windows,
+    which are the last fold's only when there are folds)."""
+    skill = trial.best_metrics.get(VAL_SKILL)
+    if skill is not None and math.isfinite(skill):
+        return skill < 0
+    return None if trial.val_macro_f1 is None else trial.val_macro_f1 < persistence
+
+
 def _row(
     experiment: Experiment, trial: TrialSummary, rank: int, persistence: float | None = None
 ) -> dict[str, Any]:
@@ -89,7 +102,7 @@ def _row(
     row["val_macro_f1"] = trial.val_macro_f1
     row.update({column: trial.best_metrics.get(column) for column in optional_columns(experiment)})
     if persistence is not None:
-        row[BELOW_PERSISTENCE] = None if trial.val_macro_f1 is None else trial.val_macro_f1 < persistence
+        row[BELOW_PERSISTENCE] = below_persistence(trial, persistence)
     row.update(
         {
             "val_accuracy": trial.val_accuracy,

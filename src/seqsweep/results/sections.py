@@ -78,9 +78,16 @@ def report_sections(
     if persistence is not None:
         below = sum(1 for r in leaderboard_rows(experiment, None, persistence) if r.get(BELOW_PERSISTENCE))
         ranked = len(experiment.ranked())
+        folds = experiment.sweep.file.dataset.split.folds if experiment.sweep is not None else 1
+        where = (
+            f"persistence's on the same windows (each of the {folds} walk-forward folds' own; on the last "
+            f"fold's windows persistence scores {persistence:.4f})"
+            if folds > 1
+            else f"persistence's {persistence:.4f}"
+        )
         lines.append(
-            f"{BELOW_PERSISTENCE}: the trial's best val_macro_f1 is below persistence's {persistence:.4f} "
-            f"({below} of {ranked} ranked trials)."
+            f"{BELOW_PERSISTENCE}: the trial's best val_macro_f1 is below {where} ({below} of {ranked} "
+            f"ranked trials)."
         )
     sections.append(
         Section(
