@@ -92,10 +92,27 @@ def test_the_grid_runs_at_the_datas_own_offset() -> None:
     grid = to_grid(rows, "1h")
     assert list(grid["date"]) == list(pd.Timestamp("2024-01-01 00:30") + pd.to_timedelta(range(5), unit="h"))
     assert np.isnan(grid["close"].iloc[2]) and list(grid["close"].dropna()) == [1.0, 2.0, 3.0, 4.0]
-    odd = _rows([0.5, 1.5, 3.25, 4.5], [1.0, 2.0, 3.0, 4.0])  # 03:15 off the others' offset: floored
-    assert list(to_grid(odd, "1h").dropna()["date"].dt.hour) == [0, 1, 2, 4]
+    odd = _rows([0.5, 1.5, 3.25, 4.5], [1.0, 2.0, 3.0, 4.0])  # 03:15 off the others' offset: to 03:30
+    assert list(to_grid(odd, "1h").dropna()["date"].dt.hour) == [0, 1, 3, 4]
     assert set(to_grid(odd, "1h")["date"].dt.minute) == {30}
     assert list(to_grid(_rows([0, 1, 2], [1.0, 2.0, 3.0]), "1h")["date"].dt.minute) == [0, 0, 0]
+
+
+def test_daily_bars_at_local_midnight_across_a_summer_time_change_stay_on_their_day() -> None:
+    """Berlin midnights are 22:00 UTC in summer and 23:00 in winter: flooring onto the winter grid moved
+    every summer bar 23 hours back onto the previous day (and its calendar features with it)."""
+    stamps = [
+        "2023-10-26 22:00",
+        "2023-10-27 22:00",
+        "2023-10-28 22:00",
+        "2023-10-29 23:00",
+        "2023-10-30 23:00",
+    ]
+    stamps += ["2023-10-31 23:00", "2023-11-01 23:00"]
+    rows = pd.DataFrame({"date": pd.to_datetime(stamps), "close": np.arange(7.0)})
+    grid = to_grid(rows, "1D")
+    assert list(grid["close"]) == list(np.arange(7.0))  # no gap row, no collision
+    assert list(grid["date"].dt.day) == [26, 27, 28, 29, 30, 31, 1]  # each bar on its own UTC day
 
 
 def test_a_grid_far_finer_than_the_data_is_refused_before_it_is_built() -> None:

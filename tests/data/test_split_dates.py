@@ -148,3 +148,26 @@ def test_aligned_symbols_get_the_asked_shares_without_a_warning(
         {"train": 0.7, "valid": 0.15, "test": 0.15}, abs=0.01
     )
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize(
+    ("offset", "step", "valid_start"),
+    [
+        ("23h", "1D", "2024-01-06T00:00:00+01:00"),  # daily bars at local midnight, 23:00 UTC
+        ("30min", "1h", "2024-01-01 06:30"),  # hourly candles at :30
+    ],
+)
+def test_a_row_exactly_at_valid_start_is_in_validation_whatever_the_grids_offset(
+    offset: str, step: str, valid_start: str
+) -> None:
+    """The boundary was rounded up to multiples of the step counted from 1970: the row at `valid_start`
+    (23:00 UTC, or :30) went to train, and validation started a step late."""
+    from seqsweep.data.spec import naive_utc
+    from seqsweep.data.windows import split_boundaries
+
+    start = pd.Timestamp("2024-01-01") + pd.Timedelta(offset)
+    first = np.array([start.value], dtype=np.int64)
+    last = np.array([(start + 20 * pd.Timedelta(step)).value], dtype=np.int64)
+    split = SplitSpec(valid_start=valid_start, test_start=str(start + 15 * pd.Timedelta(step)))
+    boundaries = split_boundaries(first, last, split, pd.Timedelta(step), ("AAAUSDT",))
+    assert boundaries[0] == naive_utc(valid_start, "valid_start").value  # the row there opens validation

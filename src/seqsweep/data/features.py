@@ -89,7 +89,9 @@ def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> p
     """Put rows on a regular grid from their first to their last timestamp; missing steps become NaN rows.
 
     The grid runs at the data's own offset (`grid_anchor`: hourly candles at :30 keep their :30 times) and
-    each row is floored onto it; each step holds at most one row. Errors (ConfigError, DataError) say
+    each row goes to its nearest grid time (a tie: the earlier; flooring moved a daily bar stamped at a
+    summer-time local midnight, an hour before the winter ones, 23 hours back onto the previous day);
+    each step holds at most one row. Errors (ConfigError, DataError) say
     what to change instead of losing rows: a step coarser than the data (rows would merge), a step so
     fine that the grid would hold over `MAX_EMPTY_GRID_FACTOR` times the rows (a 1 ms grid over 300
     hourly rows is 1.08e9 rows), two rows in one step (an extra row at 02:30 among hourly ones would
@@ -114,7 +116,8 @@ def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> p
                 f"to that spacing"
             )
     anchor = grid_anchor(rows[DATE], step)
-    floored = rows[DATE] - (rows[DATE] - anchor) % step
+    offset = (rows[DATE] - anchor) % step
+    floored = rows[DATE] - offset + step * (offset > step / 2).astype(int)  # the nearest (a tie: the earlier)
     repeated = floored.duplicated(keep=False).to_numpy()
     if repeated.any():
         first = floored[repeated].iloc[0]

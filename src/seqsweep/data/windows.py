@@ -55,15 +55,21 @@ def split_boundaries(
     assert fractions is not None  # SplitSpec holds dates or fractions
     train, valid = fractions
     bounds = [lo + round(train * span), lo + round((train + valid) * span)]
-    return _on_grid(bounds[0], step), _on_grid(bounds[1], step)
+    return _on_grid(bounds[0], step, first), _on_grid(bounds[1], step, first)
 
 
-def _on_grid(stamp: int, step: pd.Timedelta | None) -> int:
-    """`stamp` (ns) rounded up to a multiple of `step` (unchanged without a grid)."""
+def _on_grid(stamp: int, step: pd.Timedelta | None, first: np.ndarray) -> int:
+    """`stamp` (ns) rounded up to the earliest grid time at or after it, over every symbol's own grid
+    (each runs at its first row's offset, `features.grid_anchor`); unchanged without a grid.
+
+    Every row at or after `stamp` is then at or after the boundary, on every symbol's grid. Rounding to
+    multiples of the step counted from 1970 put a daily row at 23:00 UTC, or a weekly Monday row (1970-01-01
+    was a Thursday), exactly at `valid_start` into train."""
     if step is None:
         return stamp
     unit = int(step.value)
-    return -(-stamp // unit) * unit  # integer ceil: ns do not fit a float exactly
+    anchors = np.asarray(first, dtype=np.int64)
+    return int(min(a + -(-(stamp - int(a)) // unit) * unit for a in anchors))  # integer ceil: ns are exact
 
 
 def _date_boundaries(
@@ -76,7 +82,7 @@ def _date_boundaries(
     """The boundaries of a split by dates; each must leave rows before and after it in the data."""
     lo, hi = int(np.min(first)), int(np.max(last))
     span = f"the rows run from {pd.Timestamp(lo)} to {pd.Timestamp(hi)}"
-    valid_start, test_start = (_on_grid(int(d.value), step) for d in dates)
+    valid_start, test_start = (_on_grid(int(d.value), step, first) for d in dates)
     if not lo < valid_start <= hi:
         raise DataError(
             f"dataset.split.valid_start: {split.valid_start} is outside the data ({span}); "
