@@ -100,22 +100,43 @@ def test_a_bound_with_an_offset_is_converted_to_utc_on_every_database(database: 
     assert _dates(database, start="2024-01-02 02:00:00+02:00", end="2024-01-03 10:00") == dates
 
 
+@pytest.mark.parametrize("unit", ["s", "ms"])
 @pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
-def test_epoch_number_dates_refuse_a_bound_the_same_way_on_every_database(database: str) -> None:
-    """Epoch milliseconds in a BIGINT `date`: SQLite ignored `end`, MariaDB `start`, PostgreSQL raised."""
+def test_epoch_number_dates_take_a_bound_in_their_own_unit_on_every_database(
+    database: str, unit: str
+) -> None:
+    """Epoch numbers in a BIGINT `date`: once SQLite ignored `end`, MariaDB `start` and PostgreSQL raised;
+    then every bound was refused, so `validate`'s dry run and `predict --at` refused a table that the
+    build read fine. A bound is now compared in the column's own epoch unit."""
     engine = sa.create_engine(database)
-    epoch_ms = HOURS.astype("int64") // 10**6
-    pd.DataFrame({"date": epoch_ms, "crypto_symbol": "AAAUSDT", "close": 1.0}).to_sql(
+    epoch = HOURS.as_unit("ns").astype("int64") // {"s": 10**9, "ms": 10**6}[unit]
+    pd.DataFrame({"date": epoch, "crypto_symbol": "AAAUSDT", "close": 1.0}).to_sql(
         "crypto_price", engine, index=False
     )
-    pd.DataFrame({"date": epoch_ms, "yield": 4.0e-6}).to_sql("US_Bond_Yield", engine, index=False)
+    pd.DataFrame({"date": epoch, "yield": 4.0e-6}).to_sql("US_Bond_Yield", engine, index=False)
     engine.dispose()
     assert len(_dates(database)) == len(HOURS)  # unbounded, epoch dates are read in their unit
-    for bound in ({"start": "2024-01-02"}, {"end": "2024-01-03"}):
-        with pytest.raises(
-            DataError, match=r"crypto_price\.date is a number column .*leave start and end out"
-        ):
-            _dates(database, **bound)
+    dates = _dates(database, start="2024-01-02 00:30", end="2024-01-03T12:00:00+02:00")
+    assert (dates[0], dates[-1]) == (pd.Timestamp("2024-01-02 01:00"), pd.Timestamp("2024-01-03 10:00"))
+    assert _dates(database, max_rows_per_symbol=30, end="2024-01-02") == list(HOURS[:25])
+
+
+def test_numbers_that_are_no_epoch_refuse_a_bound_naming_the_column(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    engine = sa.create_engine(url)
+    pd.DataFrame({"date": range(1, 121), "crypto_symbol": "AAAUSDT", "close": 1.0}).to_sql(
+        "crypto_price", engine, index=False
+    )
+    pd.DataFrame({"date": range(1, 121), "yield": 4.0e-6}).to_sql("US_Bond_Yield", engine, index=False)
+    engine.dispose()
+    with pytest.raises(DataError, match=r"crypto_price\.date is a number column .* no epoch time"):
+        _dates(url, start="2024-01-02")
+
+
+def test_text_with_one_offset_throughout_gives_the_latest_rows(tmp_path: Path) -> None:
+    """Dates all written `+01:00` sort as time: `predict`'s latest rows (and `validate`) were refused."""
+    url = _write(tmp_path / "o.db", "%Y-%m-%d %H:%M:%S+01:00")
+    assert _dates(url, max_rows_per_symbol=30) == list(HOURS[-30:] - pd.Timedelta("1h"))
 
 
 def test_day_first_text_refuses_a_bound_and_the_latest_rows(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ from seqsweep.data.csv_header import (
 )
 from seqsweep.data.ingest import (
     CSV_MISSING,
+    EPOCH_UNITS,
     canonical_symbol,
     epoch_unit_of,
     parse_dates,
@@ -231,6 +232,9 @@ class SourcePlan:
     """Value column → `table.column`, how messages name it."""
     date_text: SQLiteDateText | None = None
     """SQLite only: how its `date` text is written, so that `start`/`end` bind in that spelling."""
+    epoch_unit: str | None = None
+    """The unit of a `date` of epoch numbers ('s', 'ms', 'us', 'ns'), so that `start`/`end` bind as
+    numbers in it (start rounded up, end down)."""
 
     def params(self, symbol: str) -> dict[str, Any]:
         """The bound parameters of `sql` for one canonical symbol."""
@@ -247,7 +251,10 @@ class SourcePlan:
         for name, bound in (("start", self.start), ("end", self.end)):
             if bound is None:
                 continue
-            if self.date_text is not None:
+            if self.epoch_unit is not None:
+                per = EPOCH_NS[self.epoch_unit]
+                params[name] = -(-bound.value // per) if name == "start" else bound.value // per
+            elif self.date_text is not None:
                 params[name] = self.date_text.render(bound, round_up=name == "start")
             else:
                 params[name] = bound.to_pydatetime()
@@ -256,7 +263,13 @@ class SourcePlan:
     def statement(self) -> sa.TextClause:
         """`sql` with its bound parameters typed (dates as DATETIME, or as SQLite's date text)."""
         assert self.sql is not None
-        date_type: sa.types.TypeEngine[Any] = sa.String() if self.date_text is not None else sa.DateTime()
+        date_type: sa.types.TypeEngine[Any] = (
+            sa.BigInteger()
+            if self.epoch_unit is not None
+            else sa.String()
+            if self.date_text is not None
+            else sa.DateTime()
+        )
         binds: dict[str, sa.BindParameter[Any]] = {
             "symbols": sa.bindparam("symbols", expanding=True),
             "b_symbols": sa.bindparam("b_symbols", expanding=True),
@@ -417,11 +430,14 @@ def _plan_sql(
     bounded = base.start is not None or base.end is not None
     latest = base.limit is not None
     date_types = {table: columns[table][DATE] for table in tables}
-    if bounded:
+    epoch_unit = None
+    if bounded and isinstance(date_types[join.base], NUMBER_TYPES):
+        epoch_unit = _bound_epoch_unit(engine, join.base, q, date_types[join.base])
+    elif bounded:
         _check_bound_date_types(date_types)
     date_text = None
     if engine.dialect.name == "sqlite" and (len(tables) > 1 or bounded or latest):
-        date_text = sqlite_date_text(engine, tables, q, bounded, latest)
+        date_text = sqlite_date_text(engine, tables, q, bounded and epoch_unit is None, latest)
     elif engine.dialect.name != "sqlite":
         _check_server_date_columns(date_types, engine.dialect.name, bounded=bounded, latest=latest)
         if len(tables) > 1 and all(isinstance(kind, NUMBER_TYPES) for kind in date_types.values()):
@@ -429,6 +445,7 @@ def _plan_sql(
     return replace(
         base,
         date_text=date_text,
+        epoch_unit=epoch_unit,
         sql=_select_sql(
             join,
             selected,
@@ -465,6 +482,26 @@ def _check_epoch_units(engine: Engine, tables: Sequence[str], q: Callable[[str],
             f"{a}.date holds epoch {unit_a} and {b}.date epoch {unit_b}: the join on date would match no "
             f"row; store both in one unit (`seqsweep data load-csv` reads either and stores DATETIME)"
         )
+
+
+EPOCH_NS: Final = dict(EPOCH_UNITS)
+"""Nanoseconds per epoch unit (`ingest.epoch_unit_of`'s names)."""
+
+
+def _bound_epoch_unit(engine: Engine, table: str, q: Callable[[str], str], kind: Any) -> str:
+    """The epoch unit of `table`'s numeric `date` (its earliest value's, `ingest.epoch_unit_of`), in which
+    a start/end bound (the sweep's, `validate`'s dry run, `predict --at`) is compared; DataError when the
+    numbers are no epoch in any unit."""
+    with engine.connect() as conn:
+        first = conn.execute(sa.text(f"SELECT MIN({q(DATE)}) FROM {q(table)}")).scalar()
+    unit = None if first is None else epoch_unit_of(float(first))
+    if unit is None:
+        raise DataError(
+            f"{table}.date is a number column ({kind}) whose values (e.g. {first}) are no epoch time in s, ms, "
+            f"us or ns, so a date bound cannot be compared with them; reload the table with `seqsweep data "
+            f"load-csv` (it stores dates as DATETIME)"
+        )
+    return unit
 
 
 def _check_bound_date_types(date_types: Mapping[str, Any]) -> None:
@@ -604,7 +641,9 @@ def sqlite_date_text(
         return None
     (kind, length, separator, iso, zone), (table, example) = next(iter(shapes.items()))
     spelling = SQLiteDateText.of(length, separator, iso, zone) if kind == "text" else None
-    if spelling is None and (bounded or (latest and kind == "text")):
+    # one ISO spelling with one offset throughout sorts as time does: the latest rows need no more
+    sorts = kind != "text" or SQLiteDateText.of(length - len(zone), separator, iso, "") is not None
+    if spelling is None and (bounded or (latest and not sorts)):
         what = "dataset.start/end" if bounded else "dataset.max_rows_per_symbol (the latest rows)"
         raise DataError(
             f"{what}: SQLite holds {table}.date as {kind} values like {example!r}, which SQL compares and "
