@@ -1,4 +1,4 @@
-"""`python -m benchmarks.run [--scale small|full] [--only NAME]`: measure, print one table, write results.md.
+"""`python -m benchmarks.run [--scale small|full|notebook] [--only NAME]`: measure, print one table, write results.md.
 
 The ratios of issues 7, 12 and 13, each measured side by side in this one run (one local Ray, 2 CPUs):
 
