@@ -22,8 +22,18 @@ class _StrictLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Node] = {}
+        merge: yaml.Node | None = None
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
+                if merge is not None:  # PyYAML would take each in turn, the later one's values winning
+                    raise DuplicateKeyError(
+                        None,
+                        None,
+                        f"the merge key '<<' is written twice (first at line {merge.start_mark.line + 1}); "
+                        f"merge several mappings with one `<<: [*first, *second]`",
+                        key_node.start_mark,
+                    )
+                merge = key_node
                 continue
             key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
             try:

@@ -13,6 +13,7 @@ reaches the terminal, so an error raised inside a per-symbol task arrives as seq
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.abc
 import logging
@@ -29,6 +30,7 @@ from contextlib import contextmanager
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from seqsweep import __version__
 from seqsweep.db_url import scrub
@@ -44,6 +46,13 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 3
+EXIT_INTERRUPTED = 130
+"""Exit code of a command stopped by Ctrl-C (SIGINT), as a shell reports it."""
+WRITE_ERRNOS: frozenset[int] = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.ENAMETOOLONG}
+)
+"""OS errors of a write the user can fix (a full disk or quota, a read-only or forbidden folder, a name too
+long): one line naming the path, exit 2."""
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 """Exit code when stdout's reader went away (`seqsweep predict ... | head`): 141, as for `yes | head`."""
 
@@ -92,9 +101,17 @@ SILENT_LOGGERS: tuple[str, ...] = ("ray.tune",)
 `seqsweep run`/`resume` print one line per errored trial (`runner.trial_error_line`) naming its `error.txt`."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, whose usage errors (`--top abc`) are one line naming the flag and the command's `--help`,
+    exit 2, instead of the usage block and the message (the error contract of every other bad input)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"seqsweep: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `seqsweep` parser with every command module's subcommands (imports no Ray, TF or torch)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="seqsweep",
         description="Hyperparameter sweeps of sequence classifiers on market time series (Ray Tune + Optuna).",
     )
@@ -236,8 +253,12 @@ def quiet_environment(verbose: bool) -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `seqsweep` command; returns its exit code (0 ok, 1 some trial errored, 2 bad input, 3 a bug)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        parser = build_parser()  # imports pandas, optuna, pyarrow: a Ctrl-C often lands here
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        print("seqsweep: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USER_ERROR
@@ -315,19 +336,33 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("seqsweep: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug or an unforeseen failure: still one line, unless -v asks for more
-        if isinstance(exc, BrokenPipeError) and stdout_reader_gone():  # not a socket or another pipe
-            return _stdout_gone()
-        if args.verbose:
-            traceback.print_exc()
-        root = root_cause(exc)
-        message = scrub(" ".join(_without_ray_data_advice(exception_text(str(root))).split()))[:500]
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            return _unexpected(exc, args.verbose)
+        where = f" {exc.filename}" if exc.filename else ""
         print(
-            f"seqsweep: unexpected error: {type(root).__name__}: {message} (run with -v for the traceback)",
+            f"seqsweep: error: cannot write{where}: {exc.strerror}; free space or choose another folder",
             file=sys.stderr,
         )
-        return EXIT_UNEXPECTED
+        return EXIT_USER_ERROR
+    except Exception as exc:  # a bug or an unforeseen failure: still one line, unless -v asks for more
+        return _unexpected(exc, args.verbose)
+
+
+def _unexpected(exc: Exception, verbose: bool) -> int:
+    """One line (exit 3) for a failure nobody foresaw; `-v` adds the traceback."""
+    if isinstance(exc, BrokenPipeError) and stdout_reader_gone():  # not a socket or another pipe
+        return _stdout_gone()
+    if verbose:
+        traceback.print_exc()
+    root = root_cause(exc)
+    message = scrub(" ".join(_without_ray_data_advice(exception_text(str(root))).split()))[:500]
+    print(
+        f"seqsweep: unexpected error: {type(root).__name__}: {message} (run with -v for the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_UNEXPECTED
 
 
 RAY_DATA_ADVICE = "Failed to apply UDF transform"

@@ -105,6 +105,12 @@ def unreachable(address: str) -> str | None:
         return str(exc.strerror or exc)
 
 
+def largest_node_cpus() -> float | None:
+    """The CPUs of the connected cluster's largest live node; None when Ray names none."""
+    sizes = [float(n.get("Resources", {}).get("CPU", 0.0)) for n in ray.nodes() if n.get("Alive")]
+    return max(sizes) if sizes else None
+
+
 def cluster_gpus() -> float:
     """The GPUs of the connected Ray cluster (0.0 without any)."""
     return float(ray.cluster_resources().get("GPU", 0.0))

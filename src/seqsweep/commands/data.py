@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from seqsweep._fs import writable_folder
 from seqsweep.constants import DB_URL_ENV, DEFAULT_SAMPLE_DB, SAMPLE_HOURS, SAMPLE_SEED
 from seqsweep.errors import ConfigError
 
@@ -43,6 +44,8 @@ def _sample(args: argparse.Namespace) -> int:
 
     if args.hours < 48:
         raise ConfigError(f"--hours: must be at least 48, got {args.hours}")
+    if not 0 <= args.seed < 2**32:
+        raise ConfigError(f"--seed: must be between 0 and 2**32 - 1, got {args.seed}")
     rows = write_sample(args.db, seed=args.seed, hours=args.hours)
     print(f"wrote the generated sample database to {mask(args.db)}: " + _rows(rows))
     return 0
@@ -202,6 +205,8 @@ def _build(args: argparse.Namespace) -> int:
     from seqsweep.data.summary import render_text
 
     spec = DatasetSpec.from_dict(spec_mapping(args))
+    if args.cache_dir is not None and not args.no_cache:  # refused now, not after the whole build
+        writable_folder(Path(args.cache_dir), "--cache-dir")
     bundle = build_dataset(spec, db_url=args.db, cache_dir=args.cache_dir, use_cache=not args.no_cache)
     summary = bundle.summary()
     print(json.dumps(summary, indent=2) if args.json else render_text(summary))

@@ -6,8 +6,10 @@ import argparse
 import dataclasses
 import math
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from seqsweep._fs import writable_folder
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 
 if TYPE_CHECKING:
@@ -146,6 +148,8 @@ def validate_command(args: argparse.Namespace) -> int:
         return 0
     from seqsweep.data import build_dataset
 
+    if args.cache_dir:
+        writable_folder(Path(args.cache_dir), "--cache-dir")  # refused now, not after the dry build
     cache_dir = args.cache_dir or dry_run_cache_dir(spec)
     # a bounded query: read in this process, without starting Ray
     bundle = build_dataset(
@@ -159,7 +163,6 @@ def validate_command(args: argparse.Namespace) -> int:
 def dry_run_cache_dir(spec: SweepSpec) -> str | None:
     """`<storage_path>/datasets`, where `seqsweep run` caches the sweep's datasets; None (no cache)
     for a URI storage path, so the dry build writes nothing outside where the user pointed."""
-    from pathlib import Path
 
     from seqsweep.layout import dataset_cache_dir
 

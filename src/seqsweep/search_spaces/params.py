@@ -157,7 +157,7 @@ def parse_param(name: str, raw: Any) -> Param:
         return Fixed(raw)
     raw = dict(raw)
     kind = raw.pop("type", None)
-    if kind not in PARAM_KINDS:
+    if not isinstance(kind, str) or kind not in PARAM_KINDS:
         raise ConfigError(f"params.{name}.type: must be one of {', '.join(PARAM_KINDS)}, got {kind!r}")
     cls = PARAM_KINDS[kind]
     allowed = [f.name for f in dataclasses.fields(cls) if f.name != "kind"]
@@ -170,12 +170,39 @@ def parse_param(name: str, raw: Any) -> Param:
         if not isinstance(raw["values"], list):
             raise ConfigError(f"params.{name}.values: expected a list, got {raw['values']!r}")
         raw["values"] = tuple(raw["values"])
+    for key, value in raw.items():
+        _check_field(name, cls, key, value)
     try:
         return cls(**raw)
     except TypeError as exc:
         raise ConfigError(f"params.{name}: {exc}") from None
     except ValueError as exc:
         raise ConfigError(f"params.{name}: {exc}") from None
+
+
+def _check_field(name: str, cls: type, key: str, value: Any) -> None:
+    """ConfigError (one line) for a bound, step or flag of the wrong kind: YAML 1.1 reads `1e-3` as text
+    (`low: 1e-3` failed deep inside with an unexpected error), `log: 'false'` is a true string to Optuna
+    (a log scale without a word), `step: 2.5` on an int range was cut to 2."""
+    where = f"params.{name}.{key}"
+    if key == "log":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: must be true or false, got {value!r}")
+        return
+    if key not in ("low", "high", "q", "step"):
+        return
+    whole = cls is IntRange
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or (whole and not isinstance(value, int)):
+        hint = ""
+        if isinstance(value, str):
+            try:
+                float(value)
+                hint = f" (YAML reads {value} as text: write it with a decimal point, e.g. 1.0e-3)"
+            except ValueError:
+                pass
+        kind = "a whole number" if whole else "a finite number"
+        raise ConfigError(f"{where}: must be {kind}, got {value!r}{hint}")
 
 
 def param_to_dict(param: Param) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
 from seqsweep.constants import DEFAULT_METRIC, DEFAULT_MODE, SEARCH_METRICS
 from seqsweep.errors import ConfigError
@@ -151,6 +152,10 @@ class CheckpointSettings:
             raise ConfigError(f"checkpoints.keep: must be >= 1, got {self.keep}")
 
 
+MAX_NAME_BYTES: Final = 100
+"""The longest sweep name: a file name holds 255 bytes, and Tune's trial folders and files add to it."""
+
+
 def check_sweep_name(name: str) -> None:
     """`sweep.name`: non-empty, without spaces or slashes (it names the experiment directory and the study),
     and none of the names a folder of the storage path cannot take: `.` (the storage path itself), `..`
@@ -160,6 +165,11 @@ def check_sweep_name(name: str) -> None:
 
     if not name or any(c in name for c in "/\\ "):
         raise ConfigError(f"sweep.name: must be a non-empty name without spaces or slashes, got {name!r}")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise ConfigError(
+            f"sweep.name: at most {MAX_NAME_BYTES} bytes (it names a folder, and trial folders add to it), "
+            f"got {len(name.encode())}"
+        )
     if name in (".", "..", DATASETS_DIR):
         raise ConfigError(
             f"sweep.name: {name!r} cannot name an experiment folder of the storage path ('.', '..' and "

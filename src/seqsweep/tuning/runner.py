@@ -30,7 +30,7 @@ from typing import IO, Any
 from ray import tune
 
 from seqsweep._fs import atomic_write_json
-from seqsweep.cluster.session import cluster_gpus, ray_session
+from seqsweep.cluster.session import cluster_gpus, largest_node_cpus, ray_session
 from seqsweep.cluster.storage import check_shared_storage
 from seqsweep.db_url import absolute_sqlite
 from seqsweep.db_url import resolve as resolve_db_url
@@ -151,12 +151,16 @@ def storage_root(spec: SweepSpec, storage: str | None = None) -> str:
 
 
 def check_storage_root(root: Path) -> None:
-    """ConfigError (one line) when the storage path, or the nearest part of it that exists, is a file:
-    refused before Ray starts and the dataset builds (it ended in exit 3 then). Nothing is created
+    """ConfigError (one line) when the storage path, or the nearest part of it that exists, is a file or
+    cannot be written: refused before Ray starts and the dataset builds (it ended in exit 3 then). Nothing is created
     here, so a start refused later (another experiment's study) leaves nothing behind."""
     existing = next((part for part in (root, *root.parents) if part.exists()), None)
     if existing is not None and not existing.is_dir():
         raise ConfigError(f"storage_path (--storage) {root}: {existing} is a file; give a folder")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):  # read-only, immutable
+        raise ConfigError(
+            f"storage_path (--storage) {root}: {existing} cannot be written; give a folder you can write"
+        )
 
 
 def with_resolved_database(spec: SweepSpec) -> SweepSpec:
@@ -533,10 +537,20 @@ def _stop_signals() -> Iterator[_StopSignals]:
 
 
 def _check_cluster(spec: SweepSpec) -> None:
+    """ConfigError (one line) for a trial the cluster can never place: GPUs on a cluster without one, or
+    more CPUs than its largest node has (Tune would wait for them forever, its warning silenced). An
+    autoscaling cluster's bigger nodes count only once they have joined."""
     wanted = spec.file.resources.gpu
     if wanted > 0 and cluster_gpus() == 0:
         raise ConfigError(
             f"resources.gpu: the sweep asks for {wanted} GPU per trial but the cluster has no GPU"
+        )
+    cpus = spec.file.resources.cpu
+    largest = largest_node_cpus()
+    if largest is not None and cpus > largest:  # a trial, or each of its data-parallel workers
+        raise ConfigError(
+            f"resources.cpu: the sweep asks for {cpus:g} CPUs per trial but the cluster's largest node has "
+            f"{largest:g}; a trial would wait for them forever"
         )
 
 

@@ -1,0 +1,101 @@
+"""Bad input of every kind is one line and exit 2, and no sweep-file value is read otherwise than
+written: argparse's own errors, parameter bounds YAML reads as text, flags of the wrong kind, a merge
+key written twice, a name too long for a folder, a sample seed out of range, a write the disk or the
+folder refuses, and a trial that asks for more CPUs than any node has."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seqsweep import cli
+from seqsweep._yaml import DuplicateKeyError, load_strict
+from seqsweep.errors import ConfigError
+from seqsweep.search_spaces.params import IntRange, parse_param
+from seqsweep.search_spaces.settings import check_sweep_name
+
+
+def test_an_argparse_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--top abc` printed the usage block and then the error: four lines."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["results", "runs/x", "--top", "abc"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "seqsweep: error: argument --top: invalid int value: 'abc' (see `seqsweep results --help`)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        ({"type": ["choice"], "values": [8, 16]}, r"params\.p\.type: must be one of"),
+        ({"type": "uniform", "low": "1e-3", "high": 0.5}, r"params\.p\.low: .*\(YAML reads 1e-3 as text"),
+        ({"type": "loguniform", "low": "1e-4", "high": "1e-2"}, r"params\.p\.low: must be a finite number"),
+        (
+            {"type": "quniform", "low": 0.0, "high": float("inf"), "q": 0.1},
+            r"params\.p\.high: must be a finite",
+        ),
+        ({"type": "int", "low": 1, "high": 9, "log": "false"}, r"params\.p\.log: must be true or false"),
+        ({"type": "int", "low": 1, "high": 9, "step": 2.5}, r"params\.p\.step: must be a whole number"),
+    ],
+)
+def test_parameter_fields_of_the_wrong_kind_are_refused(raw: dict[str, Any], match: str) -> None:
+    """These ended in exit 3 (`str - str`, OverflowError, unhashable type) or were read otherwise than
+    written: `log: 'false'` is a true string to Optuna (a log scale), `step: 2.5` was cut to 2."""
+    with pytest.raises(ConfigError, match=match):
+        parse_param("p", raw)
+    assert parse_param("p", {"type": "int", "low": 1, "high": 9, "step": 2}) == IntRange(1, 9, step=2)
+
+
+def test_a_merge_key_written_twice_is_refused() -> None:
+    """PyYAML took both `<<:` entries, the later one's values winning, without a word."""
+    text = "a: &x {lookback: 4}\nb: &y {lookback: 6}\ndataset:\n  <<: *x\n  <<: *y\n"
+    with pytest.raises(DuplicateKeyError, match=r"the merge key '<<' is written twice \(first at line 4\)"):
+        load_strict(text)
+    assert load_strict("a: &x {l: 4}\nb: &y {l: 6}\nc:\n  <<: [*x, *y]\n")["c"] == {"l": 4}
+
+
+def test_a_name_too_long_for_a_folder_is_refused() -> None:
+    """`validate` passed a 300-character name; `run` died on `File name too long` (exit 3)."""
+    with pytest.raises(ConfigError, match=r"sweep\.name: at most 100 bytes"):
+        check_sweep_name("x" * 300)
+
+
+def test_a_negative_sample_seed_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["data", "sample", "--db", f"sqlite:///{tmp_path / 's.db'}", "--seed", "-1"]) == 2
+    assert "--seed: must be between 0 and 2**32 - 1, got -1" in capsys.readouterr().err
+    assert not (tmp_path / "s.db").exists()
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.ENAMETOOLONG])
+def test_a_write_the_disk_or_folder_refuses_is_one_line(
+    code: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full disk ended `results`, `export` and `data build` with exit 3."""
+
+    def command(args: argparse.Namespace) -> int:
+        raise OSError(code, "refused", "/data/report/index.html")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(func=command, verbose=False))
+    assert cli.main([]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "seqsweep: error: cannot write /data/report/index.html: refused; free space or choose another folder"
+    ]
+
+
+def test_a_trial_asking_for_more_cpus_than_any_node_has_is_refused(
+    write_sweep: Callable[..., Path], ray_cluster: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`resources.cpu: 64` on a 2-CPU machine printed `running 0, done 0` every 30 s, for ever."""
+    path = write_sweep(name="too_big", resources={"cpu": 64})
+    assert cli.main(["run", str(path)]) == 2
+    assert "resources.cpu: the sweep asks for 64 CPUs per trial but the cluster's largest node has" in (
+        capsys.readouterr().err
+    )
