@@ -143,3 +143,25 @@ def test_a_report_written_again_drops_the_figures_it_no_longer_draws(
     (report / "my_notes.png").write_bytes(b"mine")
     assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(report)]) == 0
     assert {p.name for p in report.glob("*.png")} == drawn | {"my_notes.png"}
+
+
+def test_a_report_interrupted_half_way_leaves_the_earlier_one_whole(
+    crafted_experiment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or a full disk) while the report was written left a new `leaderboard.csv` and
+    `winners.json` beside the earlier page and plots, or without any page at all."""
+    import seqsweep.results.pipeline as pipeline
+
+    report = tmp_path / "report"
+    assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(report)]) == 0
+    before = {p.name: p.read_bytes() for p in report.iterdir()}
+
+    def interrupted(*args: object, **kwargs: object) -> Path:
+        raise KeyboardInterrupt  # the deterministic stand-in for Ctrl-C after the CSV, JSON and plots
+
+    monkeypatch.setattr(pipeline, "write_report", interrupted)
+    assert (
+        cli.main(["results", str(crafted_experiment), "--no-test", "--top", "1", "--out", str(report)]) == 130
+    )
+    assert {p.name: p.read_bytes() for p in report.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no staging folder left beside it

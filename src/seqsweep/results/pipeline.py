@@ -5,6 +5,10 @@ The order is the point: winners are fixed from validation scores before the test
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,20 +110,32 @@ def write_results(
         else None
     )
     persistence = persistence_score(evaluations)
-    files = [
-        write_leaderboard_csv(experiment, report_dir / LEADERBOARD_CSV, persistence),
-        write_winners_json(report_dir / WINNERS_JSON, _document(experiment, winners, evaluations, reseeded)),
-    ]
-    confusion, title = None, ""
-    test = evaluations.test
-    if test is not None and test.winners:
-        confusion = test.winners[0].confusion
-        title = f"Winner {winners[0].trial_id} on the test split ({test.n_positions} labels)"
-    plots = write_plots(experiment, winners, report_dir, confusion=confusion, confusion_title=title)
-    remove_stale_figures(report_dir, plots.files)
-    sections = report_sections(experiment, top, evaluations, reseeded, plots.absent)
-    files += [p.path for p in plots.files]
-    files.append(write_report(experiment, plots.files, sections, report_dir, test))
+    # Written whole into a folder beside, then each file moved into place: a Ctrl-C, SIGTERM or full disk
+    # half way leaves the earlier report (or none), never a leaderboard without its page and plots; a
+    # user's own files in the folder stay.
+    staging = Path(tempfile.mkdtemp(prefix=f".{report_dir.name}.", dir=report_dir.parent))
+    try:
+        files = [
+            write_leaderboard_csv(experiment, staging / LEADERBOARD_CSV, persistence),
+            write_winners_json(staging / WINNERS_JSON, _document(experiment, winners, evaluations, reseeded)),
+        ]
+        confusion, title = None, ""
+        test = evaluations.test
+        if test is not None and test.winners:
+            confusion = test.winners[0].confusion
+            title = f"Winner {winners[0].trial_id} on the test split ({test.n_positions} labels)"
+        plots = write_plots(experiment, winners, staging, confusion=confusion, confusion_title=title)
+        sections = report_sections(experiment, top, evaluations, reseeded, plots.absent)
+        files += [p.path for p in plots.files]
+        files.append(write_report(experiment, plots.files, sections, staging, test))
+        for file in files:
+            os.replace(file, report_dir / file.name)
+        files = [report_dir / file.name for file in files]
+        remove_stale_figures(
+            report_dir, [dataclasses.replace(p, path=report_dir / p.path.name) for p in plots.files]
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return ResultsOutcome(experiment, top, winners, evaluations, report_dir, files, sections, reseeded)
 
 
