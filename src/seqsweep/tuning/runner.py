@@ -229,29 +229,30 @@ def _start(
     spec: SweepSpec, bundle: Any, root: str, experiment_dir: Path, stream: IO[str] | None
 ) -> SweepOutcome:
     """The new experiment's searcher, scheduler and tuner, run to the end (`_fit`)."""
-    write_sweep_copy(experiment_dir, without_password(spec).to_yaml())
-    searcher = make_searcher(spec, str(experiment_dir))
-    stops = StopRecord()
-    budget = _make_budget(spec, stops)
-    searcher.link(stops, budget)
-    if spec.file.warm_start:
-        added = warm_start_points(searcher, spec.file.warm_start, spec.file.search.metric)
-        logger.info("warm start: %d finished trials from %s", added, spec.file.warm_start)
-    tuner = tune.Tuner(
-        _trainable(spec, bundle, experiment_dir),
-        tune_config=tune.TuneConfig(
-            metric=spec.file.search.metric,
-            mode=spec.file.search.mode,
-            # trial ids carry their index, which keys each trial's seed (`seqsweep.tuning.trial_ids`)
-            search_alg=indexed_search(searcher, spec.file.search.max_concurrent),
-            scheduler=make_scheduler(spec, stops, budget),
-            num_samples=spec.num_samples,
-            # A trial process keeps its imported TensorFlow/torch for the next trial: seconds saved
-            # per trial. Each trial still builds its model afresh and reseeds everything.
-            reuse_actors=True,
-        ),
-        run_config=_run_config(spec, root, stream, budget),
-    )
+    with signals_deferred():  # a Ctrl-C here landed in a weakref callback: ignored, the sweep ran on
+        write_sweep_copy(experiment_dir, without_password(spec).to_yaml())
+        searcher = make_searcher(spec, str(experiment_dir))
+        stops = StopRecord()
+        budget = _make_budget(spec, stops)
+        searcher.link(stops, budget)
+        if spec.file.warm_start:
+            added = warm_start_points(searcher, spec.file.warm_start, spec.file.search.metric)
+            logger.info("warm start: %d finished trials from %s", added, spec.file.warm_start)
+        tuner = tune.Tuner(
+            _trainable(spec, bundle, experiment_dir),
+            tune_config=tune.TuneConfig(
+                metric=spec.file.search.metric,
+                mode=spec.file.search.mode,
+                # trial ids carry their index, which keys each trial's seed (`seqsweep.tuning.trial_ids`)
+                search_alg=indexed_search(searcher, spec.file.search.max_concurrent),
+                scheduler=make_scheduler(spec, stops, budget),
+                num_samples=spec.num_samples,
+                # A trial process keeps its imported TensorFlow/torch for the next trial: seconds saved
+                # per trial. Each trial still builds its model afresh and reseeds everything.
+                reuse_actors=True,
+            ),
+            run_config=_run_config(spec, root, stream, budget),
+        )
     return _fit(tuner, experiment_dir, spec, budget)
 
 
@@ -523,6 +524,32 @@ class _StopSignals:
             os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
         else:
             os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = self._env
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM are recorded, not acted on; after it, the first one
+    recorded is raised again for the handler that was in place (KeyboardInterrupt, the CLI's `Terminated`).
+
+    Setting up the tuner runs code Python calls from weakref callbacks and finalisers, where a
+    KeyboardInterrupt is printed as "Exception ignored" and dropped: the sweep then ran to the end and
+    exited 0. Outside the main thread (no signal handlers there) the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = {signum: signal.signal(signum, record) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if caught:  # delivered again, now to the restored handler, in plain code
+        signal.raise_signal(caught[0])
 
 
 @contextmanager
