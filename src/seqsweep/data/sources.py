@@ -528,19 +528,19 @@ def _check_server_date_columns(
     instead (`sqlite_date_text`); a single table read whole is parsed in Python and needs neither."""
     if not (bounded or latest or len(date_types) > 1):
         return
-    days = [table for table, kind in date_types.items() if isinstance(kind, sa.Date)]
-    if days and len(days) < len(date_types):
-        times = next(table for table in date_types if table not in days)
+    mixed = _one_kind_beside_another(date_types, sa.Date)
+    if mixed is not None:
+        days, times = mixed
         raise DataError(
-            f"{days[0]}.date is a DATE column (days) and {times}.date holds times: the join on date "
-            f"would match the midnight rows only and leave {days[0]}'s values missing in every other "
-            f"hour; store {days[0]} with a time for every row of {times} (or as DATETIME)"
+            f"{days}.date is a DATE column (days) and {times}.date holds times: the join on date "
+            f"would match the midnight rows only and leave {days}'s values missing in every other "
+            f"hour; store {days} with a time for every row of {times} (or as DATETIME)"
         )
-    numbers = [table for table, kind in date_types.items() if isinstance(kind, NUMBER_TYPES)]
-    if numbers and len(numbers) < len(date_types):
-        times = next(table for table in date_types if table not in numbers)
+    mixed = _one_kind_beside_another(date_types, NUMBER_TYPES)
+    if mixed is not None:
+        numbers, times = mixed
         raise DataError(
-            f"{numbers[0]}.date holds numbers (epoch times, {date_types[numbers[0]]}) and {times}.date "
+            f"{numbers}.date holds numbers (epoch times, {date_types[numbers]}) and {times}.date "
             f"holds times ({date_types[times]}): SQL's join on date compares a number with a time and "
             f"matches no row; store both as DATETIME (`seqsweep data load-csv` reads epochs and stores DATETIME)"
         )
@@ -558,6 +558,13 @@ def _check_server_date_columns(
                 f"not as time, so {what} could pick the wrong rows; reload the table with `seqsweep data "
                 f"load-csv` (it stores dates as DATETIME) or alter the column to DATETIME"
             )
+
+
+def _one_kind_beside_another(date_types: Mapping[str, Any], kind: Any) -> tuple[str, str] | None:
+    """(a table whose `date` is of SQL type `kind`, a table whose `date` is not) when the tables mix them."""
+    of_kind = [table for table, found in date_types.items() if isinstance(found, kind)]
+    others = [table for table in date_types if table not in of_kind]
+    return (of_kind[0], others[0]) if of_kind and others else None
 
 
 def _value_columns(table: str, columns: Mapping[str, Any]) -> tuple[str, ...]:
