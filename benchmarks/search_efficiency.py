@@ -37,6 +37,12 @@ or above the grid's best is a draw of that noise, so no search can reach it in a
 except by luck; a verdict needs a scale at which the points differ (the notebook's cell 124 and 20
 epochs: hours per seed on 2 cores).
 
+At the notebook's own scale (`--scale notebook`: cell 124, E = 20, budget 240 epochs, seeds 0–4; measured
+2026-12-01) the points do differ (F = 2.04, p = 0.04; `kl_weight` 0.01 best), and TPE + ASHA reached the
+grid's median best in 2 of 5 seeds only (20 and 155 epochs), ending lower (0.265 against 0.271): ASHA cut
+most trials after 2 epochs, before the VAE's scores separate. The goal is not met there either, for a
+reason of substance rather than noise.
+
 The score is `val_macro_f1`, the per-cell macro-F1 (the mean over (target, step) cells of each cell's
 three-class macro-F1, `seqsweep.metrics`), not the notebook's pooled score. Rows measured before
 2026-11-30 used the pooled score and compared a grid of 1 seed with 3 seeds of 12 TPE + ASHA trials.
