@@ -203,7 +203,7 @@ def run_sweep(
     if spec.file.warm_start:
         check_warm_start(spec.file.warm_start, metric=spec.file.search.metric, mode=spec.file.search.mode)
     with ray_session(address, sigint_deaf_start=True):
-        _check_cluster(spec)
+        _check_cluster(spec, local=address in (None, "local"))
         check_shared_storage(root)
         bundle = _build_dataset(spec, root)
         created = new_folder(experiment_dir)
@@ -563,21 +563,21 @@ def _stop_signals() -> Iterator[_StopSignals]:
         stop.restore()
 
 
-def _check_cluster(spec: SweepSpec) -> None:
-    """ConfigError (one line) for a trial the cluster can never place: GPUs on a cluster without one, or
-    more CPUs than its largest node has (Tune would wait for them forever, its warning silenced). An
-    autoscaling cluster's bigger nodes count only once they have joined."""
+def _check_cluster(spec: SweepSpec, *, local: bool) -> None:
+    """ConfigError (one line) for a trial the cluster can never place: GPUs on a cluster without one, or,
+    on the local Ray this command started (`local`), more CPUs than the machine has (Tune would wait for
+    them forever, its warning silenced). A remote cluster may autoscale bigger nodes in: not checked."""
     wanted = spec.file.resources.gpu
     if wanted > 0 and cluster_gpus() == 0:
         raise ConfigError(
             f"resources.gpu: the sweep asks for {wanted} GPU per trial but the cluster has no GPU"
         )
     cpus = spec.file.resources.cpu
-    largest = largest_node_cpus()
+    largest = largest_node_cpus() if local else None
     if largest is not None and cpus > largest:  # a trial, or each of its data-parallel workers
         raise ConfigError(
             f"resources.cpu: the sweep asks for {cpus:g} CPUs per trial but the cluster's largest node has "
-            f"{largest:g}; a trial would wait for them forever"
+            f"{largest:g}; a trial would wait for them forever (set resources.cpu, or run on a bigger cluster)"
         )
 
 
