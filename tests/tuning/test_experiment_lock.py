@@ -69,9 +69,14 @@ def test_a_signal_while_the_tuner_is_set_up_is_acted_on_after_it() -> None:
     from seqsweep.tuning.runner import signals_deferred
 
     reached = []
-    with pytest.raises(KeyboardInterrupt), signals_deferred():
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)  # Python runs handlers between bytecodes: it would have raised here
-        reached.append("the set-up went on to its end")
-    assert reached == ["the set-up went on to its end"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    # the handler a command runs under (an earlier test or Ray may have left another one in place)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # Python runs handlers between bytecodes: it would have raised here
+            reached.append("the set-up went on to its end")
+        assert reached == ["the set-up went on to its end"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, previous)
