@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,27 @@ def test_resolve_follows_the_readme_order(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv(DB_URL_ENV)
     with pytest.raises(ConfigError, match=r"load-csv: pass --db URL \(or set \$SEQSWEEP_DB_URL\)"):
         db_url.resolve(allow_sample=False, command="load-csv")
+
+
+@pytest.mark.parametrize(
+    ("db", "stored", "env", "named"),
+    [
+        ("", None, None, "--db"),
+        ("  ", "sqlite:///stored.db", None, "--db"),
+        (None, "", "sqlite:///env.db", "dataset.db"),
+        (None, None, "", "$SEQSWEEP_DB_URL"),
+    ],
+)
+def test_a_blank_database_source_is_refused_not_skipped(
+    monkeypatch: pytest.MonkeyPatch, db: str | None, stored: str | None, env: str | None, named: str
+) -> None:
+    """`--db "$URL"` with URL unset must not fall through to the next source (the sample at the end)."""
+    if env is None:
+        monkeypatch.delenv(DB_URL_ENV, raising=False)
+    else:
+        monkeypatch.setenv(DB_URL_ENV, env)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(named)} is empty"):
+        db_url.resolve(db, stored)
 
 
 def test_a_hidden_password_comes_from_db_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

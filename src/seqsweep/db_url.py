@@ -238,8 +238,14 @@ def resolve(
     """`db` (`--db`), else `stored` (`dataset.db`), else $SEQSWEEP_DB_URL, else the sample database.
 
     With `allow_sample=False` (a command that writes) the last step is a ConfigError naming `command`.
+    A source that is given but blank (`--db ""`, `dataset.db: ""`, `SEQSWEEP_DB_URL=` set to nothing, as
+    `--db "$URL"` gives with `URL` unset) is a ConfigError naming it: falling through to the next source,
+    the sample database at the end, would train on other data without a word.
     """
-    for candidate in (db, stored, os.environ.get(DB_URL_ENV)):
+    sources = ((db, "--db"), (stored, "dataset.db"), (os.environ.get(DB_URL_ENV), f"${DB_URL_ENV}"))
+    for candidate, name in sources:
+        if candidate is not None and not candidate.strip():
+            raise ConfigError(f"{name} is empty: give a SQLAlchemy database URL (e.g. sqlite:///prices.db)")
         if candidate:
             return candidate
     if not allow_sample:
