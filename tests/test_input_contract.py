@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from seqsweep import cli
-from seqsweep._yaml import DuplicateKeyError, load_strict
+from seqsweep._yaml import AmbiguousScalarError, DuplicateKeyError, load_strict
 from seqsweep.errors import ConfigError
 from seqsweep.search_spaces.params import IntRange, parse_param
 from seqsweep.search_spaces.settings import check_sweep_name
+from seqsweep.search_spaces.sweep import apply_override
 
 
 def test_an_argparse_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,6 +59,39 @@ def test_a_merge_key_written_twice_is_refused() -> None:
     with pytest.raises(DuplicateKeyError, match=r"the merge key '<<' is written twice \(first at line 4\)"):
         load_strict(text)
     assert load_strict("a: &x {l: 4}\nb: &y {l: 6}\nc:\n  <<: [*x, *y]\n")["c"] == {"l": 4}
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("epochs: 010", r"'010' is an octal number in YAML 1\.1"),
+        ("lookback: -017", r"'-017' is an octal number"),
+        ("time_budget_s: 1:30", r"'1:30' is a base-60 number"),
+        ("dropout: 0:30.5", r"'0:30.5' is a base-60 number"),
+        ("symbols: [ETHUSDT, NO]", r"'NO' is a boolean in YAML 1\.1 and text in YAML 1\.2"),
+        ("log: yes", r"'yes' is a boolean"),
+    ],
+)
+def test_scalars_yaml_1_1_and_1_2_read_differently_are_refused(text: str, match: str) -> None:
+    """PyYAML (YAML 1.1) read `010` as 8, `1:30` as 90 and `NO` as False without a word."""
+    with pytest.raises(AmbiguousScalarError, match=match):
+        load_strict(text)
+
+
+def test_plain_numbers_booleans_and_quoted_text_still_read_as_written() -> None:
+    text = "a: 10\nb: 0\nc: -3\nd: 0.05\ne: true\nf: False\ng: '010'\nh: 'ON'\ni: 0x1f\nj: 1_000\nk: '1:30'"
+    assert load_strict(text) == {
+        "a": 10, "b": 0, "c": -3, "d": 0.05, "e": True, "f": False,
+        "g": "010", "h": "ON", "i": 31, "j": 1000, "k": "1:30",
+    }  # fmt: skip
+
+
+def test_a_set_override_reads_its_value_as_strictly_as_the_file(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"--set 'params\.epochs=010': the value is not valid YAML: '010' is an octal"
+    ):
+        apply_override({"params": {}}, "params.epochs=010")
+    assert apply_override({"params": {}}, "params.epochs=10") == {"params": {"epochs": 10}}
 
 
 def test_a_name_too_long_for_a_folder_is_refused() -> None:

@@ -4,10 +4,17 @@ PyYAML's `safe_load` keeps the last of two equal keys in a mapping without a wor
 keys must be unique, and PyYAML does not enforce it: yaml/pyyaml#41), so a sweep file with
 `epochs: 20` and, further down the same section, `epochs: 2` would silently train 2. Files the
 project writes itself are read with plain `yaml.safe_load`.
+
+PyYAML also reads YAML 1.1, where a few plain scalars mean something else than in YAML 1.2 (the
+version every other current parser reads; YAML 1.2 spec, section 10.3 "Core Schema"): `010` is 8
+(octal), `1:30` is 90 (base 60), `yes`/`no`/`on`/`off` are booleans. A user who writes `epochs: 010`
+or `symbols: [ON]` gets another value without a word, so those forms are refused with the line and
+what to write instead.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -49,6 +56,54 @@ class _StrictLoader(yaml.SafeLoader):
                 )
             seen[key] = key_node
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        value = str(node.value)
+        if _OCTAL_11.fullmatch(value):
+            _ambiguous(
+                node,
+                "an octal number in YAML 1.1 and a decimal one in YAML 1.2",
+                "write it without the leading 0",
+            )
+        if ":" in value:
+            _ambiguous(
+                node,
+                "a base-60 number in YAML 1.1 and text in YAML 1.2",
+                "write the number itself, or quote text",
+            )
+        return super().construct_yaml_int(node)  # type: ignore[no-untyped-call,no-any-return]
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        if ":" in str(node.value):
+            _ambiguous(
+                node,
+                "a base-60 number in YAML 1.1 and text in YAML 1.2",
+                "write the number itself, or quote text",
+            )
+        return super().construct_yaml_float(node)  # type: ignore[no-untyped-call,no-any-return]
+
+    def construct_yaml_bool(self, node: yaml.ScalarNode) -> bool:
+        if str(node.value).lower() not in ("true", "false"):
+            _ambiguous(
+                node, "a boolean in YAML 1.1 and text in YAML 1.2", "write true or false, or quote text"
+            )
+        return super().construct_yaml_bool(node)  # type: ignore[no-untyped-call,no-any-return]
+
+
+_OCTAL_11 = re.compile(r"[-+]?0[0-7_]+")
+"""PyYAML's YAML 1.1 octal form (`010`, `-017`); YAML 1.2 writes octal `0o10` and reads `010` as 10."""
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_yaml_float)
+_StrictLoader.add_constructor("tag:yaml.org,2002:bool", _StrictLoader.construct_yaml_bool)
+
+
+class AmbiguousScalarError(yaml.constructor.ConstructorError):
+    """A plain scalar that YAML 1.1 (PyYAML) and YAML 1.2 read as different values; `problem_mark` is where."""
+
+
+def _ambiguous(node: yaml.ScalarNode, reads_as: str, fix: str) -> None:
+    raise AmbiguousScalarError(None, None, f"{node.value!r} is {reads_as}: {fix}", node.start_mark)
 
 
 def load_strict(text: str) -> Any:

@@ -221,9 +221,9 @@ def apply_override(raw: Any, override: str) -> Any:
     if not sep or not key or not isinstance(raw, dict):
         raise ConfigError(f"--set {override!r}: write KEY.PATH=VALUE, e.g. params.epochs=3")
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {override!r}: the value is not valid YAML") from None
+        value = load_strict(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {override!r}: the value is not valid YAML: {describe_error(exc)}") from None
     node = raw
     *parents, leaf = key.split(".")
     for part in parents:
