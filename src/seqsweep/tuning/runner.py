@@ -436,11 +436,32 @@ def recorded_dataset_key(experiment_dir: str | Path) -> str | None:
 
 
 def record_dataset_key(experiment_dir: Path, bundle: Any) -> None:
-    """Write the dataset's cache key beside the experiment (atomically); nothing when there is no bundle."""
+    """Write the dataset's cache key, and the seqsweep release that built it, beside the experiment
+    (atomically); nothing when there is no bundle."""
+    from seqsweep import __version__
+
     key = getattr(bundle, "cache_key", None)
     if key is None:
         return
-    atomic_write_json(experiment_dir / DATASET_FILE, {"key": key})
+    atomic_write_json(experiment_dir / DATASET_FILE, {"key": key, "seqsweep": __version__})
+
+
+def dataset_change(experiment_dir: str | Path) -> str:
+    """Why the dataset built now has another key than the recorded one, for an error line: another
+    seqsweep release (its datasets are keyed anew, `cache.cache_key`) or other rows in the database."""
+    from seqsweep import __version__
+
+    try:
+        payload = json.loads((Path(experiment_dir) / DATASET_FILE).read_text())
+    except (OSError, ValueError):
+        payload = None
+    built_by = payload.get("seqsweep") if isinstance(payload, dict) else None
+    if built_by is not None and built_by != __version__:
+        return (
+            f"its dataset was built by seqsweep {built_by} and this is seqsweep {__version__}, which builds "
+            f"its own: use seqsweep {built_by}"
+        )
+    return "the database no longer gives the rows this experiment trained on: restore those rows"
 
 
 def _check_same_dataset(experiment_dir: Path, bundle: Any) -> None:
@@ -452,8 +473,8 @@ def _check_same_dataset(experiment_dir: Path, bundle: Any) -> None:
         return
     if recorded != key:
         raise DataError(
-            f"resume {experiment_dir}: the database no longer gives the rows this experiment trained on "
-            f"(dataset {recorded}, now {key}); restore those rows, or start a new experiment"
+            f"resume {experiment_dir}: dataset {recorded}, now {key}: {dataset_change(experiment_dir)}, or "
+            f"start a new experiment"
         )
 
 
