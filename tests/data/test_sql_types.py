@@ -5,12 +5,16 @@ MariaDB and PostgreSQL. Tables are made by SQLAlchemy (as a user's own tables ar
 - a BOOLEAN value column (SQLite and MariaDB give 0/1, PostgreSQL True/False: refused there only);
 - a duration column (MariaDB's TIME, PostgreSQL's INTERVAL give `timedelta`: built as nanoseconds).
 - joined `date` columns that SQL cannot match (epoch seconds beside milliseconds or DATETIME): on MariaDB
-  no row matched and the build blamed an all-NULL `yield`.
+  no row matched and the build blamed an all-NULL `yield`;
+- `date` columns that cannot hold times (a 4-byte float, a duration) and SQLite text dates a join or a
+  bound would compare wrongly (two-digit offsets, day-first beside month-first, text in a NUMERIC column).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +24,7 @@ import sqlalchemy as sa
 
 from seqsweep.data import DatasetSpec
 from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.tables import OHLCV_COLUMNS as OHLCV
 from seqsweep.errors import DataError
 
 HOURS = pd.date_range("2024-01-01", periods=48, freq="1h")
@@ -197,3 +202,84 @@ def test_binary_values_are_refused_not_read_as_their_bytes_text(database: str) -
         DataError, match=r"column 'crypto_price.flag': holds binary values \(a BLOB or BYTEA, e\.g\. b'12'\)"
     ):
         _rows(database)
+
+
+@pytest.mark.parametrize("database", ["mariadb", "postgresql"], indirect=True)
+def test_a_four_byte_float_date_is_refused(database: str) -> None:
+    """A MariaDB FLOAT `date` of hourly epochs (stored to 128 s) was read at 6 digits: three hours became
+    one time, and the build blamed duplicate rows at a time the table does not hold."""
+    kind = sa.REAL() if "postgresql" in database else sa.Float()
+    _write_joined(database, (kind, SECONDS[1]), (sa.BigInteger(), SECONDS[1]))
+    with pytest.raises(DataError, match=r"crypto_price\.date is a 4-byte float column .*nearest 128 s"):
+        _rows(database)
+
+
+@pytest.mark.parametrize("database", ["mariadb", "postgresql"], indirect=True)
+def test_a_duration_date_is_one_line_not_an_unexpected_error(database: str) -> None:
+    """INTERVAL / TIME `date` columns ended in `AttributeError: Can only use .str accessor` (exit 3)."""
+    kind = sa.Interval(native=True) if "postgresql" in database else sa.Time()
+    values = (
+        [dt.timedelta(hours=i) for i in range(len(HOURS))]
+        if "postgresql" in database
+        else [dt.time(i % 24) for i in range(len(HOURS))]
+    )
+    engine = sa.create_engine(database)
+    meta = sa.MetaData()
+    table = sa.Table("ohlcv", meta, sa.Column("date", kind), *(sa.Column(c, sa.Double()) for c in OHLCV))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{"date": v, **dict.fromkeys(OHLCV, 1.0)} for v in values])
+    engine.dispose()
+    plan = plan_source(DatasetSpec(join="ohlcv", symbols=("ETHUSDT",)), database)
+    with pytest.raises(DataError, match=r"column 'date': holds durations or times of day"):
+        load_symbol_rows(plan, "ETHUSDT")
+
+
+def _sqlite_text_dates(
+    path: str, price_dates: list[str], bond_dates: list[str], date_type: str = "TEXT"
+) -> str:
+    """A SQLite file with `crypto_price` (AAAUSDT) and `US_Bond_Yield` whose `date` texts are written as given."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"CREATE TABLE crypto_price (date {date_type}, crypto_symbol TEXT, close REAL)")
+        conn.execute(f'CREATE TABLE "US_Bond_Yield" (date {date_type}, yield REAL)')
+        conn.executemany(
+            "INSERT INTO crypto_price VALUES (?, 'AAAUSDT', ?)",
+            [(d, 10.0 + i) for i, d in enumerate(price_dates)],
+        )
+        conn.executemany('INSERT INTO "US_Bond_Yield" VALUES (?, 4e-6)', [(d,) for d in bond_dates])
+        conn.commit()
+    return f"sqlite:///{path}"
+
+
+def test_sqlite_offsets_written_as_two_digits_are_two_spellings(tmp_path: Path) -> None:
+    """`+00` in winter beside `+01` in summer (PostgreSQL's own text) escaped the two-offsets check: every
+    summer row joined no yield, without a word (`+00:00` / `+01:00` were already refused)."""
+    local = [f"{h:%Y-%m-%d %H:%M:%S}+0{int(h >= pd.Timestamp('2024-01-02'))}" for h in HOURS]
+    utc = [f"{h:%Y-%m-%d %H:%M:%S}+00" for h in HOURS]
+    url = _sqlite_text_dates(str(tmp_path / "offsets.db"), local, utc)
+    with pytest.raises(DataError, match=r"SQLite holds the dates written two ways .*\+00'.*\+01'"):
+        _rows(url)
+
+
+def test_sqlite_tables_joined_on_text_that_is_not_iso_are_refused(tmp_path: Path) -> None:
+    """Day first (13/01/2024) in one table, month first (01/13/2024) in the other: one shape, so the check
+    passed, and SQL joined 5 January's prices to 1 May's yield."""
+    day_first = [f"{h:%d/%m/%Y %H:%M}" for h in HOURS]
+    month_first = [f"{h:%m/%d/%Y %H:%M}" for h in HOURS]
+    url = _sqlite_text_dates(str(tmp_path / "dmy.db"), day_first, month_first)
+    with pytest.raises(DataError, match=r"SQLite holds the dates as text like '01/01/2024 00:00'.*not ISO"):
+        _rows(url)
+    iso = [f"{h:%Y-%m-%d %H:%M:%S}" for h in HOURS]
+    assert (_rows(_sqlite_text_dates(str(tmp_path / "iso.db"), iso, iso))["yield"] == 4e-6).all()
+
+
+def test_sqlite_text_in_a_number_declared_date_takes_a_bound(tmp_path: Path) -> None:
+    """SQLite keeps text that is no number as text whatever the declared type: a NUMERIC `date` of ISO
+    text with a start bound ended in `ValueError: could not convert string to float` (exit 3)."""
+    iso = [f"{h:%Y-%m-%d %H:%M:%S}" for h in HOURS]
+    url = _sqlite_text_dates(str(tmp_path / "numeric.db"), iso, iso, date_type="NUMERIC")
+    spec = DatasetSpec(join="prices", symbols=("AAAUSDT",), start="2024-01-02")
+    rows = load_symbol_rows(plan_source(spec, url), "AAAUSDT")
+    assert rows["date"].min() == pd.Timestamp("2024-01-02") and len(rows) == 24

@@ -182,6 +182,13 @@ class DateReader:
             return self._no_missing(values, out.astype("datetime64[ns]"))
         if ptypes.is_bool_dtype(values.dtype):
             raise DataError(f"column {self.column!r}: holds true/false values, not dates; {DATE_HINT}")
+        first = values.dropna().iloc[0] if values.notna().any() else None
+        if ptypes.is_timedelta64_dtype(values.dtype) or isinstance(first, (dt.timedelta, dt.time)):
+            # PostgreSQL INTERVAL / TIME, MariaDB TIME: an hour of a day, or a length of time, is no date
+            raise DataError(
+                f"column {self.column!r}: holds durations or times of day (e.g. {_show(first)}), not dates; "
+                f"{DATE_HINT}"
+            )
         if ptypes.is_numeric_dtype(values.dtype):
             return self._epoch(values, values)
         if values.isna().any():

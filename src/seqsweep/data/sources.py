@@ -430,6 +430,7 @@ def _plan_sql(
     bounded = base.start is not None or base.end is not None
     latest = base.limit is not None
     date_types = {table: columns[table][DATE] for table in tables}
+    _check_date_precision(date_types, engine.dialect.name)
     epoch_unit = None
     if bounded and isinstance(date_types[join.base], NUMBER_TYPES):
         epoch_unit = _bound_epoch_unit(engine, join.base, q, date_types[join.base])
@@ -488,12 +489,15 @@ EPOCH_NS: Final = dict(EPOCH_UNITS)
 """Nanoseconds per epoch unit (`ingest.epoch_unit_of`'s names)."""
 
 
-def _bound_epoch_unit(engine: Engine, table: str, q: Callable[[str], str], kind: Any) -> str:
+def _bound_epoch_unit(engine: Engine, table: str, q: Callable[[str], str], kind: Any) -> str | None:
     """The epoch unit of `table`'s numeric `date` (its earliest value's, `ingest.epoch_unit_of`), in which
     a start/end bound (the sweep's, `validate`'s dry run, `predict --at`) is compared; DataError when the
-    numbers are no epoch in any unit."""
+    numbers are no epoch in any unit. None when SQLite holds text there (it keeps text that is no number
+    as text whatever the declared type; the text checks apply, `sqlite_date_text`)."""
     with engine.connect() as conn:
         first = conn.execute(sa.text(f"SELECT MIN({q(DATE)}) FROM {q(table)}")).scalar()
+    if isinstance(first, str):
+        return None
     unit = None if first is None else epoch_unit_of(float(first))
     if unit is None:
         raise DataError(
@@ -623,7 +627,9 @@ def sqlite_date_text(
     written with two offsets (`+00:00` beside Europe/London's `+01:00` in summer) is two shapes. With
     `bounded` (a start or end is set) the one spelling must be a fixed-width ISO one without a zone
     (`SQLiteDateText.of`) that a bound can be written in; with `latest` (`ORDER BY date DESC LIMIT`) text
-    must be such a spelling too (15/01/2024 sorts by day), numbers sort as they are.
+    must be such a spelling too (15/01/2024 sorts by day), numbers sort as they are. Tables joined on
+    text dates must write them ISO: the same shape (05/01/2024) may put the day first in one table and
+    the month first in the other.
     """
     shapes: dict[tuple[str, int, str, bool, str], tuple[str, str]] = {}
     with engine.connect() as conn:
@@ -647,6 +653,14 @@ def sqlite_date_text(
     if not shapes:
         return None
     (kind, length, separator, iso, zone), (table, example) = next(iter(shapes.items()))
+    if kind == "text" and not iso and len(tables) > 1:
+        # one shape, but 05/01/2024 may be 5 January in one table and 1 May in the other: SQL joins the text
+        raise DataError(
+            f"SQLite holds the dates as text like {example!r} ({table}), not ISO (2024-01-05 ...), and the join "
+            f"compares the text: a table writing the day first and one writing the month first would join "
+            f"other days without a word; reload the tables with `seqsweep data load-csv` (or rewrite `date` "
+            f"as ISO text in UTC)"
+        )
     spelling = SQLiteDateText.of(length, separator, iso, zone) if kind == "text" else None
     # one ISO spelling with one offset throughout sorts as time does: the latest rows need no more
     sorts = kind != "text" or SQLiteDateText.of(length - len(zone), separator, iso, "") is not None
@@ -665,11 +679,13 @@ ISO_DATE_GLOB: Final = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]*"
 
 
 def _sqlite_zone(column: str) -> str:
-    """SQLite expression: the time-zone designator ending `column`'s text (`+01:00`, `-0500`, `Z`), else ''.
+    """SQLite expression: the time-zone designator ending `column`'s text (`+01:00`, `-0500`, `+01` after a
+    time, as PostgreSQL writes it, `Z`), else ''.
     The same instant written with two offsets is two texts, which a join on `date` never matches."""
     return (
         f"CASE WHEN {column} GLOB '*[+-][0-9][0-9]:[0-9][0-9]' THEN substr({column}, -6) "
         f"WHEN {column} GLOB '*[0-9][+-][0-9][0-9][0-9][0-9]' THEN substr({column}, -5) "
+        f"WHEN {column} GLOB '*[0-9]:[0-9][0-9]*[0-9][+-][0-9][0-9]' THEN substr({column}, -3) "
         f"WHEN {column} GLOB '*[0-9]Z' THEN 'Z' ELSE '' END"
     )
 
@@ -697,17 +713,36 @@ def read_as(kind: Any, dialect: str) -> str | None:
       with 6 significant digits (43251.37109375 arrives as 43251.4); read as DOUBLE both give the value
       stored.
     """
-    if dialect in ("mysql", "mariadb"):
-        if isinstance(kind, mysql_types.BIT):
-            return "CAST({} AS UNSIGNED)"
-        if isinstance(kind, mysql_types.FLOAT):
-            return "CAST({} AS DOUBLE)"
-    if dialect == "postgresql":
-        if isinstance(kind, postgresql_types.BIT):
-            return "CAST(CAST(LPAD(CAST({} AS TEXT), 64, '0') AS BIT(64)) AS BIGINT)"
-        if isinstance(kind, sa.REAL) and not isinstance(kind, sa.DOUBLE_PRECISION):
-            return "CAST({} AS DOUBLE PRECISION)"
+    if single_precision(kind, dialect):
+        return "CAST({} AS DOUBLE PRECISION)" if dialect == "postgresql" else "CAST({} AS DOUBLE)"
+    if dialect in ("mysql", "mariadb") and isinstance(kind, mysql_types.BIT):
+        return "CAST({} AS UNSIGNED)"
+    if dialect == "postgresql" and isinstance(kind, postgresql_types.BIT):
+        return "CAST(CAST(LPAD(CAST({} AS TEXT), 64, '0') AS BIT(64)) AS BIGINT)"
     return None
+
+
+def single_precision(kind: Any, dialect: str) -> bool:
+    """Whether SQL type `kind` is a 4-byte float on `dialect` (MariaDB's FLOAT, PostgreSQL's REAL; 24
+    significant bits, about 7 digits). SQLite stores every REAL in 8 bytes."""
+    if dialect in ("mysql", "mariadb"):
+        return isinstance(kind, mysql_types.FLOAT)
+    if dialect == "postgresql":
+        return isinstance(kind, sa.REAL) and not isinstance(kind, sa.DOUBLE_PRECISION)
+    return False
+
+
+def _check_date_precision(date_types: Mapping[str, Any], dialect: str) -> None:
+    """DataError (one line) for a `date` column that is a 4-byte float: epoch seconds near 2024 are
+    stored only to 128 s there (the hours 01:00 and 01:01 are one value), so the times were changed when
+    they were written, and reading them back cannot restore them."""
+    for table, kind in date_types.items():
+        if single_precision(kind, dialect):
+            raise DataError(
+                f"{table}.date is a 4-byte float column ({kind}), which keeps about 7 digits: epoch times "
+                f"near 2024 are stored only to the nearest 128 s; store the dates as DATETIME (`seqsweep "
+                f"data load-csv`), BIGINT or DOUBLE and load them again"
+            )
 
 
 def _value_casts(
