@@ -314,6 +314,54 @@ def test_importances_never_come_from_another_experiments_study(
     )
 
 
+@pytest.mark.parametrize(
+    "storage",
+    [
+        "postgresql+psycopg2://postgres:pw-7731@127.0.0.1:5432/seqsweep_no_such_database",
+        "sqlite:///{tmp}/gone.db",
+    ],
+    ids=["server database dropped", "SQLite file gone"],
+)
+def test_a_study_storage_that_cannot_be_opened_leaves_the_report_without_importances(
+    storage: str, crafted_experiment: Path, tmp_path: Path
+) -> None:
+    """An unreachable or dropped study database ended `results` with an unexpected error (exit 3) and no
+    report; a SQLite study file that is gone was made anew, empty, by `optuna.load_study`."""
+    from seqsweep.search_spaces.credentials import replace_storage
+
+    experiment = read_experiment(crafted_experiment)
+    assert experiment.sweep is not None
+    url = storage.format(tmp=tmp_path)
+    moved = dataclasses.replace(experiment, sweep=replace_storage(experiment.sweep, url))
+    plots = write_plots(moved, moved.top(1), tmp_path / "figures")
+    reason = plots.absent["param_importances"]
+    assert (
+        "cannot open the study storage" in reason and "does not exist" in reason
+    ) or "has no file" in reason
+    assert "pw-7731" not in reason
+    assert not (tmp_path / "gone.db").exists()
+    assert (tmp_path / "figures" / "loss_curves.png").exists()  # the rest of the report is drawn
+
+
+def test_a_relative_sqlite_study_storage_is_stored_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`search.storage: sqlite:///study.db` was stored relative: `resume` and `results` from another folder
+    said the study does not exist (and `results` made an empty study.db there)."""
+    from seqsweep.search_spaces.sweep import parse_sweep
+    from seqsweep.tuning.runner import with_resolved_database
+
+    monkeypatch.chdir(tmp_path)
+    raw = {
+        "name": "relx", "model": "lstm", "dataset": {"db": "sqlite:///data.db"},
+        "params": {"cell_size": {"type": "choice", "values": [4, 8]}},
+        "search": {"algorithm": "tpe", "num_samples": 2, "storage": "sqlite:///study.db"},
+    }  # fmt: skip
+    resolved = with_resolved_database(parse_sweep(raw))
+    assert resolved.file.search.storage == f"sqlite:///{tmp_path / 'study.db'}"
+    assert resolved.file.dataset.db == f"sqlite:///{tmp_path / 'data.db'}"
+
+
 def test_a_hidden_study_password_is_taken_only_from_the_same_storage(
     crafted_experiment: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,6 +5,7 @@ its best, and Optuna records the trial FAIL (so TPE never learns from it)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,26 @@ def test_a_function_reporting_nan_losses_errors_and_is_never_best(
     storage = f"sqlite:///{Path(load_sweep(path).file.storage_path) / 'function_nan' / 'optuna.db'}"
     study = optuna.load_study(study_name="function_nan", storage=storage)
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2
+
+
+@pytest.mark.parametrize(
+    ("epochs", "bad"),
+    [([1, 1], 1), ([1, 2, 2], 2), ([3, 2], 2), ([1, 2.5], 2.5), ([True], True), (["2"], "2")],
+    ids=["repeated", "repeated later", "going back", "not whole", "a boolean", "text"],
+)
+def test_an_epoch_that_does_not_grow_fails_the_trial(tmp_path: Path, epochs: list[Any], bad: Any) -> None:
+    """Reports of epoch 1, 1, 2, 2: Tune, Optuna and the pruning counted every report, `results` the last
+    of each epoch, so `results` ranked another best than `run` and asked for a checkpoint pruning deleted."""
+    import numpy as np
+
+    reporter, inner = _reporter(tmp_path)
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    good = epochs[:-1]
+    for epoch in good:
+        reporter.report({"val_macro_f1": 0.4, "epoch": np.int64(epoch)}, checkpoint)
+    with pytest.raises(
+        TrialError, match=rf"report gave epoch {re.escape(repr(bad))} after epoch {good[-1] if good else 0}"
+    ):
+        reporter.report({"val_macro_f1": 0.4, "epoch": bad}, checkpoint)
+    assert [r["epoch"] for r in inner.reports] == good

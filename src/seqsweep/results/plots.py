@@ -263,16 +263,23 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
     if storage is None:
         return None, why_not
     import optuna
+    from sqlalchemy.exc import SQLAlchemyError
 
-    from seqsweep.db_url import mask
+    from seqsweep.db_url import absolute_sqlite, mask, scrub
     from seqsweep.layout import read_experiment_id
-    from seqsweep.tuning.searchers import OWNER_ATTR, OWNER_DIR_ATTR, RAY_TRIAL_ID_ATTR
+    from seqsweep.tuning.searchers import OWNER_ATTR, OWNER_DIR_ATTR, RAY_TRIAL_ID_ATTR, sqlite_study_file
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study_file = sqlite_study_file(absolute_sqlite(storage))
+    if study_file is not None and not study_file.exists():  # Optuna would make an empty one
+        return None, f"the study storage {mask(storage)} has no file {study_file}"
     try:
         study = optuna.load_study(study_name=experiment.name, storage=storage)
     except (KeyError, ValueError, RuntimeError) as exc:
         return None, f"cannot open the study {experiment.name!r} ({exc})"
+    except SQLAlchemyError as exc:  # a server that is down, a database dropped: the report goes on
+        reason = scrub(" ".join(str(getattr(exc, "orig", None) or exc).split()), storage)[:200]
+        return None, f"cannot open the study storage {mask(storage)} ({reason})"
     if study.user_attrs.get(OWNER_ATTR) != read_experiment_id(experiment.path):
         owner = study.user_attrs.get(OWNER_DIR_ATTR) or "no experiment"
         return None, (

@@ -31,11 +31,12 @@ def without_password(spec: SweepSpec) -> SweepSpec:
         spec = replace_db(spec, db_url.mask(str(spec.file.dataset.db)))
     storage = spec.file.search.storage
     if db_url.has_password(storage):
-        spec = _replace_storage(spec, db_url.mask(str(storage)))
+        spec = replace_storage(spec, db_url.mask(str(storage)))
     return spec
 
 
-def _replace_storage(spec: SweepSpec, storage: str) -> SweepSpec:
+def replace_storage(spec: SweepSpec, storage: str) -> SweepSpec:
+    """The same sweep keeping its Optuna study in another storage URL (`search.storage`)."""
     search = dataclasses.replace(spec.file.search, storage=storage)
     return dataclasses.replace(spec, file=dataclasses.replace(spec.file, search=search))
 
@@ -54,4 +55,4 @@ def with_database(spec: SweepSpec, db: str | None) -> SweepSpec:
         spec = replace_db(spec, url)
     storage = spec.file.search.storage
     filled = db_url.fill_hidden_password(storage, env=STUDY_URL_ENV, what="study storage")
-    return spec if filled == storage or filled is None else _replace_storage(spec, filled)
+    return spec if filled == storage or filled is None else replace_storage(spec, filled)

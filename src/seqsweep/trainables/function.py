@@ -35,6 +35,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,12 +220,24 @@ class FunctionReporter:
     def report(self, metrics: Mapping[str, Any], checkpoint_dir: str | Path | None = None) -> None:
         """Report one step's metrics (a mapping of names to numbers), with an optional checkpoint folder.
 
-        TrialError (nothing is forwarded) when a loss or search metric is not a finite number."""
+        TrialError (nothing is forwarded) when a loss or search metric is not a finite number, or when
+        `metrics` gives an `epoch` that is not a whole number above the last one reported."""
         if not isinstance(metrics, Mapping):
             raise ConfigError(
                 f"trainable {self._trainable}: report(metrics, ...) takes a mapping, got {type(metrics).__name__}"
             )
         payload = dict(metrics)
+        given = payload.get(EPOCH)
+        if given is not None and (
+            isinstance(given, bool) or not isinstance(given, numbers.Integral) or given <= self._epoch
+        ):
+            # `results` keeps one row per epoch (the last): a repeated or smaller epoch would rank and
+            # prune other reports than the ones Tune and the searcher saw
+            raise TrialError(
+                f"trainable {self._trainable}: report gave epoch {given!r} after epoch {self._epoch}; each "
+                f"report is one step, with `{EPOCH}` a whole number that grows (or leave `{EPOCH}` out: it "
+                f"is counted 1, 2, ...)"
+            )
         self._epoch = int(payload.get(EPOCH, self._epoch + 1))
         payload[EPOCH] = self._epoch
         require_finite_report(self._trainable, payload, self._epoch)

@@ -46,7 +46,7 @@ from seqsweep.layout import (
     is_started_experiment,
     read_experiment_id,
 )
-from seqsweep.search_spaces.credentials import replace_db, with_database, without_password
+from seqsweep.search_spaces.credentials import replace_db, replace_storage, with_database, without_password
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 from seqsweep.tuning.budget import SweepBudget
 from seqsweep.tuning.experiment_lock import experiment_lock, new_folder
@@ -169,8 +169,12 @@ def with_resolved_database(spec: SweepSpec) -> SweepSpec:
     rows came from, and `export` / `predict` read that database, not whatever the environment gives
     later (a new shell without the variable would predict from the sample). A relative SQLite path is made
     absolute (`db_url.absolute_sqlite`), or `predict` would read whichever file of that name is in its
-    folder. A password stays hidden in the copy (`without_password`). A sweep on `dataset.csv` reads no
-    database and is left as it is."""
+    folder; so is a relative SQLite `search.storage`, or `resume` and `results` from another folder
+    would find no study (or make an empty one). A password stays hidden in the copy (`without_password`).
+    A sweep on `dataset.csv` reads no database and keeps `dataset` as it is."""
+    storage = spec.file.search.storage
+    if storage and absolute_sqlite(storage) != storage:
+        spec = replace_storage(spec, absolute_sqlite(storage))
     dataset = spec.file.dataset
     if dataset.csv is not None:
         return spec
@@ -460,6 +464,12 @@ def dataset_change(experiment_dir: str | Path) -> str:
         return (
             f"its dataset was built by seqsweep {built_by} and this is seqsweep {__version__}, which builds "
             f"its own: use seqsweep {built_by}"
+        )
+    if built_by is None:  # recorded before the release was: either may have changed
+        return (
+            "the database no longer gives the rows this experiment trained on, or an earlier seqsweep "
+            "built its dataset (the dataset key now also covers the release and the embedding model's "
+            "files): restore those rows, or use the seqsweep that made the experiment"
         )
     return "the database no longer gives the rows this experiment trained on: restore those rows"
 
