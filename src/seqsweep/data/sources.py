@@ -653,14 +653,6 @@ def sqlite_date_text(
     if not shapes:
         return None
     (kind, length, separator, iso, zone), (table, example) = next(iter(shapes.items()))
-    if kind == "text" and not iso and len(tables) > 1:
-        # one shape, but 05/01/2024 may be 5 January in one table and 1 May in the other: SQL joins the text
-        raise DataError(
-            f"SQLite holds the dates as text like {example!r} ({table}), not ISO (2024-01-05 ...), and the join "
-            f"compares the text: a table writing the day first and one writing the month first would join "
-            f"other days without a word; reload the tables with `seqsweep data load-csv` (or rewrite `date` "
-            f"as ISO text in UTC)"
-        )
     spelling = SQLiteDateText.of(length, separator, iso, zone) if kind == "text" else None
     # one ISO spelling with one offset throughout sorts as time does: the latest rows need no more
     sorts = kind != "text" or SQLiteDateText.of(length - len(zone), separator, iso, "") is not None
@@ -670,6 +662,14 @@ def sqlite_date_text(
             f"{what}: SQLite holds {table}.date as {kind} values like {example!r}, which SQL compares and "
             f"sorts as text, not as time; reload the tables with `seqsweep data load-csv` (or rewrite "
             f"`date` as ISO text in UTC, e.g. 2024-01-09 00:00:00)"
+        )
+    if kind == "text" and not iso and len(tables) > 1:
+        # one shape, but 05/01/2024 may be 5 January in one table and 1 May in the other: SQL joins the text
+        raise DataError(
+            f"SQLite holds the dates as text like {example!r} ({table}), not ISO (2024-01-05 ...), and the join "
+            f"compares the text: a table writing the day first and one writing the month first would join "
+            f"other days without a word; reload the tables with `seqsweep data load-csv` (or rewrite `date` "
+            f"as ISO text in UTC)"
         )
     return spelling
 
