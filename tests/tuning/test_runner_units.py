@@ -87,7 +87,10 @@ def test_resume_on_changed_rows_is_refused(tmp_path: Path) -> None:
     record_dataset_key(tmp_path, SimpleNamespace(cache_key="a" * 20))
     assert recorded_dataset_key(tmp_path) == "a" * 20
     _check_same_dataset(tmp_path, SimpleNamespace(cache_key="a" * 20))  # same rows: fine
-    with pytest.raises(DataError, match=r"dataset a+, now b+: the database no longer gives the rows this experiment trained on: restore"):
+    with pytest.raises(
+        DataError,
+        match=r"dataset a+, now b+: the database no longer gives the rows this experiment trained on: restore",
+    ):
         _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
     (tmp_path / "seqsweep_dataset.json").write_text(
         '{"key": "' + "a" * 20 + '"}'

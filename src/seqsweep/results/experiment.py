@@ -35,6 +35,7 @@ from seqsweep.errors import ConfigError, NoValidTrialsError, error_line
 from seqsweep.layout import STATE_GLOB, STUDY_DB, SWEEP_COPY, is_tune_experiment, study_db_url
 from seqsweep.search_spaces.mixed import MODEL_KEY, applies_to, lookup
 from seqsweep.search_spaces.sweep import SweepSpec, parse_sweep
+from seqsweep.tuning.reports import one_row_per_epoch
 from seqsweep.tuning.retention import kept_checkpoints
 from seqsweep.tuning.sweep_copy import check_sweep_copy
 
@@ -293,22 +294,6 @@ def stored_reports(result: Any, trial_id: str) -> pd.DataFrame:
         len(logged),
     )
     return logged
-
-
-def one_row_per_epoch(frame: pd.DataFrame) -> pd.DataFrame:
-    """A trial's reports with each epoch once: the last report of a repeated epoch wins.
-
-    A trial resumed from a checkpoint older than its last report trains those epochs again; Ray keeps
-    both rows in the trial's results, and the leaderboard, plots and curves must count the epoch once.
-    Frames without an `epoch` column (trainables that do not report it) are returned unchanged.
-    """
-    if frame.empty or EPOCH not in frame or frame[EPOCH].isna().any():
-        return frame
-    return (
-        frame.drop_duplicates(subset=EPOCH, keep="last")
-        .sort_values(EPOCH, kind="stable")
-        .reset_index(drop=True)
-    )
 
 
 def _status(trial: Any, result: Any, frame: pd.DataFrame, metric: str) -> tuple[str, str | None]:

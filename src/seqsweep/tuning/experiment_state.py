@@ -426,6 +426,31 @@ def _reconcile_trial(trial_dir: Path, entry: TrialEntry) -> ResumedTrial | None:
     )
 
 
+def replay_repeated_epochs(experiment_dir: Path) -> int:
+    """Rebuild Ray's per-trial summary (`replay_metric_analysis`) of every trial whose rows report an epoch
+    twice, from its latest report of each epoch (`reports.latest_per_epoch`); returns how many trials.
+
+    A trial retried after an error goes on from its newest checkpoint and reports the epochs after it
+    again; Tune's summary kept the lost attempt's scores, so `get_best_trial` and `get_best_result`
+    named a winner by a score that no checkpoint holds and `results` does not rank."""
+    from seqsweep.tuning.reports import latest_per_epoch
+
+    replayed = 0
+    for path in state_files(experiment_dir):
+        state = StateFile(path)
+        changed = False
+        for entry in state.entries:
+            rows = ResultRows(experiment_dir / entry.relative_logdir).rows
+            latest = latest_per_epoch(rows)
+            if len(latest) < len(rows):
+                replay_metric_analysis(entry.metadata, latest)
+                changed = True
+                replayed += 1
+        if changed:
+            state.save()
+    return replayed
+
+
 def replay_metric_analysis(metadata: dict[str, Any], rows: Iterable[dict[str, Any]]) -> None:
     """Rebuild a trial's `metric_analysis` and `metric_n_steps` in its run metadata from `rows`.
 

@@ -54,9 +54,11 @@ from seqsweep.tuning.experiment_state import (
     FINISHED_STATUSES,
     StateFile,
     reconcile_for_resume,
+    replay_repeated_epochs,
     state_files,
 )
 from seqsweep.tuning.progress import SweepProgress
+from seqsweep.tuning.reports import one_row_per_epoch
 from seqsweep.tuning.retention import prune_checkpoints
 from seqsweep.tuning.searchers import (
     PruningOptunaSearch,
@@ -699,6 +701,7 @@ def _finish(
             experiment_dir=experiment_dir,
         )
         shutil.rmtree(experiment_dir / TRAIN_SCRATCH, ignore_errors=True)
+    replay_repeated_epochs(experiment_dir)  # a retried trial's lost attempt no longer ranks it in Ray's view
     outcome = _outcome(grid, experiment_dir, spec, interrupted_by)
     if interrupted_by is None and budget is not None and budget.reason() is not None:
         outcome = dataclasses.replace(outcome, ended_by=budget.reason())
@@ -726,7 +729,7 @@ def _outcome(
             or metric not in result.metrics_dataframe
         ):
             continue
-        series = result.metrics_dataframe[metric].dropna()
+        series = one_row_per_epoch(result.metrics_dataframe)[metric].dropna()
         series = series[series.map(math.isfinite)]
         if series.empty:
             continue

@@ -161,6 +161,7 @@ class PruningOptunaSearch(OptunaSearch):
         return params
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self._note_latest(trial_id, result)
         try:
             super().on_trial_result(trial_id, result)
         except optuna.exceptions.UpdateFinishedTrialError:
@@ -201,10 +202,25 @@ class PruningOptunaSearch(OptunaSearch):
         reported = self.study._storage.get_trial(ot_trial._trial_id).intermediate_values
         if result[TRAINING_ITERATION] not in reported:
             self.on_trial_result(trial_id, result)
+        else:
+            self._note_latest(trial_id, result)
+
+    def _note_latest(self, trial_id: str, result: dict) -> None:
+        """Keep the trial's latest value of each step: a trial retried from an older checkpoint reports a
+        step again, and Optuna keeps the first report of a step (the failed attempt's, which no
+        checkpoint holds and `results` does not rank: `one_row_per_epoch`)."""
+        value, step = result.get(cast(str, self.metric)), result.get(TRAINING_ITERATION)
+        if isinstance(self.metric, str) and isinstance(value, (int, float)) and isinstance(step, int):
+            latest: dict[str, dict[int, float]] = self.__dict__.setdefault("_latest", {})
+            latest.setdefault(trial_id, {})[step] = float(value)
 
     def _best_reported(self, trial_id: str, last: float | None) -> float | None:
+        """The trial's best value over its steps, each step's latest report counting (`_note_latest`)."""
         ot_trial = self._ot_trials.get(trial_id)
-        reported = self.study._storage.get_trial(ot_trial._trial_id).intermediate_values if ot_trial else {}
+        reported = dict(
+            self.study._storage.get_trial(ot_trial._trial_id).intermediate_values if ot_trial else {}
+        )
+        reported.update(self.__dict__.get("_latest", {}).get(trial_id, {}))
         finite = [v for v in reported.values() if math.isfinite(v)]
         if not finite:
             return last
