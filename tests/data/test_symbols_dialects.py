@@ -235,3 +235,63 @@ def test_a_symbol_the_databases_character_set_cannot_hold_is_one_line(database: 
     _respell(folder, "crypto_price", "ＡAAUSDT")
     with pytest.raises(DataError, match=r"loading .*failed: .*Incorrect string value"):
         load_csv(folder, database)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_postgresql_case_and_accent_blind_collation_keeps_twins_apart(
+    database: str, tmp_path: Path, reference: DatasetBundle
+) -> None:
+    """A symbol column of a nondeterministic ICU collation (`und-u-ks-level1`, PostgreSQL's counterpart of
+    MariaDB's default) matched 'ÀAAUSDT' for 'AAAUSDT': its rows were silently mixed in."""
+    load_csv(_with_accented_twin(_csvs(tmp_path / "csv")), database)
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE COLLATION IF NOT EXISTS blind (provider = icu, locale = 'und-u-ks-level1', deterministic = false)"
+            )
+        )
+        for table in ("crypto_price", "crypto_lending_borrowing"):
+            conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN crypto_symbol TYPE TEXT COLLATE blind"))
+    engine.dispose()
+    bundle = build_dataset(SPEC, db_url=database, use_cache=False, in_process=True)
+    assert np.array_equal(bundle.row_time, reference.row_time)
+    assert np.array_equal(bundle.features, reference.features)
+
+
+@pytest.mark.parametrize("database", ["mariadb"], indirect=True)
+def test_a_mariadb_connection_in_latin1_still_finds_a_non_ascii_symbol(database: str, tmp_path: Path) -> None:
+    """With `?charset=latin1` the symbol went as the latin1 byte C0 and the stored utf8mb4 bytes (C3 80)
+    never matched it: "the query returned no rows for ÀAAUSDT"."""
+    load_csv(_with_accented_twin(_csvs(tmp_path / "csv")), database)
+    spec = DatasetSpec(
+        join="notebook", symbols=("ÀAAUSDT",), targets=("lending_rate",), lookback=12, horizon=2
+    )
+    plain = build_dataset(spec, db_url=database, use_cache=False, in_process=True)
+    latin1 = build_dataset(spec, db_url=f"{database}?charset=latin1", use_cache=False, in_process=True)
+    assert latin1.cache_key == plain.cache_key and len(latin1.row_time) == HOURS
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_sql_ascii_postgresql_database_is_named_as_the_cause(database: str) -> None:
+    """psycopg hands a SQL_ASCII database's answers over as bytes; the error blamed URL options the URL
+    did not have."""
+    from seqsweep.data.sources import open_engine
+
+    server = sa.create_engine(database.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    name = f"{database.rsplit('/', 1)[1]}_ascii"
+    with server.connect() as conn:
+        conn.execute(
+            sa.text(
+                f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+            )
+        )
+    try:
+        with pytest.raises(DataError, match=r"SQL_ASCII encoding does this: use a UTF8 database") as raised:
+            # plain `postgresql://` is psycopg (v3), which reads such a server's answers as bytes
+            open_engine(f"postgresql://postgres@127.0.0.1:5432/{name}").dispose()
+        assert "after '?'" not in str(raised.value)
+    finally:
+        with server.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        server.dispose()

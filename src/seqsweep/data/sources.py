@@ -191,12 +191,20 @@ def open_engine(url: str, *, must_exist: bool = True) -> Engine:
             "(check the host, port, database name and credentials)"
         ) from None
     except (ValueError, TypeError, LookupError, AttributeError) as exc:
-        # a driver taking a URL option it cannot use (PyMySQL's `?charset=nosuch` fails on a None codec)
+        # a driver taking a URL option it cannot use (PyMySQL's `?charset=nosuch` fails on a None codec),
+        # or reading a server answer it cannot decode (psycopg2 on a SQL_ASCII database hands over bytes)
         engine.dispose()
-        raise DataError(
-            f"cannot connect to database {masked_url(url)}: the driver refused the URL's options "
-            f"({type(exc).__name__}: {_reason(exc, url)}); check the query options after '?'"
-        ) from None
+        failed = f"{type(exc).__name__}: {_reason(exc, url)}"
+        if sa.engine.make_url(url).query:
+            fix = f"the driver refused the URL's options ({failed}); check the query options after '?'"
+        elif _backend(url) == "postgresql":
+            fix = (
+                f"the driver could not read the server's answer ({failed}); a database in SQL_ASCII "
+                f"encoding does this: use a UTF8 database (CREATE DATABASE ... ENCODING 'UTF8')"
+            )
+        else:
+            fix = f"the driver could not read the server's answer ({failed})"
+        raise DataError(f"cannot connect to database {masked_url(url)}: {fix}") from None
     return engine
 
 
@@ -206,6 +214,15 @@ def open_engine(url: str, *, must_exist: bool = True) -> Engine:
 def _join_tables(spec: DatasetSpec) -> JoinTables:
     """The tables `spec`'s join reads (`seqsweep.data.joins`)."""
     return spec.join_spec.layout(spec.ohlcv_table)
+
+
+def _backend(url: str) -> str:
+    """The database kind of a SQLAlchemy URL (`mysql`, `mariadb`, `postgresql`, `sqlite`, ...)."""
+    return sa.engine.make_url(url).get_backend_name()
+
+
+def _utf8_bytes(text: str) -> bytes:
+    return text.encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -238,8 +255,11 @@ class SourcePlan:
 
     def params(self, symbol: str) -> dict[str, Any]:
         """The bound parameters of `sql` for one canonical symbol."""
+        # MariaDB compares the symbols as utf8mb4 bytes (`exact_text`): they go as bytes too, whatever the
+        # connection's character set (`?charset=latin1` sent 'À' as the one byte C0, which matched nothing)
+        as_sent = _utf8_bytes if self.url is not None and _backend(self.url) in ("mysql", "mariadb") else str
         params: dict[str, Any] = (
-            {name: list(spelled) for name, spelled in self.spellings[symbol].items()}
+            {name: [as_sent(s) for s in spelled] for name, spelled in self.spellings[symbol].items()}
             if self.by_symbol
             else {}
         )
@@ -252,12 +272,17 @@ class SourcePlan:
             if bound is None:
                 continue
             if self.epoch_unit is not None:
+                # whole units as integers (a BIGINT column of ns needs every digit); a bound between two
+                # units as its exact fraction, which an integer column compares as ceil/floor would and a
+                # REAL/DOUBLE one (1704067200.5) compares as it is
                 per = EPOCH_NS[self.epoch_unit]
-                params[name] = -(-bound.value // per) if name == "start" else bound.value // per
+                params[name] = bound.value // per if bound.value % per == 0 else bound.value / per
             elif self.date_text is not None:
                 params[name] = self.date_text.render(bound, round_up=name == "start")
             else:
-                params[name] = bound.to_pydatetime()
+                # the drivers take microseconds: a start between two of them rounds up, an end down
+                stamp = bound.ceil("us") if name == "start" else bound.floor("us")
+                params[name] = stamp.to_pydatetime()
         return params
 
     def statement(self) -> sa.TextClause:
@@ -692,14 +717,19 @@ def _sqlite_zone(column: str) -> str:
 
 def exact_text(dialect: str) -> Callable[[str], str]:
     """SQL that compares a text column byte for byte on `dialect`: MariaDB/MySQL's default collations fold
-    case, accents ('É' = 'E') and trailing blanks, so there the column is cast to BINARY; SQLite and
-    PostgreSQL compare text exactly already. The MariaDB bytes are those of the text in utf8mb4, whatever
+    case, accents ('É' = 'E') and trailing blanks, so there the column is cast to BINARY; PostgreSQL's
+    follow the column's collation (a nondeterministic one folds case and accents), so there it is read
+    as text in the "C" collation; SQLite compares text exactly already. The MariaDB bytes are those of the text in utf8mb4, whatever
     the column's character set (a latin1 database's `À` is one byte there). Symbols are matched in Python (`canonical_symbol`), and the
     query must then select exactly the spellings matched, on every database alike."""
     if dialect in ("mysql", "mariadb"):
         # converted to utf8mb4 first: a latin1 column's own bytes are no UTF-8 (and the bound
         # spellings arrive in the connection's utf8mb4)
         return lambda column: f"CAST(CONVERT({column} USING utf8mb4) AS BINARY)"
+    if dialect == "postgresql":
+        # a column of a nondeterministic ICU collation (`und-u-ks-level1`: 'À' = 'a') or of type citext
+        # compares as the column says: as text in the "C" collation it compares byte for byte
+        return lambda column: f'CAST({column} AS TEXT) COLLATE "C"'
     return lambda column: column
 
 
