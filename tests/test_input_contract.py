@@ -106,11 +106,20 @@ def test_a_negative_sample_seed_is_refused(tmp_path: Path, capsys: pytest.Captur
     assert not (tmp_path / "s.db").exists()
 
 
-@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.ENAMETOOLONG])
-def test_a_write_the_disk_or_folder_refuses_is_one_line(
-    code: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("code", "fix"),
+    [
+        (errno.ENOSPC, "free space or choose another folder"),
+        (errno.EROFS, "choose a folder on a writable file system"),
+        (errno.ENAMETOOLONG, "choose a shorter path or name"),
+        (errno.EACCES, "give yourself access to it or choose another path"),
+    ],
+)
+def test_an_os_error_the_user_can_fix_is_one_line_saying_what_to_do(
+    code: int, fix: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A full disk ended `results`, `export` and `data build` with exit 3."""
+    """A full disk ended `results`, `export` and `data build` with exit 3; then every such error, a read
+    refused included, said "cannot write ...; free space"."""
 
     def command(args: argparse.Namespace) -> int:
         raise OSError(code, "refused", "/data/report/index.html")
@@ -120,7 +129,7 @@ def test_a_write_the_disk_or_folder_refuses_is_one_line(
     monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(func=command, verbose=False))
     assert cli.main([]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "seqsweep: error: cannot write /data/report/index.html: refused; free space or choose another folder"
+        f"seqsweep: error: /data/report/index.html: refused; {fix}"
     ]
 
 

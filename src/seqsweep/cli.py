@@ -340,14 +340,28 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         if exc.errno not in WRITE_ERRNOS:
             return _unexpected(exc, args.verbose)
-        where = f" {exc.filename}" if exc.filename else ""
-        print(
-            f"seqsweep: error: cannot write{where}: {exc.strerror}; free space or choose another folder",
-            file=sys.stderr,
-        )
+        print(f"seqsweep: error: {os_error_line(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as exc:  # a bug or an unforeseen failure: still one line, unless -v asks for more
         return _unexpected(exc, args.verbose)
+
+
+OS_ERROR_FIXES: dict[int, str] = {
+    errno.ENOSPC: "free space or choose another folder",
+    errno.EDQUOT: "free space within your quota or choose another folder",
+    errno.EROFS: "choose a folder on a writable file system",
+    errno.EACCES: "give yourself access to it or choose another path",
+    errno.ENAMETOOLONG: "choose a shorter path or name",
+}
+"""What to do about each of `WRITE_ERRNOS` (a denied read is fixed otherwise than a full disk)."""
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an OS error the user can fix: the path, the system's words and what to do, e.g.
+    "/data/x.db: Permission denied; give yourself access to it or choose another path"."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    fix = OS_ERROR_FIXES.get(exc.errno or 0, "choose another path")
+    return f"{where}{exc.strerror or exc}; {fix}"
 
 
 def _unexpected(exc: Exception, verbose: bool) -> int:
