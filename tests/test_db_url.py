@@ -200,3 +200,31 @@ def test_atomic_writes_replace_and_leave_nothing_behind(tmp_path: Path) -> None:
         (folder / "file").write_text("three")
     assert (tmp_path / "bundle" / "file").read_text() == "two"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "state.json"]
+
+
+def test_a_password_with_an_unescaped_at_is_refused_without_showing_any_of_it() -> None:
+    """`root:Tr0ub4dor@horse-battery@host`: SQLAlchemy read `horse-battery@host` as the host, and every
+    error showed that part of the password."""
+    from seqsweep.data.sources import create_engine
+
+    url = "mysql+pymysql://root:Tr0ub4dor@horse-battery@127.0.0.1:3306/x"
+    assert db_url.mask(url) == db_url.UNPARSEABLE
+    assert db_url.has_password(url)
+    with pytest.raises(ConfigError, match=r"holds '@', which a URL must write as %40") as raised:
+        create_engine(url)
+    assert "horse" not in str(raised.value) and "Tr0ub4dor" not in str(raised.value)
+    db_url.check_unescaped_at(
+        "mysql+pymysql://root:Tr0ub4dor%40horse-battery@127.0.0.1:3306/x"
+    )  # escaped: fine
+
+
+@pytest.mark.parametrize(("value", "where"), [("9999-12-31", "--at"), ("1000-01-01", "dataset.start")])
+def test_a_date_bound_rows_cannot_hold_is_named(value: str, where: str) -> None:
+    """`end: 9999-12-31` on epoch-number dates, or `predict --at 2262-04-12`, overflowed (exit 3)."""
+    from seqsweep.data.spec import naive_utc
+
+    with pytest.raises(
+        ConfigError, match=rf"^{re.escape(where)}: '{value}' lies outside the dates rows can hold"
+    ):
+        naive_utc(value, where)
+    assert naive_utc("2262-04-11", where) == naive_utc("2262-04-11 00:00", where)

@@ -94,6 +94,44 @@ def test_a_set_override_reads_its_value_as_strictly_as_the_file(tmp_path: Path) 
     assert apply_override({"params": {}}, "params.epochs=10") == {"params": {"epochs": 10}}
 
 
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        ("dataset.split.train=abc", "sweep.dataset.split.train: expected a number, got 'abc'"),
+        ("resources.cpu=abc", "sweep.resources.cpu: expected a number, got 'abc'"),
+        ("resources.gpu=[1]", "sweep.resources.gpu: expected a number, got [1]"),
+        (
+            "dataset.labels.dead_band=1e-3",
+            "sweep.dataset.labels.dead_band: expected a number, got '1e-3' (YAML",
+        ),
+    ],
+)
+def test_text_where_a_number_belongs_names_the_field(
+    override: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sweep.dataset: '<' not supported between instances of 'int' and 'str'` named no field."""
+    assert cli.main(["validate", "demo", "--no-data", "--set", override]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"seqsweep: error: {line}"), err
+
+
+def test_an_error_message_of_several_lines_is_printed_as_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user module failing at import with torch's multi-line message printed two lines."""
+
+    def command(args: argparse.Namespace) -> int:
+        raise ConfigError("trainable mypkg.m:train: Error(s) in loading state_dict:\n\tMissing key(s): w")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(func=command, verbose=False))
+    assert cli.main([]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "seqsweep: error: trainable mypkg.m:train: Error(s) in loading state_dict: Missing key(s): w"
+    ]
+
+
 def test_a_name_too_long_for_a_folder_is_refused() -> None:
     """`validate` passed a 300-character name; `run` died on `File name too long` (exit 3)."""
     with pytest.raises(ConfigError, match=r"sweep\.name: at most 100 bytes"):

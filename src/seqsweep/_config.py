@@ -65,6 +65,8 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if hint is float:  # text, a list, true/false: a later comparison would fail without the field's name
+        raise ConfigError(f"{where}: expected a number, got {value!r}{_yaml_text_hint(value)}")
     if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
     if hint is str and not isinstance(value, str):
@@ -72,3 +74,14 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if hint is bool and not isinstance(value, bool):
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
     return value
+
+
+def _yaml_text_hint(value: Any) -> str:
+    """For text that Python reads as a number (`1e-3`, which YAML 1.1 reads as text): how to write it."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    return f" (YAML reads {value} as text: write it with a decimal point, e.g. 1.0e-3)"

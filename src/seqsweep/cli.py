@@ -332,7 +332,8 @@ def _run(args: argparse.Namespace) -> int:
         print("seqsweep: terminated (SIGTERM)", file=sys.stderr)
         return EXIT_TERMINATED
     except SeqsweepError as exc:  # messages name URLs masked already; scrub is the safety net
-        print(f"seqsweep: error: {scrub(str(exc))}", file=sys.stderr)
+        # one line even when the message carries another library's lines (torch's state_dict errors)
+        print(f"seqsweep: error: {scrub(' '.join(str(exc).split()))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("seqsweep: interrupted", file=sys.stderr)

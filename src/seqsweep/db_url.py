@@ -88,9 +88,29 @@ def _parse(url: str) -> URL | None:
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except Exception:
         return None
+    if parsed.host is not None and "@" in parsed.host:  # `user:pa@ss@host`: part of the password reads as
+        return None  # the host, and would be shown as such (`check_unescaped_at` names the fix)
+    return parsed
+
+
+def check_unescaped_at(url: str) -> None:
+    """ConfigError when `url`'s host holds `@`: a password with an unescaped `@` (`user:pa@ss@host`), of
+    which SQLAlchemy reads the part after the first `@` as the host, shown in every error. The URL is
+    named masked as a whole (`UNPARSEABLE`)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        host = make_url(url).host
+    except Exception:
+        return
+    if host is not None and "@" in host:
+        raise ConfigError(
+            f"database URL {UNPARSEABLE}: its password (or user) holds '@', which a URL must write as %40 "
+            f"(user:pa%40ss@host); the host it would name is not shown, as it holds part of the password"
+        )
 
 
 def _values(value: str | tuple[str, ...]) -> tuple[str, ...]:

@@ -80,3 +80,32 @@ def test_sigint_is_ignored_only_while_ray_starts(fake_ray: FakeRay) -> None:
             assert fake_ray.sigint_during_init is handler
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class SigtermDuringInit(FakeRay):
+    """`ray.init` that, like Ray's own, installs `sys.exit(15)` for SIGTERM; a SIGTERM arrives before it returns."""
+
+    def init(self, **kwargs: Any) -> None:
+        import sys
+
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+        self.initialized = True
+        signal.raise_signal(signal.SIGTERM)
+
+
+def test_a_sigterm_while_ray_starts_goes_to_the_commands_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`data build` stopped while `ray.init` ran exited 15 without a word (Ray's handler's `sys.exit`)."""
+    from seqsweep.cli import Terminated, sigterm_unwinds
+
+    fake = SigtermDuringInit()
+    monkeypatch.setattr(session, "ray", fake)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        with sigterm_unwinds():
+            ours = signal.getsignal(signal.SIGTERM)
+            with pytest.raises(Terminated), session.ray_session(num_cpus=1):
+                pytest.fail("the block ran after a SIGTERM")
+            assert signal.getsignal(signal.SIGTERM) is ours
+        assert fake.shutdowns == 1  # the Ray it started is stopped again
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -428,3 +428,27 @@ def test_a_repeated_epoch_counts_once_with_its_last_report() -> None:
     assert once["epoch"].tolist() == [1, 2, 3]
     assert once["val_macro_f1"].tolist() == [0.1, 0.2, 0.3]  # the retrained epoch 2, not the stale 0.9
     assert one_row_per_epoch(frame.drop(columns="epoch")).equals(frame.drop(columns="epoch"))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda text: text[: len(text) // 2], lambda text: "[]"],
+    ids=["cut short", "a list"],
+)
+def test_a_damaged_experiment_state_is_one_line_naming_it(
+    damage: Any, crafted_experiment: Path, tmp_path: Path
+) -> None:
+    """A state file cut short ended `results` and `export` with `unexpected error: JSONDecodeError` (exit 3)."""
+    import shutil
+
+    from seqsweep.errors import ConfigError
+    from seqsweep.layout import STATE_GLOB
+
+    copy = tmp_path / crafted_experiment.name
+    shutil.copytree(crafted_experiment, copy)
+    state = sorted(copy.glob(STATE_GLOB))[-1]
+    state.write_text(damage(state.read_text()))
+    with pytest.raises(
+        ConfigError, match=rf"Ray Tune's experiment state {state.name} cannot be read .*restore it"
+    ):
+        read_experiment(copy)

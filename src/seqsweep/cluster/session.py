@@ -44,12 +44,23 @@ def ray_session(
     # `ray.init` sets its own SIGTERM handler (`sys.exit(15)`, with a native stack dump), which would end
     # the command without its clean-ups or its line (`cli.sigterm_unwinds`): a handler set before is kept
     term = signal.getsignal(signal.SIGTERM) if in_main else None
+    keep_term = in_main and term is not None and term is not signal.SIG_DFL  # Ray's beats the default
     try:
         started = _start(address, num_cpus)
+    except SystemExit as exc:
+        # a SIGTERM while `ray.init` ran met Ray's handler (`sys.exit(15)`): the command ended silently,
+        # exit 15; it goes to the handler that was in place instead, once Ray is down again
+        if not (keep_term and exc.code == signal.SIGTERM):
+            raise
+        if ray.is_initialized():
+            ray.shutdown()
+        signal.signal(signal.SIGTERM, term)
+        signal.raise_signal(signal.SIGTERM)
+        raise
     finally:
         if main:
             signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
-        if in_main and term is not None and term is not signal.SIG_DFL:  # Ray's beats the default
+        if keep_term:
             signal.signal(signal.SIGTERM, term)
     try:
         yield

@@ -63,7 +63,7 @@ from seqsweep.data.tables import (
     reserved_column,
     text_quote,
 )
-from seqsweep.db_url import mask, resolve, scrub
+from seqsweep.db_url import check_unescaped_at, mask, resolve, scrub
 from seqsweep.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ UTC_SESSION: dict[str, str] = {
 def create_engine(url: str) -> Engine:
     """An engine without a pool (tasks connect once), its sessions in UTC whatever the driver
     (`utc_sessions`); a bad URL or missing driver is a ConfigError."""
+    check_unescaped_at(url)
     try:
         parsed = make_url(url)
     except ValueError as exc:  # e.g. a port of letters (`int()` inside make_url)

@@ -42,7 +42,8 @@ KEY_COLUMNS: Final[tuple[str, ...]] = (DATE, SYMBOL)
 def naive_utc(value: str, where: str) -> pd.Timestamp:
     """`value` (ISO 8601) as a naive UTC timestamp, an offset or `Z` converted, as the rows are stored.
 
-    Raises ConfigError naming `where` (e.g. `dataset.end`) for text that is not an ISO date.
+    Raises ConfigError naming `where` (e.g. `dataset.end`) for text that is not an ISO date, or a date
+    outside what nanoseconds hold (1677-09-21 to 2262-04-11).
     """
     try:
         stamp = pd.to_datetime(value, format="ISO8601")  # pd.Timestamp("June") would be 0001-06-01
@@ -50,6 +51,13 @@ def naive_utc(value: str, where: str) -> pd.Timestamp:
         raise ConfigError(f"{where}: not a date or datetime: {value!r} (e.g. 2023-06-01)") from None
     if stamp is pd.NaT:
         raise ConfigError(f"{where}: not a date or datetime: {value!r} (e.g. 2023-06-01)")
+    try:  # rows are held in nanoseconds: a bound they cannot hold would overflow where it is compared
+        stamp = stamp.as_unit("ns")
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        raise ConfigError(
+            f"{where}: {value!r} lies outside the dates rows can hold ({pd.Timestamp.min:%Y-%m-%d} to "
+            f"{pd.Timestamp.max:%Y-%m-%d}); leave the bound out for an open end"
+        ) from None
     return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
 
 

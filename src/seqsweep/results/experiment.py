@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,7 +199,24 @@ def read_experiment(path: str | Path) -> Experiment:
     mode = sweep.file.search.mode if sweep else DEFAULT_MODE
     family = sweep.model_name if sweep else "unknown"
 
-    analysis = tune.ExperimentAnalysis(str(path), default_metric=metric, default_mode=mode)
+    try:
+        analysis = tune.ExperimentAnalysis(str(path), default_metric=metric, default_mode=mode)
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        EOFError,
+        pickle.UnpicklingError,
+    ) as exc:
+        # a state file cut short (a full disk, a copy interrupted) or edited: one line naming it
+        state = sorted(path.glob(STATE_GLOB))
+        named = state[-1].name if state else STATE_GLOB
+        raise ConfigError(
+            f"{path}: Ray Tune's experiment state {named} cannot be read ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:160]}); it was cut short or edited: restore it from a copy"
+        ) from None
     grid = tune.ResultGrid(analysis)
     configs = [dict(t.config or {}) for t in analysis.trials]
     searched = tuple(sweep.searched) if sweep else _varying_keys(configs)

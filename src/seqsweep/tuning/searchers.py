@@ -32,7 +32,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from seqsweep.constants import DEFAULT_METRIC, FINAL_EPOCH, STUDY_URL_ENV
-from seqsweep.db_url import fill_from_same_storage, mask, scrub
+from seqsweep.db_url import check_unescaped_at, fill_from_same_storage, mask, scrub
 from seqsweep.errors import ConfigError
 from seqsweep.layout import STUDY_DB, SWEEP_COPY, earlier_experiment_dir, read_experiment_id, study_db_url
 from seqsweep.search_spaces.mixed import FamilySpace
@@ -279,7 +279,10 @@ class PruningOptunaSearch(OptunaSearch):
 
 
 def study_storage_url(spec: SweepSpec, experiment_dir: str) -> str:
-    """`search.storage`, else the SQLite file `optuna.db` in the experiment directory."""
+    """`search.storage`, else the SQLite file `optuna.db` in the experiment directory. ConfigError for a
+    storage whose password holds an unescaped `@` (`db_url.check_unescaped_at`)."""
+    if spec.file.search.storage:
+        check_unescaped_at(spec.file.search.storage)
     return spec.file.search.storage or study_db_url(experiment_dir)
 
 
