@@ -47,3 +47,18 @@ def test_the_readme_family_refuses_a_bad_value_by_its_table(readme_family: str) 
     family = registry.resolve_family(readme_family)
     with pytest.raises(ConfigError, match=r"^params\.units: must be an integer >= 1, got 0 \(family mlp\)$"):
         family.validate_config({"units": 0})
+
+
+def test_the_readme_user_model_without_its_config_names_the_key_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`check_family('mypkg.models:build')` (the README's call) ended in a raw `KeyError: 'units'`."""
+    blocks = re.findall(r"^```python\n(.*?)^```", README.read_text(), re.MULTILINE | re.DOTALL)
+    found = [block for block in blocks if block.startswith("# mypkg/models.py")]
+    assert len(found) == 1, "the README should hold one python block starting with '# mypkg/models.py'"
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text("")
+    (tmp_path / "mypkg" / "models.py").write_text(found[0])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(AssertionError, match=r"reads config key 'units', which the config does not give"):
+        check_family("mypkg.models:build")

@@ -105,7 +105,8 @@ def run_family(
     """Train `family` with `config` (plus `EPOCHS` epochs of `BATCH`) through the shared loop.
 
     A family that cannot be built (an unknown name, a wrong output shape, a function that returns no
-    model) raises AssertionError naming the family and the reason.
+    model, a build reading a config key `config` does not give) raises AssertionError naming the family
+    and the reason.
     """
     bundle = bundle if bundle is not None else make_bundle(n_rows=LEARN_ROWS)
     full = {**dict(config or example_config(family)), "epochs": EPOCHS, "batch_size": BATCH}
@@ -114,6 +115,12 @@ def run_family(
         train_trial(full, bundle, TrialSettings(model=family, seed=SEED), reporter, DeviceSettings())
     except SeqsweepError as exc:
         raise AssertionError(f"family {family!r} cannot be trained by the shared loop: {exc}") from exc
+    except KeyError as exc:  # a user's build reading a hyperparameter the config does not give
+        given = ", ".join(sorted(map(str, full))) or "none"
+        raise AssertionError(
+            f"family {family!r} reads config key {exc.args[0]!r}, which the config does not give (it has "
+            f"{given}): pass one, e.g. check_family({family!r}, {{{exc.args[0]!r}: ...}})"
+        ) from exc
     return ContractRun(family, full, bundle, reporter)
 
 
