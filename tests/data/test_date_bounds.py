@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -192,18 +193,22 @@ def test_a_text_date_column_on_a_server_is_refused_where_sql_compares_it(databas
             _dates(database, **bounds)
 
 
+def _write_both(url: str, dates: list[object], date_type: sa.types.TypeEngine[Any]) -> None:
+    """`crypto_price` (AAAUSDT) and `US_Bond_Yield` at `url`, `date` of SQL type `date_type` holding `dates`."""
+    engine = sa.create_engine(url)
+    for table, values in (
+        ("crypto_price", {"crypto_symbol": "AAAUSDT", "close": 1.0}),
+        ("US_Bond_Yield", {"yield": 4.0e-6}),
+    ):
+        pd.DataFrame({"date": dates, **values}).to_sql(table, engine, index=False, dtype={"date": date_type})
+    engine.dispose()
+
+
 @pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
 def test_a_bound_finer_than_a_microsecond_keeps_the_same_rows_everywhere(database: str) -> None:
     """The servers' drivers take microseconds: `start: ...00:00:00.0000001` was cut to 00:00:00 there and
     kept a row before the start that SQLite (rounding up) left out."""
-    engine = sa.create_engine(database)
-    pd.DataFrame({"date": HOURS, "crypto_symbol": "AAAUSDT", "close": 1.0}).to_sql(
-        "crypto_price", engine, index=False, dtype={"date": sa.DateTime()}
-    )
-    pd.DataFrame({"date": HOURS, "yield": 4.0e-6}).to_sql(
-        "US_Bond_Yield", engine, index=False, dtype={"date": sa.DateTime()}
-    )
-    engine.dispose()
+    _write_both(database, list(HOURS), sa.DateTime())
     dates = _dates(database, start="2024-01-02 00:00:00.0000001", end="2024-01-03 00:00:00.0000009")
     assert dates[0] == pd.Timestamp("2024-01-02 01:00") and dates[-1] == pd.Timestamp("2024-01-03 00:00")
 
@@ -212,15 +217,7 @@ def test_a_bound_finer_than_a_microsecond_keeps_the_same_rows_everywhere(databas
 def test_epoch_dates_with_a_fraction_keep_the_rows_inside_a_bound(database: str) -> None:
     """Epoch seconds at .5 past each hour: a bound was rounded to whole seconds, so `start: 02:00:00.2`
     dropped the row at 02:00:00.5 and `end: 02:00:00.7` the one at 02:00:00.5 too."""
-    seconds = [h.value / 1e9 + 0.5 for h in HOURS]
-    engine = sa.create_engine(database)
-    pd.DataFrame({"date": seconds, "crypto_symbol": "AAAUSDT", "close": 1.0}).to_sql(
-        "crypto_price", engine, index=False, dtype={"date": sa.Double()}
-    )
-    pd.DataFrame({"date": seconds, "yield": 4.0e-6}).to_sql(
-        "US_Bond_Yield", engine, index=False, dtype={"date": sa.Double()}
-    )
-    engine.dispose()
+    _write_both(database, [h.value / 1e9 + 0.5 for h in HOURS], sa.Double())
     dates = _dates(database, start="2024-01-01 02:00:00.2", end="2024-01-03 02:00:00.7")
     assert dates[0] == pd.Timestamp("2024-01-01 02:00:00.5")
     assert dates[-1] == pd.Timestamp("2024-01-03 02:00:00.5")
