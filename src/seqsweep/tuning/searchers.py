@@ -209,8 +209,10 @@ class PruningOptunaSearch(OptunaSearch):
         """Keep the trial's latest value of each step: a trial retried from an older checkpoint reports a
         step again, and Optuna keeps the first report of a step (the failed attempt's, which no
         checkpoint holds and `results` does not rank: `one_row_per_epoch`)."""
-        value, step = result.get(cast(str, self.metric)), result.get(TRAINING_ITERATION)
-        if isinstance(self.metric, str) and isinstance(value, (int, float)) and isinstance(step, int):
+        if not isinstance(self.metric, str):  # several objectives: Optuna's own record stands
+            return
+        value, step = result.get(self.metric), result.get(TRAINING_ITERATION)
+        if isinstance(value, (int, float)) and isinstance(step, int):
             latest: dict[str, dict[int, float]] = self.__dict__.setdefault("_latest", {})
             latest.setdefault(trial_id, {})[step] = float(value)
 
