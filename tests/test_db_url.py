@@ -228,3 +228,13 @@ def test_a_date_bound_rows_cannot_hold_is_named(value: str, where: str) -> None:
     ):
         naive_utc(value, where)
     assert naive_utc("2262-04-11", where) == naive_utc("2262-04-11 00:00", where)
+
+
+def test_a_malformed_database_url_in_the_environment_is_named_as_such(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(DB_URL_ENV, "mysql+pymysql//root:pw-55@db/x")
+    with pytest.raises(ConfigError, match=r"^\$SEQSWEEP_DB_URL is not a SQLAlchemy database URL") as raised:
+        db_url.resolve()
+    assert "pw-55" not in str(raised.value)
+    assert db_url.resolve("sqlite:///given.db") == "sqlite:///given.db"  # not read when --db is given

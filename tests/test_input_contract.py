@@ -180,3 +180,14 @@ def test_a_trial_asking_for_more_cpus_than_any_node_has_is_refused(
     assert "resources.cpu: the sweep asks for 64 CPUs per trial but the cluster's largest node has" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize("given", ["", " , "])
+def test_predict_symbols_naming_no_symbol_is_refused(
+    given: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`predict --symbols "$LIST"` with LIST unset predicted every symbol of the bundle without a word."""
+    assert cli.main(["predict", str(tmp_path), "--symbols", given]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "seqsweep: error: --symbols names no symbol: give one or more (e.g. --symbols ETHUSDT,BTCUSDT), or leave it out"
+    ]

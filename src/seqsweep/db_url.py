@@ -266,6 +266,12 @@ def resolve(
     for candidate, name in sources:
         if candidate is not None and not candidate.strip():
             raise ConfigError(f"{name} is empty: give a SQLAlchemy database URL (e.g. sqlite:///prices.db)")
+        if candidate and name == f"${DB_URL_ENV}" and _parse(candidate) is None:
+            check_unescaped_at(candidate)  # its own line, before the generic one
+            raise ConfigError(  # an error naming only "the database URL" did not say where it came from
+                f"{name} is not a SQLAlchemy database URL (e.g. sqlite:///prices.db, "
+                f"mysql+pymysql://user@host:3306/db); its value is not shown, as it may hold a password"
+            )
         if candidate:
             return candidate
     if not allow_sample:

@@ -122,7 +122,12 @@ def test_a_grid_far_finer_than_the_data_is_refused_before_it_is_built() -> None:
         ConfigError, match=r"dataset\.frequency: 1ms is far finer than the data of the source"
     ):
         to_grid(rows, "1ms")
-    assert len(to_grid(rows, "5min")) == 299 * 12 + 1  # finer, with gaps: masked rows, built
+    with pytest.raises(
+        ConfigError, match=r"5min is finer than the data of the source \(its rows are 0 days 01:00:00 apart\)"
+    ):
+        to_grid(rows, "5min")  # 11 steps in 12 would be masked rows: the model would learn the mask
+    gappy = _rows([*range(100), *range(150, 300)], [1.0] * 250)
+    assert len(to_grid(gappy, "1h")) == 300  # the data's own step, with a gap: masked rows, built
 
 
 def test_pca_projects_unseen_vectors_on_the_fitted_axes() -> None:

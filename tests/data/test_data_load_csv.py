@@ -73,6 +73,17 @@ def test_a_bad_chunk_leaves_the_old_table_untouched(csv_dir: Path, tmp_path: Pat
     assert "crypto_price__staging" not in sa.inspect(sa.create_engine(url)).get_table_names()
 
 
+def test_a_file_with_a_header_and_no_rows_replaces_nothing(csv_dir: Path, tmp_path: Path) -> None:
+    """A header-only export loaded as an empty table (exit 0), replacing the table's rows."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    load_csv(csv_dir, url)
+    before = _read(url, PRICE_TABLE)
+    before.head(0).to_csv(csv_dir / "crypto_price.csv.gz", index=False)
+    with pytest.raises(DataError, match=r"^load-csv: crypto_price\.csv\.gz: it holds a header and no rows"):
+        load_csv(csv_dir / "crypto_price.csv.gz", url)
+    pd.testing.assert_frame_equal(_read(url, PRICE_TABLE), before)
+
+
 def test_a_bad_file_in_a_folder_leaves_every_table_as_it_was(csv_dir: Path, tmp_path: Path) -> None:
     """Files load in name order; a bad last file must not leave the earlier tables already replaced."""
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"

@@ -110,7 +110,15 @@ def export_command(args: argparse.Namespace) -> int:
 def predict_command(args: argparse.Namespace) -> int:
     from seqsweep.results.predict import load_bundle, predict_from_db
 
-    symbols = [s for item in args.symbols for s in item.split(",") if s] if args.symbols else None
+    symbols = (
+        [s.strip() for item in args.symbols for s in item.split(",") if s.strip()] if args.symbols else None
+    )
+    if args.symbols is not None and not symbols:  # `--symbols "$LIST"` with LIST unset would predict them all
+        from seqsweep.errors import ConfigError
+
+        raise ConfigError(
+            "--symbols names no symbol: give one or more (e.g. --symbols ETHUSDT,BTCUSDT), or leave it out"
+        )
     prediction = predict_from_db(load_bundle(args.bundle), args.db, symbols, args.at)
     print(prediction.to_json() if args.json else prediction.describe())
     return 0

@@ -92,7 +92,8 @@ def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> p
     each row goes to its nearest grid time (a tie: the earlier; flooring moved a daily bar stamped at a
     summer-time local midnight, an hour before the winter ones, 23 hours back onto the previous day);
     each step holds at most one row. Errors (ConfigError, DataError) say
-    what to change instead of losing rows: a step coarser than the data (rows would merge), a step so
+    what to change instead of losing rows: a step coarser than the data (rows would merge), a step at
+    most half the data's median spacing (most steps would be empty), a step so
     fine that the grid would hold over `MAX_EMPTY_GRID_FACTOR` times the rows (a 1 ms grid over 300
     hourly rows is 1.08e9 rows), two rows in one step (an extra row at 02:30 among hourly ones would
     replace the 02:00 row).
@@ -114,6 +115,13 @@ def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> p
                 f"dataset.frequency: {frequency} is far finer than the data of {where} (median spacing "
                 f"{spacing}): the grid would hold {steps:,} rows for {len(rows):,}; set dataset.frequency "
                 f"to that spacing"
+            )
+        usual = rows[DATE].diff().mode().min()  # the data's own step, whatever its gaps
+        if usual >= 2 * step:  # even rows without a gap between them would leave grid steps empty
+            raise ConfigError(
+                f"dataset.frequency: {frequency} is finer than the data of {where} (its rows are "
+                f"{usual} apart): most grid steps would be empty, masked rows; set dataset.frequency to "
+                f"that spacing"
             )
     anchor = grid_anchor(rows[DATE], step)
     offset = (rows[DATE] - anchor) % step

@@ -119,11 +119,16 @@ def load_csv(
 
 
 def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """`file`'s rows, `chunk_rows` at a time, each read by `reader`; errors name the file."""
+    """`file`'s rows, `chunk_rows` at a time, each read by `reader`; errors name the file (DataError also
+    for a file without a row)."""
     log.info("loading %s", file)
+    rows = 0
     try:
         for chunk in _raw_chunks(file, chunk_rows):
+            rows += len(chunk)
             yield reader(chunk)
+        if rows == 0:  # it would replace a table with an empty one (a header-only export, a cut file)
+            raise DataError("it holds a header and no rows; nothing was loaded, every table keeps its rows")
     except DataError as exc:
         raise DataError(f"load-csv: {file.name}: {exc}") from None
     except (ValueError, pd.errors.ParserError, EOFError, OSError, zlib.error) as exc:
