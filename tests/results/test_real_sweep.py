@@ -327,3 +327,30 @@ def test_results_read_the_recorded_dataset_without_the_database(
             load_dataset(experiment)
     finally:
         record.write_text(saved)
+
+
+def test_an_edited_bundle_that_still_parses_is_refused(sweeps: dict[str, Path], tmp_path: Path) -> None:
+    """`target_names` swapped in bundle.json: `predict` gave each target the other's probabilities."""
+    import shutil
+
+    from seqsweep.errors import ConfigError
+    from seqsweep.results.predict import load_bundle
+
+    bundle_dir = tmp_path / "gru_bundle"
+    export_bundle(sweeps["gru"], bundle_dir)
+    checked = subprocess.run(
+        ["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=bundle_dir, capture_output=True
+    )
+    assert checked.returncode == 0, checked.stdout  # the list is sha256sum's own format
+    load_bundle(bundle_dir)
+    edited = tmp_path / "edited"
+    shutil.copytree(bundle_dir, edited)
+    manifest = json.loads((edited / "bundle.json").read_text())
+    manifest["target_names"] = manifest["target_names"][::-1]
+    (edited / "bundle.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match=r"bundle\.json is not the file `seqsweep export` wrote"):
+        load_bundle(edited)
+    (edited / "bundle.json").write_text((bundle_dir / "bundle.json").read_text())
+    (edited / "extra.txt").write_text("added")
+    with pytest.raises(ConfigError, match=r"extra\.txt is not the file `seqsweep export` wrote"):
+        load_bundle(edited)

@@ -13,12 +13,14 @@
       metrics.json           validation (as Ray stored it) and test scores beside the baselines
       versions.json          library versions at export time
       README.md              the model card
+      SHA256SUMS             the SHA-256 of every other file (`sha256sum -c SHA256SUMS` checks them)
 
 Both `export` (writes) and `predict` (reads, without Ray) import this module.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Final
@@ -40,6 +42,8 @@ SWEEP_YAML: Final = "sweep.yaml"
 METRICS_JSON: Final = "metrics.json"
 VERSIONS_JSON: Final = "versions.json"
 README: Final = "README.md"
+CHECKSUMS: Final = "SHA256SUMS"
+"""Every other file's SHA-256 and path, one `<hex>  <path>` line each, as `sha256sum` writes them."""
 
 
 def write_preprocessing(preprocessing: Preprocessing, symbols: tuple[str, ...], folder: Path) -> None:
@@ -85,3 +89,37 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def write_checksums(folder: Path) -> None:
+    """Write `CHECKSUMS` for every file under `folder` (sorted paths, `sha256sum`'s format)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != CHECKSUMS)
+    lines = [f"{_sha256(p)}  {p.relative_to(folder).as_posix()}\n" for p in files]
+    (folder / CHECKSUMS).write_text("".join(lines), encoding="utf-8")
+
+
+def changed_file(folder: Path) -> str | None:
+    """The first file of `folder` whose SHA-256 is not the one `CHECKSUMS` records (or that is gone, or
+    that the list does not name), as a relative path; None when all agree or the bundle has no list (one
+    exported before bundles carried it)."""
+    listing = folder / CHECKSUMS
+    if not listing.is_file():
+        return None
+    recorded: dict[str, str] = {}
+    for line in listing.read_text(encoding="utf-8").splitlines():
+        digest, sep, name = line.partition("  ")
+        if not sep:
+            return CHECKSUMS
+        recorded[name] = digest
+    present = {
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != CHECKSUMS
+    }
+    for name in sorted(recorded.keys() | present):
+        if name not in recorded or name not in present or _sha256(folder / name) != recorded[name]:
+            return name
+    return None

@@ -142,6 +142,7 @@ def export_bundle(
         _write_bundle_files(
             experiment, trial, bundle, evaluation, framework, model_files, max_diff, temp, refitted, versus
         )
+        fmt.write_checksums(temp)
         files = sorted(str(p.relative_to(temp)) for p in temp.rglob("*") if p.is_file())
         move_into_place(temp, target)
     except BaseException:

@@ -110,7 +110,8 @@ class ModelBundle:
 
 
 def load_bundle(path: str | Path) -> ModelBundle:
-    """Read a bundle written by `seqsweep export`; one clear line if the folder is not one."""
+    """Read a bundle written by `seqsweep export`; one clear line (ConfigError) if the folder is not one,
+    or if a file differs from the SHA-256 the export recorded (`bundle_format.CHECKSUMS`)."""
     path = Path(path).expanduser().resolve()
     manifest_path = path / fmt.MANIFEST
     if not manifest_path.is_file():
@@ -145,6 +146,12 @@ def load_bundle(path: str | Path) -> ModelBundle:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise _damaged(path, "preprocessing", exc) from None
+    changed = fmt.changed_file(path)  # an edit that still parses (two targets swapped in bundle.json)
+    if changed is not None:
+        raise ConfigError(
+            f"{path}: {changed} is not the file `seqsweep export` wrote (its SHA-256 differs from "
+            f"{fmt.CHECKSUMS}, or it was added or removed): the bundle was edited or damaged; export it again"
+        )
     return ModelBundle(path=path, manifest=manifest, preprocessing=preprocessing, dataset=dataset)
 
 
