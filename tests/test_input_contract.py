@@ -191,3 +191,49 @@ def test_predict_symbols_naming_no_symbol_is_refused(
     assert capsys.readouterr().err.splitlines() == [
         "seqsweep: error: --symbols names no symbol: give one or more (e.g. --symbols ETHUSDT,BTCUSDT), or leave it out"
     ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["validate", "demo", "--no-data", "--set", "params.epochs=[1,2]"],
+            "params.epochs: expected a whole number of epochs, got [1, 2]",
+        ),
+        (
+            ["validate", "demo", "--no-data", "--set", "params.epochs=null"],
+            "params.epochs: expected a whole number of epochs, got None",
+        ),
+        (["export", "runs/x", "--out", "b", "--trial", ""], "--trial is empty: name a trial id"),
+        (
+            ["data", "sample", "--db", "sqlite:///never.db", "--hours", "99999999999"],
+            "--hours: must be between 48 and 1,000,000",
+        ),
+    ],
+    ids=[
+        "epochs a list (ASHA read it first)",
+        "epochs null",
+        "export --trial ''",
+        "sample --hours past 2262",
+    ],
+)
+def test_more_bad_input_is_one_line(argv: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each ended in an unexpected error (exit 3) or, for `--trial ''`, exported the winner without a word."""
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"seqsweep: error: {line}"), err
+
+
+def test_a_closed_stdout_is_no_traceback(tmp_path: Path) -> None:
+    """`seqsweep validate demo --no-data >&-` ended in `AttributeError: 'NoneType' object has no attribute
+    'flush'` (exit 1)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from seqsweep.cli import main; sys.exit(main())", "validate", "demo", "--no-data"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120, close_fds=True,
+        preexec_fn=lambda: __import__("os").close(1),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr

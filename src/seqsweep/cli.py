@@ -265,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with quiet_environment(args.verbose), sigterm_unwinds():
         _configure_logging(args.verbose)
         code = _run(args)
+    if sys.stdout is None:  # started with stdout closed (`>&-`): nothing was printed, nothing to flush
+        return code
     try:
         sys.stdout.flush()  # what is still buffered fails here, not in the interpreter's exit
     except BrokenPipeError:

@@ -135,8 +135,13 @@ def test_the_study_storage_password_is_never_stored_or_sent(monkeypatch: pytest.
     assert stored.file.search.storage == "postgresql://tuner:***@db.internal:5432/optuna"
     assert "study-pw" not in json.dumps(job_request(spec, "/shared/runs"))
     monkeypatch.delenv("SEQSWEEP_STUDY_URL", raising=False)
-    with pytest.raises(ConfigError, match=r"study storage password .* set \$SEQSWEEP_STUDY_URL") as info:
+    with pytest.raises(ConfigError, match=r"stored without its password; set \$SEQSWEEP_STUDY_URL") as info:
         with_database(stored, None)
     assert "study-pw" not in str(info.value)
     monkeypatch.setenv("SEQSWEEP_STUDY_URL", STUDY_SECRET)
     assert with_database(stored, None).file.search.storage == STUDY_SECRET
+    # another storage in the variable put a submitted sweep's study in that database without a word
+    monkeypatch.setenv("SEQSWEEP_STUDY_URL", "postgresql://tuner:study-pw@other.internal:5432/optuna")
+    with pytest.raises(ConfigError, match=r"\$SEQSWEEP_STUDY_URL names another storage") as info:
+        with_database(stored, None)
+    assert "study-pw" not in str(info.value)

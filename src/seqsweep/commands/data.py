@@ -38,12 +38,16 @@ def _sample_parser(actions: Any) -> None:
     parser.set_defaults(func=_sample)
 
 
+MAX_SAMPLE_HOURS = 1_000_000
+"""The most hours `data sample` generates (114 years a symbol; about 2 GB a table)."""
+
+
 def _sample(args: argparse.Namespace) -> int:
     from seqsweep.data.sample import write_sample
     from seqsweep.db_url import mask
 
-    if args.hours < 48:
-        raise ConfigError(f"--hours: must be at least 48, got {args.hours}")
+    if not 48 <= args.hours <= MAX_SAMPLE_HOURS:  # beyond, the dates would pass 2262 (datetime64[ns])
+        raise ConfigError(f"--hours: must be between 48 and {MAX_SAMPLE_HOURS:,}, got {args.hours}")
     if not 0 <= args.seed < 2**32:
         raise ConfigError(f"--seed: must be between 0 and 2**32 - 1, got {args.seed}")
     rows = write_sample(args.db, seed=args.seed, hours=args.hours)

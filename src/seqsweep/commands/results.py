@@ -100,6 +100,8 @@ def results_command(args: argparse.Namespace) -> int:
 def export_command(args: argparse.Namespace) -> int:
     from seqsweep.results.export import export_bundle
 
+    if args.trial is not None and not args.trial.strip():  # `--trial "$ID"` with ID unset exported the winner
+        raise ConfigError("--trial is empty: name a trial id (see `seqsweep results DIR`), or leave it out")
     outcome = export_bundle(
         args.experiment, args.out, args.trial, db_url=args.db, force=args.force, refit=args.refit
     )

@@ -48,11 +48,16 @@ def has_password(spec: SweepSpec) -> bool:
 
 def with_database(spec: SweepSpec, db: str | None) -> SweepSpec:
     """`spec` with a usable database URL: `db` if given, else `$SEQSWEEP_DB_URL` for a hidden password
-    (ConfigError without it)."""
+    (ConfigError without it); and a study storage with a hidden password filled from
+    `$SEQSWEEP_STUDY_URL`, which must name the same storage (`db_url.fill_from_same_storage`)."""
     stored = spec.file.dataset.db
     url = db_url.fill_hidden_password(stored, db)
     if url != stored and url is not None:
         spec = replace_db(spec, url)
     storage = spec.file.search.storage
-    filled = db_url.fill_hidden_password(storage, env=STUDY_URL_ENV, what="study storage")
-    return spec if filled == storage or filled is None else replace_storage(spec, filled)
+    if storage is None:
+        return spec
+    # the variable must name the very storage the sweep names (as on `resume`): another one would put the
+    # study in another database without a word
+    filled = db_url.fill_from_same_storage(storage, STUDY_URL_ENV)
+    return spec if filled == storage else replace_storage(spec, filled)

@@ -147,7 +147,11 @@ class SweepSpec:
     def max_epochs(self) -> int:
         """The most epochs any trial can run (over every family of a mixed sweep)."""
         spaces = [self.family_space(f) for f in self.families] or [self.space]
-        return max(int(max(s.get("epochs", Fixed(10)).corners())) for s in spaces)
+        corners = [c for s in spaces for c in s.get("epochs", Fixed(10)).corners()]
+        wrong = [c for c in corners if isinstance(c, bool) or not isinstance(c, int | float)]
+        if wrong:  # a list, null, a date or text: refused here, where it is first read, naming the key
+            raise ConfigError(f"params.epochs: expected a whole number of epochs, got {wrong[0]!r}")
+        return int(max(corners))
 
     def grid_size(self) -> int:
         return math.prod(len(p.corners()) for p in self.searched.values())
