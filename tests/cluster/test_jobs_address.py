@@ -30,3 +30,28 @@ def test_a_jobs_address_where_nothing_listens_is_one_line(
     assert err.splitlines() == [
         f"seqsweep: error: --address {address}: no Ray Jobs API answers there (Connection refused)"
     ]
+
+
+def test_a_bare_host_port_where_http_answers_asks_for_http(capsys: pytest.CaptureFixture[str]) -> None:
+    """The dashboard's port given without `http://`: Ray took it for a GCS address, tried it for about
+    45 s while printing its C++ warnings, then failed with `RpcError`."""
+    import http.server
+    import threading
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # the server's log is not the CLI's
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        address = f"127.0.0.1:{server.server_address[1]}"
+        assert cli.main(["status", "--address", address, "raysubmit_x"]) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            f"seqsweep: error: --address {address}: an HTTP server answers there (the dashboard's Jobs API?); "
+            f"write http://{address}"
+        ]
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

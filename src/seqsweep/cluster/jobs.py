@@ -33,12 +33,39 @@ def _client(address: str) -> Any:
     reason = unreachable(address)
     if reason is not None:
         raise ConfigError(f"--address {address}: no Ray Jobs API answers there ({reason})")
+    if "://" not in address and address != "auto" and _speaks_http(address):
+        # a bare HOST:PORT is a GCS address to Ray, which tried it for about 45 s, printing C++ warnings
+        raise ConfigError(
+            f"--address {address}: an HTTP server answers there (the dashboard's Jobs API?); write "
+            f"http://{address}"
+        )
     try:
         return JobSubmissionClient(address)
     except Exception as exc:  # connection refused, bad URL, wrong port: one line for the user
         raise ConfigError(
             f"--address {address}: no Ray Jobs API answers there ({type(exc).__name__})"
         ) from None
+
+
+HTTP_CHECK_S = 3.0
+"""Seconds `_speaks_http` waits for an answer."""
+
+
+def _speaks_http(address: str) -> bool:
+    """Whether an HTTP server answers at a bare `HOST:PORT` (any status, 404 included): a Ray GCS does not."""
+    import http.client
+
+    host, _, port = address.rpartition(":")
+    try:
+        connection = http.client.HTTPConnection(host, int(port), timeout=HTTP_CHECK_S)
+        try:
+            connection.request("GET", "/api/version")
+            connection.getresponse()
+        finally:
+            connection.close()
+    except (OSError, ValueError, http.client.HTTPException):
+        return False
+    return True
 
 
 def submit_sweep(spec: SweepSpec, address: str, storage: str | None = None) -> str:
