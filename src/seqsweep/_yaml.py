@@ -66,20 +66,12 @@ class _StrictLoader(yaml.SafeLoader):
                 "write it without the leading 0",
             )
         if ":" in value:
-            _ambiguous(
-                node,
-                "a base-60 number in YAML 1.1 and text in YAML 1.2",
-                "write the number itself, or quote text",
-            )
+            _ambiguous(node, *_BASE_60)
         return super().construct_yaml_int(node)  # type: ignore[no-untyped-call,no-any-return]
 
     def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
         if ":" in str(node.value):
-            _ambiguous(
-                node,
-                "a base-60 number in YAML 1.1 and text in YAML 1.2",
-                "write the number itself, or quote text",
-            )
+            _ambiguous(node, *_BASE_60)
         return super().construct_yaml_float(node)  # type: ignore[no-untyped-call,no-any-return]
 
     def construct_yaml_bool(self, node: yaml.ScalarNode) -> bool:
@@ -89,6 +81,9 @@ class _StrictLoader(yaml.SafeLoader):
             )
         return super().construct_yaml_bool(node)  # type: ignore[no-untyped-call,no-any-return]
 
+
+_BASE_60 = ("a base-60 number in YAML 1.1 and text in YAML 1.2", "write the number itself, or quote text")
+"""What `1:30` (an int) and `1:30.5` (a float) read as, and the fix: one message for both."""
 
 _OCTAL_11 = re.compile(r"[-+]?0[0-7_]+")
 """PyYAML's YAML 1.1 octal form (`010`, `-017`); YAML 1.2 writes octal `0o10` and reads `010` as 10."""
