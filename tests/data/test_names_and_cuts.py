@@ -23,6 +23,7 @@ from seqsweep.data.ingest import parse_dates, parse_numeric
 from seqsweep.data.load_csv import load_csv
 from seqsweep.data.sources import load_symbol_rows, plan_source
 from seqsweep.data.spec import DatasetSpec
+from seqsweep.data.tables import RATE_COLUMNS
 from seqsweep.errors import DataError
 from tests.data.tiny_prices import price_frame
 
@@ -163,8 +164,54 @@ def test_a_row_without_a_date_is_refused_under_the_cut_on_every_database(databas
         spec = DatasetSpec(
             join="prices", symbols=("AAAUSDT",), lookback=2, horizon=1, max_rows_per_symbol=limit
         )
-        with pytest.raises(DataError, match="column 'date': a row has no date"):
+        with pytest.raises(DataError, match="1 row of AAAUSDT without a date"):
             rows(database, spec)
+
+
+def _undated_copy(frame: pd.DataFrame, at: int) -> pd.DataFrame:
+    """`frame` with the date of row `at` removed (NULL once written)."""
+    frame = frame.astype({"date": object})
+    frame.loc[at, "date"] = None
+    return frame
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+@pytest.mark.parametrize(
+    ("join", "undated", "message"),
+    [
+        ("notebook", "crypto_price", "table 'crypto_price': 2 rows of AAAUSDT without a date"),
+        ("prices", "US_Bond_Yield", "table 'US_Bond_Yield': 2 rows without a date"),
+        ("prices", "crypto_price", "table 'crypto_price': 2 rows of AAAUSDT without a date"),
+    ],
+    ids=["joined prices", "joined yield", "bounded base"],
+)
+def test_rows_without_a_date_in_any_joined_table_are_refused(
+    database: str, join: str, undated: str, message: str
+) -> None:
+    """SQL never matches NULL: a dateless row of the notebook join's prices, or of the yield, left the
+    join without a word (its hour, its value lost), and a dateless row of the base table left a
+    `start`-bounded read; only an unbounded read of the base table refused one."""
+    engine = sa.create_engine(database)
+    prices = price_frame("AAAUSDT", 6, hours=60)
+    hours = prices["date"]
+    lending = pd.DataFrame({"date": hours, "crypto_symbol": "AAAUSDT", **dict.fromkeys(RATE_COLUMNS, 0.01)})
+    bond = pd.DataFrame({"date": hours, "yield": 4.4e-6})
+    tables = {"crypto_price": prices, "US_Bond_Yield": bond, "crypto_lending_borrowing": lending}
+    tables[undated] = _undated_copy(_undated_copy(tables[undated], 40), 41)
+    for name, frame in tables.items():
+        frame.to_sql(name, engine, index=False)
+    engine.dispose()
+    targets = ("lending_rate",) if join == "notebook" else ("close",)
+    spec = DatasetSpec(
+        join=join, symbols=("AAAUSDT",), targets=targets, lookback=2, horizon=1, start=str(hours[10])
+    )
+    with pytest.raises(DataError, match=message):
+        rows(database, spec)
+    fixed = sa.create_engine(database)
+    tables[undated].dropna(subset=["date"]).to_sql(undated, fixed, if_exists="replace", index=False)
+    fixed.dispose()
+    # the hours from `start` on, less the two dateless price rows where the prices were the ones edited
+    assert len(rows(database, spec)) == 50 - (2 if undated == "crypto_price" else 0)
 
 
 def test_a_dataset_csv_cut_sees_the_row_past_it_too(tmp_path: Path) -> None:

@@ -469,6 +469,7 @@ def _plan_sql(
         _check_server_date_columns(date_types, engine.dialect.name, bounded=bounded, latest=latest)
         if len(tables) > 1 and all(isinstance(kind, NUMBER_TYPES) for kind in date_types.values()):
             _check_epoch_units(engine, tables, q)
+    _check_undated_rows(engine, spec.join, join, base.symbols, q)
     return replace(
         base,
         date_text=date_text,
@@ -861,6 +862,57 @@ def _resolve_symbols(
         ):
             raise DataError(f"table {YIELD_TABLE!r} in {masked_url(url)} has no rows")
     return spellings
+
+
+def _check_undated_rows(
+    engine: Engine, join_name: str, join: JoinTables, symbols: tuple[str, ...], q: Callable[[str], str]
+) -> None:
+    """DataError (one line) when a table the join reads holds rows without a `date` (NULL) for the
+    dataset's symbols (every row, for a table without symbols: the yield, an OHLCV table).
+
+    SQL never matches NULL: such a row of the partner or the yield table dropped out of the join
+    without a word (the notebook join lost its hours, the yield its value), and one of the base table
+    dropped out of a `start`/`end`-bounded read. They are refused whatever the bounds, as a whole-table
+    read of the base table refuses them (`ingest.DateReader`).
+    """
+    exact = exact_text(engine.dialect.name)
+    date_is_null = f"{q(DATE)} IS NULL"
+    by_symbol = [join.base, join.partner] if join.by_symbol else []
+    plain = ([] if join.by_symbol else [join.base]) + ([YIELD_TABLE] if join.with_yield else [])
+    wanted = set(symbols)
+    with engine.connect() as conn:
+        for table in by_symbol:
+            if table is None:
+                continue
+            symbol = exact(q(SYMBOL))
+            counts: dict[str, int] = {}
+            for spelled, count in conn.execute(
+                sa.text(f"SELECT {symbol}, COUNT(*) FROM {q(table)} WHERE {date_is_null} GROUP BY {symbol}")
+            ):
+                if spelled is None:
+                    continue
+                name = canonical_symbol(
+                    spelled.decode() if isinstance(spelled, bytes | bytearray) else str(spelled)
+                )
+                if name in wanted:
+                    counts[name] = counts.get(name, 0) + int(count)
+            if counts:
+                first = next(s for s in symbols if s in counts)
+                raise DataError(_undated(table, counts[first], f" of {first}", join_name))
+        for table in plain:
+            count = int(
+                conn.execute(sa.text(f"SELECT COUNT(*) FROM {q(table)} WHERE {date_is_null}")).scalar_one()
+            )
+            if count:
+                raise DataError(_undated(table, count, "", join_name))
+
+
+def _undated(table: str, count: int, whose: str, join_name: str) -> str:
+    rows = "1 row" if count == 1 else f"{count} rows"
+    return (
+        f"table {table!r}: {rows}{whose} without a date (NULL), which the {join_name} join cannot place "
+        "in time; fill the dates or delete those rows"
+    )
 
 
 def _unknown_symbols(table: str, missing: list[str], stored: list[str], url: str) -> str:
