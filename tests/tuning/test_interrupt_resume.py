@@ -122,3 +122,36 @@ def test_sigterm_exits_143_and_keeps_every_checkpoint(
     assert line in output.splitlines(), output[-3000:]
     assert checkpoints(trial_dir_of(experiment, trial)) == ["checkpoint_000000"]
     assert (experiment / "tuner.pkl").exists()
+
+
+def test_sigterm_to_the_whole_group_exits_143_at_once_and_resume_finishes(
+    write_sweep: Callable[..., Path], tmp_path: Path
+) -> None:
+    """`kill -TERM -PGID` (or a batch system ending the job) reaches the local Ray's processes too: its
+    GCS stopped answering, and Ray's core worker ended the command 60 s later with exit 1 and a line of
+    its own. Now the command sees Ray's processes go, says so in one line and exits 143; `resume`
+    continues from what Tune saved."""
+    barrier = tmp_path / "barrier"
+    path = write_sweep(name="group_terminated", **barrier_sweep(barrier, [4]))
+    experiment = (Path(load_sweep(path).file.storage_path) / "group_terminated").resolve()
+    driver = start("run", str(path))
+    try:
+        wait_for("the trial reaching epoch 2", lambda: _marker_ids(barrier)[:1], driver)
+        signal_group(driver, signal.SIGTERM)
+        output = finish(driver, timeout_s=300)
+    finally:
+        signal_group(driver, signal.SIGKILL)
+    assert driver.returncode == 143, output[-3000:]
+    lines = output.splitlines()
+    assert any(
+        line.startswith("interrupted: the signal reached this command's local Ray too")
+        and line.endswith(f"continue with seqsweep resume {experiment}")
+        for line in lines
+    ), output[-3000:]
+    assert "GCS" not in output, output[-3000:]
+
+    release(barrier)
+    resumed = start("resume", str(experiment))
+    output = finish(resumed, timeout_s=400)
+    assert resumed.returncode == 0, output[-3000:]
+    assert "1 trials, 0 errored" in output

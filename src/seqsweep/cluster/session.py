@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,6 +115,22 @@ def unreachable(address: str) -> str | None:
             return None
     except OSError as exc:
         return str(exc.strerror or exc)
+
+
+def local_ray_processes() -> list[subprocess.Popen[bytes]]:
+    """The processes of the local Ray this process started (`ray.init(address="local")`: GCS, raylet,
+    dashboard, log monitor, ...), not its workers; empty when Ray is not initialised here, or is a
+    cluster this process only connected to.
+
+    Read from Ray's node object (`ray._private.worker._global_node.all_processes`, Ray 2.60); any
+    other shape of it gives an empty list, so callers treat "unknown" as "not local".
+    """
+    node = getattr(ray._private.worker, "_global_node", None)
+    table = getattr(node, "all_processes", None)
+    if not isinstance(table, dict):
+        return []
+    processes = [getattr(info, "process", None) for infos in table.values() for info in infos]
+    return [process for process in processes if isinstance(process, subprocess.Popen)]
 
 
 def largest_node_cpus() -> float | None:

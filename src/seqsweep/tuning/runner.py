@@ -18,7 +18,9 @@ import math
 import os
 import shutil
 import signal
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +32,7 @@ from typing import IO, Any
 from ray import tune
 
 from seqsweep._fs import atomic_write_json
-from seqsweep.cluster.session import cluster_gpus, largest_node_cpus, ray_session
+from seqsweep.cluster.session import cluster_gpus, largest_node_cpus, local_ray_processes, ray_session
 from seqsweep.cluster.storage import check_shared_storage
 from seqsweep.db_url import absolute_sqlite
 from seqsweep.db_url import resolve as resolve_db_url
@@ -83,6 +85,8 @@ an empty request, so the trial asks for one byte of memory."""
 EXPERIMENT_STATE_PERIOD_S = "5"
 """How often Tune saves the experiment state; a driver killed with SIGKILL loses at most this much."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+LOCAL_RAY_WATCH_S = 30.0
+"""After a stop signal, how long the local Ray's GCS is watched for dying of it too (`_StopSignals`)."""
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -331,7 +335,7 @@ def _fit(
     A first SIGINT/SIGTERM lets Tune end the run and is reported by `_finish`; a second one stops at
     once and raises `SweepInterrupted` naming the experiment.
     """
-    with _stop_signals() as stop:
+    with _stop_signals(experiment_dir) as stop:
         try:
             grid = tuner.fit()
         except SweepInterrupted as exc:  # a second signal: stopped at once
@@ -525,10 +529,12 @@ class _StopSignals:
     returns. Before Tune has set that up, or on a second signal, `SweepInterrupted` is raised.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, experiment_dir: Path) -> None:
         self.signum: int | None = None
+        self.experiment_dir = experiment_dir
         self._previous: dict[int, Any] = {}
         self._env: str | None = None
+        self._done = threading.Event()
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:
@@ -537,7 +543,39 @@ class _StopSignals:
         tune_handler = signal.getsignal(signal.SIGUSR1)
         if not callable(tune_handler):
             raise SweepInterrupted(signum)
+        self._watch_local_ray(signum)
         os.kill(os.getpid(), signal.SIGUSR1)
+
+    def _watch_local_ray(self, signum: int) -> None:
+        """Exit 128 + `signum` with the interrupted line if the local Ray's own processes got the signal too.
+
+        A signal sent to the whole process group (`kill -TERM -PGID`; a batch system ending a job)
+        reaches the local Ray's processes as well: SIGINT they ignore (`ray_session`), but on SIGTERM
+        the dashboard and log monitor exit and the GCS stops answering while it shuts down. Tune could
+        then neither stop its trials nor save, and Ray's core worker ended this process 60 s later with
+        exit 1 and a line of its own. Any of those processes gone is the sign: the experiment as Tune
+        last saved it (at most `EXPERIMENT_STATE_PERIOD_S` before) is what `resume` continues, as after
+        SIGKILL.
+        """
+        processes = local_ray_processes()
+        if not processes:
+            return
+
+        def watch() -> None:
+            deadline = time.monotonic() + LOCAL_RAY_WATCH_S
+            while not self._done.wait(0.1) and time.monotonic() < deadline:
+                if any(process.poll() is not None for process in processes):
+                    sys.stdout.flush()
+                    print(
+                        f"interrupted: the signal reached this command's local Ray too, so the trials were not "
+                        f"stopped in order; the experiment as saved up to {EXPERIMENT_STATE_PERIOD_S} s before "
+                        f"is kept: continue with seqsweep resume {self.experiment_dir}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    os._exit(128 + signum)
+
+        threading.Thread(target=watch, name="seqsweep-local-ray-watch", daemon=True).start()
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -550,6 +588,7 @@ class _StopSignals:
             signal.signal(signum, self.handle)
 
     def restore(self) -> None:
+        self._done.set()
         for signum, handler in self._previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
         self._previous.clear()
@@ -586,9 +625,9 @@ def signals_deferred() -> Iterator[None]:
 
 
 @contextmanager
-def _stop_signals() -> Iterator[_StopSignals]:
+def _stop_signals(experiment_dir: Path) -> Iterator[_StopSignals]:
     """While the block runs (Tune's fit), SIGINT and SIGTERM stop the sweep gracefully, recorded."""
-    stop = _StopSignals()
+    stop = _StopSignals(experiment_dir)
     stop.install()
     try:
         yield stop
