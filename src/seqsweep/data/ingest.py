@@ -552,7 +552,11 @@ class SymbolReader:
         if values.isna().any():
             raise DataError(f"column {self.column!r}: a row has no symbol; fill it or drop the row")
         text = values.astype(str)
-        out = text.str.normalize("NFC").str.strip().str.upper()
+        # `canonical_symbol` on each distinct value: one definition for what is stored and what is
+        # matched (pandas' own upper-casing, pyarrow's for a string dtype, writes ß as ẞ, Python's as SS)
+        codes, distinct = pd.factorize(text)
+        canonical = np.array([canonical_symbol(str(value)) for value in distinct], dtype=object)
+        out = pd.Series(canonical[codes], index=text.index, dtype=object)
         if (out == "").any():
             raise DataError(f"column {self.column!r}: a row has a blank symbol; fill it or drop the row")
         too_long = out.str.len() > SYMBOL_LENGTH

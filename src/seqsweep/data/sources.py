@@ -424,6 +424,8 @@ def _plan_sql(
                 raise DataError(
                     f"table {table!r} has no column {name!r} (columns: {', '.join(columns[table])})"
                 )
+        if SYMBOL in columns[table]:
+            _check_symbol_type(table, columns[table][SYMBOL])
     selected: dict[str, str] = {}  # value column -> alias of the table it comes from
     for alias, table in aliases.items():
         for name in _value_columns(table, columns[table]):
@@ -469,6 +471,7 @@ def _plan_sql(
         _check_server_date_columns(date_types, engine.dialect.name, bounded=bounded, latest=latest)
         if len(tables) > 1 and all(isinstance(kind, NUMBER_TYPES) for kind in date_types.values()):
             _check_epoch_units(engine, tables, q)
+    spellings = _resolve_symbols(engine, url, join, base.symbols, q)
     _check_undated_rows(engine, spec.join, join, base.symbols, q)
     return replace(
         base,
@@ -483,7 +486,7 @@ def _plan_sql(
             read_as=_value_casts(selected, {a: columns[t] for a, t in aliases.items()}, engine.dialect.name),
         ),
         value_columns=value_columns,
-        spellings=_resolve_symbols(engine, url, join, base.symbols, q),
+        spellings=spellings,
         labels={name: f"{aliases[alias]}.{name}" for name, alias in selected.items()},
     )
 
@@ -836,15 +839,21 @@ def _resolve_symbols(
     spellings: dict[str, dict[str, tuple[str, ...]]] = {symbol: {} for symbol in symbols}
     exact = exact_text(engine.dialect.name)
     tables = {"b_symbols": join.base, "p_symbols": join.partner} if join.by_symbol else {}
+    sqlite = engine.dialect.name == "sqlite"
+    # SQLite keeps each value's own storage class: how it is stored decides whether a text parameter equals it
+    stored_as = f", typeof({q(SYMBOL)})" if sqlite else ""
     with engine.connect() as conn:
         for param, table in tables.items():
             if table is None:
                 continue
-            stored = [
-                row[0].decode() if isinstance(row[0], bytes | bytearray) else str(row[0])
-                for row in conn.execute(sa.text(f"SELECT DISTINCT {exact(q(SYMBOL))} FROM {q(table)}"))
-                if row[0] is not None
-            ]
+            rows = conn.execute(
+                sa.text(f"SELECT DISTINCT {exact(q(SYMBOL))}{stored_as} FROM {q(table)}")
+            ).all()
+            if sqlite:
+                _check_sqlite_symbol_storage(
+                    table, [(row[0], row[1]) for row in rows], _declared(engine, table)
+                )
+            stored = [_symbol_text(table, row[0]) for row in rows if row[0] is not None]
             found: dict[str, list[str]] = {}
             for spelled in stored:
                 found.setdefault(canonical_symbol(spelled), []).append(spelled)
@@ -862,6 +871,52 @@ def _resolve_symbols(
         ):
             raise DataError(f"table {YIELD_TABLE!r} in {masked_url(url)} has no rows")
     return spellings
+
+
+def _check_symbol_type(table: str, kind: Any) -> None:
+    """DataError (one line) for a binary symbol column (BLOB, BYTEA, BINARY, VARBINARY).
+
+    Symbols are matched as text; bytes compare as text differently on each database (SQLite never
+    equals a BLOB to text, PostgreSQL reads BYTEA as its hex, MariaDB compares the bytes), so the same
+    rows built three different datasets or refusals.
+    """
+    if isinstance(kind, sa.types._Binary):
+        raise DataError(
+            f"table {table!r}: column {SYMBOL!r} is binary ({kind}); symbols are matched as text, which "
+            f"bytes are not alike on every database: store them as text (VARCHAR)"
+        )
+
+
+def _declared(engine: Engine, table: str) -> Any:
+    """The declared SQL type of `table`'s symbol column."""
+    return {c["name"]: c["type"] for c in sa.inspect(engine).get_columns(table)}.get(SYMBOL)
+
+
+def _check_sqlite_symbol_storage(table: str, stored: Sequence[tuple[Any, str]], declared: Any) -> None:
+    """DataError (one line) for SQLite symbols a text parameter never equals: a value stored as a BLOB
+    (`CAST(... AS BLOB)`, bytes written by a driver), or a number in a column declared without a type
+    (no affinity turns the parameter '7' into the number 7). Those rows dropped out of the query
+    without a word while the same bytes as text were read."""
+    for value, storage in stored:
+        untyped_number = storage in ("integer", "real") and isinstance(declared, sa.types.NullType)
+        if storage == "blob" or untyped_number:
+            raise DataError(
+                f"table {table!r}: column {SYMBOL!r} holds symbols stored as {storage} (e.g. {value!r}) that "
+                f"SQLite never equals to text; store every symbol as text (UPDATE {table} SET {SYMBOL} = "
+                f"CAST({SYMBOL} AS TEXT)) or load the table with `seqsweep data load-csv`"
+            )
+
+
+def _symbol_text(table: str, value: Any) -> str:
+    """A stored symbol as text: bytes (MariaDB's byte-for-byte read, `exact_text`) as UTF-8."""
+    if not isinstance(value, bytes | bytearray):
+        return str(value)
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        raise DataError(
+            f"table {table!r}: column {SYMBOL!r} holds {bytes(value)!r}, which is not UTF-8 text; fix the symbol"
+        ) from None
 
 
 def _check_undated_rows(
@@ -891,9 +946,7 @@ def _check_undated_rows(
             ):
                 if spelled is None:
                     continue
-                name = canonical_symbol(
-                    spelled.decode() if isinstance(spelled, bytes | bytearray) else str(spelled)
-                )
+                name = canonical_symbol(_symbol_text(table, spelled))
                 if name in wanted:
                     counts[name] = counts.get(name, 0) + int(count)
             if counts:

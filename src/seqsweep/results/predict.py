@@ -35,6 +35,7 @@ import pandas as pd
 
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE
 from seqsweep.data.bundle import Preprocessing
+from seqsweep.data.ingest import canonical_symbol
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import ConfigError, DataError, SeqsweepError
 from seqsweep.results import bundle_format as fmt
@@ -447,7 +448,7 @@ def _with_own_scaler(
 def _symbols(bundle: ModelBundle, symbols: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
     if not symbols:
         return bundle.symbols
-    wanted = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
+    wanted = tuple(dict.fromkeys(canonical_symbol(s) for s in symbols if s.strip()))
     if not wanted:
         raise ConfigError("--symbols: name at least one symbol")
     if bundle.dataset.join_spec.single_instrument and wanted != bundle.symbols:
