@@ -133,3 +133,74 @@ def test_warm_start_without_a_study_names_where_it_looked(
     searcher = make_searcher(spec, str(tmp_path / "later_experiment"))
     with pytest.raises(ConfigError, match=r"warm_start: .* has no study earlier in sqlite:///"):
         warm_start_points(searcher, str(earlier), "val_macro_f1")
+
+
+def _latin1(url: str) -> None:
+    import sqlalchemy as sa
+
+    name = url.rsplit("/", 1)[1]
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"ALTER DATABASE `{name}` CHARACTER SET latin1 COLLATE latin1_swedish_ci"))
+    engine.dispose()
+
+
+@pytest.mark.mysql
+def test_a_study_name_the_storage_cannot_hold_is_one_line_and_leaves_nothing(
+    write_sweep: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`exp_α` in a latin1 MariaDB storage: exit 3 ("Incorrect string value") after the build, with a
+    half-made experiment folder left; once Optuna's tables were there, exit 3 ("Illegal mix of
+    collations") at once."""
+    from tests.databases import fresh_database
+
+    with fresh_database("mariadb", "seqsweep_study_latin1") as url:
+        _latin1(url)
+        root = tmp_path / "latin1_runs"
+        path = write_sweep(name="exp_α", search={"storage": url}, storage_path=str(root))
+        assert cli.main(["run", str(path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith(
+            "seqsweep: error: search.storage: the study name 'exp_α' cannot be stored in"
+        )
+        assert "Incorrect string value" in err[-1]
+        assert not (root / "exp_α").exists(), "a refused start left its experiment folder"
+        # Optuna's tables are there now: refused by the owner check, before the build
+        assert cli.main(["run", str(path)]) == 2
+        assert "Illegal mix of collations" in capsys.readouterr().err
+
+
+def test_a_refused_warm_start_leaves_nothing_another_sweep_of_its_name_adopts(
+    write_sweep: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A warm start from a folder with two studies and no sweep.yaml was refused only after the study
+    was claimed (mode max); the leftover identity was then adopted by a `val_loss`/min sweep of the same
+    name, whose TPE maximised val_loss."""
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    for name in ("s1", "s2"):
+        optuna.create_study(
+            study_name=name, storage=f"sqlite:///{earlier / 'optuna.db'}", direction="maximize"
+        )
+    first = write_sweep(name="adopted", warm_start=str(earlier))
+    assert cli.main(["run", str(first)]) == 2
+    assert "has no sweep.yaml to say which of the 2 studies" in capsys.readouterr().err
+    experiment = Path(load_sweep(first).file.storage_path) / "adopted"
+    assert not experiment.exists(), "the refused start left its folder"
+
+    # an own leftover study made for the other mode, and no trial in it, is made again for this mode
+    spec = load_sweep(write_sweep(name="adopted", search={"metric": "val_loss", "mode": "min"}))
+    experiment.mkdir(parents=True)
+    experiment_id = uuid.uuid4().hex
+    url = f"sqlite:///{experiment / 'optuna.db'}"
+    optuna.create_study(study_name="adopted", storage=url, direction="maximize").set_user_attr(
+        OWNER_ATTR, experiment_id
+    )
+    claim_study(url, spec, experiment_id, experiment)
+    assert (
+        optuna.load_study(study_name="adopted", storage=url).direction == optuna.study.StudyDirection.MINIMIZE
+    )
+    _finished_trial(url, "adopted", 4, 0.9)
+    maximising = load_sweep(write_sweep(name="adopted", search={"metric": "val_macro_f1", "mode": "max"}))
+    with pytest.raises(ConfigError, match="holds 1 trials made for mode min, and this sweep's mode is max"):
+        claim_study(url, maximising, experiment_id, experiment)

@@ -11,6 +11,7 @@ and no checkpoint is pruned. A second signal stops at once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -65,6 +66,7 @@ from seqsweep.tuning.retention import prune_checkpoints
 from seqsweep.tuning.searchers import (
     PruningOptunaSearch,
     StopRecord,
+    abandon_study,
     check_study_owner,
     check_warm_start,
     claim_study,
@@ -228,17 +230,22 @@ def run_sweep(
                 _write_experiment_id(experiment_dir, experiment_id)
                 claim_study(storage_url, spec, experiment_id, experiment_dir)
                 record_dataset_key(experiment_dir, bundle)
-            except ConfigError:
-                if created:  # another start took the study meanwhile: leave nothing behind
+                tuner, budget = _prepare(spec, bundle, root, experiment_dir, stream)
+            except (ConfigError, DataError):
+                # refused before any trial (another start took the study meanwhile, a warm start's
+                # study): leave nothing behind, or the next sweep of this name adopted what was left
+                if created:
+                    with contextlib.suppress(ConfigError):
+                        abandon_study(storage_url, spec.name, experiment_id)
                     shutil.rmtree(experiment_dir, ignore_errors=True)
                 raise
-            return _start(spec, bundle, root, experiment_dir, stream)
+            return _fit(tuner, experiment_dir, spec, budget)
 
 
-def _start(
+def _prepare(
     spec: SweepSpec, bundle: Any, root: str, experiment_dir: Path, stream: IO[str] | None
-) -> SweepOutcome:
-    """The new experiment's searcher, scheduler and tuner, run to the end (`_fit`)."""
+) -> tuple[tune.Tuner, SweepBudget]:
+    """The new experiment's searcher, scheduler and tuner (and the budget `_fit` reports on)."""
     with signals_deferred():  # a Ctrl-C here landed in a weakref callback: ignored, the sweep ran on
         write_sweep_copy(experiment_dir, without_password(spec).to_yaml())
         searcher = make_searcher(spec, str(experiment_dir))
@@ -263,7 +270,7 @@ def _start(
             ),
             run_config=_run_config(spec, root, stream, budget),
         )
-    return _fit(tuner, experiment_dir, spec, budget)
+    return tuner, budget
 
 
 def resume_sweep(

@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import math
 import pickle
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -323,11 +324,35 @@ def _existing_storage(url: str) -> optuna.storages.RDBStorage | None:
 
 def _study_owner(storage: optuna.storages.RDBStorage, study_name: str) -> tuple[bool, dict[str, Any], int]:
     """(the study exists, its user attributes, its number of trials)."""
+    with _storing_name(storage.url, study_name):
+        try:
+            study_id = storage.get_study_id_from_name(study_name)
+        except KeyError:
+            return False, {}, 0
+        return (
+            True,
+            storage.get_study_user_attrs(study_id),
+            len(storage.get_all_trials(study_id, deepcopy=False)),
+        )
+
+
+@contextmanager
+def _storing_name(url: str, study_name: str) -> Iterator[None]:
+    """ConfigError (one line) for a study name the storage cannot hold or compare: a MariaDB latin1 or
+    utf8mb3 database refuses `exp_α` or an emoji ("Incorrect string value", "Illegal mix of
+    collations"), a LATIN1 PostgreSQL database cannot encode it. They ended as unexpected errors."""
+    import sqlalchemy as sa
+
     try:
-        study_id = storage.get_study_id_from_name(study_name)
-    except KeyError:
-        return False, {}, 0
-    return True, storage.get_study_user_attrs(study_id), len(storage.get_all_trials(study_id, deepcopy=False))
+        yield
+    except (sa.exc.SQLAlchemyError, UnicodeError, optuna.exceptions.StorageInternalError) as exc:
+        cause = exc.__cause__ if isinstance(exc, optuna.exceptions.StorageInternalError) else exc
+        reason = scrub(" ".join(str(getattr(cause, "orig", None) or cause).split()), url)[:160]
+        raise ConfigError(
+            f"search.storage: the study name {study_name!r} cannot be stored in {_masked(url)} "
+            f"({type(cause).__name__}: {reason}); give the sweep a `name` the database's character set "
+            f"holds, or keep studies in a UTF-8 (utf8mb4) database"
+        ) from None
 
 
 def check_study_owner(
@@ -405,23 +430,55 @@ def claim_study(
     once), except for `unowned_is_ours`: a resumed experiment from before studies had owners, whose
     trials `check_study_owner` found to be its own.
     """
-    storage = optuna.storages.RDBStorage(url)
     direction = (
         optuna.study.StudyDirection.MAXIMIZE
         if spec.file.search.mode == "max"
         else optuna.study.StudyDirection.MINIMIZE
     )
-    try:
-        study = optuna.create_study(study_name=spec.name, storage=storage, direction=direction)
-    except optuna.exceptions.DuplicatedStudyError:
-        study = optuna.load_study(study_name=spec.name, storage=storage)
-        owner = study.user_attrs.get(OWNER_ATTR)
-        if owner != experiment_id and not (owner is None and unowned_is_ours):
-            raise ConfigError(
-                _clash(f"study {spec.name!r} in {_masked(url)}", study.user_attrs, len(study.trials), False)
-            ) from None
-    study.set_user_attr(OWNER_ATTR, experiment_id)
-    study.set_user_attr(OWNER_DIR_ATTR, str(experiment_dir))
+    with _storing_name(url, spec.name):
+        storage = optuna.storages.RDBStorage(url)
+        try:
+            study = optuna.create_study(study_name=spec.name, storage=storage, direction=direction)
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(study_name=spec.name, storage=storage)
+            owner = study.user_attrs.get(OWNER_ATTR)
+            if owner != experiment_id and not (owner is None and unowned_is_ours):
+                raise ConfigError(
+                    _clash(
+                        f"study {spec.name!r} in {_masked(url)}", study.user_attrs, len(study.trials), False
+                    )
+                ) from None
+            if study.direction != direction:
+                study = _remade(study, storage, direction, url)
+        study.set_user_attr(OWNER_ATTR, experiment_id)
+        study.set_user_attr(OWNER_DIR_ATTR, str(experiment_dir))
+
+
+def _remade(
+    study: optuna.Study, storage: optuna.storages.RDBStorage, direction: optuna.study.StudyDirection, url: str
+) -> optuna.Study:
+    """The experiment's own study, left by a start that stopped before any trial, made again for
+    `direction`: a start of another sweep of the same name adopted it as it was, and TPE then
+    maximised a metric the sweep minimises. One with trials is refused (ConfigError)."""
+    if study.trials:
+        raise ConfigError(
+            f"study {study.study_name!r} in {_masked(url)} holds {len(study.trials)} trials made for mode "
+            f"{_direction_mode(study.direction)}, and this sweep's mode is {_direction_mode(direction)}: "
+            f"give this sweep another `name`; nothing was written"
+        )
+    optuna.delete_study(study_name=study.study_name, storage=storage)
+    return optuna.create_study(study_name=study.study_name, storage=storage, direction=direction)
+
+
+def abandon_study(url: str, study_name: str, experiment_id: str) -> None:
+    """Delete the study `claim_study` made for a start that was then refused before any trial ran, if
+    it is still that experiment's and holds no trial; anything else is left as it is."""
+    storage = _existing_storage(url)
+    if storage is None:
+        return
+    exists, attrs, n_trials = _study_owner(storage, study_name)
+    if exists and attrs.get(OWNER_ATTR) == experiment_id and n_trials == 0:
+        optuna.delete_study(study_name=study_name, storage=storage)
 
 
 def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
@@ -641,25 +698,38 @@ def check_warm_start(
     except ConfigError as exc:
         reason = scrub(str(exc), url).removeprefix("search.storage: ")
         raise ConfigError(f"warm_start: {earlier_experiment}: {reason}") from None
+    if storage is not None and study_name is None:
+        study_name = _only_study(earlier_experiment, storage, url)
     exists, attrs = False, cast(dict[str, Any], {})
     if storage is not None and study_name is not None:
         exists, attrs, _ = _study_owner(storage, study_name)
-    if storage is None or (study_name is not None and not exists):
+    if storage is None or study_name is None or not exists:
         raise ConfigError(
             f"warm_start: {earlier_experiment} has no study {study_name or ''!s} in {_masked(url)}; "
             f"name an earlier experiment directory"
         )
-    if study_name is not None:
-        _check_earlier_owner(earlier_experiment, study_name, url, attrs)
-        if metric is not None or mode is not None:
-            direction = storage.get_study_directions(storage.get_study_id_from_name(study_name))[0]
-            _check_same_objective(
-                earlier_experiment,
-                (earlier_metric(earlier_experiment), _direction_mode(direction)),
-                metric,
-                mode,
-            )
+    _check_earlier_owner(earlier_experiment, study_name, url, attrs)
+    if metric is not None or mode is not None:
+        direction = storage.get_study_directions(storage.get_study_id_from_name(study_name))[0]
+        _check_same_objective(
+            earlier_experiment,
+            (earlier_metric(earlier_experiment), _direction_mode(direction)),
+            metric,
+            mode,
+        )
     return study_name, url, storage
+
+
+def _only_study(earlier_experiment: str, storage: optuna.storages.RDBStorage, url: str) -> str | None:
+    """The name of the one study in an earlier experiment's `optuna.db` when no `sweep.yaml` says which
+    is its own; None when it holds none; ConfigError when it holds several."""
+    names = [summary.study_name for summary in storage.get_all_studies()]
+    if len(names) > 1:
+        raise ConfigError(
+            f"warm_start: {earlier_experiment} has no sweep.yaml to say which of the {len(names)} studies "
+            f"in {_masked(url)} is its own ({', '.join(sorted(names)[:4])}); put its sweep.yaml back"
+        )
+    return names[0] if names else None
 
 
 def warm_start_points(searcher: PruningOptunaSearch, earlier_experiment: str, metric: str) -> int:
@@ -670,18 +740,7 @@ def warm_start_points(searcher: PruningOptunaSearch, earlier_experiment: str, me
     """
     mode = getattr(searcher, "_mode", None)
     study_name, _url, storage = check_warm_start(earlier_experiment, metric=metric, mode=mode)
-    try:
-        earlier = optuna.load_study(study_name=study_name, storage=storage)
-    except ValueError as exc:  # several studies in the file and no sweep.yaml to say which
-        raise ConfigError(f"warm_start: {earlier_experiment}: {exc}") from None
-    if study_name is None:  # found by itself in the directory's optuna.db: check it as check_warm_start would
-        _check_earlier_owner(earlier_experiment, earlier.study_name, _url, earlier.user_attrs)
-        _check_same_objective(
-            earlier_experiment,
-            (earlier_metric(earlier_experiment), _direction_mode(earlier.direction)),
-            metric,
-            mode,
-        )
+    earlier = optuna.load_study(study_name=study_name, storage=storage)
     added = 0
     space = cast(dict[str, Any], searcher._space)
     for trial in earlier.get_trials(deepcopy=False):
