@@ -162,6 +162,29 @@ def test_joined_dates_that_cannot_match_are_refused_naming_both(
         _rows(database)
 
 
+HALF = len(HOURS) // 2
+MIXED_UNITS = (sa.BigInteger(), SECONDS[1][:HALF] + MILLISECONDS[1][HALF:])
+
+
+@pytest.mark.parametrize("database", ["mariadb", "postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    ("price_date", "bond_date", "match"),
+    [
+        (SECONDS, MIXED_UNITS, r"US_Bond_Yield\.date mixes epoch units: .* reads as s, its latest .* as ms"),
+        (MIXED_UNITS, SECONDS, r"crypto_price\.date mixes epoch units"),
+    ],
+    ids=["joined table", "base table"],
+)
+def test_a_date_column_whose_epochs_change_unit_is_refused(
+    database: str, price_date: tuple[Any, list[Any]], bond_date: tuple[Any, list[Any]], match: str
+) -> None:
+    """Each table's unit was read from its earliest date only: a yield in seconds, then in milliseconds,
+    matched half the hours (the rest masked without a word); a joined rates table lost its rows."""
+    _write_joined(database, price_date, bond_date)
+    with pytest.raises(DataError, match=match):
+        _rows(database)
+
+
 @pytest.mark.parametrize("database", ["mariadb"], indirect=True)
 def test_a_mariadb_bit_column_is_read_as_its_integer_value(database: str) -> None:
     """PyMySQL hands BIT over as bytes, and b'1' (49 stored) was read as the digit 1."""

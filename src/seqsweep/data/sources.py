@@ -498,12 +498,11 @@ NUMBER_TYPES: Final = (sa.Integer, sa.Numeric, sa.Float)
 def _check_epoch_units(engine: Engine, tables: Sequence[str], q: Callable[[str], str]) -> None:
     """DataError (one line) for joined epoch `date` columns in different units (seconds beside
     milliseconds): SQL's join on date would match nothing and leave every joined value missing. Each
-    table's unit is its earliest date's (`ingest.epoch_unit_of`, 1971–2200)."""
+    table's unit is that of its earliest and latest dates (`_table_epoch_unit`)."""
     units: dict[str, str | None] = {}
     with engine.connect() as conn:
         for table in tables:
-            first = conn.execute(sa.text(f"SELECT MIN({q(DATE)}) FROM {q(table)}")).scalar()
-            units[table] = None if first is None else epoch_unit_of(float(first))
+            units[table] = _table_epoch_unit(conn, table, q)[0]
     found = {table: unit for table, unit in units.items() if unit is not None}
     if len(set(found.values())) > 1:
         (a, unit_a), (b, unit_b) = next(
@@ -513,6 +512,28 @@ def _check_epoch_units(engine: Engine, tables: Sequence[str], q: Callable[[str],
             f"{a}.date holds epoch {unit_a} and {b}.date epoch {unit_b}: the join on date would match no "
             f"row; store both in one unit (`seqsweep data load-csv` reads either and stores DATETIME)"
         )
+
+
+def _table_epoch_unit(conn: sa.Connection, table: str, q: Callable[[str], str]) -> tuple[str | None, Any]:
+    """(the epoch unit of `table`'s numeric `date`, its earliest value); the unit is None for an empty
+    table or one whose dates are no epoch (`ingest.epoch_unit_of`, 1971–2200).
+
+    Read from the earliest and the latest value: the units' ranges lie a factor of 1000 apart, so two
+    ends in one unit hold every value between in it. Ends in two units (seconds, then milliseconds from
+    some day on), or an end in none beside one in a unit (a 0 placeholder), are a DataError: SQL joins
+    and bounds in one unit silently dropped or unmatched the other's rows.
+    """
+    first, last = conn.execute(sa.text(f"SELECT MIN({q(DATE)}), MAX({q(DATE)}) FROM {q(table)}")).one()
+    if first is None or isinstance(first, str) or isinstance(last, str):
+        return None, last if isinstance(last, str) else first  # SQLite: text there, its own checks apply
+    unit_first, unit_last = epoch_unit_of(float(first)), epoch_unit_of(float(last))
+    if unit_first != unit_last:
+        raise DataError(
+            f"{table}.date mixes epoch units: its earliest value {first} reads as "
+            f"{unit_first or 'no epoch'}, its latest {last} as {unit_last or 'no epoch'}; store every date "
+            f"in one unit (`seqsweep data load-csv` reads each and stores DATETIME)"
+        )
+    return unit_first, first
 
 
 EPOCH_NS: Final = dict(EPOCH_UNITS)
@@ -525,10 +546,9 @@ def _bound_epoch_unit(engine: Engine, table: str, q: Callable[[str], str], kind:
     numbers are no epoch in any unit. None when SQLite holds text there (it keeps text that is no number
     as text whatever the declared type; the text checks apply, `sqlite_date_text`)."""
     with engine.connect() as conn:
-        first = conn.execute(sa.text(f"SELECT MIN({q(DATE)}) FROM {q(table)}")).scalar()
+        unit, first = _table_epoch_unit(conn, table, q)
     if isinstance(first, str):
         return None
-    unit = None if first is None else epoch_unit_of(float(first))
     if unit is None:
         raise DataError(
             f"{table}.date is a number column ({kind}) whose values (e.g. {first}) are no epoch time in s, ms, "
