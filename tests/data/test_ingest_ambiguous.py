@@ -119,15 +119,29 @@ def test_cli_refuses_ambiguous_dates_in_one_line(tmp_path: Path, capsys: pytest.
 # --- numbers -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", ["%Y%m%d%H", "%Y%m%d%H%M", "%y%m%d%H%M", "%y%m%d%H%M%S"])
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "%Y%m%d%H",
+        "%Y%m%d%H%M",
+        "%y%m%d%H%M",
+        "%y%m%d%H%M%S",
+        "%d%m%Y%H",
+        "%m%d%Y%H",
+        "%d%m%Y%H%M",
+        "%m%d%Y%H%M",
+    ],
+)
 @pytest.mark.parametrize("as_text", [False, True], ids=["numbers", "digit text"])
 def test_compact_calendar_dates_are_not_taken_for_epoch_times(fmt: str, as_text: bool) -> None:
     """2024010100 is also an epoch time in seconds (2034-02-20), 202401010000 one in ms (1976-05-31);
-    with a 2-digit year, 2401010000 in seconds (2046-01-31) and 240101000000 in ms (1977-08-10)."""
-    text = pd.Series(pd.date_range("2024-01-30 20:00", periods=60, freq="1h").strftime(fmt))
+    with a 2-digit year, 2401010000 in seconds (2046-01-31) and 240101000000 in ms (1977-08-10). Day or
+    month first (1301202400, 041320240000) were stored as 2011 and 1971: only year-first layouts were
+    tried, and a leading 0 lost as a number (0102202400 is 102202400) changed the digit count."""
+    text = pd.Series(pd.date_range("2024-04-30 20:00", periods=60, freq="1h").strftime(fmt))
     values = text if as_text else text.astype(np.int64)
     with pytest.raises(
-        DataError, match=rf"{text.iloc[0]} reads as the date 2024-01-30 20:00:00 written without"
+        DataError, match=rf"{text.iloc[0]} reads as the date 2024-04-30 20:00:00 written without"
     ):
         parse_dates(values, "date")
 

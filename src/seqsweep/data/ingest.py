@@ -121,11 +121,16 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-COMPACT_DATE_FORMATS: Final = {10: ("%Y%m%d%H", "%y%m%d%H%M"), 12: ("%Y%m%d%H%M", "%y%m%d%H%M%S")}
+COMPACT_DATE_FORMATS: Final = {
+    10: ("%Y%m%d%H", "%y%m%d%H%M", "%d%m%Y%H", "%m%d%Y%H", "%d%m%y%H%M", "%m%d%y%H%M"),
+    12: ("%Y%m%d%H%M", "%y%m%d%H%M%S", "%d%m%Y%H%M", "%m%d%Y%H%M", "%d%m%y%H%M%S", "%m%d%y%H%M%S"),
+}
 """Digit counts at which a calendar date written without separators is also an epoch time between 1971
-and 2200, with the layouts that give them: 2024010113 and 2401011300 (YYMMDDHHMM) read as seconds
-(2034-02-20, 2046-01-31), 202401011300 and 240101130000 (YYMMDDHHMMSS) as milliseconds (1976-05-31,
-1977-08-10). Other counts never fall in that range in any unit."""
+and 2200, with the layouts that give them, year first, day first or month first: 2024010113,
+2401011300 (YYMMDDHHMM) and 1301202400 (DDMMYYYYHH) read as seconds (2034-02-20, 2046-01-31,
+2011-03-27), 202401011300, 240101130000 (YYMMDDHHMMSS) and 041320240000 (MMDDYYYYHHMM) as
+milliseconds (1976-05-31, 1977-08-10, 1971-04-24). Other counts never fall in that range in any unit
+(8 digits, 20240113 or 13012024, lie before 1971 in seconds; 14, 31122024235959, before it in µs)."""
 
 
 def _refuse_compact_calendar_dates(column: str, values: np.ndarray) -> None:
@@ -135,11 +140,16 @@ def _refuse_compact_calendar_dates(column: str, values: np.ndarray) -> None:
     if not len(values) or not np.array_equal(values, np.round(values)):
         return
     digits = {len(str(int(v))) for v in values[: min(len(values), 10_000)]}
-    formats = COMPACT_DATE_FORMATS.get(digits.pop(), ()) if len(digits) == 1 else ()
-    text = pd.Series(values.astype(np.int64)).astype(str)
+    # a day or month below 10 written first loses its leading zero as a number (0413202400 is 413202400)
+    width = next((w for w in (max(digits), max(digits) + 1) if w in COMPACT_DATE_FORMATS), None)
+    if width is None or not digits <= {width, width - 1}:
+        return
+    formats = COMPACT_DATE_FORMATS[width]
+    text = pd.Series(values.astype(np.int64)).astype(str).str.zfill(width)
     for fmt in formats:
         parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-        if not parsed.notna().all():
+        # a calendar reading in years no market data has (1704067200 as day-first is the year 672) is none
+        if not (parsed.notna().all() and parsed.dt.year.between(1900, 2200).all()):
             continue
         raise DataError(
             f"column {column!r}: {text.iloc[0]} reads as the date {parsed.iloc[0]} written without separators "
