@@ -186,3 +186,28 @@ def test_an_unreadable_dataset_csv_is_one_line_naming_the_file(content: bytes, t
     file.write_bytes(content)
     with pytest.raises(DataError, match=rf"^dataset\.csv: {file}: cannot read it as UTF-8 CSV"):
         plan_source(DatasetSpec(join="ohlcv", csv=str(file)), None)
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        ["1704067200123456789", "1704067200123456999", "1704067260000000000"],
+        ["2024-01-01T00:00:00.123456789Z", "2024-01-01T00:00:00.123456999Z", "2024-01-01T00:01:00Z"],
+    ],
+    ids=["epoch ns", "ISO text"],
+)
+def test_dates_finer_than_a_microsecond_are_refused_not_cut(
+    dates: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every database keeps microseconds: the drivers cut .123456789 and .123456999 to one time without a
+    word, and the build then refused "two rows at one time" that the input never had."""
+    from tests.data.tiny_prices import price_rows
+
+    file = tmp_path / "crypto_price.csv"
+    price_rows(dates).to_csv(file, index=False)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert main(["data", "load-csv", str(file), "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "column 'date': 2024-01-01 00:00:00.123456789 is finer than the microsecond a database keeps" in err
+    assert PRICE_TABLE not in sa.inspect(sa.create_engine(url)).get_table_names()

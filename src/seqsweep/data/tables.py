@@ -100,6 +100,22 @@ def normalize_dates(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{DATE: parse_dates(frame[DATE], DATE)})
 
 
+def _check_microseconds(table: str, frame: pd.DataFrame) -> None:
+    """DataError (one line) for a date finer than the microsecond every database keeps (`DATE_TYPE`):
+    the drivers cut the rest off without a word, so 00:00:00.123456789 and 00:00:00.123456999 were
+    stored as one time, which the build then refused as two rows at one time."""
+    if DATE not in frame.columns or not pd.api.types.is_datetime64_dtype(frame[DATE].dtype):
+        return
+    nanoseconds = frame[DATE].dt.nanosecond
+    finer = nanoseconds.notna() & (nanoseconds != 0)
+    if finer.any():
+        first = frame[DATE][finer].iloc[0]
+        raise DataError(
+            f"table {table}: column {DATE!r}: {first} is finer than the microsecond a database keeps "
+            f"(the rest would be cut off without a word); round the dates to microseconds or coarser"
+        )
+
+
 DATE_TYPE: Final = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 """The `date` column's SQL type: to the microsecond everywhere (MariaDB's plain DATETIME drops the fraction
 of a second, so `12:00:00.6` would join SQLite's and PostgreSQL's rows differently)."""
@@ -153,6 +169,7 @@ def _stage(
     columns: list[str] = []
     for frame in frames:
         frame = normalize_dates(frame)
+        _check_microseconds(table, frame)
         columns = list(frame.columns)
         dtypes = {DATE: DATE_TYPE, SYMBOL: sa.String(SYMBOL_LENGTH)}
         frame.to_sql(
