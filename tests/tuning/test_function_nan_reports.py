@@ -61,6 +61,17 @@ def test_finite_reports_pass_and_the_failing_epoch_is_named(tmp_path: Path) -> N
         reporter.report({"val_macro_f1": 0.5, "val_loss": np.float64("nan")}, checkpoint)
 
 
+def test_the_sweeps_own_search_metric_must_be_finite_too(tmp_path: Path) -> None:
+    """`search.metric: score` reported as NaN passed: `run` named the trial best on an earlier epoch while
+    Ray's summary (its last `score`) and `ExperimentAnalysis.get_best_trial` named another."""
+    inner = InMemoryReporter(root=tmp_path / "reports")
+    reporter = FunctionReporter(inner, TRAINABLE, "score")
+    reporter.report({"score": 0.5})
+    with pytest.raises(TrialError, match=f"trainable {TRAINABLE}: score is nan at epoch 2"):
+        reporter.report({"score": float("nan")})
+    assert [r["score"] for r in inner.reports] == [0.5]
+
+
 @pytest.mark.slow
 def test_a_function_reporting_nan_losses_errors_and_is_never_best(
     ray_cluster: object, sample_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -121,6 +121,9 @@ class TrialSettings:
     families: tuple[str, ...] = ()
     """A mixed-family sweep's families: each trial's config then names its family under `model` and
     holds that family's block; `for_trial` turns both into one family's settings and flat config."""
+    metric: str | None = None
+    """The sweep's `search.metric`: a training function's reports must give it as a finite number, as
+    they must the built-in search metrics (`function.require_finite_report`)."""
 
     def for_trial(self, config: Mapping[str, Any]) -> tuple[TrialSettings, dict[str, Any]]:
         """(settings of the family the trial's config names, its flat config) for a mixed-family sweep;

@@ -178,10 +178,13 @@ FINITE_METRICS = SEARCH_METRICS
 may search on (`results` ranks a trial only on epochs whose search metric and losses are finite)."""
 
 
-def require_finite_report(trainable: str, metrics: Mapping[str, Any], epoch: int) -> None:
+def require_finite_report(
+    trainable: str, metrics: Mapping[str, Any], epoch: int, metric: str | None = None
+) -> None:
     """TrialError naming the metric, its value and the epoch when a report's loss or search metric
-    (`FINITE_METRICS`, those present) is NaN, infinite or not a real number: that trial fails alone."""
-    for name in FINITE_METRICS:
+    (`FINITE_METRICS` and the sweep's own `metric`, those present) is NaN, infinite or not a real
+    number: that trial fails alone."""
+    for name in dict.fromkeys((*FINITE_METRICS, *([metric] if metric else []))):
         if name not in metrics:
             continue
         value = metrics[name]
@@ -198,9 +201,10 @@ class FunctionReporter:
     """The `Reporter` a training function gets: adds `epoch` and the checkpoint marker, checks that the
     losses and search metrics are finite (`require_finite_report`), then forwards."""
 
-    def __init__(self, inner: Reporter, trainable: str) -> None:
+    def __init__(self, inner: Reporter, trainable: str, metric: str | None = None) -> None:
         self._inner = inner
         self._trainable = trainable
+        self._metric = metric
         self._epoch = 0
         self.reports = 0
         """Reports forwarded so far."""
@@ -240,7 +244,7 @@ class FunctionReporter:
             )
         self._epoch = int(payload.get(EPOCH, self._epoch + 1))
         payload[EPOCH] = self._epoch
-        require_finite_report(self._trainable, payload, self._epoch)
+        require_finite_report(self._trainable, payload, self._epoch, self._metric)
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
         if folder is not None:
             (folder / FUNCTION_MARKER).write_text(
@@ -268,10 +272,12 @@ def train_function(
     *,
     sweep_seed: int = 0,
     fixed: Mapping[str, Any] | None = None,
+    metric: str | None = None,
 ) -> None:
     """Run the training function `trainable` for one trial: `function(config, DatasetView, reporter)`.
 
-    `fixed` (the sweep's fixed parameters) is merged under `config`. Raises ConfigError when the function
+    `fixed` (the sweep's fixed parameters) is merged under `config`; `metric` (the sweep's search metric)
+    must be finite in every report that gives it. Raises ConfigError when the function
     cannot be imported or the dataset has walk-forward folds (a function trains on one split).
     """
     from seqsweep.trainables.seeding import trial_seed
@@ -284,7 +290,7 @@ def train_function(
     device = getattr(reporter, "device_settings", None)
     cpus = device().cpus if callable(device) else 1
     view = DatasetView(bundle, seed=trial_seed(sweep_seed, reporter.trial_id), cpus=cpus)
-    forwarding = FunctionReporter(reporter, trainable)
+    forwarding = FunctionReporter(reporter, trainable, metric)
     function({**(fixed or {}), **config}, view, forwarding)
     forwarding.check_reported()
 

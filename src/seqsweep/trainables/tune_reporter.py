@@ -122,7 +122,13 @@ def _train_trial(
             from seqsweep.trainables.function import train_function
 
             train_function(
-                settings.model, config, dataset, reporter, sweep_seed=settings.seed, fixed=settings.fixed
+                settings.model,
+                config,
+                dataset,
+                reporter,
+                sweep_seed=settings.seed,
+                fixed=settings.fixed,
+                metric=settings.metric,
             )
             return
         train(config, dataset, settings, reporter, reporter.device_settings())

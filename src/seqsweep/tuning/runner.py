@@ -689,6 +689,7 @@ def _trainable(spec: SweepSpec, bundle: Any, experiment_dir: Path) -> Any:
         data_parallel=parallel,
         function=spec.file.trainable is not None,
         families=spec.families,
+        metric=spec.file.search.metric,
     )
     trainable = tune.with_parameters(train_trial, bundle=bundle, settings=settings)
     if parallel is not None:
