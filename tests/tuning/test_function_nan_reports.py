@@ -66,9 +66,11 @@ def test_the_sweeps_own_search_metric_must_be_finite_too(tmp_path: Path) -> None
     Ray's summary (its last `score`) and `ExperimentAnalysis.get_best_trial` named another."""
     inner = InMemoryReporter(root=tmp_path / "reports")
     reporter = FunctionReporter(inner, TRAINABLE, "score")
-    reporter.report({"score": 0.5})
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    reporter.report({"score": 0.5}, checkpoint)
     with pytest.raises(TrialError, match=f"trainable {TRAINABLE}: score is nan at epoch 2"):
-        reporter.report({"score": float("nan")})
+        reporter.report({"score": float("nan")}, checkpoint)
     assert [r["score"] for r in inner.reports] == [0.5]
 
 
