@@ -119,3 +119,29 @@ def test_an_epoch_that_does_not_grow_fails_the_trial(tmp_path: Path, epochs: lis
     ):
         reporter.report({"val_macro_f1": 0.4, "epoch": bad}, checkpoint)
     assert [r["epoch"] for r in inner.reports] == good
+
+
+@pytest.mark.slow
+def test_trials_tied_on_the_best_score_give_one_winner_everywhere(
+    ray_cluster: object, sample_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Trial a peaks at 0.7 after 4 epochs, trial b at 0.7 after 3: `run` named the first it met with
+    the best value, `results` (and so `export`) the one with fewer epochs."""
+    from seqsweep.results.experiment import read_experiment
+
+    path = no_retry_sweep_file(
+        tmp_path,
+        "tied",
+        sample_db_url,
+        {"trainable": "scripted_function:train"},
+        {"spec": {"type": "choice", "values": ["a:0.5,0.7,0.7,0.6", "b:0.3,0.7,0.2"]}},
+        {"algorithm": "grid", "num_samples": 2, "max_concurrent": 2, "seed": 1},
+    )
+    assert cli.main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    named = re.search(r"best val_macro_f1 0\.7000 \(trial (\S+)\)", out)
+    assert named, out
+    experiment = read_experiment(Path(load_sweep(path).file.storage_path) / "tied")
+    winner = experiment.ranked()[0]
+    assert winner.epochs_run == 3
+    assert named.group(1) == winner.trial_id

@@ -36,7 +36,7 @@ from seqsweep.errors import ConfigError, NoValidTrialsError, error_line
 from seqsweep.layout import STATE_GLOB, STUDY_DB, SWEEP_COPY, is_tune_experiment, study_db_url
 from seqsweep.search_spaces.mixed import MODEL_KEY, applies_to, lookup
 from seqsweep.search_spaces.sweep import SweepSpec, parse_sweep
-from seqsweep.tuning.reports import one_row_per_epoch
+from seqsweep.tuning.reports import epochs_run, one_row_per_epoch, rank_key
 from seqsweep.tuning.retention import kept_checkpoints
 from seqsweep.tuning.sweep_copy import check_sweep_copy
 
@@ -131,8 +131,10 @@ class Experiment:
                 f"{self.path}: no valid trial to rank by {self.metric} ({counts}); "
                 f"errored and NaN trials never win"
             )
-        sign = -1.0 if self.mode == "max" else 1.0
-        return sorted(candidates, key=lambda t: (sign * float(t.best_value or 0.0), t.epochs_run, t.trial_id))
+        return sorted(
+            candidates,
+            key=lambda t: rank_key(float(t.best_value or 0.0), self.mode, t.epochs_run, t.trial_id),
+        )
 
     def top(self, k: int) -> list[TrialSummary]:
         if k < 1:
@@ -270,7 +272,7 @@ def _summarise(
         val_macro_f1=_float(row.get(VAL_MACRO_F1)),
         val_accuracy=_float(row.get(VAL_ACCURACY)),
         best_metrics={k: _float(row.get(k)) for k in SEARCH_METRICS if k in row},
-        epochs_run=_epochs_run(frame),
+        epochs_run=epochs_run(frame),
         # a training function that never reports final_epoch: unknown, not "stopped early"
         stopped_early=(not bool(last.get(FINAL_EPOCH, False)))
         if status == OK and FINAL_EPOCH in frame
@@ -382,14 +384,6 @@ def _history(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
 def _epoch_of(row: dict[str, Any]) -> int | None:
     value = row.get(EPOCH, row.get("training_iteration"))
     return int(value) if value is not None and not pd.isna(value) else None
-
-
-def _epochs_run(frame: pd.DataFrame) -> int:
-    if frame.empty:
-        return 0
-    if EPOCH in frame and frame[EPOCH].notna().any():
-        return int(pd.to_numeric(frame[EPOCH]).max())
-    return len(frame)
 
 
 def _float(value: Any) -> float | None:

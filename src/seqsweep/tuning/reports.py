@@ -40,3 +40,19 @@ def latest_per_epoch(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         return rows
     last = {row[EPOCH]: row for row in rows}
     return [last[epoch] for epoch in sorted(last)]
+
+
+def epochs_run(frame: pd.DataFrame) -> int:
+    """The epochs a trial ran: its highest reported `epoch`, else its number of reports."""
+    if frame.empty:
+        return 0
+    if EPOCH in frame and frame[EPOCH].notna().any():
+        return int(pd.to_numeric(frame[EPOCH]).max())
+    return len(frame)
+
+
+def rank_key(value: float, mode: str, epochs: int, trial_id: str) -> tuple[float, int, str]:
+    """Sort key of a trial, best first: the better value of the search metric (`mode` "max" or "min"),
+    then fewer epochs, then the trial id. `run`'s summary line, `results` and `export` all break ties
+    with it, so they name one winner."""
+    return (-value if mode == "max" else value, epochs, trial_id)

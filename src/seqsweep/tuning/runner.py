@@ -61,7 +61,7 @@ from seqsweep.tuning.experiment_state import (
     state_files,
 )
 from seqsweep.tuning.progress import SweepProgress
-from seqsweep.tuning.reports import one_row_per_epoch
+from seqsweep.tuning.reports import epochs_run, one_row_per_epoch, rank_key
 from seqsweep.tuning.retention import prune_checkpoints
 from seqsweep.tuning.searchers import (
     PruningOptunaSearch,
@@ -768,6 +768,7 @@ def _outcome(
     grid: tune.ResultGrid, experiment_dir: Path, spec: SweepSpec, interrupted_by: int | None = None
 ) -> SweepOutcome:
     metric, mode = spec.file.search.metric, spec.file.search.mode
+    best: tuple[float, int, str] | None = None
     best_id, best_value = None, None
     for result in (grid[i] for i in range(len(grid))):
         if (
@@ -776,13 +777,16 @@ def _outcome(
             or metric not in result.metrics_dataframe
         ):
             continue
-        series = one_row_per_epoch(result.metrics_dataframe)[metric].dropna()
+        rows = one_row_per_epoch(result.metrics_dataframe)
+        series = rows[metric].dropna()
         series = series[series.map(math.isfinite)]
         if series.empty:
             continue
         value = float(series.max() if mode == "max" else series.min())
-        if best_value is None or (value > best_value if mode == "max" else value < best_value):
-            best_id, best_value = (result.metrics or {}).get("trial_id"), value
+        trial_id = str((result.metrics or {}).get("trial_id"))
+        key = rank_key(value, mode, epochs_run(rows), trial_id)  # ties as `results` breaks them
+        if best is None or key < best:
+            best, best_id, best_value = key, trial_id, value
     finished = _saved_finished_trials(experiment_dir) if interrupted_by is not None else None
     if finished is None:
         finished = _finished_trials(grid)
