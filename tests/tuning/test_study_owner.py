@@ -204,3 +204,21 @@ def test_a_refused_warm_start_leaves_nothing_another_sweep_of_its_name_adopts(
     maximising = load_sweep(write_sweep(name="adopted", search={"metric": "val_macro_f1", "mode": "max"}))
     with pytest.raises(ConfigError, match="holds 1 trials made for mode min, and this sweep's mode is max"):
         claim_study(url, maximising, experiment_id, experiment)
+
+
+def test_a_ray_setting_that_drops_the_checkpoints_epoch_is_refused(
+    write_sweep: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE=1 the pruning could not tell the latest checkpoint
+    (no `training_iteration` stored with it) and deleted it; `results` then had no test scores."""
+    monkeypatch.setenv("TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE", "1")
+    path = write_sweep(name="only_score")
+    assert cli.main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "$TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE is set" in err and err.count("\n") == 1
+    assert not (Path(load_sweep(path).file.storage_path) / "only_score").exists()
+    assert cli.main(["resume", str(tmp_path / "runs" / "only_score")]) == 2
+    assert "$TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE is set" in capsys.readouterr().err

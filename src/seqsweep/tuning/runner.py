@@ -193,6 +193,7 @@ def with_resolved_database(spec: SweepSpec) -> SweepSpec:
 def run_sweep(
     spec: SweepSpec, *, address: str | None = None, storage: str | None = None, stream: IO[str] | None = None
 ) -> SweepOutcome:
+    check_tune_environment()
     spec = with_database(spec, None)  # a submitted sweep's driver finds the password on the head
     spec = with_resolved_database(spec)
     root = storage_root(spec, storage)
@@ -291,6 +292,7 @@ def resume_sweep(
     `time_budget_s` replaces `search.time_budget_s`, counted over the sweep's whole elapsed time.
     Both are written into the experiment's `sweep.yaml`. Raises ConfigError (one line) on bad input.
     """
+    check_tune_environment()
     experiment_dir = Path(experiment_dir).expanduser().resolve()
     if not is_started_experiment(experiment_dir) or not (experiment_dir / SWEEP_COPY).exists():
         raise ConfigError(
@@ -695,6 +697,23 @@ def _trainable(spec: SweepSpec, bundle: Any, experiment_dir: Path) -> Any:
     if parallel is not None:
         trainable = waiting_for_train_run(trainable)
     return tune.with_resources(trainable, resources)
+
+
+def check_tune_environment() -> None:
+    """ConfigError (one line) for a Ray setting seqsweep's checkpoint handling cannot work under.
+
+    `TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE` makes Tune keep only the score with each checkpoint:
+    without its `training_iteration` the pruning after the sweep (`retention`) could not tell the latest
+    checkpoint and deleted it, and `results` and `export` found no checkpoint at the best epoch.
+    """
+    from ray._private import ray_constants
+    from ray.train.constants import TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE as ONLY_SCORE
+
+    if ray_constants.env_bool(ONLY_SCORE, False):
+        raise ConfigError(
+            f"${ONLY_SCORE} is set: seqsweep keeps, prunes and finds checkpoints by the epoch stored with "
+            f"each one, which that setting drops; unset it"
+        )
 
 
 def quiet_tune() -> None:
