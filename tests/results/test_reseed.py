@@ -10,6 +10,7 @@ import pytest
 import yaml
 from ray import tune
 from results_helpers import GRU_PARAMS, tiny_sweep
+from sweep_driver import assert_ray_checkpoints_exist
 
 import seqsweep.results.reseed as reseed_module
 from seqsweep import cli
@@ -26,10 +27,10 @@ pytestmark = pytest.mark.slow
 def one_epoch_sweep(
     ray_cluster: object, sample_db_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """A 3-trial, 1-epoch GRU sweep on the sample database."""
+    """A 3-trial, 2-epoch GRU sweep on the sample database (2 epochs: the reruns' pruning has work)."""
     root = tmp_path_factory.mktemp("reseed")
     sweep = tiny_sweep("tiny_reseed", "gru", GRU_PARAMS, sample_db_url, root / "runs")
-    sweep["params"]["epochs"] = 1
+    sweep["params"]["epochs"] = 2
     path = root / "sweep.yaml"
     path.write_text(yaml.safe_dump(sweep))
     outcome = run_sweep(load_sweep(path), stream=io.StringIO())
@@ -68,6 +69,10 @@ def test_reseed_trains_top_k_times_n_once_then_reuses(
     means = [r["mean"] for r in ranking]
     assert means == sorted(means, reverse=True)  # val_macro_f1, mode max
     assert "seed spread" in first["conclusion"]
+    # the reruns keep one checkpoint each, and nothing Ray hands out names a deleted one (Tune's own
+    # `num_to_keep` left result rows naming them)
+    for run in sorted((one_epoch_sweep / RESEED_DIR).iterdir()):
+        assert_ray_checkpoints_exist(run, reseed_module.reseed_trial)
 
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("the second call trained again")

@@ -226,6 +226,7 @@ def _train(
 ) -> None:
     from seqsweep.cluster.session import ray_session
     from seqsweep.trainables.base import TrialSettings
+    from seqsweep.tuning.retention import prune_checkpoints
     from seqsweep.tuning.runner import quiet_tune
 
     assert experiment.sweep is not None
@@ -245,6 +246,7 @@ def _train(
         fixed=spec.fixed,
         function=spec.file.trainable is not None,
         families=spec.families,
+        metric=spec.file.search.metric,
     )
     trainable = tune.with_resources(
         tune.with_parameters(reseed_trial, bundle=bundle, settings=settings),
@@ -263,15 +265,20 @@ def _train(
                 name=name,
                 storage_path=str(folder),
                 failure_config=tune.FailureConfig(max_failures=spec.file.failure.max_retries),
+                # every checkpoint kept while the reruns train, pruned after as a sweep's are: Tune's own
+                # `num_to_keep` deleted checkpoints its result rows still named
                 checkpoint_config=tune.CheckpointConfig(
-                    num_to_keep=1,
+                    num_to_keep=None,
                     checkpoint_score_attribute=experiment.metric,
                     checkpoint_score_order=experiment.mode,
                 ),
                 verbose=0,
             ),
         )
-        tuner.fit()
+        grid = tuner.fit()
+    prune_checkpoints(
+        grid, keep=1, metric=experiment.metric, mode=experiment.mode, experiment_dir=folder / name
+    )
 
 
 def _next_run_name(folder: Path) -> str:

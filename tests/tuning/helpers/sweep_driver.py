@@ -124,8 +124,9 @@ def barrier_sweep(barrier_dir: Path, cell_sizes: list[int], **sections: Any) -> 
     }
 
 
-def assert_ray_checkpoints_exist(experiment: Path) -> None:
-    """Every checkpoint `ExperimentAnalysis`, `Tuner.restore` and the result rows name exists."""
+def assert_ray_checkpoints_exist(experiment: Path, trainable: Any = None) -> None:
+    """Every checkpoint `ExperimentAnalysis`, `Tuner.restore` and the result rows name exists
+    (`trainable`: the one the experiment ran, `train_trial` by default)."""
     from ray import tune
 
     from seqsweep.trainables.tune_reporter import train_trial
@@ -139,7 +140,7 @@ def assert_ray_checkpoints_exist(experiment: Path) -> None:
             analysis.get_last_checkpoint(trial),
         ]
     assert all(c is not None and Path(c.path).is_dir() for c in handed_out), handed_out
-    grid = tune.Tuner.restore(str(experiment), trainable=train_trial).get_results()
+    grid = tune.Tuner.restore(str(experiment), trainable=trainable or train_trial).get_results()
     listed = [c.path for result in grid for c, _ in result.best_checkpoints]
     assert listed and all(Path(p).is_dir() for p in listed), listed
     for trial_dir in trial_dirs(experiment):
