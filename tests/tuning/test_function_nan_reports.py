@@ -6,6 +6,7 @@ its best, and Optuna records the trial FAIL (so TPE never learns from it)."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +146,13 @@ def test_trials_tied_on_the_best_score_give_one_winner_everywhere(
     winner = experiment.ranked()[0]
     assert winner.epochs_run == 3
     assert named.group(1) == winner.trial_id
+
+    # the winner's best checkpoint deleted by hand: `results` and `export` name it and exit 2 (a training
+    # function's sweep said "no kept checkpoint ... report a checkpoint_dir" and exited 0)
+    assert winner.checkpoint is not None
+    shutil.rmtree(winner.checkpoint)
+    assert cli.main(["results", str(experiment.path), "--top", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"the checkpoint of its best epoch (2) {winner.checkpoint} is not on disk" in err
+    assert cli.main(["export", str(experiment.path), "--out", str(tmp_path / "bundle")]) == 2
+    assert f"({winner.checkpoint}) is not on disk" in capsys.readouterr().err

@@ -272,6 +272,9 @@ def function_test_unavailable(experiment: Experiment, winners: list[TrialSummary
             f"test scores unavailable: the training function {function} has no `{PREDICT_HOOK}(checkpoint_dir, "
             f"windows)` hook in {module} (importable here), so its winners are ranked on validation only"
         )
+    deleted = next((t for t in winners if t.missing_checkpoint is not None), None)
+    if deleted is not None:
+        raise ConfigError(_missing_checkpoint(deleted))
     without = [t.trial_id for t in winners if t.checkpoint is None]
     if without:
         return (
@@ -279,6 +282,16 @@ def function_test_unavailable(experiment: Experiment, winners: list[TrialSummary
             f"epoch (report a checkpoint_dir each step, or raise checkpoints.keep)"
         )
     return None
+
+
+def _missing_checkpoint(trial: TrialSummary) -> str:
+    """One line: the trial's best-epoch checkpoint is not on disk, naming the folder its report names."""
+    where = f" {trial.missing_checkpoint}" if trial.missing_checkpoint else ""
+    return (
+        f"trial {trial.trial_id}: the checkpoint of its best epoch ({trial.best_epoch}){where} is not on "
+        f"disk (checkpoints.keep did not keep it, or it was deleted); restore it, raise checkpoints.keep, "
+        f"or pick another trial"
+    )
 
 
 def evaluate_split(
@@ -354,11 +367,7 @@ def winner_outputs(
     from seqsweep.trainables import TrainableModel
 
     if trial.checkpoint is None:
-        raise ConfigError(
-            f"trial {trial.trial_id}: the checkpoint of its best epoch ({trial.best_epoch}) is not on disk "
-            f"(checkpoints.keep did not keep it, or it was deleted); raise checkpoints.keep, or pick "
-            f"another trial"
-        )
+        raise ConfigError(_missing_checkpoint(trial))
     checkpoint = Path(trial.checkpoint)
     framework, model = load_trial_checkpoint(trial.trial_id, checkpoint, cpus)
     framework.require_predicts(model, checkpoint)

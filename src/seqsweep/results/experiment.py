@@ -93,6 +93,9 @@ class TrialSummary:
     """One line: why the trial errored, or why it cannot be ranked."""
     history: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
     """Per-report rows: epoch, train_loss, val_loss, val_macro_f1, val_accuracy."""
+    missing_checkpoint: str | None = None
+    """The folder the best epoch's report names as its checkpoint when it is not on disk (deleted by
+    hand: pruning never removes the best one and clears the reports' names of those it removes)."""
 
     @property
     def ranked(self) -> bool:
@@ -261,6 +264,12 @@ def _summarise(
     best = _best_row(frame, metric, mode, _kept_iterations(result)) if status in RANKED_STATES else None
     checkpoint = _checkpoint_of(result, best) if best is not None else None
     row = best or {}
+    named = row.get("checkpoint_dir_name")
+    missing = (
+        str(Path(result.path) / named)
+        if checkpoint is None and isinstance(named, str) and named and result.path
+        else None
+    )
     return TrialSummary(
         trial_id=str(trial.trial_id),
         family=family,
@@ -280,6 +289,7 @@ def _summarise(
         plateau_stopped=bool(last.get(EARLY_STOPPED, False)) if status == OK else False,
         wall_time_s=_float(last.get("time_total_s")),
         checkpoint=checkpoint,
+        missing_checkpoint=missing,
         path=str(result.path) if result.path else None,
         error=error,
         history=history,

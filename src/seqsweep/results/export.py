@@ -109,9 +109,10 @@ def export_bundle(
         )
     trial = experiment.trial(trial_id) if trial_id else experiment.ranked()[0]
     if not trial.ranked or trial.checkpoint is None:
+        where = f" ({trial.missing_checkpoint})" if trial.missing_checkpoint else ""
         why = (
             trial.error
-            or "its best epoch's checkpoint is not on disk: checkpoints.keep did not keep it, or it was deleted"
+            or f"its best epoch's checkpoint{where} is not on disk: checkpoints.keep did not keep it, or it was deleted"
         )
         raise ConfigError(
             f"--trial {trial.trial_id}: cannot export a trial with status {trial.status} ({why})"
