@@ -81,11 +81,18 @@ def test_sigint_stops_without_pruning_and_resume_goes_on_from_disk(
     assert _epochs(first_rows) == [1, 2, 3]
     second_epoch_1 = [r for r in result_rows(second_dir) if r["epoch"] == 1]
 
+    # a report `results` wrote on the interrupted sweep: out of date once the resume trains and prunes
+    stale = experiment / "report" / "leaderboard.csv"
+    stale.parent.mkdir()
+    stale.write_text("rank,trial_id\n1,old\n")
+
     release(barrier)
     resumed = start("resume", str(experiment))
     output = finish(resumed, timeout_s=400)
     assert resumed.returncode == 0, output
     assert "2 trials, 0 errored" in output
+    assert not stale.parent.exists(), "a report written before the resume was left naming pruned checkpoints"
+    assert f"report: removed {stale.parent}" in output
 
     assert _unpruned(result_rows(first_dir)) == _unpruned(first_rows), "the finished trial ran again"
     second_rows = result_rows(second_dir)

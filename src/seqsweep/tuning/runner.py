@@ -41,6 +41,7 @@ from seqsweep.errors import ConfigError, DataError, error_line
 from seqsweep.layout import (
     DATASET_FILE,
     EXPERIMENT_ID_FILE,
+    REPORT_DIR,
     SEARCH_STATE_GLOB,
     SWEEP_COPY,
     TRAIN_SCRATCH,
@@ -768,6 +769,7 @@ def _finish(
         )
         shutil.rmtree(experiment_dir / TRAIN_SCRATCH, ignore_errors=True)
     replay_repeated_epochs(experiment_dir)  # a retried trial's lost attempt no longer ranks it in Ray's view
+    _drop_stale_report(experiment_dir)
     outcome = _outcome(grid, experiment_dir, spec, interrupted_by)
     if interrupted_by is None and budget is not None and budget.reason() is not None:
         outcome = dataclasses.replace(outcome, ended_by=budget.reason())
@@ -851,6 +853,21 @@ def _saved_finished_trials(experiment_dir: Path) -> int | None:
         return None
     entries = StateFile(files[-1]).entries
     return sum(1 for entry in entries if entry.status in FINISHED_STATUSES)
+
+
+def _drop_stale_report(experiment_dir: Path) -> None:
+    """Remove the `results` report in `DIR/report` written before this `resume` trained on: its
+    leaderboard, scores and winners' checkpoint paths (some now pruned) describe the experiment as it
+    was. `results` writes it again."""
+    report = experiment_dir / REPORT_DIR
+    if report.is_dir():
+        shutil.rmtree(report, ignore_errors=True)
+        logger.info(
+            "report: removed %s, written by `results` before this sweep went on (its scores and checkpoints "
+            "are out of date); run `seqsweep results %s` again",
+            report,
+            experiment_dir,
+        )
 
 
 def _finished_trials(grid: tune.ResultGrid) -> int:
