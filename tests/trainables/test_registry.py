@@ -43,6 +43,18 @@ def test_user_model_import_errors_are_one_line(spec: str, fragment: str) -> None
     assert fragment in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("status", [0, 4])
+def test_a_user_module_that_exits_while_imported_is_one_line(
+    status: int, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sys.exit(0)` at a user module's import ended `run` with exit 0, no line and nothing trained."""
+    name = f"exiting_module_{status}"
+    (tmp_path / f"{name}.py").write_text(f"import sys\nsys.exit({status})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(UnknownModelError, match=rf"cannot import module '{name}' \(SystemExit: {status}\)"):
+        resolve_family(f"{name}:build")
+
+
 def test_user_function_must_return_a_model() -> None:
     family = resolve_family("tiny_user_models:not_a_model")
     with pytest.raises(ConfigError, match=r"returned str; expected a keras\.Model or a torch\.nn\.Module"):

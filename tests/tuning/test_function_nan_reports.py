@@ -156,3 +156,22 @@ def test_trials_tied_on_the_best_score_give_one_winner_everywhere(
     assert f"the checkpoint of its best epoch (2) {winner.checkpoint} is not on disk" in err
     assert cli.main(["export", str(experiment.path), "--out", str(tmp_path / "bundle")]) == 2
     assert f"({winner.checkpoint}) is not on disk" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_a_function_calling_sys_exit_fails_its_trial_in_one_line(
+    status: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tune took `sys.exit(0)` in a training function for its end and failed on its own assertion ("Should
+    not have reached here. The TuneController should not have scheduled ..."), the trial's only line."""
+    from seqsweep.testing import make_bundle
+    from seqsweep.trainables.function import train_function
+
+    name = f"exiting_function_{status}"
+    (tmp_path / f"{name}.py").write_text(
+        f"import sys\n\ndef train(config, data, reporter):\n    sys.exit({status})\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    inner = InMemoryReporter(root=tmp_path / "reports")
+    with pytest.raises(TrialError, match=rf"{name}:train: the function called sys.exit\({status}\) after 0"):
+        train_function(f"{name}:train", {}, make_bundle(n_rows=100), inner)

@@ -78,7 +78,7 @@ def predict_hook(spec: str) -> Callable[[Path, np.ndarray], np.ndarray] | None:
     module_name = spec.partition(":")[0]
     try:
         module = importlib.import_module(module_name)
-    except Exception:  # results must not crash on a module that is not importable here
+    except (Exception, SystemExit):  # results must not crash (or exit) on a module not importable here
         return None
     hook = getattr(module, PREDICT_HOOK, None)
     return hook if callable(hook) else None
@@ -291,7 +291,14 @@ def train_function(
     cpus = device().cpus if callable(device) else 1
     view = DatasetView(bundle, seed=trial_seed(sweep_seed, reporter.trial_id), cpus=cpus)
     forwarding = FunctionReporter(reporter, trainable, metric)
-    function({**(fixed or {}), **config}, view, forwarding)
+    try:
+        function({**(fixed or {}), **config}, view, forwarding)
+    except SystemExit as exc:
+        # Tune took it for the function's end and then failed on an assertion of its own
+        raise TrialError(
+            f"trainable {trainable}: the function called sys.exit({exc.code!r}) after {forwarding.reports} "
+            f"report(s); return from it instead"
+        ) from None
     forwarding.check_reported()
 
 

@@ -131,7 +131,13 @@ def _train_trial(
                 metric=settings.metric,
             )
             return
-        train(config, dataset, settings, reporter, reporter.device_settings())
+        try:
+            train(config, dataset, settings, reporter, reporter.device_settings())
+        except SystemExit as exc:  # user code's sys.exit(): Tune took it for the end, then asserted
+            raise TrialError(
+                f"model {settings.model}: its code called sys.exit({exc.code!r}) during training; raise an "
+                f"exception or return instead"
+            ) from None
     finally:
         reporter.close()
 

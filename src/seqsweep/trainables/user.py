@@ -33,7 +33,8 @@ def import_function(spec: str) -> Callable[..., Any]:
         raise UnknownModelError(f"model {spec!r}: write a user model as 'package.module:function'")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # any error while importing the user's module
+    except (Exception, SystemExit) as exc:  # any error while importing the user's module; a `sys.exit()`
+        # there ended the command with its status and no line (exit 0: nothing trained, said nothing)
         raise UnknownModelError(
             f"model {spec!r}: cannot import module {module_name!r} ({type(exc).__name__}: {exc})"
         ) from None
