@@ -63,7 +63,17 @@ USER_MODEL = "spatial_user_model:build"
         ),
         (FailureSettings, {"max_retries": -1}, "failure.max_retries: must be >= 0, got -1"),
         (CheckpointSettings, {"keep": 0}, "checkpoints.keep: must be >= 1, got 0"),
-        (SweepFile, {"name": "two words"}, "sweep.name: must be a non-empty name without spaces or slashes"),
+        (SweepFile, {"name": "two words"}, "sweep.name: must be a non-empty name without blanks, control"),
+        (
+            SweepFile,
+            {"name": "a\x00b"},
+            "sweep.name: must be a non-empty name without blanks, control characters or slashes, got 'a\\x00b'",
+        ),  # "embedded null byte", exit 3
+        (
+            SweepFile,
+            {"name": "a\nb"},
+            "sweep.name: must be a non-empty name without blanks, control characters or slashes, got 'a\\nb'",
+        ),  # the valid line split in two
         (SweepFile, {"name": ".."}, "sweep.name: '..' cannot name an experiment folder of the storage path"),
         (SweepFile, {"name": "."}, "sweep.name: '.' cannot name an experiment folder"),
         (SweepFile, {"name": "datasets"}, "sweep.name: 'datasets' cannot name an experiment folder"),

@@ -163,8 +163,12 @@ def check_sweep_name(name: str) -> None:
     `datasets` (the dataset cache, `seqsweep.layout.DATASETS_DIR`). Raises ConfigError (one line)."""
     from seqsweep.layout import DATASETS_DIR
 
-    if not name or any(c in name for c in "/\\ "):
-        raise ConfigError(f"sweep.name: must be a non-empty name without spaces or slashes, got {name!r}")
+    if not name or any(c in name for c in "/\\") or any(c.isspace() or not c.isprintable() for c in name):
+        # a NUL reached the file system as "embedded null byte" (exit 3, after the build); a newline
+        # split the name over two lines of every message
+        raise ConfigError(
+            f"sweep.name: must be a non-empty name without blanks, control characters or slashes, got {name!r}"
+        )
     if len(name.encode()) > MAX_NAME_BYTES:
         raise ConfigError(
             f"sweep.name: at most {MAX_NAME_BYTES} bytes (it names a folder, and trial folders add to it), "
