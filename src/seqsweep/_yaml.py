@@ -15,6 +15,7 @@ what to write instead.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -116,3 +117,19 @@ def describe_error(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None) or " ".join(str(exc).split())[:200]
     where = f" at line {mark.line + 1}" if mark is not None else ""
     return f"{problem}{where}"
+
+
+def read_yaml_file(path: Path, what: str) -> str:
+    """The text of the YAML file at `path` (UTF-8); ConfigError (one line) naming the file when it cannot
+    be read or is not UTF-8 (`what` says what to save it as, e.g. "the sweep file")."""
+    from seqsweep.errors import ConfigError
+
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r}); save "
+            f"{what} as UTF-8 YAML"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None

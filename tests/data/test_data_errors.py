@@ -239,3 +239,21 @@ def test_a_dataset_spec_with_a_key_written_twice_is_refused(
     assert code == 2
     assert err.splitlines() == [err]
     assert "key 'lookback' is written twice (first at line 2) at line 4" in err
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["dataset:\n  symbols: [CAF\u00c9USDT]\n".encode("latin-1"), b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe"],
+    ids=["latin-1", "binary"],
+)
+def test_a_dataset_spec_that_is_not_utf8_is_one_line(
+    content: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`data build SPEC` read the file with the locale's codec and ended in exit 3 (UnicodeDecodeError)
+    where `validate` names the file in one line."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_bytes(content)
+    assert main(["data", "build", str(spec), "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{spec}: not UTF-8 text (byte " in err
+    assert "save the dataset spec as UTF-8 YAML" in err

@@ -140,14 +140,14 @@ def _build_parser(actions: Any) -> None:
 def _read_spec_file(path: str) -> dict[str, Any]:
     import yaml
 
-    from seqsweep._yaml import describe_error, load_strict
+    from seqsweep._yaml import describe_error, load_strict, read_yaml_file
 
     try:
-        data = load_strict(Path(path).expanduser().read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+        data = load_strict(read_yaml_file(Path(path).expanduser(), "the dataset spec"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {describe_error(exc)}") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from seqsweep._config import from_mapping, to_mapping
-from seqsweep._yaml import describe_error, load_strict
+from seqsweep._yaml import describe_error, load_strict, read_yaml_file
 from seqsweep.constants import MIN_MODE_METRICS, SEARCH_METRICS, VAL_MSE
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import ConfigError
@@ -195,15 +195,7 @@ def load_sweep(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Sweep
             raise ConfigError(f"sweep {name_or_path}: the environment variable {variable} is not set")
         return load_sweep_text(os.environ[variable], where=name_or_path, overrides=overrides)
     path = resolve_sweep_path(name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r}); save the "
-            "sweep file as UTF-8 YAML"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    text = read_yaml_file(path, "the sweep file")
     return load_sweep_text(text, where=str(path), overrides=overrides)
 
 
