@@ -151,6 +151,7 @@ def test_a_negative_sample_seed_is_refused(tmp_path: Path, capsys: pytest.Captur
         (errno.EROFS, "choose a folder on a writable file system"),
         (errno.ENAMETOOLONG, "choose a shorter path or name"),
         (errno.EACCES, "give yourself access to it or choose another path"),
+        (errno.EPERM, "choose a folder you may write"),  # an immutable folder: exit 3 before
     ],
 )
 def test_an_os_error_the_user_can_fix_is_one_line_saying_what_to_do(
@@ -168,6 +169,20 @@ def test_an_os_error_the_user_can_fix_is_one_line_saying_what_to_do(
     assert cli.main([]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"seqsweep: error: /data/report/index.html: refused; {fix}"
+    ]
+
+
+def test_validate_refuses_a_storage_path_that_is_a_file_as_run_does(
+    write_sweep: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`validate` dry-built the dataset and then failed writing its cache under the file: exit 3."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    path = write_sweep(name="filed", storage_path=str(blocker))
+    assert cli.main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"seqsweep: error: storage_path (--storage) {blocker}: {blocker} is a file; give a folder"
     ]
 
 

@@ -49,7 +49,7 @@ EXIT_UNEXPECTED = 3
 EXIT_INTERRUPTED = 130
 """Exit code of a command stopped by Ctrl-C (SIGINT), as a shell reports it."""
 WRITE_ERRNOS: frozenset[int] = frozenset(
-    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.ENAMETOOLONG}
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}
 )
 """OS errors of a write the user can fix (a full disk or quota, a read-only or forbidden folder, a name too
 long): one line naming the path, exit 2."""
@@ -354,6 +354,7 @@ OS_ERROR_FIXES: dict[int, str] = {
     errno.EDQUOT: "free space within your quota or choose another folder",
     errno.EROFS: "choose a folder on a writable file system",
     errno.EACCES: "give yourself access to it or choose another path",
+    errno.EPERM: "choose a folder you may write",  # an immutable or special one refuses even root
     errno.ENAMETOOLONG: "choose a shorter path or name",
 }
 """What to do about each of `WRITE_ERRNOS` (a denied read is fixed otherwise than a full disk)."""

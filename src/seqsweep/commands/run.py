@@ -150,6 +150,10 @@ def validate_command(args: argparse.Namespace) -> int:
 
     if args.cache_dir:
         writable_folder(Path(args.cache_dir), "--cache-dir")  # refused now, not after the dry build
+    elif "://" not in spec.file.storage_path:
+        from seqsweep.tuning.runner import check_storage_root
+
+        check_storage_root(Path(spec.file.storage_path).expanduser().resolve())  # as `run` refuses it
     cache_dir = args.cache_dir or dry_run_cache_dir(spec)
     # a bounded query: read in this process, without starting Ray
     bundle = build_dataset(
