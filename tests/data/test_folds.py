@@ -200,3 +200,6 @@ def test_too_many_folds_or_none_is_refused(sample_db_url: str, tmp_path: Path) -
     # train 0.7, valid 0.15: five folds leave fold 0 a train period of 0.1 < 0.15
     with pytest.raises(ConfigError, match=r"dataset.split.folds: 5 folds leave fold 0 .* of train"):
         build_dataset(spec(sample_db_url, folds=5), cache_dir=tmp_path, in_process=True)
+    # a million folds: their starts overflowed int64 (ns) and passed the check, then exit 3
+    with pytest.raises(ConfigError, match=r"dataset.split.folds: 1000000 folds leave fold 0 .* of train"):
+        build_dataset(spec(sample_db_url, folds=1_000_000), cache_dir=tmp_path, in_process=True)

@@ -49,13 +49,16 @@ def fold_blocks(boundaries: tuple[int, int], n_folds: int) -> np.ndarray:
     return np.stack([starts, starts + length], axis=1)
 
 
-def check_fold_span(blocks: np.ndarray, common_start: int, n_folds: int) -> None:
+def check_fold_span(boundaries: tuple[int, int], common_start: int, n_folds: int) -> None:
     """ConfigError when fold 0 would train on less time than one validation block (or on nothing).
 
-    `common_start`: the first timestamp (ns) every symbol covers, where the plain split's fractions start.
+    `boundaries`: (valid start, test start) in ns, as for `fold_blocks`; `common_start`: the first
+    timestamp (ns) every symbol covers, where the plain split's fractions start. Computed in Python
+    integers, before `fold_blocks`: a million folds overflowed int64 there and passed this check.
     """
-    length = int(blocks[0, 1] - blocks[0, 0])
-    train = int(blocks[0, 0]) - int(common_start)
+    valid_start, test_start = (int(b) for b in boundaries)
+    length = test_start - valid_start
+    train = valid_start - length * (n_folds - 1) - int(common_start)
     if train < length or train <= 0:
         raise ConfigError(
             f"dataset.split.folds: {n_folds} folds leave fold 0 {pd.Timedelta(max(train, 0))} of train "
@@ -104,8 +107,8 @@ def build_folds(
     n_folds = spec.split.folds
     if n_folds <= 1:
         return None
+    check_fold_span(boundaries, common_start, n_folds)
     blocks = fold_blocks(boundaries, n_folds)
-    check_fold_span(blocks, common_start, n_folds)
     lookback, horizon = spec.lookback, spec.horizon
     scales, shifts, target_scales, thresholds = [], [], [], []
     ranges: dict[str, list[np.ndarray]] = {"train": [], "valid": []}
