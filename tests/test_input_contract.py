@@ -252,3 +252,22 @@ def test_a_closed_stdout_is_no_traceback(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "error",
+    [OSError("26400 requested and 16352 written"), OSError(errno.ENOSPC, "No space left on device")],
+    ids=["numpy short write", "write without a file name"],
+)
+def test_a_full_disk_met_while_writing_names_the_folder(error: OSError, tmp_path: Path) -> None:
+    """A full disk met by numpy's `np.save` (an OSError with no errno) ended the dataset cache's save in
+    exit 3; met by a plain `write` (no file name) `results --out` and `export --out` said only "No space
+    left on device", without the folder."""
+    from seqsweep._fs import naming_path
+
+    target = tmp_path / "report"
+    with pytest.raises(OSError) as raised, naming_path(target):
+        raise error
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(target)
+    assert cli.os_error_line(raised.value).startswith(f"{target}: ")
+    assert cli.os_error_line(raised.value).endswith("; free space or choose another folder")

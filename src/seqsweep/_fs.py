@@ -7,6 +7,7 @@ old content or the new, never half of either; a writer that dies leaves at most 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -36,6 +37,19 @@ def atomic_write_json(
     """Replace `path` with `payload` as JSON (`json.dumps` arguments; a final newline unless told not)."""
     text = json.dumps(payload, indent=indent, sort_keys=sort_keys, default=default)
     atomic_write_text(path, text + ("\n" if newline else ""))
+
+
+@contextmanager
+def naming_path(path: Path) -> Iterator[None]:
+    """An OSError raised in the block without a file name (a full disk met by a `write` or a flush, numpy's
+    "26400 requested and 16352 written") is raised again naming `path`, so its one line says where;
+    one without an errno was a short write, which a full disk or quota causes (ENOSPC)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or isinstance(exc, FileNotFoundError | FileExistsError):
+            raise
+        raise OSError(exc.errno or errno.ENOSPC, exc.strerror or str(exc), str(path)) from exc
 
 
 @contextmanager

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from seqsweep import __version__
-from seqsweep._fs import atomic_dir
+from seqsweep._fs import atomic_dir, naming_path
 from seqsweep.constants import SPLITS
 from seqsweep.data.bundle import DatasetBundle, FoldData, Preprocessing, SplitWindows
 from seqsweep.data.spec import DatasetSpec
@@ -115,7 +115,7 @@ def save(
     if final.exists():
         return final
     # A folder of the same key written by another process meanwhile is kept (same key, same content).
-    with atomic_dir(final, replace=False) as tmp:
+    with atomic_dir(final, replace=False) as tmp, naming_path(final):
         for name, array in _arrays(bundle).items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
         manifest = {

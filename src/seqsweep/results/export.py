@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from seqsweep import __version__
-from seqsweep._fs import move_into_place, with_umask_mode, writable_folder
+from seqsweep._fs import move_into_place, naming_path, with_umask_mode, writable_folder
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.db_url import has_password, mask
@@ -130,22 +130,32 @@ def export_bundle(
     versus: Interval | None = None
     scores: tuple[float, float] | None = None
     try:
-        if refit_dir is not None:
-            refitted = refit_trial(experiment, trial, bundle, refit_dir)
-            evaluation, versus = score_on_test(trial, refitted, bundle)
-            scores = (evaluation.winners[0].scores["macro_f1"], evaluation.winners[1].scores["macro_f1"])
-        else:
-            tested = evaluate_winners(experiment, [trial], bundle).test
-            assert tested is not None  # test=True always scores the test split
-            evaluation = tested
-        checkpoint = refitted.checkpoint if refitted is not None else Path(str(trial.checkpoint))
-        framework, model_files, max_diff = _write_model(trial, bundle, temp, checkpoint)
-        _write_bundle_files(
-            experiment, trial, bundle, evaluation, framework, model_files, max_diff, temp, refitted, versus
-        )
-        fmt.write_checksums(temp)
-        files = sorted(str(p.relative_to(temp)) for p in temp.rglob("*") if p.is_file())
-        move_into_place(temp, target)
+        with naming_path(target):
+            if refit_dir is not None:
+                refitted = refit_trial(experiment, trial, bundle, refit_dir)
+                evaluation, versus = score_on_test(trial, refitted, bundle)
+                scores = (evaluation.winners[0].scores["macro_f1"], evaluation.winners[1].scores["macro_f1"])
+            else:
+                tested = evaluate_winners(experiment, [trial], bundle).test
+                assert tested is not None  # test=True always scores the test split
+                evaluation = tested
+            checkpoint = refitted.checkpoint if refitted is not None else Path(str(trial.checkpoint))
+            framework, model_files, max_diff = _write_model(trial, bundle, temp, checkpoint)
+            _write_bundle_files(
+                experiment,
+                trial,
+                bundle,
+                evaluation,
+                framework,
+                model_files,
+                max_diff,
+                temp,
+                refitted,
+                versus,
+            )
+            fmt.write_checksums(temp)
+            files = sorted(str(p.relative_to(temp)) for p in temp.rglob("*") if p.is_file())
+            move_into_place(temp, target)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise

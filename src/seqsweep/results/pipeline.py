@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqsweep._fs import writable_folder
+from seqsweep._fs import naming_path, writable_folder
 from seqsweep.errors import ConfigError
 from seqsweep.layout import REPORT_DIR
 from seqsweep.results.evaluate import Evaluations, evaluate_winners, load_dataset
@@ -115,25 +115,28 @@ def write_results(
     # user's own files in the folder stay.
     staging = Path(tempfile.mkdtemp(prefix=f".{report_dir.name}.", dir=report_dir.parent))
     try:
-        files = [
-            write_leaderboard_csv(experiment, staging / LEADERBOARD_CSV, persistence),
-            write_winners_json(staging / WINNERS_JSON, _document(experiment, winners, evaluations, reseeded)),
-        ]
-        confusion, title = None, ""
-        test = evaluations.test
-        if test is not None and test.winners:
-            confusion = test.winners[0].confusion
-            title = f"Winner {winners[0].trial_id} on the test split ({test.n_positions} labels)"
-        plots = write_plots(experiment, winners, staging, confusion=confusion, confusion_title=title)
-        sections = report_sections(experiment, top, evaluations, reseeded, plots.absent)
-        files += [p.path for p in plots.files]
-        files.append(write_report(experiment, plots.files, sections, staging, test))
-        for file in files:
-            os.replace(file, report_dir / file.name)
-        files = [report_dir / file.name for file in files]
-        remove_stale_figures(
-            report_dir, [dataclasses.replace(p, path=report_dir / p.path.name) for p in plots.files]
-        )
+        with naming_path(report_dir):
+            files = [
+                write_leaderboard_csv(experiment, staging / LEADERBOARD_CSV, persistence),
+                write_winners_json(
+                    staging / WINNERS_JSON, _document(experiment, winners, evaluations, reseeded)
+                ),
+            ]
+            confusion, title = None, ""
+            test = evaluations.test
+            if test is not None and test.winners:
+                confusion = test.winners[0].confusion
+                title = f"Winner {winners[0].trial_id} on the test split ({test.n_positions} labels)"
+            plots = write_plots(experiment, winners, staging, confusion=confusion, confusion_title=title)
+            sections = report_sections(experiment, top, evaluations, reseeded, plots.absent)
+            files += [p.path for p in plots.files]
+            files.append(write_report(experiment, plots.files, sections, staging, test))
+            for file in files:
+                os.replace(file, report_dir / file.name)
+            files = [report_dir / file.name for file in files]
+            remove_stale_figures(
+                report_dir, [dataclasses.replace(p, path=report_dir / p.path.name) for p in plots.files]
+            )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ResultsOutcome(experiment, top, winners, evaluations, report_dir, files, sections, reseeded)
