@@ -271,3 +271,53 @@ def test_a_full_disk_met_while_writing_names_the_folder(error: OSError, tmp_path
     assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(target)
     assert cli.os_error_line(raised.value).startswith(f"{target}: ")
     assert cli.os_error_line(raised.value).endswith("; free space or choose another folder")
+
+
+def _day_first_ohlcv(path: Path, rows: int = 6000) -> str:
+    """A SQLite `ohlcv` table whose `date` is day-first text (01/01/2024 00:00), 5-minute rows over 20
+    days (a day past the 12th tells day-first from month-first)."""
+    import sqlite3
+
+    import numpy as np
+    import pandas as pd
+
+    times = pd.date_range("2024-01-01", periods=rows, freq="5min")
+    close = 100 + np.cumsum(np.random.default_rng(0).normal(0, 1, rows))
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE ohlcv(date TEXT, open_price REAL, highest_price REAL, lowest_price REAL, "
+            "closing_price REAL, volume REAL)"
+        )
+        conn.executemany(
+            "INSERT INTO ohlcv VALUES (?, ?, ?, ?, ?, ?)",
+            zip(
+                times.strftime("%d/%m/%Y %H:%M"),
+                close,
+                close + 1,
+                close - 1,
+                close + 0.5,
+                close * 0 + 500.0,
+                strict=True,
+            ),
+        )
+    return f"sqlite:///{path}"
+
+
+def test_validate_agrees_with_run_on_dates_sql_cannot_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`validate` cut the rows by date for its dry build (the latest rows), which day-first text dates
+    cannot be cut by, and refused naming `max_rows_per_symbol`, a setting the sweep never had, while `run`
+    reads the table whole and builds it. A sweep that does set a cut is refused by both."""
+    url = _day_first_ohlcv(tmp_path / "dayfirst.db")
+    storage = f"storage_path={tmp_path / 'runs'}"
+    assert cli.main(["validate", "gru_ow", "--db", url, "--set", storage]) == 0
+    out = capsys.readouterr().out
+    assert "the dates are text SQL cannot cut by time, so the dry build reads every row" in out
+    assert "dataset dry build ok" in out
+    cut = ["--set", "dataset.max_rows_per_symbol=2000"]
+    assert cli.main(["validate", "gru_ow", "--db", url, "--set", storage, *cut]) == 2
+    assert (
+        "dataset.max_rows_per_symbol (the latest rows): SQLite holds ohlcv.date as text"
+        in capsys.readouterr().err
+    )

@@ -13,6 +13,11 @@ class DataError(SeqsweepError):
     """The database or the data in it cannot give the dataset that the spec asks for."""
 
 
+class DateCutError(DataError):
+    """The rows cannot be cut by date in SQL (a start/end bound, the latest rows): the `date` column is
+    text that SQL compares as text, not as time. A whole-table read, parsed in Python, is unaffected."""
+
+
 class UnknownModelError(ConfigError):
     """A sweep names a model family that is neither built in nor an importable `module:function`."""
 

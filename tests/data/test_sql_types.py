@@ -185,6 +185,19 @@ def test_a_date_column_whose_epochs_change_unit_is_refused(
         _rows(database)
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_sqlite_epochs_whose_digit_count_changes_are_one_spelling(database: str) -> None:
+    """Epoch seconds crossing 999999999 → 1000000000 (2001-09-09) were refused as dates "written two
+    ways": the text shape counted their digits, though SQLite compares numbers as numbers."""
+    hours = pd.date_range("2001-09-08 12:00", periods=48, freq="1h")
+    seconds = (sa.BigInteger(), [int(h.value // 10**9) for h in hours])
+    assert {len(str(v)) for v in seconds[1]} == {9, 10}
+    _write_joined(database, seconds, seconds)
+    rows = _rows(database)
+    assert list(rows["date"]) == list(hours)
+    assert (rows["yield"] == 4.0e-6).all()
+
+
 @pytest.mark.parametrize("database", ["mariadb"], indirect=True)
 def test_a_mariadb_bit_column_is_read_as_its_integer_value(database: str) -> None:
     """PyMySQL hands BIT over as bytes, and b'1' (49 stored) was read as the digit 1."""

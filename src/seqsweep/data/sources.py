@@ -64,7 +64,7 @@ from seqsweep.data.tables import (
     text_quote,
 )
 from seqsweep.db_url import check_unescaped_at, mask, resolve, scrub
-from seqsweep.errors import ConfigError, DataError
+from seqsweep.errors import ConfigError, DataError, DateCutError
 
 log = logging.getLogger(__name__)
 
@@ -607,7 +607,7 @@ def _check_server_date_columns(
                 if latest
                 else "the join on date"
             )
-            raise DataError(
+            raise (DataError if len(date_types) > 1 else DateCutError)(
                 f"{table}.date is a text column ({kind}) on {dialect}, which SQL compares and sorts as text, "
                 f"not as time, so {what} could pick the wrong rows; reload the table with `seqsweep data "
                 f"load-csv` (it stores dates as DATETIME) or alter the column to DATETIME"
@@ -685,8 +685,13 @@ def sqlite_date_text(
     with engine.connect() as conn:
         for table in tables:
             column = q(DATE)
+            # numbers are one shape whatever their digits (999302400 beside 1000000800): SQLite compares
+            # integers and reals as numbers; their unit is checked apart (`_table_epoch_unit`)
+            number = f"typeof({column}) IN ('integer', 'real')"
             sql = (
-                f"SELECT typeof({column}), length({column}), substr({column}, 11, 1), "
+                f"SELECT CASE WHEN {number} THEN 'number' ELSE typeof({column}) END, "
+                f"CASE WHEN {number} THEN 0 ELSE length({column}) END, "
+                f"CASE WHEN {number} THEN '' ELSE substr({column}, 11, 1) END, "
                 f"{column} GLOB '{ISO_DATE_GLOB}', {_sqlite_zone(column)}, min({column}) "
                 f"FROM {q(table)} WHERE {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 5"
             )
@@ -708,7 +713,7 @@ def sqlite_date_text(
     sorts = kind != "text" or SQLiteDateText.of(length - len(zone), separator, iso, "") is not None
     if spelling is None and (bounded or (latest and not sorts)):
         what = "dataset.start/end" if bounded else "dataset.max_rows_per_symbol (the latest rows)"
-        raise DataError(
+        raise DateCutError(
             f"{what}: SQLite holds {table}.date as {kind} values like {example!r}, which SQL compares and "
             f"sorts as text, not as time; reload the tables with `seqsweep data load-csv` (or rewrite "
             f"`date` as ISO text in UTC, e.g. 2024-01-09 00:00:00)"
