@@ -211,3 +211,29 @@ def test_dates_finer_than_a_microsecond_are_refused_not_cut(
     assert err.count("\n") == 1
     assert "column 'date': 2024-01-01 00:00:00.123456789 is finer than the microsecond a database keeps" in err
     assert PRICE_TABLE not in sa.inspect(sa.create_engine(url)).get_table_names()
+
+
+@pytest.mark.parametrize("deciding", ["6,852,900", None], ids=["decided later", "never decided"])
+def test_a_comma_is_decided_over_the_whole_column_whatever_the_chunks(
+    deciding: str | None, tmp_path: Path
+) -> None:
+    """The first chunk's "50,902"s alone were refused as ambiguous, where `dataset.csv` (read whole) saw a
+    later "6,852,900" and read thousands: one file, two answers. Now every chunk counts."""
+    from tests.data.tiny_prices import price_rows
+
+    volume = ["50,902"] * 30 + [deciding or "60,100"] + ["70,300"] * 9
+    hours = pd.date_range("2024-01-01", periods=len(volume), freq="1h").astype(str)
+    file = tmp_path / "crypto_price.csv"
+    price_rows(list(hours), volume).to_csv(file, index=False)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    if deciding is None:
+        with pytest.raises(DataError, match=r"column 'volume': the comma in '50,902' is ambiguous"):
+            load_csv(file, url, chunk_rows=10)
+        return
+    load_csv(file, url, chunk_rows=10)
+    stored = _read(url, PRICE_TABLE)["volume"].tolist()
+    assert stored[:30] == [50902.0] * 30 and stored[30] == 6852900.0
+    whole = price_rows(list(hours), volume)["volume"]
+    from seqsweep.data.ingest import parse_numeric
+
+    assert parse_numeric(whole, "volume").tolist() == stored

@@ -449,6 +449,10 @@ class NumberReader:
     """Where the column comes from (a file name), for the log line."""
     thousands: bool = False
     """Whether a value has shown the comma to be a thousands separator."""
+    undecided: Any = None
+    """The first value like 6,406 (one comma, three digits) met before any value decided the comma: read
+    as thousands meanwhile, refused by `finish` unless a later chunk shows it (1,234,567 or 6,179.90),
+    so a column read in chunks is decided as the whole column read at once is."""
 
     def __call__(self, values: pd.Series) -> pd.Series:
         """`values` (any dtype) → float64, same index; NULL, NaN and empty text → NaN.
@@ -514,15 +518,23 @@ class NumberReader:
         return numbers
 
     def _thousands_or_decimal_comma(self, grouped: pd.Series, original: pd.Series) -> None:
-        """Refuses grouped values that are all one comma and three digits (6,406): 6406 or 6.406?"""
+        """Notes grouped values that are all one comma and three digits (6,406): 6406 or 6.406? Until a
+        value decides it, `finish` refuses the column."""
         if not self.thousands:
             one_group = grouped.str.fullmatch(_ONE_GROUP.pattern).to_numpy(dtype=bool)
             if one_group.all():
-                raise DataError(
-                    f"column {self.column!r}: the comma in {_show(original.iloc[0])} is ambiguous "
-                    f"(thousands separator or decimal comma); write plain numbers (6406 or 6.406)"
-                )
-            self.thousands = True
+                if self.undecided is None:
+                    self.undecided = original.iloc[0]
+                return
+            self.thousands, self.undecided = True, None
+
+    def finish(self) -> None:
+        """DataError (one line) when the column's every grouped value, over all its chunks, was like 6,406."""
+        if self.undecided is not None and not self.thousands:
+            raise DataError(
+                f"column {self.column!r}: the comma in {_show(self.undecided)} is ambiguous "
+                f"(thousands separator or decimal comma); write plain numbers (6406 or 6.406)"
+            )
 
 
 def parse_numeric(values: pd.Series, column: str, *, source: str = "") -> pd.Series:
@@ -535,7 +547,10 @@ def parse_numeric(values: pd.Series, column: str, *, source: str = "") -> pd.Ser
     "0,500", or a column whose grouped values are all like "6,406": thousands or decimal comma?).
     `source` (a file name) prefixes the log. For a column read in chunks, keep one `NumberReader`.
     """
-    return NumberReader(column, source=source)(values)
+    reader = NumberReader(column, source=source)
+    numbers = reader(values)
+    reader.finish()
+    return numbers
 
 
 # --- symbols -------------------------------------------------------------------------------------
@@ -634,3 +649,8 @@ class FrameReader:
                 reader = self.numbers.setdefault(str(name), NumberReader(str(name), source=self.source))
                 columns[name] = reader(frame[name])
         return pd.DataFrame(columns, index=frame.index)
+
+    def finish(self) -> None:
+        """After the last chunk: DataError for a column whose every chunk left a decision open."""
+        for reader in self.numbers.values():
+            reader.finish()

@@ -127,6 +127,7 @@ def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[p
         for chunk in _raw_chunks(file, chunk_rows):
             rows += len(chunk)
             yield reader(chunk)
+        reader.finish()  # a decision left open by every chunk (6,406: thousands or decimal comma?)
         if rows == 0:  # it would replace a table with an empty one (a header-only export, a cut file)
             raise DataError("it holds a header and no rows; nothing was loaded, every table keeps its rows")
     except DataError as exc:
