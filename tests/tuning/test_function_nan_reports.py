@@ -175,3 +175,24 @@ def test_a_function_calling_sys_exit_fails_its_trial_in_one_line(
     inner = InMemoryReporter(root=tmp_path / "reports")
     with pytest.raises(TrialError, match=rf"{name}:train: the function called sys.exit\({status}\) after 0"):
         train_function(f"{name}:train", {}, make_bundle(n_rows=100), inner)
+
+
+@pytest.mark.slow
+def test_a_trial_whose_process_dies_is_one_line_without_rays_own(
+    ray_cluster: object, sample_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ray's driver printed "(raylet) A worker died or was killed while executing a task by an unexpected
+    system error ..." (600 characters, colour codes) before the trial's own line."""
+    path = no_retry_sweep_file(
+        tmp_path,
+        "dying",
+        sample_db_url,
+        {"trainable": "dying_function:train"},
+        {"lr": {"type": "uniform", "low": 0.0, "high": 1.0}},
+        {"algorithm": "random", "num_samples": 1, "max_concurrent": 1, "seed": 3},
+    )
+    assert cli.main(["run", str(path)]) == 1
+    captured = capsys.readouterr()
+    output = captured.out + captured.err
+    assert "(raylet)" not in output and "A worker died" not in output, output[-2000:]
+    assert [line for line in captured.out.splitlines() if " errored: " in line][0].startswith("trial ")

@@ -17,6 +17,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import ray
 
@@ -72,6 +73,7 @@ def ray_session(
 
 def _start(address: str | None, num_cpus: int | None) -> bool:
     """Connect or start Ray unless it is initialised already; whether this call started it."""
+    _quiet_cluster_errors()
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -84,6 +86,31 @@ def _start(address: str | None, num_cpus: int | None) -> bool:
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ConfigError(f"--address {address}: cannot connect to a Ray cluster there ({exc})") from None
     return True
+
+
+def _quiet_cluster_errors() -> None:
+    """Send the errors Ray's driver prints for the cluster (`(raylet) A worker died or was killed ...`,
+    600 characters with colour codes, when a trial's process exits or is killed) to the log at DEBUG
+    (`seqsweep -v` shows them): `log_to_driver=False` stops the workers' logs, not these. The trial's
+    own one line (`trial ... errored: ...`, its traceback in error.txt) says what happened.
+
+    Ray 2.60 prints them through `ray._private.worker.print_to_stdstream` with `pid` "raylet"; that
+    function is wrapped once, and any other line goes through unchanged.
+    """
+    import ray._private.worker as ray_worker
+
+    printer = getattr(ray_worker, "print_to_stdstream", None)
+    if printer is None or getattr(printer, "seqsweep_quiet", False):
+        return
+
+    def quiet(data: dict[str, Any], ignore_prefix: bool) -> None:
+        if isinstance(data, dict) and data.get("pid") == "raylet":
+            logger.debug("ray: %s", " ".join(str(line) for line in data.get("lines", [])))
+            return
+        printer(data, ignore_prefix)
+
+    quiet.seqsweep_quiet = True  # type: ignore[attr-defined]
+    ray_worker.print_to_stdstream = quiet
 
 
 CONNECT_CHECK_S = 10.0
