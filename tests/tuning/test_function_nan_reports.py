@@ -147,6 +147,22 @@ def test_trials_tied_on_the_best_score_give_one_winner_everywhere(
     assert winner.epochs_run == 3
     assert named.group(1) == winner.trial_id
 
+    # the winner's best checkpoint on disk and named by its report, but not in the state Tune saved (a
+    # signal stopped the sweep between the two): `results` takes it (it said "not on disk" and exited 2)
+    from seqsweep.tuning.experiment_state import forget_checkpoints
+
+    assert winner.checkpoint is not None and winner.path is not None
+    best, aside = Path(winner.checkpoint), tmp_path / "aside"
+    rows = {name: (Path(winner.path) / name).read_bytes() for name in ("result.json", "progress.csv")}
+    shutil.move(best, aside)
+    forget_checkpoints(experiment.path)  # the state (and the rows) forget it while it is away
+    shutil.move(aside, best)
+    for name, content in rows.items():
+        (Path(winner.path) / name).write_bytes(content)
+    assert read_experiment(experiment.path).ranked()[0].checkpoint == str(best)
+    assert cli.main(["results", str(experiment.path), "--top", "1", "--no-test"]) == 0
+    capsys.readouterr()
+
     # the winner's best checkpoint deleted by hand: `results` and `export` name it and exit 2 (a training
     # function's sweep said "no kept checkpoint ... report a checkpoint_dir" and exited 0)
     assert winner.checkpoint is not None

@@ -36,6 +36,7 @@ from seqsweep.errors import ConfigError, NoValidTrialsError, error_line
 from seqsweep.layout import STATE_GLOB, STUDY_DB, SWEEP_COPY, is_tune_experiment, study_db_url
 from seqsweep.search_spaces.mixed import MODEL_KEY, applies_to, lookup
 from seqsweep.search_spaces.sweep import SweepSpec, parse_sweep
+from seqsweep.tuning.experiment_state import complete_checkpoint
 from seqsweep.tuning.reports import epochs_run, one_row_per_epoch, rank_key
 from seqsweep.tuning.retention import kept_checkpoints
 from seqsweep.tuning.sweep_copy import check_sweep_copy
@@ -265,11 +266,12 @@ def _summarise(
     checkpoint = _checkpoint_of(result, best) if best is not None else None
     row = best or {}
     named = row.get("checkpoint_dir_name")
-    missing = (
-        str(Path(result.path) / named)
-        if checkpoint is None and isinstance(named, str) and named and result.path
-        else None
-    )
+    folder = Path(result.path) / named if isinstance(named, str) and named and result.path else None
+    if checkpoint is None and folder is not None and _whole_checkpoint(folder):
+        # written and whole, but not yet in the state Tune saved when a signal stopped the sweep
+        # (`resume` takes it up the same way, `experiment_state.reconcile_for_resume`)
+        checkpoint = str(folder)
+    missing = str(folder) if checkpoint is None and folder is not None and not folder.exists() else None
     return TrialSummary(
         trial_id=str(trial.trial_id),
         family=family,
@@ -373,6 +375,17 @@ def _best_row(frame: pd.DataFrame, metric: str, mode: str, kept: set[int]) -> di
 
 def _kept_iterations(result: Any) -> set[int]:
     return {int(m["training_iteration"]) for _, m in kept_checkpoints(result) if "training_iteration" in m}
+
+
+def _whole_checkpoint(folder: Path) -> bool:
+    """Whether `folder` holds a whole checkpoint: a model family's (`complete_checkpoint`) or a training
+    function's (its marker, written once the function's own files are in)."""
+    from seqsweep.trainables.function import read_marker
+
+    try:
+        return complete_checkpoint(folder) is not None or read_marker(folder) is not None
+    except (OSError, ValueError):
+        return False
 
 
 def _checkpoint_of(result: Any, row: dict[str, Any]) -> str | None:
