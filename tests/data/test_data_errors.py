@@ -257,3 +257,19 @@ def test_a_dataset_spec_that_is_not_utf8_is_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{spec}: not UTF-8 text (byte " in err
     assert "save the dataset spec as UTF-8 YAML" in err
+
+
+def test_an_empty_dataset_spec_and_an_empty_table_name_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`data build empty.yaml` built the default dataset (exit 0) where `validate` refuses the empty file;
+    `load-csv FILE --table ''` loaded the file under its own name."""
+    spec = tmp_path / "empty.yaml"
+    spec.write_text("# nothing yet\n")
+    assert main(["data", "build", str(spec), "--no-cache"]) == 2
+    assert "the file is empty" in capsys.readouterr().err
+    file = tmp_path / "crypto_price.csv"
+    file.write_text("date,crypto_symbol,close\n2024-01-01 00:00:00,AAAUSDT,1.0\n")
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert main(["data", "load-csv", str(file), "--db", url, "--table", ""]) == 2
+    assert "table name '': use letters, digits and underscores" in capsys.readouterr().err

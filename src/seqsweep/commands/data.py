@@ -148,8 +148,8 @@ def _read_spec_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML: {describe_error(exc)}") from None
     except RecursionError:  # PyYAML composes nested collections recursively
         raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
-    if data is None:
-        return {}
+    if data is None:  # an empty file built the defaults, where `validate` refuses it
+        raise ConfigError(f"{path}: the file is empty; write a dataset section or a sweep file")
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}: expected a mapping (a dataset section or a sweep file), got {type(data).__name__}"

@@ -49,7 +49,8 @@ def find_csv_files(path: Path, table: str | None = None) -> dict[str, Path]:
     if not path.exists():
         raise DataError(f"load-csv: {path} does not exist")
     if path.is_file():
-        return {check_table_name(table or table_name(path)): path}
+        # `--table ''` is a name given (and refused), not a name left out: it loaded under the file's name
+        return {check_table_name(table if table is not None else table_name(path)): path}
     if table is not None:
         raise DataError(f"load-csv: --table names the table of one file, but {path} is a folder")
     # `.CSV` too: a file skipped for its suffix's case would leave its table as it was without a word
