@@ -211,4 +211,4 @@ def test_a_trial_whose_process_dies_is_one_line_without_rays_own(
     captured = capsys.readouterr()
     output = captured.out + captured.err
     assert "(raylet)" not in output and "A worker died" not in output, output[-2000:]
-    assert [line for line in captured.out.splitlines() if " errored: " in line][0].startswith("trial ")
+    assert next(line for line in captured.out.splitlines() if " errored: " in line).startswith("trial ")
