@@ -209,7 +209,9 @@ def test_dates_finer_than_a_microsecond_are_refused_not_cut(
     assert main(["data", "load-csv", str(file), "--db", url]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "column 'date': 2024-01-01 00:00:00.123456789 is finer than the microsecond a database keeps" in err
+    assert (
+        "column 'date': 2024-01-01 00:00:00.123456789 is finer than the microsecond a database keeps" in err
+    )
     assert PRICE_TABLE not in sa.inspect(sa.create_engine(url)).get_table_names()
 
 
