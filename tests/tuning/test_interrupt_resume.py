@@ -7,6 +7,7 @@ releases it, after writing a marker the test waits for.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -81,18 +82,23 @@ def test_sigint_stops_without_pruning_and_resume_goes_on_from_disk(
     assert _epochs(first_rows) == [1, 2, 3]
     second_epoch_1 = [r for r in result_rows(second_dir) if r["epoch"] == 1]
 
-    # a report `results` wrote on the interrupted sweep: out of date once the resume trains and prunes
+    # a report `results` wrote on the interrupted sweep (out of date once the resume trains and prunes)
+    # beside the user's own notes (which stay)
     stale = experiment / "report" / "leaderboard.csv"
     stale.parent.mkdir()
     stale.write_text("rank,trial_id\n1,old\n")
+    notes = stale.parent / "notes.md"
+    notes.write_text("why trial 2 looks odd\n")
+    os.utime(stale, (1, 1))  # written before any row of this sweep, whatever the file system's clock
 
     release(barrier)
     resumed = start("resume", str(experiment))
     output = finish(resumed, timeout_s=400)
     assert resumed.returncode == 0, output
     assert "2 trials, 0 errored" in output
-    assert not stale.parent.exists(), "a report written before the resume was left naming pruned checkpoints"
-    assert f"report: removed {stale.parent}" in output
+    assert not stale.exists(), "a report written before the resume was left naming pruned checkpoints"
+    assert notes.read_text() == "why trial 2 looks odd\n", "the user's own file in the report folder went"
+    assert f"report: removed the 1 files `results` wrote in {stale.parent}" in output
 
     assert _unpruned(result_rows(first_dir)) == _unpruned(first_rows), "the finished trial ran again"
     second_rows = result_rows(second_dir)

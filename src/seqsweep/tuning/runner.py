@@ -856,18 +856,35 @@ def _saved_finished_trials(experiment_dir: Path) -> int | None:
 
 
 def _drop_stale_report(experiment_dir: Path) -> None:
-    """Remove the `results` report in `DIR/report` written before this `resume` trained on: its
-    leaderboard, scores and winners' checkpoint paths (some now pruned) describe the experiment as it
-    was. `results` writes it again."""
+    """Remove what `results` wrote in `DIR/report` when a trial's rows changed after it (this `resume`
+    trained, or pruned and rewrote them): its leaderboard, scores and winners' checkpoint paths describe
+    the experiment as it was. Only `results`' own files go (a user's notes there stay); a resume that
+    changed nothing leaves the report as it is. `results` writes it again."""
     report = experiment_dir / REPORT_DIR
-    if report.is_dir():
-        shutil.rmtree(report, ignore_errors=True)
-        logger.info(
-            "report: removed %s, written by `results` before this sweep went on (its scores and checkpoints "
-            "are out of date); run `seqsweep results %s` again",
-            report,
-            experiment_dir,
-        )
+    if not report.is_dir():
+        return
+    from seqsweep.results.leaderboard import LEADERBOARD_CSV, WINNERS_JSON
+    from seqsweep.results.plots import FIGURE_NAME_PATTERNS
+    from seqsweep.results.report import INDEX_HTML
+
+    ours = {report / name for name in (LEADERBOARD_CSV, WINNERS_JSON, INDEX_HTML)}
+    ours |= {path for pattern in FIGURE_NAME_PATTERNS for path in report.glob(pattern)}
+    ours = {path for path in ours if path.is_file()}
+    if not ours:
+        return
+    written = min(path.stat().st_mtime for path in ours)
+    rows = [path.stat().st_mtime for path in experiment_dir.glob("*/result.json")]
+    if not rows or max(rows) <= written:
+        return
+    for path in ours:
+        path.unlink(missing_ok=True)
+    logger.info(
+        "report: removed the %d files `results` wrote in %s before this sweep went on (its scores and "
+        "checkpoints are out of date); run `seqsweep results %s` again",
+        len(ours),
+        report,
+        experiment_dir,
+    )
 
 
 def _finished_trials(grid: tune.ResultGrid) -> int:
