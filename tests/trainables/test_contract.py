@@ -104,3 +104,25 @@ def test_check_family_passes_a_users_torch_model() -> None:
 def test_check_family_names_the_wrong_output_shape() -> None:
     with pytest.raises(AssertionError, match=r"outputs \(batch, 6\); the dataset needs \(batch, 2, 2, 3\)"):
         check_family("tiny_user_models:wrong_output")
+
+
+def test_check_family_runs_with_the_libraries_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's `check_family(...)` "returns quietly", yet TensorFlow's absl, oneDNN and CPU-feature
+    lines reached stderr: the CLI's quiet environment was not applied outside a command."""
+    import os
+
+    import seqsweep.testing.contract as contract
+
+    seen: dict[str, str | None] = {}
+
+    def stop(*args: Any, **kwargs: Any) -> Any:
+        seen.update({key: os.environ.get(key) for key in ("TF_CPP_MIN_LOG_LEVEL", "RAY_LOGGER_LEVEL")})
+        raise RuntimeError("stop here")
+
+    for key in ("TF_CPP_MIN_LOG_LEVEL", "RAY_LOGGER_LEVEL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(contract, "run_family", stop)
+    with pytest.raises(RuntimeError, match="stop here"):
+        contract.check_family("gru")
+    assert seen == {"TF_CPP_MIN_LOG_LEVEL": "3", "RAY_LOGGER_LEVEL": "error"}
+    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ  # put back afterwards

@@ -291,7 +291,10 @@ def check_family(model: str, config: Mapping[str, Any] | None = None) -> None:
     model); keep it small, the family is trained a few epochs on a synthetic bundle on the CPU.
     Raises AssertionError naming the family and the broken rule; returns None when the contract holds.
     """
-    with tempfile.TemporaryDirectory(prefix="seqsweep-contract-") as folder:
+    from seqsweep.cli import quiet_environment
+
+    # TensorFlow's and Ray's start-up chatter off, as for a command (the README's check returns quietly)
+    with quiet_environment(verbose=False), tempfile.TemporaryDirectory(prefix="seqsweep-contract-") as folder:
         root = Path(folder)
         run = run_family(model, config, root=root / "run")
         for check in CHECKS:
