@@ -89,7 +89,7 @@ EXPERIMENT_STATE_PERIOD_S = "5"
 """How often Tune saves the experiment state; a driver killed with SIGKILL loses at most this much."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 LOCAL_RAY_WATCH_S = 30.0
-"""After a stop signal, how long the local Ray's GCS is watched for dying of it too (`_StopSignals`)."""
+"""After a stop signal, how long the local Ray's own processes are watched for dying of it too (`_StopSignals`)."""
 
 
 class SweepInterrupted(KeyboardInterrupt):
