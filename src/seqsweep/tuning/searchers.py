@@ -348,11 +348,21 @@ def _storing_name(url: str, study_name: str) -> Iterator[None]:
     except (sa.exc.SQLAlchemyError, UnicodeError, optuna.exceptions.StorageInternalError) as exc:
         cause = exc.__cause__ if isinstance(exc, optuna.exceptions.StorageInternalError) else exc
         reason = scrub(" ".join(str(getattr(cause, "orig", None) or cause).split()), url)[:160]
+        about_text = isinstance(cause, UnicodeError) or any(word in reason for word in _TEXT_ERRORS)
+        if not about_text:  # the server went away, a permission: not the name's fault
+            raise ConfigError(
+                f"search.storage: cannot use the study storage {_masked(url)} ({type(cause).__name__}: {reason})"
+            ) from None
         raise ConfigError(
             f"search.storage: the study name {study_name!r} cannot be stored in {_masked(url)} "
             f"({type(cause).__name__}: {reason}); give the sweep a `name` the database's character set "
             f"holds, or keep studies in a UTF-8 (utf8mb4) database"
         ) from None
+
+
+_TEXT_ERRORS = ("Incorrect string value", "Illegal mix of collations", "character", "encod")
+"""Words of a database's error about text it cannot store or compare (MariaDB 1366 and 1267, PostgreSQL's
+"character with byte sequence ... has no equivalent in encoding")."""
 
 
 def check_study_owner(
