@@ -471,7 +471,8 @@ def _plan_sql(
         _check_server_date_columns(date_types, engine.dialect.name, bounded=bounded, latest=latest)
         if len(tables) > 1 and all(isinstance(kind, NUMBER_TYPES) for kind in date_types.values()):
             _check_epoch_units(engine, tables, q)
-    spellings = _resolve_symbols(engine, url, join, base.symbols, q)
+    symbol_types = {table: columns[table].get(SYMBOL) for table in tables}
+    spellings = _resolve_symbols(engine, url, join, base.symbols, q, symbol_types)
     _check_undated_rows(engine, spec.join, join, base.symbols, q)
     return replace(
         base,
@@ -851,7 +852,12 @@ def _select_sql(
 
 
 def _resolve_symbols(
-    engine: Engine, url: str, join: JoinTables, symbols: tuple[str, ...], q: Any
+    engine: Engine,
+    url: str,
+    join: JoinTables,
+    symbols: tuple[str, ...],
+    q: Any,
+    symbol_types: Mapping[str, Any],
 ) -> dict[str, dict[str, tuple[str, ...]]]:
     """Canonical symbol → SQL parameter → the spellings stored in that table (one GROUP BY per table).
 
@@ -859,7 +865,8 @@ def _resolve_symbols(
     (MariaDB's folds case, accents and trailing blanks, SQLite's and PostgreSQL's do not): the stored
     spellings are read byte for byte (`exact_text`).
     A requested symbol a table lacks is named here, before any task starts; a table the join reads
-    without a symbol (the yield, an OHLCV table) must hold rows.
+    without a symbol (the yield, an OHLCV table) must hold rows. `symbol_types`: each table's declared
+    SQL type of its symbol column (SQLite's storage classes are checked against it).
     """
     spellings: dict[str, dict[str, tuple[str, ...]]] = {symbol: {} for symbol in symbols}
     exact = exact_text(engine.dialect.name)
@@ -876,7 +883,7 @@ def _resolve_symbols(
             ).all()
             if sqlite:
                 _check_sqlite_symbol_storage(
-                    table, [(row[0], row[1]) for row in rows], _declared(engine, table)
+                    table, [(row[0], row[1]) for row in rows], symbol_types.get(table)
                 )
             stored = [_symbol_text(table, row[0]) for row in rows if row[0] is not None]
             found: dict[str, list[str]] = {}
@@ -910,11 +917,6 @@ def _check_symbol_type(table: str, kind: Any) -> None:
             f"table {table!r}: column {SYMBOL!r} is binary ({kind}); symbols are matched as text, which "
             f"bytes are not alike on every database: store them as text (VARCHAR)"
         )
-
-
-def _declared(engine: Engine, table: str) -> Any:
-    """The declared SQL type of `table`'s symbol column."""
-    return {c["name"]: c["type"] for c in sa.inspect(engine).get_columns(table)}.get(SYMBOL)
 
 
 def _check_sqlite_symbol_storage(table: str, stored: Sequence[tuple[Any, str]], declared: Any) -> None:
