@@ -34,7 +34,7 @@ from seqsweep.results.evaluate import (
     evaluate_split,
     load_dataset,
 )
-from seqsweep.results.experiment import read_experiment
+from seqsweep.results.experiment import Experiment, read_experiment
 from seqsweep.results.leaderboard import BELOW_PERSISTENCE, leaderboard_rows
 from seqsweep.results.pipeline import write_results
 from seqsweep.results.plots import MIN_IMPORTANCE_TRIALS, write_plots
@@ -258,7 +258,11 @@ def test_test_mse_sits_beside_the_zero_move_and_persistence_baselines(crafted_da
 # --- parameter importances only from enough trials ------------------------------------------------
 
 
-def _study_with(path: Path, name: str, n: int, owner: dict[str, str] | None = None) -> None:
+def _study_with(
+    path: Path, name: str, trial_ids: list[str], owner: dict[str, str] | None = None, seeded: int = 0
+) -> None:
+    """A study holding one COMPLETE trial per Ray trial id, then `seeded` trials without one (the points
+    a `warm_start` copies from an earlier experiment through Ray's `add_evaluated_point`)."""
     storage = f"sqlite:///{path / STUDY_DB}"
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
     for key, value in (owner or {}).items():
@@ -268,22 +272,31 @@ def _study_with(path: Path, name: str, n: int, owner: dict[str, str] | None = No
         "learning_rate": optuna.distributions.FloatDistribution(0.001, 0.1, log=True),
     }
     rng = np.random.default_rng(0)
-    for i in range(n):
+    ids: list[str | None] = [*trial_ids, *[None] * seeded]
+    for i, trial_id in enumerate(ids):
         params = {"cell_size": [4, 8, 13, 7][i % 4], "learning_rate": float(10 ** rng.uniform(-3, -1))}
         study.add_trial(
             optuna.trial.create_trial(
                 params=params, distributions=distributions, value=0.3 + params["cell_size"] / 40,
-                user_attrs={RAY_TRIAL_ID_ATTR: f"fake{i}"},
+                user_attrs={} if trial_id is None else {RAY_TRIAL_ID_ATTR: trial_id},
             )
         )  # fmt: skip
+
+
+def _with_ranked_trials(experiment: Experiment, n: int) -> Experiment:
+    """`experiment` with `n` ranked trials (copies of its first ranked one under new ids)."""
+    first = experiment.ranked()[0]
+    return dataclasses.replace(
+        experiment, trials=tuple(dataclasses.replace(first, trial_id=f"copy{i}") for i in range(n))
+    )
 
 
 @pytest.mark.parametrize("finished", [MIN_IMPORTANCE_TRIALS - 1, MIN_IMPORTANCE_TRIALS])
 def test_importances_are_drawn_only_from_enough_trials(
     finished: int, crafted_experiment: Path, tmp_path: Path
 ) -> None:
-    experiment = read_experiment(crafted_experiment)
-    _study_with(tmp_path, experiment.name, finished)
+    experiment = _with_ranked_trials(read_experiment(crafted_experiment), finished)
+    _study_with(tmp_path, experiment.name, [t.trial_id for t in experiment.trials])
     moved = dataclasses.replace(experiment, path=tmp_path)
     plots = write_plots(moved, moved.top(1), tmp_path / "figures")
     drawn = (tmp_path / "figures" / "param_importances.png").exists()
@@ -296,6 +309,24 @@ def test_importances_are_drawn_only_from_enough_trials(
         assert any(p.kind == "param_importances" for p in plots.files)
 
 
+def test_importances_leave_out_warm_start_points_and_trials_the_experiment_does_not_rank(
+    crafted_experiment: Path, tmp_path: Path
+) -> None:
+    """A `warm_start` copies the earlier experiment's trials into this study as COMPLETE trials without
+    a Ray trial id: they counted, so 2 trials of this experiment drew a chart "from 11 trials". Trials
+    the experiment lists as errored or NaN do not count either."""
+    experiment = read_experiment(crafted_experiment)
+    ours = [t.trial_id for t in experiment.trials]  # 4 ranked, 4 errored or NaN
+    assert len(experiment.ranked()) < MIN_IMPORTANCE_TRIALS <= len(ours) + 5
+    _study_with(tmp_path, experiment.name, ours, seeded=5)
+    moved = dataclasses.replace(experiment, path=tmp_path)
+    plots = write_plots(moved, moved.top(1), tmp_path / "figures")
+    assert not (tmp_path / "figures" / "param_importances.png").exists()
+    reason = plots.absent["param_importances"]
+    assert f"has {len(experiment.ranked())} " in reason
+    assert "the 5 warm-start points from an earlier experiment left out" in reason
+
+
 def test_importances_never_come_from_another_experiments_study(
     crafted_experiment: Path, tmp_path: Path
 ) -> None:
@@ -303,7 +334,7 @@ def test_importances_never_come_from_another_experiments_study(
     folder) but owned by another experiment: its trials are not this experiment's."""
     experiment = read_experiment(crafted_experiment)
     _study_with(
-        tmp_path, experiment.name, MIN_IMPORTANCE_TRIALS + 4,
+        tmp_path, experiment.name, [f"other{i}" for i in range(MIN_IMPORTANCE_TRIALS + 4)],
         owner={OWNER_ATTR: "another-id", OWNER_DIR_ATTR: "/elsewhere/runs/other"},
     )  # fmt: skip
     moved = dataclasses.replace(experiment, path=tmp_path)

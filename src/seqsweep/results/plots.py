@@ -255,9 +255,11 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
     Needs `MIN_IMPORTANCE_TRIALS` usable complete study trials: with fewer, the forest Optuna fits
     has too few points for its shares to mean anything.
 
-    The study's COMPLETE trials are used, less those this experiment lists as errored or NaN (their
-    Ray trial id is a user attribute of each study trial), so the importances rest on the same trials
-    as the leaderboard. Pruned (ASHA-stopped) trials have no final value and are left out by Optuna.
+    The study's COMPLETE trials are used, only those this experiment ranks (their Ray trial id is a
+    user attribute of each study trial), so the importances rest on the same trials as the
+    leaderboard: errored and NaN trials are left out, and so are the points a `warm_start` copied
+    from an earlier experiment (Ray's `OptunaSearch.add_evaluated_point` adds them as COMPLETE trials
+    without a Ray trial id). Pruned (ASHA-stopped) trials have no final value and are left out too.
     """
     storage, why_not = experiment.study_storage()
     if storage is None:
@@ -286,19 +288,20 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
             f"the study {experiment.name!r} in {mask(storage)} is not this experiment's (it belongs to "
             f"{owner}; a relative `search.storage` path names another file from another folder)"
         )
-    invalid = {t.trial_id for t in experiment.trials if not t.ranked}
+    ranked = {t.trial_id for t in experiment.trials if t.ranked}
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     usable = [
         t
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if t.value is not None
-        and math.isfinite(t.value)
-        and t.user_attrs.get(RAY_TRIAL_ID_ATTR) not in invalid
+        for t in complete
+        if t.value is not None and math.isfinite(t.value) and t.user_attrs.get(RAY_TRIAL_ID_ATTR) in ranked
     ]
+    seeded = sum(RAY_TRIAL_ID_ATTR not in t.user_attrs for t in complete)
+    seeded_note = f"; the {seeded} warm-start points from an earlier experiment left out" if seeded else ""
     if len(usable) < MIN_IMPORTANCE_TRIALS:
         return None, (
-            f"they need at least {MIN_IMPORTANCE_TRIALS} finished, valid trials in the study and it has "
-            f"{len(usable)} (trials ASHA stopped early have no final value and do not count); shares "
-            f"fitted on so few points would be noise"
+            f"they need at least {MIN_IMPORTANCE_TRIALS} finished, valid trials of this experiment in the "
+            f"study and it has {len(usable)} (trials ASHA stopped early have no final value and do not "
+            f"count{seeded_note}); shares fitted on so few points would be noise"
         )
     subset = optuna.create_study(direction=study.direction)
     subset.add_trials(usable)
@@ -308,7 +311,9 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
         return None, f"Optuna could not compute them ({exc})"
     if not importances:
         return None, "Optuna returned no importances"
-    return dict(importances), f"{len(usable)} complete trials; pruned, failed and NaN ones left out"
+    return dict(importances), (
+        f"{len(usable)} complete trials; pruned, failed and NaN ones left out{seeded_note}"
+    )
 
 
 def _figure(kind: str) -> Figure:
