@@ -36,9 +36,10 @@ from seqsweep.data.targets import TargetLevels, WindowTargets
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR: Final = "~/.cache/seqsweep/datasets"
-FORMAT_VERSION: Final = 3
+FORMAT_VERSION: Final = 4
 """Bumped when the files change meaning; a folder of another version is rebuilt, not misread (3: per-window
-labels and moves are no longer written: the target levels are, `target_*.npy`, and the labels are derived)."""
+labels and moves are no longer written: the target levels are, `target_*.npy`, and the labels are derived;
+4: an observed value that scales to MASK_VALUE is stored as the next float32 towards zero, not as a gap)."""
 MANIFEST: Final = "manifest.json"
 
 

@@ -25,6 +25,7 @@ from seqsweep.data.sources import clean_rows
 from seqsweep.data.spec import TRANSFORMS
 from seqsweep.data.tables import CYCLICAL_FEATURES, DATE, EMBEDDING_PREFIX, YIELD
 from seqsweep.errors import ConfigError, DataError
+from seqsweep.masking import mask_missing
 
 log = logging.getLogger(__name__)
 
@@ -417,8 +418,9 @@ def assemble_features(
 ) -> np.ndarray:
     """(n, R) raw + (n, 8) calendar + (k,) embedding → (n, R + k + 8) float32 scaled features.
 
-    A missing input carries MASK_VALUE. A grid row with no observation at all is masked whole
-    (calendar and embedding too), so that Keras' Masking layer skips that time step.
+    A missing input carries MASK_VALUE, and only a missing one (`masking.mask_missing`). A grid row with
+    no observation at all is masked whole (calendar and embedding too), so that Keras' Masking layer
+    skips that time step.
     """
     n, r = raw.shape
     k = embedding.shape[0]
@@ -429,7 +431,7 @@ def assemble_features(
         out[:, :r] = (raw - mean) / std
     out[:, r : r + k] = embedding
     out[:, r + k :] = cyclical
-    out[np.isnan(out)] = MASK_VALUE
+    out = mask_missing(out)
     out[np.isnan(raw).all(axis=1)] = MASK_VALUE
     return out
 

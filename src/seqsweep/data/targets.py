@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqsweep.constants import MASK_VALUE
+from seqsweep.masking import mask_missing
 
 _RESIDUAL_SHIFT = 54
 """A residual's unit is 2^(E − 54): it divides the float64 spacing of every level that rounds to the float32."""
@@ -30,10 +31,10 @@ _RESIDUAL_SHIFT = 54
 def moves_from_levels(levels: np.ndarray) -> np.ndarray:
     """(n, H + 1, T) float64 levels at e, e + 1 … e + H (NaN = missing) → (n, H, T) float32 moves.
 
-    move[:, h − 1] = level[:, h] − level[:, 0] in float64, rounded to float32; MASK_VALUE where either is NaN.
+    move[:, h − 1] = level[:, h] − level[:, 0] in float64, rounded to float32; MASK_VALUE where either is NaN
+    (and only there: `masking.mask_missing`).
     """
-    moves = levels[:, 1:] - levels[:, :1]
-    return np.where(np.isnan(moves), MASK_VALUE, moves).astype(np.float32)
+    return mask_missing(levels[:, 1:] - levels[:, :1])
 
 
 def label_moves(moves: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -56,7 +57,7 @@ def rescale_moves(
     differences of levels, so the means cancel and only the scale changes.
     """
     ratio = target_scale[row_symbol[ends]]  # (n, T)
-    return np.where(moves == MASK_VALUE, moves, moves * ratio[:, None, :]).astype(np.float32)
+    return mask_missing(moves * ratio[:, None, :], missing=moves == MASK_VALUE)
 
 
 @dataclass(frozen=True, eq=False)

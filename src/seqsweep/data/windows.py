@@ -20,6 +20,7 @@ from seqsweep.data.spec import LabelSpec, SplitSpec
 from seqsweep.data.targets import TargetLevels, WindowTargets, moves_from_levels
 from seqsweep.data.targets import label_moves as label_moves  # re-exported: callers classify moves with it
 from seqsweep.errors import DataError
+from seqsweep.masking import mask_missing
 
 TRAIN: Final = 0
 VALID: Final = 1
@@ -235,8 +236,7 @@ def first_differences(moves: np.ndarray) -> np.ndarray:
     """Step-to-step changes (GRU-ow's targets) from moves relative to the last observed value; masks kept."""
     previous = np.concatenate([np.zeros_like(moves[:, :1]), moves[:, :-1]], axis=1)
     diffs = moves - previous
-    masked = (moves == MASK_VALUE) | (previous == MASK_VALUE)
-    return np.where(masked, MASK_VALUE, diffs).astype(np.float32)
+    return mask_missing(diffs, missing=(moves == MASK_VALUE) | (previous == MASK_VALUE))
 
 
 def fit_thresholds(train_moves: np.ndarray, labels: LabelSpec) -> np.ndarray:
