@@ -18,6 +18,12 @@ class DateCutError(DataError):
     text that SQL compares as text, not as time. A whole-table read, parsed in Python, is unaffected."""
 
 
+class AmbiguousCommaError(DataError):
+    """Every comma-grouped value a read met is like 6,406 (thousands separator or decimal comma?). A read of
+    only the latest rows may meet none of the values that decide it (1,234,567 or 6,179.90) that a read of
+    all the symbol's rows meets, so such a read asks again for all of them before refusing."""
+
+
 class UnknownModelError(ConfigError):
     """A sweep names a model family that is neither built in nor an importable `module:function`."""
 

@@ -231,3 +231,40 @@ def test_a_missing_value_is_spelled_alike_in_a_csv_and_in_sql_text() -> None:
     text = "volume\n" + "\n".join([*spellings, "3.5", "none?"]) + "\n"
     read = pd.read_csv(io.StringIO(text), **CSV_MISSING)["volume"]
     assert read.isna().sum() == len(spellings) and list(read.iloc[-2:]) == ["3.5", "none?"]
+
+
+@pytest.mark.parametrize("chunk_rows", [4, 50_000])
+def test_true_and_false_text_read_alike_in_any_chunk_and_in_sql_text(chunk_rows: int, tmp_path: Path) -> None:
+    """`True`/`False` in the first rows and 1/0 after: read_csv makes a chunk of only `True`/`False` a bool
+    column (1.0/0.0) and a mixed one text, which was refused (`'False' is not a number`): whether the
+    file loaded depended on --chunk-rows, and the same text in a SQL TEXT column was refused."""
+    flags = ["True", "False", "TRUE", "false"] + ["1", "0"] * ((HOURS - 4) // 2)
+    expected = [1.0, 0.0, 1.0, 0.0] + [1.0, 0.0] * ((HOURS - 4) // 2)
+    file = tmp_path / "crypto_price.csv"
+    price_rows(list(_hours().astype(str)), flags).to_csv(file, index=False)
+    db = tmp_path / "db.sqlite"
+    load_csv(file, f"sqlite:///{db}", chunk_rows=chunk_rows)
+    with sqlite3.connect(db) as con:
+        assert [row[0] for row in con.execute("SELECT volume FROM crypto_price ORDER BY date")] == expected
+    url = _text_volume_db(tmp_path, flags)
+    rows = load_symbol_rows(plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",)), url), "AAAUSDT")
+    assert rows["volume"].tolist() == expected
+    assert parse_numeric(pd.Series([" true ", None, "False"]), "v").tolist()[::2] == [1.0, 0.0]
+
+
+def test_a_read_of_the_latest_rows_decides_the_comma_on_all_the_symbols_rows(tmp_path: Path) -> None:
+    """Early rows show thousands separators (1,000,000); the latest only 5,383. The whole read decided it;
+    the latest rows alone (`max_rows_per_symbol`, `predict`, `validate`'s dry build) refused it as
+    ambiguous, so predict refused the rows its model had trained on."""
+    volumes = ["1,000,000"] * 10 + [f"{5 + i % 3},{100 + i:03d}" for i in range(HOURS - 10)]  # 5,100 ...
+    url = _text_volume_db(tmp_path, volumes)
+    whole = load_symbol_rows(plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",)), url), "AAAUSDT")
+    spec = DatasetSpec(join="prices", symbols=("AAAUSDT",), max_rows_per_symbol=30)
+    latest = load_symbol_rows(plan_source(spec, url), "AAAUSDT")
+    assert len(latest) == 30 and latest["date"].tolist() == whole["date"].tolist()[-30:]
+    assert latest["volume"].tolist() == whole["volume"].tolist()[-30:]
+    assert latest["volume"].iloc[-1] == float(volumes[-1].replace(",", ""))
+    (tmp_path / "b").mkdir()
+    only_ambiguous = _text_volume_db(tmp_path / "b", ["5,383"] * HOURS)
+    with pytest.raises(DataError, match=r"the comma in '5,383' is ambiguous"):
+        load_symbol_rows(plan_source(spec, only_ambiguous), "AAAUSDT")

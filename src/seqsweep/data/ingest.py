@@ -37,7 +37,7 @@ from pandas.api import types as ptypes
 from pandas.tseries.api import guess_datetime_format
 
 from seqsweep.data.tables import DATE, SYMBOL, SYMBOL_LENGTH
-from seqsweep.errors import DataError
+from seqsweep.errors import AmbiguousCommaError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,10 @@ MISSING_TEXT: Final = frozenset(
 """Text read as a missing number (NaN), not as a bad value, on every path in: in SQL text columns, and as
 `read_csv`'s `na_values` (pandas' default list, `keep_default_na`, plus NAN and none), so that `#N/A` is
 missing in a CSV and in a TEXT column alike."""
+BOOLEAN_TEXT: Final = {"True": 1, "TRUE": 1, "true": 1, "False": 0, "FALSE": 0, "false": 0}
+"""Text read as 1/0 in a value column: `read_csv`'s own `true_values`/`false_values`, which make a CSV chunk
+that holds only these a bool column (1.0/0.0). Read alike in any chunk, mixed with numbers or not, and in
+SQL text columns, so whether `True` is a number never depends on the chunk it falls in or on the path."""
 CSV_MISSING: Final = {"keep_default_na": False, "na_values": sorted(MISSING_TEXT)}
 """`pd.read_csv` keywords that make a CSV's missing values exactly `MISSING_TEXT`."""
 _GROUPED = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?$")
@@ -495,7 +499,13 @@ class NumberReader:
             bad = present[~kinds_ok].iloc[0]
             raise DataError(f"column {column!r}: {_show(bad)} is not a number; {NUMBER_HINT}")
         text = present.map(
-            lambda v: v.strip() if isinstance(v, str) else int(v) if isinstance(v, bool | np.bool_) else v
+            lambda v: (
+                BOOLEAN_TEXT.get(v.strip(), v.strip())
+                if isinstance(v, str)
+                else int(v)
+                if isinstance(v, bool | np.bool_)
+                else v
+            )
         )
         parsed = pd.to_numeric(text, errors="coerce").astype(np.float64)
         finite = ~np.isinf(parsed.to_numpy())
@@ -531,7 +541,7 @@ class NumberReader:
     def finish(self) -> None:
         """DataError (one line) when the column's every grouped value, over all its chunks, was like 6,406."""
         if self.undecided is not None and not self.thousands:
-            raise DataError(
+            raise AmbiguousCommaError(
                 f"column {self.column!r}: the comma in {_show(self.undecided)} is ambiguous "
                 f"(thousands separator or decimal comma); write plain numbers (6406 or 6.406)"
             )
@@ -541,8 +551,8 @@ def parse_numeric(values: pd.Series, column: str, *, source: str = "") -> pd.Ser
     """One value column → float64, same index; NULL, NaN and empty text become NaN (masked later).
 
     Text is parsed as a number, with comma thousands separators allowed ("6,179.90" → 6179.9);
-    Decimal, integer and true/false values (a BOOLEAN column, 1.0/0.0 on every database) become
-    floats. Raises DataError naming `column` and the first bad value (text that is not a number, an
+    Decimal, integer and true/false values (a BOOLEAN column, 1.0/0.0 on every database, or the text
+    `BOOLEAN_TEXT`) become floats. Raises DataError naming `column` and the first bad value (text that is not a number, an
     infinity, a date, a duration (MariaDB's TIME, PostgreSQL's INTERVAL), a leading group of 0 as in
     "0,500", or a column whose grouped values are all like "6,406": thousands or decimal comma?).
     `source` (a file name) prefixes the log. For a column read in chunks, keep one `NumberReader`.

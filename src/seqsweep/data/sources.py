@@ -64,7 +64,7 @@ from seqsweep.data.tables import (
     text_quote,
 )
 from seqsweep.db_url import check_unescaped_at, mask, resolve, scrub
-from seqsweep.errors import ConfigError, DataError, DateCutError
+from seqsweep.errors import AmbiguousCommaError, ConfigError, DataError, DateCutError
 
 log = logging.getLogger(__name__)
 
@@ -1033,6 +1033,11 @@ def _check_csv(path: str) -> tuple[str, ...]:
 # --- the task side -------------------------------------------------------------------------------
 
 
+ALL_ROWS: Final = 2**62
+"""A `SourcePlan.limit` no table reaches: the plan's latest-rows query (`ORDER BY date DESC LIMIT`) gives
+every row (SQLite, MariaDB and PostgreSQL all take a LIMIT this large)."""
+
+
 def load_symbol_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
     """One symbol's rows: `date` (naive UTC datetime64[ns], ascending, unique) + `plan.value_columns` as float64;
     with `plan.limit`, its latest `limit` times.
@@ -1040,18 +1045,30 @@ def load_symbol_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
     Read through `ingest` like every other path; raises DataError naming a column and a bad value
     (a date that is no date, a number that is no number) or the database's own error.
     """
-    if plan.csv is not None:
-        frame = _read_csv_rows(plan)
-    else:
-        assert plan.url is not None and plan.sql is not None  # plan_source sets both for SQL sources
-        engine = create_engine(plan.url)
-        try:
-            with db_errors(plan.url, f"reading the rows of {symbol}"), engine.connect() as conn:
-                frame = _query_rows(conn, plan, symbol)
-        finally:
-            engine.dispose()
-    rows = clean_rows(frame, plan.value_columns, plan.labels, symbol=symbol)
+    frame = _stored_rows(plan, symbol)
+    try:
+        rows = clean_rows(frame, plan.value_columns, plan.labels, symbol=symbol)
+    except AmbiguousCommaError:
+        if plan.limit is None:
+            raise
+        # the latest rows hold only commas like 6,406; the symbol's every row decides them, as in the
+        # whole read that trained on these rows (`predict` and `validate`'s dry build read the latest)
+        whole = _stored_rows(replace(plan, limit=ALL_ROWS), symbol)
+        rows = clean_rows(whole, plan.value_columns, plan.labels, symbol=symbol)
     return rows if plan.limit is None else rows.tail(plan.limit).reset_index(drop=True)
+
+
+def _stored_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
+    """`symbol`'s rows as `plan`'s CSV or query gives them (not yet parsed)."""
+    if plan.csv is not None:
+        return _read_csv_rows(plan)
+    assert plan.url is not None and plan.sql is not None  # plan_source sets both for SQL sources
+    engine = create_engine(plan.url)
+    try:
+        with db_errors(plan.url, f"reading the rows of {symbol}"), engine.connect() as conn:
+            return _query_rows(conn, plan, symbol)
+    finally:
+        engine.dispose()
 
 
 def _query_rows(conn: sa.Connection, plan: SourcePlan, symbol: str) -> pd.DataFrame:
