@@ -52,11 +52,23 @@ def rows(url: str | None, spec: DatasetSpec, symbol: str = "AAAUSDT") -> pd.Data
         (lambda h: [h[0], h[1], " open", *h[3:]], "blanks around it"),
         (lambda h: [*h[:-1], "volume "], "blanks around it"),
         (lambda h: [*h, "Close"], "differ only in case"),
-        (lambda h: [*h, "x" * 70], "70 characters long"),
+        (lambda h: [*h, "x" * 70], "70 bytes long in UTF-8"),
+        # 40 characters, 73 bytes: PostgreSQL kept 63 bytes of it, SQLite all 40
+        (lambda h: [*h, "объём_торгов_в_долларах_сша_за_час_итого"], "73 bytes long in UTF-8"),
         (lambda h: [*h, "ratio:start"], "column name 'ratio:start' holds ':'"),
         (lambda h: [*h, "back`tick"], "column name 'back`tick' holds '`'"),
+        (lambda h: [*h, "vol\U0001f4c8"], "a 4-byte character"),  # MariaDB: a raw driver error
     ],
-    ids=["leading blank", "trailing blank", "case twin", "too long", "colon", "backtick"],
+    ids=[
+        "leading blank",
+        "trailing blank",
+        "case twin",
+        "too long",
+        "too many bytes",
+        "colon",
+        "backtick",
+        "emoji",
+    ],
 )
 def test_header_names_the_databases_store_differently_are_refused(
     header_edit: object, message: str, tmp_path: Path

@@ -17,7 +17,8 @@ import pandas as pd
 from seqsweep.errors import DataError
 
 MAX_NAME_LENGTH = 63
-"""Longest column name kept as written on every supported database (PostgreSQL's NAMEDATALEN − 1)."""
+"""Longest column name, in UTF-8 bytes, kept as written on every supported database (PostgreSQL's
+NAMEDATALEN − 1)."""
 UNSAFE_NAME_CHARACTERS = (":", "`")
 """Characters no column name may hold: SQLAlchemy's `text()` takes `:start` in a quoted name for a bound
 parameter, and MariaDB's schema reflection returns a backtick already doubled."""
@@ -34,8 +35,9 @@ def read_header(file: Path, who: str) -> list[str]:
     `who` starts every message (`load-csv: prices.csv`, `dataset.csv: candles.csv`). Raises DataError
     for a file that cannot be read as UTF-8 CSV (empty, UTF-16, ...), separated by semicolons, or whose
     header has a column without a name, a name twice (ignoring case), a name with blanks around it or a
-    character of `UNSAFE_NAME_CHARACTERS`, or one longer than `MAX_NAME_LENGTH`: what the databases
-    would store or read differently.
+    character of `UNSAFE_NAME_CHARACTERS`, one longer than `MAX_NAME_LENGTH` bytes in UTF-8 (PostgreSQL
+    counts bytes: 40 Cyrillic letters are 80) or one with a character outside the Basic Multilingual
+    Plane (MariaDB's identifiers hold none): what the databases would store or read differently.
     """
     try:
         # `header=None` reads the first row as values: pandas renames nothing
@@ -67,10 +69,18 @@ def read_header(file: Path, who: str) -> list[str]:
                 f"{who}: column name {name!r} holds {unsafe!r}, which the SQL that reads the tables cannot "
                 f"keep on every database; rename it without {unsafe!r}"
             )
-        if len(name) > MAX_NAME_LENGTH:
+        size = len(name.encode("utf-8"))
+        if size > MAX_NAME_LENGTH:
             raise DataError(
-                f"{who}: column name {name[:20]!r}… is {len(name)} characters long; PostgreSQL keeps "
-                f"{MAX_NAME_LENGTH}, MariaDB refuses more than 64: shorten it"
+                f"{who}: column name {name[:20]!r}… is {size} bytes long in UTF-8; PostgreSQL keeps "
+                f"{MAX_NAME_LENGTH} bytes (and cuts the rest without a word), MariaDB refuses more than 64 "
+                f"characters: shorten it"
+            )
+        wide = next((c for c in name if ord(c) > 0xFFFF), None)
+        if wide is not None:
+            raise DataError(
+                f"{who}: column name {name!r} holds {wide!r}, a 4-byte character (an emoji, say) that "
+                f"MariaDB cannot hold in a name; rename it without {wide!r}"
             )
         earlier = seen.get(name.lower())
         if earlier == name:
