@@ -312,6 +312,28 @@ def test_a_relative_sqlite_path_is_recorded_absolute(
     assert absolute_sqlite("sqlite://") == "sqlite://"
 
 
+def test_a_relative_dataset_csv_is_recorded_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dataset: {join: ohlcv, csv: candles.csv}` was recorded as written: `predict` (and `resume`, and a
+    `results` whose cache was gone) run from another folder read that folder's candles.csv, another series,
+    without a word."""
+    from seqsweep.search_spaces.sweep import parse_sweep
+    from seqsweep.tuning.runner import with_resolved_database
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    raw = {"name": "x", "model": "gru", "params": {"hidden_size": {"type": "choice", "values": [4, 8]}}}
+    for written, expected in [
+        ("candles.csv", tmp_path / "candles.csv"),
+        ("data/../candles.csv", tmp_path / "candles.csv"),
+        ("~/candles.csv", tmp_path / "home" / "candles.csv"),
+        (str(tmp_path / "abs.csv"), tmp_path / "abs.csv"),
+    ]:
+        spec = parse_sweep({**raw, "dataset": {"join": "ohlcv", "csv": written}})
+        resolved = with_resolved_database(spec)
+        assert resolved.file.dataset.csv == str(expected)
+        assert resolved.file.dataset.db is None
+
+
 def test_predict_reads_only_the_models_columns(
     bundle: ModelBundle, url: str, folder: Path, tmp_path: Path, recorder: list[np.ndarray]
 ) -> None:

@@ -180,13 +180,18 @@ def with_resolved_database(spec: SweepSpec) -> SweepSpec:
     absolute (`db_url.absolute_sqlite`), or `predict` would read whichever file of that name is in its
     folder; so is a relative SQLite `search.storage`, or `resume` and `results` from another folder
     would find no study (or make an empty one). A password stays hidden in the copy (`without_password`).
-    A sweep on `dataset.csv` reads no database and keeps `dataset` as it is."""
+    A sweep on `dataset.csv` reads no database: a relative `dataset.csv` is made absolute for the same
+    reason (`predict` from another folder read whichever `candles.csv` was there)."""
     storage = spec.file.search.storage
     if storage and absolute_sqlite(storage) != storage:
         spec = replace_storage(spec, absolute_sqlite(storage))
     dataset = spec.file.dataset
     if dataset.csv is not None:
-        return spec
+        csv = os.path.abspath(os.path.expanduser(dataset.csv))
+        if csv == dataset.csv:
+            return spec
+        absolute_csv = dataclasses.replace(dataset, csv=csv)
+        return dataclasses.replace(spec, file=dataclasses.replace(spec.file, dataset=absolute_csv))
     absolute = absolute_sqlite(dataset.db if dataset.db is not None else resolve_db_url())
     return spec if absolute == dataset.db else replace_db(spec, absolute)
 
