@@ -23,6 +23,17 @@ def _empty(name: str) -> Callable[[Path], None]:
     return lambda folder: (folder / name).write_bytes(b"")
 
 
+def _zeroed(name: str) -> Callable[[Path], None]:
+    """The file's data bytes zeroed in place, its size kept: it still loads, with other values."""
+
+    def damage(folder: Path) -> None:
+        data = bytearray((folder / name).read_bytes())
+        data[-64:] = bytes(64)
+        (folder / name).write_bytes(bytes(data))
+
+    return damage
+
+
 def _manifest(change: Callable[[dict], object]) -> Callable[[Path], None]:
     def damage(folder: Path) -> None:
         manifest = json.loads((folder / "manifest.json").read_text())
@@ -42,6 +53,10 @@ DAMAGE = {
     "manifest removed": lambda folder: (folder / "manifest.json").unlink(),
     "manifest of another format": _manifest(lambda m: {**m, "format": -1}),
     "manifest of another spec": _manifest(lambda m: {**m, "spec_hash": "0" * 16}),
+    # served as a hit before: the labels' thresholds all 0, the features' last values 0
+    "thresholds.npy zeroed in place": _zeroed("thresholds.npy"),
+    "features.npy zeroed in place": _zeroed("features.npy"),
+    "manifest without checksums": _manifest(lambda m: {k: v for k, v in m.items() if k != "sha256"}),
 }
 
 

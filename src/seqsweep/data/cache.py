@@ -9,12 +9,15 @@ or a column type change that changes a value read, changes the key; SQLite, Mari
 holding the same rows share it. Each per-symbol task hashes the rows it fetched, so no extra query
 runs: on the real 16-symbol prices join (360k rows, SQLite) the hashing took 0.015–0.025 s, against
 3.2 s to fetch those rows.
-A folder is written under a temporary name and renamed into place, so a reader never sees half of one.
+A folder is written under a temporary name and renamed into place, so a reader never sees half of one;
+the manifest holds each array file's SHA-256, checked on every read, so a file damaged in place (a block
+zeroed at its full size) is rebuilt, not served.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -39,7 +42,8 @@ DEFAULT_CACHE_DIR: Final = "~/.cache/seqsweep/datasets"
 FORMAT_VERSION: Final = 4
 """Bumped when the files change meaning; a folder of another version is rebuilt, not misread (3: per-window
 labels and moves are no longer written: the target levels are, `target_*.npy`, and the labels are derived;
-4: an observed value that scales to MASK_VALUE is stored as the next float32 towards zero, not as a gap)."""
+4: an observed value that scales to MASK_VALUE is stored as the next float32 towards zero, not as a gap;
+the manifest lists each array file's SHA-256 under `sha256`)."""
 MANIFEST: Final = "manifest.json"
 
 
@@ -117,8 +121,7 @@ def save(
         return final
     # A folder of the same key written by another process meanwhile is kept (same key, same content).
     with atomic_dir(final, replace=False) as tmp, naming_path(final):
-        for name, array in _arrays(bundle).items():
-            np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        sums = {name: _write_array(tmp / f"{name}.npy", array) for name, array in _arrays(bundle).items()}
         manifest = {
             "format": FORMAT_VERSION,
             "cache_key": bundle.cache_key,
@@ -129,6 +132,7 @@ def save(
             "target_names": list(bundle.target_names),
             "boundaries": list(bundle.boundaries),
             **bundle.preprocessing.to_metadata(),
+            "sha256": sums,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     log.info("cached the dataset at %s", final)
@@ -138,8 +142,9 @@ def save(
 def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) -> DatasetBundle | None:
     """The cached bundle of `key`, or None when there is none.
 
-    A damaged folder (a file cut short or emptied, e.g. by a full disk; no manifest, or one of the wrong
-    shape, another format or another spec; a walk-forward dataset without its fold arrays) is logged,
+    A damaged folder (a file cut short, emptied or changed in place: its SHA-256 is not the manifest's; no
+    manifest, or one of the wrong shape, another format or another spec; a walk-forward dataset without
+    its fold arrays) is logged,
     removed and reported as none, so that the build that follows rebuilds it and `save` writes it afresh
     (`save` keeps an existing folder: one left in place would be rebuilt on every call, never cached).
     """
@@ -154,7 +159,9 @@ def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) 
             raise ValueError(f"written in cache format {manifest['format']!r}, not {FORMAT_VERSION}")
         if manifest["spec_hash"] != spec.content_hash():
             raise ValueError("written for another dataset spec")
-        arrays = {p.stem: np.load(p, allow_pickle=False) for p in folder.glob("*.npy")}
+        arrays = {
+            name: _read_array(folder / f"{name}.npy", digest) for name, digest in manifest["sha256"].items()
+        }
         bundle = _bundle(spec, key, manifest, arrays)
         if spec.split.folds > 1 and bundle.folds is None:
             raise ValueError(f"the {spec.split.folds} walk-forward folds' arrays are missing")
@@ -163,6 +170,23 @@ def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) 
         log.warning("removing the unreadable dataset cache %s (%s); rebuilding", folder, exc)
         shutil.rmtree(folder, ignore_errors=True)
         return None
+
+
+def _write_array(path: Path, array: np.ndarray) -> str:
+    """Save `array` as `path` (.npy, no pickles); the SHA-256 of the bytes written (hex)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    data = buffer.getbuffer()
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_array(path: Path, digest: str) -> np.ndarray:
+    """The array saved as `path`; ValueError when its bytes are not those `digest` was taken of."""
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise ValueError(f"{path.name} is not the file written (its SHA-256 differs from the manifest's)")
+    return np.load(io.BytesIO(data), allow_pickle=False)
 
 
 def _bundle(
