@@ -64,13 +64,32 @@ def exception_text(text: str) -> str:
     return " ".join(" ".join(rest).split()) if rest else lines[-1].strip()
 
 
+def _carries_traceback(error: BaseException) -> bool:
+    """Whether `error`'s text is a whole traceback: Ray's wrappers (`ray::task() (pid=...)` then frames)
+    and an exception carried as text (`Traceback (most recent call last):` ... `Type: message`)."""
+    head = str(error).lstrip()
+    return type(error).__module__.startswith("ray.") or head.startswith(
+        ("Traceback (most recent call", "ray::")
+    )
+
+
+ERROR_LINE_LENGTH = 500
+"""Characters an error line keeps of a message (a trial's exception may carry a whole array's repr)."""
+
+
 def error_line(error: BaseException) -> str:
     """One line for an error raised elsewhere (a trial, a Ray task): "Type: message" of the exception at
-    the bottom of its chain (`root_cause`), or, when only Ray's wrapper travelled, the exception's lines
-    at the end of its traceback text (`exception_text`)."""
+    the bottom of its chain (`root_cause`), its lines joined, or, when only Ray's wrapper travelled (a
+    `ray.` exception whose text is the traceback), the exception's lines at the end of that traceback
+    (`exception_text`). Passwords are hidden (`db_url.scrub`: a user's exception may quote a database
+    URL) and the line is cut at `ERROR_LINE_LENGTH` characters."""
+    from seqsweep.db_url import scrub
+
     root = root_cause(error)
     raw = " ".join(str(root).split())
-    text = exception_text(str(root))
-    if text != raw:
-        return text  # the traceback's last exception, which names its own type
-    return f"{type(root).__name__}: {raw}" if raw else type(root).__name__
+    if _carries_traceback(root) and exception_text(str(root)) != raw:
+        line = exception_text(str(root))  # the traceback's last exception, which names its own type
+    else:  # the exception itself, whatever its message quotes ('File "layers.py", line 12' of a trace)
+        line = f"{type(root).__name__}: {raw}" if raw else type(root).__name__
+    line = scrub(line)
+    return line if len(line) <= ERROR_LINE_LENGTH else line[: ERROR_LINE_LENGTH - 1] + "…"

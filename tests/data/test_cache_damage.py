@@ -56,7 +56,7 @@ DAMAGE = {
     # served as a hit before: the labels' thresholds all 0, the features' last values 0
     "thresholds.npy zeroed in place": _zeroed("thresholds.npy"),
     "features.npy zeroed in place": _zeroed("features.npy"),
-    "manifest without checksums": _manifest(lambda m: {k: v for k, v in m.items() if k != "sha256"}),
+    "checksum of another file": _manifest(lambda m: {**m, "sha256": {**m["sha256"], "features": "0" * 64}}),
 }
 
 
@@ -112,3 +112,13 @@ def test_a_new_symbol_is_embedded_only_by_the_model_its_pca_was_fitted_on(sample
         DataError, match=r"ZZZUSDT: a symbol new to the dataset is embedded with .*files changed"
     ):
         embed_symbol("ZZZUSDT", other)
+
+
+def test_a_folder_written_before_the_checksums_is_still_read(sample_db_url: str, tmp_path: Path) -> None:
+    """An experiment records its dataset's key: a folder without `sha256` (written before the checksums)
+    must be read, not removed, or `results` and `resume` would refuse every older experiment."""
+    first = build_dataset(SPEC, db_url=sample_db_url, cache_dir=tmp_path, in_process=True)
+    _manifest(lambda m: {k: v for k, v in m.items() if k != "sha256"})(tmp_path / first.cache_key)
+    before = build_count()
+    again = build_dataset(SPEC, db_url=sample_db_url, cache_dir=tmp_path, in_process=True)
+    assert build_count() == before and np.array_equal(again.features, first.features)

@@ -67,3 +67,27 @@ def test_an_error_of_several_lines_is_one_line_that_starts_with_its_first(ray_cl
     assert "Traceback" in str(carried_as_text) or 'File "' in str(carried_as_text)
     assert error_line(carried_as_text) == expected
     assert error_line(ValueError("plain")) == "ValueError: plain"
+
+
+def test_a_message_quoting_a_trace_keeps_its_type_and_first_line() -> None:
+    """TensorFlow's "Graph execution error ... defined at: File ..." shape: the `File "` line inside the
+    trial's own message was taken for a traceback frame, and the line gave "hint: use units >= 8" only."""
+    from seqsweep.errors import error_line
+
+    message = 'units=4 is not supported\nwhile tracing:\n  File "layers.py", line 12, in call\n    y = f(x)\nhint: 8'
+    line = error_line(ValueError(message))
+    assert line.startswith("ValueError: units=4 is not supported while tracing: File")
+    assert line.endswith("hint: 8")
+
+
+def test_an_error_line_hides_passwords_and_is_cut_to_a_bounded_length() -> None:
+    """A user model's exception quoting a DSN printed the password in `run`'s line, `results` and the
+    report; a 200,000-character message was printed whole."""
+    from seqsweep.errors import ERROR_LINE_LENGTH, error_line
+
+    line = error_line(
+        RuntimeError("side data failed; DSN=postgresql://bob:Fwd5ecret@pg/x password=Fwd5ecret")
+    )
+    assert "Fwd5ecret" not in line and "postgresql://bob:***@pg/x" in line
+    long = error_line(ValueError("x" * 200_000))
+    assert len(long) == ERROR_LINE_LENGTH and long.startswith("ValueError: xxx") and long.endswith("…")

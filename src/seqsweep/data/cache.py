@@ -39,11 +39,12 @@ from seqsweep.data.targets import TargetLevels, WindowTargets
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR: Final = "~/.cache/seqsweep/datasets"
-FORMAT_VERSION: Final = 4
+FORMAT_VERSION: Final = 3
 """Bumped when the files change meaning; a folder of another version is rebuilt, not misread (3: per-window
-labels and moves are no longer written: the target levels are, `target_*.npy`, and the labels are derived;
-4: an observed value that scales to MASK_VALUE is stored as the next float32 towards zero, not as a gap;
-the manifest lists each array file's SHA-256 under `sha256`)."""
+labels and moves are no longer written: the target levels are, `target_*.npy`, and the labels are derived).
+The key holds it, so a bump makes every experiment's recorded dataset another key: `resume` would refuse
+them all. Additions that old readers and folders can do without are not bumps: the manifest's `sha256`
+(each array file's SHA-256, checked when present; a folder written before it is read as before)."""
 MANIFEST: Final = "manifest.json"
 
 
@@ -159,9 +160,12 @@ def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) 
             raise ValueError(f"written in cache format {manifest['format']!r}, not {FORMAT_VERSION}")
         if manifest["spec_hash"] != spec.content_hash():
             raise ValueError("written for another dataset spec")
-        arrays = {
-            name: _read_array(folder / f"{name}.npy", digest) for name, digest in manifest["sha256"].items()
-        }
+        sums = manifest.get("sha256")
+        arrays = (
+            {name: _read_array(folder / f"{name}.npy", digest) for name, digest in sums.items()}
+            if sums is not None
+            else {p.stem: np.load(p, allow_pickle=False) for p in folder.glob("*.npy")}
+        )
         bundle = _bundle(spec, key, manifest, arrays)
         if spec.split.folds > 1 and bundle.folds is None:
             raise ValueError(f"the {spec.split.folds} walk-forward folds' arrays are missing")
