@@ -1,5 +1,7 @@
 """One exception base; the CLI turns every subclass into one line on stderr and exit code 2."""
 
+import re
+
 
 class SeqsweepError(Exception):
     """Base of every error a user can fix. Its message is one line that names what to fix."""
@@ -64,10 +66,13 @@ def exception_text(text: str) -> str:
     return " ".join(" ".join(rest).split()) if rest else lines[-1].strip()
 
 
+_ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _carries_traceback(error: BaseException) -> bool:
     """Whether `error`'s text is a whole traceback: Ray's wrappers (`ray::task() (pid=...)` then frames)
     and an exception carried as text (`Traceback (most recent call last):` ... `Type: message`)."""
-    head = str(error).lstrip()
+    head = _ANSI_COLOUR.sub("", str(error)).lstrip()  # Ray colours its `ray::task()` header
     return type(error).__module__.startswith("ray.") or head.startswith(
         ("Traceback (most recent call", "ray::")
     )
