@@ -226,6 +226,38 @@ def test_rows_without_a_date_in_any_joined_table_are_refused(
     assert len(rows(database, spec)) == 50 - (2 if undated == "crypto_price" else 0)
 
 
+@pytest.mark.parametrize("database", ["mariadb"], indirect=True)
+@pytest.mark.parametrize("undated", ["crypto_price", "US_Bond_Yield"])
+def test_mariadb_zero_dates_in_a_joined_table_are_refused_like_null_ones(database: str, undated: str) -> None:
+    """MariaDB's default sql_mode stores `0000-00-00 00:00:00`: such rows of the notebook join's prices or
+    of the yield matched nothing and left the join without a word, where NULL dates were refused."""
+    engine = sa.create_engine(database)
+    hours = price_frame("AAAUSDT", 6, hours=60)["date"]
+    tables = {
+        "crypto_price": price_frame("AAAUSDT", 6, hours=60),
+        "US_Bond_Yield": pd.DataFrame({"date": hours, "yield": 4.4e-6}),
+        "crypto_lending_borrowing": pd.DataFrame(
+            {"date": hours, "crypto_symbol": "AAAUSDT", **dict.fromkeys(RATE_COLUMNS, 0.01)}
+        ),
+    }
+    with engine.begin() as conn:
+        for name, frame in tables.items():
+            frame.to_sql(name, conn, index=False)
+        conn.execute(sa.text("SET SESSION sql_mode = ''"))
+        conn.execute(
+            sa.text(f"UPDATE `{undated}` SET date = '0000-00-00 00:00:00' WHERE date = :at"),
+            {"at": hours[40].to_pydatetime()},
+        )
+    engine.dispose()
+    spec = DatasetSpec(
+        join="notebook", symbols=("AAAUSDT",), targets=("lending_rate",), lookback=2, horizon=1
+    )
+    with pytest.raises(
+        DataError, match=rf"table '{undated}': 1 row.* without a date \(NULL, or MariaDB's zero"
+    ):
+        rows(database, spec)
+
+
 def test_a_dataset_csv_cut_sees_the_row_past_it_too(tmp_path: Path) -> None:
     frame = price_frame("AAAUSDT", 7, hours=40)
     twin = frame.iloc[[20]].assign(close=99.9)  # the 20th latest time

@@ -955,10 +955,13 @@ def _check_undated_rows(
     SQL never matches NULL: such a row of the partner or the yield table dropped out of the join
     without a word (the notebook join lost its hours, the yield its value), and one of the base table
     dropped out of a `start`/`end`-bounded read. They are refused whatever the bounds, as a whole-table
-    read of the base table refuses them (`ingest.DateReader`).
+    read of the base table refuses them (`ingest.DateReader`). On MariaDB a zero date (`0000-00-00`,
+    which its default `sql_mode` stores) counts as none: no row of another table matches it either.
     """
     exact = exact_text(engine.dialect.name)
     date_is_null = f"{q(DATE)} IS NULL"
+    if engine.dialect.name in ("mysql", "mariadb"):
+        date_is_null = f"({date_is_null} OR CAST({q(DATE)} AS CHAR) LIKE '0000-00-00%')"
     by_symbol = [join.base, join.partner] if join.by_symbol else []
     plain = ([] if join.by_symbol else [join.base]) + ([YIELD_TABLE] if join.with_yield else [])
     wanted = set(symbols)
@@ -990,7 +993,8 @@ def _check_undated_rows(
 def _undated(table: str, count: int, whose: str, join_name: str) -> str:
     rows = "1 row" if count == 1 else f"{count} rows"
     return (
-        f"table {table!r}: {rows}{whose} without a date (NULL), which the {join_name} join cannot place "
+        f"table {table!r}: {rows}{whose} without a date (NULL, or MariaDB's zero date 0000-00-00), which "
+        f"the {join_name} join cannot place "
         "in time; fill the dates or delete those rows"
     )
 
