@@ -435,3 +435,39 @@ def test_epoch_seconds_with_a_fraction_are_the_instant_written() -> None:
     epochs = parse_dates(pd.Series(["1704067200.123", "1704070800.007"]), "date")
     text = parse_dates(pd.Series(["2024-01-01T00:00:00.123Z", "2024-01-01T01:00:00.007Z"]), "date")
     assert list(epochs) == list(text)
+
+
+def _epoch_tables(database: str, price_units: list[int], yield_unit: int) -> None:
+    """crypto_price and US_Bond_Yield with epoch-number dates: the k-th price row's date in seconds ×
+    `price_units[k]` (1 = s, 1000 = ms), every yield date in seconds × `yield_unit`."""
+    hours = price_frame("AAAUSDT", 6, hours=60)["date"]
+    seconds = ((hours - pd.Timestamp(0)) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
+    prices = price_frame("AAAUSDT", 6, hours=60).assign(date=seconds * np.array(price_units, dtype=np.int64))
+    bond = pd.DataFrame({"date": seconds * yield_unit, "yield": 4.4e-6})
+    engine = sa.create_engine(database)
+    prices.to_sql("crypto_price", engine, index=False)
+    bond.to_sql("US_Bond_Yield", engine, index=False)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("database", BACKENDS[:2], indirect=True)
+def test_the_latest_rows_of_epoch_dates_whose_unit_changes_partway_are_refused(database: str) -> None:
+    """Milliseconds for 40 hours, then seconds: a whole read refused it; the latest rows (`ORDER BY date DESC
+    LIMIT`, `max_rows_per_symbol`, `predict`) were the milliseconds' (they sort after), and the 20 newest
+    hours were left out without a word."""
+    _epoch_tables(database, [1000] * 40 + [1] * 20, 1)
+    spec = DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=2, horizon=1, max_rows_per_symbol=10)
+    with pytest.raises(DataError, match=r"crypto_price.date mixes epoch units"):
+        rows(database, spec)
+
+
+@pytest.mark.parametrize("database", BACKENDS[:2], indirect=True)
+def test_joined_epoch_dates_in_two_units_are_refused_on_every_database(database: str) -> None:
+    """Prices in seconds, the yield in milliseconds: MariaDB refused the join, SQLite left every yield
+    missing and then named the wrong fix ("column 'yield' is all NaN")."""
+    _epoch_tables(database, [1] * 60, 1000)
+    spec = DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=2, horizon=1)
+    with pytest.raises(
+        DataError, match=r"holds epoch \w+ and .*epoch \w+: the join on date would match no row"
+    ):
+        rows(database, spec)

@@ -17,6 +17,7 @@ PostgreSQL then give the same rows. Every value read goes through `ingest` (`cle
 from __future__ import annotations
 
 import contextlib
+import decimal
 import logging
 import unicodedata
 import zlib
@@ -469,8 +470,11 @@ def _plan_sql(
         date_text = sqlite_date_text(engine, tables, q, bounded and epoch_unit is None, latest)
     elif engine.dialect.name != "sqlite":
         _check_server_date_columns(date_types, engine.dialect.name, bounded=bounded, latest=latest)
-        if len(tables) > 1 and all(isinstance(kind, NUMBER_TYPES) for kind in date_types.values()):
-            _check_epoch_units(engine, tables, q)
+    if len(tables) > 1 or latest:
+        # every dialect, whatever the declared type (SQLite keeps epoch integers in a DATETIME column): a
+        # join over two units matched nothing, and the latest rows of a table whose unit changes partway
+        # (ms, then s) were the old unit's, the newest rows left out without a word
+        _check_epoch_units(engine, tables, q)
     symbol_types = {table: columns[table].get(SYMBOL) for table in tables}
     spellings = _resolve_symbols(engine, url, join, base.symbols, q, symbol_types)
     _check_undated_rows(engine, spec.join, join, base.symbols, q)
@@ -527,6 +531,8 @@ def _table_epoch_unit(conn: sa.Connection, table: str, q: Callable[[str], str]) 
     first, last = conn.execute(sa.text(f"SELECT MIN({q(DATE)}), MAX({q(DATE)}) FROM {q(table)}")).one()
     if first is None or isinstance(first, str) or isinstance(last, str):
         return None, last if isinstance(last, str) else first  # SQLite: text there, its own checks apply
+    if not all(isinstance(end, int | float | decimal.Decimal) for end in (first, last)):
+        return None, first  # DATETIME values: no epoch
     unit_first, unit_last = epoch_unit_of(float(first)), epoch_unit_of(float(last))
     if unit_first != unit_last:
         raise DataError(
