@@ -7,6 +7,7 @@ reports a misspelt key the same way: ``dataset: unknown key 'lookbak' (valid key
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import types
 import typing
 from collections.abc import Mapping
@@ -69,6 +70,9 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         raise ConfigError(f"{where}: expected a number, got {value!r}{_yaml_text_hint(value)}")
     if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if hint is str and isinstance(value, dt.date):
+        # YAML reads an unquoted 2024-01-03 (or 2024-01-08 12:00:00) as a date: the text it was
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
     if hint is str and not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     if hint is bool and not isinstance(value, bool):

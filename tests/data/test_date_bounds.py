@@ -221,3 +221,15 @@ def test_epoch_dates_with_a_fraction_keep_the_rows_inside_a_bound(database: str)
     dates = _dates(database, start="2024-01-01 02:00:00.2", end="2024-01-03 02:00:00.7")
     assert dates[0] == pd.Timestamp("2024-01-01 02:00:00.5")
     assert dates[-1] == pd.Timestamp("2024-01-03 02:00:00.5")
+
+
+def test_unquoted_yaml_dates_are_read_as_the_text_written() -> None:
+    """`start: 2024-01-03` (YAML reads a date) was refused: "expected a string, got datetime.date(...)",
+    while `split.valid_start` written alike was read."""
+    import yaml
+
+    raw = yaml.safe_load("join: prices\nsymbols: [AAAUSDT]\nstart: 2024-01-03\nend: 2024-01-08 12:00:00\n")
+    spec = DatasetSpec.from_dict(raw)
+    assert (spec.start, spec.end) == ("2024-01-03", "2024-01-08 12:00:00")
+    quoted = DatasetSpec.from_dict({**raw, "start": "2024-01-03", "end": "2024-01-08 12:00:00"})
+    assert spec.content_hash() == quoted.content_hash()
