@@ -471,3 +471,24 @@ def test_joined_epoch_dates_in_two_units_are_refused_on_every_database(database:
         DataError, match=r"holds epoch \w+ and .*epoch \w+: the join on date would match no row"
     ):
         rows(database, spec)
+
+
+@pytest.mark.parametrize("database", BACKENDS[:2], indirect=True)
+def test_a_daily_yield_beside_hourly_prices_is_refused_not_masked_in_23_hours_of_24(database: str) -> None:
+    """A FRED-style daily yield (one row per day at midnight, stored as DATETIME) joined hourly prices on
+    date: the build exited 0 with the yield missing in every hour but midnight."""
+    prices = price_frame("AAAUSDT", 6, hours=24 * 6)
+    days = pd.date_range(prices["date"].min(), prices["date"].max(), freq="1D")
+    engine = sa.create_engine(database)
+    prices.to_sql("crypto_price", engine, index=False)
+    pd.DataFrame({"date": days, "yield": 4.4e-6}).to_sql("US_Bond_Yield", engine, index=False)
+    engine.dispose()
+    spec = DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=2, horizon=1)
+    with pytest.raises(
+        DataError, match=r"'US_Bond_Yield' has a row every 1 days .* and 'crypto_price' every 0 days 01"
+    ):
+        rows(database, spec)
+    excluded = DatasetSpec(
+        join="prices", symbols=("AAAUSDT",), lookback=2, horizon=1, exclude_columns=("yield",)
+    )
+    assert len(rows(database, excluded)) == len(prices)  # left out: the way the message names

@@ -478,6 +478,8 @@ def _plan_sql(
     symbol_types = {table: columns[table].get(SYMBOL) for table in tables}
     spellings = _resolve_symbols(engine, url, join, base.symbols, q, symbol_types)
     _check_undated_rows(engine, spec.join, join, base.symbols, q)
+    if join.with_yield and YIELD in value_columns:
+        _check_yield_spacing(engine, join.base, q)
     return replace(
         base,
         date_text=date_text,
@@ -994,6 +996,42 @@ def _check_undated_rows(
             )
             if count:
                 raise DataError(_undated(table, count, "", join_name))
+
+
+SPACING_SAMPLE: Final = 500
+"""Distinct dates of a table read (its earliest) to tell its spacing."""
+
+
+def _median_spacing(conn: sa.Connection, table: str, q: Callable[[str], str]) -> pd.Timedelta | None:
+    """The median step between `table`'s earliest `SPACING_SAMPLE` distinct dates (None with < 3)."""
+    sql = (
+        f"SELECT DISTINCT {q(DATE)} FROM {q(table)} WHERE {q(DATE)} IS NOT NULL "
+        f"ORDER BY {q(DATE)} LIMIT {SPACING_SAMPLE}"
+    )
+    values = pd.Series([row[0] for row in conn.execute(sa.text(sql))], dtype=object)
+    if len(values) < 3:
+        return None
+    steps = parse_dates(values, f"{table}.date").sort_values().diff().dropna()
+    steps = steps[steps > pd.Timedelta(0)]
+    return pd.Timedelta(steps.median()) if len(steps) else None
+
+
+def _check_yield_spacing(engine: Engine, base: str, q: Callable[[str], str]) -> None:
+    """DataError (one line) when the yield table is coarser than the table it is LEFT JOINed to (a daily
+    FRED series beside hourly prices): the join on date matched its rows at their own times only and
+    left the yield missing in every other row, without a word (23 hours in 24 masked). The notebook's
+    table holds the daily rate carried to every hour."""
+    with engine.connect() as conn:
+        base_step = _median_spacing(conn, base, q)
+        yield_step = _median_spacing(conn, YIELD_TABLE, q)
+    if base_step is None or yield_step is None or yield_step <= base_step * 1.5:
+        return
+    raise DataError(
+        f"table {YIELD_TABLE!r} has a row every {yield_step} (median) and {base!r} every {base_step}: the "
+        f"join on date would find the yield at its own times only and leave it missing in between; carry "
+        f"each yield forward to every {base_step} step (as the notebook's table does) or leave it out "
+        f"(dataset.exclude_columns: [yield])"
+    )
 
 
 def _undated(table: str, count: int, whose: str, join_name: str) -> str:
