@@ -165,3 +165,17 @@ def test_the_real_embedding_model_loads_once_and_tells_symbols_apart() -> None:
     assert not np.allclose(reduced["ETHUSDT"], reduced["LINKUSDT"])
     embed_texts(["UNIUSDT"])
     assert cached_embedding_model.cache_info().misses == 1  # one load per process
+
+
+def test_rows_off_the_grid_are_refused_not_re_timed() -> None:
+    """90-minute candles under the default hourly grid: every other candle was moved 30 minutes (01:30 to
+    01:00) and the build exited 0, its calendar features, windows and labels at times not the data's."""
+    times = pd.date_range("2024-01-01", periods=40, freq="90min")
+    rows = pd.DataFrame({"date": times, "close": np.arange(40.0)})
+    with pytest.raises(DataError, match=r"20 rows off the 1h grid \(the first at 2024-01-01 01:30:00, "):
+        to_grid(rows, "1h", symbol="AAAUSDT")
+    assert len(to_grid(rows, "90min")) == 40
+    # a daily bar at a summer-time local midnight (an hour off) still goes to its day
+    days = pd.DatetimeIndex(["2024-03-29 23:00", "2024-03-30 23:00", "2024-03-31 22:00", "2024-04-01 22:00"])
+    daily = to_grid(pd.DataFrame({"date": days, "close": [1.0, 2.0, 3.0, 4.0]}), "1D")
+    assert daily["close"].notna().all() and len(daily) == 4

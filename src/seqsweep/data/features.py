@@ -86,6 +86,12 @@ MAX_EMPTY_GRID_FACTOR: Final = 20
 frequency typed wrong (`1ms` for `1h`), and a far finer one would not fit in memory."""
 
 
+MAX_GRID_SHIFT: Final = 0.25
+"""The largest move, as a share of the grid step, of a row onto its nearest grid time: a daily bar stamped
+at a summer-time local midnight moves 1/24 of its step; 90-minute candles on an hourly grid would move
+every other row half a step, and their calendar features, windows and labels with them."""
+
+
 def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> pd.DataFrame:
     """Put rows on a regular grid from their first to their last timestamp; missing steps become NaN rows.
 
@@ -97,7 +103,8 @@ def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> p
     most half the data's median spacing (most steps would be empty), a step so
     fine that the grid would hold over `MAX_EMPTY_GRID_FACTOR` times the rows (a 1 ms grid over 300
     hourly rows is 1.08e9 rows), two rows in one step (an extra row at 02:30 among hourly ones would
-    replace the 02:00 row).
+    replace the 02:00 row), a row further than `MAX_GRID_SHIFT` of a step from its grid time (it would
+    be re-timed).
     """
     step = grid_step(frequency)
     if step is None or rows.empty:
@@ -135,6 +142,16 @@ def to_grid(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> p
             f"{where} has two rows in the {frequency} step at {first} ({times.iloc[0]} "
             f"and {times.iloc[1]}); the grid keeps one row a step: remove the extra rows or set "
             f"dataset.frequency to the data's spacing"
+        )
+    moved = (rows[DATE] - floored).abs()
+    far = (moved > step * MAX_GRID_SHIFT).to_numpy()
+    if far.any():
+        at = rows[DATE][far].iloc[0]
+        spacing = rows[DATE].diff().mode().min()
+        raise DataError(
+            f"{where} has {int(far.sum())} rows off the {frequency} grid (the first at {at}, "
+            f"{moved[far].iloc[0]} from its nearest step), which the grid would move there (90-minute "
+            f"candles on an hourly grid); set dataset.frequency to the data's spacing ({spacing})"
         )
     grid = pd.date_range(floored.iloc[0], floored.iloc[-1], freq=step)
     return rows.assign(**{DATE: floored}).set_index(DATE).reindex(grid).rename_axis(DATE).reset_index()
