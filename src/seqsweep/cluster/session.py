@@ -17,7 +17,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
 import ray
 
@@ -119,9 +119,9 @@ CONNECT_CHECK_S = 10.0
 
 def _check_reachable(address: str) -> None:
     """ConfigError (one line) when nothing accepts a TCP connection at a `HOST:PORT` address within
-    `CONNECT_CHECK_S`: `ray.init` would retry the GCS for minutes, printing Ray's own warnings, while
+    `CONNECT_CHECK_S`, or what does is no gRPC server (`unreachable`): `ray.init` would retry the GCS for minutes, printing Ray's own warnings, while
     Ctrl-C is ignored (`sigint_deaf_start`). `auto`, `local` and `ray://` addresses are left to Ray."""
-    reason = unreachable(address)
+    reason = unreachable(address, grpc=True)
     if reason is not None:
         port = address.rpartition(":")[2]
         raise ConfigError(
@@ -130,18 +130,43 @@ def _check_reachable(address: str) -> None:
         )
 
 
-def unreachable(address: str) -> str | None:
+def unreachable(address: str, *, grpc: bool = False) -> str | None:
     """Why nothing accepts a TCP connection at a `HOST:PORT` or `http(s)://HOST:PORT` address within
-    `CONNECT_CHECK_S` (the OS's reason), None when something does or the address is another kind."""
+    `CONNECT_CHECK_S` (the OS's reason), None when something does or the address is another kind.
+
+    With `grpc`, what listens must also answer as a gRPC server does (Ray's GCS): MariaDB's port or a
+    plain TCP listener accepted the connection, and `ray.init` then retried for ever, printing Ray's
+    warnings, deaf to Ctrl-C and SIGTERM."""
     plain = address.split("://", 1)[1] if address.startswith(("http://", "https://")) else address
     host, sep, port = plain.split("/", 1)[0].rpartition(":")
     if "://" in plain or not sep or not port.isdigit() or not host:
         return None
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_CHECK_S):
-            return None
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_CHECK_S) as conn:
+            return None if not grpc or _answers_http2(conn) else "what listens there is no Ray (gRPC) server"
     except OSError as exc:
         return str(exc.strerror or exc)
+
+
+HTTP2_PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+"""The HTTP/2 client connection preface and an empty SETTINGS frame (RFC 9113, sections 3.4 and 6.5)."""
+
+
+def _answers_http2(conn: socket.socket) -> bool:
+    """Whether the server on `conn` answers the HTTP/2 preface with a SETTINGS frame, as every gRPC
+    server (Ray's GCS) must (RFC 9113, 3.4: the server preface is a SETTINGS frame). A server of another
+    protocol sends its own greeting (MariaDB's handshake), closes, or says nothing within the timeout."""
+    try:
+        conn.sendall(HTTP2_PREFACE)
+        header = b""
+        while len(header) < 9:
+            chunk = conn.recv(9 - len(header))
+            if not chunk:
+                return False
+            header += chunk
+    except OSError:
+        return False
+    return header[3] == 4  # the frame type: SETTINGS
 
 
 def local_ray_processes() -> list[subprocess.Popen[bytes]]:

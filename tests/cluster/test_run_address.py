@@ -1,0 +1,57 @@
+"""`run --address HOST:PORT` where something listens that is no Ray: one line, exit 2, within seconds.
+
+MariaDB's port, or a plain TCP listener, accepted the TCP check; `ray.init` then retried the "GCS" for
+ever, printing Ray's C++ warnings, deaf to Ctrl-C and SIGTERM (only SIGKILL ended it)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from seqsweep import cli
+from seqsweep.cluster import session
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[str]:
+    """A TCP server that accepts and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted: list[socket.socket] = []
+    thread = threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.mysql
+def test_run_at_mariadbs_port_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    address = "127.0.0.1:3306"
+    assert cli.main(["run", "demo", "--address", address, "--storage", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"seqsweep: error: --address {address}: cannot connect to a Ray cluster there (what listens there "
+        f"is no Ray (gRPC) server); is its head running (`ray start --head --port 3306`) and reachable from here?"
+    ]
+    assert not (tmp_path / "demo").exists()
+
+
+def test_run_at_a_listener_that_says_nothing_is_one_line(
+    silent_listener: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(session, "CONNECT_CHECK_S", 2.0)
+    assert cli.main(["run", "demo", "--address", silent_listener, "--storage", str(tmp_path)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "what listens there is no Ray (gRPC) server" in line
+
+
+def test_a_real_ray_head_answers_the_check(ray_cluster: object) -> None:
+    import ray
+
+    assert session.unreachable(ray.get_runtime_context().gcs_address, grpc=True) is None
