@@ -30,7 +30,9 @@ def test_unknown_name_lists_the_valid_ones() -> None:
     [
         (
             "no_such_package.models:build",
-            "cannot import module 'no_such_package.models' (ModuleNotFoundError",
+            "cannot import module 'no_such_package.models' (ModuleNotFoundError: No module named "
+            "'no_such_package'); put the folder holding 'no_such_package' on PYTHONPATH (`PYTHONPATH=. "
+            "seqsweep ...` from that folder) or pip install it",
         ),
         ("tiny_user_models:missing", "module 'tiny_user_models' has no function 'missing'"),
         (":build", "write a user model as 'package.module:function'"),

@@ -37,12 +37,25 @@ def import_function(spec: str) -> Callable[..., Any]:
         # there ended the command with its status and no line (exit 0: nothing trained, said nothing)
         raise UnknownModelError(
             f"model {spec!r}: cannot import module {module_name!r} ({type(exc).__name__}: {exc})"
+            f"{_where_hint(exc, module_name)}"
         ) from None
     function = getattr(module, function_name, None)
     if not callable(function):
         raise UnknownModelError(f"model {spec!r}: module {module_name!r} has no function {function_name!r}")
     found: Callable[..., Any] = function
     return found
+
+
+def _where_hint(exc: BaseException, module_name: str) -> str:
+    """How to make the user's own package importable, when it is the package Python did not find (not a
+    module that package imports): the current folder is not on Python's path for a console script."""
+    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    if missing is None or not (module_name == missing or module_name.startswith(f"{missing}.")):
+        return ""
+    return (
+        f"; put the folder holding {missing!r} on PYTHONPATH (`PYTHONPATH=. seqsweep ...` from that folder) "
+        f"or pip install it"
+    )
 
 
 class UserFamily(ModelFamily):
