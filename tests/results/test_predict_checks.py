@@ -334,6 +334,13 @@ def test_a_relative_dataset_csv_is_recorded_absolute(tmp_path: Path, monkeypatch
         assert resolved.file.dataset.db is None
 
 
+def test_an_unknown_symbol_is_named_as_the_flag_that_asked_for_it(bundle: ModelBundle, url: str) -> None:
+    """`predict --symbols ZRXUSDT` said "dataset.symbols: unknown symbol", a sweep-file key the user never
+    wrote."""
+    with pytest.raises(DataError, match=r"^--symbols: unknown symbol 'ZRXUSDT': not in table 'crypto_price'"):
+        predict_from_db(bundle, url, ["ZRXUSDT"])
+
+
 def test_predict_reads_only_the_models_columns(
     bundle: ModelBundle, url: str, folder: Path, tmp_path: Path, recorder: list[np.ndarray]
 ) -> None:

@@ -259,6 +259,10 @@ class Prediction:
         return json.dumps(self.to_dict(), indent=2)
 
 
+SYMBOLS_KEY = "dataset.symbols:"
+"""How the source checks name the symbols in a message (a sweep file's key)."""
+
+
 def predict_from_db(
     bundle: ModelBundle,
     db_url: str | None,
@@ -281,7 +285,13 @@ def predict_from_db(
     # a bounded read of the latest rows (the spec's minimum), plus the row a differencing transform needs
     need = bundle.lookback + bundle.horizon + _extra_rows(bundle.preprocessing)
     spec = _read_spec(bundle, wanted, at_time, need)
-    plan = plan_source(spec, url, columns=bundle.preprocessing.raw_columns)
+    try:
+        plan = plan_source(spec, url, columns=bundle.preprocessing.raw_columns)
+    except (ConfigError, DataError) as exc:
+        if symbols is None or not str(exc).startswith(SYMBOLS_KEY):
+            raise
+        # the symbols are the ones `--symbols` asked for, not a sweep file's `dataset.symbols`
+        raise type(exc)(f"--symbols:{str(exc)[len(SYMBOLS_KEY) :]}") from None
     results = []
     for symbol in plan.symbols:
         rows = load_symbol_rows(plan, symbol)
