@@ -169,3 +169,30 @@ def test_data_build_json_reports_the_gaps(
     assert by_flags["transforms"] == {"close": "log_return", "volume": "log1p"}
     assert by_flags["exclude_columns"] == ["yield"] and "yield" not in by_flags["feature_names"]
     assert by_flags["valid_starts"] == VALID_START
+
+
+def test_data_build_of_a_sweep_file_caches_where_run_reads(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`data build my_sweep.yaml` cached under ~/.cache/seqsweep/datasets, and the `run` that followed built
+    the same dataset again into the sweep's `<storage_path>/datasets`."""
+    monkeypatch.setattr(
+        build_module, "build_dataset", functools.partial(build_module.build_dataset, in_process=True)
+    )
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    sweep = {
+        "name": "cached_here",
+        "model": "gru",
+        "storage_path": "./st",
+        "dataset": {**_spec().to_dict(), "db": None},
+        "params": {"hidden_size": {"type": "choice", "values": [4]}},
+    }
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(sweep))
+    assert main(["data", "build", "sweep.yaml", "--db", url, "--json"]) == 0
+    key = json.loads(capsys.readouterr().out)["cache_key"]
+    assert (tmp_path / "st" / "datasets" / key / "manifest.json").is_file()
+    assert not (tmp_path / "home" / ".cache").exists()
+    (tmp_path / "dataset.yaml").write_text(yaml.safe_dump(sweep["dataset"]))  # a dataset section alone
+    assert main(["data", "build", "dataset.yaml", "--db", url, "--json"]) == 0
+    assert (tmp_path / "home" / ".cache" / "seqsweep" / "datasets" / key).is_dir()

@@ -112,7 +112,11 @@ def _build_parser(actions: Any) -> None:
     parser.add_argument(
         "--db", help=f"SQLAlchemy URL (default: dataset.db, ${DB_URL_ENV}, the sample database)"
     )
-    parser.add_argument("--cache-dir", help="built-dataset cache (default ~/.cache/seqsweep/datasets)")
+    parser.add_argument(
+        "--cache-dir",
+        help="built-dataset cache (default: for a sweep file, its <storage_path>/datasets, where `run` "
+        "caches; else ~/.cache/seqsweep/datasets)",
+    )
     parser.add_argument("--no-cache", action="store_true", help="build even if cached, and do not cache")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--profile", choices=sorted(PROFILES), help="start from a named profile")
@@ -158,6 +162,31 @@ def _read_spec_file(path: str) -> dict[str, Any]:
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: dataset: expected a mapping, got {type(section).__name__}")
     return dict(section)
+
+
+def _sweep_cache_dir(args: argparse.Namespace) -> str | None:
+    """For a sweep file, `<storage_path>/datasets` (where `run` and `validate` cache its dataset, so that
+    `run` reads what `data build` built); None (the default cache) for a dataset section or a URI path."""
+    if not args.spec:
+        return None
+    import yaml
+
+    from seqsweep._yaml import load_strict, read_yaml_file
+    from seqsweep.layout import dataset_cache_dir
+    from seqsweep.search_spaces.sweep import SweepFile, resolve_sweep_path
+
+    path = resolve_sweep_path(args.spec)
+    try:
+        data = load_strict(read_yaml_file(Path(path).expanduser(), "the dataset spec"))
+    except (yaml.YAMLError, RecursionError):  # `spec_mapping` has named the fault already
+        return None
+    if not isinstance(data, dict) or "dataset" not in data:
+        return None
+    root = data.get("storage_path", SweepFile.storage_path)
+    if not isinstance(root, str) or "://" in root:
+        return None
+    cache = dataset_cache_dir(Path(root).expanduser().resolve())
+    return None if cache is None else str(cache)
 
 
 def spec_mapping(args: argparse.Namespace) -> dict[str, Any]:
@@ -211,7 +240,8 @@ def _build(args: argparse.Namespace) -> int:
     spec = DatasetSpec.from_dict(spec_mapping(args))
     if args.cache_dir is not None and not args.no_cache:  # refused now, not after the whole build
         writable_folder(Path(args.cache_dir), "--cache-dir")
-    bundle = build_dataset(spec, db_url=args.db, cache_dir=args.cache_dir, use_cache=not args.no_cache)
+    cache_dir = args.cache_dir if args.cache_dir is not None else _sweep_cache_dir(args)
+    bundle = build_dataset(spec, db_url=args.db, cache_dir=cache_dir, use_cache=not args.no_cache)
     summary = bundle.summary()
     print(json.dumps(summary, indent=2) if args.json else render_text(summary))
     return 0
