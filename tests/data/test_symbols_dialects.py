@@ -227,6 +227,24 @@ def test_load_csv_stores_a_symbol_as_the_query_matches_it(database: str, tmp_pat
         assert len(bundle.row_time) == HOURS
 
 
+@pytest.mark.parametrize("database", ["sqlite", "mariadb"], indirect=True)
+def test_a_symbol_whose_upper_case_is_not_nfc_builds_as_written(database: str, tmp_path: Path) -> None:
+    """'ΐ' upper-cases to three code points that NFC composes into two: load-csv stored the three, the
+    build canonicalised the stored name again to the two, and the symbol as written in the CSV was an
+    unknown symbol whose message showed two identical names."""
+    from seqsweep.data.ingest import canonical_symbol
+
+    written = "\u0390usdt"
+    assert canonical_symbol(canonical_symbol(written)) == canonical_symbol(written)
+    folder = _csvs(tmp_path / "csv")
+    _respell(folder, "crypto_lending_borrowing", written)
+    _respell(folder, "crypto_price", written)
+    load_csv(folder, database)
+    spec = DatasetSpec(join="notebook", symbols=(written,), targets=("lending_rate",), lookback=12, horizon=2)
+    bundle = build_dataset(spec, db_url=database, use_cache=False, in_process=True)
+    assert len(bundle.row_time) == HOURS and bundle.symbols == (canonical_symbol(written),)
+
+
 def test_a_full_width_twin_of_a_stored_symbol_is_named_as_such(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'case.db'}"
     load_csv(_csvs(tmp_path / "csv"), url)

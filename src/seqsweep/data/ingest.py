@@ -569,8 +569,10 @@ def parse_numeric(values: pd.Series, column: str, *, source: str = "") -> pd.Ser
 def canonical_symbol(symbol: str) -> str:
     """A symbol as the project stores and matches it: Unicode NFC (an accent typed as a combining mark
     and the precomposed letter are one symbol; Unicode Standard Annex #15), no surrounding blanks, upper
-    case."""
-    return unicodedata.normalize("NFC", symbol).strip().upper()
+    case, in NFC again (`'ΐ'.upper()` is three code points that NFC composes into two: without it the
+    symbol as stored did not match the symbol as asked for, and the function gave another result when
+    applied to its own result)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", symbol).strip().upper())
 
 
 @dataclass
