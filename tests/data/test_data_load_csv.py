@@ -239,3 +239,57 @@ def test_a_comma_is_decided_over_the_whole_column_whatever_the_chunks(
     from seqsweep.data.ingest import parse_numeric
 
     assert parse_numeric(whole, "volume").tolist() == stored
+
+
+def _row_counts(url: str) -> dict[str, int]:
+    engine = sa.create_engine(url)
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.connect() as conn:
+        names = sa.inspect(conn).get_table_names()
+        counts = {
+            t: int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {quote(t)}")).scalar_one()) for t in names
+        }
+    engine.dispose()
+    return counts
+
+
+@pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_a_table_renamed_as_a_backup_does_not_block_the_next_load(database: str, csv_dir: Path) -> None:
+    """`crypto_price` renamed `crypto_price_old` kept its index's name, which SQLite and PostgreSQL keep
+    database-wide: the next load failed creating it, after the other tables had been replaced (PostgreSQL
+    left no `crypto_price` at all); MariaDB loaded. Now it loads on every database."""
+    load_csv(csv_dir, database)
+    before = _row_counts(database)
+    engine = sa.create_engine(database)
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE {quote(PRICE_TABLE)} RENAME TO {quote(PRICE_TABLE + '_old')}"))
+    engine.dispose()
+    load_csv(csv_dir, database)
+    after = _row_counts(database)
+    assert after == {**before, PRICE_TABLE + "_old": before[PRICE_TABLE]}
+    assert not any(name.endswith("__staging") for name in after)
+    engine = sa.create_engine(database)
+    indexes = sa.inspect(engine).get_indexes(PRICE_TABLE)
+    engine.dispose()
+    assert [index["column_names"] for index in indexes] == [["crypto_symbol", "date"]]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_a_view_in_the_way_is_refused_before_any_table_is_replaced(database: str, csv_dir: Path) -> None:
+    """A `crypto_price` VIEW failed the swap after US_Bond_Yield and the rates had been replaced: the
+    database was left half new, half old."""
+    load_csv(csv_dir, database)
+    engine = sa.create_engine(database)
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE {quote(PRICE_TABLE)} RENAME TO {quote('prices_kept')}"))
+        conn.execute(sa.text(f"CREATE VIEW {quote(PRICE_TABLE)} AS SELECT * FROM {quote('prices_kept')}"))
+    engine.dispose()
+    before = _row_counts(database)
+    for path in csv_dir.iterdir():  # every file one row shorter: a replaced table would show it
+        frame = pd.read_csv(path)
+        frame.iloc[:-1].to_csv(path, index=False)
+    with pytest.raises(DataError, match=rf"'{PRICE_TABLE}' is a view in the database"):
+        load_csv(csv_dir, database)
+    assert _row_counts(database) == before

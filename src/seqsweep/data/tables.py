@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
 import pandas as pd
@@ -141,6 +141,7 @@ def write_tables(
     table as it was, so loading a folder never leaves some tables new and others old. Returns rows
     per table.
     """
+    _check_replaceable(engine, list(tables))
     staged: dict[str, tuple[int, list[str]]] = {}
     try:
         for table, frames in tables.items():
@@ -153,6 +154,38 @@ def write_tables(
         _swap_in(engine, table, columns)
         log.info("wrote %d rows to table %s", rows, table)
     return {table: rows for table, (rows, _) in staged.items()}
+
+
+def _check_replaceable(engine: Engine, tables: list[str]) -> None:
+    """DataError (one line) before anything is written when a table to replace is a view: the swap would
+    fail on it after the tables before it had been replaced (a folder left half new, half old)."""
+    views = set(sa.inspect(engine).get_view_names())
+    for table in tables:
+        if table in views:
+            raise DataError(
+                f"{table!r} is a view in the database, which load-csv would not replace; drop the view "
+                f"(or load the file as another table, --table NAME) and load again"
+            )
+
+
+def _index_name(engine: Engine, table: str, key: Sequence[str]) -> str:
+    """`ix_<table>_<key>`, or that name with `_2`, `_3` ... when an index of another table holds it: a
+    table renamed as a backup (`crypto_price` → `crypto_price_old`) keeps its index's name, which
+    SQLite and PostgreSQL keep database-wide, so creating it again failed after other tables had been
+    replaced (MariaDB names indexes per table and loaded)."""
+    inspector = sa.inspect(engine)
+    taken = {
+        index["name"]
+        for other in inspector.get_table_names()
+        if other not in (table, _staging_name(table))
+        for index in inspector.get_indexes(other)
+    }
+    base = f"ix_{table}_{'_'.join(key)}"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    return name
 
 
 def _staging_name(table: str) -> str:
@@ -207,11 +240,11 @@ def _swap_in(engine: Engine, table: str, columns: list[str]) -> None:
     """Replace `table` by its staging table, index it on (symbol, date) and ANALYZE it on SQLite."""
     quote = text_quote(engine)
     key = [c for c in (SYMBOL, DATE) if c in columns]
+    index = quote(_index_name(engine, table, key)) if key else ""
     with engine.begin() as conn:
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {quote(table)}"))
         conn.execute(sa.text(f"ALTER TABLE {quote(_staging_name(table))} RENAME TO {quote(table)}"))
         if key:
-            index = quote(f"ix_{table}_{'_'.join(key)}")
             conn.execute(sa.text(f"CREATE INDEX {index} ON {quote(table)} ({', '.join(map(quote, key))})"))
         if engine.dialect.name == "sqlite":
             # SQLite plans without statistics until ANALYZE: a bounded notebook join on an 8k-row
