@@ -67,7 +67,8 @@ class ExportOutcome:
 
     def describe(self) -> str:
         check = (
-            f"checked: the exported model reproduces the checkpoint's probabilities on the test windows "
+            f"checked: the exported model reproduces {'the refit model' if self.refit else 'the checkpoint'}'s "
+            f"probabilities on the test windows "
             f"(max |diff| {self.max_abs_diff:.2e})"
             if math.isfinite(self.max_abs_diff)
             else "not checked: the training function has no predict hook, so the copied checkpoint cannot predict"
