@@ -121,7 +121,9 @@ def _check_reachable(address: str) -> None:
     """ConfigError (one line) when nothing accepts a TCP connection at a `HOST:PORT` address within
     `CONNECT_CHECK_S`, or what does is no gRPC server (`unreachable`): `ray.init` would retry the GCS for minutes, printing Ray's own warnings, while
     Ctrl-C is ignored (`sigint_deaf_start`). `auto`, `local` and `ray://` addresses are left to Ray."""
-    reason = unreachable(address, grpc=True)
+    # a cluster with TLS (`RAY_USE_TLS`) answers only a TLS handshake: the plain HTTP/2 probe is left out
+    tls = os.environ.get("RAY_USE_TLS", "0").strip().lower() in ("1", "true")
+    reason = unreachable(address, grpc=not tls)
     if reason is not None:
         port = address.rpartition(":")[2]
         raise ConfigError(
