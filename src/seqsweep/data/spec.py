@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -293,8 +294,11 @@ class DatasetSpec:
             raise ConfigError(
                 f"dataset.labels.method: must be one of {', '.join(LABEL_METHODS)}, got {self.labels.method!r}"
             )
-        if self.labels.dead_band < 0:
-            raise ConfigError(f"dataset.labels.dead_band: must be >= 0, got {self.labels.dead_band}")
+        if not (math.isfinite(self.labels.dead_band) and self.labels.dead_band >= 0):
+            # NaN passed `< 0`, and a NaN or infinite band labelled every move flat
+            raise ConfigError(
+                f"dataset.labels.dead_band: must be a finite number >= 0, got {self.labels.dead_band}"
+            )
         if self.max_rows_per_symbol is not None and self.max_rows_per_symbol < self.lookback + self.horizon:
             raise ConfigError(
                 f"dataset.max_rows_per_symbol: must be at least lookback + horizon "
