@@ -168,3 +168,39 @@ def test_sigterm_to_the_whole_group_exits_143_at_once_and_resume_finishes(
     output = finish(resumed, timeout_s=400)
     assert resumed.returncode == 0, output[-3000:]
     assert "1 trials, 0 errored" in output
+
+
+def test_sigint_during_a_reseed_says_so_and_writes_no_report(
+    write_sweep: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Ctrl-C during `results --reseed` exited 0: Tune returned normally, the run's checkpoints were pruned
+    and a report said every rerun had failed ("has no finished rerun")."""
+    barrier = tmp_path / "barrier"
+    path = write_sweep(name="reseeded", **barrier_sweep(barrier, [4, 8]))
+    experiment = (Path(load_sweep(path).file.storage_path) / "reseeded").resolve()
+    release(barrier)  # the sweep itself runs through
+    sweep = start("run", str(path))
+    output = finish(sweep, timeout_s=600)
+    assert sweep.returncode == 0, output
+    (barrier / "release-all").unlink()
+    before = set(reached_markers(barrier))
+    driver = start("results", str(experiment), "--top", "1", "--reseed", "1", "--no-test")
+    try:
+        wait_for("the rerun reaching epoch 2", lambda: set(reached_markers(barrier)) - before, driver)
+        signal_group(driver, signal.SIGINT)
+        output = finish(driver, timeout_s=300)
+    finally:
+        release(barrier)
+        signal_group(driver, signal.SIGKILL)
+    assert driver.returncode == 130, output
+    assert any(line.startswith("interrupted: the reruns stopped;") for line in output.splitlines()), output[
+        -3000:
+    ]
+    assert not (experiment / "report" / "winners.json").exists()
+    [run] = sorted((experiment / "reseed").iterdir())
+    [rerun] = trial_dirs(run)
+    assert "checkpoint_000000" in checkpoints(rerun)  # not pruned, not reported as failed
+    again = start("results", str(experiment), "--top", "1", "--reseed", "1", "--no-test")
+    output = finish(again, timeout_s=600)
+    assert again.returncode == 0, output
+    assert "has no finished rerun" not in output

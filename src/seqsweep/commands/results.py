@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from seqsweep.errors import ConfigError
 
@@ -75,19 +76,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def results_command(args: argparse.Namespace) -> int:
     from seqsweep.results.pipeline import write_results
+    from seqsweep.results.reseed import ReseedInterrupted
 
     if args.top < 1:
         raise ConfigError(f"--top: must be >= 1, got {args.top}")
     if args.reseed < 0:
         raise ConfigError(f"--reseed: must be >= 0, got {args.reseed}")
-    outcome = write_results(
-        args.experiment,
-        args.top,
-        evaluate=not args.no_test,
-        reseed=args.reseed,
-        db_url=args.db,
-        out_dir=args.out,
-    )
+    try:
+        outcome = write_results(
+            args.experiment,
+            args.top,
+            evaluate=not args.no_test,
+            reseed=args.reseed,
+            db_url=args.db,
+            out_dir=args.out,
+        )
+    except ReseedInterrupted as exc:
+        print(exc.describe(), file=sys.stderr)
+        return exc.exit_code
     if args.json:
         from seqsweep.results.leaderboard import json_safe
 

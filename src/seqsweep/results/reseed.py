@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,7 +228,7 @@ def _train(
     from seqsweep.cluster.session import ray_session
     from seqsweep.trainables.base import TrialSettings
     from seqsweep.tuning.retention import prune_checkpoints
-    from seqsweep.tuning.runner import quiet_tune
+    from seqsweep.tuning.runner import quiet_tune, stop_signals
 
     assert experiment.sweep is not None
     spec = experiment.sweep
@@ -254,7 +255,9 @@ def _train(
     )
     logger.info("reseed: training %d reruns into %s", len(runs), folder / name)
     quiet_tune()  # Ray's own "View detailed results here" and tensorboard lines stay off stdout
-    with ray_session(address):
+    # as `run`: Ctrl-C stops the reruns in order (the local Ray deaf to it) and is reported, not taken for
+    # the end of the reruns (which went on to prune the run and report every rerun as failed, exit 0)
+    with ray_session(address, sigint_deaf_start=True), stop_signals(folder / name) as stop:
         tuner = tune.Tuner(
             trainable,
             param_space={RESEED_KEY: tune.grid_search(runs)},
@@ -276,9 +279,30 @@ def _train(
             ),
         )
         grid = tuner.fit()
+    if stop.signum is not None:
+        raise ReseedInterrupted(stop.signum, folder / name)
     prune_checkpoints(
         grid, keep=1, metric=experiment.metric, mode=experiment.mode, experiment_dir=folder / name
     )
+
+
+class ReseedInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the reruns: nothing is pruned or reported; the command exits 128 + signum."""
+
+    def __init__(self, signum: int, run_dir: Path) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.run_dir = run_dir
+
+    def describe(self) -> str:
+        return (
+            f"interrupted: the reruns stopped; those that finished stay in {self.run_dir} and the same "
+            f"`seqsweep results --reseed` reuses them and trains the rest (no report was written)"
+        )
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 def _next_run_name(folder: Path) -> str:

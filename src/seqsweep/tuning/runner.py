@@ -350,7 +350,7 @@ def _fit(
     A first SIGINT/SIGTERM lets Tune end the run and is reported by `_finish`; a second one stops at
     once and raises `SweepInterrupted` naming the experiment.
     """
-    with _stop_signals(experiment_dir) as stop:
+    with stop_signals(experiment_dir) as stop:
         try:
             grid = tuner.fit()
         except SweepInterrupted as exc:  # a second signal: stopped at once
@@ -640,7 +640,7 @@ def signals_deferred() -> Iterator[None]:
 
 
 @contextmanager
-def _stop_signals(experiment_dir: Path) -> Iterator[_StopSignals]:
+def stop_signals(experiment_dir: Path) -> Iterator[_StopSignals]:
     """While the block runs (Tune's fit), SIGINT and SIGTERM stop the sweep gracefully, recorded."""
     stop = _StopSignals(experiment_dir)
     stop.install()
