@@ -125,6 +125,24 @@ def test_without_a_predict_hook_results_say_so_and_export_copies(
     assert metrics["test"]["model"] is None
 
 
+@pytest.mark.slow
+def test_a_winner_without_a_checkpoint_leaves_the_other_winners_scored(function_experiment: Path) -> None:
+    """One winner that reported no checkpoint took every winner's test score away (`test.winners` empty)."""
+    import dataclasses
+
+    from seqsweep.results.evaluate import evaluate_winners
+    from seqsweep.results.experiment import read_experiment
+
+    experiment = read_experiment(function_experiment)
+    first, second = experiment.top(2)
+    winners = [dataclasses.replace(first, checkpoint=None), second]
+    tested = evaluate_winners(experiment, winners, draws=20).test
+    assert tested is not None
+    assert [w.name for w in tested.winners] == [second.trial_id]
+    assert f"test scores unavailable for winner {first.trial_id} of " in tested.note
+    assert "the other winners are scored" in tested.note
+
+
 def test_function_resumes_from_its_checkpoint_and_numbers_steps_on(
     synthetic_bundle: Any, tmp_path: Path
 ) -> None:

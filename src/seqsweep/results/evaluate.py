@@ -233,9 +233,9 @@ def evaluate_winners(
     when a winner's best checkpoint was not kept, or when the experiment has no sweep.yaml.
     """
     bundle = bundle if bundle is not None else load_dataset(experiment, db_url)
-    unavailable = function_test_unavailable(experiment, winners) if test else None
-    if unavailable is not None:
-        winners = []  # the baselines are still scored on both splits; the line says why no winner is
+    unavailable = None
+    if test:  # the baselines are scored on both splits whatever; the line says which winner is not and why
+        unavailable, winners = function_test_unavailable(experiment, winners)
     splits = (VALID_SPLIT, TEST_SPLIT) if test else ()
     outputs = {t.trial_id: winner_outputs(t, bundle, splits, cpus=cpus) for t in winners} if test else {}
     folds = f"; the last of its {bundle.n_folds} fold models" if bundle.n_folds > 1 else ""
@@ -252,36 +252,49 @@ def evaluate_winners(
     if test:
         settings = bootstrap.settings_for(bundle, TEST_SPLIT, draws=draws, seed=seed)
         tested = evaluate_split(
-            bundle, TEST_SPLIT, of(TEST_SPLIT), note=unavailable or TEST_NOTE, intervals=settings
+            bundle,
+            TEST_SPLIT,
+            of(TEST_SPLIT),
+            note=TEST_NOTE
+            if unavailable is None
+            else f"{TEST_NOTE} {unavailable}."
+            if winners
+            else unavailable,
+            intervals=settings,
         )
     return Evaluations(valid=valid, test=tested)
 
 
-def function_test_unavailable(experiment: Experiment, winners: list[TrialSummary]) -> str | None:
-    """One line when the winners of a training-function sweep (`trainable:`) cannot be scored on test:
-    its module has no `predict(checkpoint_dir, windows)` hook, or a winner reported no checkpoint.
-    None for every other sweep, and when the hook and the checkpoints are there."""
+def function_test_unavailable(
+    experiment: Experiment, winners: list[TrialSummary]
+) -> tuple[str | None, list[TrialSummary]]:
+    """(a line saying which winners of a training-function sweep (`trainable:`) cannot be scored on test
+    and why, the winners that can). None of them can when the module has no `predict(checkpoint_dir,
+    windows)` hook; a winner that reported no checkpoint cannot, the others still are (one such winner
+    used to take every winner's test scores away). (None, `winners`) for every other sweep, and when the
+    hook and the checkpoints are there. ConfigError when a winner's named checkpoint is gone from disk."""
     from seqsweep.trainables.function import PREDICT_HOOK, predict_hook
 
     function = experiment.sweep.file.trainable if experiment.sweep is not None else None
     if function is None:
-        return None
+        return None, winners
     module = function.partition(":")[0]
     if predict_hook(function) is None:
         return (
             f"test scores unavailable: the training function {function} has no `{PREDICT_HOOK}(checkpoint_dir, "
             f"windows)` hook in {module} (importable here), so its winners are ranked on validation only"
-        )
+        ), []
     deleted = next((t for t in winners if t.missing_checkpoint is not None), None)
     if deleted is not None:
         raise ConfigError(_missing_checkpoint(deleted))
     without = [t.trial_id for t in winners if t.checkpoint is None]
-    if without:
-        return (
-            f"test scores unavailable: winner {without[0]} of {function} has no kept checkpoint at its best "
-            f"epoch (report a checkpoint_dir each step, or raise checkpoints.keep)"
-        )
-    return None
+    if not without:
+        return None, winners
+    which = f"winner {without[0]}" if len(without) == 1 else f"winners {', '.join(without)}"
+    return (
+        f"test scores unavailable for {which} of {function}: no kept checkpoint at the best epoch (report "
+        f"a checkpoint_dir each step, or raise checkpoints.keep); the other winners are scored"
+    ), [t for t in winners if t.checkpoint is not None]
 
 
 def _missing_checkpoint(trial: TrialSummary) -> str:
