@@ -228,3 +228,18 @@ def test_a_trial_whose_folder_is_gone_is_lost_not_pending_and_export_will_not_gu
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"trial {winner.trial_id} ran but its folder" in err[0] and "--trial" in err[0]
     assert not out.exists()
+
+
+def test_a_winner_whose_checkpoint_is_gone_is_named_as_the_winner(
+    crafted_experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`export` without `--trial` named a flag the user never gave: "--trial X: cannot export ..."."""
+    copy = tmp_path / crafted_experiment.name
+    shutil.copytree(crafted_experiment, copy)
+    winner = read_experiment(copy).ranked()[0]
+    assert winner.checkpoint is not None
+    shutil.rmtree(winner.checkpoint)  # read from the copy: its checkpoint is the copy's
+    assert cli.main(["export", str(copy), "--out", str(tmp_path / "bundle")]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"seqsweep: error: the winner (trial {winner.trial_id}): cannot export"), line
+    assert "--trial" not in line

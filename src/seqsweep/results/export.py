@@ -115,9 +115,8 @@ def export_bundle(
             trial.error
             or f"its best epoch's checkpoint{where} is not on disk: checkpoints.keep did not keep it, or it was deleted"
         )
-        raise ConfigError(
-            f"--trial {trial.trial_id}: cannot export a trial with status {trial.status} ({why})"
-        )
+        who = f"--trial {trial.trial_id}" if trial_id else f"the winner (trial {trial.trial_id})"
+        raise ConfigError(f"{who}: cannot export a trial with status {trial.status} ({why})")
     if refit:
         check_refit(experiment, trial)  # before the dataset is read or anything trains
     target = Path(out).expanduser().resolve()
