@@ -55,3 +55,25 @@ def test_a_bare_host_port_where_http_answers_asks_for_http(capsys: pytest.Captur
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def test_a_cluster_that_wants_its_token_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A head with token authentication (`ray start`'s default here) refused the client: the line said "no
+    Ray Jobs API answers there (AuthenticationError)", though the API had answered."""
+    import ray.job_submission
+    from ray.exceptions import AuthenticationError
+
+    import seqsweep.cluster.session as session
+
+    def refuse(address: str) -> None:
+        raise AuthenticationError("Authentication token is missing or incorrect")
+
+    monkeypatch.setattr(session, "unreachable", lambda address, **_: None)
+    monkeypatch.setattr(ray.job_submission, "JobSubmissionClient", refuse)
+    address = "http://127.0.0.1:8265"
+    assert cli.main(["status", "raysubmit_x", "--address", address]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"seqsweep: error: --address {address}: the cluster uses token authentication")
+    assert "RAY_AUTH_TOKEN" in line

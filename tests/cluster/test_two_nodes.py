@@ -34,8 +34,12 @@ def _trial_rows(experiment: Path) -> dict[str, list[dict]]:
 
 def _submit(path: Path, cluster: LocalRayCluster, storage: Path, capsys: pytest.CaptureFixture[str]) -> str:
     assert cli.main(["submit", str(path), "--address", cluster.jobs_address, "--storage", str(storage)]) == 0
-    job_id = capsys.readouterr().out.strip().splitlines()[-1]
+    printed = capsys.readouterr()
+    job_id = printed.out.strip().splitlines()[-1]
     assert job_id
+    assert (
+        "Uploading package" not in printed.err and "Creating a file package" not in printed.err
+    )  # Ray's INFO
     return job_id
 
 
@@ -63,6 +67,12 @@ def test_submitted_sweep_runs_trials_on_both_nodes(
     assert status == "SUCCEEDED", logs[-3000:]
     assert cli.main(["status", job_id, "--address", head_node.jobs_address]) == 0
     assert capsys.readouterr().out.strip() == "SUCCEEDED"
+    for command in ("status", "logs"):  # an unknown id ended as an unexpected error (exit 3)
+        assert cli.main([command, "raysubmit_nosuchjob", "--address", head_node.jobs_address]) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            f"seqsweep: error: job 'raysubmit_nosuchjob': the cluster at {head_node.jobs_address} has no such "
+            f"job (`seqsweep submit` prints the id of each job it submits)"
+        ]
 
     rows = _trial_rows(shared / "two_nodes")
     assert len(rows) == 4

@@ -8,9 +8,11 @@ the third-party stack (Ray, TensorFlow, torch) must be on the nodes.
 
 from __future__ import annotations
 
+import logging
 import shlex
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,10 @@ def _client(address: str) -> Any:
 
     from seqsweep.cluster.session import unreachable
 
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):  # `seqsweep -v` shows them
+        # its import sets INFO: "Uploading package gcs://..." and "Creating a file package" reached the terminal
+        logging.getLogger("ray.dashboard.modules.dashboard_sdk").setLevel(logging.WARNING)
+
     reason = unreachable(address)
     if reason is not None:
         raise ConfigError(f"--address {address}: no Ray Jobs API answers there ({reason})")
@@ -42,8 +48,29 @@ def _client(address: str) -> Any:
     try:
         return JobSubmissionClient(address)
     except Exception as exc:  # connection refused, bad URL, wrong port: one line for the user
+        if type(exc).__name__ == "AuthenticationError":  # the API answered: it wants the cluster's token
+            raise ConfigError(
+                f"--address {address}: the cluster uses token authentication and refused this client's "
+                f"token; make the cluster's token available here (`RAY_AUTH_MODE=token` with "
+                f"`RAY_AUTH_TOKEN`, or the file ~/.ray/auth_token)"
+            ) from None
         raise ConfigError(
             f"--address {address}: no Ray Jobs API answers there ({type(exc).__name__})"
+        ) from None
+
+
+@contextmanager
+def _about_job(address: str, job_id: str) -> Iterator[None]:
+    """The Jobs API's "Request failed with status code 404: Job X does not exist." (a RuntimeError, which
+    ended the command as an unexpected error, exit 3) as one line naming the job."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if "status code 404" not in str(exc):
+            raise
+        raise ConfigError(
+            f"job {job_id!r}: the cluster at {address} has no such job (`seqsweep submit` prints the id "
+            f"of each job it submits)"
         ) from None
 
 
@@ -103,18 +130,23 @@ def job_request(spec: SweepSpec, storage_path: str) -> dict[str, Any]:
 
 
 def job_status(address: str, job_id: str) -> str:
-    return str(_client(address).get_job_status(job_id))
+    client = _client(address)
+    with _about_job(address, job_id):
+        return str(client.get_job_status(job_id))
 
 
 def job_logs(address: str, job_id: str, follow: bool = False, poll_s: float = 1.0) -> Iterator[str]:
     """The job's driver output; with `follow`, new output until the job ends."""
     client = _client(address)
     if not follow:
-        yield client.get_job_logs(job_id)
+        with _about_job(address, job_id):
+            logs = client.get_job_logs(job_id)
+        yield logs
         return
     seen = 0
     while True:
-        logs = client.get_job_logs(job_id)
+        with _about_job(address, job_id):
+            logs = client.get_job_logs(job_id)
         if len(logs) > seen:
             yield logs[seen:]
             seen = len(logs)
