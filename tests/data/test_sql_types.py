@@ -221,6 +221,19 @@ def test_a_postgresql_bit_string_is_read_as_its_integer_value(varying: bool, dat
     assert list(_rows(database)["flag"]) == [float(v) for v in stored]
 
 
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_postgresql_money_column_is_read_as_its_amount(database: str) -> None:
+    """psycopg hands MONEY over as text in the server's `lc_monetary` format ('$620.33'): refused as "not a
+    number", with advice that did not fit."""
+    from decimal import Decimal
+
+    from sqlalchemy.dialects import postgresql
+
+    stored = [Decimal(f"{620 + i}.{i % 100:02d}") for i in range(len(HOURS))]
+    _write(database, sa.DateTime(), ("flag", postgresql.MONEY(), stored))
+    assert list(_rows(database)["flag"]) == [float(v) for v in stored]
+
+
 @pytest.mark.parametrize("database", BACKENDS, indirect=True)
 def test_a_four_byte_float_column_is_read_in_full(database: str) -> None:
     """MariaDB's text protocol sends FLOAT with 6 significant digits: 43251.37109375 arrived as 43251.4."""

@@ -781,6 +781,8 @@ def read_as(kind: Any, dialect: str) -> str | None:
     - A 4-byte float (MariaDB's FLOAT, PostgreSQL's REAL) as DOUBLE: MariaDB's text protocol sends FLOAT
       with 6 significant digits (43251.37109375 arrives as 43251.4); read as DOUBLE both give the value
       stored.
+    - PostgreSQL's MONEY as NUMERIC: psycopg hands it over as text in the server's `lc_monetary` format
+      (`$620.33`), which no number reader should guess at.
     """
     if single_precision(kind, dialect):
         return "CAST({} AS DOUBLE PRECISION)" if dialect == "postgresql" else "CAST({} AS DOUBLE)"
@@ -788,6 +790,8 @@ def read_as(kind: Any, dialect: str) -> str | None:
         return "CAST({} AS UNSIGNED)"
     if dialect == "postgresql" and isinstance(kind, postgresql_types.BIT):
         return "CAST(CAST(LPAD(CAST({} AS TEXT), 64, '0') AS BIT(64)) AS BIGINT)"
+    if dialect == "postgresql" and isinstance(kind, postgresql_types.MONEY):
+        return "CAST({} AS NUMERIC)"
     return None
 
 
