@@ -277,7 +277,8 @@ def index_windows(
         if not len(ends[name]):
             raise DataError(
                 f"dataset.split: the {name} split has no windows of lookback + horizon = {lookback + horizon} "
-                f"steps; use more rows per symbol (max_rows_per_symbol, start/end) or change the split fractions"
+                f"steps; use more rows per symbol (max_rows_per_symbol, start/end) or change the split (fractions or "
+                f"dates; a smaller split.gap, whose embargo rows hold no windows)"
             )
     thresholds = fit_thresholds(moves["train"], labels)
     levels = TargetLevels.encode(targets, features, feature_columns)
