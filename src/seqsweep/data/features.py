@@ -23,6 +23,7 @@ from seqsweep.constants import MASK_VALUE
 from seqsweep.data.bundle import Preprocessing
 from seqsweep.data.sources import clean_rows
 from seqsweep.data.spec import TRANSFORMS
+from seqsweep.data.spec import grid_step as grid_step  # re-exported: callers take the step from here
 from seqsweep.data.tables import CYCLICAL_FEATURES, DATE, EMBEDDING_PREFIX, YIELD
 from seqsweep.errors import ConfigError, DataError
 from seqsweep.masking import mask_missing
@@ -64,21 +65,6 @@ def cyclical_encodings(times: Any) -> np.ndarray:
         angle = 2 * np.pi * fraction.astype(np.float64)
         columns += [np.sin(angle), np.cos(angle)]
     return np.stack(columns, axis=1) if len(index) else np.empty((0, len(CYCLICAL_FEATURES)))
-
-
-def grid_step(frequency: str | None) -> pd.Timedelta | None:
-    """The fixed step of `dataset.frequency` ('1h', '5min', ...), None to keep rows as they come."""
-    if frequency is None:
-        return None
-    try:
-        step = pd.Timedelta(pd.tseries.frequencies.to_offset(frequency))
-    except (ValueError, TypeError):
-        raise ConfigError(
-            f"dataset.frequency: must be a fixed pandas step such as '1h' or '5min', got {frequency!r}"
-        ) from None
-    if step <= pd.Timedelta(0):
-        raise ConfigError(f"dataset.frequency: must be positive, got {frequency!r}")
-    return step
 
 
 MAX_EMPTY_GRID_FACTOR: Final = 20

@@ -307,6 +307,7 @@ class DatasetSpec:
         if self.csv is not None and not self.join_spec.reads_csv:
             readers = " or ".join(f"`join: {j.name}`" for j in JOINS.values() if j.reads_csv)
             raise ConfigError(f"dataset.csv: only {readers} reads a CSV file, but join is {self.join!r}")
+        grid_step(self.frequency)  # `abc`, `0h`, `-1h`: refused without data too (`validate --no-data`)
 
     def _validate_columns(self) -> None:
         """`transform` and `exclude_columns` rules that need no data (names of transforms, key columns)."""
@@ -357,3 +358,18 @@ class DatasetSpec:
                     f"dataset.transform: {column!r} is not an input column of the {self.join} join "
                     f"(columns: {', '.join(columns)}; transforms: {', '.join(TRANSFORMS)})"
                 )
+
+
+def grid_step(frequency: str | None) -> pd.Timedelta | None:
+    """The fixed step of `dataset.frequency` ('1h', '5min', ...), None to keep rows as they come."""
+    if frequency is None:
+        return None
+    try:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(frequency))
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"dataset.frequency: must be a fixed pandas step such as '1h' or '5min', got {frequency!r}"
+        ) from None
+    if step <= pd.Timedelta(0):
+        raise ConfigError(f"dataset.frequency: must be positive, got {frequency!r}")
+    return step
