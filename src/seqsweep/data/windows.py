@@ -124,8 +124,9 @@ def fit_scalers(
         observed = ~np.isnan(train)
         if not observed.any():
             raise DataError(
-                f"symbol {symbol}: no rows in the train split (scalers are fitted on train rows); "
-                "drop the symbol or move dataset.start earlier"
+                f"symbol {symbol}: no rows in the train split (scalers are fitted on train rows): its observed "
+                f"rows begin after the validation split does; drop the symbol, start validation later "
+                f"(dataset.split.valid_start) or, if dataset.start cut its earlier rows, move it earlier"
             )
         empty = np.flatnonzero(~observed.any(axis=0))
         if empty.size:
