@@ -203,3 +203,19 @@ def test_too_many_folds_or_none_is_refused(sample_db_url: str, tmp_path: Path) -
     # a million folds: their starts overflowed int64 (ns) and passed the check, then exit 3
     with pytest.raises(ConfigError, match=r"dataset.split.folds: 1000000 folds leave fold 0 .* of train"):
         build_dataset(spec(sample_db_url, folds=1_000_000), cache_dir=tmp_path, in_process=True)
+
+
+def test_a_late_symbol_short_of_fold_zero_train_is_named(tmp_path: Path) -> None:
+    """Split by dates, one symbol listed a week after the other: the line gave the late symbol's shortfall
+    as if it held for the whole dataset and named neither the symbol nor dropping it."""
+    from tiny_prices import price_frame, write_db
+
+    early = price_frame("AAAUSDT", seed=1, hours=400)
+    late = price_frame("BBBUSDT", seed=2, start=pd.Timestamp("2024-01-08 05:00"), hours=227)
+    url = write_db(tmp_path / "db", [early, late])
+    split = SplitSpec(valid_start="2024-01-12", test_start="2024-01-15", folds=2)
+    spec = DatasetSpec(join="prices", symbols=("AAAUSDT", "BBBUSDT"), lookback=4, horizon=2, split=split)
+    with pytest.raises(
+        ConfigError, match=r"counted from BBBUSDT's first row, 2024-01-08 05:00:00.*drop BBBUSDT"
+    ):
+        build_dataset(spec, db_url=url, cache_dir=tmp_path / "cache", in_process=True)

@@ -49,21 +49,26 @@ def fold_blocks(boundaries: tuple[int, int], n_folds: int) -> np.ndarray:
     return np.stack([starts, starts + length], axis=1)
 
 
-def check_fold_span(boundaries: tuple[int, int], common_start: int, n_folds: int) -> None:
+def check_fold_span(
+    boundaries: tuple[int, int], common_start: int, n_folds: int, latest: str | None = None
+) -> None:
     """ConfigError when fold 0 would train on less time than one validation block (or on nothing).
 
     `boundaries`: (valid start, test start) in ns, as for `fold_blocks`; `common_start`: the first
-    timestamp (ns) every symbol covers, where the plain split's fractions start. Computed in Python
+    timestamp (ns) every symbol covers, where the plain split's fractions start; `latest` the symbol that
+    starts there, named in the message (one late symbol was read as the whole dataset's shortfall). Computed in Python
     integers, before `fold_blocks`: a million folds overflowed int64 there and passed this check.
     """
     valid_start, test_start = (int(b) for b in boundaries)
     length = test_start - valid_start
     train = valid_start - length * (n_folds - 1) - int(common_start)
     if train < length or train <= 0:
+        since = f" (counted from {latest}'s first row, {pd.Timestamp(int(common_start))}: every symbol trains in every fold)"
+        drop = f", drop {latest}" if latest else ""
         raise ConfigError(
             f"dataset.split.folds: {n_folds} folds leave fold 0 {pd.Timedelta(max(train, 0))} of train "
-            f"before its validation block, less than one validation block ({pd.Timedelta(length)}); "
-            "use fewer folds, a shorter valid split or more rows"
+            f"before its validation block{since if latest else ''}, less than one validation block "
+            f"({pd.Timedelta(length)}); use fewer folds, a shorter valid split{drop} or more rows"
         )
 
 
@@ -107,7 +112,9 @@ def build_folds(
     n_folds = spec.split.folds
     if n_folds <= 1:
         return None
-    check_fold_span(boundaries, common_start, n_folds)
+    firsts = [times[row_symbol == s].min() for s in range(len(symbols)) if (row_symbol == s).any()]
+    latest = symbols[int(np.argmax(firsts))] if len(firsts) == len(symbols) and len(symbols) > 1 else None
+    check_fold_span(boundaries, common_start, n_folds, latest)
     blocks = fold_blocks(boundaries, n_folds)
     lookback, horizon = spec.lookback, spec.horizon
     scales, shifts, target_scales, thresholds = [], [], [], []
