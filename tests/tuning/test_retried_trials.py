@@ -5,6 +5,7 @@ lost attempt's score too, which no checkpoint holds, and named another winner.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -61,3 +62,34 @@ def test_run_optuna_ray_and_results_name_one_winner_after_a_retry(
 
     winner = read_experiment(experiment_dir).top(1)[0]
     assert winner.config["kind"] == "steady"
+
+
+@pytest.mark.slow
+def test_a_trial_whose_worker_died_is_saved_as_errored_and_not_run_again(
+    write_sweep: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker process that died (`os._exit`, the OOM killer) beside a running trial: the sweep's line
+    said errored, but Tune's saved state said RUNNING, so `results` listed the trial as pending, Ray's
+    readers as running, and `resume` ran it again."""
+    from seqsweep.search_spaces.sweep import load_sweep
+    from seqsweep.tuning.experiment_state import StateFile, state_files
+
+    path = write_sweep(
+        name="died",
+        model="dying_family:build",
+        params={"mode": {"type": "choice", "values": ["ok", "exit"]}, "batch_size": 64, "epochs": 2},
+        search={"algorithm": "grid", "num_samples": None, "max_concurrent": 2, "seed": 1},
+        scheduler={"type": "none"},
+    )
+    assert cli.main(["run", str(path)]) == 1
+    experiment = Path(load_sweep(path).file.storage_path) / "died"
+    statuses = {e.trial["config"]["mode"]: e.status for e in StateFile(state_files(experiment)[-1]).entries}
+    assert statuses == {"ok": "TERMINATED", "exit": "ERROR"}
+    died = next(t for t in read_experiment(experiment).trials if t.params.get("mode") == "exit")
+    assert died.status == "errored" and died.error is not None and "ActorDiedError" in died.error
+    assert died.path is not None
+    error_txt = Path(died.path) / "error.txt"
+    failures = error_txt.read_text().count("Failure #")
+    capsys.readouterr()
+    assert cli.main(["resume", str(experiment)]) == 1
+    assert error_txt.read_text().count("Failure #") == failures  # not run again

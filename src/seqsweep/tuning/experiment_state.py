@@ -130,6 +130,34 @@ class StateFile:
         write_atomically(self.path, json.dumps(self.data))
 
 
+def mark_errored(experiment_dir: Path, trial_dirs: Iterable[str]) -> int:
+    """Save as ERROR the trials Tune handed back with an error but saved as still running; returns how many.
+
+    A trial whose worker process died (`os._exit`, the OOM killer's SIGKILL: Ray's `ActorDiedError`)
+    ended the sweep's ResultGrid as errored, while the last saved state still said RUNNING: `results`
+    listed it as pending, Ray's readers as running, and `resume` ran it again. `trial_dirs`: the errored
+    trials' folder names.
+    """
+    files = state_files(experiment_dir)
+    names = set(trial_dirs)
+    if not files or not names:
+        return 0
+    state = StateFile(files[-1])
+    changed = 0
+    for entry in state.entries:
+        if Path(entry.relative_logdir).name in names and entry.status not in FINISHED_STATUSES:
+            entry.trial["status"] = "ERROR"
+            trial_dir = Path(experiment_dir) / entry.relative_logdir
+            # where Tune's readers find the error (`Trial.handle_error` names these two files)
+            for key, name in (("error_filename", "error.txt"), ("pickled_error_filename", "error.pkl")):
+                if (trial_dir / name).is_file() and not entry.metadata.get(key):
+                    entry.metadata[key] = name
+            changed += 1
+    if changed:
+        state.save()
+    return changed
+
+
 def _local(trial_dir: Path, checkpoint: Any) -> Path:
     """Where a tracked checkpoint is on this machine: a direct child of its trial folder.
 
