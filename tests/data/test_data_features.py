@@ -179,3 +179,13 @@ def test_rows_off_the_grid_are_refused_not_re_timed() -> None:
     days = pd.DatetimeIndex(["2024-03-29 23:00", "2024-03-30 23:00", "2024-03-31 22:00", "2024-04-01 22:00"])
     daily = to_grid(pd.DataFrame({"date": days, "close": [1.0, 2.0, 3.0, 4.0]}), "1D")
     assert daily["close"].notna().all() and len(daily) == 4
+
+
+def test_a_negative_yield_stored_as_a_percentage_is_refused() -> None:
+    """-0.25 where ln(1 + y) / 8760 belongs read as exp(-0.25 * 8760) - 1 = -100 % a year in every row:
+    a constant column that scaled to 0, built without a word (+0.25 was refused)."""
+    rows = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=4, freq="1h"), "yield": [-0.25] * 4})
+    with pytest.raises(DataError, match=r"column 'yield' holds -0.25 .* its yearly yield is -1, below -50%"):
+        prepare_rows(rows, "1h")
+    real = rows.assign(**{"yield": hourly_yield(-0.005)})  # a real negative yield, -0.5 % a year
+    assert prepare_rows(real, "1h")["yield"].to_numpy() == pytest.approx(-0.005)

@@ -109,3 +109,20 @@ def test_scalers_see_train_rows_only() -> None:
     # a symbol listed after valid_start was told to "move dataset.start earlier", a key it had not set
     with pytest.raises(DataError, match=r"symbol B: no rows in the train split .* start validation later"):
         fit_scalers(raw, row_symbol, codes, ("A", "B"), ("x", "y"))
+
+
+def test_a_column_constant_in_train_but_for_rounding_is_refused_when_it_moves_later() -> None:
+    """1.0 in train but for one 1.0000000000000002 (std 2e-17): its valid values 0.1 % away scaled to 4.6e13,
+    where an exactly constant column was refused."""
+    from seqsweep.data.windows import check_constant_in_train
+
+    train = np.ones(30)
+    train[7] = 1.0000000000000002
+    values = np.concatenate([train, np.full(10, 1.001)])[:, None]
+    codes = np.repeat([TRAIN, VALID], [30, 10]).astype(np.int8)
+    symbols = np.zeros(40, dtype=np.int64)
+    with pytest.raises(DataError, match=r"column 'peg' is constant \(1\) in the train split but takes other"):
+        check_constant_in_train(values, symbols, codes, ("A",), ("peg",))
+    _, std = fit_scalers(values, symbols, codes, ("A",), ("peg",))
+    assert std[0, 0] == 1.0  # rounding is not a scale
+    check_constant_in_train(np.ones((40, 1)), symbols, codes, ("A",), ("peg",))  # constant everywhere: kept

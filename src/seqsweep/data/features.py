@@ -155,6 +155,9 @@ def grid_anchor(times: pd.Series, step: pd.Timedelta) -> pd.Timestamp:
 YEARLY_YIELD_MAX: Final = 10.0
 """The largest yearly yield (1,000 %) `prepare_rows` takes from `yield`: a yearly fraction (0.0447) or a
 percentage stored where the hourly rate ln(1 + y) / 8760 belongs reads as e^391 − 1 or more."""
+YEARLY_YIELD_MIN: Final = -0.5
+"""The lowest (−50 %): a negative percentage stored so (−0.25) reads as e^(−2190) − 1, −100 % to the last
+digit, a constant column that scales to 0 and carries nothing; real negative yields are a few tenths of a %."""
 
 
 def prepare_rows(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "") -> pd.DataFrame:
@@ -163,10 +166,16 @@ def prepare_rows(rows: pd.DataFrame, frequency: str | None, *, symbol: str = "")
         hourly = rows[YIELD].to_numpy(np.float64)
         with np.errstate(over="ignore"):
             yearly = yearly_yield(hourly)
-        implausible = ~(yearly <= YEARLY_YIELD_MAX) & np.isfinite(hourly)  # inf included
-        if implausible.any():
+        implausible = ~((yearly <= YEARLY_YIELD_MAX) & (yearly >= YEARLY_YIELD_MIN)) & np.isfinite(hourly)
+        if implausible.any():  # inf included
             at = int(np.argmax(implausible))
-            shown = "infinite" if np.isinf(yearly[at]) else f"{yearly[at]:.3g}, above {YEARLY_YIELD_MAX:.0%}"
+            shown = (
+                "infinite"
+                if np.isinf(yearly[at])
+                else f"{yearly[at]:.3g}, above {YEARLY_YIELD_MAX:.0%}"
+                if yearly[at] > YEARLY_YIELD_MAX
+                else f"{yearly[at]:.3g}, below {YEARLY_YIELD_MIN:.0%}"
+            )
             raise DataError(
                 f"column {YIELD!r}{f' of symbol {symbol}' if symbol else ''} holds {hourly[at]:g} at "
                 f"{rows[DATE].iloc[at]}: as an hourly continuously compounded rate its yearly yield is {shown}; "

@@ -774,7 +774,9 @@ def _finish(
             experiment_dir=experiment_dir,
         )
         shutil.rmtree(experiment_dir / TRAIN_SCRATCH, ignore_errors=True)
-    errored = [Path(r.path).name for r in (grid[i] for i in range(len(grid))) if r.error is not None and r.path]
+    errored = [
+        Path(r.path).name for r in (grid[i] for i in range(len(grid))) if r.error is not None and r.path
+    ]
     mark_errored(experiment_dir, errored)  # a worker that died left its trial saved as RUNNING
     replay_repeated_epochs(experiment_dir)  # a retried trial's lost attempt no longer ranks it in Ray's view
     _drop_stale_report(experiment_dir)
