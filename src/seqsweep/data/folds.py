@@ -56,18 +56,23 @@ def check_fold_span(
 
     `boundaries`: (valid start, test start) in ns, as for `fold_blocks`; `common_start`: the first
     timestamp (ns) every symbol covers, where the plain split's fractions start; `latest` the symbol that
-    starts there, named in the message (one late symbol was read as the whole dataset's shortfall). Computed in Python
-    integers, before `fold_blocks`: a million folds overflowed int64 there and passed this check.
+    starts there, named in the message (one late symbol was read as the whole dataset's shortfall).
+    Computed in Python integers, before `fold_blocks`: a million folds overflowed int64 there and passed this check.
     """
     valid_start, test_start = (int(b) for b in boundaries)
     length = test_start - valid_start
     train = valid_start - length * (n_folds - 1) - int(common_start)
     if train < length or train <= 0:
-        since = f" (counted from {latest}'s first row, {pd.Timestamp(int(common_start))}: every symbol trains in every fold)"
+        since = (
+            f" (counted from {latest}'s first row, {pd.Timestamp(int(common_start))}: every symbol trains in "
+            f"every fold)"
+            if latest
+            else ""
+        )
         drop = f", drop {latest}" if latest else ""
         raise ConfigError(
             f"dataset.split.folds: {n_folds} folds leave fold 0 {pd.Timedelta(max(train, 0))} of train "
-            f"before its validation block{since if latest else ''}, less than one validation block "
+            f"before its validation block{since}, less than one validation block "
             f"({pd.Timedelta(length)}); use fewer folds, a shorter valid split{drop} or more rows"
         )
 
