@@ -240,3 +240,80 @@ def test_another_seqsweep_release_keys_its_own_datasets(monkeypatch: pytest.Monk
     key = cache.cache_key(SPEC, fingerprint)
     monkeypatch.setattr(cache, "__version__", "99.0.0")
     assert cache.cache_key(SPEC, fingerprint) != key
+
+
+def test_a_model_folder_reached_through_a_link_counts_in_the_identity(tmp_path: Path) -> None:
+    """`Path.rglob` does not enter linked folders: switching a linked `1_Pooling` from mean to CLS
+    pooling kept the identity, and the cache served the mean-pooled embeddings under the same key."""
+    import json
+    import shutil
+
+    from seqsweep.data.features import embedding_model_identity
+
+    model = _model_copy(tmp_path / "mymodel")
+    pooling = model / "1_Pooling"
+    for mode, folder in (("mean", tmp_path / "pool_mean"), ("cls", tmp_path / "pool_cls")):
+        shutil.copytree(pooling, folder)
+        config = json.loads((folder / "config.json").read_text())
+        config.update(pooling_mode_mean_tokens=mode == "mean", pooling_mode_cls_token=mode == "cls")
+        (folder / "config.json").write_text(json.dumps(config))
+    shutil.rmtree(pooling)
+    pooling.symlink_to(tmp_path / "pool_mean", target_is_directory=True)
+    mean = embedding_model_identity(str(model))
+    pooling.unlink()
+    pooling.symlink_to(tmp_path / "pool_cls", target_is_directory=True)
+    assert embedding_model_identity(str(model)) != mean
+    (model / "loop").symlink_to(model, target_is_directory=True)  # a link back up is walked once
+    assert embedding_model_identity(str(model)) == embedding_model_identity(str(model))
+
+
+def test_a_module_folder_outside_the_model_counts_in_the_identity(tmp_path: Path) -> None:
+    """sentence-transformers loads `modules.json`'s `path` joined to the model folder, `../pool` too."""
+    import json
+    import shutil
+
+    from seqsweep.data.features import embedding_model_identity
+
+    model = _model_copy(tmp_path / "mymodel")
+    shutil.move(model / "1_Pooling", tmp_path / "pool")
+    modules = json.loads((model / "modules.json").read_text())
+    for module in modules:
+        if module["path"] == "1_Pooling":
+            module["path"] = "../pool"
+    (model / "modules.json").write_text(json.dumps(modules))
+    before = embedding_model_identity(str(model))
+    config = json.loads((tmp_path / "pool" / "config.json").read_text())
+    config.update(pooling_mode_mean_tokens=False, pooling_mode_max_tokens=True)
+    (tmp_path / "pool" / "config.json").write_text(json.dumps(config))
+    assert embedding_model_identity(str(model)) != before
+
+
+def test_the_code_digest_follows_statements_not_comments_or_docstrings() -> None:
+    from seqsweep.data.code_digest import build_code_digest, build_code_files, code_digest
+
+    source = 'X = 1\n\n\ndef f(a):\n    """Doc."""\n    return a + X  # add\n'
+    base = code_digest([("m.py", source)])
+    assert code_digest([("m.py", source.replace("Doc.", "Other words.").replace("# add", ""))]) == base
+    assert code_digest([("m.py", source.replace("X = 1\n", "X = 1\n'''attribute doc'''\n"))]) == base
+    assert code_digest([("m.py", source.replace("X = 1", "X = 2"))]) != base
+    assert code_digest([("n.py", source)]) != base
+    names = {path.name for path in build_code_files()}
+    assert {"features.py", "windows.py", "targets.py", "masking.py", "constants.py"} <= names
+    assert len(build_code_digest()) == 16
+
+
+def test_a_dataset_cached_by_other_building_code_is_rebuilt_not_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version stays 0.1.0 between commits: a dataset cached by code without today's checks (a
+    rounding-only train spread scaled to 4.6e13) was served by code that refuses it."""
+    from seqsweep.data import cache
+
+    url = _load(tmp_path, "v1", _tables())
+    with monkeypatch.context() as older:
+        older.setattr(cache, "build_code_digest", lambda: "0" * 16)
+        first = build_dataset(SPEC, db_url=url, cache_dir=tmp_path / "datasets", in_process=True)
+    before = build_module.build_count()
+    second = build_dataset(SPEC, db_url=url, cache_dir=tmp_path / "datasets", in_process=True)
+    assert second.cache_key != first.cache_key
+    assert build_module.build_count() == before + 1  # built by this code, not read back

@@ -145,3 +145,21 @@ def test_the_study_storage_password_is_never_stored_or_sent(monkeypatch: pytest.
     with pytest.raises(ConfigError, match=r"\$SEQSWEEP_STUDY_URL names another storage") as info:
         with_database(stored, None)
     assert "study-pw" not in str(info.value)
+
+
+def test_resume_after_other_dataset_building_code_says_so(tmp_path: Path) -> None:
+    """The same release with other dataset-building code keys its datasets anew: the error names the code."""
+    from types import SimpleNamespace
+
+    from seqsweep import __version__
+    from seqsweep.data.code_digest import build_code_digest
+    from seqsweep.errors import DataError
+    from seqsweep.tuning.runner import DATASET_FILE, _check_same_dataset, record_dataset_key
+
+    record_dataset_key(tmp_path, SimpleNamespace(cache_key="a" * 20))
+    assert json.loads((tmp_path / DATASET_FILE).read_text())["data_code"] == build_code_digest()
+    (tmp_path / DATASET_FILE).write_text(
+        json.dumps({"key": "a" * 20, "seqsweep": __version__, "data_code": "f" * 16})
+    )
+    with pytest.raises(DataError, match=rf"data code f{{16}}, this seqsweep's is {build_code_digest()}"):
+        _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))

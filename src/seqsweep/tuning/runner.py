@@ -462,36 +462,48 @@ def recorded_dataset_key(experiment_dir: str | Path) -> str | None:
 
 
 def record_dataset_key(experiment_dir: Path, bundle: Any) -> None:
-    """Write the dataset's cache key, and the seqsweep release that built it, beside the experiment
-    (atomically); nothing when there is no bundle."""
+    """Write the dataset's cache key, the seqsweep release and the digest of the dataset-building code
+    that built it (`code_digest.build_code_digest`) beside the experiment (atomically); nothing when
+    there is no bundle."""
     from seqsweep import __version__
+    from seqsweep.data.code_digest import build_code_digest
 
     key = getattr(bundle, "cache_key", None)
     if key is None:
         return
-    atomic_write_json(experiment_dir / DATASET_FILE, {"key": key, "seqsweep": __version__})
+    atomic_write_json(
+        experiment_dir / DATASET_FILE, {"key": key, "seqsweep": __version__, "data_code": build_code_digest()}
+    )
 
 
 def dataset_change(experiment_dir: str | Path) -> str:
     """Why the dataset built now has another key than the recorded one, for an error line: another
-    seqsweep release (its datasets are keyed anew, `cache.cache_key`) or other rows in the database."""
+    seqsweep release or other dataset-building code (its datasets are keyed anew, `cache.cache_key`), or
+    other rows in the database."""
     from seqsweep import __version__
+    from seqsweep.data.code_digest import build_code_digest
 
     try:
         payload = json.loads((Path(experiment_dir) / DATASET_FILE).read_text())
     except (OSError, ValueError):
         payload = None
     built_by = payload.get("seqsweep") if isinstance(payload, dict) else None
+    code = payload.get("data_code") if isinstance(payload, dict) else None
     if built_by is not None and built_by != __version__:
         return (
             f"its dataset was built by seqsweep {built_by} and this is seqsweep {__version__}, which builds "
             f"its own: use seqsweep {built_by}"
         )
-    if built_by is None:  # recorded before the release was: either may have changed
+    if code is not None and code != build_code_digest():
+        return (
+            f"its dataset was built by other dataset-building code (data code {code}, this seqsweep's is "
+            f"{build_code_digest()}), which may featurise otherwise: use the seqsweep that made the experiment"
+        )
+    if built_by is None or code is None:  # recorded before the release or the code was: any may have changed
         return (
             "the database no longer gives the rows this experiment trained on, or an earlier seqsweep "
-            "built its dataset (the dataset key now also covers the release and the embedding model's "
-            "files): restore those rows, or use the seqsweep that made the experiment"
+            "built its dataset (the dataset key now also covers the release, the dataset-building code and "
+            "the embedding model's files): restore those rows, or use the seqsweep that made the experiment"
         )
     return "the database no longer gives the rows this experiment trained on: restore those rows"
 
