@@ -3,6 +3,7 @@ and an unwritable `--out` is one line (exit 2) before any scoring, not an unexpe
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -165,3 +166,32 @@ def test_a_report_interrupted_half_way_leaves_the_earlier_one_whole(
     )
     assert {p.name: p.read_bytes() for p in report.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no staging folder left beside it
+
+
+def test_results_never_write_over_another_experiments_report(
+    crafted_experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`results runs/expB --out runs/expA/report` replaced expA's report with expB's without a word."""
+    import json
+
+    other = tmp_path / "runs" / "expA"
+    (other / "report").mkdir(parents=True)
+    (other / "experiment_state-2026-01-01_00-00-00.json").write_text("{}")
+    mine = {"experiment": str(other), "winners": []}
+    (other / "report" / "winners.json").write_text(json.dumps(mine))
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "winners.json").write_text(json.dumps(mine))
+    for out, why in (
+        (other / "report", r"is inside another experiment, .*expA; give a folder of its own"),
+        (other / "fresh", r"is inside another experiment, .*expA"),
+        (shared, r"holds the report of another experiment, .*expA; give a new or empty folder"),
+    ):
+        assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.splitlines() == [err] and re.search(why, err), err
+    assert json.loads((other / "report" / "winners.json").read_text()) == mine
+    assert json.loads((shared / "winners.json").read_text()) == mine
+    assert not (other / "fresh").exists()
+    assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(tmp_path / "own")]) == 0
+    assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(tmp_path / "own")]) == 0

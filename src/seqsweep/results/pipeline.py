@@ -6,6 +6,7 @@ The order is the point: winners are fixed from validation scores before the test
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import tempfile
@@ -15,7 +16,7 @@ from typing import Any
 
 from seqsweep._fs import naming_path, writable_folder
 from seqsweep.errors import ConfigError
-from seqsweep.layout import REPORT_DIR
+from seqsweep.layout import REPORT_DIR, is_tune_experiment
 from seqsweep.results.evaluate import Evaluations, evaluate_winners, load_dataset
 from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
 from seqsweep.results.leaderboard import (
@@ -93,7 +94,7 @@ def write_results(
     winners = experiment.top(top)  # NoValidTrialsError when nothing can win
     # checked (and made) before any scoring: an unwritable --out fails in a second, not after minutes
     if out_dir is not None:
-        check_report_folder(Path(out_dir))
+        check_report_folder(Path(out_dir), experiment.path)
     report_dir = writable_folder(
         Path(out_dir) if out_dir is not None else experiment.path / REPORT_DIR, "--out"
     )
@@ -142,18 +143,43 @@ def write_results(
     return ResultsOutcome(experiment, top, winners, evaluations, report_dir, files, sections, reseeded)
 
 
-def check_report_folder(out: Path) -> None:
-    """ConfigError (one line) for an `--out` that holds files other than an earlier report's: the report's
-    files (index.html, leaderboard.csv, the plots) would overwrite a user's own, or mix into an
-    experiment or a bundle. A new folder, an empty one, or one with an earlier report's `winners.json`
-    is fine (a file is left to `writable_folder`, which names it)."""
+def check_report_folder(out: Path, experiment: Path) -> None:
+    """ConfigError (one line) for an `--out` where the report of `experiment` (its resolved folder) does
+    not belong: a folder holding files other than an earlier report's (index.html, leaderboard.csv and the
+    plots would overwrite a user's own, or mix into a bundle), another experiment's report (its
+    `winners.json` names that experiment: it would be replaced without a word), or a folder inside
+    another experiment (its `resume` would take the files for its own report's). A new folder, an empty
+    one, or this experiment's earlier report is fine (a file is left to `writable_folder`, which names it)."""
     target = out.expanduser().resolve()
-    if not target.is_dir() or (target / WINNERS_JSON).is_file() or not any(target.iterdir()):
+    owner = next((p for p in (target, *target.parents) if is_tune_experiment(p)), None)
+    if owner is not None and owner != experiment:
+        raise ConfigError(
+            f"--out {target}: is inside another experiment, {owner}; give a folder of its own, or "
+            f"leave --out out to write {experiment / REPORT_DIR}"
+        )
+    if not target.is_dir() or not any(target.iterdir()):
         return
-    raise ConfigError(
-        f"--out {target}: holds other files (no {WINNERS_JSON} of an earlier report); give a new or empty "
-        f"folder, or an earlier report's"
-    )
+    if not (target / WINNERS_JSON).is_file():
+        raise ConfigError(
+            f"--out {target}: holds other files (no {WINNERS_JSON} of an earlier report); give a new or empty "
+            f"folder, or an earlier report's"
+        )
+    reported = _reported_experiment(target / WINNERS_JSON)
+    if reported is not None and Path(reported).expanduser().resolve() != experiment:
+        raise ConfigError(
+            f"--out {target}: holds the report of another experiment, {reported}; give a new or empty "
+            f"folder, or this experiment's earlier report"
+        )
+
+
+def _reported_experiment(winners: Path) -> str | None:
+    """The experiment a report's `winners.json` names, or None when it names none (or is no JSON object)."""
+    try:
+        document = json.loads(winners.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = document.get("experiment") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _document(
