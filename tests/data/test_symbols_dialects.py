@@ -395,3 +395,32 @@ def test_sqlite_symbols_a_text_parameter_never_equals_are_refused(
         DataError, match=rf"column 'crypto_symbol' holds symbols stored as {storage} .*never equals to text"
     ):
         plan_source(DatasetSpec(join="prices", symbols=(symbol,)), url)
+
+
+@pytest.mark.parametrize("declared", ["DOUBLE PRECISION", "DECIMAL(10,2)", "REAL"])
+@pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_a_fractional_number_symbol_column_is_refused_alike_on_every_database(
+    database: str, declared: str
+) -> None:
+    """A DOUBLE symbol 7 built on MariaDB and PostgreSQL but was '7.0' to SQLite; a DECIMAL(10,2) 7 built
+    on SQLite but was '7.00' to the others: one input, three answers."""
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f"CREATE TABLE crypto_price (date VARCHAR(32), crypto_symbol {declared}, open DOUBLE PRECISION, "
+                "high DOUBLE PRECISION, low DOUBLE PRECISION, close DOUBLE PRECISION, volume DOUBLE PRECISION)"
+            )
+        )
+        conn.execute(sa.text("CREATE TABLE US_Bond_Yield (date VARCHAR(32), yield DOUBLE PRECISION)"))
+        conn.execute(
+            sa.text("INSERT INTO crypto_price VALUES ('2024-01-01 00:00:00', 7, 1, 2, 0.5, 1.5, 10)")
+        )
+        conn.execute(sa.text("INSERT INTO US_Bond_Yield VALUES ('2024-01-01 00:00:00', 0.000002)"))
+    engine.dispose()
+    with pytest.raises(
+        DataError,
+        match=r"^table 'crypto_price': column 'crypto_symbol' is a fractional number \(.*\); symbols are "
+        r"matched as text.*store them as text \(VARCHAR\)$",
+    ):
+        plan_source(DatasetSpec(join="prices", symbols=("7",)), database)

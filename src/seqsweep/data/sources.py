@@ -918,16 +918,24 @@ def _resolve_symbols(
 
 
 def _check_symbol_type(table: str, kind: Any) -> None:
-    """DataError (one line) for a binary symbol column (BLOB, BYTEA, BINARY, VARBINARY).
+    """DataError (one line) for a binary (BLOB, BYTEA, BINARY, VARBINARY) or fractional-number (REAL,
+    FLOAT, DOUBLE, DECIMAL, NUMERIC, MONEY) symbol column.
 
-    Symbols are matched as text; bytes compare as text differently on each database (SQLite never
-    equals a BLOB to text, PostgreSQL reads BYTEA as its hex, MariaDB compares the bytes), so the same
-    rows built three different datasets or refusals.
+    Symbols are matched as text, and neither kind reads as the same text on every database: bytes
+    (SQLite never equals a BLOB to text, PostgreSQL reads BYTEA as its hex, MariaDB compares the bytes),
+    nor numbers (a DOUBLE 7 is '7.0' to SQLite's driver and '7' to MariaDB and PostgreSQL; a DECIMAL(10,2)
+    7 is '7' to SQLite and '7.00' to the others; 1e20 is '1e+20' or '1e20'), so the same rows built three
+    different datasets or refusals. Whole-number types (INTEGER, BIGINT) read alike and are kept.
     """
     if isinstance(kind, sa.types._Binary):
         raise DataError(
             f"table {table!r}: column {SYMBOL!r} is binary ({kind}); symbols are matched as text, which "
             f"bytes are not alike on every database: store them as text (VARCHAR)"
+        )
+    if isinstance(kind, sa.types.Numeric | sa.types.Float | postgresql_types.MONEY):
+        raise DataError(
+            f"table {table!r}: column {SYMBOL!r} is a fractional number ({kind}); symbols are matched as "
+            f"text, which such numbers are not alike on every database: store them as text (VARCHAR)"
         )
 
 
