@@ -293,3 +293,24 @@ def test_a_view_in_the_way_is_refused_before_any_table_is_replaced(database: str
     with pytest.raises(DataError, match=rf"'{PRICE_TABLE}' is a view in the database"):
         load_csv(csv_dir, database)
     assert _row_counts(database) == before
+
+
+def test_a_symbol_spelled_like_a_missing_value_is_a_symbol(tmp_path: Path) -> None:
+    """`NA` (National Bank of Canada) was read as a missing symbol by load-csv ("a row has no symbol")
+    while the same rows written with SQL built; an empty symbol cell is still refused, and `NA` in a value
+    column is still a gap."""
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    rows = "".join(f"2024-01-01 0{hour}:00:00,{symbol},1,2,0.5,1.5,{volume}\n" for hour, symbol, volume in (
+        (0, "NA", "NA"), (1, "nan", "10"), (2, "None", "12"), (3, "NA", "11")))  # fmt: skip
+    (folder / "crypto_price.csv").write_text("date,crypto_symbol,open,high,low,close,volume\n" + rows)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    load_csv(folder, url)
+    stored = _read(url, PRICE_TABLE)
+    assert sorted(set(stored["crypto_symbol"])) == ["NA", "NAN", "NONE"]
+    assert stored["volume"].isna().sum() == 1
+    (folder / "crypto_price.csv").write_text(
+        "date,crypto_symbol,open,high,low,close,volume\n2024-01-01 00:00:00,,1,2,0.5,1.5,10\n"
+    )
+    with pytest.raises(DataError, match=r"column 'crypto_symbol': a row has no symbol"):
+        load_csv(folder, url)

@@ -145,14 +145,26 @@ def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[p
 def _raw_chunks(file: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """`file`'s rows as written, `chunk_rows` at a time.
 
-    Symbols are read as text (as numbers, 0050 and 050 would both become 50). A comma ending every row
+    Symbols are read as text (as numbers, 0050 and 050 would both become 50), and only an empty cell is a
+    missing one: `NA` (National Bank of Canada), `NAN` or `NULL` are tickers there, as they are in SQL,
+    while every other column reads `ingest.MISSING_TEXT` as missing. A comma ending every row
     is dropped (`index_col=False`; pandas would otherwise take the first column as the index and shift
     every value one column left); a row with more values than the header has names is refused, where
     pandas would drop the extra value with a warning.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
-        chunks = pd.read_csv(file, chunksize=chunk_rows, dtype={SYMBOL: str}, index_col=False, **CSV_MISSING)
+        chunks = pd.read_csv(
+            file,
+            chunksize=chunk_rows,
+            dtype={SYMBOL: str},
+            index_col=False,
+            keep_default_na=False,
+            na_values={
+                name: [""] if name == SYMBOL else CSV_MISSING["na_values"]
+                for name in read_header(file, file.name)
+            },
+        )
     while True:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
