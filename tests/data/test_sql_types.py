@@ -332,3 +332,22 @@ def test_sqlite_text_in_a_number_declared_date_takes_a_bound(tmp_path: Path) -> 
     spec = DatasetSpec(join="prices", symbols=("AAAUSDT",), start="2024-01-02")
     rows = load_symbol_rows(plan_source(spec, url), "AAAUSDT")
     assert rows["date"].min() == pd.Timestamp("2024-01-02") and len(rows) == 24
+
+
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
+def test_a_json_column_is_read_as_its_text_on_every_database(database: str) -> None:
+    """psycopg decodes JSON: the JSON string "0.05" was read as 0.05 on PostgreSQL, while SQLite and MariaDB
+    handed over '"0.05"' and refused it. JSON numbers are read alike; JSON strings are refused alike."""
+    numbers = [round(0.05 + 0.01 * i, 2) for i in range(len(HOURS))]
+    _write(database, sa.DateTime(), ("flag", sa.JSON(), numbers))
+    assert list(_rows(database)["flag"]) == numbers
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE crypto_price"))
+        conn.execute(
+            sa.text('DROP TABLE "US_Bond_Yield"' if "postgresql" in database else "DROP TABLE US_Bond_Yield")
+        )
+    engine.dispose()
+    _write(database, sa.DateTime(), ("flag", sa.JSON(), [str(n) for n in numbers]))
+    with pytest.raises(DataError, match=r"""column 'crypto_price.flag': '"0.05"' is not a number"""):
+        _rows(database)

@@ -783,6 +783,9 @@ def read_as(kind: Any, dialect: str) -> str | None:
       stored.
     - PostgreSQL's MONEY as NUMERIC: psycopg hands it over as text in the server's `lc_monetary` format
       (`$620.33`), which no number reader should guess at.
+    - PostgreSQL's JSON and JSONB as their text: psycopg decodes them (the JSON string `"0.05"` became the
+      text 0.05, read as a number), where SQLite and MariaDB hand over the JSON text itself (`"0.05"`,
+      quotes included, refused as no number); as text every database gives the same value.
     """
     if single_precision(kind, dialect):
         return "CAST({} AS DOUBLE PRECISION)" if dialect == "postgresql" else "CAST({} AS DOUBLE)"
@@ -792,6 +795,8 @@ def read_as(kind: Any, dialect: str) -> str | None:
         return "CAST(CAST(LPAD(CAST({} AS TEXT), 64, '0') AS BIT(64)) AS BIGINT)"
     if dialect == "postgresql" and isinstance(kind, postgresql_types.MONEY):
         return "CAST({} AS NUMERIC)"
+    if dialect == "postgresql" and isinstance(kind, sa.JSON):
+        return "CAST({} AS TEXT)"
     return None
 
 
