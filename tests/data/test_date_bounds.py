@@ -154,6 +154,39 @@ def test_day_first_text_refuses_a_bound_and_the_latest_rows(tmp_path: Path) -> N
         _dates(url, max_rows_per_symbol=30)
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    ["%Y-%m-%d %I:%M %p", "%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%dT%H:%M:%S GMT"],
+    ids=["12-hour", "UTC", "GMT"],
+)
+def test_text_of_an_iso_length_in_no_iso_layout_refuses_a_bound_and_the_latest_rows(
+    spelling: str, tmp_path: Path
+) -> None:
+    """`2024-01-01 01:00 PM` has the length of `%Y-%m-%d %H:%M:%S` and was taken for it: `start: 2024-01-02
+    05:00` kept 12:00 AM and dropped 05:00, the latest rows were 10:00–12:00 and 22:00–23:00;
+    `2024-01-02 05:00:00 UTC` was taken for milliseconds and the row at the start was left out. Read
+    whole, the rows are parsed right and joined as the same text in both tables."""
+    url = _write(tmp_path / "t.db", spelling, HOURS[:48])
+    assert _dates(url) == list(HOURS[:48])
+    with pytest.raises(DataError, match=r"^dataset.start/end: SQLite holds crypto_price\.date as text"):
+        _dates(url, start="2024-01-02 05:00")
+    with pytest.raises(DataError, match=r"^dataset.max_rows_per_symbol \(the latest rows\): SQLite holds"):
+        _dates(url, max_rows_per_symbol=30)
+
+
+def test_prices_and_a_yield_on_other_clocks_are_refused_not_left_unjoined(tmp_path: Path) -> None:
+    """Prices `13:00:00`, the yield `01:00 PM`: no row joined and the build blamed an all-NULL `yield`."""
+    url = _write(tmp_path / "c.db", "%Y-%m-%d %H:%M:%S", HOURS[:48])
+    with sqlite3.connect(tmp_path / "c.db") as conn:
+        for hour in HOURS[:48]:
+            conn.execute(
+                'UPDATE "US_Bond_Yield" SET date = ? WHERE date = ?',
+                (hour.strftime("%Y-%m-%d %I:%M %p"), hour.strftime("%Y-%m-%d %H:%M:%S")),
+            )
+    with pytest.raises(DataError, match=r"SQLite holds the dates written two ways"):
+        _dates(url)
+
+
 def test_one_instant_written_with_two_offsets_is_refused_not_left_unjoined(tmp_path: Path) -> None:
     """Prices in UTC (`+00:00`), the yield in London time (`+01:00` from 31 March): SQLite joined them as
     text and masked the yield in every summer hour; PostgreSQL (timestamptz) joins the instants."""

@@ -334,8 +334,9 @@ class SQLiteDateText:
     @classmethod
     def of(cls, length: int, separator: str, iso: bool = True, zone: str = "") -> SQLiteDateText | None:
         """The spelling of ISO text `length` characters long with `separator` between date and time;
-        None for any other: `iso` False (the text does not start YYYY-MM-DD, e.g. 15/01/2024 00:00, which
-        has an ISO length and separator but sorts by day), a `zone` (an offset or Z), other layouts."""
+        None for any other: `iso` False (the text is no fixed-width ISO layout, `ISO_LAYOUT_GLOBS`: e.g.
+        15/01/2024 00:00, which has an ISO length and separator but sorts by day), a `zone` (an offset or
+        Z), other layouts."""
         if not iso or zone:
             return None
         if length == 10:
@@ -682,7 +683,8 @@ def sqlite_date_text(
     `2024-01-09 00:00:00.000000`, so a join (or a start/end bound) over dates written two ways drops
     rows without a word. A shape is (type, length, the character between date and time); the check
     reads each table once (GROUP BY over its rows). A shape is (type, length, the character between
-    date and time, whether the text starts with an ISO date, its time-zone designator): the same instant
+    date and time, whether the text (its zone left out) is a fixed-width ISO layout, its time-zone designator,
+    whether it starts with an ISO date): the same instant
     written with two offsets (`+00:00` beside Europe/London's `+01:00` in summer) is two shapes. With
     `bounded` (a start or end is set) the one spelling must be a fixed-width ISO one without a zone
     (`SQLiteDateText.of`) that a bound can be written in; with `latest` (`ORDER BY date DESC LIMIT`) text
@@ -690,7 +692,7 @@ def sqlite_date_text(
     text dates must write them ISO: the same shape (05/01/2024) may put the day first in one table and
     the month first in the other.
     """
-    shapes: dict[tuple[str, int, str, bool, str], tuple[str, str]] = {}
+    shapes: dict[tuple[str, int, str, bool, str, bool], tuple[str, str]] = {}
     with engine.connect() as conn:
         for table in tables:
             column = q(DATE)
@@ -701,11 +703,11 @@ def sqlite_date_text(
                 f"SELECT CASE WHEN {number} THEN 'number' ELSE typeof({column}) END, "
                 f"CASE WHEN {number} THEN 0 ELSE length({column}) END, "
                 f"CASE WHEN {number} THEN '' ELSE substr({column}, 11, 1) END, "
-                f"{column} GLOB '{ISO_DATE_GLOB}', {_sqlite_zone(column)}, min({column}) "
-                f"FROM {q(table)} WHERE {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 5"
+                f"{_sqlite_iso_layout(column)}, {_sqlite_zone(column)}, {column} GLOB '{ISO_DATE_GLOB}', "
+                f"min({column}) FROM {q(table)} WHERE {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6"
             )
-            for kind, length, separator, iso, zone, example in conn.execute(sa.text(sql)):
-                shape = (str(kind), int(length or 0), str(separator), bool(iso), str(zone))
+            for kind, length, separator, iso, zone, iso_day, example in conn.execute(sa.text(sql)):
+                shape = (str(kind), int(length or 0), str(separator), bool(iso), str(zone), bool(iso_day))
                 shapes.setdefault(shape, (table, str(example)))
     if len(shapes) > 1:
         (table_a, one), (table_b, other) = list(shapes.values())[:2]
@@ -716,7 +718,7 @@ def sqlite_date_text(
         )
     if not shapes:
         return None
-    (kind, length, separator, iso, zone), (table, example) = next(iter(shapes.items()))
+    (kind, length, separator, iso, zone, iso_day), (table, example) = next(iter(shapes.items()))
     spelling = SQLiteDateText.of(length, separator, iso, zone) if kind == "text" else None
     # one ISO spelling with one offset throughout sorts as time does: the latest rows need no more
     sorts = kind != "text" or SQLiteDateText.of(length - len(zone), separator, iso, "") is not None
@@ -727,7 +729,7 @@ def sqlite_date_text(
             f"sorts as text, not as time; reload the tables with `seqsweep data load-csv` (or rewrite "
             f"`date` as ISO text in UTC, e.g. 2024-01-09 00:00:00)"
         )
-    if kind == "text" and not iso and len(tables) > 1:
+    if kind == "text" and not iso_day and len(tables) > 1:
         # one shape, but 05/01/2024 may be 5 January in one table and 1 May in the other: SQL joins the text
         raise DataError(
             f"SQLite holds the dates as text like {example!r} ({table}), not ISO (2024-01-05 ...), and the join "
@@ -738,8 +740,29 @@ def sqlite_date_text(
     return spelling
 
 
-ISO_DATE_GLOB: Final = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]*"
-"""SQLite GLOB of text that starts with an ISO date (YYYY-MM-DD), which sorts as time does."""
+_ISO_DAY: Final = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
+ISO_DATE_GLOB: Final = f"{_ISO_DAY}*"
+"""SQLite GLOB of text that starts with an ISO date (YYYY-MM-DD): the same text in two tables is the
+same day (05/01/2024 may be 5 January in one and 1 May in the other), so a join of it is exact."""
+_ISO_MINUTE: Final = f"{_ISO_DAY}[ T][0-2][0-9]:[0-5][0-9]"
+_ISO_SECOND: Final = f"{_ISO_MINUTE}:[0-6][0-9]"
+ISO_LAYOUT_GLOBS: Final = (
+    _ISO_DAY,
+    _ISO_MINUTE,
+    _ISO_SECOND,
+    f"{_ISO_SECOND}.{'[0-9]' * 3}",
+    f"{_ISO_SECOND}.{'[0-9]' * 6}",
+)
+"""SQLite GLOBs of the fixed-width ISO layouts (`SQLiteDateText.of`), which sort as time does: a text
+only starting with an ISO date (`2024-01-01 01:00 PM`, `2024-01-02 05:00:00 UTC`) had the length of one
+and was taken for it, so a bound or the latest rows compared 12:00 AM after 05:00 without a word."""
+
+
+def _sqlite_iso_layout(column: str) -> str:
+    """SQLite expression: whether `column`'s text, its time-zone designator (`_sqlite_zone`) left out, is
+    exactly one of `ISO_LAYOUT_GLOBS`."""
+    bare = f"substr({column}, 1, length({column}) - length({_sqlite_zone(column)}))"
+    return "(" + " OR ".join(f"{bare} GLOB '{glob}'" for glob in ISO_LAYOUT_GLOBS) + ")"
 
 
 def _sqlite_zone(column: str) -> str:
