@@ -26,6 +26,12 @@ class AmbiguousCommaError(DataError):
     all the symbol's rows meets, so such a read asks again for all of them before refusing."""
 
 
+class AmbiguousDateError(DataError):
+    """Day-first and month-first formats both read every text date a read met, differently (02/01/2024).
+    A file read in chunks may hold the value that decides it (13/01/2024) in a later chunk, so `load-csv`
+    settles the order over the whole column (`DateReader.settled`) before refusing."""
+
+
 class UnknownModelError(ConfigError):
     """A sweep names a model family that is neither built in nor an importable `module:function`."""
 

@@ -314,3 +314,26 @@ def test_a_symbol_spelled_like_a_missing_value_is_a_symbol(tmp_path: Path) -> No
     )
     with pytest.raises(DataError, match=r"column 'crypto_symbol': a row has no symbol"):
         load_csv(folder, url)
+
+
+@pytest.mark.parametrize("chunk_rows", [50, 1000])
+def test_day_first_dates_are_decided_over_the_whole_column_whatever_the_chunks(
+    chunk_rows: int, tmp_path: Path
+) -> None:
+    """Hourly `%d/%m/%Y` dates from 1 to 17 January loaded whole, but `--chunk-rows 500` (or the default
+    50,000 rows on 5-minute candles) refused them: the first chunk, days 1–11 only, was called ambiguous."""
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    hours = pd.date_range("2024-01-01", periods=400, freq="1h")
+    frame = pd.DataFrame({"date": hours.strftime("%d/%m/%Y %H:%M"), "crypto_symbol": "AAAUSDT", "open": 1.0,
+                          "high": 2.0, "low": 0.5, "close": 1.5, "volume": 10.0})  # fmt: skip
+    frame.to_csv(folder / "crypto_price.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    load_csv(folder, url, chunk_rows=chunk_rows)
+    assert list(pd.to_datetime(_read(url, PRICE_TABLE)["date"])) == list(hours)
+    frame.iloc[:250].to_csv(folder / "crypto_price.csv", index=False)  # days 1-11 only: truly ambiguous
+    with pytest.raises(
+        DataError, match=r"column 'date': '02/01/2024 00:00' is ambiguous, day-first and month"
+    ):
+        load_csv(folder, url, chunk_rows=chunk_rows)
+    assert len(_read(url, PRICE_TABLE)) == len(hours)  # the table keeps its rows

@@ -268,3 +268,13 @@ def test_a_read_of_the_latest_rows_decides_the_comma_on_all_the_symbols_rows(tmp
     only_ambiguous = _text_volume_db(tmp_path / "b", ["5,383"] * HOURS)
     with pytest.raises(DataError, match=r"the comma in '5,383' is ambiguous"):
         load_symbol_rows(plan_source(spec, only_ambiguous), "AAAUSDT")
+
+
+@pytest.mark.parametrize("layout", ["%Y-%m-%d %I:%M %p", "%Y-%m-%d %I:%M:%S %p"])
+def test_year_first_twelve_hour_dates_are_read_whatever_the_first_hour(layout: str) -> None:
+    """`2024-01-01 01:00 AM` first was read (pandas guessed the layout) but `2024-01-01 12:00 AM` first was
+    "not a date": pandas guesses nothing for it, and no listed layout had the year first with AM/PM."""
+    hours = pd.date_range("2024-01-01", periods=30, freq="1h")
+    for start in (0, 1):
+        text = pd.Series(hours[start:].strftime(layout))
+        assert list(parse_dates(text, "date")) == list(hours[start:])

@@ -37,7 +37,7 @@ from pandas.api import types as ptypes
 from pandas.tseries.api import guess_datetime_format
 
 from seqsweep.data.tables import DATE, SYMBOL, SYMBOL_LENGTH
-from seqsweep.errors import AmbiguousCommaError, DataError
+from seqsweep.errors import AmbiguousCommaError, AmbiguousDateError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ _DAY_MONTH_ORDERS: Final = ("%d{0}%m{0}%Y", "%m{0}%d{0}%Y")
 _TIMES: Final = ("", " %H:%M", " %H:%M:%S", " %H:%M:%S.%f", " %I:%M %p", " %I:%M:%S %p")
 TEXT_DATE_FORMATS: Final[tuple[str, ...]] = tuple(
     date + time
-    for date in [o.format(sep) for sep in "/.-" for o in _DAY_MONTH_ORDERS] + ["%Y/%m/%d", "%Y.%m.%d"]
+    for date in [o.format(sep) for sep in "/.-" for o in _DAY_MONTH_ORDERS] + ["%Y/%m/%d", "%Y.%m.%d", "%Y-%m-%d"]
     for time in _TIMES
 )
 """The non-ISO formats a text date column may be written in (with the formats `pandas` guesses from
@@ -175,6 +175,14 @@ class DateReader:
     """Where the column comes from (a file name), for the log line."""
     text_formats: tuple[str, ...] | None = None
     """The formats (ISO8601 or strptime) that fit every text date read so far; later chunks keep to them."""
+    settle: bool = False
+    """Read the whole column before deciding its day/month order: a chunk that both orders fit, reading
+    it differently, is noted (`ambiguous`) rather than refused, later chunks narrow `text_formats`, and
+    `settled` gives the order (or refuses). Its readings until then are not to be kept."""
+    ambiguous: Any = None
+    """With `settle`: the first value two fitting formats read differently."""
+    told: bool = False
+    """Whether the text format read has been logged (once per column; never for a `settle` read)."""
 
     def __call__(self, values: pd.Series) -> pd.Series:
         """`values` (any dtype) → naive UTC datetime64[ns], same index. Raises DataError (one line),
@@ -346,20 +354,35 @@ class DateReader:
         for other in readings[1:]:
             differs |= (other != readings[0]).to_numpy()
         if differs.any():
-            example = values[differs].iloc[0]
-            raise DataError(
-                f"column {self.column!r}: {_show(example)} is ambiguous, day-first and month-first formats "
-                f"both fit every value ({' and '.join(list(fitting)[:2])}); {DATE_HINT}"
-            )
-        first = self.text_formats is None
+            if not self.settle:
+                raise self._ambiguous(values[differs].iloc[0], tuple(fitting))
+            if self.ambiguous is None:
+                self.ambiguous = strings[differs].iloc[0]
         self.text_formats = tuple(fitting)
-        if first:
+        if not self.settle and not self.told:
+            self.told = True
             log.info(
                 "%scolumn %s: text dates read in format %s (%s = %s)",
                 f"{self.source}: " if self.source else "",
                 self.column, " or ".join(fitting), _show(values.iloc[0]), readings[0].iloc[0].tz_localize(None),
             )  # fmt: skip
         return readings[0]
+
+    def settled(self) -> tuple[str, ...] | None:
+        """After a `settle` read of every chunk: the formats that fit every text date of the column (None
+        for epoch numbers). Raises AmbiguousDateError when two of them read a value differently."""
+        formats = self.text_formats
+        if formats is not None and len(formats) > 1 and self.ambiguous is not None:
+            readings = {pd.to_datetime(self.ambiguous, utc=True, format=fmt) for fmt in formats}
+            if len(readings) > 1:
+                raise self._ambiguous(self.ambiguous, formats)
+        return formats
+
+    def _ambiguous(self, example: Any, formats: tuple[str, ...]) -> AmbiguousDateError:
+        return AmbiguousDateError(
+            f"column {self.column!r}: {_show(example)} is ambiguous, day-first and month-first formats "
+            f"both fit every value ({' and '.join(formats[:2])}); {DATE_HINT}"
+        )
 
     def _mixed_formats(self, strings: pd.Series, values: pd.Series, candidates: tuple[str, ...]) -> str:
         """The refusal for text that no single format fits: a value no format reads, or two formats."""
@@ -651,16 +674,18 @@ class FrameReader:
 
         Raises DataError (one line) naming the column and a bad value.
         """
-        columns: dict[str, pd.Series] = {}
+        # the date first: a chunk refused there (AmbiguousDateError, read again once settled) has
+        # changed no other column's reader
+        columns: dict[str, pd.Series] = {DATE: self.dates(frame[DATE])} if DATE in frame.columns else {}
         for name in frame.columns:
             if name == DATE:
-                columns[name] = self.dates(frame[name])
-            elif name == SYMBOL:
+                continue
+            if name == SYMBOL:
                 columns[name] = self.symbols(frame[name])
             else:
                 reader = self.numbers.setdefault(str(name), NumberReader(str(name), source=self.source))
                 columns[name] = reader(frame[name])
-        return pd.DataFrame(columns, index=frame.index)
+        return pd.DataFrame({name: columns[name] for name in frame.columns}, index=frame.index)
 
     def finish(self) -> None:
         """After the last chunk: DataError for a column whose every chunk left a decision open."""

@@ -23,10 +23,10 @@ from pathlib import Path
 import pandas as pd
 
 from seqsweep.data.csv_header import check_row_widths, read_header, require_columns
-from seqsweep.data.ingest import CSV_MISSING, FrameReader
+from seqsweep.data.ingest import CSV_MISSING, DateReader, FrameReader
 from seqsweep.data.sources import db_errors, open_engine
-from seqsweep.data.tables import REQUIRED_COLUMNS, SYMBOL, check_table_name, write_tables
-from seqsweep.errors import ConfigError, DataError
+from seqsweep.data.tables import DATE, REQUIRED_COLUMNS, SYMBOL, check_table_name, write_tables
+from seqsweep.errors import AmbiguousDateError, ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,15 @@ def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[p
     try:
         for chunk in _raw_chunks(file, chunk_rows):
             rows += len(chunk)
-            yield reader(chunk)
+            try:
+                read = reader(chunk)
+            except AmbiguousDateError:
+                # this chunk's dates fit day-first and month-first; a later one may decide (13/01/2024):
+                # settle the order over the whole column, then read the chunk again (the earlier chunks
+                # read alike in both orders, or they would have decided it)
+                reader.dates.text_formats = _settled_date_formats(file, chunk_rows)
+                read = reader(chunk)
+            yield read
         reader.finish()  # a decision left open by every chunk (6,406: thousands or decimal comma?)
         if rows == 0:  # it would replace a table with an empty one (a header-only export, a cut file)
             raise DataError("it holds a header and no rows; nothing was loaded, every table keeps its rows")
@@ -142,7 +150,16 @@ def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[p
         ) from None
 
 
-def _raw_chunks(file: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _settled_date_formats(file: Path, chunk_rows: int) -> tuple[str, ...] | None:
+    """The text formats that read every `date` of `file` (`DateReader.settled`), its date column read
+    `chunk_rows` at a time. Raises AmbiguousDateError when day-first and month-first both do, differently."""
+    dates = DateReader(DATE, source=file.name, settle=True)
+    for chunk in _raw_chunks(file, chunk_rows, usecols=[DATE]):
+        dates(chunk[DATE])
+    return dates.settled()
+
+
+def _raw_chunks(file: Path, chunk_rows: int, usecols: list[str] | None = None) -> Iterator[pd.DataFrame]:
     """`file`'s rows as written, `chunk_rows` at a time.
 
     Symbols are read as text (as numbers, 0050 and 050 would both become 50), and only an empty cell is a
@@ -159,6 +176,7 @@ def _raw_chunks(file: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             chunksize=chunk_rows,
             dtype={SYMBOL: str},
             index_col=False,
+            usecols=usecols,
             keep_default_na=False,
             na_values={
                 name: [""] if name == SYMBOL else CSV_MISSING["na_values"]
