@@ -1,13 +1,19 @@
-"""`submit`, `status` and `logs` pointed at an address where nothing listens: one line, exit 2, at once."""
+"""`submit`, `status` and `logs` pointed at an address where no Ray Jobs API answers (nothing listens, or a
+listener of another protocol such as MariaDB's): one line, exit 2, at once."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from seqsweep import cli
+
+DEADLINE_S = 120
+"""The probes take seconds; the rest is the interpreter's start on a busy machine."""
 
 
 def _free_port() -> int:
@@ -77,3 +83,56 @@ def test_a_cluster_that_wants_its_token_says_so(
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"seqsweep: error: --address {address}: the cluster uses token authentication")
     assert "RAY_AUTH_TOKEN" in line
+
+
+def _jobs_command(command: list[str], address: str, storage: Path) -> subprocess.CompletedProcess[str]:
+    """`seqsweep COMMAND --address ADDRESS` in a fresh process: Ray's C++ warnings go to the process's own
+    stderr, which `capsys` would not see."""
+    extra = ["--storage", str(storage)] if command[0] == "submit" else []
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "seqsweep.cli", *command, "--address", address, *extra],
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE_S,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(
+            f"`{' '.join(command)} --address {address}` did not end: {exc.stderr!r}"
+        ) from None
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("command", [["status", "raysubmit_x"], ["logs", "raysubmit_x"], ["submit", "demo"]])
+def test_a_jobs_address_at_mariadbs_port_is_one_line(command: list[str], tmp_path: Path) -> None:
+    """MariaDB's port speaks neither HTTP nor gRPC: Ray's client tried it as a GCS for about 45 s, printed
+    three lines of C++ warnings (`rpc_client.h ... Failed to connect to GCS`), then `(RpcError)`."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 3306)) != 0:
+            pytest.skip("no MariaDB at 127.0.0.1:3306")
+    address = "127.0.0.1:3306"
+    done = _jobs_command(command, address, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"seqsweep: error: --address {address}: no Ray Jobs API answers there (what listens there is no "
+        f"Ray (gRPC) server)"
+    ]
+
+
+def test_a_jobs_address_where_a_listener_says_nothing_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A TCP listener that never answers (neither HTTP nor gRPC) is refused by the same probe."""
+    from seqsweep.cluster import jobs, session
+
+    monkeypatch.setattr(jobs, "HTTP_CHECK_S", 0.5)
+    monkeypatch.setattr(session, "CONNECT_CHECK_S", 0.5)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+        assert cli.main(["status", "raysubmit_x", "--address", address]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"seqsweep: error: --address {address}: no Ray Jobs API answers there (what listens there is no "
+        f"Ray (gRPC) server)"
+    ]

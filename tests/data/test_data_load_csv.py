@@ -337,3 +337,66 @@ def test_day_first_dates_are_decided_over_the_whole_column_whatever_the_chunks(
     ):
         load_csv(folder, url, chunk_rows=chunk_rows)
     assert len(_read(url, PRICE_TABLE)) == len(hours)  # the table keeps its rows
+
+
+def _index_columns(url: str) -> dict[str, list[list[str]]]:
+    engine = sa.create_engine(url)
+    inspector = sa.inspect(engine)
+    indexes = {
+        t: [ix["column_names"] for ix in inspector.get_indexes(t)] for t in inspector.get_table_names()
+    }
+    engine.dispose()
+    return indexes
+
+
+def _symbols(url: str, table: str) -> list[str]:
+    engine = sa.create_engine(url)
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.connect() as conn:
+        symbols = conn.execute(sa.text(f"SELECT crypto_symbol FROM {quote(table)} ORDER BY date")).scalars()
+        found = [str(symbol) for symbol in symbols]
+    engine.dispose()
+    return found
+
+
+def _one_row_files(folder: Path, names: list[str], symbol: str, rows: int = 1) -> Path:
+    folder.mkdir()
+    for name in names:
+        lines = [f"2024-01-01 {hour:02d}:00:00,{symbol},{hour + 1}" for hour in range(rows)]
+        (folder / f"{name}.csv").write_text("\n".join(["date,crypto_symbol,close", *lines]) + "\n")
+    return folder
+
+
+LONG_TABLES = ["prices_from_the_second_exchange_hourly_usd_x", "p" * 63]
+"""45 characters: `ix_<table>_crypto_symbol_date` is 67, past MariaDB's 64; 63 (PostgreSQL's most): the staging
+table `<table>__staging` is 72."""
+
+
+@pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_long_table_names_load_beside_short_ones_with_their_indexes(database: str, tmp_path: Path) -> None:
+    """On MariaDB the 45-character table's index name was refused (1059 "Identifier name ... is too long")
+    after the folder's other tables, and that table itself, had been replaced without a word of it kept:
+    the load said it failed, yet every table held the new rows (MariaDB commits each DROP and RENAME)."""
+    tables = ["a_short", *LONG_TABLES]
+    load_csv(_one_row_files(tmp_path / "old", tables, "OLD"), database)
+    loaded = load_csv(_one_row_files(tmp_path / "new", tables, "NEW", rows=2), database)
+    assert loaded == dict.fromkeys(tables, 2)
+    assert _row_counts(database) == dict.fromkeys(tables, 2)
+    assert {table: _symbols(database, table) for table in tables} == {
+        table: ["NEW", "NEW"] for table in tables
+    }
+    assert _index_columns(database) == {table: [["crypto_symbol", "date"]] for table in tables}
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_table_name_longer_than_the_database_takes_is_refused_before_any_table_is_replaced(
+    database: str, tmp_path: Path
+) -> None:
+    """PostgreSQL cuts a 64-character name to 63 without a word (the table is not found by its name
+    after); the load is refused in one line, every table as it was."""
+    load_csv(_one_row_files(tmp_path / "old", ["a_short"], "OLD"), database)
+    long = "q" * 64
+    with pytest.raises(DataError, match=rf"table name '{long}' is 64 characters, longer than the 63"):
+        load_csv(_one_row_files(tmp_path / "new", ["a_short", long], "NEW", rows=2), database)
+    assert _row_counts(database) == {"a_short": 1}
+    assert _symbols(database, "a_short") == ["OLD"]

@@ -153,3 +153,62 @@ def test_a_cached_sample_from_an_older_generator_is_regenerated(tmp_path: Path) 
     before = path.stat().st_mtime_ns
     assert ensure_sample_db(path) == url
     assert path.stat().st_mtime_ns == before  # current: reused as it is
+
+
+def test_sample_command_refuses_to_replace_tables_that_hold_rows_without_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`data sample --db URL` replaced the user's own `crypto_price` with generated rows, exit 0, without a
+    word; now it refuses in one line (the user's rows kept) unless `--force` is given. An empty table of
+    that name is no one's data and is replaced."""
+    path = tmp_path / "mine.db"
+    url = f"sqlite:///{path}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE crypto_price (date TEXT, crypto_symbol TEXT, close REAL)"))
+        conn.execute(sa.text("INSERT INTO crypto_price VALUES ('2024-01-01 00:00:00', 'MINE', 7)"))
+        conn.execute(sa.text("CREATE TABLE US_Bond_Yield (date TEXT, yield REAL)"))  # empty: no one's data
+    engine.dispose()
+
+    def mine() -> list[tuple[object, ...]]:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            rows = [
+                tuple(row) for row in conn.execute(sa.text("SELECT crypto_symbol, close FROM crypto_price"))
+            ]
+            names = sa.inspect(conn).get_table_names()
+        engine.dispose()
+        return [*rows, *((name,) for name in sorted(names))]
+
+    before = mine()
+    assert main(["data", "sample", "--db", url, "--hours", "48"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"seqsweep: error: database {url} already holds rows in crypto_price, which data sample would replace "
+        f"with generated rows; pass --force to replace them, or --db another database"
+    ]
+    assert mine() == before
+
+    assert main(["data", "sample", "--db", url, "--hours", "48", "--force"]) == 0
+    capsys.readouterr()
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        symbols = {row[0] for row in conn.execute(sa.text("SELECT DISTINCT crypto_symbol FROM crypto_price"))}
+    engine.dispose()
+    assert "MINE" not in symbols and set(NOTEBOOK_SYMBOLS) <= symbols
+
+
+def test_sample_command_into_a_fresh_database_needs_no_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only rows in the way call for `--force`: a new file loads as before, and the default file (the
+    embedded default's own cache, where load-csv never writes) is rewritten as asked."""
+    import seqsweep.commands.data as data_commands
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert main(["data", "sample", "--db", url, "--hours", "48"]) == 0
+    assert main(["data", "sample", "--db", url, "--hours", "48"]) == 2  # now it holds generated rows
+    monkeypatch.setattr(data_commands, "DEFAULT_SAMPLE_DB", str(tmp_path / "cache" / "sample.db"))
+    assert main(["data", "sample", "--hours", "48"]) == 0
+    assert main(["data", "sample", "--hours", "48", "--seed", "3"]) == 0

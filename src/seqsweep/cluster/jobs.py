@@ -27,10 +27,11 @@ TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 def _client(address: str) -> Any:
     """A Jobs API client for `address`; ConfigError (one line) where none answers. A `HOST:PORT` where
     nothing listens is named after a TCP check (`session.unreachable`): Ray's client would first try it as
-    a GCS address for about 45 s, printing its own C++ warnings."""
+    a GCS address for about 45 s, printing its own C++ warnings. A bare `HOST:PORT` must also answer as
+    a Ray GCS does (gRPC, the probe `run --address` uses): MariaDB's port took the same 45 s."""
     from ray.job_submission import JobSubmissionClient
 
-    from seqsweep.cluster.session import unreachable
+    from seqsweep.cluster.session import grpc_probe_applies, unreachable
 
     if not logging.getLogger().isEnabledFor(logging.DEBUG):  # `seqsweep -v` shows them
         # its import sets INFO: "Uploading package gcs://..." and "Creating a file package" reached the terminal
@@ -39,12 +40,17 @@ def _client(address: str) -> Any:
     reason = unreachable(address)
     if reason is not None:
         raise ConfigError(f"--address {address}: no Ray Jobs API answers there ({reason})")
-    if "://" not in address and address != "auto" and _speaks_http(address):
+    if "://" not in address and address != "auto":
         # a bare HOST:PORT is a GCS address to Ray, which tried it for about 45 s, printing C++ warnings
-        raise ConfigError(
-            f"--address {address}: an HTTP server answers there (the dashboard's Jobs API?); write "
-            f"http://{address}"
-        )
+        if _speaks_http(address):
+            raise ConfigError(
+                f"--address {address}: an HTTP server answers there (the dashboard's Jobs API?); write "
+                f"http://{address}"
+            )
+        # neither HTTP nor gRPC (MariaDB's port, a silent listener): the same probe as `run --address`
+        reason = unreachable(address, grpc=grpc_probe_applies())
+        if reason is not None:
+            raise ConfigError(f"--address {address}: no Ray Jobs API answers there ({reason})")
     try:
         return JobSubmissionClient(address)
     except Exception as exc:  # connection refused, bad URL, wrong port: one line for the user

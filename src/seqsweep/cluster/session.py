@@ -121,15 +121,19 @@ def _check_reachable(address: str) -> None:
     """ConfigError (one line) when nothing accepts a TCP connection at a `HOST:PORT` address within
     `CONNECT_CHECK_S`, or what does is no gRPC server (`unreachable`): `ray.init` would retry the GCS for minutes, printing Ray's own warnings, while
     Ctrl-C is ignored (`sigint_deaf_start`). `auto`, `local` and `ray://` addresses are left to Ray."""
-    # a cluster with TLS (`RAY_USE_TLS`) answers only a TLS handshake: the plain HTTP/2 probe is left out
-    tls = os.environ.get("RAY_USE_TLS", "0").strip().lower() in ("1", "true")
-    reason = unreachable(address, grpc=not tls)
+    reason = unreachable(address, grpc=grpc_probe_applies())
     if reason is not None:
         port = address.rpartition(":")[2]
         raise ConfigError(
             f"--address {address}: cannot connect to a Ray cluster there ({reason}); is its "
             f"head running (`ray start --head --port {port}`) and reachable from here?"
         )
+
+
+def grpc_probe_applies() -> bool:
+    """Whether `unreachable(..., grpc=True)` can tell a Ray GCS here: a cluster with TLS (`RAY_USE_TLS`)
+    answers only a TLS handshake, so the plain HTTP/2 probe is left out there."""
+    return os.environ.get("RAY_USE_TLS", "0").strip().lower() not in ("1", "true")
 
 
 def unreachable(address: str, *, grpc: bool = False) -> str | None:

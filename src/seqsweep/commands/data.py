@@ -31,10 +31,16 @@ def _sample_parser(actions: Any) -> None:
         "(generated data, not market data). Deterministic for a seed.",
     )
     parser.add_argument(
-        "--db", default=f"sqlite:///{Path(DEFAULT_SAMPLE_DB).expanduser()}", help="SQLAlchemy URL"
+        "--db",
+        help="SQLAlchemy URL (default: the embedded default's own file, which is rewritten as asked)",
     )
     parser.add_argument("--seed", type=int, default=SAMPLE_SEED)
     parser.add_argument("--hours", type=int, default=SAMPLE_HOURS, help="hours per symbol (>= 48)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace tables of --db that already hold rows (refused without it: they may be your data)",
+    )
     parser.set_defaults(func=_sample)
 
 
@@ -50,8 +56,10 @@ def _sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"--hours: must be between 48 and {MAX_SAMPLE_HOURS:,}, got {args.hours}")
     if not 0 <= args.seed < 2**32:
         raise ConfigError(f"--seed: must be between 0 and 2**32 - 1, got {args.seed}")
-    rows = write_sample(args.db, seed=args.seed, hours=args.hours)
-    print(f"wrote the generated sample database to {mask(args.db)}: " + _rows(rows))
+    # the default file is the project's own cache (load-csv never writes there): always rewritten
+    db = args.db if args.db is not None else f"sqlite:///{Path(DEFAULT_SAMPLE_DB).expanduser()}"
+    rows = write_sample(db, seed=args.seed, hours=args.hours, replace=args.force or args.db is None)
+    print(f"wrote the generated sample database to {mask(db)}: " + _rows(rows))
     return 0
 
 

@@ -35,6 +35,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
+from sqlalchemy.engine import Engine
 
 from seqsweep._fs import atomic_path
 from seqsweep.constants import NOTEBOOK_SYMBOLS, SAMPLE_HOURS, SAMPLE_SEED
@@ -49,6 +50,7 @@ from seqsweep.data.tables import (
     YIELD_TABLE,
     write_tables,
 )
+from seqsweep.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -230,13 +232,32 @@ def generate_tables(
     } | {name: frame[~outage(frame)].reset_index(drop=True) for name, frame in tables.items()}
 
 
-def write_sample(url: str, *, seed: int = DEFAULT_SEED, hours: int = DEFAULT_HOURS) -> dict[str, int]:
-    """Generate the tables and write them to any SQLAlchemy database; returns rows per table."""
-    from seqsweep.data.sources import db_errors, open_engine
+SAMPLE_TABLES: Final[tuple[str, ...]] = (LENDING_TABLE, PRICE_TABLE, YIELD_TABLE, OHLCV_TABLE)
+"""The tables `write_sample` writes (`generate_tables` with candles)."""
 
-    tables = generate_tables(seed=seed, hours=hours)
+
+def write_sample(
+    url: str, *, seed: int = DEFAULT_SEED, hours: int = DEFAULT_HOURS, replace: bool = True
+) -> dict[str, int]:
+    """Generate the tables and write them to any SQLAlchemy database; returns rows per table.
+
+    Without `replace`, a DataError (one line) before anything is generated or written when a table it
+    would write already holds rows (`seqsweep data sample` without `--force`): they may be the user's own
+    data, which the generated rows replaced without a word."""
+    from seqsweep.data.sources import db_errors, open_engine
+    from seqsweep.db_url import mask
+
     engine = open_engine(url, must_exist=False)
     try:
+        if not replace:
+            with db_errors(url, "reading the tables in the way"):
+                holding = tables_with_rows(engine, SAMPLE_TABLES)
+            if holding:
+                raise DataError(
+                    f"database {mask(url)} already holds rows in {', '.join(holding)}, which data sample "
+                    f"would replace with generated rows; pass --force to replace them, or --db another database"
+                )
+        tables = generate_tables(seed=seed, hours=hours)
         with db_errors(url, "writing the sample tables"):
             rows = write_tables(engine, {name: [frame] for name, frame in tables.items()})
             if engine.dialect.name == "sqlite":
@@ -245,6 +266,27 @@ def write_sample(url: str, *, seed: int = DEFAULT_SEED, hours: int = DEFAULT_HOU
             return rows
     finally:
         engine.dispose()
+
+
+def tables_with_rows(engine: Engine, names: tuple[str, ...]) -> list[str]:
+    """The tables of `names` that exist in `engine`'s database with at least one row, as the database
+    spells them; matched ignoring case (SQLite, and MariaDB on some systems, take `CRYPTO_PRICE` for
+    `crypto_price`, so writing one replaces the other)."""
+    import sqlalchemy as sa
+
+    from seqsweep.data.tables import text_quote
+
+    wanted = {name.lower() for name in names}
+    quote = text_quote(engine)
+    holding: list[str] = []
+    with engine.connect() as conn:
+        for table in sa.inspect(conn).get_table_names():
+            if (
+                table.lower() in wanted
+                and conn.execute(sa.text(f"SELECT 1 FROM {quote(table)} LIMIT 1")).first()
+            ):
+                holding.append(table)
+    return holding
 
 
 def sample_version(path: Path) -> int:

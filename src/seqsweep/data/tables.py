@@ -7,6 +7,7 @@ the project creates has the same types (`date` DATETIME, `crypto_symbol` VARCHAR
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -142,16 +143,23 @@ def write_tables(
     per table.
     """
     _check_replaceable(engine, list(tables))
+    _check_name_lengths(engine, list(tables))
     staged: dict[str, tuple[int, list[str]]] = {}
     try:
         for table, frames in tables.items():
             staged[table] = _stage(engine, table, frames, chunksize)
     except BaseException:
         for table in tables:
-            _drop(engine, _staging_name(table))
+            _drop(engine, _staging_name(engine, table))
         raise
+    # every index name is settled (and fits) before the first table is replaced: MariaDB commits each
+    # DROP and RENAME at once, so a name refused in the middle left the folder half new, half old
+    indexes: dict[str, str | None] = {}
+    for table, (_, columns) in staged.items():
+        key = _index_key(columns)
+        indexes[table] = _index_name(engine, table, key, {i for i in indexes.values() if i}) if key else None
     for table, (rows, columns) in staged.items():
-        _swap_in(engine, table, columns)
+        _swap_in(engine, table, columns, indexes[table])
         log.info("wrote %d rows to table %s", rows, table)
     return {table: rows for table, (rows, _) in staged.items()}
 
@@ -168,35 +176,79 @@ def _check_replaceable(engine: Engine, tables: list[str]) -> None:
             )
 
 
-def _index_name(engine: Engine, table: str, key: Sequence[str]) -> str:
-    """`ix_<table>_<key>`, or that name with `_2`, `_3` ... when an index of another table holds it: a
-    table renamed as a backup (`crypto_price` → `crypto_price_old`) keeps its index's name, which
-    SQLite and PostgreSQL keep database-wide, so creating it again failed after other tables had been
-    replaced (MariaDB names indexes per table and loaded)."""
+IDENTIFIER_LIMITS: Final[dict[str, int]] = {"mysql": 64, "mariadb": 64, "postgresql": 63}
+"""The longest table or index name each database takes (PostgreSQL counts bytes; the names here are
+ASCII). MariaDB refuses a longer one (1059 "Identifier name ... is too long"), PostgreSQL cuts it short;
+SQLite has no limit."""
+
+
+def identifier_limit(engine: Engine) -> int | None:
+    """The longest identifier `engine`'s database takes (`IDENTIFIER_LIMITS`), None without a limit."""
+    return IDENTIFIER_LIMITS.get(engine.dialect.name)
+
+
+def _fit(name: str, limit: int | None, suffix: str = "") -> str:
+    """`name + suffix`, or where that is longer than `limit` the head of `name`, `_`, eight hex digits
+    of the whole name's digest and `suffix`: always within `limit`, and one long name gives one short one."""
+    whole = name + suffix
+    if limit is None or len(whole) <= limit:
+        return whole
+    digest = hashlib.sha256(whole.encode()).hexdigest()[:8]
+    return f"{name[: limit - len(suffix) - len(digest) - 1]}_{digest}{suffix}"
+
+
+def _check_name_lengths(engine: Engine, tables: list[str]) -> None:
+    """DataError (one line) before anything is written for a table name longer than the database takes:
+    PostgreSQL would cut it short without a word (the table would not be found by its name after)."""
+    limit = identifier_limit(engine)
+    for table in tables:
+        if limit is not None and len(table.encode()) > limit:
+            raise DataError(
+                f"table name {table!r} is {len(table.encode())} characters, longer than the {limit} "
+                f"{engine.dialect.name} takes; rename the file (or load it alone with --table NAME) to "
+                f"a name of at most {limit} characters"
+            )
+
+
+def _index_key(columns: Sequence[str]) -> list[str]:
+    """The columns a table's index covers: (crypto_symbol, date), those of them it has."""
+    return [c for c in (SYMBOL, DATE) if c in columns]
+
+
+def _index_name(engine: Engine, table: str, key: Sequence[str], reserved: Iterable[str] = ()) -> str:
+    """`ix_<table>_<key>`, or that name with `_2`, `_3` ... when an index of another table holds it (or
+    `reserved`, names chosen for the other tables of this write): a table renamed as a backup
+    (`crypto_price` → `crypto_price_old`) keeps its index's name, which SQLite and PostgreSQL keep
+    database-wide, so creating it again failed after other tables had been replaced (MariaDB names
+    indexes per table and loaded). A name longer than the database takes is cut to fit (`_fit`): a
+    45-character table's `ix_..._crypto_symbol_date` failed on MariaDB after the other tables had been
+    replaced."""
     inspector = sa.inspect(engine)
-    taken = {
+    limit = identifier_limit(engine)
+    taken = set(reserved) | {
         index["name"]
         for other in inspector.get_table_names()
-        if other not in (table, _staging_name(table))
+        if other not in (table, _staging_name(engine, table))
         for index in inspector.get_indexes(other)
     }
     base = f"ix_{table}_{'_'.join(key)}"
-    name, n = base, 1
+    name, n = _fit(base, limit), 1
     while name in taken:
         n += 1
-        name = f"{base}_{n}"
+        name = _fit(base, limit, f"_{n}")
     return name
 
 
-def _staging_name(table: str) -> str:
-    return f"{check_table_name(table)}__staging"
+def _staging_name(engine: Engine, table: str) -> str:
+    """`<table>__staging`, its table part cut (`_fit`) where the whole is longer than the database takes."""
+    return _fit(check_table_name(table), identifier_limit(engine), "__staging")
 
 
 def _stage(
     engine: Engine, table: str, frames: Iterable[pd.DataFrame], chunksize: int
 ) -> tuple[int, list[str]]:
     """Append `frames` to `<table>__staging` (dropped first); rows written and the columns."""
-    staging = _staging_name(table)
+    staging = _staging_name(engine, table)
     _drop(engine, staging)
     rows = 0
     columns: list[str] = []
@@ -236,16 +288,18 @@ def text_quote(engine: Engine) -> Callable[[str], str]:
     return quote
 
 
-def _swap_in(engine: Engine, table: str, columns: list[str]) -> None:
-    """Replace `table` by its staging table, index it on (symbol, date) and ANALYZE it on SQLite."""
+def _swap_in(engine: Engine, table: str, columns: list[str], index: str | None) -> None:
+    """Replace `table` by its staging table, index it on (symbol, date) as `index` (`_index_name`, None
+    without either column) and ANALYZE it on SQLite."""
     quote = text_quote(engine)
-    key = [c for c in (SYMBOL, DATE) if c in columns]
-    index = quote(_index_name(engine, table, key)) if key else ""
+    key = _index_key(columns)
     with engine.begin() as conn:
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {quote(table)}"))
-        conn.execute(sa.text(f"ALTER TABLE {quote(_staging_name(table))} RENAME TO {quote(table)}"))
-        if key:
-            conn.execute(sa.text(f"CREATE INDEX {index} ON {quote(table)} ({', '.join(map(quote, key))})"))
+        conn.execute(sa.text(f"ALTER TABLE {quote(_staging_name(engine, table))} RENAME TO {quote(table)}"))
+        if key and index is not None:
+            conn.execute(
+                sa.text(f"CREATE INDEX {quote(index)} ON {quote(table)} ({', '.join(map(quote, key))})")
+            )
         if engine.dialect.name == "sqlite":
             # SQLite plans without statistics until ANALYZE: a bounded notebook join on an 8k-row
             # table took 5.4 s without them, 0.01 s with them
