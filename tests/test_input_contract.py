@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -321,3 +322,313 @@ def test_validate_agrees_with_run_on_dates_sql_cannot_cut(
         "dataset.max_rows_per_symbol (the latest rows): SQLite holds ohlcv.date as text"
         in capsys.readouterr().err
     )
+
+
+def _one_error_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The command's exit code is 2 and its stderr one `seqsweep: error: ...` line: that line."""
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("seqsweep: error: "), err
+    return err[0].removeprefix("seqsweep: error: ")
+
+
+NOT_A_DATE = "is not a date (YYYY-MM-DD, with an optional time)"
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        (
+            "dataset.start=2024-13-01",
+            f"'2024-13-01' {NOT_A_DATE} (month must be in 1..12): correct it, or quote it as text at line 1",
+        ),
+        (
+            "dataset.split.valid_start=2024-02-30",
+            f"'2024-02-30' {NOT_A_DATE} (day is out of range for month): correct it, or quote it as text "
+            "at line 1",
+        ),
+        (
+            'params.epochs=!!int "abc"',
+            "'abc' is not an integer (invalid literal for int() with base 10: 'abc'): correct it, or quote it "
+            "as text at line 1",
+        ),
+        (
+            "params.epochs=!!float 'abc'",
+            "'abc' is not a number (could not convert string to float: 'abc'): correct it, or quote it as "
+            "text at line 1",
+        ),
+        ("dataset.end=!!timestamp 'abc'", f"'abc' {NOT_A_DATE}: correct it, or quote it as text at line 1"),
+    ],
+)
+def test_a_value_its_yaml_tag_cannot_build_is_one_line(
+    override: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An impossible calendar date, or an explicit tag PyYAML cannot construct, ended in exit 3
+    ("unexpected error: ValueError: day is out of range for month"): PyYAML's constructors raise
+    ValueError, TypeError or AttributeError, not a YAMLError."""
+    error = _one_error_line(["validate", "demo", "--no-data", "--set", override], capsys)
+    assert error == f"--set {override!r}: the value is not valid YAML: {line}"
+
+
+def test_an_impossible_date_in_a_sweep_file_or_a_dataset_spec_names_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sweep file (`validate`) and the dataset spec (`data build`) are read by the same strict reader."""
+    sweep = tmp_path / "bad_date.yaml"
+    sweep.write_text(
+        "name: d\nmodel: lstm\ndataset:\n  symbols: [LINKUSDT]\n  start: 2024-02-30\n"
+        "params: {cell_size: {type: choice, values: [8, 16]}}\n"
+    )
+    fault = f"'2024-02-30' {NOT_A_DATE} (day is out of range for month): correct it, or quote it as text"
+    assert _one_error_line(["validate", str(sweep), "--no-data"], capsys) == (
+        f"{sweep}: not valid YAML: {fault} at line 5"
+    )
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("symbols: [LINKUSDT]\nend: 2023-02-29 10:00:00\n")
+    assert _one_error_line(["data", "build", str(spec)], capsys) == (
+        f"{spec}: not valid YAML: '2023-02-29 10:00:00' {NOT_A_DATE} (day is out of range for month): "
+        "correct it, or quote it as text at line 2"
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        (
+            "search={algorithm: tpe, 1: 2, sede: 3}",
+            "sweep.search: unknown key 1 (a number, not a name) (valid keys: algorithm, max_concurrent, "
+            "metric, mode, n_startup_trials, num_samples, seed, stop_at, storage, time_budget_s)",
+        ),
+        (
+            "params.cell_size={type: choice, values: [8], 1: 2, vals: 3}",
+            "params.cell_size: unknown key 1 (a number, not a name) for type choice (valid keys: type, values)",
+        ),
+        (
+            "params.cell_size={type: choice, values: [8], null: 2, vals: 3}",
+            "params.cell_size: unknown key null (not a name) for type choice (valid keys: type, values)",
+        ),
+        (
+            "checkpoints={keep: 2, true: 1, zz: 3}",
+            "sweep.checkpoints: unknown key true (a boolean, not a name) (valid keys: keep)",
+        ),
+        (
+            "params={2: 1, cell_size: {type: choice, values: [8, 16]}}",
+            "params: 2 (a number, not a name) cannot name a parameter; write its name",
+        ),
+    ],
+)
+def test_unknown_keys_of_mixed_types_name_the_key(
+    override: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A number (or null, or a boolean) beside a misspelt name among a section's keys ended in exit 3:
+    `sorted()` cannot compare an int with a str. The keys are ordered by their text."""
+    assert _one_error_line(["validate", "demo", "--no-data", "--set", override], capsys) == line
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["--set", "params.epochs=.nan"], "params.epochs: must be an integer >= 1, got nan"),
+        (["--set", "params.epochs=.inf"], "params.epochs: must be an integer >= 1, got inf"),
+        (
+            ["--set", "dataset.frequency=99999999999999999999h"],
+            "dataset.frequency: must be at most 3650 days (3650D), got '99999999999999999999h'",
+        ),
+        (
+            ["--set", "dataset.max_rows_per_symbol=null", "--set", "dataset.lookback=99999999999999999999"],
+            "dataset.lookback: must be from 1 to 1_000_000 steps, got 99999999999999999999",
+        ),
+        (
+            ["--set", "dataset.max_rows_per_symbol=null", "--set", "dataset.horizon=1000001"],
+            "dataset.horizon: must be from 1 to 1_000_000 steps, got 1000001",
+        ),
+        (
+            ["--set", "dataset.max_rows_per_symbol=99999999999999999999"],
+            "dataset.max_rows_per_symbol: must be from lookback + horizon (14) to 1_000_000_000_000, "
+            "got 99999999999999999999",
+        ),
+        (
+            ["--set", f"search.seed={'1' * 5000}"],
+            f"--set 'search.seed={'1' * 5000}': the value is not valid YAML: '{'1' * 36}... is a number of "
+            "5000 characters: too long to be a setting (at most 100) at line 1",
+        ),
+    ],
+    ids=["epochs nan", "epochs inf", "frequency", "lookback", "horizon", "max rows", "seed of 5000 digits"],
+)
+def test_a_number_out_of_range_is_one_line_naming_its_bound(
+    argv: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NaN or infinite epochs (`int(max(corners))`), a frequency or a window pandas or SQLite cannot hold
+    (OverflowError), a seed of more digits than Python reads (ValueError) ended in exit 3."""
+    assert _one_error_line(["validate", "demo", "--no-data", *argv], capsys) == line
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "line"),
+    [
+        (
+            "--max-rows-per-symbol",
+            "99999999999999999999",
+            "dataset.max_rows_per_symbol: must be from lookback + horizon (27) to 1_000_000_000_000, "
+            "got 99999999999999999999",
+        ),
+        (
+            "--frequency",
+            "99999999999999999999h",
+            "dataset.frequency: must be at most 3650 days (3650D), got '99999999999999999999h'",
+        ),
+        (
+            "--frequency",
+            "-99999999999999999999h",
+            "dataset.frequency: must be positive, got '-99999999999999999999h'",
+        ),
+    ],
+)
+def test_data_build_refuses_a_number_out_of_range(
+    flag: str, value: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`data build --max-rows-per-symbol 99999999999999999999` met SQLite's INTEGER limit (exit 3)."""
+    assert _one_error_line(["data", "build", "--symbols", "LINKUSDT", f"{flag}={value}"], capsys) == line
+
+
+def test_a_dry_build_margin_past_what_timestamps_hold_reads_every_row() -> None:
+    """The dry build's bound by dates (4 windows of steps around the split dates) overflowed pandas for a
+    long window on a long step; a margin past the dates a timestamp holds bounds nothing."""
+    from seqsweep.commands.run import dry_run_spec
+    from seqsweep.search_spaces.sweep import load_sweep
+
+    dates = "dataset.split={valid_start: '2024-01-01', test_start: '2024-02-01'}"
+    spec = load_sweep(
+        "demo",
+        [dates, "dataset.max_rows_per_symbol=null", "dataset.frequency=3650D", "dataset.lookback=1000000"],
+    )
+    assert dry_run_spec(spec) == spec.file.dataset
+
+
+EMPTY_DB = "--db is empty: give a SQLAlchemy database URL (e.g. sqlite:///prices.db)"
+EMPTY_RAY = (
+    "--address is empty: give auto, HOST:PORT or ray://HOST:10001, or leave it out for a private local Ray"
+)
+EMPTY_JOBS_API = (
+    "--address is empty: give the cluster's Jobs API (http://HEAD:8265), or leave it out to use $RAY_ADDRESS"
+)
+EMPTY_STORAGE = (
+    "--storage is empty: give a folder or a storage URI (e.g. ./runs, s3://bucket/runs), or leave it out"
+)
+NO_SAMPLES = ["--set", "search.num_samples=0"]
+"""Refused before any trial (without the fix, `run` met this instead of the empty flag)."""
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["validate", "demo", "--no-data", "--db", ""], EMPTY_DB),
+        (["validate", "demo", "--no-data", "--db", "  "], EMPTY_DB),
+        (["run", "demo", "--db", "", *NO_SAMPLES], EMPTY_DB),
+        (["run", "demo", "--storage", "", *NO_SAMPLES], EMPTY_STORAGE),
+        (["run", "demo", "--address", "", *NO_SAMPLES], EMPTY_RAY),
+        (["resume", "runs/none", "--address", ""], EMPTY_RAY),
+        (["resume", "runs/none", "--db", ""], EMPTY_DB),
+        (["submit", "demo", "--address", ""], EMPTY_JOBS_API),
+        (["submit", "demo", "--address", "http://127.0.0.1:1", "--storage", "", *NO_SAMPLES], EMPTY_STORAGE),
+        (["results", "runs/none", "--db", ""], EMPTY_DB),
+        (["results", "runs/none", "--out", ""], "--out is empty: give a folder"),
+        (["export", "runs/none", "--out", ""], "--out is empty: give a folder"),
+        (["predict", "bundle/none", "--db", ""], EMPTY_DB),
+        (["data", "sample", "--db", ""], EMPTY_DB),
+        (["data", "build", "--db", "", "--symbols", "LINKUSDT"], EMPTY_DB),
+        (
+            ["validate", "demo", "--cache-dir", "", *NO_SAMPLES],
+            "--cache-dir is empty: give a folder, or leave it out for the default cache",
+        ),
+    ],
+)
+def test_every_command_refuses_an_empty_flag_alike(
+    argv: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--db "$URL"` with URL unset: `data build` refused it, `validate` and `run` fell through to the file's
+    `dataset.db` or the sample database; an empty --storage, --address, --cache-dir or --out was read as
+    not given (the file's storage path, a private Ray, the current folder) without a word."""
+    assert _one_error_line(argv, capsys) == line
+
+
+def test_an_empty_ray_address_variable_is_named_as_unset(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """$RAY_ADDRESS set to nothing is the default of `--address`, not an empty flag the user wrote."""
+    monkeypatch.setenv("RAY_ADDRESS", "")
+    assert _one_error_line(["status", "job-1"], capsys) == (
+        "--address: name the cluster's Jobs API (http://HEAD:8265) or set $RAY_ADDRESS"
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        (
+            "resources.cpu=1.5e2",
+            "sweep.resources.cpu: expected a number, got '1.5e2' (YAML reads 1.5e2 as text: a number with an "
+            "exponent needs a decimal point and a signed exponent; write 1.5e+2 or 150.0)",
+        ),
+        (
+            "params.cell_size={type: uniform, low: 2.0, high: 1.5e2}",
+            "params.cell_size.high: must be a finite number, got '1.5e2' (YAML reads 1.5e2 as text: a number "
+            "with an exponent needs a decimal point and a signed exponent; write 1.5e+2 or 150.0)",
+        ),
+        (
+            "dataset.labels.dead_band=1e-3",
+            "sweep.dataset.labels.dead_band: expected a number, got '1e-3' (YAML reads 1e-3 as text: a number "
+            "with an exponent needs a decimal point and a signed exponent; write 1.0e-3 or 0.001)",
+        ),
+    ],
+)
+def test_a_float_yaml_1_1_reads_as_text_is_told_how_to_write_it(
+    override: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`1.5e2` has its decimal point: YAML 1.1 also needs the exponent's sign. The hint said "write it with
+    a decimal point, e.g. 1.0e-3", which the value already had."""
+    assert _one_error_line(["validate", "demo", "--no-data", "--set", override], capsys) == line
+    assert cli.main(["validate", "demo", "--no-data", "--set", "resources.cpu=1.5e+2"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        (
+            "scheduler.max_t=-3",
+            "scheduler.max_t: must be >= 1 epoch (leave it out to take the largest params.epochs), got -3",
+        ),
+        (
+            "scheduler.max_t=0",
+            "scheduler.max_t: must be >= 1 epoch (leave it out to take the largest params.epochs), got 0",
+        ),
+        ("params.epochs=-1", "params.epochs: must be an integer >= 1, got -1"),
+        ("params.epochs={type: choice, values: [0, 2]}", "params.epochs: must be an integer >= 1, got 0"),
+    ],
+)
+def test_max_t_and_epochs_below_one_are_named_before_the_grace_period(
+    override: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`max_t: -3` and `epochs: -1` were blamed on scheduler.grace_period; `max_t: 0` was read as unset."""
+    assert _one_error_line(["validate", "demo", "--no-data", "--set", override], capsys) == line
+
+
+def test_a_null_model_beside_a_trainable_is_a_model_left_out(capsys: pytest.CaptureFixture[str]) -> None:
+    """`model: null` was refused as a bad model where `model: ""` counted as absent."""
+    function = "trainable=seqsweep.examples.sklearn_gbm:train"
+    assert cli.main(["validate", "demo", "--no-data", "--set", "model=null", "--set", function]) == 0
+    assert "demo: sweep file valid" in capsys.readouterr().out
+    assert _one_error_line(["validate", "demo", "--no-data", "--set", "model=null"], capsys).endswith(
+        "demo.yaml: missing required key `model` (or `trainable`: a training function package.module:function)"
+    )
+
+
+def test_a_stored_sweep_copy_edited_to_an_impossible_date_is_one_line(tmp_path: Path) -> None:
+    """`results` reads the experiment's stored sweep.yaml with PyYAML's own reader, whose ValueError for
+    `start: 2024-02-30` ended in exit 3."""
+    from seqsweep.results.experiment import read_sweep_copy
+
+    copy = tmp_path / "sweep.yaml"
+    copy.write_text("name: d\nmodel: lstm\ndataset: {start: 2024-02-30}\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(copy))}: not valid YAML$"):
+        read_sweep_copy(copy)

@@ -10,9 +10,10 @@ import dataclasses
 import datetime as dt
 import types
 import typing
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, TypeVar
 
+from seqsweep._yaml import number_text_hint
 from seqsweep.errors import ConfigError
 
 T = TypeVar("T")
@@ -25,15 +26,41 @@ def from_mapping(cls: type[T], data: Any, where: str) -> T:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping of keys to values, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(fields))
+    unknown = unknown_keys(data, fields)
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(fields))})")
+        raise ConfigError(
+            f"{where}: unknown key {key_text(unknown[0])} (valid keys: {', '.join(sorted(fields))})"
+        )
     hints = typing.get_type_hints(cls)
     kwargs = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a required key is missing
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def unknown_keys(keys: Iterable[Any], allowed: Iterable[str]) -> list[Any]:
+    """The `keys` that `allowed` does not hold, in the order of their text.
+
+    YAML keys may be numbers, booleans or null (`1: 2`), which `sorted` cannot compare with text, so
+    the order is that of `str(key)`."""
+    return sorted(set(keys) - set(allowed), key=lambda key: (str(key), type(key).__name__))
+
+
+_KEY_KINDS: Final = {bool: "a boolean", int: "a number", float: "a number", type(None): "null"}
+
+
+def key_text(key: Any) -> str:
+    """A mapping key for a message: `'lookbak'`, or for a key YAML did not read as text, what it read as
+    YAML writes it, e.g. `1 (a number, not a name)`, `null (not a name)`."""
+    if isinstance(key, str):
+        return repr(key)
+    if key is None:
+        return "null (not a name)"
+    if isinstance(key, dt.date):
+        return f"{key.isoformat()} (a date, not a name)"
+    shown = str(key).lower() if isinstance(key, bool) else repr(key)
+    return f"{shown} ({_KEY_KINDS.get(type(key), f'a {type(key).__name__}')}, not a name)"
 
 
 def to_mapping(obj: Any) -> Any:
@@ -67,7 +94,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if hint is float:  # text, a list, true/false: a later comparison would fail without the field's name
-        raise ConfigError(f"{where}: expected a number, got {value!r}{_yaml_text_hint(value)}")
+        raise ConfigError(f"{where}: expected a number, got {value!r}{number_text_hint(value)}")
     if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
     if hint is str and isinstance(value, dt.date):
@@ -78,14 +105,3 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if hint is bool and not isinstance(value, bool):
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
     return value
-
-
-def _yaml_text_hint(value: Any) -> str:
-    """For text that Python reads as a number (`1e-3`, which YAML 1.1 reads as text): how to write it."""
-    if not isinstance(value, str):
-        return ""
-    try:
-        float(value)
-    except ValueError:
-        return ""
-    return f" (YAML reads {value} as text: write it with a decimal point, e.g. 1.0e-3)"

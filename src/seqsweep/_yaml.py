@@ -10,13 +10,18 @@ version every other current parser reads; YAML 1.2 spec, section 10.3 "Core Sche
 (octal), `1:30` is 90 (base 60), `yes`/`no`/`on`/`off` are booleans. A user who writes `epochs: 010`
 or `symbols: [ON]` gets another value without a word, so those forms are refused with the line and
 what to write instead.
+
+A value its tag cannot build (`2024-02-30`, an explicit `!!int "abc"`) made PyYAML's constructors raise
+ValueError, TypeError or AttributeError, which no reader caught: it is an `UnreadableValueError` (a
+`yaml.YAMLError`) naming the value and its line, and so is an integer of over `MAX_INT_CHARS` characters.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -58,8 +63,31 @@ class _StrictLoader(yaml.SafeLoader):
             seen[key] = key_node
         return super().construct_mapping(node, deep=deep)
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's, with what its constructors raise for a value they cannot build (`2024-02-30`, an
+        explicit `!!int "abc"` or `!!timestamp "abc"`: ValueError, TypeError, AttributeError) turned
+        into an `UnreadableValueError` at the value's line, so that every reader reports it as bad YAML."""
+        try:
+            return super().construct_object(node, deep=deep)  # type: ignore[no-untyped-call]
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            what = _TAG_NAMES.get(str(node.tag), f"a {node.tag} value")
+            value = _shown(node.value) if isinstance(node, yaml.ScalarNode) else "the value"
+            # a ValueError says why (`day is out of range for month`); the others name PyYAML's internals
+            reason = f" ({' '.join(str(exc).split())[:120]})" if isinstance(exc, ValueError) else ""
+            raise UnreadableValueError(
+                None, None, f"{value} is not {what}{reason}: correct it, or quote it as text", node.start_mark
+            ) from None
+
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         value = str(node.value)
+        if len(value) > MAX_INT_CHARS:  # Python refuses to read an integer of over 4300 digits
+            raise UnreadableValueError(
+                None,
+                None,
+                f"{_shown(value)} is a number of {len(value)} characters: too long to be a setting "
+                f"(at most {MAX_INT_CHARS})",
+                node.start_mark,
+            )
         if _OCTAL_11.fullmatch(value):
             _ambiguous(
                 node,
@@ -94,12 +122,65 @@ _StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct
 _StrictLoader.add_constructor("tag:yaml.org,2002:bool", _StrictLoader.construct_yaml_bool)
 
 
+MAX_INT_CHARS: Final = 100
+"""The longest integer a YAML file may write (sign and `_` included): no setting needs more, and Python
+refuses to read one of over 4300 digits (a ValueError PyYAML does not catch)."""
+
+_TAG_NAMES: Final = {
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:timestamp": "a date (YYYY-MM-DD, with an optional time)",
+    "tag:yaml.org,2002:binary": "base64 data",
+}
+"""What a standard tag's value must be, in the words of an error message."""
+
+
+def _shown(value: Any) -> str:
+    """`value`'s repr, cut to 40 characters (a 5000-digit number stays readable in one line)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+class UnreadableValueError(yaml.constructor.ConstructorError):
+    """A scalar that its tag (implicit or explicit) cannot build, e.g. `2024-02-30` (a date with no such
+    day) or `!!int "abc"`; `problem_mark` is where."""
+
+
 class AmbiguousScalarError(yaml.constructor.ConstructorError):
     """A plain scalar that YAML 1.1 (PyYAML) and YAML 1.2 read as different values; `problem_mark` is where."""
 
 
 def _ambiguous(node: yaml.ScalarNode, reads_as: str, fix: str) -> None:
     raise AmbiguousScalarError(None, None, f"{node.value!r} is {reads_as}: {fix}", node.start_mark)
+
+
+def number_text_hint(value: Any) -> str:
+    """For text that YAML 1.2 (and Python) read as a number but YAML 1.1 (PyYAML) reads as text, how to
+    write it, e.g. " (YAML reads 1.5e2 as text: ...; write 1.5e+2 or 150.0)"; "" for anything else.
+
+    A YAML 1.1 float needs a decimal point in the mantissa and a sign in the exponent: `1e-3` and `1.5e2`
+    are text, `1.0e-3` and `1.5e+2` numbers."""
+    if not isinstance(value, str) or "e" not in value.lower():
+        return ""
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return ""
+    if not math.isfinite(number):  # `1e999` overflows: no spelling reads as that number
+        return ""
+    mantissa, _, exponent = text.lower().partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    if not exponent.startswith(("+", "-")):
+        exponent = f"+{exponent}"
+    spelled, plain = f"{mantissa}e{exponent}", repr(number)
+    write = spelled if "e" in plain else f"{spelled} or {plain}"
+    return (
+        f" (YAML reads {value} as text: a number with an exponent needs a decimal point and a signed "
+        f"exponent; write {write})"
+    )
 
 
 def load_strict(text: str) -> Any:

@@ -33,8 +33,8 @@ from types import FrameType
 from typing import NoReturn
 
 from seqsweep import __version__
-from seqsweep.db_url import scrub
-from seqsweep.errors import SeqsweepError, exception_text, root_cause
+from seqsweep.db_url import EMPTY_URL_FIX, scrub
+from seqsweep.errors import ConfigError, SeqsweepError, exception_text, root_cause
 
 COMMAND_MODULES: tuple[str, ...] = (
     "seqsweep.commands.data",
@@ -327,8 +327,35 @@ def sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _blank_flag_fixes(command: str | None) -> dict[str, str]:
+    """Flags (by argparse `dest`) that a blank value must not reach, and what to write instead."""
+    address = (
+        "give auto, HOST:PORT or ray://HOST:10001, or leave it out for a private local Ray"
+        if command in ("run", "resume")
+        else "give the cluster's Jobs API (http://HEAD:8265), or leave it out to use $RAY_ADDRESS"
+    )
+    return {
+        "db": EMPTY_URL_FIX,
+        "storage": "give a folder or a storage URI (e.g. ./runs, s3://bucket/runs), or leave it out",
+        "address": address,
+        "cache_dir": "give a folder, or leave it out for the default cache",
+        "out": "give a folder",
+    }
+
+
+def refuse_blank_flags(args: argparse.Namespace) -> None:
+    """ConfigError (one line) for a path, URL or address flag given as blank text (`--db "$URL"` with URL
+    unset): each command read it as not given and fell back to the file's value, the sample database or
+    the current folder without a word, where `data build --db ''` refused it."""
+    for dest, fix in _blank_flag_fixes(getattr(args, "command", None)).items():
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and not value.strip():
+            raise ConfigError(f"--{dest.replace('_', '-')} is empty: {fix}")
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
+        refuse_blank_flags(args)
         return int(args.func(args) or 0)
     except Terminated:
         print("seqsweep: terminated (SIGTERM)", file=sys.stderr)

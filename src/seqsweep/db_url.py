@@ -252,6 +252,10 @@ def sample_db_url() -> str:
     return ensure_sample_db(Path(DEFAULT_SAMPLE_DB).expanduser())
 
 
+EMPTY_URL_FIX = "give a SQLAlchemy database URL (e.g. sqlite:///prices.db)"
+"""What to do about a blank database URL (`--db ""`, `dataset.db: ""`, an empty $SEQSWEEP_DB_URL)."""
+
+
 def resolve(
     db: str | None = None, stored: str | None = None, *, allow_sample: bool = True, command: str = "seqsweep"
 ) -> str:
@@ -265,7 +269,7 @@ def resolve(
     sources = ((db, "--db"), (stored, "dataset.db"), (os.environ.get(DB_URL_ENV), f"${DB_URL_ENV}"))
     for candidate, name in sources:
         if candidate is not None and not candidate.strip():
-            raise ConfigError(f"{name} is empty: give a SQLAlchemy database URL (e.g. sqlite:///prices.db)")
+            raise ConfigError(f"{name} is empty: {EMPTY_URL_FIX}")
         if candidate and name == f"${DB_URL_ENV}" and _parse(candidate) is None:
             check_unescaped_at(candidate)  # its own line, before the generic one
             raise ConfigError(  # an error naming only "the database URL" did not say where it came from

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _address(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--address",
-        default=os.environ.get(ADDRESS_ENV),
+        default=os.environ.get(ADDRESS_ENV) or None,  # set but empty: `_require_address` names it
         help=f"Jobs API of the head, http://HEAD:8265 (default: ${ADDRESS_ENV})",
     )
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqsweep._fs import writable_folder
+from seqsweep.data.spec import MAX_ROWS_PER_SYMBOL
 from seqsweep.errors import DateCutError
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 
@@ -193,8 +194,8 @@ def dry_run_spec(spec: SweepSpec):
     train, valid = fractions
     smallest = min(train, valid, 1 - train - valid)
     rows = math.ceil(4 * (ds.lookback + ds.horizon + ds.split.gap) / smallest)
-    if ds.max_rows_per_symbol is not None:
-        rows = min(rows, ds.max_rows_per_symbol)
+    # a tiny split fraction asks for more rows than a database integer holds: the spec's own cap
+    rows = min(rows, MAX_ROWS_PER_SYMBOL if ds.max_rows_per_symbol is None else ds.max_rows_per_symbol)
     return dataclasses.replace(ds, max_rows_per_symbol=rows)
 
 
@@ -209,10 +210,14 @@ def _dry_run_by_dates(ds: DatasetSpec) -> DatasetSpec:
     step, dates = grid_step(ds.frequency), ds.split.dates
     if step is None or dates is None:  # rows as they come: no step to count in, read them all
         return ds
-    margin = 4 * (ds.lookback + ds.horizon + ds.split.gap) * step
-    # walk-forward folds: the k − 1 earlier validation blocks, and fold 0's train (one block), come first
-    folds_span = (dates[1] - dates[0]) * ds.split.folds if ds.split.folds > 1 else pd.Timedelta(0)
-    start, end = dates[0] - margin - folds_span, dates[1] + margin
+    try:
+        margin = 4 * (ds.lookback + ds.horizon + ds.split.gap) * step
+        # walk-forward folds: the k − 1 earlier validation blocks, and fold 0's train (one block), come first
+        folds_span = (dates[1] - dates[0]) * ds.split.folds if ds.split.folds > 1 else pd.Timedelta(0)
+        start, end = dates[0] - margin - folds_span, dates[1] + margin
+    except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
+        # a margin past the dates a timestamp holds bounds nothing: read every row, as without a step
+        return ds
     if ds.start is not None:
         start = max(start, naive_utc(ds.start, "dataset.start"))
     if ds.end is not None:

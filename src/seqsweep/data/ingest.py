@@ -74,7 +74,8 @@ _DAY_MONTH_ORDERS: Final = ("%d{0}%m{0}%Y", "%m{0}%d{0}%Y")
 _TIMES: Final = ("", " %H:%M", " %H:%M:%S", " %H:%M:%S.%f", " %I:%M %p", " %I:%M:%S %p")
 TEXT_DATE_FORMATS: Final[tuple[str, ...]] = tuple(
     date + time
-    for date in [o.format(sep) for sep in "/.-" for o in _DAY_MONTH_ORDERS] + ["%Y/%m/%d", "%Y.%m.%d", "%Y-%m-%d"]
+    for date in [o.format(sep) for sep in "/.-" for o in _DAY_MONTH_ORDERS]
+    + ["%Y/%m/%d", "%Y.%m.%d", "%Y-%m-%d"]
     for time in _TIMES
 )
 """The non-ISO formats a text date column may be written in (with the formats `pandas` guesses from

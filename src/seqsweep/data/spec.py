@@ -36,6 +36,18 @@ TRANSFORMS: Final[dict[str, str]] = {
 `diff`, `log_return` and `pct_change` need the previous grid step: a symbol's first row (and a row after a
 missing one) is masked for that column. Labels always come from the target's untransformed level."""
 
+MAX_STEPS: Final = 1_000_000
+"""The most grid steps `dataset.lookback` or `dataset.horizon` may take (`dataset.split.gap`: twice
+that): a window of a million steps is far beyond any model, and larger numbers overflowed the dry
+build's bounded query (`int too large for SQLite INTEGER`)."""
+
+MAX_ROWS_PER_SYMBOL: Final = 10**12
+"""The most rows `dataset.max_rows_per_symbol` may keep: a database integer holds at most 2**63 - 1."""
+
+MAX_FREQUENCY: Final = pd.Timedelta(days=3650)
+"""The longest `dataset.frequency` step (ten years): the grid's dates must stay within what a timestamp
+holds (1677 to 2262), and a longer step overflowed pandas."""
+
 KEY_COLUMNS: Final[tuple[str, ...]] = (DATE, SYMBOL)
 """Columns every join is keyed on; `dataset.exclude_columns` cannot leave them out."""
 
@@ -250,10 +262,9 @@ class DatasetSpec:
     def validate(self) -> None:
         """Rules that need no data; each error names the key, the rule and the value."""
         get_join(self.join)
-        if self.lookback < 1:
-            raise ConfigError(f"dataset.lookback: must be >= 1, got {self.lookback}")
-        if self.horizon < 1:
-            raise ConfigError(f"dataset.horizon: must be >= 1, got {self.horizon}")
+        for key, steps in (("lookback", self.lookback), ("horizon", self.horizon)):
+            if not 1 <= steps <= MAX_STEPS:
+                raise ConfigError(f"dataset.{key}: must be from 1 to {MAX_STEPS:_} steps, got {steps}")
         if not self.symbols:
             raise ConfigError("dataset.symbols: name at least one symbol")
         if len(set(self.symbols)) != len(self.symbols):
@@ -281,10 +292,10 @@ class DatasetSpec:
                 f"test_start={split.test_start}"
             )
         self._validate_columns()
-        if split.gap < 0 or 0 < split.gap < self.lookback + self.horizon:
+        if split.gap < 0 or 0 < split.gap < self.lookback + self.horizon or split.gap > 2 * MAX_STEPS:
             raise ConfigError(
-                f"dataset.split.gap: must be 0 or at least lookback + horizon "
-                f"({self.lookback + self.horizon}), got {split.gap}"
+                f"dataset.split.gap: must be 0 or from lookback + horizon ({self.lookback + self.horizon}) "
+                f"to {2 * MAX_STEPS:_} steps, got {split.gap}"
             )
         if split.folds < 1:
             raise ConfigError(
@@ -299,10 +310,11 @@ class DatasetSpec:
             raise ConfigError(
                 f"dataset.labels.dead_band: must be a finite number >= 0, got {self.labels.dead_band}"
             )
-        if self.max_rows_per_symbol is not None and self.max_rows_per_symbol < self.lookback + self.horizon:
+        rows = self.max_rows_per_symbol
+        if rows is not None and not self.lookback + self.horizon <= rows <= MAX_ROWS_PER_SYMBOL:
             raise ConfigError(
-                f"dataset.max_rows_per_symbol: must be at least lookback + horizon "
-                f"({self.lookback + self.horizon}), got {self.max_rows_per_symbol}"
+                f"dataset.max_rows_per_symbol: must be from lookback + horizon "
+                f"({self.lookback + self.horizon}) to {MAX_ROWS_PER_SYMBOL:_}, got {rows}"
             )
         if self.csv is not None and not self.join_spec.reads_csv:
             readers = " or ".join(f"`join: {j.name}`" for j in JOINS.values() if j.reads_csv)
@@ -366,10 +378,16 @@ def grid_step(frequency: str | None) -> pd.Timedelta | None:
         return None
     try:
         step = pd.Timedelta(pd.tseries.frequencies.to_offset(frequency))
+    except OverflowError:  # `99999999999999999999h`: more than pandas holds, so past MAX_FREQUENCY
+        step = pd.Timedelta.min if frequency.lstrip().startswith("-") else pd.Timedelta.max
     except (ValueError, TypeError):
         raise ConfigError(
             f"dataset.frequency: must be a fixed pandas step such as '1h' or '5min', got {frequency!r}"
         ) from None
     if step <= pd.Timedelta(0):
         raise ConfigError(f"dataset.frequency: must be positive, got {frequency!r}")
+    if step > MAX_FREQUENCY:
+        raise ConfigError(
+            f"dataset.frequency: must be at most {MAX_FREQUENCY.days} days (3650D), got {frequency!r}"
+        )
     return step

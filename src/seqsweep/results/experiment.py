@@ -187,7 +187,7 @@ def read_sweep_copy(path: Path) -> SweepSpec:
     """
     try:
         raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, TypeError, AttributeError):  # an edited `start: 2024-02-30` too
         raise ConfigError(f"{path}: not valid YAML") from None
     return parse_sweep(raw, where=str(path), check_family=False)
 

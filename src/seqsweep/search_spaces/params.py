@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 
 import optuna.distributions as od
 
+from seqsweep._config import key_text, unknown_keys
+from seqsweep._yaml import number_text_hint
 from seqsweep.errors import ConfigError
 
 
@@ -161,10 +163,11 @@ def parse_param(name: str, raw: Any) -> Param:
         raise ConfigError(f"params.{name}.type: must be one of {', '.join(PARAM_KINDS)}, got {kind!r}")
     cls = PARAM_KINDS[kind]
     allowed = [f.name for f in dataclasses.fields(cls) if f.name != "kind"]
-    unknown = sorted(set(raw) - set(allowed))
+    unknown = unknown_keys(raw, allowed)
     if unknown:
         raise ConfigError(
-            f"params.{name}: unknown key {unknown[0]!r} for type {kind} (valid keys: type, {', '.join(allowed)})"
+            f"params.{name}: unknown key {key_text(unknown[0])} for type {kind} "
+            f"(valid keys: type, {', '.join(allowed)})"
         )
     if cls is Choice and "values" in raw:
         if not isinstance(raw["values"], list):
@@ -194,15 +197,8 @@ def _check_field(name: str, cls: type, key: str, value: Any) -> None:
     whole = cls is IntRange
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if not number or not math.isfinite(value) or (whole and not isinstance(value, int)):
-        hint = ""
-        if isinstance(value, str):
-            try:
-                float(value)
-                hint = f" (YAML reads {value} as text: write it with a decimal point, e.g. 1.0e-3)"
-            except ValueError:
-                pass
         kind = "a whole number" if whole else "a finite number"
-        raise ConfigError(f"{where}: must be {kind}, got {value!r}{hint}")
+        raise ConfigError(f"{where}: must be {kind}, got {value!r}{number_text_hint(value)}")
 
 
 def param_to_dict(param: Param) -> Any:

@@ -97,8 +97,14 @@ class SchedulerSettings:
     """Epochs at most; None takes the largest `epochs` in the space."""
 
     def __post_init__(self) -> None:
-        """Raises ConfigError for an unknown `scheduler.type` or a grace period < 1 / reduction factor < 2."""
+        """Raises ConfigError for an unknown `scheduler.type`, a `max_t` < 1 (0 was read as unset) or a
+        grace period < 1 / reduction factor < 2."""
         check_name(SCHEDULERS, self.type, "scheduler.type")
+        if self.max_t is not None and self.max_t < 1:
+            raise ConfigError(
+                f"scheduler.max_t: must be >= 1 epoch (leave it out to take the largest params.epochs), "
+                f"got {self.max_t}"
+            )
         if self.grace_period < 1 or self.reduction_factor < 2:
             raise ConfigError(
                 f"scheduler: grace_period >= 1 and reduction_factor >= 2 must hold, got "

@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from seqsweep._config import from_mapping, to_mapping
+from seqsweep._config import from_mapping, key_text, to_mapping
 from seqsweep._yaml import describe_error, load_strict, read_yaml_file
 from seqsweep.constants import MIN_MODE_METRICS, SEARCH_METRICS, VAL_MSE
 from seqsweep.data.spec import DatasetSpec
@@ -151,6 +151,10 @@ class SweepSpec:
         wrong = [c for c in corners if isinstance(c, bool) or not isinstance(c, int | float)]
         if wrong:  # a list, null, a date or text: refused here, where it is first read, naming the key
             raise ConfigError(f"params.epochs: expected a whole number of epochs, got {wrong[0]!r}")
+        # NaN and inf crashed `int()`; 0 and fewer were blamed on scheduler.grace_period
+        out = [c for c in corners if not 1 <= c < math.inf]
+        if out:  # in the words of the families' own rule (`hyperparameters.COMMON`)
+            raise ConfigError(f"params.epochs: must be an integer >= 1, got {out[0]!r}")
         return int(max(corners))
 
     def grid_size(self) -> int:
@@ -243,6 +247,8 @@ def parse_sweep(raw: Any, where: str = "sweep", check_family: bool = True) -> Sw
         raise ConfigError(f"{where}: a sweep file is a mapping with at least `name` and `model`")
     if "name" not in raw:
         raise ConfigError(f"{where}: missing required key `name`")
+    if "model" in raw and raw["model"] is None:  # `model: null` beside `trainable:` is `model` left out
+        raw = {key: value for key, value in raw.items() if key != "model"}
     given = [key for key in ("model", "trainable") if raw.get(key) not in (None, "")]
     if not given:
         raise ConfigError(
@@ -274,8 +280,9 @@ def parse_sweep(raw: Any, where: str = "sweep", check_family: bool = True) -> Sw
 
 
 def _families(model: Any) -> tuple[str, ...]:
-    """The families a `model: {type: choice, values: [...]}` lists; () for one model; ConfigError if malformed."""
-    if isinstance(model, str):
+    """The families a `model: {type: choice, values: [...]}` lists; () for one model (or none: `model`
+    left out, empty or null beside `trainable`); ConfigError if malformed."""
+    if model is None or isinstance(model, str):
         return ()
     if not isinstance(model, dict):
         raise ConfigError(
@@ -315,6 +322,9 @@ def parse_space(sweep_file: SweepFile) -> dict[str, Param]:
         )
     families = _families(sweep_file.model)
     if not families:
+        for name in params:
+            if not isinstance(name, str) or not name:
+                raise ConfigError(f"params: {key_text(name)} cannot name a parameter; write its name")
         return {name: parse_param(name, value) for name, value in params.items()}
     space: dict[str, Param] = {}
     for block, entries in params.items():
@@ -327,7 +337,7 @@ def parse_space(sweep_file: SweepFile) -> dict[str, Param]:
             raise ConfigError(f"params.{block}: expected a mapping of parameters, got {entries!r}")
         for name, value in entries.items():
             if not isinstance(name, str) or not name or "/" in name or name == MODEL_KEY:
-                raise ConfigError(f"params.{block}: {name!r} cannot name a parameter")
+                raise ConfigError(f"params.{block}: {key_text(name)} cannot name a parameter")
             if block == COMMON:
                 if name in families:
                     raise ConfigError(
@@ -371,7 +381,7 @@ def _check_sections(spec: SweepSpec) -> None:
     if s.algorithm == "grid":
         _check_grid(spec)
     if f.scheduler.type == "asha":
-        max_t = f.scheduler.max_t or spec.max_epochs
+        max_t = spec.max_epochs if f.scheduler.max_t is None else f.scheduler.max_t
         if f.scheduler.grace_period > max_t:
             raise ConfigError(
                 f"scheduler.grace_period: must be at most the epochs a trial can run ({max_t}), "

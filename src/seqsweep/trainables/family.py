@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from seqsweep._config import unknown_keys
 from seqsweep.data.bundle import DataShape
 from seqsweep.errors import ConfigError
 from seqsweep.trainables.base import DeviceSettings, TrainableModel
@@ -105,9 +106,9 @@ class ModelFamily(ABC):
         `params.cell_size: must be an integer >= 2, got 1 (family lstm)`."""
         table = self.table()
         if not self.open_config:
-            unknown = sorted(set(config) - set(table))
+            unknown = unknown_keys(config, table)
             if unknown:
-                raise self.invalid(unknown[0], f"unknown key (valid keys: {', '.join(sorted(table))})")
+                raise self.invalid(str(unknown[0]), f"unknown key (valid keys: {', '.join(sorted(table))})")
         merged = {**{key: rule.default for key, rule in table.items()}, **config}
         for key, rule in table.items():
             try:
