@@ -166,9 +166,10 @@ def _raw_chunks(file: Path, chunk_rows: int, usecols: list[str] | None = None) -
     missing one: `NA` (National Bank of Canada), `NAN` or `NULL` are tickers there, as they are in SQL,
     while every other column reads `ingest.MISSING_TEXT` as missing. A comma ending every row
     is dropped (`index_col=False`; pandas would otherwise take the first column as the index and shift
-    every value one column left); a row with more values than the header has names is refused, where
-    pandas would drop the extra value with a warning.
+    every value one column left); a row with more values than the header has names is refused before
+    (`csv_header.check_row_widths`), and again here should pandas meet one.
     """
+    header = read_header(file, file.name)
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
         chunks = pd.read_csv(
@@ -176,12 +177,11 @@ def _raw_chunks(file: Path, chunk_rows: int, usecols: list[str] | None = None) -
             chunksize=chunk_rows,
             dtype={SYMBOL: str},
             index_col=False,
-            usecols=usecols,
+            # the header's names, as `_check_header` counted them: with per-column `na_values` pandas
+            # would otherwise warn at the comma ending every row
+            usecols=usecols if usecols is not None else header,
             keep_default_na=False,
-            na_values={
-                name: [""] if name == SYMBOL else CSV_MISSING["na_values"]
-                for name in read_header(file, file.name)
-            },
+            na_values={name: [""] if name == SYMBOL else CSV_MISSING["na_values"] for name in header},
         )
     while True:
         with warnings.catch_warnings():
