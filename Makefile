@@ -21,9 +21,9 @@ demo: install
 	$(SEQSWEEP) results runs/demo --top 3
 
 ## make test: lint and type checks first (they fail fast), then the whole test suite (real Ray,
-## real MariaDB, real files). `.ci/run` calls exactly this.
+## real MariaDB, real files; the 30 slowest tests are listed at the end). `.ci/run` calls exactly this.
 test: install lint typecheck
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=30
 
 ## make lint: ruff's lint rules and formatting, checked (not changed).
 lint: install

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from seqsweep import cli
-
-DEADLINE_S = 120
-"""The probes take seconds; the rest is the interpreter's start on a busy machine."""
+from tests.cluster.cli_process import seqsweep_process
 
 
 def _free_port() -> int:
@@ -86,20 +83,9 @@ def test_a_cluster_that_wants_its_token_says_so(
 
 
 def _jobs_command(command: list[str], address: str, storage: Path) -> subprocess.CompletedProcess[str]:
-    """`seqsweep COMMAND --address ADDRESS` in a fresh process: Ray's C++ warnings go to the process's own
-    stderr, which `capsys` would not see."""
+    """`seqsweep COMMAND --address ADDRESS` in a fresh process (`cli_process`)."""
     extra = ["--storage", str(storage)] if command[0] == "submit" else []
-    try:
-        return subprocess.run(
-            [sys.executable, "-m", "seqsweep.cli", *command, "--address", address, *extra],
-            capture_output=True,
-            text=True,
-            timeout=DEADLINE_S,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise AssertionError(
-            f"`{' '.join(command)} --address {address}` did not end: {exc.stderr!r}"
-        ) from None
+    return seqsweep_process([*command, "--address", address, *extra])
 
 
 @pytest.mark.mysql

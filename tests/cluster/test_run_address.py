@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,35 +14,12 @@ from pathlib import Path
 import pytest
 
 from seqsweep.cluster import session
-
-DEADLINE_S = 120
-"""The check takes at most `session.CONNECT_CHECK_S` (10 s); the rest is the interpreter's start on a busy machine."""
+from tests.cluster.cli_process import seqsweep_process
 
 
 def _run_at(address: str, storage: Path) -> subprocess.CompletedProcess[str]:
-    """`seqsweep run demo --address ADDRESS` in a fresh process: a Ray already running in the test process
-    (another test's) would be used instead of the address."""
-    try:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "seqsweep.cli",
-                "run",
-                "demo",
-                "--address",
-                address,
-                "--storage",
-                str(storage),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=DEADLINE_S,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise AssertionError(
-            f"`run --address {address}` did not end within {DEADLINE_S} s: {exc.stderr!r}"
-        ) from None
+    """`seqsweep run demo --address ADDRESS` in a fresh process (`cli_process`)."""
+    return seqsweep_process(["run", "demo", "--address", address, "--storage", str(storage)])
 
 
 @pytest.fixture
