@@ -18,8 +18,9 @@ from tests.cluster.cli_process import seqsweep_process
 
 
 def _run_at(address: str, storage: Path) -> subprocess.CompletedProcess[str]:
-    """`seqsweep run demo --address ADDRESS` in a fresh process (`cli_process`)."""
-    return seqsweep_process(["run", "demo", "--address", address, "--storage", str(storage)])
+    """`seqsweep run demo --address ADDRESS` in a fresh process (`cli_process`) whose HOME holds no sample
+    database yet: the address is refused before the sample database would be generated."""
+    return seqsweep_process(["run", "demo", "--address", address, "--storage", str(storage)], home=storage)
 
 
 @pytest.fixture
@@ -47,6 +48,7 @@ def test_run_at_mariadbs_port_is_one_line(tmp_path: Path) -> None:
         f"is no Ray (gRPC) server); is its head running (`ray start --head --port 3306`) and reachable from here?"
     ]
     assert not (tmp_path / "demo").exists()
+    assert not (tmp_path / ".cache").exists(), "the sample database was generated before the address check"
 
 
 def test_run_at_a_listener_that_says_nothing_is_one_line(silent_listener: str, tmp_path: Path) -> None:

@@ -32,6 +32,14 @@ def _trial_rows(experiment: Path) -> dict[str, list[dict]]:
     return rows
 
 
+def _has_a_full_row(experiment: Path, trial_id: str) -> bool:
+    """Whether the trial's result.json holds a whole row (a line the driver is still writing is not one)."""
+    return any(
+        text.endswith("\n") and text.strip()
+        for text in (p.read_text() for p in experiment.glob(f"*_{trial_id}_*/result.json"))
+    )
+
+
 def _submit(path: Path, cluster: LocalRayCluster, storage: Path, capsys: pytest.CaptureFixture[str]) -> str:
     assert cli.main(["submit", str(path), "--address", cluster.jobs_address, "--storage", str(storage)]) == 0
     printed = capsys.readouterr()
@@ -127,6 +135,12 @@ def test_lost_node_trials_are_retried_and_the_sweep_completes(
             waiting = [marker.read_text() for marker in reached_markers(barrier)]
             on_worker = [t for t in waiting if node_of(barrier, t) == worker_id]
             assert len(on_worker) == 1, {t: node_of(barrier, t) for t in waiting}
+            # The trial reported epoch 1 before it reached the barrier; the driver writes (and flushes)
+            # that row once the result reaches it. Killed sooner, the row is lost in flight.
+            wait(
+                lambda: _has_a_full_row(shared / "lost_node", on_worker[0]),
+                f"trial {on_worker[0]}'s epoch-1 row did not reach result.json",
+            )
         finally:
             head_node.kill(worker)  # SIGKILL to its process group: raylet and its workers die at once
 

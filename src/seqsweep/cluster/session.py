@@ -117,10 +117,19 @@ CONNECT_CHECK_S = 10.0
 """Seconds `--address HOST:PORT` may take to accept a TCP connection before the run is refused."""
 
 
+def check_address(address: str | None) -> None:
+    """Refuse (ConfigError, one line) a `HOST:PORT` `address` where no Ray cluster answers, before a
+    command does any other work (generating the sample database, building a dataset); None (a private
+    local Ray), `local`, `auto` and `ray://` addresses pass. `ray_session` checks again when it connects."""
+    if address is not None and address != "local" and not ray.is_initialized():
+        _check_reachable(address)
+
+
 def _check_reachable(address: str) -> None:
     """ConfigError (one line) when nothing accepts a TCP connection at a `HOST:PORT` address within
-    `CONNECT_CHECK_S`, or what does is no gRPC server (`unreachable`): `ray.init` would retry the GCS for minutes, printing Ray's own warnings, while
-    Ctrl-C is ignored (`sigint_deaf_start`). `auto`, `local` and `ray://` addresses are left to Ray."""
+    `CONNECT_CHECK_S`, or what does is no gRPC server (`unreachable`): `ray.init` would retry the GCS for
+    minutes, printing Ray's own warnings, while Ctrl-C is ignored (`sigint_deaf_start`). `auto`, `local`
+    and `ray://` addresses are left to Ray."""
     reason = unreachable(address, grpc=grpc_probe_applies())
     if reason is not None:
         port = address.rpartition(":")[2]

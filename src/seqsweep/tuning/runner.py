@@ -33,7 +33,13 @@ from typing import IO, Any
 from ray import tune
 
 from seqsweep._fs import atomic_write_json
-from seqsweep.cluster.session import cluster_gpus, largest_node_cpus, local_ray_processes, ray_session
+from seqsweep.cluster.session import (
+    check_address,
+    cluster_gpus,
+    largest_node_cpus,
+    local_ray_processes,
+    ray_session,
+)
 from seqsweep.cluster.storage import check_shared_storage
 from seqsweep.db_url import absolute_sqlite
 from seqsweep.db_url import resolve as resolve_db_url
@@ -201,6 +207,7 @@ def run_sweep(
     spec: SweepSpec, *, address: str | None = None, storage: str | None = None, stream: IO[str] | None = None
 ) -> SweepOutcome:
     check_tune_environment()
+    check_address(address)  # a wrong --address is refused before the sample database is generated
     spec = with_database(spec, None)  # a submitted sweep's driver finds the password on the head
     spec = with_resolved_database(spec)
     root = storage_root(spec, storage)
