@@ -22,11 +22,8 @@ demo: install
 
 ## make test: lint and type checks first (they fail fast), then the whole test suite (real Ray,
 ## real MariaDB, real files; the 30 slowest tests are listed at the end). `.ci/run` calls exactly this.
-## The suite runs in TEST_WORKERS pytest-xdist processes, each test file whole in one of them (its
-## module fixtures are built once); a test is written to pass on a busy machine, so 2 on 2 cores is safe.
-TEST_WORKERS ?= 2
 test: install lint typecheck
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30
+	$(PY) -m pytest -q --durations=30
 
 ## make lint: ruff's lint rules and formatting, checked (not changed).
 lint: install

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,17 @@ HELPERS = Path(__file__).parent / "tuning" / "helpers"
 the Ray processes the tests start (they inherit this environment)."""
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HELPERS), os.environ.get("PYTHONPATH")]))
 sys.path.insert(0, str(HELPERS))
+
+TEST_HOME = Path(tempfile.mkdtemp(prefix="seqsweep-test-home-"))
+"""`HOME` of this test process and of every process it starts: the default sample database and dataset
+cache (`~/.cache/seqsweep`) are its own, neither the user's nor another pytest-xdist worker's (a test
+that regenerates the default database would pull it from under the other worker's reads)."""
+os.environ["HOME"] = str(TEST_HOME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(TEST_HOME, ignore_errors=True)
+
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 """The real public data fixtures beside the repository (read there, never copied in)."""
