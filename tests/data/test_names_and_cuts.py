@@ -360,6 +360,38 @@ def test_a_comma_ending_every_row_is_read_in_place_and_an_extra_value_refused(tm
         load_csv(folder, url)
 
 
+@pytest.mark.parametrize("broken", [1, 2, 20], ids=["first row", "second row", "a later row"])
+def test_a_row_that_lost_a_value_in_a_comma_ending_file_is_refused(tmp_path: Path, broken: int) -> None:
+    """Every row ends with a comma and one lost its close: `…,low,volume,` has as many fields as the
+    header, so it read as complete and stored the volume as the close (500× the price) without a word."""
+    frame = price_frame("AAAUSDT", 11, hours=30)
+    folder = write_csvs(tmp_path / "csv", frame)
+    lines = (folder / "crypto_price.csv").read_text().splitlines()
+    rows_ = [line + "," for line in lines[1:]]
+    fields = rows_[broken - 1].split(",")
+    rows_[broken - 1] = ",".join(fields[:5] + fields[6:])  # the close left out, the comma kept
+    (folder / "crypto_price.csv").write_text("\n".join([lines[0], *rows_]) + "\n")
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    with pytest.raises(
+        DataError,
+        match=rf"line {broken + 1} has 6 values and a comma ending it, as other rows do, but the header",
+    ):
+        load_csv(folder, url)
+
+
+@pytest.mark.parametrize(
+    ("character", "name"),
+    [("\u200b", "ZERO WIDTH SPACE"), ("\u00ad", "SOFT HYPHEN"), ("\ufeff", "ZERO WIDTH NO-BREAK SPACE")],
+)
+def test_a_symbol_with_an_invisible_character_is_refused(tmp_path: Path, character: str, name: str) -> None:
+    """`AAAUSDT\u200b` prints as AAAUSDT but was stored as another symbol: its row left AAAUSDT's series
+    (a gap there) without a word."""
+    frame = price_frame("AAAUSDT", 11, hours=30)
+    frame.loc[7, "crypto_symbol"] = "AAAUSDT" + character
+    with pytest.raises(DataError, match=rf"symbol 'AAAUSDT.*' holds the invisible character .*\({name}\)"):
+        load_csv(write_csvs(tmp_path / "csv", frame), f"sqlite:///{tmp_path / 'x.db'}")
+
+
 def test_table_files_differing_only_in_case_are_refused_before_any_table_changes(tmp_path: Path) -> None:
     """`crypto_price.csv` beside `CRYPTO_PRICE.csv`: SQLite dropped the table it had just swapped in and
     failed half way (the yield already replaced); MariaDB and PostgreSQL kept two tables."""

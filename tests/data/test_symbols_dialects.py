@@ -424,3 +424,25 @@ def test_a_fractional_number_symbol_column_is_refused_alike_on_every_database(
         r"matched as text.*store them as text \(VARCHAR\)$",
     ):
         plan_source(DatasetSpec(join="prices", symbols=("7",)), database)
+
+
+def test_two_spellings_of_a_symbol_in_one_table_are_named_when_read_as_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another tool's table spells one symbol two ways (its first hours `aaausdt`, the rest `AAAUSDT`):
+    matching is case-insensitive, so both are read as AAAUSDT, and the log says so."""
+    folder = _csvs(tmp_path / "csv")
+    prices = pd.read_csv(folder / "crypto_price.csv")
+    first = prices.index[prices["crypto_symbol"] == "AAAUSDT"][: HOURS // 2]
+    prices.loc[first, "crypto_symbol"] = "aaausdt"
+    prices.to_csv(folder / "crypto_price.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'raw.db'}"
+    _write_raw(folder, url)
+    with caplog.at_level("WARNING", logger="seqsweep"):
+        plan = plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",)), url)
+    assert plan.symbols == ("AAAUSDT",)
+    assert "symbol AAAUSDT is stored as 2 spellings ('AAAUSDT', 'aaausdt')" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="seqsweep"):
+        plan_source(DatasetSpec(join="prices", symbols=("BBBUSDT",)), url)
+    assert "spellings" not in caplog.text  # one spelling ('BBBUSDT ') is no news

@@ -45,6 +45,37 @@ def test_user_model_import_errors_are_one_line(spec: str, fragment: str) -> None
     assert fragment in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("spec", "signature"),
+    [
+        ("tiny_user_models:config_only", r"\(config\) \(too many positional arguments\)"),
+        ("tiny_user_models:keyword_shape", r"\(config, \*, shape\) \(too many positional"),
+    ],
+)
+def test_a_user_model_that_cannot_take_config_and_shape_is_refused_by_name(spec: str, signature: str) -> None:
+    """Such a function passed `validate`; `run` built the dataset and every trial failed with a TypeError
+    (exit 1 for bad input)."""
+    with pytest.raises(
+        UnknownModelError,
+        match=rf"model '{spec}': the function must take \(config, shape\), its "
+        rf"signature is {signature}",
+    ):
+        resolve_family(spec)
+    assert resolve_family("tiny_user_models:with_extras").name == "tiny_user_models:with_extras"
+
+
+def test_a_training_function_that_cannot_take_config_data_reporter_is_refused_by_name() -> None:
+    from seqsweep.trainables.function import import_trainable
+
+    with pytest.raises(
+        ConfigError,
+        match=r"trainable 'tiny_user_models:keras_model': the function must take "
+        r"\(config, data, reporter\), its signature is \(config, shape\)",
+    ):
+        import_trainable("tiny_user_models:keras_model")
+    assert import_trainable("tiny_user_models:never_reports").__name__ == "never_reports"
+
+
 @pytest.mark.parametrize("status", [0, 4])
 def test_a_user_module_that_exits_while_imported_is_one_line(
     status: int, tmp_path: Any, monkeypatch: pytest.MonkeyPatch

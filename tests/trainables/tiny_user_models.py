@@ -56,3 +56,18 @@ def wrong_output(config: dict[str, Any], shape: DataShape) -> Any:
 def never_reports(config: dict[str, Any], data: Any, reporter: Any) -> None:
     """A training function (`trainable:`) that returns without calling `reporter.report`."""
     data.windows("train")
+
+
+def config_only(config: dict[str, Any]) -> Any:
+    """A model function that forgot `shape`: every trial would fail with a TypeError."""
+    return None
+
+
+def keyword_shape(config: dict[str, Any], *, shape: DataShape) -> Any:
+    """`shape` keyword-only: the family passes it by position."""
+    return None
+
+
+def with_extras(config: dict[str, Any], shape: DataShape, scale: float = 1.0, *args: Any, **kw: Any) -> Any:
+    """Extra arguments with defaults are fine."""
+    return None

@@ -106,7 +106,8 @@ def check_row_widths(file: Path, width: int, who: str) -> None:
     header's `width` names. pandas pads a short row with missing values, so a row that left out one
     value moved every later value one column left (a close stored as the low) without a word; with
     `usecols` it also drops extra values. A comma ending a row is not a value (`index_col=False`
-    drops it), and blank lines are skipped as pandas skips them. Compressed files are read as pandas
+    drops it); in a file whose rows end with one, a row of `width` fields whose last is empty lost a
+    value. Blank lines are skipped as pandas skips them. Compressed files are read as pandas
     reads them (`pandas.io.common.get_handle`, compression inferred from the name)."""
     from pandas.io.common import get_handle
 
@@ -114,10 +115,18 @@ def check_row_widths(file: Path, width: int, who: str) -> None:
         with get_handle(file, "r", encoding="utf-8-sig", compression="infer") as handles:
             reader = csv.reader(handles.handle)
             next(reader, None)  # the header
+            comma_ended = False  # a row ended with a comma
+            open_ended: int | None = None  # the first row of `width` fields whose last is empty
             for row in reader:
                 if not row:
                     continue
-                values = len(row) - 1 if len(row) == width + 1 and row[-1] == "" else len(row)
+                comma = len(row) == width + 1 and row[-1] == ""
+                values = len(row) - 1 if comma else len(row)
+                comma_ended |= comma
+                if open_ended is None and len(row) == width and row[-1] == "":
+                    open_ended = reader.line_num
+                if comma_ended and open_ended is not None:
+                    _refuse_lost_value(who, open_ended, width)
                 if values != width:
                     fix = (
                         "a value is missing (the later ones would move one column left)"
@@ -130,3 +139,13 @@ def check_row_widths(file: Path, width: int, who: str) -> None:
                     )
     except (ValueError, csv.Error, EOFError, OSError, zlib.error) as exc:  # not UTF-8, a file cut short
         raise DataError(f"{who}: cannot read it as UTF-8 CSV: {' '.join(str(exc).split())[:200]}") from None
+
+
+def _refuse_lost_value(who: str, line: int, width: int) -> None:
+    """DataError for `line`, `width` fields whose last is empty, in a file whose other rows end with a
+    comma: it is a row that lost a value (`…,low,volume,` would store the volume as the close), not a
+    row whose last value is missing and that also lacks the comma; the two cannot be told apart."""
+    raise DataError(
+        f"{who}: line {line} has {width - 1} values and a comma ending it, as other rows do, but the "
+        f"header names {width} columns: a value is missing (the later ones would move one column left)"
+    )

@@ -599,6 +599,12 @@ def canonical_symbol(symbol: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", symbol).strip().upper())
 
 
+def _invisible(symbol: str) -> str | None:
+    """The first control or format character (Unicode Cc, Cf: a zero-width space, a soft hyphen, a BOM)
+    in `symbol`, None when it has none."""
+    return next((c for c in symbol if unicodedata.category(c) in ("Cc", "Cf")), None)
+
+
 @dataclass
 class SymbolReader:
     """Normalises one symbol column, possibly in chunks, counting the values it changed."""
@@ -620,6 +626,14 @@ class SymbolReader:
         out = pd.Series(canonical[codes], index=text.index, dtype=object)
         if (out == "").any():
             raise DataError(f"column {self.column!r}: a row has a blank symbol; fill it or drop the row")
+        for value in canonical:
+            char = _invisible(value)
+            if char is not None:
+                # `AAAUSDT\u200b` prints as AAAUSDT but is another symbol: its rows left AAAUSDT's silently
+                raise DataError(
+                    f"column {self.column!r}: symbol {value!r} holds the invisible character "
+                    f"U+{ord(char):04X} ({unicodedata.name(char, 'a control or format character')}); remove it"
+                )
         too_long = out.str.len() > SYMBOL_LENGTH
         if too_long.any():  # MariaDB and PostgreSQL refuse it in their VARCHAR(64); SQLite would store it
             raise DataError(

@@ -968,6 +968,14 @@ def _resolve_symbols(
                 raise DataError(_unknown_symbols(table, missing, stored, url))
             for symbol in symbols:
                 spellings[symbol][param] = tuple(sorted(found[symbol]))
+                if len(found[symbol]) > 1:  # two stored spellings read as one symbol: say so, never silently
+                    log.warning(
+                        "table %r: symbol %s is stored as %d spellings (%s), read together as one symbol",
+                        table,
+                        symbol,
+                        len(found[symbol]),
+                        ", ".join(repr(s) for s in sorted(found[symbol])),
+                    )
         for table in [join.base] if not join.by_symbol else []:
             if conn.execute(sa.text(f"SELECT 1 FROM {q(table)} LIMIT 1")).first() is None:
                 raise DataError(f"table {table!r} in {masked_url(url)} has no rows")

@@ -61,11 +61,14 @@ VIEW_SPLITS = ("train", "valid")
 
 
 def import_trainable(spec: str, what: str = "trainable") -> Callable[..., Any]:
-    """The callable named by `package.module:function`; ConfigError (one line) if it cannot be had."""
-    from seqsweep.trainables.user import import_function
+    """The callable named by `package.module:function`; ConfigError (one line) if it cannot be had or
+    cannot be called as `function(config, data, reporter)`."""
+    from seqsweep.trainables.user import check_signature, import_function
 
     try:
-        return import_function(spec)
+        function = import_function(spec)
+        check_signature(spec, function, ("config", "data", "reporter"))
+        return function
     except Exception as exc:  # UnknownModelError speaks of `model`; say `trainable`
         raise ConfigError(
             str(exc).replace("model ", f"{what} ", 1).replace("a user model", "a function")

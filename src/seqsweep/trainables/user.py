@@ -17,6 +17,7 @@ returns, so it must build the same architecture for the same config.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +47,29 @@ def import_function(spec: str) -> Callable[..., Any]:
     return found
 
 
+def check_signature(spec: str, function: Callable[..., Any], arguments: tuple[str, ...]) -> None:
+    """UnknownModelError (one line) when `function` cannot be called with the positional `arguments`
+    (their names, e.g. ("config", "shape")): every trial would fail with a TypeError once the dataset is
+    built, and `run` end with exit 1 for what is bad input. A callable without a signature Python can
+    read (some builtins) is left to the trial."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*(None for _ in arguments))
+    except TypeError as exc:
+        empty = inspect.Parameter.empty
+        bare = signature.replace(  # the names only: annotations may be strings (`from __future__`)
+            parameters=[p.replace(annotation=empty) for p in signature.parameters.values()],
+            return_annotation=empty,
+        )
+        raise UnknownModelError(
+            f"model {spec!r}: the function must take ({', '.join(arguments)}), its signature is "
+            f"{bare} ({exc})"
+        ) from None
+
+
 def _where_hint(exc: BaseException, module_name: str) -> str:
     """How to make the user's own package importable, when it is the package Python did not find (not a
     module that package imports): the current folder is not on Python's path for a console script."""
@@ -69,6 +93,7 @@ class UserFamily(ModelFamily):
     def __init__(self, spec: str) -> None:
         self.name = spec
         self.function = import_function(spec)
+        check_signature(spec, self.function, ("config", "shape"))
 
     def network(self, config: dict[str, Any], shape: DataShape) -> Any:
         """Whatever the user's function returns for (a copy of) `config` and `shape`."""
