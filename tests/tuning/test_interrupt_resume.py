@@ -39,6 +39,13 @@ def _marker_ids(barrier_dir: Path) -> list[str]:
     return [p.read_text() for p in reached_markers(barrier_dir)]
 
 
+def _last_progress_line(output: str) -> str:
+    """The last `trials k/N: running ..., done ..., errored ...` line the command printed."""
+    lines = [line for line in output.splitlines() if line.startswith("trials ")]
+    assert lines, f"no progress line in {output[-3000:]}"
+    return lines[-1]
+
+
 def _epochs(rows: list[dict]) -> list[int]:
     return [int(r["epoch"]) for r in rows]
 
@@ -73,6 +80,8 @@ def test_sigint_stops_without_pruning_and_resume_goes_on_from_disk(
     line = f"interrupted: 1 of 2 trials finished; continue with seqsweep resume {experiment}"
     assert line in output.splitlines(), output[-3000:]
     assert "trials, 0 errored; best" not in output
+    # the progress line agrees: the trial Tune stopped on the way out is not counted done
+    assert ", done 1, errored 0 |" in _last_progress_line(output), output[-3000:]
 
     # Nothing pruned: the finished trial keeps every epoch's checkpoint although `keep` is 1.
     first_dir, second_dir = trial_dir_of(experiment, first), trial_dir_of(experiment, second)
@@ -133,6 +142,7 @@ def test_sigterm_exits_143_and_keeps_every_checkpoint(
     assert driver.returncode == 143, output
     line = f"interrupted: 0 of 1 trials finished; continue with seqsweep resume {experiment}"
     assert line in output.splitlines(), output[-3000:]
+    assert ", done 0, errored 0 |" in _last_progress_line(output), output[-3000:]
     assert checkpoints(trial_dir_of(experiment, trial)) == ["checkpoint_000000"]
     assert (experiment / "tuner.pkl").exists()
 

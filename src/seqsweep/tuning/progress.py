@@ -5,16 +5,24 @@ when a count changes and at most every `log_every_s` seconds otherwise. Counts a
 trial list each step, so a resumed sweep starts from what it had already done. The best score and the
 elapsed time are part of the state Tune saves with the experiment: after a resume the best never drops
 and the elapsed time goes on from where it was saved, leaving out the time the sweep was stopped.
+
+After a stop signal (`STOP_REQUESTED`) the last line keeps the counts the sweep had reached: Tune then
+stops the live trials and marks them TERMINATED, but `resume` continues them, so they are not done.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 from typing import IO, Any
 
 from seqsweep.tuning.clock import SweepClock
+
+STOP_REQUESTED = threading.Event()
+"""Set by the runner's stop-signal handler (`runner._StopSignals`) on the first SIGINT/SIGTERM of a sweep,
+cleared when it is installed for the next one."""
 
 
 class SweepProgress(SweepClock):
@@ -103,7 +111,8 @@ class SweepProgress(SweepClock):
         self._emit(self._count(trials))
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
-        self._count(trials)
+        if not STOP_REQUESTED.is_set():  # interrupted: the trials Tune stopped on the way out are not done
+            self._count(trials)
         # the final line once: in a log, not again when the last step already wrote these counts
         if self._tty or getattr(self, "_written", None) != (self.counts, self.best):
             self._emit(changed=True)

@@ -68,7 +68,7 @@ from seqsweep.tuning.experiment_state import (
     replay_repeated_epochs,
     state_files,
 )
-from seqsweep.tuning.progress import SweepProgress
+from seqsweep.tuning.progress import STOP_REQUESTED, SweepProgress
 from seqsweep.tuning.reports import epochs_run, one_row_per_epoch, rank_key
 from seqsweep.tuning.retention import prune_checkpoints
 from seqsweep.tuning.searchers import (
@@ -575,6 +575,7 @@ class _StopSignals:
         if self.signum is not None:
             raise SweepInterrupted(self.signum)
         self.signum = signum
+        STOP_REQUESTED.set()
         tune_handler = signal.getsignal(signal.SIGUSR1)
         if not callable(tune_handler):
             raise SweepInterrupted(signum)
@@ -613,6 +614,7 @@ class _StopSignals:
         threading.Thread(target=watch, name="seqsweep-local-ray-watch", daemon=True).start()
 
     def install(self) -> None:
+        STOP_REQUESTED.clear()
         if threading.current_thread() is not threading.main_thread():
             return
         self._env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
