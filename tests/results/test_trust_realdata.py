@@ -105,5 +105,12 @@ def test_the_verdict_sentence_matches_its_interval(results_json: dict[str, Any])
             expected = f"beats persistence on test by {signed(versus['delta'])} (95 % interval {signed(low)} to {signed(high)})"
         else:
             expected = f"does not beat persistence on test ({signed(versus['delta'])}, interval {signed(low)} to {signed(high)})"
+        constant = winner["vs_baselines"]["majority"]
+        if constant["ci95"][0] <= 0:  # no better than a constant guess: the sentence says so too
+            joined = ", but it does not beat" if low > 0 else "; nor does it beat"
+            expected += (
+                f"{joined} majority, a constant guess that ignores the input ({signed(constant['delta'])}, "
+                f"interval {signed(constant['ci95'][0])} to {signed(constant['ci95'][1])})"
+            )
         assert winner["verdict"] == expected
     assert {b["name"] for b in results_json["valid"]["baselines"]} == {"majority", "persistence"}

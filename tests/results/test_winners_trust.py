@@ -21,7 +21,7 @@ import yaml
 from results_helpers import crafted_mse, run_crafted_experiment
 
 from seqsweep import cli, metrics
-from seqsweep.baselines import persistence_moves, persistence_predictions
+from seqsweep.baselines import majority_predictions, persistence_moves, persistence_predictions
 from seqsweep.constants import STUDY_URL_ENV
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.layout import STUDY_DB
@@ -212,13 +212,15 @@ def test_leaderboard_shows_pooled_skill_and_mse_when_reported(crafted_experiment
 
 
 def test_test_intervals_and_verdicts_on_crafted_predictions(crafted_dataset: DatasetBundle) -> None:
-    """An oracle beats both baselines; a copy of persistence differs from it by exactly 0."""
+    """An oracle beats both baselines; a copy of persistence differs from it by exactly 0; a constant
+    guess (the majority class) is named as one, whatever its sentence on persistence says."""
     labels = crafted_dataset.splits[TEST_SPLIT].labels
     oracle = np.where(labels == -50, 1, labels).astype(np.int8)
     copy = persistence_predictions(crafted_dataset, TEST_SPLIT)
     winners = {
         "oracle": ("knows the answers", WinnerOutput(oracle)),
         "copy": ("persistence", WinnerOutput(copy)),
+        "constant": ("ignores its input", WinnerOutput(majority_predictions(crafted_dataset, TEST_SPLIT))),
     }
     settings = bootstrap.settings_for(crafted_dataset, TEST_SPLIT, draws=1000, seed=0)
     assert settings.block >= crafted_dataset.spec.lookback + crafted_dataset.spec.horizon
@@ -231,8 +233,13 @@ def test_test_intervals_and_verdicts_on_crafted_predictions(crafted_dataset: Dat
         assert entry["ci95"][0] <= entry["delta"] <= entry["ci95"][1]
     assert by_name["copy"]["vs_baselines"]["persistence"] == {"delta": 0.0, "ci95": [0.0, 0.0]}
     assert by_name["oracle"]["verdict"].startswith("beats persistence on test by +")
-    assert (
-        by_name["copy"]["verdict"] == "does not beat persistence on test (+0.000, interval +0.000 to +0.000)"
+    assert "constant guess" not in by_name["oracle"]["verdict"]
+    assert by_name["copy"]["verdict"].startswith(
+        "does not beat persistence on test (+0.000, interval +0.000 to +0.000)"
+    )
+    assert by_name["constant"]["vs_baselines"]["majority"] == {"delta": 0.0, "ci95": [0.0, 0.0]}
+    assert by_name["constant"]["verdict"].endswith(
+        "beat majority, a constant guess that ignores the input (+0.000, interval +0.000 to +0.000)"
     )
     assert document["bootstrap"]["draws"] == 1000 and "Künsch" in document["bootstrap"]["method"]
     cells = cell_rows(evaluation)

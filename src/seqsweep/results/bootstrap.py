@@ -235,3 +235,13 @@ def verdict(interval: Interval, baseline: str, split: str = "test") -> str:
         f"does not beat {baseline} on {split} ({signed(interval.delta)}, "
         f"interval {signed(interval.low)} to {signed(interval.high)})"
     )
+
+
+def constant_clause(interval: Interval, baseline: str) -> str:
+    """`baseline`, a constant prediction (the train split's majority class), named with `interval` for a
+    winner that does not beat it: "majority, a constant guess that ignores the input (+0.000, interval
+    −0.012 to +0.011)"."""
+    return (
+        f"{baseline}, a constant guess that ignores the input ({signed(interval.delta)}, "
+        f"interval {signed(interval.low)} to {signed(interval.high)})"
+    )

@@ -82,9 +82,18 @@ class ScoreSet:
     """Mean squared error of the predicted moves (scaled units), for predictors that predict moves."""
 
     def verdict(self, baseline: str = PERSISTENCE, split: str = TEST_SPLIT) -> str | None:
-        """The sentence on this winner against `baseline` (None without an interval)."""
+        """The sentence on this winner against `baseline` (None without an interval), with a clause when
+        it does not beat the majority baseline either (`bootstrap.constant_clause`): a constant guess
+        that ignores the input scored as well, which persistence's sentence alone does not say."""
         interval = self.vs_baselines.get(baseline)
-        return None if interval is None else bootstrap.verdict(interval, baseline, split)
+        if interval is None:
+            return None
+        sentence = bootstrap.verdict(interval, baseline, split)
+        constant = self.vs_baselines.get(MAJORITY)
+        if baseline == MAJORITY or constant is None or constant.beats:
+            return sentence
+        joined = ", but it does not beat" if interval.beats else "; nor does it beat"
+        return f"{sentence}{joined} {bootstrap.constant_clause(constant, MAJORITY)}"
 
     def to_dict(self) -> dict[str, Any]:
         out = {
