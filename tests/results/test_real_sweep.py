@@ -99,7 +99,7 @@ def lstm_report(sweeps: dict[str, Path]) -> dict[str, Any]:
 
 def test_results_prints_the_leaderboard_and_writes_the_report(lstm_report: dict[str, Any]) -> None:
     stdout = lstm_report["stdout"]
-    assert "leaderboard (top 2):" in stdout and "never used to choose" in stdout
+    assert "leaderboard (top 2 of 3 ranked trials):" in stdout and "never used to choose" in stdout
     assert "majority" in stdout and "persistence" in stdout
     for name in ("leaderboard.csv", "winners.json", "loss_curves.png", "confusion_winner.png",
                  "f1_vs_cell_size.png", "f1_vs_dropout_rate_1.png", "index.html"):  # fmt: skip
@@ -290,7 +290,7 @@ def test_report_carries_validation_baselines_intervals_verdicts_and_cell_tables(
         assert winner["verdict"] in lstm_report["stdout"]
     assert document["test"]["bootstrap"]["draws"] >= 1000
     stdout = lstm_report["stdout"]
-    assert stdout.index("validation split, baselines") < stdout.index("leaderboard (top 2)")
+    assert stdout.index("validation split, baselines") < stdout.index("leaderboard (top 2 of ")
     assert "macro-F1 per target and step, valid split" in stdout
     assert "macro-F1 per target and step, test split" in stdout
     assert stdout.count("never used to choose") == 1

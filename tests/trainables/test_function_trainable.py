@@ -113,7 +113,11 @@ def test_without_a_predict_hook_results_say_so_and_export_copies(
     lines = [line for line in out.splitlines() if "test scores unavailable" in line]
     assert len(lines) == 1, out
     assert "has no `predict(checkpoint_dir, windows)` hook" in lines[0]
-    assert "leaderboard (top 3)" in out
+    assert "leaderboard (top 3 of 3 ranked trials)" in out
+    # the confusion figure gives the same reason, not the `--no-test` the user never passed
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "confusion matrix on the test split, not computed: test scores unavailable" in page
+    assert "--no-test" not in page
 
     bundle = tmp_path / "bundle"
     assert main(["export", str(function_experiment), "--out", str(bundle)]) == 0

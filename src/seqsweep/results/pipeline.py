@@ -128,6 +128,8 @@ def write_results(
             if test is not None and test.winners:
                 confusion = test.winners[0].confusion
                 title = f"Winner {winners[0].trial_id} on the test split ({test.n_positions} labels)"
+            elif test is not None:  # scored, but no winner could be: the figure says why
+                title = test.note
             plots = write_plots(experiment, winners, staging, confusion=confusion, confusion_title=title)
             sections = report_sections(experiment, top, evaluations, reseeded, plots.absent)
             files += [p.path for p in plots.files]

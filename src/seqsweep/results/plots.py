@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,13 +154,21 @@ def plot_loss_curves(winners: list[TrialSummary], path: Path) -> PlotFile:
     )
 
 
+NO_TEST = "No test evaluation was run (`seqsweep results --no-test`)."
+"""The confusion figure's text when `results` was told not to score the test split."""
+
+
 def plot_confusion(confusion: np.ndarray | None, path: Path, title: str = "") -> PlotFile:
-    """The winner's test confusion matrix: counts, with the share of each true class in brackets."""
+    """The winner's test confusion matrix: counts, with the share of each true class in brackets.
+    Without one (`confusion` None) the figure says why: `title` (e.g. no predict hook), else `NO_TEST`."""
     fig = _figure("confusion")
     ax = fig.add_subplot()
     if confusion is None:
-        _placeholder(ax, "No test evaluation was run\n(`seqsweep results --no-test`).")
-        return _save(fig, "confusion", path, "Winner's confusion matrix on the test split (not computed).")
+        reason = title or NO_TEST
+        _placeholder(ax, textwrap.fill(reason, 48))
+        return _save(
+            fig, "confusion", path, f"Winner's confusion matrix on the test split, not computed: {reason}"
+        )
     counts = np.asarray(confusion, dtype=np.int64)
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)

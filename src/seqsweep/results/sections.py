@@ -92,7 +92,7 @@ def report_sections(
     sections.append(
         Section(
             "leaderboard",
-            f"leaderboard (top {top})",
+            f"leaderboard (top {len(rows)} of {len(experiment.ranked())} ranked trials)",
             lines,
             rows,
             frozenset({"trial_id", "family", "status"}),
