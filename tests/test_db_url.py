@@ -84,6 +84,31 @@ def test_a_hidden_password_comes_from_db_or_the_environment(monkeypatch: pytest.
     assert db_url.fill_hidden_password("sqlite:///x.db") == "sqlite:///x.db"
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        "sqlite:////tmp/other.db",
+        "mysql+pymysql://alice:hunter2@db2.example:3306/crypto",
+        "mysql+pymysql://alice:hunter2@db.example:3306/another",
+        "mysql+pymysql://bob:hunter3@db.example:3306/crypto",
+    ],
+    ids=["another backend", "another host", "another database", "another user"],
+)
+def test_a_hidden_password_is_not_taken_from_a_variable_naming_another_database(
+    other: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A $SEQSWEEP_DB_URL left over from other work was read in place of the stored database, without a
+    word (predict gave another database's predictions): only the password may come from it."""
+    hidden = db_url.mask(SECRET)
+    monkeypatch.setenv(DB_URL_ENV, other)
+    with pytest.raises(ConfigError, match=r"names another database \(") as info:
+        db_url.fill_hidden_password(hidden)
+    message = str(info.value)
+    assert hidden in message and db_url.mask(other) in message
+    assert all(secret not in message for secret in db_url.secret_values(SECRET) + db_url.secret_values(other))
+    assert db_url.fill_hidden_password(hidden, other) == other  # --db reads another database on purpose
+
+
 QUERY_SECRETS = [
     ("mysql+pymysql://root@127.0.0.1:3306/test?password=TopSecret42", "TopSecret42"),
     ("postgresql+psycopg2://postgres@127.0.0.1/db?sslmode=require&password=TopSecret42", "TopSecret42"),

@@ -291,17 +291,25 @@ def fill_hidden_password(
     it); else `stored` unchanged.
 
     `what` names the URL in the error: `database` (`--db` or $SEQSWEEP_DB_URL) or `study storage`
-    (`search.storage`, from $SEQSWEEP_STUDY_URL).
+    (`search.storage`, from $SEQSWEEP_STUDY_URL). The variable must name the stored database (`mask`
+    equal: driver, user, host, port, database; only the hidden secrets may differ), else ConfigError:
+    a variable left over from other work read another database without a word. `db` is the way to read
+    another database on purpose.
     """
     if db:
         return db
     if stored and password(stored) == HIDDEN:
         from_env = os.environ.get(env)
+        flag = "pass --db URL or set" if env == DB_URL_ENV else "set"
         if not from_env:
-            flag = "pass --db URL or set" if env == DB_URL_ENV else "set"
             raise ConfigError(
                 f"the sweep's {what} password is never stored or sent with it: {flag} "
                 f"${env} (on the head node, for a submitted sweep)"
+            )
+        if mask(from_env) != mask(stored):
+            raise ConfigError(
+                f"the sweep's {what} {mask(stored)} is stored without its password, and ${env} names "
+                f"another {what} ({mask(from_env)}): {flag} ${env} to {mask(stored)} with the password"
             )
         return from_env
     return stored

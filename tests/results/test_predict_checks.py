@@ -185,8 +185,11 @@ def test_a_bundle_of_a_database_with_a_password_asks_for_it_not_for_the_sample(
             ConfigError, match=r"password is never stored .*pass --db URL or set \$SEQSWEEP_DB_URL"
         ):
             predict_from_db(bundle, None, ["AAAUSDT"])
+        # a variable naming another database is not taken for the stored one (only its password may be)
         monkeypatch.setenv("SEQSWEEP_DB_URL", url)
-        assert predict_from_db(bundle, None, ["AAAUSDT"]).symbols[0].symbol == "AAAUSDT"
+        with pytest.raises(ConfigError, match=r"SEQSWEEP_DB_URL names another database \(sqlite:///"):
+            predict_from_db(bundle, None, ["AAAUSDT"])
+        assert predict_from_db(bundle, url, ["AAAUSDT"]).symbols[0].symbol == "AAAUSDT"  # --db, on purpose
     finally:
         copy.unlink()
 
