@@ -125,7 +125,7 @@ def test_check_window_passes_large_real_moves_and_refuses_beyond_the_limit(bundl
         check_window(window, times, "AAAUSDT", preprocessing)
 
 
-def test_db_is_refused_for_a_bundle_trained_on_a_csv(tmp_path: Path) -> None:
+def test_db_is_refused_for_a_bundle_trained_on_a_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     frame = price_frame("AAAUSDT", seed=4)
     csv = tmp_path / "candles.csv"
     frame.drop(columns="crypto_symbol").rename(
@@ -144,7 +144,10 @@ def test_db_is_refused_for_a_bundle_trained_on_a_csv(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^predict: --db does not apply to this bundle") as caught:
         predict_from_db(bundle, f"sqlite:///{tmp_path / 'does_not_exist.db'}")
     assert str(csv) in str(caught.value) and "\n" not in str(caught.value)
-    prediction = predict_from_db(bundle, None)  # without --db: the bundle's CSV
+    # without --db: the bundle's CSV, and no database is resolved for it (a malformed $SEQSWEEP_DB_URL
+    # was refused, and the sample database generated, for a URL nothing reads)
+    monkeypatch.setenv("SEQSWEEP_DB_URL", "not a url")
+    prediction = predict_from_db(bundle, None)
     assert prediction.symbols[0].window_end == str(frame["date"].iloc[-1])
 
 

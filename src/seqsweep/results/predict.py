@@ -279,7 +279,9 @@ def predict_from_db(
             f"({bundle.dataset.csv}, in {bundle.path / fmt.DATASET_YAML}); leave --db out to predict "
             "from that file (append the new rows to it), or export a bundle trained on a database"
         )
-    url = _db_url(db_url, bundle)
+    # a bundle trained on dataset.csv reads that file: no database is resolved (the sample would be
+    # generated, and a malformed $SEQSWEEP_DB_URL refused, for a URL nothing reads)
+    url = None if bundle.dataset.csv is not None else _db_url(db_url, bundle)
     at_time = _timestamp(at)
     wanted = _symbols(bundle, symbols)
     # a bounded read of the latest rows (the spec's minimum), plus the row a differencing transform needs
@@ -371,7 +373,7 @@ def check_window(
 
 
 def _unobserved_columns(
-    bundle: ModelBundle, symbol: str, url: str, at: pd.Timestamp | None, columns: tuple[str, ...]
+    bundle: ModelBundle, symbol: str, url: str | None, at: pd.Timestamp | None, columns: tuple[str, ...]
 ) -> str:
     """Columns with no observed cell in the window: refused if NULL in all the symbol's recent rows.
 
@@ -420,7 +422,7 @@ def _read_spec(
 
 
 def _with_own_scaler(
-    bundle: ModelBundle, symbol: str, url: str, at: pd.Timestamp | None
+    bundle: ModelBundle, symbol: str, url: str | None, at: pd.Timestamp | None
 ) -> tuple[Preprocessing, int]:
     """The bundle's preprocessing plus a scaler for `symbol` fitted on its own history up to `at`."""
     from seqsweep.data.features import apply_transforms, prepare_rows
