@@ -112,6 +112,25 @@ def test_a_column_missing_only_in_the_window_is_named_in_the_note(
     assert (recorder[-1][0][:, INPUTS.index("yield")] == MASK_VALUE).all()
 
 
+def test_a_cell_masked_in_an_observed_row_is_named_in_the_note(
+    bundle: ModelBundle, url: str, tmp_path: Path, recorder: list[np.ndarray]
+) -> None:
+    """A NULL close at the last row was masked and predicted from with an empty note ("4/4 rows
+    observed"): only a column with no value in the whole window was named."""
+    last = "(SELECT MAX(date) FROM crypto_price WHERE crypto_symbol = 'AAAUSDT')"
+    edited = _edited(
+        url,
+        tmp_path,
+        f"UPDATE crypto_price SET close = NULL WHERE crypto_symbol = 'AAAUSDT' AND date = {last}",
+    )
+    prediction = predict_from_db(bundle, edited, ["AAAUSDT", "BBBUSDT"])
+    first, second = prediction.symbols
+    assert first.note == "masked cells in observed rows of the window: close 1 of 4 (the last row among them)"
+    assert first.observed_rows == 4  # the row holds its other values
+    assert recorder[-2][0][-1, INPUTS.index("close")] == MASK_VALUE  # AAAUSDT, then BBBUSDT
+    assert second.note == ""
+
+
 def test_check_window_passes_large_real_moves_and_refuses_beyond_the_limit(bundle: ModelBundle) -> None:
     preprocessing = bundle.preprocessing
     width = len(preprocessing.feature_names)

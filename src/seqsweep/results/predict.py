@@ -15,7 +15,8 @@ standard deviation of its own history up to the prediction time, and the output 
 Before the model sees a window, its scaled inputs are checked (`check_window`): an observed input
 more than `MAX_SCALED_INPUT` standard deviations from the mean it was scaled with (a unit change), or
 an input column that is NULL in all the symbol's recent rows (as the build refuses it), is one
-`DataError` line; a column missing only in the window is named in the output's note. A bundle whose
+`DataError` line; a column missing only in the window is named in the output's note, and so is a cell
+masked in a row that holds other values (`masked_cells`). A bundle whose
 rows come from `dataset.csv` reads that file; `--db` is refused there.
 """
 
@@ -315,9 +316,11 @@ def predict_from_db(
         if at_time is not None and step is not None:
             _check_window_reaches(symbol, pd.Timestamp(int(times[-1])), at_time, step)
         unobserved = check_window(window, times[-bundle.lookback :], symbol, preprocessing, seen=seen)
-        if unobserved:
-            gap = _unobserved_columns(bundle, symbol, url, at_time, unobserved)
-            note = f"{note}; {gap}" if note else gap
+        for said in (
+            _unobserved_columns(bundle, symbol, url, at_time, unobserved) if unobserved else "",
+            masked_cells(window, preprocessing.raw_columns, unobserved),
+        ):
+            note = f"{note}; {said}" if note and said else note or said
         probs = bundle.predict_proba(window[None])[0]  # (H, T, 3)
         observed = int((window != MASK_VALUE).any(axis=1).sum())
         results.append(
@@ -370,6 +373,26 @@ def check_window(
             "units it was trained on"
         )
     return tuple(c for j, c in enumerate(columns) if not observed[:, j].any())
+
+
+def masked_cells(window: np.ndarray, columns: tuple[str, ...], unobserved: tuple[str, ...] = ()) -> str:
+    """The note on input cells masked (NULL, or a LEFT JOINed table without the row) in rows of `window`
+    that hold other values, per column of `columns` outside `unobserved` (those are noted whole):
+    "masked cells in observed rows of the window: close 1 of 12 (the last row among them)"; "" if none.
+
+    `window` is (L, F) scaled features, MASK_VALUE at missing cells, its first len(columns) the inputs.
+    A row missing whole is already counted by `observed_rows`; a cell missing in an observed row was
+    shown nowhere, though the model sees it masked (and a target's value at the last row is what its
+    next move is measured from)."""
+    inputs = window[:, : len(columns)]
+    masked = (inputs == MASK_VALUE) & (inputs != MASK_VALUE).any(axis=1, keepdims=True)
+    parts = []
+    for j, column in enumerate(columns):
+        count = int(masked[:, j].sum())
+        if count and column not in unobserved:
+            last = " (the last row among them)" if masked[-1, j] else ""
+            parts.append(f"{column} {count} of {len(window)}{last}")
+    return f"masked cells in observed rows of the window: {', '.join(parts)}" if parts else ""
 
 
 def _unobserved_columns(
