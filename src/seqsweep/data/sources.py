@@ -427,8 +427,7 @@ def _plan_sql(
                 "load it with `seqsweep data load-csv`"
             )
         columns[table] = {c["name"]: c["type"] for c in inspector.get_columns(table)}
-        required = REQUIRED_COLUMNS.get(table, (DATE, *OHLCV_COLUMNS) if table == spec.ohlcv_table else ())
-        for name in required:
+        for name in _required_columns(spec, table, wanted):
             if name not in columns[table]:
                 raise DataError(
                     f"table {table!r} has no column {name!r} (columns: {', '.join(columns[table])})"
@@ -637,6 +636,19 @@ def _one_kind_beside_another(date_types: Mapping[str, Any], kind: Any) -> tuple[
     of_kind = [table for table, found in date_types.items() if isinstance(found, kind)]
     others = [table for table in date_types if table not in of_kind]
     return (of_kind[0], others[0]) if of_kind and others else None
+
+
+def _required_columns(spec: DatasetSpec, table: str, wanted: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The columns `table` must carry: the contract's (`REQUIRED_COLUMNS`, every OHLCV column of the
+    OHLCV table), or with a trained model's `wanted` columns only the keys the join matches on and the
+    columns it reads (`wanted`, the targets), so a column excluded in training and dropped since is no error."""
+    required = REQUIRED_COLUMNS.get(table, (DATE, *OHLCV_COLUMNS) if table == spec.ohlcv_table else ())
+    if wanted is None:
+        return required
+    # still checked here, not left to the query: the rates and OHLCV columns are read by name, unlisted
+    # (`_value_columns`), so one the table lacks would otherwise fail in SQL on every symbol's task
+    needs = {DATE, SYMBOL, *wanted, *spec.target_columns}
+    return tuple(name for name in required if name in needs)
 
 
 def _value_columns(table: str, columns: Mapping[str, Any]) -> tuple[str, ...]:
