@@ -354,3 +354,9 @@ def test_an_edited_bundle_that_still_parses_is_refused(sweeps: dict[str, Path], 
     (edited / "extra.txt").write_text("added")
     with pytest.raises(ConfigError, match=r"extra\.txt is not the file `seqsweep export` wrote"):
         load_bundle(edited)
+    # deleting the list switched the check off: the swapped targets predicted without a word
+    (edited / "extra.txt").unlink()
+    (edited / "bundle.json").write_text(json.dumps(manifest))
+    (edited / "SHA256SUMS").unlink()
+    with pytest.raises(ConfigError, match=r"SHA256SUMS is not the file `seqsweep export` wrote"):
+        load_bundle(edited)

@@ -44,6 +44,8 @@ VERSIONS_JSON: Final = "versions.json"
 README: Final = "README.md"
 CHECKSUMS: Final = "SHA256SUMS"
 """Every other file's SHA-256 and path, one `<hex>  <path>` line each, as `sha256sum` writes them."""
+CHECKSUMS_KEY: Final = "checksums"
+"""Manifest key naming `CHECKSUMS` in every bundle that carries it (`changed_file` then requires it)."""
 
 
 def write_preprocessing(preprocessing: Preprocessing, symbols: tuple[str, ...], folder: Path) -> None:
@@ -103,13 +105,15 @@ def write_checksums(folder: Path) -> None:
     (folder / CHECKSUMS).write_text("".join(lines), encoding="utf-8")
 
 
-def changed_file(folder: Path) -> str | None:
+def changed_file(folder: Path, *, listed: bool = False) -> str | None:
     """The first file of `folder` whose SHA-256 is not the one `CHECKSUMS` records (or that is gone, or
-    that the list does not name), as a relative path; None when all agree or the bundle has no list (one
-    exported before bundles carried it)."""
+    that the list does not name), as a relative path; None when all agree. `listed`: the manifest says
+    the bundle carries the list (`CHECKSUMS_KEY`), so a list that is gone is `CHECKSUMS` itself (deleting
+    it switched the check off); without that a bundle without a list is one exported before bundles
+    carried it, and passes."""
     listing = folder / CHECKSUMS
     if not listing.is_file():
-        return None
+        return CHECKSUMS if listed else None
     recorded: dict[str, str] = {}
     for line in listing.read_text(encoding="utf-8").splitlines():
         digest, sep, name = line.partition("  ")

@@ -287,6 +287,7 @@ def _write_bundle_files(
     extra = get_framework(framework).manifest_entry(folder / fmt.MODEL_DIR)
     manifest = {
         "format": fmt.FORMAT_VERSION,
+        fmt.CHECKSUMS_KEY: fmt.CHECKSUMS,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "seqsweep": __version__,
         "experiment": str(experiment.path),

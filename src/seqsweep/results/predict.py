@@ -148,7 +148,8 @@ def load_bundle(path: str | Path) -> ModelBundle:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise _damaged(path, "preprocessing", exc) from None
-    changed = fmt.changed_file(path)  # an edit that still parses (two targets swapped in bundle.json)
+    # an edit that still parses (two targets swapped in bundle.json), or the list deleted to make one
+    changed = fmt.changed_file(path, listed=manifest.get(fmt.CHECKSUMS_KEY) == fmt.CHECKSUMS)
     if changed is not None:
         raise ConfigError(
             f"{path}: {changed} is not the file `seqsweep export` wrote (its SHA-256 differs from "
