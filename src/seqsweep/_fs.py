@@ -102,6 +102,24 @@ def move_into_place(folder: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+@contextmanager
+def removed_if_left_empty(folder: Path) -> Iterator[None]:
+    """Run the block; if it raises, remove the folders from `folder` up to the first one that existed
+    before it (deepest first), each only while empty: a command that made its output folder and then
+    failed (one line, exit 2) leaves nothing behind, and never anything the block did write."""
+    target = Path(folder).expanduser().resolve()
+    missing = [p for p in (target, *target.parents) if not p.exists()]
+    try:
+        yield
+    except BaseException:
+        for made in missing:
+            try:
+                made.rmdir()
+            except OSError:  # not empty (or not made after all): kept, as are the folders above it
+                break
+        raise
+
+
 def writable_folder(out: Path, flag: str) -> Path:
     """`out` (resolved) as a folder the command can write into, made now (parents included), before any
     long work. Raises ConfigError (one line naming `flag`) for a path that is a file or cannot be made

@@ -168,6 +168,31 @@ def test_a_report_interrupted_half_way_leaves_the_earlier_one_whole(
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no staging folder left beside it
 
 
+def test_a_refused_report_leaves_no_folder_it_made(
+    crafted_experiment: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`results --out NEW` refused after it made NEW (the database changed since the run) left NEW
+    behind, empty; a folder that was there before stays."""
+    import seqsweep.results.pipeline as pipeline
+    from seqsweep.errors import DataError
+
+    def changed(*args: object, **kwargs: object) -> object:
+        raise DataError("the database no longer gives the rows this experiment trained on")
+
+    monkeypatch.setattr(pipeline, "load_dataset", changed)
+    out = tmp_path / "new" / "nested" / "report"
+    assert cli.main(["results", str(crafted_experiment), "--out", str(out)]) == 2
+    assert "no longer gives the rows" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    kept = tmp_path / "mine"
+    kept.mkdir()
+    assert cli.main(["results", str(crafted_experiment), "--out", str(kept / "report")]) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"] and list(kept.iterdir()) == []
+
+
 def test_results_never_write_over_another_experiments_report(
     crafted_experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

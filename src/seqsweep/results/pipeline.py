@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqsweep._fs import naming_path, writable_folder
+from seqsweep._fs import naming_path, removed_if_left_empty, writable_folder
 from seqsweep.errors import ConfigError
 from seqsweep.layout import REPORT_DIR, is_tune_experiment
 from seqsweep.results.evaluate import Evaluations, evaluate_winners, load_dataset
@@ -95,53 +95,54 @@ def write_results(
     # checked (and made) before any scoring: an unwritable --out fails in a second, not after minutes
     if out_dir is not None:
         check_report_folder(Path(out_dir), experiment.path)
-    report_dir = writable_folder(
-        Path(out_dir) if out_dir is not None else experiment.path / REPORT_DIR, "--out"
-    )
-    with_baselines = evaluate if baselines is None else baselines
-    bundle = load_dataset(experiment, db_url) if (evaluate or with_baselines) else None
-    evaluations = (
-        evaluate_winners(experiment, winners, bundle, test=evaluate)
-        if bundle is not None
-        else Evaluations(valid=None, test=None)
-    )
-    reseeded = (
-        reseed_winners(experiment, winners, reseed, bundle, db_url=db_url, address=address)
-        if reseed
-        else None
-    )
-    persistence = persistence_score(evaluations)
-    # Written whole into a folder beside, then each file moved into place: a Ctrl-C, SIGTERM or full disk
-    # half way leaves the earlier report (or none), never a leaderboard without its page and plots; a
-    # user's own files in the folder stay.
-    staging = Path(tempfile.mkdtemp(prefix=f".{report_dir.name}.", dir=report_dir.parent))
-    try:
-        with naming_path(report_dir):
-            files = [
-                write_leaderboard_csv(experiment, staging / LEADERBOARD_CSV, persistence),
-                write_winners_json(
-                    staging / WINNERS_JSON, _document(experiment, winners, evaluations, reseeded)
-                ),
-            ]
-            confusion, title = None, ""
-            test = evaluations.test
-            if test is not None and test.winners:
-                confusion = test.winners[0].confusion
-                title = f"Winner {winners[0].trial_id} on the test split ({test.n_positions} labels)"
-            elif test is not None:  # scored, but no winner could be: the figure says why
-                title = test.note
-            plots = write_plots(experiment, winners, staging, confusion=confusion, confusion_title=title)
-            sections = report_sections(experiment, top, evaluations, reseeded, plots.absent)
-            files += [p.path for p in plots.files]
-            files.append(write_report(experiment, plots.files, sections, staging, test))
-            for file in files:
-                os.replace(file, report_dir / file.name)
-            files = [report_dir / file.name for file in files]
-            remove_stale_figures(
-                report_dir, [dataclasses.replace(p, path=report_dir / p.path.name) for p in plots.files]
-            )
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    target = Path(out_dir) if out_dir is not None else experiment.path / REPORT_DIR
+    # a refusal after this (the database changed, a checkpoint gone) leaves no empty folder it made
+    with removed_if_left_empty(target):
+        report_dir = writable_folder(target, "--out")
+        with_baselines = evaluate if baselines is None else baselines
+        bundle = load_dataset(experiment, db_url) if (evaluate or with_baselines) else None
+        evaluations = (
+            evaluate_winners(experiment, winners, bundle, test=evaluate)
+            if bundle is not None
+            else Evaluations(valid=None, test=None)
+        )
+        reseeded = (
+            reseed_winners(experiment, winners, reseed, bundle, db_url=db_url, address=address)
+            if reseed
+            else None
+        )
+        persistence = persistence_score(evaluations)
+        # Written whole into a folder beside, then each file moved into place: a Ctrl-C, SIGTERM or full disk
+        # half way leaves the earlier report (or none), never a leaderboard without its page and plots; a
+        # user's own files in the folder stay.
+        staging = Path(tempfile.mkdtemp(prefix=f".{report_dir.name}.", dir=report_dir.parent))
+        try:
+            with naming_path(report_dir):
+                files = [
+                    write_leaderboard_csv(experiment, staging / LEADERBOARD_CSV, persistence),
+                    write_winners_json(
+                        staging / WINNERS_JSON, _document(experiment, winners, evaluations, reseeded)
+                    ),
+                ]
+                confusion, title = None, ""
+                test = evaluations.test
+                if test is not None and test.winners:
+                    confusion = test.winners[0].confusion
+                    title = f"Winner {winners[0].trial_id} on the test split ({test.n_positions} labels)"
+                elif test is not None:  # scored, but no winner could be: the figure says why
+                    title = test.note
+                plots = write_plots(experiment, winners, staging, confusion=confusion, confusion_title=title)
+                sections = report_sections(experiment, top, evaluations, reseeded, plots.absent)
+                files += [p.path for p in plots.files]
+                files.append(write_report(experiment, plots.files, sections, staging, test))
+                for file in files:
+                    os.replace(file, report_dir / file.name)
+                files = [report_dir / file.name for file in files]
+                remove_stale_figures(
+                    report_dir, [dataclasses.replace(p, path=report_dir / p.path.name) for p in plots.files]
+                )
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return ResultsOutcome(experiment, top, winners, evaluations, report_dir, files, sections, reseeded)
 
 
