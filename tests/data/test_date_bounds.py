@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from seqsweep.data import DatasetSpec
 from seqsweep.data.sources import load_symbol_rows, plan_source
 from seqsweep.errors import DataError
+from tests.data.tiny_prices import price_frame, write_db
 
 HOURS = pd.date_range("2024-01-01", periods=120, freq="1h")
 SPELLINGS = {
@@ -130,7 +131,7 @@ def test_numbers_that_are_no_epoch_refuse_a_bound_naming_the_column(tmp_path: Pa
     )
     pd.DataFrame({"date": range(1, 121), "yield": 4.0e-6}).to_sql("US_Bond_Yield", engine, index=False)
     engine.dispose()
-    with pytest.raises(DataError, match=r"crypto_price\.date is a number column .* no epoch time"):
+    with pytest.raises(DataError, match=r"crypto_price\.date holds numbers .* no epoch time"):
         _dates(url, start="2024-01-02")
 
 
@@ -266,3 +267,37 @@ def test_unquoted_yaml_dates_are_read_as_the_text_written() -> None:
     assert (spec.start, spec.end) == ("2024-01-03", "2024-01-08 12:00:00")
     quoted = DatasetSpec.from_dict({**raw, "start": "2024-01-03", "end": "2024-01-08 12:00:00"})
     assert spec.content_hash() == quoted.content_hash()
+
+
+def test_epoch_integers_in_a_datetime_column_take_a_bound_as_the_text_dates_do(tmp_path: Path) -> None:
+    """`load-csv` declares `date` DATETIME; another tool rewrote it as epoch seconds in place. SQLite keeps
+    integers there, yet the bound was planned from the declared type and refused ("number values ...
+    compared as text"), while an INTEGER column of the same values took it."""
+    text_url = write_db(tmp_path / "text", [price_frame("AAAUSDT", seed=1)])
+    epoch_path = tmp_path / "epoch.db"
+    epoch_path.write_bytes((tmp_path / "text" / "tiny.db").read_bytes())
+    with sqlite3.connect(epoch_path) as conn:
+        for table in ("crypto_price", '"US_Bond_Yield"'):
+            conn.execute(f"UPDATE {table} SET date = CAST(strftime('%s', date) AS INTEGER)")
+        assert conn.execute("SELECT DISTINCT typeof(date) FROM crypto_price").fetchall() == [("integer",)]
+    epoch_url = f"sqlite:///{epoch_path}"
+    for bounds in (
+        {"start": "2024-01-02 00:30", "end": "2024-01-05T12:00:00+02:00"},
+        {"end": "2024-01-05 10:00", "max_rows_per_symbol": 30},  # as `predict --at` reads
+    ):
+        spec = DatasetSpec(join="prices", symbols=("AAAUSDT",), **bounds)  # type: ignore[arg-type]
+        expected = load_symbol_rows(plan_source(spec, text_url), "AAAUSDT")
+        assert expected["date"].iloc[-1] == pd.Timestamp("2024-01-05 10:00")
+        pd.testing.assert_frame_equal(load_symbol_rows(plan_source(spec, epoch_url), "AAAUSDT"), expected)
+
+
+def test_a_datetime_column_mixing_epoch_integers_and_text_still_refuses_a_bound(tmp_path: Path) -> None:
+    """Epoch integers before 5 January, text after: a bound in either form would drop the other's rows."""
+    url = write_db(tmp_path, [price_frame("AAAUSDT", seed=1)])
+    with sqlite3.connect(tmp_path / "tiny.db") as conn:
+        for table in ("crypto_price", '"US_Bond_Yield"'):
+            conn.execute(
+                f"UPDATE {table} SET date = CAST(strftime('%s', date) AS INTEGER) WHERE date < '2024-01-05'"
+            )
+    with pytest.raises(DataError, match=r"SQLite holds the dates written two ways"):
+        _dates(url, start="2024-01-02")

@@ -187,6 +187,39 @@ def test_an_at_after_the_rows_is_refused_and_an_offset_is_converted(bundle: Mode
     assert shifted.at == "2024-01-05 00:00:00" and shifted.symbols[0].window_end == "2024-01-05 00:00:00"
 
 
+def _rewritten(url: str, tmp_path: Path, date: str) -> str:
+    """A copy of the database at `url` with every table's `date` set to the SQL expression `date`."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    copy = tmp_path / "rewritten.db"
+    copy.write_bytes(Path(url.removeprefix("sqlite:///")).read_bytes())
+    with sqlite3.connect(copy) as conn:
+        for table in ("crypto_price", '"US_Bond_Yield"'):
+            conn.execute(f"UPDATE {table} SET date = {date}")
+    return f"sqlite:///{copy}"
+
+
+def test_at_on_epoch_integers_in_a_datetime_column_reads_the_text_dates_window(
+    bundle: ModelBundle, url: str, tmp_path: Path, recorder: list[np.ndarray]
+) -> None:
+    """The DATETIME `date` rewritten as epoch seconds by another tool: `--at` was refused ("number values
+    ... compared as text") though an INTEGER column of the same values took it."""
+    epoch = _rewritten(url, tmp_path, "CAST(strftime('%s', date) AS INTEGER)")
+    at = "2024-01-05T12:00:00"
+    expected = predict_from_db(bundle, url, ["AAAUSDT"], at=at)
+    got = predict_from_db(bundle, epoch, ["AAAUSDT"], at=at)
+    assert got.symbols[0].window_end == expected.symbols[0].window_end == "2024-01-05 12:00:00"
+    np.testing.assert_array_equal(recorder[-1], recorder[-2])
+
+
+def test_a_date_text_at_cannot_cut_is_refused_naming_at(
+    bundle: ModelBundle, url: str, tmp_path: Path
+) -> None:
+    """The refusal named `dataset.start/end`, a key the user never gave: predict's bound is `--at`."""
+    suffixed = _rewritten(url, tmp_path, "date || ' UTC'")
+    with pytest.raises(DataError, match=r"^--at: SQLite holds crypto_price\.date as text values like"):
+        predict_from_db(bundle, suffixed, ["AAAUSDT"], at="2024-01-05T12:00:00")
+
+
 def test_a_bundle_of_a_database_with_a_password_asks_for_it_not_for_the_sample(
     bundle: ModelBundle, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -468,7 +468,9 @@ def _plan_sql(
     date_types = {table: columns[table][DATE] for table in tables}
     _check_date_precision(date_types, engine.dialect.name)
     epoch_unit = None
-    if bounded and isinstance(date_types[join.base], NUMBER_TYPES):
+    if bounded and (
+        isinstance(date_types[join.base], NUMBER_TYPES) or _sqlite_stores_numbers(engine, join.base, q)
+    ):
         epoch_unit = _bound_epoch_unit(engine, join.base, q, date_types[join.base])
     elif bounded:
         _check_bound_date_types(date_types)
@@ -568,11 +570,26 @@ def _bound_epoch_unit(engine: Engine, table: str, q: Callable[[str], str], kind:
         return None
     if unit is None:
         raise DataError(
-            f"{table}.date is a number column ({kind}) whose values (e.g. {first}) are no epoch time in s, ms, "
+            f"{table}.date holds numbers ({kind} column) whose values (e.g. {first}) are no epoch time in s, ms, "
             f"us or ns, so a date bound cannot be compared with them; reload the table with `seqsweep data "
             f"load-csv` (it stores dates as DATETIME)"
         )
     return unit
+
+
+def _sqlite_stores_numbers(engine: Engine, table: str, q: Callable[[str], str]) -> bool:
+    """Whether SQLite holds `table`'s earliest `date` as a number, whatever the column's declared type.
+
+    SQLite keeps each value's own storage class: a DATETIME column (as `load-csv` creates it) that
+    another tool rewrote as epoch integers holds numbers, which a bound must meet as numbers in their
+    unit, as an INTEGER column's. Numbers sort before text, so a column mixing both answers True here
+    and is refused by `_bound_epoch_unit` / `sqlite_date_text` (text at its latest end: two shapes)."""
+    if engine.dialect.name != "sqlite":
+        return False
+    column = q(DATE)
+    with engine.connect() as conn:
+        kind = conn.execute(sa.text(f"SELECT typeof(MIN({column})) FROM {q(table)}")).scalar()
+    return kind in ("integer", "real")
 
 
 def _check_bound_date_types(date_types: Mapping[str, Any]) -> None:

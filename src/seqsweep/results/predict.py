@@ -263,6 +263,8 @@ class Prediction:
 
 SYMBOLS_KEY = "dataset.symbols:"
 """How the source checks name the symbols in a message (a sweep file's key)."""
+BOUNDS_KEY = "dataset.start/end:"
+"""How the source checks name a date bound in a message; predict's only bound is `--at` (`_read_spec`)."""
 
 
 def predict_from_db(
@@ -292,10 +294,12 @@ def predict_from_db(
     try:
         plan = plan_source(spec, url, columns=bundle.preprocessing.raw_columns)
     except (ConfigError, DataError) as exc:
-        if symbols is None or not str(exc).startswith(SYMBOLS_KEY):
-            raise
-        # the symbols are the ones `--symbols` asked for, not a sweep file's `dataset.symbols`
-        raise type(exc)(f"--symbols:{str(exc)[len(SYMBOLS_KEY) :]}") from None
+        # the symbols are the ones `--symbols` asked for, not a sweep file's `dataset.symbols`; the bound
+        # is `--at`, not the sweep's `dataset.start/end` (the bundle's are dropped)
+        for key, given, option in ((SYMBOLS_KEY, symbols, "--symbols:"), (BOUNDS_KEY, at_time, "--at:")):
+            if given is not None and str(exc).startswith(key):
+                raise type(exc)(f"{option}{str(exc)[len(key) :]}") from None
+        raise
     results = []
     for symbol in plan.symbols:
         rows = load_symbol_rows(plan, symbol)
