@@ -18,10 +18,12 @@ from results_helpers import CUT_SHORT, NAN_CELL, PLATEAU, RAISING_CELL, crafted_
 
 from seqsweep import cli
 from seqsweep.errors import NoValidTrialsError
-from seqsweep.results.experiment import ERRORED, LOST, NAN, OK, read_experiment
+from seqsweep.results.experiment import ERRORED, LOST, NAN, OK, RUNNING, UNFINISHED, read_experiment
 from seqsweep.results.leaderboard import leaderboard_rows
 from seqsweep.results.pipeline import write_results
 from seqsweep.results.plots import DPI, FIGURE_SIZES
+from seqsweep.tuning.experiment_lock import experiment_lock
+from seqsweep.tuning.experiment_state import StateFile, state_files
 
 
 def _stored_reports(trial_dir: Path) -> list[dict]:
@@ -243,3 +245,39 @@ def test_a_winner_whose_checkpoint_is_gone_is_named_as_the_winner(
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"seqsweep: error: the winner (trial {winner.trial_id}): cannot export"), line
     assert "--trial" not in line
+
+
+def test_an_interrupted_sweep_s_unended_trials_are_unfinished_unless_a_sweep_holds_it(
+    crafted_experiment: Path, tmp_path: Path
+) -> None:
+    """After `run` was interrupted, `results` showed the trial Tune left RUNNING as `running` (header, table,
+    page), with no word that the sweep was incomplete, though no process ran it any more."""
+    copy = tmp_path / crafted_experiment.name
+    shutil.copytree(crafted_experiment, copy)
+    best = read_experiment(copy).ranked()[0]
+    state = StateFile(state_files(copy)[-1])
+    [entry] = [e for e in state.entries if e.trial_id == best.trial_id]
+    entry.trial["status"] = "RUNNING"  # as Tune saved it on the way out of an interrupted run
+    state.save()
+    total = len(state.entries)
+    line = f"sweep interrupted: {total - 1} of {total} trials finished; continue with seqsweep resume {copy}"
+
+    left = read_experiment(copy)  # no lock file: no run holds it
+    assert left.trial(best.trial_id).status == UNFINISHED and left.interrupted == line
+    assert left.ranked()[0].trial_id == best.trial_id  # ranked on what it reported, as a running trial is
+    outcome = write_results(copy, top=1, evaluate=False, out_dir=tmp_path / "report")
+    text = outcome.describe()
+    assert f"1 {UNFINISHED}" in text.splitlines()[0] and text.splitlines()[1] == line
+    assert f" {RUNNING}" not in text.splitlines()[0]
+    assert line in (tmp_path / "report" / "index.html").read_text()
+    with (tmp_path / "report" / "leaderboard.csv").open() as handle:
+        rows = {row["trial_id"]: row for row in csv.DictReader(handle)}
+    assert rows[best.trial_id]["status"] == UNFINISHED
+
+    with experiment_lock(copy):  # a live `run` or `resume` holds it: the trial does run
+        live = read_experiment(copy)
+        text = write_results(copy, top=1, evaluate=False, out_dir=tmp_path / "live").describe()
+    assert live.trial(best.trial_id).status == RUNNING and live.interrupted is None
+    assert f"1 {RUNNING}" in text.splitlines()[0] and "sweep interrupted" not in text
+    assert "sweep interrupted" not in (tmp_path / "live" / "index.html").read_text()
+    assert read_experiment(copy).trial(best.trial_id).status == UNFINISHED  # the lock went with its holder

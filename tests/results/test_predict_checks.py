@@ -4,6 +4,7 @@ would ignore. Tiny datasets built in this process (no Ray); the model is replace
 from __future__ import annotations
 
 import dataclasses
+import re
 import sqlite3
 from pathlib import Path
 
@@ -426,3 +427,55 @@ def test_predict_reads_only_the_models_columns(
         DataError, match=r"has no column 'volume' any more; the model reads open, high, low, close, volume"
     ):
         predict_from_db(bundle, dropped, ["AAAUSDT"])  # a column the model reads: refused, naming it
+
+
+@pytest.mark.parametrize(
+    ("column", "sql", "size"),  # size: "1/" for a column now smaller
+    [
+        ("volume", "UPDATE crypto_price SET volume = volume / 1000", "1/"),
+        ("close", "UPDATE crypto_price SET close = close / 100", "1/"),
+        ("open", "UPDATE crypto_price SET open = open / 100, high = high / 100, low = low / 100", "1/"),
+    ],
+)
+def test_a_unit_change_the_scaled_check_misses_is_refused_by_the_columns_size(
+    bundle: ModelBundle,
+    url: str,
+    tmp_path: Path,
+    recorder: list[np.ndarray],
+    column: str,
+    sql: str,
+    size: str,
+) -> None:
+    """x / k scales toward −mean / std (a floor), so only a column's size in its own units shows it."""
+    with pytest.raises(DataError) as caught:
+        predict_from_db(bundle, _edited(url, tmp_path, sql), ["AAAUSDT"])
+    message = str(caught.value)
+    assert "\n" not in message
+    assert re.match(rf"{column} of AAAUSDT is {size}[0-9.e+]+ (of|times) its training size ", message), (
+        message
+    )
+    assert message.endswith("a unit changed? give the column in the units it was trained on")
+    assert recorder == []
+
+
+def test_a_bundle_without_recorded_sizes_still_predicts(
+    bundle: ModelBundle, url: str, tmp_path: Path, folder: Path
+) -> None:
+    """A bundle exported before the sizes were recorded reads and predicts (without the size check)."""
+    import shutil
+
+    from seqsweep.results import bundle_format as fmt
+
+    old = tmp_path / "old"
+    shutil.copytree(bundle.path, old)
+    with np.load(old / fmt.PREPROCESSING_NPZ) as arrays:
+        kept = {name: arrays[name] for name in arrays.files if name != "raw_magnitude"}
+    assert len(kept) < len(bundle.preprocessing.to_arrays(bundle.symbols))
+    np.savez(old / fmt.PREPROCESSING_NPZ, **kept)
+    (old / fmt.CHECKSUMS).unlink(missing_ok=True)
+    assert fmt.read_preprocessing(old).raw_magnitude == {}
+    monkey = dataclasses.replace(bundle, path=old, preprocessing=fmt.read_preprocessing(old))
+    prediction = predict_from_db(monkey, url, ["AAAUSDT"])
+    assert prediction.symbols[0].note == ""
+    edited = _edited(url, tmp_path, "UPDATE crypto_price SET volume = volume / 1000")
+    assert predict_from_db(monkey, edited, ["AAAUSDT"]).symbols[0].seen  # no check without sizes

@@ -44,6 +44,7 @@ from seqsweep.data.windows import (
     assign_splits,
     check_constant_in_train,
     check_finite_features,
+    fit_magnitudes,
     fit_scalers,
     index_windows,
     split_boundaries,
@@ -291,6 +292,8 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
     inputs = transform_symbols(raw, slices, plan.value_columns, spec.transform, symbols, times)
     mean, std = fit_scalers(inputs, row_symbol, codes, symbols, plan.value_columns)
     check_constant_in_train(inputs, row_symbol, codes, symbols, plan.value_columns)
+    # the untransformed columns' typical train size: predict refuses a column now in other units by it
+    magnitude = fit_magnitudes(raw, row_symbol, codes, len(symbols))
 
     embeddings, pca_mean, pca_components = symbol_embeddings(
         symbols, spec.n_pca_components, spec.embedding_model
@@ -325,6 +328,7 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
         raw_columns=plan.value_columns,
         scale_mean=dict(zip(symbols, mean, strict=True)),
         scale_std=dict(zip(symbols, std, strict=True)),
+        raw_magnitude=dict(zip(symbols, magnitude, strict=True)),
         embeddings=embeddings,
         pca_mean=pca_mean,
         pca_components=pca_components,

@@ -141,10 +141,20 @@ class Preprocessing:
     thresholds: np.ndarray
     """(H, T, 2) float32: a move < [..., 0] is down, > [..., 1] is up, flat between (bounds included)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    raw_magnitude: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per symbol: (len(raw_columns),) train median of |x| over observed nonzero grid values, in the
+    column's own units before any transform (`windows.fit_magnitudes`), which `predict` compares a
+    window's with to catch a unit change; empty in datasets and bundles made before it was recorded."""
 
     def to_arrays(self, symbols: tuple[str, ...]) -> dict[str, np.ndarray]:
         """The fitted arrays, per-symbol ones stacked in `symbols` order (for .npy / .npz files)."""
-        return {
+        # `raw_magnitude` only when recorded for every symbol: an older dataset has none
+        magnitude = (
+            {"raw_magnitude": np.stack([self.raw_magnitude[s] for s in symbols])}
+            if symbols and all(s in self.raw_magnitude for s in symbols)
+            else {}
+        )
+        return magnitude | {
             "scale_mean": np.stack([self.scale_mean[s] for s in symbols]),
             "scale_std": np.stack([self.scale_std[s] for s in symbols]),
             "embeddings": np.stack([self.embeddings[s] for s in symbols]),
@@ -180,6 +190,8 @@ class Preprocessing:
             pca_components=arrays["pca_components"],
             thresholds=arrays["thresholds"],
             extra=dict(metadata.get("extra", {})),
+            # absent from arrays written before it was recorded: predict then skips the unit check
+            raw_magnitude=per_symbol("raw_magnitude") if "raw_magnitude" in arrays else {},
         )
 
 

@@ -488,6 +488,18 @@ def assemble_features(
     return out
 
 
+def grid_rows(rows: pd.DataFrame, symbol: str, preprocessing: Preprocessing) -> pd.DataFrame:
+    """New source rows of one symbol → its grid rows (`date` + raw columns, yield as a yearly rate), the
+    values the build scaled before any transform: one row per row of `featurize_rows`' features."""
+    raw_columns = preprocessing.raw_columns
+    missing = [c for c in (DATE, *raw_columns) if c not in rows.columns]
+    if missing:
+        raise DataError(f"rows of {symbol}: missing column {missing[0]!r} (need {', '.join(raw_columns)})")
+    return prepare_rows(
+        clean_rows(rows, raw_columns, symbol=symbol), preprocessing.extra.get("frequency"), symbol=symbol
+    )
+
+
 def featurize_rows(
     rows: pd.DataFrame, symbol: str, preprocessing: Preprocessing
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -502,12 +514,7 @@ def featurize_rows(
             f"symbol {symbol}: no scaler fitted for it (the dataset holds {', '.join(preprocessing.scale_mean)})"
         )
     raw_columns = preprocessing.raw_columns
-    missing = [c for c in (DATE, *raw_columns) if c not in rows.columns]
-    if missing:
-        raise DataError(f"rows of {symbol}: missing column {missing[0]!r} (need {', '.join(raw_columns)})")
-    grid = prepare_rows(
-        clean_rows(rows, raw_columns, symbol=symbol), preprocessing.extra.get("frequency"), symbol=symbol
-    )
+    grid = grid_rows(rows, symbol, preprocessing)
     times = grid[DATE].to_numpy("datetime64[ns]").astype(np.int64)
     features = assemble_features(
         apply_transforms(

@@ -143,6 +143,30 @@ def fit_scalers(
     return means, stds
 
 
+def typical_magnitude(values: np.ndarray) -> np.ndarray:
+    """(n, R) float64 values in their own units, NaN = missing → (R,) median of |x| over each column's
+    observed nonzero values; NaN for a column with none.
+
+    Zeros are left out so that quiet hours (a volume of 0) do not drag a short window's size to 0: the
+    statistic says which power of ten a column lives at, which a unit change moves and a move barely does.
+    """
+    size = np.abs(np.asarray(values, dtype=np.float64))
+    size = np.where(size > 0, size, np.nan)  # NaN stays NaN: not observed
+    out = np.full(size.shape[1], np.nan)
+    for j in range(size.shape[1]):
+        column = size[:, j]
+        column = column[~np.isnan(column)]
+        if column.size:
+            out[j] = float(np.median(column))
+    return out
+
+
+def fit_magnitudes(raw: np.ndarray, row_symbol: np.ndarray, codes: np.ndarray, n_symbols: int) -> np.ndarray:
+    """(rows, R) float64 grid values before any transform → (S, R) `typical_magnitude` of each symbol's
+    train rows (NaN where a column has no nonzero train value), the size `predict` checks units against."""
+    return np.stack([typical_magnitude(raw[(row_symbol == s) & (codes == TRAIN)]) for s in range(n_symbols)])
+
+
 FLOAT32_MAX: Final = float(np.finfo(np.float32).max)
 
 

@@ -5,7 +5,7 @@
       model/                 model.keras (Keras)  |  model.torchscript.pt + state_dict.pt (torch)
                              model.json (family, config, data shape: what rebuilds the network)
       preprocessing.npz      scale_mean, scale_std (S, R), embeddings (S, k), pca_mean, pca_components,
-                             thresholds (H, T, 2)
+                             thresholds (H, T, 2), raw_magnitude (S, R; absent in older bundles)
       preprocessing.json     feature order, raw columns, symbol order, mask value, grid frequency,
                              input transforms per column (extra.transforms: diff, log_return, ...), ...
       dataset.yaml           the dataset spec (database URL left out)
@@ -65,6 +65,8 @@ def write_preprocessing(preprocessing: Preprocessing, symbols: tuple[str, ...], 
             "pca_mean": "(384,) PCA centre of the symbols' sentence embeddings",
             "pca_components": "(pca_components, 384) PCA axes",
             "thresholds": "(horizon, targets, 2) flat band: move <= [..., 0] is down, > [..., 1] is up",
+            "raw_magnitude": "(symbols, raw_columns) train-split median |x| of observed nonzero values per "
+            "symbol, before any transform (absent in older bundles)",
         },
     }
     write_json(folder / PREPROCESSING_JSON, payload)

@@ -36,7 +36,8 @@ from seqsweep.errors import ConfigError, NoValidTrialsError, error_line
 from seqsweep.layout import STATE_GLOB, STUDY_DB, SWEEP_COPY, is_tune_experiment, study_db_url
 from seqsweep.search_spaces.mixed import MODEL_KEY, applies_to, lookup
 from seqsweep.search_spaces.sweep import SweepSpec, parse_sweep
-from seqsweep.tuning.experiment_state import complete_checkpoint
+from seqsweep.tuning.experiment_lock import held_by_a_sweep
+from seqsweep.tuning.experiment_state import FINISHED_STATUSES, complete_checkpoint
 from seqsweep.tuning.reports import epochs_run, one_row_per_epoch, rank_key
 from seqsweep.tuning.retention import kept_checkpoints
 from seqsweep.tuning.sweep_copy import check_sweep_copy
@@ -44,7 +45,11 @@ from seqsweep.tuning.sweep_copy import check_sweep_copy
 OK = "ok"
 """Finished with at least one epoch whose metric and losses are finite: may win."""
 RUNNING = "running"
-"""Still training (or paused) in a live or killed sweep; ranked on what it has reported so far."""
+"""Still training (or paused) in a live sweep (a `run` or `resume` holds the experiment); ranked on what it
+has reported so far."""
+UNFINISHED = "unfinished"
+"""Left running, paused or pending by a sweep no process runs any more (interrupted, killed): `resume`
+continues it. Ranked on what it reported, as a running trial is."""
 ERRORED = "errored"
 """Raised (after its retries); never wins, whatever it reported before."""
 NAN = "nan"
@@ -54,7 +59,9 @@ PENDING = "pending"
 LOST = "lost"
 """Started by Tune's saved state, but its folder is gone (deleted by hand, never synced back): its reports
 and checkpoints are lost, so it is never ranked and `export` cannot say which trial won."""
-RANKED_STATES = (OK, RUNNING)
+RANKED_STATES = (OK, RUNNING, UNFINISHED)
+UNENDED_STATUSES = ("RUNNING", "PAUSED", "PENDING")
+"""Tune's statuses of a trial that has not ended (`resume` continues it)."""
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +122,9 @@ class Experiment:
     searched: tuple[str, ...]
     trials: tuple[TrialSummary, ...]
     sweep: SweepSpec | None = field(default=None, compare=False, repr=False)
+    interrupted: str | None = None
+    """One line when Tune left trials unfinished and no `run` or `resume` holds the experiment: how
+    many ended, and the command that continues it (the runner's own interrupted line)."""
 
     @property
     def lost(self) -> list[TrialSummary]:
@@ -227,8 +237,11 @@ def read_experiment(path: str | Path) -> Experiment:
     configs = [dict(t.config or {}) for t in analysis.trials]
     searched = tuple(sweep.searched) if sweep else _varying_keys(configs)
     families = sweep.families if sweep else ()
+    # Tune's saved state still says RUNNING for the trials of a sweep a signal or a kill stopped; only
+    # the experiment's lock tells a live sweep from one nobody runs any more.
+    live = held_by_a_sweep(path)
     trials = tuple(
-        _summarise(trial, grid[i], metric, mode, family, searched, families)
+        _summarise(trial, grid[i], metric, mode, family, searched, families, live)
         for i, trial in enumerate(analysis.trials)
     )
     return Experiment(
@@ -240,7 +253,18 @@ def read_experiment(path: str | Path) -> Experiment:
         searched=searched,
         trials=trials,
         sweep=sweep,
+        interrupted=None if live else _interrupted(path, analysis.trials, sweep),
     )
+
+
+def _interrupted(path: Path, trials: list[Any], sweep: SweepSpec | None) -> str | None:
+    """The line for a sweep no process runs whose state left trials unended, as `run` printed it when
+    interrupted (trials ended = TERMINATED or ERROR in Tune's state, of the sweep's `num_samples`)."""
+    if not any(trial.status in UNENDED_STATUSES for trial in trials):
+        return None
+    ended = sum(1 for trial in trials if trial.status in FINISHED_STATUSES)
+    total = max(sweep.num_samples, len(trials)) if sweep else len(trials)
+    return f"sweep interrupted: {ended} of {total} trials finished; continue with seqsweep resume {path}"
 
 
 def _summarise(
@@ -251,9 +275,11 @@ def _summarise(
     family: str,
     searched: tuple[str, ...],
     families: tuple[str, ...] = (),
+    live: bool = True,
 ) -> TrialSummary:
     """One trial; in a mixed-family sweep (`families`) its family is the one its config names, and
-    its params are that family's (and the common) searched parameters only."""
+    its params are that family's (and the common) searched parameters only. `live`: whether a `run`
+    or `resume` holds the experiment (else a trial Tune left running is `UNFINISHED`)."""
     config = dict(trial.config or {})
     if families:
         family = str(config.get(MODEL_KEY, family))
@@ -261,7 +287,7 @@ def _summarise(
     frame = one_row_per_epoch(stored_reports(result, str(trial.trial_id)))
     history = _history(frame, metric)
     last = frame.iloc[-1].to_dict() if len(frame) else {}
-    status, error = _status(trial, result, frame, metric)
+    status, error = _status(trial, result, frame, metric, live)
     best = _best_row(frame, metric, mode, _kept_iterations(result)) if status in RANKED_STATES else None
     checkpoint = _checkpoint_of(result, best) if best is not None else None
     row = best or {}
@@ -328,7 +354,9 @@ def stored_reports(result: Any, trial_id: str) -> pd.DataFrame:
     return logged
 
 
-def _status(trial: Any, result: Any, frame: pd.DataFrame, metric: str) -> tuple[str, str | None]:
+def _status(
+    trial: Any, result: Any, frame: pd.DataFrame, metric: str, live: bool = True
+) -> tuple[str, str | None]:
     if trial.status == "ERROR" or result.error is not None:
         return ERRORED, error_line(result.error) if result.error is not None else "errored"
     if result.path and not Path(str(result.path)).is_dir() and trial.status != "PENDING":
@@ -341,8 +369,8 @@ def _status(trial: Any, result: Any, frame: pd.DataFrame, metric: str) -> tuple[
         return PENDING, None
     if _valid_rows(frame, metric).empty:
         return NAN, f"no epoch with a finite {metric} and finite losses"
-    if trial.status in ("RUNNING", "PAUSED", "PENDING"):
-        return RUNNING, None
+    if trial.status in UNENDED_STATUSES:
+        return (RUNNING if live else UNFINISHED), None
     return OK, None
 
 

@@ -63,6 +63,7 @@ class ResultsOutcome:
         status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         lines = [
             f"experiment {e.name}: {len(e.trials)} trials ({status}); model {e.family}",
+            *([e.interrupted] if e.interrupted else []),
             SELECTION_NOTE.format(metric=e.metric, mode=e.mode),
         ]
         for section in self.sections:

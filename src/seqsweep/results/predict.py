@@ -13,8 +13,9 @@ A symbol the bundle never saw is embedded with the bundle's sentence model and P
 standard deviation of its own history up to the prediction time, and the output says so.
 
 Before the model sees a window, its scaled inputs are checked (`check_window`): an observed input
-more than `MAX_SCALED_INPUT` standard deviations from the mean it was scaled with (a unit change), or
-an input column that is NULL in all the symbol's recent rows (as the build refuses it), is one
+more than `MAX_SCALED_INPUT` standard deviations from the mean it was scaled with (a unit change), a
+column whose window values are `MAX_UNIT_RATIO` times larger or smaller than in training (`check_units`:
+a unit change down, or one a transform hides), or an input column that is NULL in all the symbol's recent rows (as the build refuses it), is one
 `DataError` line; a column missing only in the window is named in the output's note, and so is a cell
 masked in a row that holds other values (`masked_cells`). A bundle whose
 rows come from `dataset.csv` reads that file; `--db` is refused there.
@@ -29,7 +30,7 @@ import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -56,6 +57,20 @@ value can even lie more than sqrt(n - 1) standard deviations from the mean (Samu
 so 100 is out of reach of any split up to 10,001 rows. A unit change lands far beyond it: volume in
 other units (x1000) at hundreds to thousands of standard deviations, a price in cents at thousands.
 """
+
+MAX_UNIT_RATIO = 30.0
+"""Largest factor by which a column's typical size in the window (median |value|, in its own units, before
+any transform) may differ from its train-split size, either way, before `predict` refuses it (`check_units`).
+
+A unit change is a power of ten, mostly 100 (cents, percent) or 1000 (k), or more (satoshi, wei): 30 refuses
+those, not a x10 (a volume's day-to-day swings reach that). A price or a volume whose typical level really
+moved 30x since training is far outside what the model learnt from: retrain it. The scaled check
+(`MAX_SCALED_INPUT`) cannot see the downward direction: x / k scales toward −mean / std.
+"""
+
+UNIT_CHECK_SKIPS: Final = frozenset({"yield"})  # `data.tables.YIELD` (not imported: SQLAlchemy)
+"""Columns `check_units` leaves out: the yield's units are fixed by `prepare_rows`' plausibility check,
+and a rate really moves 10x and more (0.1 % to 5 %) over a model's life."""
 
 
 @dataclass(frozen=True)
@@ -274,7 +289,7 @@ def predict_from_db(
     at: str | None = None,
 ) -> Prediction:
     """Read the last `lookback` rows per symbol up to `at` (default: the latest) and predict."""
-    from seqsweep.data.features import featurize_rows
+    from seqsweep.data.features import featurize_rows, grid_rows
     from seqsweep.data.sources import load_symbol_rows, plan_source
 
     if db_url and bundle.dataset.csv is not None:
@@ -321,6 +336,9 @@ def predict_from_db(
         if at_time is not None and step is not None:
             _check_window_reaches(symbol, pd.Timestamp(int(times[-1])), at_time, step)
         unobserved = check_window(window, times[-bundle.lookback :], symbol, preprocessing, seen=seen)
+        if seen:  # an unseen symbol is scaled with its own history: no training size to compare with
+            raw = grid_rows(rows, symbol, preprocessing)[list(preprocessing.raw_columns)]
+            check_units(raw.to_numpy(np.float64)[-bundle.lookback :], symbol, preprocessing)
         for said in (
             _unobserved_columns(bundle, symbol, url, at_time, unobserved) if unobserved else "",
             masked_cells(window, preprocessing.raw_columns, unobserved),
@@ -378,6 +396,38 @@ def check_window(
             "units it was trained on"
         )
     return tuple(c for j, c in enumerate(columns) if not observed[:, j].any())
+
+
+def check_units(raw: np.ndarray, symbol: str, preprocessing: Preprocessing) -> None:
+    """Refuse, in one `DataError` line, a column whose values are in other units than in training.
+
+    `raw` is the window's (L, R) grid values in their own units, before any transform (NaN = missing),
+    columns in `preprocessing.raw_columns` order. Each column's `typical_magnitude` is compared with the
+    symbol's train one (`Preprocessing.raw_magnitude`); a ratio outside [1 / `MAX_UNIT_RATIO`,
+    `MAX_UNIT_RATIO`] is refused (the farthest column named). `check_window` cannot see a unit change
+    down (x / k scales toward −mean / std, a floor) nor one squeezed by log1p. Skipped: a bundle without
+    recorded sizes (exported before them), the yield (`UNIT_CHECK_SKIPS`), a column without a finite
+    nonzero train size, and a column with no nonzero value in the window.
+    """
+    from seqsweep.data.windows import typical_magnitude
+
+    trained = preprocessing.raw_magnitude.get(symbol)
+    if trained is None:
+        return
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = typical_magnitude(raw) / np.asarray(trained, dtype=np.float64)  # (R,)
+    checked = np.isfinite(ratio) & (ratio > 0)
+    checked &= np.array([c not in UNIT_CHECK_SKIPS for c in preprocessing.raw_columns])
+    off = np.where(checked, np.abs(np.log(np.where(checked, ratio, 1.0))), 0.0)  # either way, in log
+    if off.max() <= np.log(MAX_UNIT_RATIO):
+        return
+    j = int(np.argmax(off))
+    size = f"{ratio[j]:.3g} times" if ratio[j] >= 1 else f"1/{1 / ratio[j]:.3g} of"
+    raise DataError(
+        f"{preprocessing.raw_columns[j]} of {symbol} is {size} its training size (median |value| in the "
+        f"window against the train split's; predict accepts 1/{MAX_UNIT_RATIO:.0f} to {MAX_UNIT_RATIO:.0f} "
+        "times); a unit changed? give the column in the units it was trained on"
+    )
 
 
 def masked_cells(window: np.ndarray, columns: tuple[str, ...], unobserved: tuple[str, ...] = ()) -> str:

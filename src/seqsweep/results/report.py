@@ -74,6 +74,7 @@ def render_report(
         f"<h1>Sweep <code>{_e(experiment.name)}</code></h1>",
         f'<p class="meta">{_e(str(experiment.path))} · model <b>{_e(experiment.family)}</b> · '
         f"{len(experiment.trials)} trials ({_e(summary)}) · generated {generated}</p>",
+        *([f'<p class="note">{_e(experiment.interrupted)}</p>'] if experiment.interrupted else []),
         f'<p class="note">{_e(SELECTION_NOTE.format(metric=experiment.metric, mode=experiment.mode))}</p>',
     ]
     for section in sections:

@@ -3,7 +3,9 @@
 Two `seqsweep run` of one sweep started together both saw a new folder: the one refused later
 overwrote the other's identity file (its study then refused every resume) or deleted the folder the
 other was training in. `run` and `resume` hold the lock from the moment they write into the folder to
-the end of the sweep; a second process is refused at once, touching nothing.
+the end of the sweep; a second process is refused at once, touching nothing. `results` asks
+(`held_by_a_sweep`) whether one still holds it, to tell a live sweep's running trials from the ones an
+interrupted sweep left behind.
 """
 
 from __future__ import annotations
@@ -54,3 +56,26 @@ def experiment_lock(experiment_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def held_by_a_sweep(experiment_dir: Path) -> bool:
+    """Whether a live `run` or `resume` (of any process) holds `experiment_dir`'s lock now.
+
+    False when the lock file is absent (never locked) or free (the holder ended: the kernel released
+    it). The test takes a shared lock, not an exclusive one, so two readers asking at once never see
+    each other as a sweep; it is held for the test alone, on a read-only handle (no file is created).
+    """
+    path = Path(experiment_dir) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # unreadable: cannot tell, so keep the reading a live sweep gets
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the shared lock, if taken
+    return False
