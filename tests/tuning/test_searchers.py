@@ -177,3 +177,48 @@ def test_a_searcher_restored_in_a_moved_or_copied_experiment_names_it(tmp_path: 
     expected = r"the experiment was moved" if how == "moved" else rf"{elsewhere} was copied from {original}"
     with pytest.raises(ConfigError, match=expected):
         restored.restore(str(elsewhere / "searcher-state.pkl"))
+
+
+@pytest.mark.parametrize("resumed", [False, True], ids=["fresh rungs", "earlier reports entered"])
+def test_a_resumed_asha_judges_new_reports_against_the_earlier_runs(tmp_path: Path, resumed: bool) -> None:
+    """Ray saves no scheduler with the experiment: a resumed sweep's ASHA began with empty rungs, so a
+    trial the uninterrupted sweep would have cut at its first milestone trained on (about twice the
+    epochs, another ranking). The earlier run's reports are entered before any new one is judged."""
+    from types import SimpleNamespace
+
+    from ray.tune.schedulers import TrialScheduler
+
+    scheduler = make_scheduler(_spec(tmp_path))
+    assert [milestone for milestone, _ in scheduler._brackets[0]._rungs] == [4, 2, 1]  # max_t, then grace 1 × rf 2
+    if resumed:
+        scheduler.record_earlier({"a": [(1, 0.50), (2, 0.55)], "b": [(1, 0.45)], "c": [(1, 0.40), (2, 0.2)]})
+    scheduler.set_search_properties(VAL_MACRO_F1, "max")  # as Tune does once the run starts
+    weak = SimpleNamespace(trial_id="d")
+    scheduler.on_trial_add(None, weak)
+    action = scheduler.on_trial_result(None, weak, {"training_iteration": 1, VAL_MACRO_F1: 0.10})
+    assert action == (TrialScheduler.STOP if resumed else TrialScheduler.CONTINUE)
+    assert ("d" in scheduler.stops) == resumed
+    strong = SimpleNamespace(trial_id="e")
+    scheduler.on_trial_add(None, strong)
+    assert scheduler.on_trial_result(None, strong, {"training_iteration": 1, VAL_MACRO_F1: 0.9}) == (
+        TrialScheduler.CONTINUE
+    )
+
+
+def test_earlier_reports_are_read_from_every_trial_folder(tmp_path: Path) -> None:
+    import json
+
+    from seqsweep.tuning.experiment_state import earlier_reports
+
+    rows = {
+        "t1": [{"trial_id": "t1", "training_iteration": 1, VAL_MACRO_F1: 0.3}, {"trial_id": "t1"}],
+        "t2": [
+            {"trial_id": "t2", "training_iteration": 1, VAL_MACRO_F1: 0.2},
+            {"trial_id": "t2", "training_iteration": 2, VAL_MACRO_F1: 0.25},
+        ],
+    }
+    for trial_id, trial_rows in rows.items():
+        folder = tmp_path / f"train_trial_{trial_id}"
+        folder.mkdir()
+        (folder / "result.json").write_text("".join(json.dumps(r) + "\n" for r in trial_rows))
+    assert earlier_reports(tmp_path, VAL_MACRO_F1) == {"t1": [(1, 0.3)], "t2": [(1, 0.2), (2, 0.25)]}

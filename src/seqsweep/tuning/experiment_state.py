@@ -454,6 +454,21 @@ def _reconcile_trial(trial_dir: Path, entry: TrialEntry) -> ResumedTrial | None:
     )
 
 
+def earlier_reports(experiment_dir: Path, metric: str) -> dict[str, list[tuple[int, float]]]:
+    """Trial id → its (training_iteration, `metric`) reports in order, from every trial folder's
+    `result.json` (after `reconcile_for_resume`, one row per epoch): what a resumed sweep's ASHA must
+    know of the earlier run (`RecordingASHAScheduler.record_earlier`). Rows without either value, or
+    with one that is no number, are left out."""
+    reports: dict[str, list[tuple[int, float]]] = {}
+    for result in sorted(experiment_dir.glob(f"*/{RESULT_JSON}")):
+        for row in ResultRows(result.parent).rows:
+            trial_id, time, value = row.get("trial_id"), row.get("training_iteration"), row.get(metric)
+            if trial_id is None or not isinstance(time, int | float) or not isinstance(value, int | float):
+                continue
+            reports.setdefault(str(trial_id), []).append((int(time), float(value)))
+    return reports
+
+
 def replay_repeated_epochs(experiment_dir: Path) -> int:
     """Rebuild Ray's per-trial summary (`replay_metric_analysis`) of every trial whose rows report an epoch
     twice, from its latest report of each epoch (`reports.latest_per_epoch`); returns how many trials.

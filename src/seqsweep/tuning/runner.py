@@ -63,6 +63,7 @@ from seqsweep.tuning.experiment_lock import experiment_lock, new_folder
 from seqsweep.tuning.experiment_state import (
     FINISHED_STATUSES,
     StateFile,
+    earlier_reports,
     mark_errored,
     reconcile_for_resume,
     replay_repeated_epochs,
@@ -73,6 +74,7 @@ from seqsweep.tuning.reports import epochs_run, one_row_per_epoch, rank_key
 from seqsweep.tuning.retention import prune_checkpoints
 from seqsweep.tuning.searchers import (
     PruningOptunaSearch,
+    RecordingASHAScheduler,
     StopRecord,
     abandon_study,
     check_study_owner,
@@ -346,7 +348,7 @@ def resume_sweep(
                 resume_errored=False,
                 restart_errored=False,
             )
-            budget = _relink_restored(tuner, spec, stream)
+            budget = _relink_restored(tuner, spec, stream, experiment_dir)
             return _fit(tuner, experiment_dir, spec, budget)
 
 
@@ -426,8 +428,11 @@ def _make_budget(spec: SweepSpec, stops: StopRecord) -> SweepBudget:
     return SweepBudget(search.time_budget_s, search.stop_at, stops)
 
 
-def _relink_restored(tuner: tune.Tuner, spec: SweepSpec, stream: IO[str] | None) -> SweepBudget:
-    """Give a restored tuner this run's scheduler, budget and progress line, linked to its searcher.
+def _relink_restored(
+    tuner: tune.Tuner, spec: SweepSpec, stream: IO[str] | None, experiment_dir: Path
+) -> SweepBudget:
+    """Give a restored tuner this run's scheduler (ASHA with the earlier run's reports in its rungs),
+    budget and progress line, linked to its searcher.
 
     Tune restores the searcher's own state and the callbacks' states (by their place in the list)
     from the experiment; the objects themselves are made afresh from the (possibly changed) sweep, so
@@ -445,6 +450,8 @@ def _relink_restored(tuner: tune.Tuner, spec: SweepSpec, stream: IO[str] | None)
     if isinstance(searcher, PruningOptunaSearch):
         searcher.link(stops, budget)
     tune_config.scheduler = make_scheduler(spec, stops, budget)
+    if isinstance(tune_config.scheduler, RecordingASHAScheduler):  # Ray does not save a scheduler's rungs
+        tune_config.scheduler.record_earlier(earlier_reports(experiment_dir, spec.file.search.metric))
     tune_config.num_samples = spec.num_samples
     # Tune (2.60) cannot restore an experiment with no trial yet (a budget ended it before its first):
     # it starts the experiment afresh with `tune.run`'s default of 1 sample, since a restored tuner

@@ -96,6 +96,13 @@ class SweepFIFOScheduler(FIFOScheduler):
         return cast(str, super().on_trial_result(tune_controller, trial, result))
 
 
+class _TrialId:
+    """What ASHA's bracket reads of a trial (`trial_id`), for reports of a trial from an earlier run."""
+
+    def __init__(self, trial_id: str) -> None:
+        self.trial_id = trial_id
+
+
 class RecordingASHAScheduler(ASHAScheduler):
     """Ray's ASHA, recording each trial it stops before `max_t` in a `StopRecord`; and, as
     `SweepFIFOScheduler`, stopping every trial at its next report once the sweep's budget ended.
@@ -109,8 +116,39 @@ class RecordingASHAScheduler(ASHAScheduler):
         super().__init__(*args, **kwargs)
         self.stops = stops if stops is not None else StopRecord()
         self.budget = budget
+        self._earlier: dict[str, list[tuple[int, float]]] = {}
+
+    def record_earlier(self, reports: dict[str, list[tuple[int, float]]]) -> None:
+        """Enter a resumed sweep's earlier reports in ASHA's rungs before any new one is judged.
+
+        `reports`: trial id → its (training_iteration, metric value) reports in order, as the trial
+        folders' `result.json` hold them (`experiment_state.earlier_reports`). Ray does not save a
+        scheduler with the experiment (Tune 2.60 restores the searcher, not `_scheduler_alg`), so a
+        resumed sweep's ASHA started with empty rungs: no cutoff until new trials filled them, and the
+        resumed sweep trained about twice the epochs an uninterrupted one did, ranking otherwise. Each
+        report is recorded as ASHA records it live (`_Bracket.on_result`: the first report at or past
+        a milestone); the decisions it made then stand. Applied once the metric and mode are known
+        (Tune sets them after the scheduler is made), at the first trial it is told of.
+        """
+        self._earlier = {trial_id: list(points) for trial_id, points in reports.items()}
+
+    def _enter_earlier(self) -> None:
+        if not self._earlier or self._metric_op is None:
+            return
+        (bracket,) = self._brackets  # ASHAScheduler: one bracket (`brackets=1`)
+        for trial_id, points in self._earlier.items():
+            earlier = cast(Any, _TrialId(trial_id))  # the bracket reads `trial_id` alone
+            for time, value in points:
+                if math.isfinite(value):
+                    bracket.on_result(earlier, time, self._metric_op * value)
+        self._earlier = {}
+
+    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+        self._enter_earlier()
+        super().on_trial_add(tune_controller, trial)
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        self._enter_earlier()
         if self.budget is not None and self.budget.check(str(trial.trial_id), result):
             return TrialScheduler.STOP
         action = cast(str, super().on_trial_result(tune_controller, trial, result))
