@@ -163,3 +163,17 @@ def test_resume_after_other_dataset_building_code_says_so(tmp_path: Path) -> Non
     )
     with pytest.raises(DataError, match=rf"data code f{{16}}, this seqsweep's is {build_code_digest()}"):
         _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
+
+
+def test_a_started_experiment_is_refused_naming_resume_and_another_storage(tmp_path: Path) -> None:
+    """A built-in sweep's `name` is not the user's to change: the way out is `--storage`."""
+    from seqsweep.layout import TUNER_FILE
+
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / TUNER_FILE).write_bytes(b"")
+    with pytest.raises(ConfigError) as info:
+        run_sweep(_spec("sqlite:///x.db"), storage=str(tmp_path))  # refused before Ray starts
+    assert str(info.value) == (
+        f"experiment {tmp_path / 'p'} already exists: continue it with `seqsweep resume {tmp_path / 'p'}`, "
+        "or give `--storage` another folder (or the sweep another `name`)"
+    )

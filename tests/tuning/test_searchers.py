@@ -189,7 +189,11 @@ def test_a_resumed_asha_judges_new_reports_against_the_earlier_runs(tmp_path: Pa
     from ray.tune.schedulers import TrialScheduler
 
     scheduler = make_scheduler(_spec(tmp_path))
-    assert [milestone for milestone, _ in scheduler._brackets[0]._rungs] == [4, 2, 1]  # max_t, then grace 1 × rf 2
+    assert [milestone for milestone, _ in scheduler._brackets[0]._rungs] == [
+        4,
+        2,
+        1,
+    ]  # max_t, then grace 1 × rf 2
     if resumed:
         scheduler.record_earlier({"a": [(1, 0.50), (2, 0.55)], "b": [(1, 0.45)], "c": [(1, 0.40), (2, 0.2)]})
     scheduler.set_search_properties(VAL_MACRO_F1, "max")  # as Tune does once the run starts

@@ -221,8 +221,8 @@ def run_sweep(
     experiment_dir = Path(root) / spec.name
     if is_started_experiment(experiment_dir):
         raise ConfigError(
-            f"experiment {experiment_dir} already exists: continue it with `seqsweep resume {experiment_dir}` "
-            f"or change `name`"
+            f"experiment {experiment_dir} already exists: continue it with `seqsweep resume {experiment_dir}`, "
+            f"or give `--storage` another folder (or the sweep another `name`)"
         )
     # An experiment owns its study: another one's study (same name, same RDB) is refused before
     # anything is written. A start that failed half way left its identity; it may start again.
@@ -240,7 +240,7 @@ def run_sweep(
             if is_started_experiment(experiment_dir):  # another run started it since the check above
                 raise ConfigError(
                     f"experiment {experiment_dir} already exists: continue it with `seqsweep resume "
-                    f"{experiment_dir}` or change `name`"
+                    f"{experiment_dir}`, or give `--storage` another folder (or the sweep another `name`)"
                 )
             experiment_id = read_experiment_id(experiment_dir) or experiment_id
             try:
