@@ -509,12 +509,19 @@ def featurize_rows(
     and embedding as the build. With a transform that needs the previous value, the first row is masked
     for that column, as the first row of each symbol is in training: read one row more than you need.
     """
+    return featurize_grid(grid_rows(rows, symbol, preprocessing), symbol, preprocessing)
+
+
+def featurize_grid(
+    grid: pd.DataFrame, symbol: str, preprocessing: Preprocessing
+) -> tuple[np.ndarray, np.ndarray]:
+    """`featurize_rows` from the symbol's grid rows (`grid_rows`), for a caller that reads them too
+    (`predict` checks their units): (times ns int64, features float32), one row per grid row."""
     if symbol not in preprocessing.scale_mean:
         raise DataError(
             f"symbol {symbol}: no scaler fitted for it (the dataset holds {', '.join(preprocessing.scale_mean)})"
         )
     raw_columns = preprocessing.raw_columns
-    grid = grid_rows(rows, symbol, preprocessing)
     times = grid[DATE].to_numpy("datetime64[ns]").astype(np.int64)
     features = assemble_features(
         apply_transforms(

@@ -289,7 +289,7 @@ def predict_from_db(
     at: str | None = None,
 ) -> Prediction:
     """Read the last `lookback` rows per symbol up to `at` (default: the latest) and predict."""
-    from seqsweep.data.features import featurize_rows, grid_rows
+    from seqsweep.data.features import featurize_grid, grid_rows
     from seqsweep.data.sources import load_symbol_rows, plan_source
 
     if db_url and bundle.dataset.csv is not None:
@@ -326,7 +326,8 @@ def predict_from_db(
                 f"({preprocessing.extra.get('embedding_model', 'all-MiniLM-L6-v2')}) and its PCA, and scaled "
                 f"with the mean and std of its own {history} rows up to the prediction time"
             )
-        times, features = featurize_rows(rows, symbol, preprocessing)
+        grid = grid_rows(rows, symbol, preprocessing)  # read once: featurized, and its units checked
+        times, features = featurize_grid(grid, symbol, preprocessing)
         if len(features) < bundle.lookback:
             raise DataError(
                 f"symbol {symbol}: {len(features)} rows up to {at or 'now'}, the model needs lookback = {bundle.lookback}"
@@ -337,7 +338,7 @@ def predict_from_db(
             _check_window_reaches(symbol, pd.Timestamp(int(times[-1])), at_time, step)
         unobserved = check_window(window, times[-bundle.lookback :], symbol, preprocessing, seen=seen)
         if seen:  # an unseen symbol is scaled with its own history: no training size to compare with
-            raw = grid_rows(rows, symbol, preprocessing)[list(preprocessing.raw_columns)]
+            raw = grid[list(preprocessing.raw_columns)]
             check_units(raw.to_numpy(np.float64)[-bundle.lookback :], symbol, preprocessing)
         for said in (
             _unobserved_columns(bundle, symbol, url, at_time, unobserved) if unobserved else "",
