@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from seqsweep.cli import main
 from seqsweep.data import DatasetSpec, build_dataset
 from seqsweep.data import build as build_module
+from seqsweep.data.code_digest import build_libraries
 from seqsweep.data.load_csv import load_csv
 
 SPEC = DatasetSpec(join="prices", symbols=("AAAUSDT", "BBBUSDT"), lookback=12, horizon=2, pca_components=2)
@@ -297,21 +298,35 @@ def test_the_code_digest_follows_statements_not_comments_or_docstrings() -> None
     assert code_digest([("m.py", source.replace("X = 1\n", "X = 1\n'''attribute doc'''\n"))]) == base
     assert code_digest([("m.py", source.replace("X = 1", "X = 2"))]) != base
     assert code_digest([("n.py", source)]) != base
+    import numpy
+    import sklearn
+
+    libraries = build_libraries()
+    assert libraries["numpy"] == numpy.__version__ and libraries["scikit-learn"] == sklearn.__version__
     names = {path.name for path in build_code_files()}
     assert {"features.py", "windows.py", "targets.py", "masking.py", "constants.py"} <= names
     assert len(build_code_digest()) == 16
 
 
+@pytest.mark.parametrize(
+    ("name", "older_value"),
+    [
+        ("build_code_digest", lambda: "0" * 16),
+        ("build_libraries", lambda: {**build_libraries(), "scikit-learn": "1.5.0"}),
+    ],
+    ids=["code", "library"],
+)
 def test_a_dataset_cached_by_other_building_code_is_rebuilt_not_served(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, older_value: Callable[[], object]
 ) -> None:
     """The version stays 0.1.0 between commits: a dataset cached by code without today's checks (a
-    rounding-only train spread scaled to 4.6e13) was served by code that refuses it."""
+    rounding-only train spread scaled to 4.6e13) was served by code that refuses it. Another library
+    version (a scikit-learn that orients the PCA otherwise) likewise builds its own."""
     from seqsweep.data import cache
 
     url = _load(tmp_path, "v1", _tables())
     with monkeypatch.context() as older:
-        older.setattr(cache, "build_code_digest", lambda: "0" * 16)
+        older.setattr(cache, name, older_value)
         first = build_dataset(SPEC, db_url=url, cache_dir=tmp_path / "datasets", in_process=True)
     before = build_module.build_count()
     second = build_dataset(SPEC, db_url=url, cache_dir=tmp_path / "datasets", in_process=True)

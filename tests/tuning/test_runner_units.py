@@ -147,12 +147,13 @@ def test_the_study_storage_password_is_never_stored_or_sent(monkeypatch: pytest.
     assert "study-pw" not in str(info.value)
 
 
-def test_resume_after_other_dataset_building_code_says_so(tmp_path: Path) -> None:
-    """The same release with other dataset-building code keys its datasets anew: the error names the code."""
+def test_resume_after_other_dataset_building_code_or_libraries_says_so(tmp_path: Path) -> None:
+    """The same release with other dataset-building code, or another version of a library that computes
+    the values, keys its datasets anew: the error names the code, or the library and both versions."""
     from types import SimpleNamespace
 
     from seqsweep import __version__
-    from seqsweep.data.code_digest import build_code_digest
+    from seqsweep.data.code_digest import build_code_digest, build_libraries
     from seqsweep.errors import DataError
     from seqsweep.tuning.runner import DATASET_FILE, _check_same_dataset, record_dataset_key
 
@@ -162,6 +163,19 @@ def test_resume_after_other_dataset_building_code_says_so(tmp_path: Path) -> Non
         json.dumps({"key": "a" * 20, "seqsweep": __version__, "data_code": "f" * 16})
     )
     with pytest.raises(DataError, match=rf"data code f{{16}}, this seqsweep's is {build_code_digest()}"):
+        _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
+    # the same code with another version of a library that computes the values names the library
+    record_dataset_key(tmp_path, SimpleNamespace(cache_key="a" * 20))
+    payload = json.loads((tmp_path / DATASET_FILE).read_text())
+    assert payload["libraries"] == build_libraries()
+    payload["libraries"]["pandas"] = "2.2.0"
+    (tmp_path / DATASET_FILE).write_text(json.dumps(payload))
+    installed = build_libraries()["pandas"]
+    with pytest.raises(
+        DataError,
+        match=rf"built with pandas 2\.2\.0 and this environment has pandas {re.escape(installed)}.*"
+        r"install pandas==2\.2\.0, or start a new experiment",
+    ):
         _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
 
 

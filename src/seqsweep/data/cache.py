@@ -1,9 +1,11 @@
 """The built-dataset cache: one folder of .npy files plus a JSON manifest per cache key.
 
-Key = hash of (spec content hash, source fingerprint, embedding model files, seqsweep's version and the
-digest of its dataset-building code, `code_digest`), so the same spec on the same rows is read back
+Key = hash of (spec content hash, source fingerprint, embedding model files, seqsweep's version, the
+digest of its dataset-building code and the versions of the libraries that compute the values,
+`code_digest`), so the same spec on the same rows is read back
 instead of rebuilt, from whatever process asks (a second `data build`, a resumed sweep), and other code
-(another release, or a commit that featurises otherwise under the same version) builds its own.
+(another release, a commit that featurises otherwise under the same version, or another scikit-learn,
+pandas, torch ...) builds its own.
 The fingerprint is `rows_digest` of every symbol's rows as the build read them (after `ingest`
 parsing: dates as int64 ns, values as float64) plus the value column names: any value that changes,
 or a column type change that changes a value read, changes the key; SQLite, MariaDB and PostgreSQL
@@ -33,7 +35,7 @@ from seqsweep import __version__
 from seqsweep._fs import atomic_dir, naming_path
 from seqsweep.constants import SPLITS
 from seqsweep.data.bundle import DatasetBundle, FoldData, Preprocessing, SplitWindows
-from seqsweep.data.code_digest import build_code_digest
+from seqsweep.data.code_digest import build_code_digest, build_libraries
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.tables import DATE
 from seqsweep.data.targets import TargetLevels, WindowTargets
@@ -76,8 +78,9 @@ def fingerprint(value_columns: tuple[str, ...], digests: dict[str, int | None]) 
 
 def cache_key(spec: DatasetSpec, fingerprint: dict[str, Any]) -> str:
     """20 hex digits naming the dataset of `spec` built on the rows `fingerprint` describes, by this release
-    of seqsweep (`__version__`) and this dataset-building code (`code_digest.build_code_digest`): other
-    code may featurise otherwise, so it keys its own datasets."""
+    of seqsweep (`__version__`), this dataset-building code (`code_digest.build_code_digest`) and these
+    library versions (`code_digest.build_libraries`): other code may featurise otherwise, so it keys its
+    own datasets."""
     blob = json.dumps(
         {
             "spec": spec.content_hash(),
@@ -85,6 +88,7 @@ def cache_key(spec: DatasetSpec, fingerprint: dict[str, Any]) -> str:
             "format": FORMAT_VERSION,
             "seqsweep": __version__,
             "code": build_code_digest(),
+            "libraries": build_libraries(),
         },
         sort_keys=True,
         default=str,
@@ -138,6 +142,7 @@ def save(
             "boundaries": list(bundle.boundaries),
             **bundle.preprocessing.to_metadata(),
             "sha256": sums,
+            "libraries": build_libraries(),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     log.info("cached the dataset at %s", final)

@@ -8,6 +8,10 @@ itself: every module of `seqsweep.data` plus the top-level modules it builds wit
 Each module counts by its syntax tree without its bare strings (docstrings, `ast.dump`), so comments, docstrings
 and formatting do not change a key; any statement, constant or name does. Python's minor version may
 dump a tree differently, so another Python also keys its own datasets.
+
+The libraries that compute a dataset's values count too (`build_libraries`): another scikit-learn may
+orient the embeddings' PCA otherwise, another pandas grid or resample otherwise, another torch or
+transformers round the sentence embeddings otherwise; the same key must never name two datasets.
 """
 
 from __future__ import annotations
@@ -16,12 +20,54 @@ import ast
 import functools
 import hashlib
 from collections.abc import Iterable
+from importlib import metadata
 from pathlib import Path
 from typing import Final
 
 BUILD_MODULES: Final = ("constants.py", "masking.py")
 """Top-level modules of the `seqsweep` package that the dataset build's values depend on, beside the
 whole `seqsweep.data` package."""
+
+BUILD_LIBRARIES: Final = (
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "sentence-transformers",
+    "tokenizers",
+    "torch",
+    "transformers",
+)
+"""Distributions whose code computes a dataset's values (arrays, grids and calendars, PCA, the sentence
+embeddings). The drivers are not among them: the rows' digest (`cache.rows_digest`) already covers the
+values they read."""
+NOT_INSTALLED: Final = "not installed"
+
+
+@functools.lru_cache(maxsize=1)
+def build_libraries() -> dict[str, str]:
+    """Installed version of each `BUILD_LIBRARIES` distribution (`NOT_INSTALLED` for one that is not),
+    read from the installation's metadata without importing it (about 1 ms each), once per process."""
+    versions = {}
+    for name in BUILD_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = NOT_INSTALLED
+    return versions
+
+
+def library_change(recorded: object) -> tuple[str, str, str] | None:
+    """The first library of `build_libraries` whose version differs from `recorded` (a {name: version}
+    mapping written when a dataset was built) as (name, recorded version, installed version); None when
+    they agree or nothing usable was recorded."""
+    if not isinstance(recorded, dict):
+        return None
+    installed = build_libraries()
+    for name in BUILD_LIBRARIES:
+        was = recorded.get(name)
+        if isinstance(was, str) and was != installed[name]:
+            return name, was, installed[name]
+    return None
 
 
 def build_code_files() -> list[Path]:

@@ -476,26 +476,33 @@ def recorded_dataset_key(experiment_dir: str | Path) -> str | None:
 
 
 def record_dataset_key(experiment_dir: Path, bundle: Any) -> None:
-    """Write the dataset's cache key, the seqsweep release and the digest of the dataset-building code
-    that built it (`code_digest.build_code_digest`) beside the experiment (atomically); nothing when
-    there is no bundle."""
+    """Write the dataset's cache key, the seqsweep release, the digest of the dataset-building code
+    that built it (`code_digest.build_code_digest`) and the versions of the libraries that computed its
+    values (`code_digest.build_libraries`) beside the experiment (atomically); nothing when there is
+    no bundle."""
     from seqsweep import __version__
-    from seqsweep.data.code_digest import build_code_digest
+    from seqsweep.data.code_digest import build_code_digest, build_libraries
 
     key = getattr(bundle, "cache_key", None)
     if key is None:
         return
     atomic_write_json(
-        experiment_dir / DATASET_FILE, {"key": key, "seqsweep": __version__, "data_code": build_code_digest()}
+        experiment_dir / DATASET_FILE,
+        {
+            "key": key,
+            "seqsweep": __version__,
+            "data_code": build_code_digest(),
+            "libraries": build_libraries(),
+        },
     )
 
 
 def dataset_change(experiment_dir: str | Path) -> str:
     """Why the dataset built now has another key than the recorded one, for an error line: another
-    seqsweep release or other dataset-building code (its datasets are keyed anew, `cache.cache_key`), or
-    other rows in the database."""
+    seqsweep release, other dataset-building code or another version of a library that computes the
+    values (each keys its datasets anew, `cache.cache_key`), or other rows in the database."""
     from seqsweep import __version__
-    from seqsweep.data.code_digest import build_code_digest
+    from seqsweep.data.code_digest import build_code_digest, library_change
 
     try:
         payload = json.loads((Path(experiment_dir) / DATASET_FILE).read_text())
@@ -512,6 +519,13 @@ def dataset_change(experiment_dir: str | Path) -> str:
         return (
             f"its dataset was built by other dataset-building code (data code {code}, this seqsweep's is "
             f"{build_code_digest()}), which may featurise otherwise: use the seqsweep that made the experiment"
+        )
+    changed = library_change(payload.get("libraries") if isinstance(payload, dict) else None)
+    if changed is not None:
+        name, was, now = changed
+        return (
+            f"its dataset was built with {name} {was} and this environment has {name} {now}, which may "
+            f"compute its values otherwise: install {name}=={was}"
         )
     if built_by is None or code is None:  # recorded before the release or the code was: any may have changed
         return (
