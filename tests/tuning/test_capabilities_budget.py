@@ -152,7 +152,7 @@ def test_resume_with_only_a_larger_time_budget_runs_the_remaining_trials(
     (first,) = _rows(experiment)
     assert cli.main(["resume", str(experiment), "--num-samples", "3", "--time-budget-s", "0.001"]) == 0
     out = capsys.readouterr().out
-    assert "time budget of 0.001 s spent; the sweep ended there" in out and "1 trials" in out, out
+    assert "time budget of 0.001 s spent; the sweep ended there" in out and "1 trial," in out, out
     assert list(_rows(experiment)) == [first]
 
     # Only a larger time budget: the remaining trials run, numbered on, all in the study.

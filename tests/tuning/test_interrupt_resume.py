@@ -183,7 +183,7 @@ def test_sigterm_to_the_whole_group_exits_143_at_once_and_resume_finishes(
     resumed = start("resume", str(experiment))
     output = finish(resumed, timeout_s=400)
     assert resumed.returncode == 0, output[-3000:]
-    assert "1 trials, 0 errored" in output
+    assert "1 trial, 0 errored" in output
 
 
 def test_sigint_during_a_reseed_says_so_and_writes_no_report(

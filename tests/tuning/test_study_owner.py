@@ -202,7 +202,7 @@ def test_a_refused_warm_start_leaves_nothing_another_sweep_of_its_name_adopts(
     )
     _finished_trial(url, "adopted", 4, 0.9)
     maximising = load_sweep(write_sweep(name="adopted", search={"metric": "val_macro_f1", "mode": "max"}))
-    with pytest.raises(ConfigError, match="holds 1 trials made for mode min, and this sweep's mode is max"):
+    with pytest.raises(ConfigError, match="holds 1 trial made for mode min, and this sweep's mode is max"):
         claim_study(url, maximising, experiment_id, experiment)
 
 

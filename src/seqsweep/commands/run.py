@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqsweep._fs import writable_folder
+from seqsweep._text import counted
 from seqsweep.data.spec import MAX_ROWS_PER_SYMBOL
 from seqsweep.errors import DateCutError
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
@@ -144,7 +145,8 @@ def validate_command(args: argparse.Namespace) -> int:
 
         earlier_experiment_dir(spec.file.warm_start)
     print(
-        f"{spec.name}: sweep file valid ({len(spec.searched)} searched parameters, {spec.num_samples} trials)"
+        f"{spec.name}: sweep file valid ({counted(len(spec.searched), 'searched parameter')}, "
+        f"{counted(spec.num_samples, 'trial')})"
     )
     if args.no_data:
         return 0
@@ -170,7 +172,7 @@ def validate_command(args: argparse.Namespace) -> int:
         print(f"{spec.name}: the dates are text SQL cannot cut by time, so the dry build reads every row")
         bundle = build_dataset(ds, cache_dir=cache_dir, use_cache=cache_dir is not None, in_process=True)
     counts = ", ".join(f"{name} {len(w)}" for name, w in bundle.splits.items())
-    print(f"{spec.name}: dataset dry build ok ({len(bundle.symbols)} symbols, windows: {counts})")
+    print(f"{spec.name}: dataset dry build ok ({counted(len(bundle.symbols), 'symbol')}, windows: {counts})")
     return 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from seqsweep._fs import naming_path, removed_if_left_empty, writable_folder
+from seqsweep._text import counted
 from seqsweep.errors import ConfigError
 from seqsweep.layout import REPORT_DIR, is_tune_experiment
 from seqsweep.results.evaluate import Evaluations, evaluate_winners, load_dataset
@@ -62,7 +63,7 @@ class ResultsOutcome:
             counts[trial.status] = counts.get(trial.status, 0) + 1
         status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         lines = [
-            f"experiment {e.name}: {len(e.trials)} trials ({status}); model {e.family}",
+            f"experiment {e.name}: {counted(len(e.trials), 'trial')} ({status}); model {e.family}",
             *([e.interrupted] if e.interrupted else []),
             SELECTION_NOTE.format(metric=e.metric, mode=e.mode),
         ]

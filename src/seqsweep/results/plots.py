@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from seqsweep._text import counted
 from seqsweep.constants import CLASS_NAMES, TRAIN_LOSS, VAL_LOSS
 from seqsweep.results.experiment import Experiment, TrialSummary
 
@@ -232,7 +233,7 @@ def plot_f1_vs_param(
     ax.set_ylabel("validation macro-F1 (best epoch)")
     excluded = len(experiment.excluded)
     note = f"; {excluded} errored/NaN/pending/lost not shown" if excluded else ""
-    ax.set_title(f"val macro-F1 vs {name} ({len(points)} trials{note})", fontsize=10)
+    ax.set_title(f"val macro-F1 vs {name} ({counted(len(points), 'trial')}{note})", fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     kind = "strip" if categorical else "scatter"

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from seqsweep._text import counted
 from seqsweep.results.evaluate import SplitEvaluation
 from seqsweep.results.experiment import Experiment
 from seqsweep.results.leaderboard import SELECTION_NOTE, format_cell
@@ -73,7 +74,7 @@ def render_report(
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Sweep <code>{_e(experiment.name)}</code></h1>",
         f'<p class="meta">{_e(str(experiment.path))} · model <b>{_e(experiment.family)}</b> · '
-        f"{len(experiment.trials)} trials ({_e(summary)}) · generated {generated}</p>",
+        f"{counted(len(experiment.trials), 'trial')} ({_e(summary)}) · generated {generated}</p>",
         *([f'<p class="note">{_e(experiment.interrupted)}</p>'] if experiment.interrupted else []),
         f'<p class="note">{_e(SELECTION_NOTE.format(metric=experiment.metric, mode=experiment.mode))}</p>',
     ]

@@ -33,6 +33,7 @@ from typing import IO, Any
 from ray import tune
 
 from seqsweep._fs import atomic_write_json
+from seqsweep._text import counted
 from seqsweep.cluster.session import (
     check_address,
     cluster_gpus,
@@ -157,7 +158,7 @@ class SweepOutcome:
         ended = f"{self.ended_by}\n" if self.ended_by else ""
         errors = "".join(f"{line}\n" for line in self.trial_errors)
         return (
-            f"{errors}{ended}{self.num_trials} trials, {self.num_errored} errored; best {self.metric} {best}\n"
+            f"{errors}{ended}{counted(self.num_trials, 'trial')}, {self.num_errored} errored; best {self.metric} {best}\n"
             f"experiment: {self.experiment_dir}"
         )
 

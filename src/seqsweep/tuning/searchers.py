@@ -32,6 +32,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from seqsweep._text import counted
 from seqsweep.constants import DEFAULT_METRIC, FINAL_EPOCH, STUDY_URL_ENV
 from seqsweep.db_url import check_unescaped_at, fill_from_same_storage, mask, scrub
 from seqsweep.errors import ConfigError
@@ -442,7 +443,7 @@ def check_study_owner(
 
 def _clash(where: str, attrs: dict[str, Any], n_trials: int, resuming: bool) -> str:
     if attrs.get(OWNER_ATTR) is None:
-        whose = f"holds {n_trials} trials of another sweep (a study no experiment owns)"
+        whose = f"holds {counted(n_trials, 'trial')} of another sweep (a study no experiment owns)"
     else:
         whose = f"belongs to the experiment {attrs.get(OWNER_DIR_ATTR) or '(unknown directory)'}"
     fix = (
@@ -510,7 +511,7 @@ def _remade(
     maximised a metric the sweep minimises. One with trials is refused (ConfigError)."""
     if study.trials:
         raise ConfigError(
-            f"study {study.study_name!r} in {_masked(url)} holds {len(study.trials)} trials made for mode "
+            f"study {study.study_name!r} in {_masked(url)} holds {counted(len(study.trials), 'trial')} made for mode "
             f"{_direction_mode(study.direction)}, and this sweep's mode is {_direction_mode(direction)}: "
             f"give this sweep another `name`; nothing was written"
         )
