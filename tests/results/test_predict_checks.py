@@ -393,6 +393,29 @@ def test_a_relative_dataset_csv_is_recorded_absolute(tmp_path: Path, monkeypatch
         assert resolved.file.dataset.db is None
 
 
+def test_rows_off_the_bundles_grid_are_refused_naming_its_spacing_not_the_sweep_key(
+    bundle: ModelBundle, url: str, tmp_path: Path
+) -> None:
+    """An extra row at 22:30 among hourly rows was refused with "set dataset.frequency to the data's
+    spacing": a sweep-file key that cannot change a trained model's grid."""
+    edited = _edited(
+        url,
+        tmp_path,
+        "INSERT INTO crypto_price (date, crypto_symbol, open, high, low, close, volume) "
+        "SELECT '2024-01-10 22:30:00.000000', crypto_symbol, open, high, low, close, volume FROM crypto_price "
+        "WHERE crypto_symbol = 'AAAUSDT' AND date LIKE '2024-01-10 22:00%'",
+    )
+    with pytest.raises(DataError) as info:
+        predict_from_db(bundle, edited, ["AAAUSDT"])
+    message = str(info.value)
+    assert message.startswith("predict: AAAUSDT has two rows in the 1h step at 2024-01-10 22:00:00"), message
+    assert message.endswith(
+        "remove the extra rows; the bundle's model was trained on rows 1h apart: give it rows at that "
+        "spacing, or export a model trained at theirs"
+    ), message
+    assert "dataset.frequency" not in message
+
+
 def test_an_unknown_symbol_is_named_as_the_flag_that_asked_for_it(bundle: ModelBundle, url: str) -> None:
     """`predict --symbols ZRXUSDT` said "dataset.symbols: unknown symbol", a sweep-file key the user never
     wrote."""

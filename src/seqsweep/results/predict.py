@@ -23,10 +23,13 @@ rows come from `dataset.csv` reads that file; `--db` is refused there.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -282,6 +285,27 @@ BOUNDS_KEY = "dataset.start/end:"
 """How the source checks name a date bound in a message; predict's only bound is `--at` (`_read_spec`)."""
 
 
+_FREQUENCY_ADVICE: Final = re.compile(r"(?:;| or) set dataset\.frequency\b.*$")
+
+
+@contextlib.contextmanager
+def _on_the_bundles_grid(frequency: str | None) -> Iterator[None]:
+    """Words a grid error (`features.to_grid`) for whoever predicts: the grid is the bundle's, fixed when
+    the model was trained, so the way out is rows at its spacing (or another model), not the sweep
+    file's `dataset.frequency` the message advises. Other errors pass as they are."""
+    try:
+        yield
+    except (ConfigError, DataError) as exc:
+        text = str(exc)
+        if "dataset.frequency" not in text:
+            raise
+        text = _FREQUENCY_ADVICE.sub("", text.removeprefix("dataset.frequency: "))
+        raise type(exc)(
+            f"predict: {text}; the bundle's model was trained on rows {frequency} apart: give it rows at "
+            "that spacing, or export a model trained at theirs"
+        ) from None
+
+
 def predict_from_db(
     bundle: ModelBundle,
     db_url: str | None,
@@ -319,14 +343,15 @@ def predict_from_db(
     for symbol in plan.symbols:
         rows = load_symbol_rows(plan, symbol)
         preprocessing, seen, note = bundle.preprocessing, symbol in bundle.preprocessing.scale_mean, ""
-        if not seen:
-            preprocessing, history = _with_own_scaler(bundle, symbol, url, at_time)
-            note = (
-                f"{symbol} was not in the training data: embedded with the bundle's sentence model "
-                f"({preprocessing.extra.get('embedding_model', 'all-MiniLM-L6-v2')}) and its PCA, and scaled "
-                f"with the mean and std of its own {history} rows up to the prediction time"
-            )
-        grid = grid_rows(rows, symbol, preprocessing)  # read once: featurized, and its units checked
+        with _on_the_bundles_grid(preprocessing.extra.get("frequency")):
+            if not seen:
+                preprocessing, history = _with_own_scaler(bundle, symbol, url, at_time)
+                note = (
+                    f"{symbol} was not in the training data: embedded with the bundle's sentence model "
+                    f"({preprocessing.extra.get('embedding_model', 'all-MiniLM-L6-v2')}) and its PCA, and "
+                    f"scaled with the mean and std of its own {history} rows up to the prediction time"
+                )
+            grid = grid_rows(rows, symbol, preprocessing)  # read once: featurized, and its units checked
         times, features = featurize_grid(grid, symbol, preprocessing)
         if len(features) < bundle.lookback:
             raise DataError(
