@@ -228,9 +228,13 @@ def test_rows_without_a_date_in_any_joined_table_are_refused(
 
 @pytest.mark.parametrize("database", ["mariadb"], indirect=True)
 @pytest.mark.parametrize("undated", ["crypto_price", "US_Bond_Yield"])
-def test_mariadb_zero_dates_in_a_joined_table_are_refused_like_null_ones(database: str, undated: str) -> None:
-    """MariaDB's default sql_mode stores `0000-00-00 00:00:00`: such rows of the notebook join's prices or
-    of the yield matched nothing and left the join without a word, where NULL dates were refused."""
+@pytest.mark.parametrize("zero", ["0000-00-00 00:00:00", "2024-01-00 05:00:00", "2024-00-03 05:00:00"])
+def test_mariadb_zero_dates_in_a_joined_table_are_refused_like_null_ones(
+    database: str, undated: str, zero: str
+) -> None:
+    """MariaDB's default sql_mode stores `0000-00-00 00:00:00`, and a zero day or month (`2024-01-00`): such
+    rows of the notebook join's prices or of the yield matched nothing and left the join without a word,
+    where NULL dates were refused (a zero day or month still did so after the zero date was refused)."""
     engine = sa.create_engine(database)
     hours = price_frame("AAAUSDT", 6, hours=60)["date"]
     tables = {
@@ -245,8 +249,8 @@ def test_mariadb_zero_dates_in_a_joined_table_are_refused_like_null_ones(databas
             frame.to_sql(name, conn, index=False)
         conn.execute(sa.text("SET SESSION sql_mode = ''"))
         conn.execute(
-            sa.text(f"UPDATE `{undated}` SET date = '0000-00-00 00:00:00' WHERE date = :at"),
-            {"at": hours[40].to_pydatetime()},
+            sa.text(f"UPDATE `{undated}` SET date = :zero WHERE date = :at"),
+            {"zero": zero, "at": hours[40].to_pydatetime()},
         )
     engine.dispose()
     spec = DatasetSpec(

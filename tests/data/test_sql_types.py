@@ -351,3 +351,83 @@ def test_a_json_column_is_read_as_its_text_on_every_database(database: str) -> N
     _write(database, sa.DateTime(), ("flag", sa.JSON(), [str(n) for n in numbers]))
     with pytest.raises(DataError, match=r"""column 'crypto_price.flag': '"0.05"' is not a number"""):
         _rows(database)
+
+
+def _write_dates_beyond_python(url: str, table: str, kind: str, beyond: str) -> None:
+    """`table` (`ohlcv`, or `US_Bond_Yield` beside `crypto_price` of AAAUSDT) of 48 hourly rows in a PostgreSQL
+    `kind` date column, the last one `beyond` instead (`infinity`, a year past 9999 or before Christ)."""
+    hours = "TIMESTAMP '2024-01-01' + i * INTERVAL '1 hour'"
+    stamp = f"CASE WHEN i = 47 THEN '{beyond}'::{kind} ELSE CAST({hours} AS {kind}) END"
+    rows = "FROM generate_series(0, 47) i"
+    if table == "ohlcv":
+        statements = [
+            f"CREATE TABLE ohlcv (date {kind}, {', '.join(f'{c} float8' for c in OHLCV)})",
+            f"INSERT INTO ohlcv SELECT {stamp}, {', '.join('1.0 + i' for _ in OHLCV)} {rows}",
+        ]
+    else:
+        statements = [
+            "CREATE TABLE crypto_price (date timestamp, crypto_symbol text, close float8)",
+            f"INSERT INTO crypto_price SELECT {hours}, 'AAAUSDT', i {rows}",
+            f'CREATE TABLE "US_Bond_Yield" (date {kind}, yield float8)',
+            f'INSERT INTO "US_Bond_Yield" SELECT {stamp}, 4e-6 {rows}',
+        ]
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(sa.text(statement))
+    engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("driver", ["postgresql+psycopg2", "postgresql+psycopg"])
+@pytest.mark.parametrize(
+    ("table", "kind", "beyond"),
+    [
+        ("ohlcv", "timestamp", "infinity"),
+        ("ohlcv", "timestamptz", "-infinity"),
+        ("ohlcv", "date", "infinity"),
+        ("ohlcv", "timestamp", "20000-01-01"),
+        ("ohlcv", "timestamptz", "0100-01-01 00:00:00+00 BC"),
+        ("ohlcv", "date", "0100-01-01 BC"),
+        ("US_Bond_Yield", "timestamp", "-infinity"),
+        ("US_Bond_Yield", "timestamp", "20000-01-01"),
+    ],
+)
+def test_a_postgresql_date_python_cannot_hold_is_refused_naming_the_column_on_every_driver(
+    database: str, driver: str, table: str, kind: str, beyond: str
+) -> None:
+    """PostgreSQL stores dates that Python's cannot hold, and the drivers raised in the middle of the fetch:
+    psycopg (v3, plain `postgresql://`'s driver) on `infinity` (`unexpected error: DataError: timestamp too
+    large (after year 10K): 'infinity'`, exit 3; in a join "reading the schema failed", no column named),
+    both on a year past 9999 or before Christ (psycopg2: `unexpected error: ValueError: year 20000 is out of
+    range`). psycopg2 handed `infinity` over as 9999-12-31, refused naming the column: now every one is."""
+    _write_dates_beyond_python(database, table, kind, beyond)
+    url = database.replace("postgresql+psycopg2", driver, 1)
+    join = "ohlcv" if table == "ohlcv" else "prices"
+    symbol = "ETHUSDT" if table == "ohlcv" else "AAAUSDT"
+    with pytest.raises(DataError, match=r"column '(US_Bond_Yield\.)?date': .*dates must lie between 1677"):
+        load_symbol_rows(plan_source(DatasetSpec(join=join, symbols=(symbol,)), url), symbol)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_value_the_driver_cannot_load_is_one_line_naming_the_read(database: str) -> None:
+    """The rows are fetched from the DBAPI cursor itself (`_fetch_tuples`), past SQLAlchemy's wrapping of
+    driver errors: psycopg's refusal of an interval longer than Python's timedelta (`can't parse interval`)
+    ended as `unexpected error: DataError` (exit 3) instead of the database's one line."""
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(f"CREATE TABLE ohlcv (date timestamp, {', '.join(f'{c} float8' for c in OHLCV)})")
+        )
+        conn.execute(sa.text("ALTER TABLE ohlcv ALTER COLUMN volume TYPE interval USING NULL"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO ohlcv SELECT TIMESTAMP '2024-01-01' + i * INTERVAL '1 hour', 1, 1, 1, 1, "
+                "CASE WHEN i = 5 THEN INTERVAL '100000000 years' ELSE INTERVAL '1 hour' END "
+                "FROM generate_series(0, 47) i"
+            )
+        )
+    engine.dispose()
+    url = database.replace("postgresql+psycopg2", "postgresql+psycopg", 1)
+    with pytest.raises(DataError, match=r"reading the rows of ETHUSDT failed: can't parse interval"):
+        load_symbol_rows(plan_source(DatasetSpec(join="ohlcv", symbols=("ETHUSDT",)), url), "ETHUSDT")
