@@ -39,9 +39,24 @@ class UnknownModelError(ConfigError):
 class NoValidTrialsError(SeqsweepError):
     """An experiment has no trial that finished with a finite validation score."""
 
+    def __init__(self, message: str, unranked: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.unranked = unranked
+        """One line per trial that cannot be ranked: its id, status and error (`results` prints them, so
+        an experiment whose every trial errored still says why each one did)."""
+
 
 class TrialError(SeqsweepError):
     """A single trial cannot go on (a NaN loss, say). It fails that trial, never the sweep."""
+
+
+def message_of(error: BaseException) -> str:
+    """`str(error)`; when the exception's own `__str__` raises (a user's exception class), a text saying so,
+    where the error of that `__str__` was shown instead of the user's exception (or ended the command)."""
+    try:
+        return str(error)
+    except Exception as inner:
+        return f"<its str() raised {type(inner).__name__}>"
 
 
 def root_cause(exc: BaseException) -> BaseException:
@@ -78,7 +93,7 @@ _ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 def _carries_traceback(error: BaseException) -> bool:
     """Whether `error`'s text is a whole traceback: Ray's wrappers (`ray::task() (pid=...)` then frames)
     and an exception carried as text (`Traceback (most recent call last):` ... `Type: message`)."""
-    head = _ANSI_COLOUR.sub("", str(error)).lstrip()  # Ray colours its `ray::task()` header
+    head = _ANSI_COLOUR.sub("", message_of(error)).lstrip()  # Ray colours its `ray::task()` header
     return type(error).__module__.startswith("ray.") or head.startswith(
         ("Traceback (most recent call", "ray::")
     )
@@ -97,9 +112,9 @@ def error_line(error: BaseException) -> str:
     from seqsweep.db_url import scrub
 
     root = root_cause(error)
-    raw = " ".join(str(root).split())
-    if _carries_traceback(root) and exception_text(str(root)) != raw:
-        line = exception_text(str(root))  # the traceback's last exception, which names its own type
+    raw = " ".join(message_of(root).split())
+    if _carries_traceback(root) and exception_text(message_of(root)) != raw:
+        line = exception_text(message_of(root))  # the traceback's last exception, which names its own type
     else:  # the exception itself, whatever its message quotes ('File "layers.py", line 12' of a trace)
         line = f"{type(root).__name__}: {raw}" if raw else type(root).__name__
     line = scrub(line)

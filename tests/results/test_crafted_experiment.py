@@ -132,9 +132,18 @@ def test_no_valid_trial_says_so_in_one_line_with_exit_2(
     with pytest.raises(NoValidTrialsError):
         read_experiment(experiment).ranked()
     assert cli.main(["results", str(experiment), "--no-test"]) == 2
-    err = capsys.readouterr().err.strip()
+    captured = capsys.readouterr()
+    err = captured.err.strip()
     assert len(err.splitlines()) == 1, err
     assert "no valid trial" in err and "errored" in err and "nan" in err
+    # and which trial failed how: the leaderboard's "not ranked" rows, which a user lost with the table
+    listed = captured.out.splitlines()
+    assert listed[0] == "no trial can be ranked:", captured.out
+    trials = read_experiment(experiment).trials
+    assert len(listed) == 1 + len(trials)
+    errored = [line for line in listed if " errored: " in line]
+    assert errored and all("cell_size 13 is refused" in line for line in errored), listed
+    assert all(line.endswith("error.txt)") for line in errored), listed
 
 
 def test_results_files_agree_with_the_ranking(outcome, crafted_experiment: Path) -> None:

@@ -83,3 +83,28 @@ def test_reseed_trains_top_k_times_n_once_then_reuses(
     assert "every rerun reused from earlier" in text and "seed spread" in text
     assert len(_reruns(one_epoch_sweep)) == 4
     assert len(list((one_epoch_sweep / RESEED_DIR).iterdir())) == 1
+
+
+def test_a_failed_rerun_is_named_with_its_error(
+    one_epoch_sweep: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun that errored was a count in the table (`failed 1`), with no word of why."""
+    import dataclasses
+
+    from seqsweep.results.experiment import ERRORED
+    from seqsweep.results.sections import report_sections
+
+    experiment = read_experiment(one_epoch_sweep)
+    [winner] = experiment.top(1)
+    failed = dataclasses.replace(winner, status=ERRORED, error="ValueError: rerun broke", path="/runs/r0")
+    monkeypatch.setattr(reseed_module, "_finished_reruns", lambda folder: {(winner.trial_id, 0): failed})
+    outcome = reseed_module.reseed_winners(experiment, [winner], 1)
+    [row] = outcome.rows
+    line = f"rerun 0 of {winner.trial_id} errored: ValueError: rerun broke (traceback: /runs/r0/error.txt)"
+    assert row.failed == 1 and row.failures == (line,)
+    assert outcome.to_dict()["ranking"][0]["failures"] == [line]
+    from seqsweep.results.evaluate import Evaluations
+
+    evaluations = Evaluations(valid=None, test=None)
+    [section] = [s for s in report_sections(experiment, 1, evaluations, outcome) if s.key == "reseed"]
+    assert line in section.text()

@@ -184,3 +184,49 @@ def test_a_function_that_never_reports_fails_its_trial_unless_resumed(
     resumed = InMemoryReporter(trial_id="t1", root=tmp_path, restore_from=tmp_path / "last")
     train_function("tiny_user_models:never_reports", {"epochs": 2}, synthetic_bundle, resumed)
     assert resumed.reports == []
+
+
+def test_a_predict_hook_that_raises_is_one_line_naming_the_hook(tmp_path: Path) -> None:
+    """A `predict` hook raising (a bug in the user's module) made `results` and `predict` exit 3 with
+    "unexpected error", as if seqsweep had failed, and one calling sys.exit(0) made them exit 0 silently;
+    the line now names the hook and the checkpoint."""
+    import numpy as np
+
+    from seqsweep.trainables.function import HookModel
+
+    def hook(checkpoint: Path, windows: np.ndarray) -> np.ndarray:
+        raise KeyError("weights.pkl, from postgresql://bob:H00ksecret@pg/x")
+
+    model = HookModel(hook, tmp_path, "mypkg.fit:train")
+    with pytest.raises(ConfigError) as caught:
+        model.predict_proba(np.zeros((2, 3, 4), dtype=np.float32))
+    message = str(caught.value)
+    assert message.startswith(f"mypkg.fit:predict on the checkpoint {tmp_path}: raised KeyError: ")
+    assert "H00ksecret" not in message and message.endswith("fix the hook")
+
+    def exits(checkpoint: Path, windows: np.ndarray) -> np.ndarray:
+        raise SystemExit(0)  # ended `results` and `predict` with exit 0 and no output
+
+    with pytest.raises(
+        ConfigError, match=r"mypkg.fit:predict on the checkpoint .*: called sys.exit\(0\); fix"
+    ):
+        HookModel(exits, tmp_path, "mypkg.fit:train").predict_proba(np.zeros((2, 3, 4), dtype=np.float32))
+
+
+def test_a_module_that_cannot_be_imported_is_named_where_its_hook_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SyntaxError in the function's module read as "has no predict hook": `results` ranked on validation
+    only and `predict` refused a bundle, neither saying that the module itself was broken."""
+    import numpy as np
+
+    from seqsweep.trainables.function import HookModel, predict_hook
+
+    (tmp_path / "broken_fit.py").write_text("def predict(checkpoint_dir, windows)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert predict_hook("broken_fit:train") is None
+    with pytest.raises(
+        ConfigError,
+        match=r"has no broken_fit:predict hook \(importing its module failed: SyntaxError: .*\), so",
+    ):
+        HookModel(None, tmp_path, "broken_fit:train").predict_proba(np.zeros((1, 2, 3), dtype=np.float32))

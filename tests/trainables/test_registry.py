@@ -37,6 +37,10 @@ def test_unknown_name_lists_the_valid_ones() -> None:
         ("tiny_user_models:missing", "module 'tiny_user_models' has no function 'missing'"),
         (":build", "write a user model as 'package.module:function'"),
         ("tiny_user_models:", "write a user model as 'package.module:function'"),
+        (  # the line was the `__str__`'s own error, "x", naming neither the module nor the exception
+            "unprintable_import:build",
+            "cannot import module 'unprintable_import' (Unprintable: <its str() raised ValueError>)",
+        ),
     ],
 )
 def test_user_model_import_errors_are_one_line(spec: str, fragment: str) -> None:

@@ -91,3 +91,46 @@ def test_an_error_line_hides_passwords_and_is_cut_to_a_bounded_length() -> None:
     assert "Fwd5ecret" not in line and "postgresql://bob:***@pg/x" in line
     long = error_line(ValueError("x" * 200_000))
     assert len(long) == ERROR_LINE_LENGTH and long.startswith("ValueError: xxx") and long.endswith("…")
+
+
+@pytest.mark.slow
+def test_a_trial_error_keeps_its_own_exception_and_hides_passwords_in_error_files(
+    ray_cluster: object, sample_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A trial's KeyboardInterrupt reached the sweep as Ray's `TaskCancelledError: Task: TaskID(...) was
+    cancelled`; an exception whose `__str__` raised as that `RuntimeError`; and an exception quoting a
+    database URL, or whose cause did, kept its password in the trial's error.txt and error.pkl (the printed
+    line hid it)."""
+    from raising_function import PASSWORD
+
+    path = no_retry_sweep_file(
+        tmp_path,
+        "raising",
+        sample_db_url,
+        {"trainable": "raising_function:train"},
+        {"kind": {"type": "choice", "values": ["password", "chained", "interrupt", "unprintable"]}},
+        {"algorithm": "grid", "num_samples": 4, "max_concurrent": 2},
+    )
+    assert cli.main(["run", str(path)]) == 1
+    captured = capsys.readouterr()
+    lines = sorted(line for line in captured.out.splitlines() if " errored: " in line)
+    assert len(lines) == 4, captured.out
+    assert any("RuntimeError: side table unavailable" in line for line in lines), lines
+    assert any("KeyboardInterrupt during training" in line for line in lines), lines
+    assert any("raising_function.Unprintable: <its str() raised RuntimeError>" in line for line in lines)
+    assert any("postgresql://bob:***@pg.example/x refused the read" in line for line in lines), lines
+    assert not any("TaskCancelledError" in line for line in lines), lines
+    experiment = tmp_path / "runs" / "raising"
+    for file in experiment.rglob("*"):
+        if file.is_file():
+            assert PASSWORD.encode() not in file.read_bytes(), file
+    assert PASSWORD not in captured.out + captured.err
+
+
+def test_an_exception_that_cannot_be_printed_still_gives_its_type() -> None:
+    """`error_line` raised the `__str__`'s own error (a user's exception class quoted by a trial or a task)."""
+    from raising_function import Unprintable
+
+    from seqsweep.errors import error_line
+
+    assert error_line(Unprintable()) == "Unprintable: <its str() raised RuntimeError>"

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from seqsweep.errors import ConfigError
+from seqsweep.errors import ConfigError, NoValidTrialsError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -94,6 +94,10 @@ def results_command(args: argparse.Namespace) -> int:
     except ReseedInterrupted as exc:
         print(exc.describe(), file=sys.stderr)
         return exc.exit_code
+    except NoValidTrialsError as exc:  # every trial errored (say): each one's error, then the one line
+        if exc.unranked and not args.json:
+            print("no trial can be ranked:", *exc.unranked, sep="\n")
+        raise
     if args.json:
         from seqsweep.results.leaderboard import json_safe
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from seqsweep.baselines import DESCRIPTIONS as BASELINE_DESCRIPTIONS
 from seqsweep.baselines import baseline_predictions, persistence_moves
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE, N_CLASSES
 from seqsweep.data.bundle import DatasetBundle
-from seqsweep.errors import ConfigError, DataError
+from seqsweep.errors import ConfigError, DataError, SeqsweepError
 from seqsweep.results import bootstrap
 from seqsweep.results.experiment import Experiment, TrialSummary
 
@@ -282,7 +283,7 @@ def function_test_unavailable(
     windows)` hook; a winner that reported no checkpoint cannot, the others still are (one such winner
     used to take every winner's test scores away). (None, `winners`) for every other sweep, and when the
     hook and the checkpoints are there. ConfigError when a winner's named checkpoint is gone from disk."""
-    from seqsweep.trainables.function import PREDICT_HOOK, predict_hook
+    from seqsweep.trainables.function import PREDICT_HOOK, hook_import_error, predict_hook
 
     function = experiment.sweep.file.trainable if experiment.sweep is not None else None
     if function is None:
@@ -291,7 +292,8 @@ def function_test_unavailable(
     if predict_hook(function) is None:
         return (
             f"test scores unavailable: the training function {function} has no `{PREDICT_HOOK}(checkpoint_dir, "
-            f"windows)` hook in {module} (importable here), so its winners are ranked on validation only"
+            f"windows)` hook in {module} (importable here){hook_import_error(function)}, so its winners are "
+            f"ranked on validation only"
         ), []
     deleted = next((t for t in winners if t.missing_checkpoint is not None), None)
     if deleted is not None:
@@ -391,24 +393,59 @@ def winner_outputs(
     if trial.checkpoint is None:
         raise ConfigError(_missing_checkpoint(trial))
     checkpoint = Path(trial.checkpoint)
-    framework, model = load_trial_checkpoint(trial.trial_id, checkpoint, cpus)
-    framework.require_predicts(model, checkpoint)
-    outputs = {}
-    for split in splits:
-        if isinstance(model, TrainableModel) and model.regression:
-            evaluation = model.evaluate(bundle.batches(split, WINDOW_CHUNK))
-            outputs[split] = WinnerOutput(metrics.predicted_classes(evaluation.probs), evaluation.moves)
-        else:
-            outputs[split] = WinnerOutput(metrics.predicted_classes(predict_split(model, bundle, split)))
+    with user_model_code(trial, rebuilt_from(checkpoint)):
+        framework, model = load_trial_checkpoint(trial.trial_id, checkpoint, cpus, family=trial.family)
+        framework.require_predicts(model, checkpoint)
+        outputs = {}
+        for split in splits:
+            if isinstance(model, TrainableModel) and model.regression:
+                evaluation = model.evaluate(bundle.batches(split, WINDOW_CHUNK))
+                outputs[split] = WinnerOutput(metrics.predicted_classes(evaluation.probs), evaluation.moves)
+            else:
+                outputs[split] = WinnerOutput(metrics.predicted_classes(predict_split(model, bundle, split)))
     return outputs
 
 
-def load_trial_checkpoint(trial_id: str, checkpoint: Path, cpus: int | None = None) -> tuple[Any, Any]:
+def rebuilt_from(checkpoint: Path) -> str:
+    """`user_model_code`'s `doing` while a model is rebuilt from `checkpoint` and predicts."""
+    return f"rebuilt from its checkpoint {checkpoint} to predict"
+
+
+@contextmanager
+def user_model_code(trial: TrialSummary, doing: str) -> Iterator[None]:
+    """An error of a user's own model (`model: package.module:function`) while it runs outside the trial
+    (`results`, `export`: rebuilt from a checkpoint to predict, or retrained by `export --refit`), `doing`
+    saying which, as one ConfigError line naming the trial, the model and the error; it ended the command
+    as an "unexpected error" (exit 3), or, a ValueError, as a checkpoint "damaged or changed after the
+    run". Built-in families' errors are left as they are."""
+    from seqsweep.trainables.function import user_code_failure
+    from seqsweep.trainables.registry import is_user_model
+
+    try:
+        yield
+    except SeqsweepError:
+        raise
+    except (Exception, SystemExit) as exc:  # a sys.exit(0) there ended the command with exit 0, no line
+        if not is_user_model(trial.family):
+            raise
+        raise ConfigError(
+            f"trial {trial.trial_id}: its model {trial.family} failed outside the trial, {doing}: it "
+            f"{user_code_failure(exc)}; fix the model function (results and export call it again), or "
+            f"pick another trial"
+        ) from exc
+
+
+def load_trial_checkpoint(
+    trial_id: str, checkpoint: Path, cpus: int | None = None, *, family: str | None = None
+) -> tuple[Any, Any]:
     """(framework adapter, model) of a trial's checkpoint folder. Raises ConfigError (one line) when the
     folder is gone or its files cannot be loaded (deleted or changed by hand after the run), instead of
-    the loader's own error naming a file the checkpoint never had."""
+    the loader's own error naming a file the checkpoint never had. For a user's own model (`family`
+    `package.module:function`) an error other than OSError is left to `user_model_code`: its function
+    runs here again."""
     from seqsweep.trainables import DeviceSettings
     from seqsweep.trainables.frameworks import checkpoint_framework
+    from seqsweep.trainables.registry import is_user_model
 
     if not checkpoint.is_dir():
         raise ConfigError(f"trial {trial_id}: its checkpoint {checkpoint} is gone (deleted after the run?)")
@@ -418,6 +455,8 @@ def load_trial_checkpoint(trial_id: str, checkpoint: Path, cpus: int | None = No
             checkpoint, DeviceSettings(cpus=cpus or os.cpu_count() or 1)
         )
     except (OSError, ValueError, KeyError) as exc:
+        if family is not None and is_user_model(family) and not isinstance(exc, OSError):
+            raise  # the user's function may have raised it (a file missing or unreadable is the folder's)
         present = ", ".join(sorted(p.name for p in checkpoint.iterdir())) or "nothing"
         raise ConfigError(
             f"trial {trial_id}: its checkpoint {checkpoint} cannot be loaded ({type(exc).__name__}; it holds "

@@ -143,7 +143,8 @@ class Experiment:
             counts = ", ".join(f"{n} {s}" for s, n in _status_counts(self.trials).items()) or "no trials"
             raise NoValidTrialsError(
                 f"{self.path}: no valid trial to rank by {self.metric} ({counts}); "
-                f"errored and NaN trials never win"
+                f"errored and NaN trials never win",
+                tuple(_unranked_line(t) for t in sorted(self.trials, key=lambda t: t.trial_id)),
             )
         return sorted(
             candidates,
@@ -451,6 +452,14 @@ def _varying_keys(configs: list[dict[str, Any]]) -> tuple[str, ...]:
     """Without a sweep file: the config keys whose values differ between trials."""
     keys = sorted({k for c in configs for k in c})
     return tuple(k for k in keys if len({repr(c.get(k)) for c in configs}) > 1)
+
+
+def _unranked_line(trial: TrialSummary) -> str:
+    """`trial <id> <status>: <error>` and, for an errored trial, where its traceback is."""
+    line = f"trial {trial.trial_id} {trial.status}" + (f": {trial.error}" if trial.error else "")
+    if trial.status == ERRORED and trial.path:
+        line += f" (traceback: {Path(trial.path) / 'error.txt'})"
+    return line
 
 
 def _status_counts(trials: tuple[TrialSummary, ...]) -> dict[str, int]:

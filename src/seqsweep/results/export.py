@@ -37,6 +37,8 @@ from seqsweep.results.evaluate import (
     evaluate_winners,
     load_dataset,
     load_trial_checkpoint,
+    rebuilt_from,
+    user_model_code,
 )
 from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
 from seqsweep.results.leaderboard import SELECTION_NOTE
@@ -132,7 +134,8 @@ def export_bundle(
     try:
         with naming_path(target):
             if refit_dir is not None:
-                refitted = refit_trial(experiment, trial, bundle, refit_dir)
+                with user_model_code(trial, "retrained on train + validation (--refit)"):
+                    refitted = refit_trial(experiment, trial, bundle, refit_dir)
                 evaluation, versus = score_on_test(trial, refitted, bundle)
                 scores = (evaluation.winners[0].scores["macro_f1"], evaluation.winners[1].scores["macro_f1"])
             else:
@@ -198,17 +201,18 @@ def _write_model(
     `checkpoint` is the folder the model comes from: the trial's best checkpoint by default, the
     refit's last one with `--refit`."""
     checkpoint = checkpoint if checkpoint is not None else Path(str(trial.checkpoint))
-    framework, model = load_trial_checkpoint(trial.trial_id, checkpoint)
-    model_dir = folder / fmt.MODEL_DIR
-    model_dir.mkdir()
-    sample = slice(0, min(CHECK_WINDOWS, len(bundle.splits[TEST_SPLIT])))
-    example = bundle.windows(TEST_SPLIT, sample)  # (B, L, F)
-    written = framework.export(model, model_dir, example)
-    files = {role: f"{fmt.MODEL_DIR}/{name}" for role, name in written.items()}
-    if not framework.verifiable(model):
-        return framework.name, files, math.nan
-    got = framework.predict_export(framework.load_export(model_dir), example)
-    expected = model.predict_proba(example)
+    with user_model_code(trial, rebuilt_from(checkpoint)):
+        framework, model = load_trial_checkpoint(trial.trial_id, checkpoint, family=trial.family)
+        model_dir = folder / fmt.MODEL_DIR
+        model_dir.mkdir()
+        sample = slice(0, min(CHECK_WINDOWS, len(bundle.splits[TEST_SPLIT])))
+        example = bundle.windows(TEST_SPLIT, sample)  # (B, L, F)
+        written = framework.export(model, model_dir, example)
+        files = {role: f"{fmt.MODEL_DIR}/{name}" for role, name in written.items()}
+        if not framework.verifiable(model):
+            return framework.name, files, math.nan
+        got = framework.predict_export(framework.load_export(model_dir), example)
+        expected = model.predict_proba(example)
     max_diff = float(np.max(np.abs(got - expected))) if expected.size else 0.0
     if not max_diff <= CHECK_TOLERANCE:
         raise ConfigError(

@@ -75,6 +75,8 @@ class SeedRow:
     """Best validation score (the sweep's metric, over all epochs) of each finished rerun."""
     failed: int
     """Reruns that errored or never had a finite score."""
+    failures: tuple[str, ...] = ()
+    """One line per failed rerun: which, its status and its error (where its traceback is)."""
 
     @property
     def mean(self) -> float | None:
@@ -94,6 +96,7 @@ class SeedRow:
             "mean": self.mean,
             "sd": self.sd,
             "failed": self.failed,
+            "failures": list(self.failures),
         }
 
 
@@ -197,10 +200,24 @@ def reseed_winners(
     for rank, trial in enumerate(winners, start=1):
         runs = [done[(trial.trial_id, i)] for i in range(seeds) if (trial.trial_id, i) in done]
         values = tuple(float(r.best_value) for r in runs if r.status == OK and r.best_value is not None)
-        rows.append(SeedRow(trial.trial_id, rank, trial.best_value, values, seeds - len(values)))
+        failures = tuple(
+            _failure_line(trial.trial_id, i, done[(trial.trial_id, i)])
+            for i in range(seeds)
+            if (trial.trial_id, i) in done and done[(trial.trial_id, i)].status != OK
+        )
+        rows.append(SeedRow(trial.trial_id, rank, trial.best_value, values, seeds - len(values), failures))
     sign = -1.0 if experiment.mode == "max" else 1.0
     rows.sort(key=lambda r: (r.mean is None, sign * (r.mean or 0.0), r.original_rank))
     return ReseedOutcome(experiment.metric, experiment.mode, seeds, tuple(rows), len(missing), folder)
+
+
+def _failure_line(of: str, index: int, rerun: TrialSummary) -> str:
+    """`rerun K of <trial> <status>: <error>` and where its traceback is: a failed rerun was a count in the
+    table (`failed 1`) with no word of why."""
+    line = f"rerun {index} of {of} {rerun.status}" + (f": {rerun.error}" if rerun.error else "")
+    if rerun.status == ERRORED and rerun.path:
+        line += f" (traceback: {Path(rerun.path) / 'error.txt'})"
+    return line
 
 
 def _finished_reruns(folder: Path) -> dict[tuple[str, int], TrialSummary]:

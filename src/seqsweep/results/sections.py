@@ -132,6 +132,7 @@ def report_sections(
                     f"Ranked by the mean of each rerun's best {reseed.metric} ({reseed.mode}); the original "
                     f"run is shown but not averaged (it was selected, so it is biased upward).",
                     reseed.conclusion(),
+                    *(line for row in reseed.rows for line in row.failures),
                 ],
                 reseed.table(),
                 frozenset({"trial_id"}),

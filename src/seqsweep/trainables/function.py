@@ -45,7 +45,7 @@ import numpy as np
 
 from seqsweep.constants import EPOCH, MASK_VALUE, SEARCH_METRICS, VAL_MACRO_F1, VAL_SKILL
 from seqsweep.data.bundle import DatasetBundle, DataShape
-from seqsweep.errors import ConfigError, TrialError
+from seqsweep.errors import ConfigError, TrialError, error_line
 from seqsweep.trainables.reporting import Reporter
 
 FUNCTION_MARKER = "seqsweep_function.json"
@@ -85,6 +85,25 @@ def predict_hook(spec: str) -> Callable[[Path, np.ndarray], np.ndarray] | None:
         return None
     hook = getattr(module, PREDICT_HOOK, None)
     return hook if callable(hook) else None
+
+
+def user_code_failure(error: BaseException) -> str:
+    """What a user's function did, for a one-line error: `called sys.exit(2)`, or `raised Type: message`
+    (`error_line`: passwords hidden, cut to a bounded length)."""
+    if isinstance(error, SystemExit):
+        return f"called sys.exit({error.code!r})"
+    return f"raised {error_line(error)}"
+
+
+def hook_import_error(spec: str) -> str:
+    """` (importing its module failed: Type: message)` when the trainable's module fails to import
+    in this process (a SyntaxError, a missing dependency), else "": a line saying the module has no
+    `predict` hook must not hide that the module itself is broken."""
+    try:
+        importlib.import_module(spec.partition(":")[0])
+    except (Exception, SystemExit) as exc:
+        return f" (importing its module failed: {error_line(exc)})"
+    return ""
 
 
 def hook_path(spec: str) -> str:
@@ -321,10 +340,17 @@ class HookModel:
         output has another shape."""
         if self.hook is None:
             raise ConfigError(
-                f"the training function {self.trainable} has no {hook_path(self.trainable)} hook, so its "
-                f"checkpoints cannot predict"
+                f"the training function {self.trainable} has no {hook_path(self.trainable)} hook"
+                f"{hook_import_error(self.trainable)}, so its checkpoints cannot predict"
             )
-        out = np.asarray(self.hook(self.checkpoint, np.asarray(x, dtype=np.float32)), dtype=np.float32)
+        try:
+            out = np.asarray(self.hook(self.checkpoint, np.asarray(x, dtype=np.float32)), dtype=np.float32)
+        except (Exception, SystemExit) as exc:  # the user's code: one line naming it (`results` said
+            # "unexpected error"; a sys.exit(0) there ended `results` and `predict` with exit 0 and no output)
+            raise ConfigError(
+                f"{hook_path(self.trainable)} on the checkpoint {self.checkpoint}: {user_code_failure(exc)}; "
+                f"fix the hook"
+            ) from exc
         if out.ndim != 4 or out.shape[0] != len(x) or out.shape[-1] != 3:
             raise ConfigError(
                 f"{hook_path(self.trainable)}: must return (n, H, T, 3) probabilities for {len(x)} windows, "

@@ -28,7 +28,8 @@ from ray.tune.trainable.function_trainable import FunctionTrainable, wrap_functi
 
 from seqsweep.constants import NODE_ID
 from seqsweep.data.bundle import DatasetBundle
-from seqsweep.errors import TrialError
+from seqsweep.db_url import scrub
+from seqsweep.errors import TrialError, message_of
 from seqsweep.trainables.base import DeviceSettings, TrialSettings
 from seqsweep.trainables.loop import train
 from seqsweep.trainables.reporting import RestoreFolder
@@ -81,10 +82,19 @@ def train_trial(
     """
     try:
         _train_trial(config, bundle, settings)
+    except KeyboardInterrupt:  # Ray reads a task's KeyboardInterrupt as its cancellation (TaskCancelledError)
+        kind = "trainable" if settings.function else "model"
+        raise TrialError(
+            f"{kind} {settings.model}: its code raised KeyboardInterrupt during training; raise another "
+            f"exception or return instead"
+        ) from None
     except Exception as exc:
-        if _ray_can_carry(exc):
+        # what Tune writes to error.txt (and pickles into error.pkl), its causes included: a password
+        # there goes as text with the password hidden
+        chain = "".join(traceback.format_exception(exc))
+        if scrub(chain) == chain and _printable(exc) and _ray_can_carry(exc):
             raise
-        raise TrialError(_as_text(exc)) from None
+        raise TrialError(scrub(_as_text(exc))) from None
 
 
 def _ray_can_carry(error: BaseException) -> bool:
@@ -99,12 +109,25 @@ def _ray_can_carry(error: BaseException) -> bool:
     return True
 
 
+def _printable(error: BaseException) -> bool:
+    """Whether `str(error)` works: an exception whose `__str__` raises reached the sweep as that second
+    error (`RuntimeError` of the `__str__`), not as the trial's own exception."""
+    try:
+        str(error)
+    except Exception:
+        return False
+    return True
+
+
 def _as_text(error: BaseException) -> str:
     """`error`'s traceback as text, ending with its own `module.Class: message` line (the line the sweep
-    prints for the trial); Tune writes the whole text to the trial's error.txt."""
+    prints for the trial); Tune writes the whole text to the trial's error.txt. A message that cannot be
+    made (`__str__` raised) is told as such (`message_of`)."""
     kind = type(error)
     frames = "".join(traceback.format_tb(error.__traceback__))
-    return f"Traceback (most recent call last):\n{frames}{kind.__module__}.{kind.__qualname__}: {error}"
+    message = message_of(error)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return f"Traceback (most recent call last):\n{frames}{name}: {message}"
 
 
 def _train_trial(

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from seqsweep.data.bundle import DataShape
-from seqsweep.errors import UnknownModelError
+from seqsweep.errors import UnknownModelError, message_of
 from seqsweep.trainables.family import ModelFamily
 from seqsweep.trainables.frameworks import DETECTED
 
@@ -37,7 +37,7 @@ def import_function(spec: str) -> Callable[..., Any]:
     except (Exception, SystemExit) as exc:  # any error while importing the user's module; a `sys.exit()`
         # there ended the command with its status and no line (exit 0: nothing trained, said nothing)
         raise UnknownModelError(
-            f"model {spec!r}: cannot import module {module_name!r} ({type(exc).__name__}: {exc})"
+            f"model {spec!r}: cannot import module {module_name!r} ({type(exc).__name__}: {message_of(exc)})"
             f"{_where_hint(exc, module_name)}"
         ) from None
     function = getattr(module, function_name, None)

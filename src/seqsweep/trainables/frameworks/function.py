@@ -46,7 +46,7 @@ class FunctionFramework(Framework):
         if isinstance(model, HookModel) and model.hook is None:
             raise ConfigError(
                 f"{directory}: the training function {model.trainable} has no {hook_path(model.trainable)} "
-                f"hook, so its checkpoints cannot predict"
+                f"hook{function.hook_import_error(model.trainable)}, so its checkpoints cannot predict"
             )
 
     def verifiable(self, model: Any) -> bool:
@@ -71,7 +71,7 @@ class FunctionFramework(Framework):
         if hook is None:
             raise ConfigError(
                 f"bundle: the training function {trainable} has no {hook_path(trainable)} hook importable "
-                f"here, so its checkpoint cannot predict"
+                f"here{function.hook_import_error(trainable)}, so its checkpoint cannot predict"
             )
         return HookModel(hook, directory / FUNCTION_CHECKPOINT_DIR, trainable)
 
