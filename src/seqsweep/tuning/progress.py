@@ -2,9 +2,12 @@
 
 On a terminal the line is rewritten in place; in a log (not a TTY) it is printed as plain lines,
 when a count changes and at most every `log_every_s` seconds otherwise. Counts are read from the
-trial list each step, so a resumed sweep starts from what it had already done. The best score and the
-elapsed time are part of the state Tune saves with the experiment: after a resume the best never drops
-and the elapsed time goes on from where it was saved, leaving out the time the sweep was stopped.
+trial list each step, so a resumed sweep starts from what it had already done. The best score is the
+best any trial reported that has not errored (an errored trial is never ranked: a sweep whose every trial
+errored ends with none, as its summary line does). The trials' best scores and the elapsed time are part
+of the state Tune saves with the experiment: after a resume the best never drops below a trial's that
+still stands, and the elapsed time goes on from where it was saved, leaving out the time the sweep was
+stopped.
 
 After a stop signal (`STOP_REQUESTED`) the last line keeps the counts the sweep had reached: Tune then
 stops the live trials and marks them TERMINATED, but `resume` continues them, so they are not done.
@@ -35,7 +38,9 @@ class SweepProgress(SweepClock):
         self._stream = stream
         self.log_every_s = log_every_s
         self.counts = {"RUNNING": 0, "TERMINATED": 0, "ERROR": 0}
-        self.best: float | None = None
+        self._bests: dict[str | None, float] = {}
+        """Each trial's best score so far by trial id (None: a best restored from an older saved state)."""
+        self._errored: set[str] = set()
         super().__init__()
         self._last_write = 0.0
 
@@ -54,17 +59,37 @@ class SweepProgress(SweepClock):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """A monotonic clock reading means nothing in another process: the clock restarts here."""
+        """A monotonic clock reading means nothing in another process: the clock restarts here. A callback
+        pickled before the per-trial bests keeps its one best."""
+        if "_bests" not in state:
+            best = state.pop("best", None)
+            state["_bests"] = {} if best is None else {None: best}
+            state["_errored"] = set()
         super().__setstate__(state)
         self._last_write = 0.0
 
+    @property
+    def best(self) -> float | None:
+        """The best score of the trials that have not errored, None before any."""
+        standing = [value for trial, value in self._bests.items() if trial not in self._errored]
+        if not standing:
+            return None
+        return max(standing) if self.mode == "max" else min(standing)
+
     def get_state(self) -> dict[str, Any] | None:
         """Saved by Tune with the experiment state (restored by `set_state` on resume)."""
-        return {"best": self.best, "elapsed_s": self.elapsed_s}
+        bests = {trial: value for trial, value in self._bests.items() if trial is not None}
+        return {"best": self.best, "bests": bests, "elapsed_s": self.elapsed_s}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restore the best score and the elapsed time a resumed sweep had reached when last saved."""
-        self._offer(state.get("best"))
+        """Restore the trials' best scores and the elapsed time a resumed sweep had reached when last
+        saved (a state saved before the per-trial bests: its one best)."""
+        bests = state.get("bests")
+        if isinstance(bests, dict):
+            for trial, value in bests.items():
+                self._offer(value, str(trial))
+        else:
+            self._offer(state.get("best"))
         self.restore_elapsed(state)
 
     def line(self) -> str:
@@ -77,11 +102,13 @@ class SweepProgress(SweepClock):
             f"elapsed {elapsed // 60:d}m{elapsed % 60:02d}s"
         )
 
-    def _offer(self, value: Any) -> None:
+    def _offer(self, value: Any, trial: str | None = None) -> None:
+        """Take `value` as `trial`'s score if it is finite and better than the trial's best so far."""
         if not (isinstance(value, int | float) and math.isfinite(value)):
             return
-        if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
-            self.best = float(value)
+        best = self._bests.get(trial)
+        if best is None or (value > best if self.mode == "max" else value < best):
+            self._bests[trial] = float(value)
 
     def _emit(self, changed: bool) -> None:
         now = time.monotonic()
@@ -94,7 +121,7 @@ class SweepProgress(SweepClock):
         self._written = (dict(self.counts), self.best)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        self._offer(result.get(self.metric))
+        self._offer(result.get(self.metric), getattr(trial, "trial_id", None))
 
     def _count(self, trials: list) -> bool:
         """Recount the trials (and offer their last scores); True when a count changed."""
@@ -102,7 +129,10 @@ class SweepProgress(SweepClock):
         for trial in trials:
             if trial.status in counts:
                 counts[trial.status] += 1
-            self._offer((trial.last_result or {}).get(self.metric))
+            trial_id = getattr(trial, "trial_id", None)
+            self._offer((trial.last_result or {}).get(self.metric), trial_id)
+            if trial.status == "ERROR" and trial_id is not None:
+                self._errored.add(trial_id)
         changed = counts != self.counts
         self.counts = counts
         return changed
