@@ -512,7 +512,8 @@ def _plan_sql(
 ) -> SourcePlan:
     url = base.url or ""
     inspector = sa.inspect(engine)
-    existing = set(inspector.get_table_names())
+    # a view is read as a table: the natural way to give a schema of other names the contract's
+    existing = set(inspector.get_table_names()) | set(inspector.get_view_names())
     aliases: dict[str, str] = {"b": join.base}  # alias in the SQL -> table
     if join.partner:
         aliases["p"] = join.partner
