@@ -188,6 +188,17 @@ def test_an_infinity_is_refused(bad: str) -> None:
         parse_numeric(pd.Series(["1.0", bad], dtype=object), "volume")
 
 
+def test_a_value_too_long_to_quote_is_shown_by_its_ends_and_length() -> None:
+    """A NUMERIC of 1e400 quoted its 401 digits in the one-line message."""
+    huge = "1" + "0" * 400
+    with pytest.raises(DataError) as info:
+        parse_numeric(pd.Series(["1.0", huge], dtype=object), "volume")
+    assert str(info.value).startswith(
+        "column 'volume': '10000000000000000000000…0000000' (403 characters) is not a finite number"
+    )
+    assert len(str(info.value)) < 200
+
+
 def test_an_infinity_already_a_float_is_refused() -> None:
     with pytest.raises(DataError, match=r"^column 'volume': inf is not a finite number"):
         parse_numeric(pd.Series([1.0, np.inf]), "volume")

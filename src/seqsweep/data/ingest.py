@@ -120,10 +120,21 @@ def _epoch_number(value: Any) -> int | float | None:
     return None
 
 
+MAX_SHOWN: Final = 40
+"""The most characters of a value a message quotes whole (`_show`); a PostgreSQL NUMERIC of 1e400 filled
+the line with its 401 digits."""
+
+
 def _show(value: Any) -> str:
+    """`value` as a message quotes it: text quoted, a whole float without its `.0`, and a text longer than
+    `MAX_SHOWN` as its head and tail with its length between."""
     if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return repr(value) if isinstance(value, str) else str(value)
+        shown = str(int(value))
+    else:
+        shown = repr(value) if isinstance(value, str) else str(value)
+    if len(shown) <= MAX_SHOWN:
+        return shown
+    return f"{shown[:24]}…{shown[-8:]} ({len(shown)} characters)"
 
 
 COMPACT_DATE_FORMATS: Final = {
