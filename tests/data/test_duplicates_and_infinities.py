@@ -28,7 +28,7 @@ def _frames() -> list[pd.DataFrame]:
 
 def test_rows_repeated_with_other_values_are_refused_naming_symbol_time_and_column(tmp_path: Path) -> None:
     aaa, bbb = _frames()
-    twin = aaa.iloc[[10]].assign(close=aaa["close"].iloc[10] * 100)
+    twin = aaa.iloc[[10]].assign(close=aaa["close"].iloc[10] / 100)
     url = write_db(tmp_path / "db", [aaa, twin, bbb])
     with pytest.raises(DataError) as info:
         _build(url, tmp_path)
@@ -36,6 +36,8 @@ def test_rows_repeated_with_other_values_are_refused_naming_symbol_time_and_colu
     assert "\n" not in message
     assert "symbol AAAUSDT" in message and str(aaa["date"].iloc[10]) in message
     assert "'crypto_price.close'" in message and "different values" in message
+    low, high = sorted([aaa["close"].iloc[10], twin["close"].iloc[0]])
+    assert f"{low:g} vs {high:g}" in message  # in value order, whichever row the database gave first
 
 
 def test_exact_repeats_of_a_row_are_kept_once(tmp_path: Path) -> None:

@@ -1424,7 +1424,8 @@ def clean_rows(
             at = conflicting.index[int(np.argmax(conflicting.to_numpy()))]
             rows = repeated[repeated[DATE] == at]
             column = next(c for c in value_columns if rows[c].nunique(dropna=False) > 1)
-            shown = " vs ".join(f"{v:g}" for v in rows[column].drop_duplicates())
+            # in value order (NaN last): the rows' order differs between databases, the message must not
+            shown = " vs ".join(f"{v:g}" for v in np.sort(rows[column].drop_duplicates().to_numpy()))
             raise DataError(
                 f"rows{whose} at {at} appear {len(rows)} times with different values (column "
                 f"{labels.get(column, column)!r}: {shown}); keep one row per symbol and time"
