@@ -58,10 +58,15 @@ def test_epoch_dates_are_read_in_their_unit(
         ([20240101, 20240102], r"column 'date': 20240101 is not an epoch time in s, ms, µs or ns"),
         ([0, 1], r"column 'date': 0 is not an epoch time"),
         ([1704067200, 1704070800000], r"column 'date': mixes epoch units .*1704070800000 in milliseconds"),
+        (
+            [1704067200000, 0],
+            r"column 'date': 0 is not an epoch time in any unit between 1971 and 2200 \(the column reads "
+            r"1704067200000 in milliseconds\)",
+        ),
         ([1704067200, "2024-01-01"], r"column 'date': mixes epoch numbers and dates"),
         (["2024-01-01", "yesterday"], r"column 'date': 'yesterday' is not a date"),
     ],
-    ids=["yyyymmdd", "zero", "mixed-units", "numbers-and-text", "not-a-date"],
+    ids=["yyyymmdd", "zero", "mixed-units", "placeholder", "numbers-and-text", "not-a-date"],
 )
 def test_ambiguous_or_invalid_dates_are_refused_naming_the_column(
     values: list[object], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -183,6 +183,7 @@ def test_joined_dates_that_cannot_match_are_refused_naming_both(
 
 HALF = len(HOURS) // 2
 MIXED_UNITS = (sa.BigInteger(), SECONDS[1][:HALF] + MILLISECONDS[1][HALF:])
+PLACEHOLDER = (sa.BigInteger(), [0, *MILLISECONDS[1][1:]])
 
 
 @pytest.mark.parametrize("database", ["mariadb", "postgresql"], indirect=True)
@@ -191,8 +192,15 @@ MIXED_UNITS = (sa.BigInteger(), SECONDS[1][:HALF] + MILLISECONDS[1][HALF:])
     [
         (SECONDS, MIXED_UNITS, r"US_Bond_Yield\.date mixes epoch units: .* reads as s, its latest .* as ms"),
         (MIXED_UNITS, SECONDS, r"crypto_price\.date mixes epoch units"),
+        # a 0 placeholder is no time, not another unit ("mixes epoch units ... reads as no epoch")
+        (
+            MILLISECONDS,
+            PLACEHOLDER,
+            r"US_Bond_Yield\.date: 0 is not an epoch time in any unit between 1971 and 2200 \(its latest "
+            r"value \d+ reads in ms\); replace it with the row's time, or delete the row$",
+        ),
     ],
-    ids=["joined table", "base table"],
+    ids=["joined table", "base table", "placeholder"],
 )
 def test_a_date_column_whose_epochs_change_unit_is_refused(
     database: str, price_date: tuple[Any, list[Any]], bond_date: tuple[Any, list[Any]], match: str

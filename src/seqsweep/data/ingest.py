@@ -290,11 +290,15 @@ class DateReader:
         if outside.any():
             bad = array[outside][0]
             fits = epoch_unit_of(float(bad))
+            decided = f"{_show(array[0]) if first else 'earlier rows'} in {UNIT_NAMES[unit]}"
+            if fits is None:  # a placeholder (0, -1) or a NaN is no time in any unit, not another unit
+                raise DataError(
+                    f"column {self.column!r}: {_show(bad)} is not an epoch time in any unit between "
+                    f"{EPOCH_EARLIEST.year} and {EPOCH_LATEST.year} (the column reads {decided}); {DATE_HINT}"
+                )
             raise DataError(
-                f"column {self.column!r}: mixes epoch units ({_show(array[0]) if first else 'earlier rows'} in "
-                f"{UNIT_NAMES[unit]}, {_show(bad)} "
-                + (f"in {UNIT_NAMES[fits]}" if fits else "in no unit between 1971 and 2200")
-                + f"); one column holds one unit, or {DATE_HINT}"
+                f"column {self.column!r}: mixes epoch units ({decided}, {_show(bad)} in {UNIT_NAMES[fits]}); "
+                f"one column holds one unit, or {DATE_HINT}"
             )
         if ptypes.is_integer_dtype(array.dtype) or np.array_equal(as_float, np.round(as_float)):
             whole = (

@@ -45,6 +45,8 @@ from seqsweep.data.csv_header import (
 )
 from seqsweep.data.ingest import (
     CSV_MISSING,
+    EPOCH_EARLIEST,
+    EPOCH_LATEST,
     EPOCH_UNITS,
     canonical_symbol,
     epoch_unit_of,
@@ -647,6 +649,14 @@ def _table_epoch_unit(conn: sa.Connection, table: str, q: Callable[[str], str]) 
     if not all(isinstance(end, int | float | decimal.Decimal) for end in (first, last)):
         return None, first  # DATETIME values: no epoch
     unit_first, unit_last = epoch_unit_of(float(first)), epoch_unit_of(float(last))
+    if (unit_first is None) != (unit_last is None):  # a placeholder (0, -1), PostgreSQL's NaN: no time
+        bad = first if unit_first is None else last
+        raise DataError(
+            f"{table}.date: {bad} is not an epoch time in any unit between {EPOCH_EARLIEST.year} and "
+            f"{EPOCH_LATEST.year} (its {'latest' if unit_first is None else 'earliest'} value "
+            f"{last if unit_first is None else first} reads in {unit_last or unit_first}); replace it with "
+            "the row's time, or delete the row"
+        )
     if unit_first != unit_last:
         raise DataError(
             f"{table}.date mixes epoch units: its earliest value {first} reads as "
