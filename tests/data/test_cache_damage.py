@@ -57,6 +57,13 @@ DAMAGE = {
     "thresholds.npy zeroed in place": _zeroed("thresholds.npy"),
     "features.npy zeroed in place": _zeroed("features.npy"),
     "checksum of another file": _manifest(lambda m: {**m, "sha256": {**m["sha256"], "features": "0" * 64}}),
+    # edits that still parse were served: each symbol's scalers and embedding given to the other, each
+    # target's labels named as the other's, the valid split starting 10 ns earlier
+    "symbols swapped in the manifest": _manifest(lambda m: {**m, "symbols": m["symbols"][::-1]}),
+    "targets swapped in the manifest": _manifest(lambda m: {**m, "target_names": m["target_names"][::-1]}),
+    "a boundary moved in the manifest": _manifest(
+        lambda m: {**m, "boundaries": [m["boundaries"][0] - 10, m["boundaries"][1]]}
+    ),
 }
 
 
@@ -115,10 +122,37 @@ def test_a_new_symbol_is_embedded_only_by_the_model_its_pca_was_fitted_on(sample
 
 
 def test_a_folder_written_before_the_checksums_is_still_read(sample_db_url: str, tmp_path: Path) -> None:
-    """An experiment records its dataset's key: a folder without `sha256` (written before the checksums)
-    must be read, not removed, or `results` and `resume` would refuse every older experiment."""
+    """An experiment records its dataset's key: a folder without `sha256` and `manifest_sha256` (written
+    before the checksums) must be read, not removed, or `results` and `resume` would refuse every older experiment."""
     first = build_dataset(SPEC, db_url=sample_db_url, cache_dir=tmp_path, in_process=True)
-    _manifest(lambda m: {k: v for k, v in m.items() if k != "sha256"})(tmp_path / first.cache_key)
+    _manifest(lambda m: {k: v for k, v in m.items() if k not in ("sha256", "manifest_sha256")})(
+        tmp_path / first.cache_key
+    )
     before = build_count()
     again = build_dataset(SPEC, db_url=sample_db_url, cache_dir=tmp_path, in_process=True)
     assert build_count() == before and np.array_equal(again.features, first.features)
+
+
+def test_another_datasets_folder_under_this_key_is_rebuilt_not_served(
+    sample_db_url: str, tmp_path: Path
+) -> None:
+    """The folder of the dataset built before a value changed, copied to the key of the rows now (a cache
+    synced or restored by hand), was served: same spec, intact files, the old values."""
+    import shutil
+    import sqlite3
+
+    old = build_dataset(SPEC, db_url=sample_db_url, cache_dir=tmp_path / "cache", in_process=True)
+    shutil.copy(sample_db_url.removeprefix("sqlite:///"), tmp_path / "edited.db")
+    with sqlite3.connect(tmp_path / "edited.db") as connection:
+        connection.execute(
+            "UPDATE crypto_price SET close = close * 2 WHERE rowid IN (SELECT rowid FROM crypto_price"
+            " WHERE crypto_symbol = 'BALUSDT' ORDER BY date DESC LIMIT 5)"
+        )
+    edited_url = f"sqlite:///{tmp_path / 'edited.db'}"
+    new = build_dataset(SPEC, db_url=edited_url, cache_dir=tmp_path / "cache", in_process=True)
+    assert new.cache_key != old.cache_key and not np.array_equal(new.features, old.features)
+    shutil.rmtree(tmp_path / "cache" / new.cache_key)
+    shutil.copytree(tmp_path / "cache" / old.cache_key, tmp_path / "cache" / new.cache_key)
+    before = build_count()
+    again = build_dataset(SPEC, db_url=edited_url, cache_dir=tmp_path / "cache", in_process=True)
+    assert build_count() == before + 1 and np.array_equal(again.features, new.features)

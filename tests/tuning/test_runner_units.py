@@ -179,6 +179,29 @@ def test_resume_after_other_dataset_building_code_or_libraries_says_so(tmp_path:
         _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
 
 
+def test_resume_after_the_embedding_model_files_changed_says_so(tmp_path: Path) -> None:
+    """A local `dataset.embedding_model` whose files were swapped keys the dataset anew: `resume` said the
+    database no longer gives the rows, which sends the user to rows that never changed."""
+    from types import SimpleNamespace
+
+    from seqsweep.errors import DataError
+    from seqsweep.tuning.runner import _check_same_dataset, record_dataset_key
+
+    def bundle(key: str, identity: str) -> SimpleNamespace:
+        extra = {"embedding_model": "./local-model", "embedding_model_identity": identity}
+        return SimpleNamespace(cache_key=key, preprocessing=SimpleNamespace(extra=extra))
+
+    record_dataset_key(tmp_path, bundle("a" * 20, "1" * 20))
+    with pytest.raises(
+        DataError,
+        match=r"dataset a+, now b+: its symbols were embedded by other files of dataset.embedding_model "
+        r"'./local-model' \(model 1{20}, now 2{20}\): put that model's files back, or start a new experiment",
+    ):
+        _check_same_dataset(tmp_path, bundle("b" * 20, "2" * 20))
+    with pytest.raises(DataError, match=r"the database no longer gives the rows"):  # the same model
+        _check_same_dataset(tmp_path, bundle("b" * 20, "1" * 20))
+
+
 def test_a_started_experiment_is_refused_naming_resume_and_another_storage(tmp_path: Path) -> None:
     """A built-in sweep's `name` is not the user's to change: the way out is `--storage`."""
     from seqsweep.layout import TUNER_FILE

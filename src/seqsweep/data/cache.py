@@ -48,8 +48,10 @@ FORMAT_VERSION: Final = 3
 labels and moves are no longer written: the target levels are, `target_*.npy`, and the labels are derived).
 The key holds it, so a bump makes every experiment's recorded dataset another key: `resume` would refuse
 them all. Additions that old readers and folders can do without are not bumps: the manifest's `sha256`
-(each array file's SHA-256, checked when present; a folder written before it is read as before)."""
+(each array file's SHA-256, checked when present; a folder written before it is read as before), and
+`manifest_sha256` (the manifest's own, checked likewise)."""
 MANIFEST: Final = "manifest.json"
+MANIFEST_DIGEST: Final = "manifest_sha256"
 
 
 def rows_digest(rows: pd.DataFrame, value_columns: tuple[str, ...]) -> int:
@@ -144,6 +146,7 @@ def save(
             "sha256": sums,
             "libraries": build_libraries(),
         }
+        manifest[MANIFEST_DIGEST] = _manifest_digest(manifest)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     log.info("cached the dataset at %s", final)
     return final
@@ -153,7 +156,8 @@ def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) 
     """The cached bundle of `key`, or None when there is none.
 
     A damaged folder (a file cut short, emptied or changed in place: its SHA-256 is not the manifest's; no
-    manifest, or one of the wrong shape, another format or another spec; a walk-forward dataset without
+    manifest, or one edited (its own SHA-256 differs), of the wrong shape, another format, another spec or
+    another key: another dataset's folder copied or renamed to this key; a walk-forward dataset without
     its fold arrays) is logged,
     removed and reported as none, so that the build that follows rebuilds it and `save` writes it afresh
     (`save` keeps an existing folder: one left in place would be rebuilt on every call, never cached).
@@ -167,6 +171,14 @@ def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) 
             raise ValueError(f"{MANIFEST} holds {type(manifest).__name__}, not an object")
         if manifest["format"] != FORMAT_VERSION:
             raise ValueError(f"written in cache format {manifest['format']!r}, not {FORMAT_VERSION}")
+        if MANIFEST_DIGEST in manifest and manifest[MANIFEST_DIGEST] != _manifest_digest(manifest):
+            raise ValueError(
+                f"{MANIFEST} is not the one written (its SHA-256 differs from the one it records)"
+            )
+        if manifest["cache_key"] != key:
+            raise ValueError(
+                f"written for dataset {manifest['cache_key']}, not {key} (a folder copied or renamed)"
+            )
         if manifest["spec_hash"] != spec.content_hash():
             raise ValueError("written for another dataset spec")
         sums = manifest.get("sha256")
@@ -183,6 +195,16 @@ def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) 
         log.warning("removing the unreadable dataset cache %s (%s); rebuilding", folder, exc)
         shutil.rmtree(folder, ignore_errors=True)
         return None
+
+
+def _manifest_digest(manifest: dict[str, Any]) -> str:
+    """SHA-256 (hex) of `manifest` as JSON reads it back, its own `MANIFEST_DIGEST` left out.
+
+    The manifest says which symbol each row of the per-symbol arrays is, which target each label column
+    is, and where the splits begin: an edit that still parses (two symbols or targets swapped, a boundary
+    moved) was served as the cached dataset."""
+    content = {k: v for k, v in json.loads(json.dumps(manifest, default=str)).items() if k != MANIFEST_DIGEST}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def _write_array(path: Path, array: np.ndarray) -> str:

@@ -220,7 +220,7 @@ def load_dataset(experiment: Experiment, db_url: str | None = None) -> DatasetBu
         raise DataError(
             f"{experiment.path}: its dataset {recorded} is gone from {cache} and a rebuild gives another "
             f"(dataset {bundle.cache_key}), on which scores would not be the winners': "
-            f"{dataset_change(experiment.path)}"
+            f"{dataset_change(experiment.path, bundle)}"
         )
     return bundle
 

@@ -478,9 +478,9 @@ def recorded_dataset_key(experiment_dir: str | Path) -> str | None:
 
 def record_dataset_key(experiment_dir: Path, bundle: Any) -> None:
     """Write the dataset's cache key, the seqsweep release, the digest of the dataset-building code
-    that built it (`code_digest.build_code_digest`) and the versions of the libraries that computed its
-    values (`code_digest.build_libraries`) beside the experiment (atomically); nothing when there is
-    no bundle."""
+    that built it (`code_digest.build_code_digest`), the versions of the libraries that computed its
+    values (`code_digest.build_libraries`) and its embedding model's identity (`embedding_model_identity`)
+    beside the experiment (atomically); nothing when there is no bundle."""
     from seqsweep import __version__
     from seqsweep.data.code_digest import build_code_digest, build_libraries
 
@@ -494,14 +494,23 @@ def record_dataset_key(experiment_dir: Path, bundle: Any) -> None:
             "seqsweep": __version__,
             "data_code": build_code_digest(),
             "libraries": build_libraries(),
+            "embedding_model": _embedding_identity(bundle),
         },
     )
 
 
-def dataset_change(experiment_dir: str | Path) -> str:
-    """Why the dataset built now has another key than the recorded one, for an error line: another
-    seqsweep release, other dataset-building code or another version of a library that computes the
-    values (each keys its datasets anew, `cache.cache_key`), or other rows in the database."""
+def _embedding_identity(bundle: Any) -> str | None:
+    """The identity of the files of the sentence model that embedded `bundle`'s symbols, if it says."""
+    extra = getattr(getattr(bundle, "preprocessing", None), "extra", None)
+    value = extra.get("embedding_model_identity") if isinstance(extra, dict) else None
+    return str(value) if value else None
+
+
+def dataset_change(experiment_dir: str | Path, bundle: Any = None) -> str:
+    """Why the dataset built now (`bundle`) has another key than the recorded one, for an error line:
+    another seqsweep release, other dataset-building code, another version of a library that computes
+    the values, other embedding-model files (each keys its datasets anew, `cache.cache_key`), or other
+    rows in the database."""
     from seqsweep import __version__
     from seqsweep.data.code_digest import build_code_digest, library_change
 
@@ -528,6 +537,14 @@ def dataset_change(experiment_dir: str | Path) -> str:
             f"its dataset was built with {name} {was} and this environment has {name} {now}, which may "
             f"compute its values otherwise: install {name}=={was}"
         )
+    model_was = payload.get("embedding_model") if isinstance(payload, dict) else None
+    model_now = _embedding_identity(bundle)
+    if model_was and model_now and model_was != model_now:
+        extra = bundle.preprocessing.extra
+        return (
+            f"its symbols were embedded by other files of dataset.embedding_model "
+            f"{extra.get('embedding_model')!r} (model {model_was}, now {model_now}): put that model's files back"
+        )
     if built_by is None or code is None:  # recorded before the release or the code was: any may have changed
         return (
             "the database no longer gives the rows this experiment trained on, or an earlier seqsweep "
@@ -546,7 +563,7 @@ def _check_same_dataset(experiment_dir: Path, bundle: Any) -> None:
         return
     if recorded != key:
         raise DataError(
-            f"resume {experiment_dir}: dataset {recorded}, now {key}: {dataset_change(experiment_dir)}, or "
+            f"resume {experiment_dir}: dataset {recorded}, now {key}: {dataset_change(experiment_dir, bundle)}, or "
             f"start a new experiment"
         )
 
