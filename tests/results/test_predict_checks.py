@@ -393,6 +393,27 @@ def test_a_relative_dataset_csv_is_recorded_absolute(tmp_path: Path, monkeypatch
         assert resolved.file.dataset.db is None
 
 
+def test_a_relative_embedding_model_folder_is_recorded_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dataset.embedding_model: ./minilm` was recorded as written: `resume`, or `predict` of a symbol new
+    to the bundle, from another folder found no model there, or another model of that name."""
+    from seqsweep.search_spaces.sweep import parse_sweep
+    from seqsweep.tuning.runner import with_resolved_database
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models" / "minilm").mkdir(parents=True)
+    raw = {"name": "x", "model": "gru", "params": {"hidden_size": {"type": "choice", "values": [4, 8]}}}
+    for written, expected in [
+        ("./models/minilm", str(tmp_path / "models" / "minilm")),
+        ("models/../models/minilm", str(tmp_path / "models" / "minilm")),
+        ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2"),  # the bundled model, by name
+        ("no-such-folder", "no-such-folder"),  # left for the build to refuse, naming it as written
+    ]:
+        spec = parse_sweep({**raw, "dataset": {"join": "ohlcv", "csv": "c.csv", "embedding_model": written}})
+        assert with_resolved_database(spec).file.dataset.embedding_model == expected
+
+
 def test_rows_off_the_bundles_grid_are_refused_naming_its_spacing_not_the_sweep_key(
     bundle: ModelBundle, url: str, tmp_path: Path
 ) -> None:

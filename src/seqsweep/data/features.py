@@ -304,6 +304,15 @@ def _model_path(name: str) -> Path:
     return path
 
 
+def absolute_model_path(name: str) -> str:
+    """`dataset.embedding_model` as an absolute path when it names a local model folder by a relative
+    (or `~`) path; the bundled model's name, and anything that is no folder here, as given."""
+    if name in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"):
+        return name
+    path = Path(name).expanduser()
+    return os.path.abspath(path) if path.is_absolute() or path.is_dir() else name
+
+
 def embedding_model_identity(name: str) -> str:
     """What a dataset's cache key holds of its sentence-transformers model (`dataset.embedding_model`, the
     bundled one included): 20 hex digits of a digest of every file's relative path and SHA-256 content.

@@ -191,10 +191,18 @@ def with_resolved_database(spec: SweepSpec) -> SweepSpec:
     folder; so is a relative SQLite `search.storage`, or `resume` and `results` from another folder
     would find no study (or make an empty one). A password stays hidden in the copy (`without_password`).
     A sweep on `dataset.csv` reads no database: a relative `dataset.csv` is made absolute for the same
-    reason (`predict` from another folder read whichever `candles.csv` was there)."""
+    reason (`predict` from another folder read whichever `candles.csv` was there), and so is a relative
+    local `dataset.embedding_model` folder (`resume`, or `predict` of a symbol new to the bundle, from
+    another folder found no model, or another one of that name)."""
+    from seqsweep.data.features import absolute_model_path
+
     storage = spec.file.search.storage
     if storage and absolute_sqlite(storage) != storage:
         spec = replace_storage(spec, absolute_sqlite(storage))
+    model = absolute_model_path(spec.file.dataset.embedding_model)
+    if model != spec.file.dataset.embedding_model:
+        local = dataclasses.replace(spec.file.dataset, embedding_model=model)
+        spec = dataclasses.replace(spec, file=dataclasses.replace(spec.file, dataset=local))
     dataset = spec.file.dataset
     if dataset.csv is not None:
         csv = os.path.abspath(os.path.expanduser(dataset.csv))
