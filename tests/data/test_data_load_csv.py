@@ -152,6 +152,24 @@ def test_a_semicolon_separated_file_is_refused_naming_the_separator(tmp_path: Pa
         load_csv(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
 
 
+@pytest.mark.parametrize("separator", ["\t", "|"], ids=["tabs", "vertical bars"])
+@pytest.mark.parametrize("path_in", ["load-csv", "dataset.csv"])
+def test_a_file_separated_otherwise_is_refused_naming_the_separator(
+    separator: str, path_in: str, tmp_path: Path
+) -> None:
+    """A TSV named .csv was read as one column: `dataset.csv` said it "has no column 'date' (columns: date
+    open_price ...)", naming the very column it lacked."""
+    text = (PRICE if path_in == "load-csv" else CANDLES).replace(",", separator)
+    file = tmp_path / ("crypto_price.csv" if path_in == "load-csv" else "candles.csv")
+    file.write_text(f"{text}\n")
+    name = "tabs" if separator == "\t" else "vertical bars"
+    with pytest.raises(DataError, match=rf"{file.name} is separated by {name} .*','"):
+        if path_in == "load-csv":
+            load_csv(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+        else:
+            plan_source(DatasetSpec(join="ohlcv", csv=str(file)), None)
+
+
 PRICE = "date,crypto_symbol,open,high,low,close,volume"
 CANDLES = "date,open_price,highest_price,lowest_price,closing_price,volume"
 HEADERS = {

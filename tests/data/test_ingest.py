@@ -283,3 +283,47 @@ def test_year_first_twelve_hour_dates_are_read_whatever_the_first_hour(layout: s
     for start in (0, 1):
         text = pd.Series(hours[start:].strftime(layout))
         assert list(parse_dates(text, "date")) == list(hours[start:])
+
+
+@pytest.mark.parametrize(
+    ("dates", "match"),
+    [
+        # 1 January 2024 is a Monday: a literal "Tue" (pandas' guess) and a wrong %a were both read as Monday
+        (
+            ["Tue, 01 Jan 2024 00:00:00 +0000", "Tue, 01 Jan 2024 01:00:00 +0000"],
+            "Tue, 01 Jan.*Monday 2024-01-01",
+        ),
+        (
+            ["Mon, 01 Jan 2024 00:00:00 +0000", "Wed, 02 Jan 2024 01:00:00 +0000"],
+            "Wed, 02 Jan.*Tuesday 2024-01-02",
+        ),
+        (["Monday 2024-01-01 00:00", "Monday 2024-01-02 00:00"], "Monday 2024-01-02.*Tuesday 2024-01-02"),
+        # 23:59:60 was read as 00:00:00 of the next day, the time of the row after it
+        (["2016-12-31 22:59:60", "2016-12-31 23:59:60"], "'2016-12-31 22:59:60' is a leap second"),
+    ],
+)
+def test_a_text_date_that_its_format_would_misread_is_refused(dates: list[str], match: str) -> None:
+    with pytest.raises(DataError, match=match):
+        parse_dates(pd.Series(dates, dtype=object), "date")
+
+
+def test_a_weekday_name_is_checked_on_the_local_date_of_its_offset() -> None:
+    # Sunday 23:30 at -01:00 is Monday 00:30 UTC; Monday 00:30 at +01:00 is Sunday 23:30 UTC
+    dates = [
+        "Sun, 31 Dec 2023 23:30:00 -0100",
+        "Mon, 01 Jan 2024 00:30:00 +0100",
+        "Mon, 01 Jan 2024 02:00:00 +0000",
+    ]
+    parsed = parse_dates(pd.Series(dates, dtype=object), "date")
+    assert parsed.tolist() == [
+        pd.Timestamp(t) for t in ("2024-01-01 00:30", "2023-12-31 23:30", "2024-01-01 02:00")
+    ]
+
+
+def test_load_csv_refuses_a_weekday_the_date_is_not_on(tmp_path: Path) -> None:
+    hours = _hours(3)
+    dates = [f"{t:%a}, {t:%d %b %Y %H:%M:%S} +0000" for t in hours]
+    dates[2] = dates[2].replace("Mon", "Sun")
+    price_rows(dates).to_csv(tmp_path / "crypto_price.csv", index=False)
+    with pytest.raises(DataError, match="'Sun, 01 Jan 2024 02:00:00 \\+0000' names a weekday"):
+        load_csv(tmp_path / "crypto_price.csv", f"sqlite:///{tmp_path / 'w.db'}", table="crypto_price")

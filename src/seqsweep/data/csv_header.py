@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import zlib
 from pathlib import Path
+from typing import Final
 
 import pandas as pd
 
@@ -29,12 +30,16 @@ def unsafe_name_character(name: str) -> str | None:
     return next((c for c in UNSAFE_NAME_CHARACTERS if c in name), None)
 
 
+SEPARATORS: Final = ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars"))
+"""Field separators other than a comma that a one-column header betrays, with their names for a refusal."""
+
+
 def read_header(file: Path, who: str) -> list[str]:
     """The names in `file`'s first row, exactly as written (a UTF-8 BOM dropped, quotes removed).
 
     `who` starts every message (`load-csv: prices.csv`, `dataset.csv: candles.csv`). Raises DataError
-    for a file that cannot be read as UTF-8 CSV (empty, UTF-16, ...), separated by semicolons, or whose
-    header has a column without a name, a name twice (ignoring case), a name with blanks around it or a
+    for a file that cannot be read as UTF-8 CSV (empty, UTF-16, ...), separated by semicolons, tabs or
+    bars (`SEPARATORS`), or whose header has a column without a name, a name twice (ignoring case), a name with blanks around it or a
     character of `UNSAFE_NAME_CHARACTERS`, one longer than `MAX_NAME_LENGTH` bytes in UTF-8 (PostgreSQL
     counts bytes: 40 Cyrillic letters are 80) or one with a character outside the Basic Multilingual
     Plane (MariaDB's identifiers hold none): what the databases would store or read differently.
@@ -46,9 +51,10 @@ def read_header(file: Path, who: str) -> list[str]:
         # EmptyDataError, UnicodeDecodeError; EOFError / BadGzipFile / zlib.error: a compressed file cut short
         raise DataError(f"{who}: cannot read it as UTF-8 CSV: {' '.join(str(exc).split())[:200]}") from None
     header = [str(name) for name in raw.iloc[0]] if len(raw) else []
-    if len(header) == 1 and ";" in header[0]:
+    separator = next((name for sep, name in SEPARATORS if len(header) == 1 and sep in header[0]), None)
+    if separator is not None:  # a TSV named .csv read as one column: "has no column 'date'" hid why
         raise DataError(
-            f"{who} is separated by semicolons (header {header[0]!r}); seqsweep reads comma-separated "
+            f"{who} is separated by {separator} (header {header[0]!r}); seqsweep reads comma-separated "
             "files with a decimal point: re-export it as CSV with ',' between fields"
         )
     seen: dict[str, str] = {}

@@ -82,6 +82,11 @@ TEXT_DATE_FORMATS: Final[tuple[str, ...]] = tuple(
 its first value); the column is read with the one that fits every value."""
 
 DATE_HINT: Final = "write ISO dates such as 2024-01-01 00:00:00 (an offset or Z is converted to UTC)"
+_WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY = re.compile(rf"\b({'|'.join(_WEEKDAYS)})[a-z]*\b", re.IGNORECASE)
+"""A weekday name in a text date (`Mon, 01 Jan 2024`, `Monday 2024-01-01`): its first three letters."""
+_LEAP_SECOND = re.compile(r"\d:[0-5]\d:60(?!\d)")
+"""A leap second (`23:59:60`), which pandas reads as the next minute's first second."""
 NUMBER_HINT: Final = "write plain numbers (6179.9) or thousands separators with a decimal point (6,179.90)"
 
 
@@ -337,6 +342,9 @@ class DateReader:
                 .astype("datetime64[ns]")
             )
         parsed = self._one_format(strings, values)
+        _refuse_misread_text(
+            self.column, strings, values, parsed, zoned="%z" in (self.text_formats or ("",))[0]
+        )
         out = pd.Series(parsed, index=values.index).dt.tz_localize(None).astype("datetime64[ns]")
         return self._no_missing(values, out)
 
@@ -416,6 +424,48 @@ class DateReader:
         return (
             f"column {self.column!r}: mixes date formats ({_show(ok)} and {_show(bad)}); one column holds "
             f"one format, or {DATE_HINT}"
+        )
+
+
+def _refuse_misread_text(
+    column: str, strings: pd.Series, values: pd.Series, parsed: pd.Series, *, zoned: bool
+) -> None:
+    """DataError for text dates that their format reads as another instant than they write: a weekday
+    name the date does not fall on (strptime ignores `%a`, and pandas' guess may keep `Tue` as a literal:
+    `Tue, 01 Jan 2024` read as Monday 1 January), and a leap second (`23:59:60` read as 00:00:00 of the
+    next day, on the next row's time). `zoned`: the format reads an offset (`%z`), so the weekday is the
+    one of the local date, UTC plus the written offset."""
+    text = strings.astype(str)
+    # substring scans of the whole column first (a row-wise regex doubled a 360,000-row parse): most
+    # columns hold neither a weekday name nor ":60"
+    joined = "\n".join(text.tolist()).lower()
+    if ":60" not in joined and not any(day in joined for day in _WEEKDAYS):
+        return
+    leap = text.str.contains(_LEAP_SECOND, na=False).to_numpy() & strings.notna().to_numpy()
+    if leap.any():
+        raise DataError(
+            f"column {column!r}: {_show(values[leap].iloc[0])} is a leap second, which would be read as the "
+            f"next second; write it as :59 or drop the row"
+        )
+    named = text.str.extract(_WEEKDAY, expand=False).str[:3].str.lower()
+    has_name = named.notna().to_numpy() & parsed.notna().to_numpy()
+    if not has_name.any():
+        return
+    local = pd.Series(parsed.dt.tz_localize(None).to_numpy()[has_name])
+    if zoned:
+        offset = text[has_name].str.extract(r"([+-])(\d{2}):?(\d{2})\s*$").to_numpy()
+        sign = np.where(offset[:, 0] == "-", -1, 1)
+        minutes = pd.to_numeric(pd.Series(offset[:, 1])).fillna(0) * 60 + pd.to_numeric(
+            pd.Series(offset[:, 2])
+        ).fillna(0)
+        local = local + pd.to_timedelta(sign * minutes.to_numpy(), unit="min")
+    falls_on = local.dt.strftime("%a").str.lower().to_numpy()
+    wrong = named.to_numpy()[has_name] != falls_on
+    if wrong.any():
+        i = int(np.flatnonzero(wrong)[0])
+        raise DataError(
+            f"column {column!r}: {_show(values[has_name].iloc[i])} names a weekday the date does not fall on "
+            f"({local.iloc[i].strftime('%A %Y-%m-%d')}); {DATE_HINT}"
         )
 
 
