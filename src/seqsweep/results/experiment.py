@@ -144,7 +144,7 @@ class Experiment:
             raise NoValidTrialsError(
                 f"{self.path}: no valid trial to rank by {self.metric} ({counts}); "
                 f"errored and NaN trials never win",
-                tuple(_unranked_line(t) for t in sorted(self.trials, key=lambda t: t.trial_id)),
+                tuple(unranked_line(t) for t in sorted(self.trials, key=lambda t: t.trial_id)),
             )
         return sorted(
             candidates,
@@ -454,9 +454,10 @@ def _varying_keys(configs: list[dict[str, Any]]) -> tuple[str, ...]:
     return tuple(k for k in keys if len({repr(c.get(k)) for c in configs}) > 1)
 
 
-def _unranked_line(trial: TrialSummary) -> str:
-    """`trial <id> <status>: <error>` and, for an errored trial, where its traceback is."""
-    line = f"trial {trial.trial_id} {trial.status}" + (f": {trial.error}" if trial.error else "")
+def unranked_line(trial: TrialSummary, name: str | None = None) -> str:
+    """`<name> <status>: <error>` (name: `trial <id>` unless given) and, for an errored trial, where its
+    traceback is."""
+    line = f"{name or f'trial {trial.trial_id}'} {trial.status}" + (f": {trial.error}" if trial.error else "")
     if trial.status == ERRORED and trial.path:
         line += f" (traceback: {Path(trial.path) / 'error.txt'})"
     return line

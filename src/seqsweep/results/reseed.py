@@ -35,6 +35,7 @@ from seqsweep.results.experiment import (
     Experiment,
     TrialSummary,
     read_experiment,
+    unranked_line,
 )
 
 logger = logging.getLogger(__name__)
@@ -201,7 +202,8 @@ def reseed_winners(
         runs = [done[(trial.trial_id, i)] for i in range(seeds) if (trial.trial_id, i) in done]
         values = tuple(float(r.best_value) for r in runs if r.status == OK and r.best_value is not None)
         failures = tuple(
-            _failure_line(trial.trial_id, i, done[(trial.trial_id, i)])
+            # a failed rerun was a count in the table (`failed 1`) with no word of why
+            unranked_line(done[(trial.trial_id, i)], f"rerun {i} of {trial.trial_id}")
             for i in range(seeds)
             if (trial.trial_id, i) in done and done[(trial.trial_id, i)].status != OK
         )
@@ -209,15 +211,6 @@ def reseed_winners(
     sign = -1.0 if experiment.mode == "max" else 1.0
     rows.sort(key=lambda r: (r.mean is None, sign * (r.mean or 0.0), r.original_rank))
     return ReseedOutcome(experiment.metric, experiment.mode, seeds, tuple(rows), len(missing), folder)
-
-
-def _failure_line(of: str, index: int, rerun: TrialSummary) -> str:
-    """`rerun K of <trial> <status>: <error>` and where its traceback is: a failed rerun was a count in the
-    table (`failed 1`) with no word of why."""
-    line = f"rerun {index} of {of} {rerun.status}" + (f": {rerun.error}" if rerun.error else "")
-    if rerun.status == ERRORED and rerun.path:
-        line += f" (traceback: {Path(rerun.path) / 'error.txt'})"
-    return line
 
 
 def _finished_reruns(folder: Path) -> dict[tuple[str, int], TrialSummary]:
