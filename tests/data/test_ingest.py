@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from seqsweep.cli import main
-from seqsweep.data.ingest import normalize_symbols, parse_dates, parse_numeric
+from seqsweep.data.ingest import normalize_symbols, parse_dates, parse_numeric, refuse_time_columns
 from seqsweep.data.load_csv import load_csv
 from seqsweep.data.sources import load_symbol_rows, plan_source
 from seqsweep.data.spec import DatasetSpec
@@ -192,6 +192,43 @@ def test_a_text_column_that_is_no_number_fails_the_read_naming_it(tmp_path: Path
     plan = plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",)), url)
     with pytest.raises(DataError, match=r"column 'crypto_price.volume': 'lots' is not a number"):
         load_symbol_rows(plan, "AAAUSDT")
+
+
+@pytest.mark.parametrize(
+    ("name", "unit", "offset"),
+    [
+        ("close_time", "ms", pd.Timedelta(hours=1) - pd.Timedelta(milliseconds=1)),
+        ("unix", "s", pd.Timedelta(0)),
+    ],
+)
+def test_a_value_column_of_epoch_times_beside_the_date_is_refused(
+    name: str, unit: str, offset: pd.Timedelta, tmp_path: Path
+) -> None:
+    """An exchange's close time (epoch ms) or CryptoDataDownload's `unix` beside `date` was read as one
+    more feature: a clock that grows past every value the train split's scaler saw."""
+    url = f"sqlite:///{tmp_path / 'clock.sqlite'}"
+    engine = sa.create_engine(url)
+    frame = price_rows(list(_hours()))
+    frame[name] = (_hours() + offset).as_unit(unit).asi8
+    frame.loc[5, name] -= pd.Timedelta(days=40) // pd.Timedelta(1, unit=unit)  # a stale row hides no clock
+    frame.loc[9, name] = 0  # nor does a placeholder
+    frame.to_sql("crypto_price", engine, index=False)
+    pd.DataFrame({"date": _hours(), "yield": 2e-6}).to_sql("US_Bond_Yield", engine, index=False)
+    engine.dispose()
+    plan = plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",)), url)
+    with pytest.raises(
+        DataError, match=rf"column 'crypto_price.{name}' holds epoch times .*exclude_columns: \[{name}\]"
+    ):
+        load_symbol_rows(plan, "AAAUSDT")
+    kept = plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",), exclude_columns=(name,)), url)
+    assert name not in load_symbol_rows(kept, "AAAUSDT").columns
+
+
+def test_a_volume_in_an_epoch_range_is_a_value() -> None:
+    """Large numbers that read as epoch times but do not follow the rows' dates stay values."""
+    dates = pd.Series(_hours())
+    volume = pd.DataFrame({"volume": np.linspace(1.6e9, 1.8e9, HOURS)})
+    refuse_time_columns(dates, volume)  # no error
 
 
 # --- symbols -------------------------------------------------------------------------------------

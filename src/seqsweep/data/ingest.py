@@ -512,6 +512,48 @@ def parse_dates(values: pd.Series, column: str) -> pd.Series:
     return DateReader(column)(values)
 
 
+TIME_COLUMN_LAG: Final = pd.Timedelta(days=7)
+"""How far from its row's `date` most values of a value column lie, read as epoch times, when the
+column is a time (`refuse_time_columns`): a bar's close time (date + 1 h − 1 ms), a snapshot time
+minutes before the hour (a stale snapshot's days earlier is one of few), or a local epoch hours off UTC.
+A price or volume in an epoch unit's range (a volume of 1.7e9) would have to follow the clock to the
+week on most rows to fit."""
+
+
+def refuse_time_columns(dates: pd.Series, values: pd.DataFrame, labels: dict[str, str] | None = None) -> None:
+    """DataError for a value column of `values` (float64, aligned with `dates`, naive UTC) whose values
+    are epoch times (in the unit of their median, `epoch_unit_of`), at least half of them within
+    `TIME_COLUMN_LAG` of their row's date, a stale row or a 0 placeholder among them included: an
+    exchange's `close_time`, CryptoDataDownload's `unix`, GRU-ow's `utc_timestamp`, an Aave snapshot's
+    `timestamp` read beside `date`.
+    As a feature it is a clock (it grows without end, the splits after train lie outside every value
+    the scaler saw), not a value. `labels` names columns in the message (`crypto_price.close_time`)."""
+    labels = labels or {}
+    stamps = dates.to_numpy("datetime64[ns]").astype(np.int64).astype(np.float64)
+    for column in values.columns:
+        numbers = values[column].to_numpy(np.float64)
+        present = np.isfinite(numbers)
+        if present.sum() < 2:
+            continue
+        unit = epoch_unit_of(float(np.median(numbers[present])))
+        if unit is None:
+            continue
+        factor = dict(EPOCH_UNITS)[unit]
+        near = np.abs(numbers * factor - stamps) <= TIME_COLUMN_LAG.value  # False where missing
+        if 2 * np.count_nonzero(near) < np.count_nonzero(present):
+            continue
+        first = int(np.flatnonzero(near)[0])
+        value = float(numbers[first])
+        as_time = pd.Timestamp(
+            int(value) * factor if value.is_integer() else pd.Timestamp(value, unit=unit).round("us")
+        )
+        raise DataError(
+            f"column {labels.get(column, column)!r} holds epoch times in {UNIT_NAMES[unit]} that follow the "
+            f"date ({_show(numbers[first])} = {as_time} on the row of {dates.iloc[first]}), a clock, not a "
+            f"value to learn from; leave it out (dataset.exclude_columns: [{column}]) or drop the column"
+        )
+
+
 # --- numbers -------------------------------------------------------------------------------------
 
 

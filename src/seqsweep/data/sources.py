@@ -52,6 +52,7 @@ from seqsweep.data.ingest import (
     epoch_unit_of,
     parse_dates,
     parse_numeric,
+    refuse_time_columns,
 )
 from seqsweep.data.joins import JoinTables
 from seqsweep.data.spec import DatasetSpec, naive_utc
@@ -1416,7 +1417,8 @@ def clean_rows(
     `date` → naive UTC datetime64[ns] (`ingest.parse_dates`), each value column → float64
     (`ingest.parse_numeric`; NULL → NaN). `labels` names columns in messages (`crypto_price.volume`),
     `symbol` names the rows' symbol. Rows repeated at one timestamp with the same values are kept once.
-    Raises DataError naming the column and a bad value (`parse_numeric` refuses infinities), or two rows
+    Raises DataError naming the column and a bad value (`parse_numeric` refuses infinities), a value
+    column of epoch times that follow the date (`ingest.refuse_time_columns`), or two rows
     at one timestamp whose values differ (which one is right cannot be told, and SQL hands duplicates over in an order
     that differs between databases).
     """
@@ -1425,6 +1427,7 @@ def clean_rows(
         {DATE: parse_dates(frame[DATE], DATE).to_numpy()}
         | {c: parse_numeric(frame[c], labels.get(c, c)).to_numpy(np.float64) for c in value_columns}
     )
+    refuse_time_columns(out[DATE], out[list(value_columns)], dict(labels))
     whose = f" of symbol {symbol}" if symbol else ""
     out = out.sort_values(DATE, kind="stable")
     repeated = out[out[DATE].duplicated(keep=False)]
