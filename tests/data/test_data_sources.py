@@ -99,3 +99,30 @@ def test_fingerprint_moves_when_the_rows_change(sample_db_url: str, edited_db: A
     assert _digest(spec, changed) != before
     unrelated = edited_db("UPDATE crypto_price SET close = close * 2 WHERE crypto_symbol = 'UNIUSDT'")
     assert _digest(spec, unrelated) == before  # other symbols do not invalidate this dataset
+
+
+def test_a_column_the_join_does_not_read_is_named_in_the_log(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The rates and yield tables are read by the contract's names: a further column is named, not left
+    out without a word; the price table's further columns are all read, so nothing is said of them."""
+    from seqsweep.data.sample import write_sample
+
+    url = f"sqlite:///{tmp_path / 'extra.db'}"
+    write_sample(url, seed=1, hours=60)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE crypto_lending_borrowing ADD COLUMN supply_apy REAL"))
+        conn.execute(sa.text('ALTER TABLE "US_Bond_Yield" ADD COLUMN source TEXT'))
+        conn.execute(sa.text("ALTER TABLE crypto_price ADD COLUMN trades REAL"))
+    engine.dispose()
+    with caplog.at_level("INFO", logger="seqsweep.data.sources"):
+        plan = plan_source(DatasetSpec(join="notebook", symbols=("ETHUSDT",)), url)
+    notes = [r.getMessage() for r in caplog.records if "not read" in r.getMessage()]
+    assert any("'crypto_lending_borrowing': column 'supply_apy' not read" in n for n in notes), notes
+    assert any("'US_Bond_Yield': column 'source' not read" in n for n in notes), notes
+    assert not any("trades" in n for n in notes) and "trades" in plan.value_columns
+    caplog.clear()
+    with caplog.at_level("INFO", logger="seqsweep.data.sources"):
+        plan_source(DatasetSpec(join="notebook", symbols=("ETHUSDT",)), url, columns=plan.value_columns)
+    assert not [r for r in caplog.records if "not read" in r.getMessage()], "predict reads a model's columns"

@@ -497,7 +497,7 @@ def plan_source(spec: DatasetSpec, url: str | None, *, columns: tuple[str, ...] 
         limit=spec.max_rows_per_symbol,
     )
     if spec.csv is not None:  # only a join that reads CSV takes `csv` (DatasetSpec)
-        kept = _wanted(spec, _check_csv(spec.csv), columns, f"dataset.csv {spec.csv}")
+        kept = _wanted(spec, _check_csv(spec.csv, spec.join), columns, f"dataset.csv {spec.csv}")
         _check_targets(spec, kept)
         return replace(base, url=None, masked="", csv=spec.csv, value_columns=kept)
     if url is None:
@@ -564,6 +564,9 @@ def _plan_sql(
                 )
             selected[name] = alias
     value_columns = _wanted(spec, tuple(selected), wanted, f"the {spec.join} join")
+    if wanted is None:
+        for table in tables:
+            _note_unread_columns(spec.join, table, tuple(columns[table]), f"table {table!r}")
     selected = {name: selected[name] for name in value_columns}
     _check_targets(spec, value_columns)
     q = text_quote(engine)
@@ -778,6 +781,23 @@ def _required_columns(spec: DatasetSpec, table: str, wanted: tuple[str, ...] | N
     # (`_value_columns`), so one the table lacks would otherwise fail in SQL on every symbol's task
     needs = {DATE, SYMBOL, *wanted, *spec.target_columns}
     return tuple(name for name in required if name in needs)
+
+
+def _note_unread_columns(join: str, table: str, columns: tuple[str, ...], where: str) -> None:
+    """Log (INFO) the `columns` of `table` (`where` names it: `table 'ohlcv'`, `dataset.csv a.csv`) that
+    its join does not read: the rates, yield and OHLCV tables are read by the contract's column names,
+    so a further column (a `supply_apy` beside the rates, GRU-ow's `utc_timestamp`) is named in the
+    build's log rather than left out without a word."""
+    read = _value_columns(table, dict.fromkeys(columns))
+    unread = [name for name in columns if name not in {DATE, SYMBOL, *read}]
+    if unread:
+        log.info(
+            "%s: %s not read: the %s join reads %s (README, Data)",
+            where,
+            ("column " if len(unread) == 1 else "columns ") + ", ".join(repr(n) for n in unread),
+            join,
+            ", ".join(read),
+        )
 
 
 def _value_columns(table: str, columns: Mapping[str, Any]) -> tuple[str, ...]:
@@ -1294,7 +1314,7 @@ def _unicode_form(symbol: str) -> str:
     return unicodedata.normalize("NFKD", symbol).casefold()
 
 
-def _check_csv(path: str) -> tuple[str, ...]:
+def _check_csv(path: str, join: str) -> tuple[str, ...]:
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"dataset.csv: file not found: {path}")
@@ -1302,6 +1322,7 @@ def _check_csv(path: str) -> tuple[str, ...]:
     header = read_header(file, who)
     require_columns(header, (DATE, *OHLCV_COLUMNS), who)
     check_row_widths(file, len(header), who)  # `usecols` would drop a row's extra values without a word
+    _note_unread_columns(join, path, tuple(header), f"dataset.csv {path}")
     return OHLCV_COLUMNS
 
 
