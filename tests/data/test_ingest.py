@@ -165,6 +165,21 @@ def test_load_csv_stores_text_numbers_as_floats_and_refuses_bad_ones(
     assert err.count("\n") == 1 and "crypto_price.csv: column 'volume': 'n/a?' is not a number" in err
 
 
+@pytest.mark.parametrize("volume", ["N.A.", "5%"])
+def test_a_bad_value_in_dataset_csv_names_the_file(tmp_path: Path, volume: str) -> None:
+    columns = ("open_price", "highest_price", "lowest_price", "closing_price", "volume")
+    candles = pd.DataFrame({"date": _hours()[:4].astype(str), **{c: ["1", "2", "3", "4"] for c in columns}})
+    candles.loc[3, "volume"] = volume
+    candle_file = tmp_path / "candles.csv"
+    candles.to_csv(candle_file, index=False)
+    plan = plan_source(DatasetSpec(join="ohlcv", csv=str(candle_file), frequency=None), None)
+    with pytest.raises(DataError) as refused:
+        load_symbol_rows(plan, "ETHUSDT")
+    assert str(refused.value).startswith(
+        f"dataset.csv: {candle_file}: column 'volume': '{volume}' is not a number"
+    )
+
+
 def _text_volume_db(tmp_path: Path, volumes: list[str]) -> str:
     """A price table written by another tool: `volume` is a TEXT column."""
     url = f"sqlite:///{tmp_path / 'text.sqlite'}"

@@ -3,6 +3,7 @@ and blanks: load-csv stores them canonical, and the query matches them one way o
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from pathlib import Path
 
@@ -245,13 +246,35 @@ def test_a_symbol_whose_upper_case_is_not_nfc_builds_as_written(database: str, t
     assert len(bundle.row_time) == HOURS and bundle.symbols == (canonical_symbol(written),)
 
 
-def test_a_full_width_twin_of_a_stored_symbol_is_named_as_such(tmp_path: Path) -> None:
+@pytest.mark.parametrize("asked", ["ＡAAUSDT", "AAAUSDT\u200b"])
+def test_a_full_width_twin_of_a_stored_symbol_is_named_as_such(tmp_path: Path, asked: str) -> None:
     url = f"sqlite:///{tmp_path / 'case.db'}"
     load_csv(_csvs(tmp_path / "csv"), url)
     with pytest.raises(
-        DataError, match=r"'\\uff21AAUSDT' and the stored 'AAAUSDT' differ only in Unicode form"
+        DataError, match=rf"{re.escape(ascii(asked))} and the stored 'AAAUSDT' differ only in Unicode form"
     ):
-        plan_source(DatasetSpec(join="prices", symbols=("ＡAAUSDT",)), url)
+        plan_source(DatasetSpec(join="prices", symbols=(asked,)), url)
+
+
+@pytest.mark.parametrize("twin", ["AAAUSDT\u200b", "ＡAAUSDT", "AAAUSDT\x01"])
+@pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_rows_of_a_symbol_under_a_look_alike_spelling_are_refused(
+    database: str, tmp_path: Path, twin: str
+) -> None:
+    """A price table written by another tool held half of AAAUSDT's hours as `AAAUSDT` plus a zero-width
+    space (or full-width, or a control character): the build read the other half only, without a word."""
+    folder = _csvs(tmp_path / "csv")
+    prices = pd.read_csv(folder / "crypto_price.csv")
+    prices.loc[prices.index[: HOURS // 2], "crypto_symbol"] = twin  # the first half of AAAUSDT's rows
+    prices.to_csv(folder / "crypto_price.csv", index=False)
+    _write_raw(folder, database)
+    with pytest.raises(
+        DataError, match=rf"^table 'crypto_price' holds rows of AAAUSDT under {re.escape(ascii(twin))} too"
+    ):
+        plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",)), database)
+    # asked for as well, the look-alike is a symbol of its own
+    plan = plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT", twin)), database)
+    assert plan.spellings[twin]["b_symbols"] == (twin,)
 
 
 def test_a_symbol_longer_than_the_column_is_refused_alike_on_every_database(tmp_path: Path) -> None:

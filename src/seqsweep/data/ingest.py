@@ -706,10 +706,22 @@ def canonical_symbol(symbol: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", symbol).strip().upper())
 
 
+INVISIBLE_CATEGORIES: Final = ("Cc", "Cf")
+"""Unicode categories of characters a symbol may not hold: control and format characters (a zero-width
+space, a soft hyphen, a BOM), which print as nothing."""
+
+
 def _invisible(symbol: str) -> str | None:
-    """The first control or format character (Unicode Cc, Cf: a zero-width space, a soft hyphen, a BOM)
-    in `symbol`, None when it has none."""
-    return next((c for c in symbol if unicodedata.category(c) in ("Cc", "Cf")), None)
+    """The first control or format character (`INVISIBLE_CATEGORIES`) in `symbol`, None when it has none."""
+    return next((c for c in symbol if unicodedata.category(c) in INVISIBLE_CATEGORIES), None)
+
+
+def look_alike_form(symbol: str) -> str:
+    """`symbol` as it looks: Unicode compatibility form (NFKD: full-width `Ａ` is `A`), case folded, without
+    control or format characters (`AAAUSDT\u200b` prints as `AAAUSDT`) and surrounding blanks. Two symbols
+    of one form print alike though `canonical_symbol` keeps them apart."""
+    folded = unicodedata.normalize("NFKD", symbol).casefold()
+    return "".join(c for c in folded if unicodedata.category(c) not in INVISIBLE_CATEGORIES).strip()
 
 
 @dataclass

@@ -21,7 +21,6 @@ import datetime as dt
 import decimal
 import functools
 import logging
-import unicodedata
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -50,6 +49,7 @@ from seqsweep.data.ingest import (
     EPOCH_UNITS,
     canonical_symbol,
     epoch_unit_of,
+    look_alike_form,
     parse_dates,
     parse_numeric,
     refuse_time_columns,
@@ -1127,6 +1127,7 @@ def _resolve_symbols(
             missing = [s for s in symbols if s not in found]
             if missing:
                 raise DataError(_unknown_symbols(table, missing, stored, url))
+            _refuse_look_alike_spellings(table, symbols, found)
             for symbol in symbols:
                 spellings[symbol][param] = tuple(sorted(found[symbol]))
                 if len(found[symbol]) > 1:  # two stored spellings read as one symbol: say so, never silently
@@ -1146,6 +1147,29 @@ def _resolve_symbols(
         ):
             raise DataError(f"table {YIELD_TABLE!r} in {masked_url(url)} has no rows")
     return spellings
+
+
+def _refuse_look_alike_spellings(
+    table: str, symbols: tuple[str, ...], found: Mapping[str, Sequence[str]]
+) -> None:
+    """DataError (one line) when `table` also holds a requested symbol under a spelling that prints like
+    it but is another symbol (`look_alike_form`: `AAAUSDT\u200b`, full-width `ＡAAUSDT`), not itself
+    requested. Those rows were left out of the symbol's without a word (half its hours became gaps),
+    where `load-csv` refuses such a symbol. `found`: canonical symbol → its stored spellings."""
+    wanted = set(symbols)
+    forms: dict[str, list[str]] = {}
+    for name in found:
+        if name not in wanted:
+            forms.setdefault(look_alike_form(name), []).append(name)
+    for symbol in symbols:
+        twins = forms.get(look_alike_form(symbol))
+        if twins:
+            twin = sorted(found[twins[0]])[0]
+            raise DataError(
+                f"table {table!r} holds rows of {symbol} under {twin!a} too, which prints alike but differs in "
+                f"Unicode form or an invisible character, so they would be left out of {symbol}'s: store "
+                f"them as {symbol!a} (or delete them)"
+            )
 
 
 def _check_symbol_type(table: str, kind: Any) -> None:
@@ -1295,23 +1319,17 @@ def _unknown_symbols(table: str, missing: list[str], stored: list[str], url: str
     held = sorted(set(stored))
     shown = ", ".join(repr(s) for s in held[:20]) + (" ..." if len(held) > 20 else "")
     noun = "symbol" if len(missing) == 1 else "symbols"
-    alike = next(((m, h) for m in missing for h in held if _unicode_form(m) == _unicode_form(h)), None)
+    alike = next(((m, h) for m in missing for h in held if look_alike_form(m) == look_alike_form(h)), None)
     hint = (
         ""
         if alike is None
         else f"; {alike[0]!a} and the stored {alike[1]!a} differ only in Unicode form (full-width "
-        f"or compatibility characters): write the symbol as stored"
+        f"or compatibility characters) or invisible characters: write the symbol as stored"
     )
     return (
         f"dataset.symbols: unknown {noun} {', '.join(repr(s) for s in missing)}: not in table {table!r} of "
         f"{masked_url(url)} (it holds: {shown or 'no rows'}){hint}"
     )
-
-
-def _unicode_form(symbol: str) -> str:
-    """`symbol` up to Unicode compatibility (NFKD: full-width Ａ is A) and case: how two spellings that print
-    alike compare."""
-    return unicodedata.normalize("NFKD", symbol).casefold()
 
 
 def _check_csv(path: str, join: str) -> tuple[str, ...]:
@@ -1343,15 +1361,27 @@ def load_symbol_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
     """
     frame = _stored_rows(plan, symbol)
     try:
-        rows = clean_rows(frame, plan.value_columns, plan.labels, symbol=symbol)
+        rows = _clean_symbol_rows(plan, frame, symbol)
     except AmbiguousCommaError:
         if plan.limit is None:
             raise
         # the latest rows hold only commas like 6,406; the symbol's every row decides them, as in the
         # whole read that trained on these rows (`predict` and `validate`'s dry build read the latest)
         whole = _stored_rows(replace(plan, limit=ALL_ROWS), symbol)
-        rows = clean_rows(whole, plan.value_columns, plan.labels, symbol=symbol)
+        rows = _clean_symbol_rows(plan, whole, symbol)
     return rows if plan.limit is None else rows.tail(plan.limit).reset_index(drop=True)
+
+
+def _clean_symbol_rows(plan: SourcePlan, frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
+    """`clean_rows` of one symbol's rows as stored; a refusal of a `dataset.csv` value names the file, as
+    its own date and header refusals and `load-csv`'s do (it named the column only: `column 'volume':
+    'N.A.' is not a number`, with nothing to say which file to fix). The refusal keeps its class."""
+    try:
+        return clean_rows(frame, plan.value_columns, plan.labels, symbol=symbol)
+    except DataError as exc:
+        if plan.csv is None:
+            raise
+        raise type(exc)(f"dataset.csv: {plan.csv}: {exc}") from None
 
 
 def _stored_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
