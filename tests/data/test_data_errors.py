@@ -197,6 +197,7 @@ def test_a_grid_coarser_than_the_data_is_reported_from_inside_the_ray_task(
         ),
         ({"split": {"train": 0.9, "valid": 0.1}}, "no split is empty"),
         ({"frequency": "1MS"}, "dataset.frequency: must be a fixed pandas step"),
+        ({"symbols": ["LINKUSDT", " "]}, "dataset.symbols: a symbol is blank"),
     ],
 )
 def test_bad_specs_are_named(

@@ -267,6 +267,8 @@ class DatasetSpec:
                 raise ConfigError(f"dataset.{key}: must be from 1 to {MAX_STEPS:_} steps, got {steps}")
         if not self.symbols:
             raise ConfigError("dataset.symbols: name at least one symbol")
+        if any(not symbol.strip() for symbol in self.symbols):
+            raise ConfigError(f"dataset.symbols: a symbol is blank in {list(self.symbols)}; name each symbol")
         if len(set(self.symbols)) != len(self.symbols):
             raise ConfigError(f"dataset.symbols: a symbol is listed twice in {list(self.symbols)}")
         if not self.target_columns:
