@@ -143,6 +143,16 @@ def test_a_value_that_is_no_number_is_refused_naming_column_and_value(bad: str) 
         parse_numeric(pd.Series(["1.0", bad]), "volume")
 
 
+def test_a_text_column_is_named_as_text_with_the_ways_out() -> None:
+    """Mostly words (a `ticker` column): the fix is to drop or exclude the column, not a number format."""
+    with pytest.raises(DataError) as raised:
+        parse_numeric(pd.Series(["AAAUSDT", "AAAUSDT", None, "1.5"]), "crypto_price.ticker")
+    assert str(raised.value) == (
+        "column 'crypto_price.ticker': holds text, not numbers (e.g. 'AAAUSDT'); drop the column from the "
+        "table or file, or leave it out of the build (dataset.exclude_columns: [ticker])"
+    )
+
+
 def test_load_csv_stores_text_numbers_as_floats_and_refuses_bad_ones(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -566,6 +566,16 @@ def _not_finite(column: str, values: pd.Series, finite: np.ndarray) -> DataError
     return DataError(f"column {column!r}: {_show(bad)} is not a finite number; {NUMBER_HINT}")
 
 
+def _text_column(column: str, example: object) -> DataError:
+    """The error for a value column most of whose values are text that is no number (a `ticker` or a
+    `note` column): it names the column and two ways out, not a number format that cannot help."""
+    bare = column.rsplit(".", 1)[-1]
+    return DataError(
+        f"column {column!r}: holds text, not numbers (e.g. {_show(example)}); drop the column from the "
+        f"table or file, or leave it out of the build (dataset.exclude_columns: [{bare}])"
+    )
+
+
 def _durations(column: str, example: Any) -> DataError:
     return DataError(
         f"column {column!r}: holds durations (e.g. {example}), not numbers; store them as a number of "
@@ -647,6 +657,9 @@ class NumberReader:
             grouped = text[failed].map(lambda v: isinstance(v, str) and bool(_GROUPED.match(v)))
             if not grouped.all():
                 bad = present[failed][~grouped.to_numpy()].iloc[0]
+                wordy = text[failed][~grouped.to_numpy()].map(lambda v: sum(map(str.isalpha, str(v))) >= 2)
+                if 2 * int(wordy.sum()) > len(present):  # mostly words: a `ticker` or `note` column
+                    raise _text_column(column, present[failed][~grouped.to_numpy()][wordy.to_numpy()].iloc[0])
                 raise DataError(f"column {column!r}: {_show(bad)} is not a number; {NUMBER_HINT}")
             self._thousands_or_decimal_comma(text[failed], present[failed])
             parsed[failed] = text[failed].str.replace(",", "", regex=False).astype(np.float64)
