@@ -89,6 +89,26 @@ def read_experiment_id(experiment_dir: Path) -> str | None:
     return str(value) if value else None
 
 
+def made_in(experiment_dir: Path) -> Path | None:
+    """The folder the experiment was made in, as `run` recorded it beside its identity; None for an
+    experiment made before the folder was recorded (or without a readable record)."""
+    try:
+        payload = json.loads((Path(experiment_dir) / EXPERIMENT_ID_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    value = payload.get("path") if isinstance(payload, dict) else None
+    return Path(value) if isinstance(value, str) and value else None
+
+
+def moved_from(experiment_dir: Path) -> Path | None:
+    """The folder a moved or copied experiment was made in; None where it is where it was made (or the
+    folder was not recorded). Ray Tune's state and its study name that folder."""
+    made = made_in(experiment_dir)
+    if made is None or made.resolve() == Path(experiment_dir).resolve():
+        return None
+    return made
+
+
 def earlier_experiment_dir(earlier_experiment: str) -> Path:
     """`warm_start`'s earlier experiment as a directory; ConfigError (one line) when it is none. Checked by
     `validate` (no Ray) as by `run`, which then also checks its study (`tuning.searchers.check_warm_start`)."""

@@ -174,9 +174,68 @@ def test_a_searcher_restored_in_a_moved_or_copied_experiment_names_it(tmp_path: 
     elsewhere = tmp_path / "elsewhere"
     (shutil.move if how == "moved" else shutil.copytree)(str(original), str(elsewhere))
     restored = make_searcher(_spec(elsewhere), str(elsewhere))
-    expected = r"the experiment was moved" if how == "moved" else rf"{elsewhere} was copied from {original}"
-    with pytest.raises(ConfigError, match=expected):
-        restored.restore(str(elsewhere / "searcher-state.pkl"))
+    if how == "moved":
+        with pytest.raises(ConfigError, match=r"the experiment was moved"):
+            restored.restore(str(elsewhere / "searcher-state.pkl"))
+        return
+    restored.restore(str(elsewhere / "searcher-state.pkl"))  # Tune would swallow a raise here
+    with pytest.raises(ConfigError, match=rf"{elsewhere} was copied or moved from {original}"):
+        restored.suggest("b")
+
+
+@pytest.mark.parametrize("storage", ["its own optuna.db", "a study storage beside it"])
+def test_a_copy_restored_by_tune_never_writes_to_the_originals_study(tmp_path: Path, storage: str) -> None:
+    """`Tuner.restore(COPY).fit()` of an experiment whose study is in `search.storage` (an RDB, or a
+    SQLite file outside the folder) went on in the original's study: its restored trials and new ones
+    were told to it, and its RUNNING trials failed as orphans. The folder the experiment was made in
+    (`seqsweep_experiment.json`) is checked whatever the storage; the study is not touched."""
+    import json
+    import shutil
+
+    from seqsweep.errors import ConfigError
+    from seqsweep.layout import EXPERIMENT_ID_FILE
+
+    search = {"storage": f"sqlite:///{tmp_path}/studies.db"} if storage.startswith("a study") else {}
+    original = Path(_mk(tmp_path / "original"))
+    (original / EXPERIMENT_ID_FILE).write_text(json.dumps({"id": "e1", "path": str(original)}))
+    searcher = make_searcher(_spec(original, **search), str(original))
+    searcher.suggest("a")  # RUNNING in the study while the original runs on
+    searcher.save(str(original / "searcher-state.pkl"))
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    restored = make_searcher(_spec(copy, **search), str(copy))
+    restored.restore(str(copy / "searcher-state.pkl"))
+    for call in (
+        lambda: restored.suggest("b"),
+        lambda: restored.on_trial_result("a", {VAL_MACRO_F1: 0.4, "training_iteration": 1}),
+        lambda: restored.on_trial_complete("a", result={VAL_MACRO_F1: 0.4, "training_iteration": 1}),
+    ):
+        with pytest.raises(ConfigError, match=rf"{copy} was copied or moved from {original}"):
+            call()
+    url = search.get("storage") or f"sqlite:///{original}/optuna.db"
+    study = optuna.load_study(study_name="s", storage=url)
+    assert [(t.state, t.intermediate_values) for t in study.get_trials()] == [(State.RUNNING, {})]
+
+
+def test_the_folder_tune_restores_is_read_from_its_controller(tmp_path: Path) -> None:
+    """Tune restores a searcher from its session's staging folder, not the experiment's: the folder
+    `Tuner.restore(DIR)` named is the restoring `TuneController`'s storage path."""
+    from types import SimpleNamespace
+
+    from ray.tune.execution.tune_controller import TuneController
+
+    from seqsweep.tuning.searchers import restoring_experiment_dir
+
+    controller = TuneController.__new__(TuneController)
+    controller._storage = SimpleNamespace(
+        storage_filesystem=SimpleNamespace(type_name="local"), experiment_fs_path=str(tmp_path / "copy")
+    )
+
+    def resume(self: TuneController) -> Path:
+        return restoring_experiment_dir(Path("/staging"))
+
+    assert resume(controller) == tmp_path / "copy"
+    assert restoring_experiment_dir(Path("/staging")) == Path("/staging")  # no controller: as given
 
 
 @pytest.mark.parametrize("resumed", [False, True], ids=["fresh rungs", "earlier reports entered"])

@@ -55,6 +55,7 @@ from seqsweep.layout import (
     TUNER_FILE,
     dataset_cache_dir,
     is_started_experiment,
+    moved_from,
     read_experiment_id,
 )
 from seqsweep.search_spaces.credentials import replace_db, replace_storage, with_database, without_password
@@ -589,12 +590,8 @@ def check_not_moved(experiment_dir: Path) -> None:
     study rows into the original and a moved one could not open its study. An experiment made before
     the folder was recorded is not checked.
     """
-    try:
-        payload = json.loads((experiment_dir / EXPERIMENT_ID_FILE).read_text())
-    except (OSError, ValueError):
-        return
-    made_in = payload.get("path") if isinstance(payload, dict) else None
-    if made_in and Path(made_in).resolve() != experiment_dir.resolve():
+    made_in = moved_from(experiment_dir)
+    if made_in is not None:
         raise ConfigError(
             f"resume: {experiment_dir} is a moved or copied experiment, made in {made_in}; Ray Tune's state "
             f"and its study name that folder, so it can only go on there: resume it in {made_in} (move it "

@@ -36,7 +36,14 @@ from seqsweep._text import counted
 from seqsweep.constants import DEFAULT_METRIC, FINAL_EPOCH, STUDY_URL_ENV
 from seqsweep.db_url import check_unescaped_at, fill_from_same_storage, mask, scrub
 from seqsweep.errors import ConfigError
-from seqsweep.layout import STUDY_DB, SWEEP_COPY, earlier_experiment_dir, read_experiment_id, study_db_url
+from seqsweep.layout import (
+    STUDY_DB,
+    SWEEP_COPY,
+    earlier_experiment_dir,
+    moved_from,
+    read_experiment_id,
+    study_db_url,
+)
 from seqsweep.search_spaces.mixed import FamilySpace
 from seqsweep.search_spaces.sweep import SweepSpec
 from seqsweep.tuning.registry import SAMPLERS, SCHEDULERS
@@ -192,6 +199,7 @@ class PruningOptunaSearch(OptunaSearch):
         return study
 
     def suggest(self, trial_id: str) -> dict | None:
+        self._check_not_refused()
         if self._budget is not None and self._budget.ended and trial_id not in self._ot_trials:
             return Searcher.FINISHED  # type: ignore[return-value]  # Tune's sentinel string
         params = super().suggest(trial_id)
@@ -201,6 +209,7 @@ class PruningOptunaSearch(OptunaSearch):
         return params
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self._check_not_refused()
         self._note_latest(trial_id, result)
         try:
             super().on_trial_result(trial_id, result)
@@ -212,6 +221,7 @@ class PruningOptunaSearch(OptunaSearch):
             )
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        self._check_not_refused()
         single = isinstance(self.metric, str)
         if not single or error or not result or trial_id in self._completed_trials:
             super().on_trial_complete(trial_id, result=result, error=error)
@@ -281,31 +291,52 @@ class PruningOptunaSearch(OptunaSearch):
         """
         links = {k: v for k, v in self.__dict__.items() if k in _DRIVER_ONLY}
         super().restore(checkpoint_path)
-        self._check_own_study(Path(checkpoint_path).parent)
         self.__dict__.update(links)
         for key in _DRIVER_ONLY:  # a searcher saved by Ray's own save, or by an older seqsweep
             self.__dict__.setdefault(key, StopRecord() if key == "_stops" else None)
+        refusal = self._not_own_study(restoring_experiment_dir(Path(checkpoint_path).parent))
+        if refusal is not None:
+            # Not raised here: Tune logs an error raised while it restores and starts the experiment
+            # afresh (it then hung, or died on a trial id). The study is left untouched and the first
+            # call that would write to it raises (`_check_not_refused`).
+            self.__dict__["_refusal"] = refusal
+            logger.error("%s", refusal)
+            return
         failed = self.fail_orphans()
         if failed:
             logger.info(
                 "resume: %d study trials started after the last saved state were marked failed", failed
             )
 
-    def _check_own_study(self, experiment_dir: Path) -> None:
-        """ConfigError when `experiment_dir` holds its own `optuna.db` but the restored searcher's study
-        is another folder's: a copy of an experiment restored with `Tuner.restore(COPY).fit()` would
-        write its trials into the original's study."""
+    def _not_own_study(self, experiment_dir: Path) -> str | None:
+        """The line refusing a restored searcher whose study is another folder's, else None.
+
+        Another folder's: `experiment_dir` was made elsewhere (its recorded folder, whatever storage the
+        study is in), or it holds its own `optuna.db` while the study is another folder's. A copy
+        restored with `Tuner.restore(COPY).fit()` would write its trials into the original's study (and
+        fail the original's running study trials as orphans), an RDB study's as much as a local one's.
+        """
         storage = getattr(self.study._storage, "_backend", self.study._storage)  # Optuna's _CachedStorage
-        study_file = sqlite_study_file(str(getattr(storage, "url", "")))
+        url = str(getattr(storage, "url", ""))
+        original = moved_from(experiment_dir)
+        study_file = sqlite_study_file(url)
         own = experiment_dir / STUDY_DB
-        if study_file is None or study_file.name != STUDY_DB or not own.is_file():
-            return
-        if study_file.resolve() != own.resolve():
-            raise ConfigError(
-                f"{experiment_dir} was copied from {study_file.parent}: its searcher's Optuna study is "
-                f"that experiment's ({study_file}), so trials run here would be written there; resume "
-                f"the original, or start a new sweep with `warm_start: {experiment_dir}`"
-            )
+        if original is None and study_file is not None and study_file.name == STUDY_DB and own.is_file():
+            original = study_file.parent if study_file.resolve() != own.resolve() else None
+        if original is None:
+            return None
+        return (
+            f"{experiment_dir} was copied or moved from {original}: its searcher's Optuna study "
+            f"{self.study.study_name!r} in {_masked(url)} is that experiment's, so trials run here would "
+            f"be written there; resume the original where it was made, or start a new sweep with "
+            f"`warm_start: {experiment_dir}`"
+        )
+
+    def _check_not_refused(self) -> None:
+        """ConfigError (the restore's line) before a refused restore's searcher writes to the study."""
+        refusal = self.__dict__.get("_refusal")
+        if refusal:
+            raise ConfigError(refusal)
 
     def fail_orphans(self) -> int:
         """After a killed driver: fail study trials left RUNNING that no Tune trial owns any more."""
@@ -318,6 +349,32 @@ class PruningOptunaSearch(OptunaSearch):
         for trial in orphans:
             self.study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
         return len(orphans)
+
+
+def restoring_experiment_dir(default: Path) -> Path:
+    """The local experiment folder Ray Tune is restoring, else `default`.
+
+    Tune hands a restored searcher its state from the driver's staging folder in Ray's session
+    (`/tmp/ray/session_*/artifacts/.../driver_artifacts`), not from the experiment folder; only the
+    `TuneController` restoring it (a caller up the stack) knows the folder `Tuner.restore(DIR)` named.
+    """
+    import inspect
+
+    from ray.tune.execution.tune_controller import TuneController
+
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, TuneController):
+                storage = owner._storage
+                if storage is not None and storage.storage_filesystem.type_name == "local":
+                    return Path(storage.experiment_fs_path)
+                return default
+            frame = frame.f_back
+    finally:
+        del frame
+    return default
 
 
 def study_storage_url(spec: SweepSpec, experiment_dir: str) -> str:
@@ -535,8 +592,9 @@ def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
     return SAMPLERS[spec.file.search.algorithm](spec)
 
 
-_DRIVER_ONLY = ("_stops", "_budget")
-"""Searcher attributes that link to driver-side objects and are never pickled with it."""
+_DRIVER_ONLY = ("_stops", "_budget", "_refusal")
+"""Searcher attributes that link to driver-side objects (or hold a refused restore's line, which
+`suggest` raises) and are never pickled with it."""
 
 
 class MaskedRDBStorage(optuna.storages.RDBStorage):
