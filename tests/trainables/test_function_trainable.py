@@ -186,6 +186,37 @@ def test_a_function_that_never_reports_fails_its_trial_unless_resumed(
     assert resumed.reports == []
 
 
+def test_a_report_without_the_search_metric_fails_its_trial_naming_it(
+    synthetic_bundle: Any, tmp_path: Path
+) -> None:
+    """Tune ended the whole sweep on such a report with its own TuneError (exit 3) naming no trainable."""
+    from seqsweep.errors import TrialError
+    from seqsweep.trainables import InMemoryReporter
+    from seqsweep.trainables.function import train_function
+
+    reporter = InMemoryReporter(trial_id="t1", root=tmp_path)
+    with pytest.raises(
+        TrialError,
+        match=r"epoch 1 has no 'val_macro_f1', the sweep's search metric \(it gave: epoch, val_loss\)",
+    ):
+        train_function(
+            "tiny_user_models:reports_its_loss_only",
+            {"epochs": 2, "folder": str(tmp_path)},
+            synthetic_bundle,
+            reporter,
+            metric="val_macro_f1",
+        )
+    assert reporter.reports == []
+    train_function(
+        "tiny_user_models:reports_its_loss_only",
+        {"epochs": 2, "folder": str(tmp_path)},
+        synthetic_bundle,
+        reporter,
+        metric="val_loss",
+    )
+    assert [r["val_loss"] for r in reporter.reports] == [1.0, 1.0]
+
+
 def test_a_predict_hook_that_raises_is_one_line_naming_the_hook(tmp_path: Path) -> None:
     """A `predict` hook raising (a bug in the user's module) made `results` and `predict` exit 3 with
     "unexpected error", as if seqsweep had failed, and one calling sys.exit(0) made them exit 0 silently;

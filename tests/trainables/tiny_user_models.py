@@ -58,6 +58,14 @@ def never_reports(config: dict[str, Any], data: Any, reporter: Any) -> None:
     data.windows("train")
 
 
+def reports_its_loss_only(config: dict[str, Any], data: Any, reporter: Any) -> None:
+    """A training function that reports a loss but never the sweep's search metric."""
+    import tempfile
+
+    for _ in range(int(config.get("epochs", 2))):
+        reporter.report({"val_loss": 1.0}, tempfile.mkdtemp(dir=config.get("folder")))
+
+
 def config_only(config: dict[str, Any]) -> Any:
     """A model function that forgot `shape`: every trial would fail with a TypeError."""
     return None

@@ -246,8 +246,9 @@ class FunctionReporter:
     def report(self, metrics: Mapping[str, Any], checkpoint_dir: str | Path | None = None) -> None:
         """Report one step's metrics (a mapping of names to numbers), with an optional checkpoint folder.
 
-        TrialError (nothing is forwarded) when a loss or search metric is not a finite number, or when
-        `metrics` gives an `epoch` that is not a whole number above the last one reported."""
+        TrialError (nothing is forwarded) when a loss or search metric is not a finite number, when the
+        sweep's search metric is missing, or when `metrics` gives an `epoch` that is not a whole number
+        above the last one reported."""
         if not isinstance(metrics, Mapping):
             raise ConfigError(
                 f"trainable {self._trainable}: report(metrics, ...) takes a mapping, got {type(metrics).__name__}"
@@ -266,6 +267,13 @@ class FunctionReporter:
             )
         self._epoch = int(payload.get(EPOCH, self._epoch + 1))
         payload[EPOCH] = self._epoch
+        if self._metric is not None and self._metric not in payload:
+            # Tune would end the whole sweep on it with its own TuneError (exit 3), naming no trainable
+            raise TrialError(
+                f"trainable {self._trainable}: the report of epoch {self._epoch} has no {self._metric!r}, the "
+                f"sweep's search metric (it gave: {', '.join(sorted(map(str, payload)))}); report it every "
+                f"step, or set search.metric to a metric the function reports"
+            )
         require_finite_report(self._trainable, payload, self._epoch, self._metric)
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
         if folder is not None:
