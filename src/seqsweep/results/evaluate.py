@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -308,13 +308,19 @@ def function_test_unavailable(
     ), [t for t in winners if t.checkpoint is not None]
 
 
+WITHOUT_THIS_TRIAL: Final = (
+    "`results --no-test` reads no checkpoint, `export --trial ID` exports another trial"
+)
+"""The ways on when one winner's checkpoint cannot be used: `results` scores every winner on test."""
+
+
 def _missing_checkpoint(trial: TrialSummary) -> str:
     """One line: the trial's best-epoch checkpoint is not on disk, naming the folder its report names."""
     where = f" {trial.missing_checkpoint}" if trial.missing_checkpoint else ""
     return (
         f"trial {trial.trial_id}: the checkpoint of its best epoch ({trial.best_epoch}){where} is not on "
-        f"disk (checkpoints.keep did not keep it, or it was deleted); restore it, raise checkpoints.keep, "
-        f"or pick another trial"
+        f"disk (checkpoints.keep did not keep it, or it was deleted); restore it, or go on without it: "
+        f"{WITHOUT_THIS_TRIAL}"
     )
 
 
@@ -430,8 +436,8 @@ def user_model_code(trial: TrialSummary, doing: str) -> Iterator[None]:
             raise
         raise ConfigError(
             f"trial {trial.trial_id}: its model {trial.family} failed outside the trial, {doing}: it "
-            f"{user_code_failure(exc)}; fix the model function (results and export call it again), or "
-            f"pick another trial"
+            f"{user_code_failure(exc)}; fix the model function (results and export call it again), or go "
+            f"on without it: {WITHOUT_THIS_TRIAL}"
         ) from exc
 
 
@@ -460,7 +466,7 @@ def load_trial_checkpoint(
         present = ", ".join(sorted(p.name for p in checkpoint.iterdir())) or "nothing"
         raise ConfigError(
             f"trial {trial_id}: its checkpoint {checkpoint} cannot be loaded ({type(exc).__name__}; it holds "
-            f"{present}): damaged or changed after the run; pick another trial"
+            f"{present}): damaged or changed after the run; go on without it: {WITHOUT_THIS_TRIAL}"
         ) from None
 
 
