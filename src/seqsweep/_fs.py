@@ -139,6 +139,23 @@ def writable_folder(out: Path, flag: str) -> Path:
     return target
 
 
+def unmakeable_folder(folder: Path) -> str | None:
+    """Why no folder can be made (and written) at `folder`, or None when one can: the nearest part of it
+    that exists is a file, or refuses a new entry (read-only, no permission, under /proc, where even root
+    may not write and `os.access` says yes). The check makes a hidden folder there and removes it, so
+    nothing is left behind; the reason names that part."""
+    existing = next((part for part in (folder, *folder.parents) if part.exists()), None)
+    if existing is None:
+        return None
+    if not existing.is_dir():
+        return f"{existing} is a file; give a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".seqsweep-write-check.", dir=existing))
+    except OSError as exc:
+        return f"{existing} cannot be written ({exc.strerror or exc}); give a folder you can write"
+    return None
+
+
 def with_umask_mode(folder: Path) -> Path:
     """`folder` (made by `tempfile.mkdtemp`, mode 0700) given the mode a plain `mkdir` would give it,
     so that what is moved into place from it is as readable as any other output."""

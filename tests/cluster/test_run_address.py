@@ -62,3 +62,33 @@ def test_a_real_ray_head_answers_the_check(ray_cluster: object) -> None:
     import ray
 
     assert session.unreachable(ray.get_runtime_context().gcs_address, grpc=True) is None
+
+
+def test_a_head_that_refuses_the_token_is_one_line_naming_the_token(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`run --address HEAD:PORT` at a head with token authentication and another token: Ray's C++ client
+    wrote `gcs_client.cc:210: Failed to get cluster ID from GCS server: Unauthenticated: RPC error:
+    InvalidAuthToken ...` to stderr once a second for 20 s, then the line said "cannot connect to a Ray
+    cluster there (Failed to connect to Ray cluster at ...)", not naming the token."""
+    import os
+
+    import ray
+
+    def refuse(address: str, **_: object) -> None:
+        native = b"[2026-12-02 17:06:56,066 W 5460 5460] gcs_client.cc:210: Failed to get cluster ID from "
+        os.write(
+            2,
+            native + b"GCS server: Unauthenticated: RPC error: InvalidAuthToken: Authentication "
+            b"token is missing or incorrect\n",
+        )
+        raise ConnectionError(f"Failed to connect to Ray cluster at {address}")
+
+    monkeypatch.setattr(session, "unreachable", lambda address, **_: None)  # a GCS answers there
+    monkeypatch.setattr(ray, "init", refuse)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    with pytest.raises(session.ConfigError) as refused, session.ray_session("10.0.0.7:6379"):
+        pass
+    assert str(refused.value) == f"--address 10.0.0.7:6379: {session.TOKEN_FIX}"
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -189,3 +191,22 @@ def test_a_negative_yield_stored_as_a_percentage_is_refused() -> None:
         prepare_rows(rows, "1h")
     real = rows.assign(**{"yield": hourly_yield(-0.005)})  # a real negative yield, -0.5 % a year
     assert prepare_rows(real, "1h")["yield"].to_numpy() == pytest.approx(-0.005)
+
+
+def test_a_damaged_embedding_model_folder_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    """A local model folder whose `config.json` is no JSON (or whose weights were cut short) ended the
+    build as `unexpected error: OSError: It looks like the config file ...`, exit 3."""
+    from seqsweep.data.features import load_embedding_model
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "modules.json").write_text(
+        '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}]'
+    )
+    (folder / "config.json").write_text("{bad json")
+    with pytest.raises(
+        ConfigError,
+        match=r"^dataset.embedding_model: cannot load the sentence-transformers "
+        r"model in .*model \(.+\); restore or re-download its files",
+    ):
+        load_embedding_model(str(folder))

@@ -212,3 +212,21 @@ def test_sample_command_into_a_fresh_database_needs_no_force(
     monkeypatch.setattr(data_commands, "DEFAULT_SAMPLE_DB", str(tmp_path / "cache" / "sample.db"))
     assert main(["data", "sample", "--hours", "48"]) == 0
     assert main(["data", "sample", "--hours", "48", "--seed", "3"]) == 0
+
+
+@pytest.mark.parametrize("under", ["a file", "/proc"])
+def test_a_sqlite_file_whose_folder_cannot_be_made_is_one_line(
+    under: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`data sample` (and `load-csv`) made the SQLite file's folders with `mkdir`: under a file it raised
+    FileExistsError, under /proc FileNotFoundError, both `unexpected error` (exit 3)."""
+    if under == "/proc" and not Path("/proc/self").is_dir():
+        pytest.skip("needs Linux's /proc")
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder")
+    parent = blocker if under == "a file" else Path("/proc/seqsweep-nowhere")
+    assert main(["data", "sample", "--db", f"sqlite:///{parent / 'sub' / 's.db'}", "--hours", "50"]) == 2
+    err = capsys.readouterr().err
+    where = f"{blocker} is a file; give a folder" if under == "a file" else "/proc cannot be written ("
+    assert err.splitlines() == [err.strip()] and err.startswith("seqsweep: error: database file ")
+    assert where in err

@@ -261,3 +261,22 @@ def test_a_module_that_cannot_be_imported_is_named_where_its_hook_is_missing(
         match=r"has no broken_fit:predict hook \(importing its module failed: SyntaxError: .*\), so",
     ):
         HookModel(None, tmp_path, "broken_fit:train").predict_proba(np.zeros((1, 2, 3), dtype=np.float32))
+
+
+def test_a_checkpoint_dir_that_is_no_folder_fails_the_trial_naming_it(
+    synthetic_bundle: Any, tmp_path: Path
+) -> None:
+    """`reporter.report(metrics, "/no/such/dir")` failed the trial with `FileNotFoundError: ...
+    '/no/such/dir/seqsweep_function.json'`, naming seqsweep's own marker file, not the folder given."""
+    from seqsweep.errors import TrialError
+    from seqsweep.trainables import InMemoryReporter
+    from seqsweep.trainables.function import train_function
+
+    reporter = InMemoryReporter(trial_id="t1", root=tmp_path)
+    with pytest.raises(
+        TrialError, match=r"checkpoint_dir '/nonexistent/seqsweep-test-checkpoint', which is not a folder"
+    ):
+        train_function(
+            "tiny_user_models:reports_a_missing_checkpoint_dir", {"epochs": 1}, synthetic_bundle, reporter
+        )
+    assert reporter.reports == []

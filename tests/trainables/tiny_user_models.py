@@ -79,3 +79,8 @@ def keyword_shape(config: dict[str, Any], *, shape: DataShape) -> Any:
 def with_extras(config: dict[str, Any], shape: DataShape, scale: float = 1.0, *args: Any, **kw: Any) -> Any:
     """Extra arguments with defaults are fine."""
     return None
+
+
+def reports_a_missing_checkpoint_dir(config: dict[str, Any], data: Any, reporter: Any) -> None:
+    """Reports a checkpoint folder that does not exist (never made, or removed before the report)."""
+    reporter.report({"val_macro_f1": 0.5}, "/nonexistent/seqsweep-test-checkpoint")

@@ -214,3 +214,22 @@ def test_a_started_experiment_is_refused_naming_resume_and_another_storage(tmp_p
         f"experiment {tmp_path / 'p'} already exists: continue it with `seqsweep resume {tmp_path / 'p'}`, "
         "or give `--storage` another folder (or the sweep another `name`)"
     )
+
+
+NO_PROC = pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+
+
+@NO_PROC
+def test_a_storage_path_under_proc_is_refused_before_the_build(tmp_path: Path) -> None:
+    """`--storage /proc/runs` passed `os.access` (as root), built the dataset, then failed making its cache
+    folder: `unexpected error: FileNotFoundError`, exit 3. Now one line before anything is built."""
+    from seqsweep.tuning.runner import check_storage_root
+
+    with pytest.raises(
+        ConfigError,
+        match=r"^storage_path \(--storage\) /proc/seqsweep-nowhere/runs: /proc "
+        r"cannot be written \(.+\); give a folder you can write$",
+    ):
+        check_storage_root(Path("/proc/seqsweep-nowhere/runs"))
+    check_storage_root(tmp_path / "new" / "runs")  # a folder that can be made passes, and is not made
+    assert list(tmp_path.iterdir()) == []

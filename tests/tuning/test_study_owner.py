@@ -222,3 +222,16 @@ def test_a_ray_setting_that_drops_the_checkpoints_epoch_is_refused(
     assert not (Path(load_sweep(path).file.storage_path) / "only_score").exists()
     assert cli.main(["resume", str(tmp_path / "runs" / "only_score")]) == 2
     assert "$TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE is set" in capsys.readouterr().err
+
+
+def test_a_sqlite_study_storage_that_cannot_be_made_is_refused_before_the_build(tmp_path: Path) -> None:
+    """`search.storage: sqlite:///<a file>/o.db` passed the storage checks (the file did not exist yet), the
+    dataset was built, then Optuna failed to open it ("unable to open database file")."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder")
+    url = f"sqlite:///{blocker / 'o.db'}"
+    with pytest.raises(
+        ConfigError, match=r"cannot make the study storage .*notes.txt is a file; give a folder"
+    ):
+        check_study_owner(url, "x", None, tmp_path / "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -31,7 +31,7 @@ def _client(address: str) -> Any:
     a Ray GCS does (gRPC, the probe `run --address` uses): MariaDB's port took the same 45 s."""
     from ray.job_submission import JobSubmissionClient
 
-    from seqsweep.cluster.session import grpc_probe_applies, unreachable
+    from seqsweep.cluster.session import TOKEN_FIX, grpc_probe_applies, unreachable
 
     if not logging.getLogger().isEnabledFor(logging.DEBUG):  # `seqsweep -v` shows them
         # its import sets INFO: "Uploading package gcs://..." and "Creating a file package" reached the terminal
@@ -55,11 +55,7 @@ def _client(address: str) -> Any:
         return JobSubmissionClient(address)
     except Exception as exc:  # connection refused, bad URL, wrong port: one line for the user
         if type(exc).__name__ == "AuthenticationError":  # the API answered: it wants the cluster's token
-            raise ConfigError(
-                f"--address {address}: the cluster uses token authentication and refused this client's "
-                f"token; make the cluster's token available here (`RAY_AUTH_MODE=token` with "
-                f"`RAY_AUTH_TOKEN`, or the file ~/.ray/auth_token)"
-            ) from None
+            raise ConfigError(f"--address {address}: {TOKEN_FIX}") from None
         raise ConfigError(
             f"--address {address}: no Ray Jobs API answers there ({type(exc).__name__})"
         ) from None

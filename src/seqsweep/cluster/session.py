@@ -81,11 +81,42 @@ def _start(address: str | None, num_cpus: int | None) -> bool:
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
     else:
         _check_reachable(address)
+        _connect(address)
+    return True
+
+
+TOKEN_FIX: Final = (
+    "the cluster uses token authentication and refused this client's token; make the cluster's token "
+    "available here (`RAY_AUTH_MODE=token` with `RAY_AUTH_TOKEN`, or the file ~/.ray/auth_token)"
+)
+"""What to do when a cluster refused this client's token (`run --address`, the Jobs API)."""
+
+_TOKEN_REFUSED: Final = ("InvalidAuthToken", "Authentication token is missing or incorrect")
+"""How Ray's C++ client says, on stderr, that the cluster refused its token."""
+
+
+def _connect(address: str) -> None:
+    """`ray.init(address)`, its C++ client's stderr held back (ConfigError, one line, if it fails). A head
+    with token authentication that refused this client's token made it print `gcs_client.cc ... Failed to
+    get cluster ID from GCS server: Unauthenticated: ... InvalidAuthToken` once a second for 20 s, then
+    fail with "Failed to connect to Ray cluster", which does not name the token; those lines go to the log
+    at DEBUG (`seqsweep -v` shows them, after the attempt), and the error names the token."""
+    from seqsweep._stderr import native_stderr_captured
+
+    failure: Exception | None = None
+    with native_stderr_captured() as held:
         try:
             ray.init(address=address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise ConfigError(f"--address {address}: cannot connect to a Ray cluster there ({exc})") from None
-    return True
+            failure = exc
+    native = "".join(held).strip()
+    if native:
+        logger.debug("ray's client while connecting to %s: %s", address, native)
+    if failure is None:
+        return
+    if any(marker in native or marker in str(failure) for marker in _TOKEN_REFUSED):
+        raise ConfigError(f"--address {address}: {TOKEN_FIX}")
+    raise ConfigError(f"--address {address}: cannot connect to a Ray cluster there ({failure})")
 
 
 def _quiet_cluster_errors() -> None:

@@ -26,7 +26,7 @@ from seqsweep.data.sources import clean_rows
 from seqsweep.data.spec import TRANSFORMS
 from seqsweep.data.spec import grid_step as grid_step  # re-exported: callers take the step from here
 from seqsweep.data.tables import CYCLICAL_FEATURES, DATE, EMBEDDING_PREFIX, YIELD
-from seqsweep.errors import ConfigError, DataError
+from seqsweep.errors import ConfigError, DataError, message_of
 from seqsweep.masking import mask_missing
 
 log = logging.getLogger(__name__)
@@ -388,7 +388,8 @@ def load_embedding_model(name: str = BUNDLED_MODEL) -> Any:
 @functools.lru_cache(maxsize=2)
 def cached_embedding_model(path: str, identity: str) -> Any:
     """The model in folder `path` (absolute) whose files have `identity`; the cache behind
-    `load_embedding_model`, keyed by both."""
+    `load_embedding_model`, keyed by both. ConfigError (one line) for a folder the library cannot load
+    (weights cut short, a config that is no JSON): it ended as an unexpected error, exit 3."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
@@ -400,7 +401,17 @@ def cached_embedding_model(path: str, identity: str) -> Any:
     except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
         pass
     log.info("loading the embedding model from %s", path)
-    return SentenceTransformer(str(path), device="cpu")
+    try:
+        return SentenceTransformer(str(path), device="cpu")
+    except MemoryError:
+        raise
+    except Exception as exc:  # a damaged folder: weights cut short, a config that is no JSON, a file missing
+        reason = " ".join(message_of(exc).split())[:300]
+        raise ConfigError(
+            f"dataset.embedding_model: cannot load the sentence-transformers model in {path} "
+            f"({type(exc).__name__}: {reason}); restore or re-download its files, or leave the key out for the "
+            f"bundled {BUNDLED_MODEL!r}"
+        ) from None
 
 
 def embed_texts(texts: list[str] | tuple[str, ...], model_name: str = BUNDLED_MODEL) -> np.ndarray:

@@ -306,7 +306,9 @@ def ensure_sample_db(path: Path) -> str:
     """
     path = path.expanduser().resolve()
     if not path.exists() or sample_version(path) < SAMPLE_VERSION:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from seqsweep.data.sources import make_sqlite_folder
+
+        make_sqlite_folder(path)
         first = "first use" if not path.exists() else "the cached one predates the ohlcv table"
         log.info("generating the sample database at %s (%s)", path, first)
         with atomic_path(path) as partial:

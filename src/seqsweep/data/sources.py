@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql as postgresql_types
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
+from seqsweep._fs import unmakeable_folder
 from seqsweep.data.csv_header import (
     check_row_widths,
     read_header,
@@ -271,6 +272,21 @@ def _sqlite_file(url: str) -> Path | None:
     return None
 
 
+def make_sqlite_folder(sqlite_file: Path) -> None:
+    """Make the folder of a SQLite file a writer creates; DataError (one line) where none can be made (a
+    part of the path is a file, or under /proc): `mkdir` raised FileExistsError or FileNotFoundError, which
+    ended `data sample`, `load-csv` and the sample database's first use as unexpected errors (exit 3)."""
+    folder = sqlite_file.parent
+    reason = unmakeable_folder(folder)
+    try:
+        if reason is None:
+            folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = f"{folder} cannot be made ({exc.strerror or exc}); give a folder you can write"
+    if reason is not None:
+        raise DataError(f"database file {sqlite_file}: {reason}")
+
+
 def open_engine(url: str, *, must_exist: bool = True) -> Engine:
     """An engine whose database answered: unreachable servers and wrong credentials fail here.
 
@@ -284,7 +300,7 @@ def open_engine(url: str, *, must_exist: bool = True) -> Engine:
                 f"database file {sqlite_file} does not exist; create it with `seqsweep data sample --db {masked_url(url)}` "
                 "or `seqsweep data load-csv DIR --db URL`"
             )
-        sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        make_sqlite_folder(sqlite_file)
     engine = create_engine(url)
     try:
         with engine.connect():

@@ -247,8 +247,8 @@ class FunctionReporter:
         """Report one step's metrics (a mapping of names to numbers), with an optional checkpoint folder.
 
         TrialError (nothing is forwarded) when a loss or search metric is not a finite number, when the
-        sweep's search metric is missing, or when `metrics` gives an `epoch` that is not a whole number
-        above the last one reported."""
+        sweep's search metric is missing, when `metrics` gives an `epoch` that is not a whole number
+        above the last one reported, or when `checkpoint_dir` is not a folder."""
         if not isinstance(metrics, Mapping):
             raise ConfigError(
                 f"trainable {self._trainable}: report(metrics, ...) takes a mapping, got {type(metrics).__name__}"
@@ -276,6 +276,13 @@ class FunctionReporter:
             )
         require_finite_report(self._trainable, payload, self._epoch, self._metric)
         folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        if folder is not None and not folder.is_dir():
+            # the marker written into it failed with FileNotFoundError naming seqsweep's own file
+            raise TrialError(
+                f"trainable {self._trainable}: report at epoch {self._epoch} gave checkpoint_dir "
+                f"{str(folder)!r}, which is not a folder; write the checkpoint's files into a folder that "
+                f"exists (e.g. a tempfile.TemporaryDirectory()) and pass that, or leave checkpoint_dir out"
+            )
         if folder is not None:
             (folder / FUNCTION_MARKER).write_text(
                 json.dumps({"trainable": self._trainable, "epoch": self._epoch}) + "\n"

@@ -32,7 +32,7 @@ from typing import IO, Any
 
 from ray import tune
 
-from seqsweep._fs import atomic_write_json
+from seqsweep._fs import atomic_write_json, unmakeable_folder
 from seqsweep._text import counted
 from seqsweep.cluster.session import (
     check_address,
@@ -172,15 +172,12 @@ def storage_root(spec: SweepSpec, storage: str | None = None) -> str:
 
 def check_storage_root(root: Path) -> None:
     """ConfigError (one line) when the storage path, or the nearest part of it that exists, is a file or
-    cannot be written: refused before Ray starts and the dataset builds (it ended in exit 3 then). Nothing is created
-    here, so a start refused later (another experiment's study) leaves nothing behind."""
-    existing = next((part for part in (root, *root.parents) if part.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise ConfigError(f"storage_path (--storage) {root}: {existing} is a file; give a folder")
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):  # read-only, immutable
-        raise ConfigError(
-            f"storage_path (--storage) {root}: {existing} cannot be written; give a folder you can write"
-        )
+    cannot be written (`_fs.unmakeable_folder`; a path under /proc passed `os.access` as root and ended in
+    exit 3 after the build): refused before Ray starts and the dataset builds (it ended in exit 3 then).
+    Nothing is left here, so a start refused later (another experiment's study) leaves nothing behind."""
+    reason = unmakeable_folder(root)
+    if reason is not None:
+        raise ConfigError(f"storage_path (--storage) {root}: {reason}")
 
 
 def with_resolved_database(spec: SweepSpec) -> SweepSpec:

@@ -32,6 +32,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from seqsweep._fs import unmakeable_folder
 from seqsweep._text import counted
 from seqsweep.constants import DEFAULT_METRIC, FINAL_EPOCH, STUDY_URL_ENV
 from seqsweep.db_url import check_unescaped_at, fill_from_same_storage, mask, scrub
@@ -400,6 +401,7 @@ def _existing_storage(url: str) -> optuna.storages.RDBStorage | None:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if not database or database == ":memory:" or not Path(database).exists():
+            _check_sqlite_folder(url, database)
             return None
     try:
         engine = sa.create_engine(url)
@@ -416,6 +418,17 @@ def _existing_storage(url: str) -> optuna.storages.RDBStorage | None:
         raise ConfigError(
             f"search.storage: cannot open the study storage {_masked(url)} ({type(exc).__name__}: {reason})"
         ) from None
+
+
+def _check_sqlite_folder(url: str, database: str) -> None:
+    """ConfigError (one line) when a SQLite study file cannot be made where `search.storage` puts it (a part
+    of the path is a file, or under /proc): refused with the other storage checks, before the dataset is
+    built, where Optuna's "unable to open database file" came after it."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    reason = unmakeable_folder(Path(database).expanduser().resolve().parent)
+    if reason is not None:
+        raise ConfigError(f"search.storage: cannot make the study storage {_masked(url)}: {reason}")
 
 
 def _study_owner(storage: optuna.storages.RDBStorage, study_name: str) -> tuple[bool, dict[str, Any], int]:
