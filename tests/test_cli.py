@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import subprocess
@@ -369,3 +370,17 @@ def test_a_broken_pipe_elsewhere_is_still_an_error(
     monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(func=command, verbose=False))
     assert cli.main([]) == cli.EXIT_UNEXPECTED
     assert "BrokenPipeError" in capsys.readouterr().err
+
+
+def test_python_dash_m_seqsweep_runs_the_cli(tmp_path: Path) -> None:
+    """`python -m seqsweep` is the console script (an environment without its entry point), exit codes
+    included: a typo in a command's argument is one line and exit 2, as with `seqsweep`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEQSWEEP_", "RAY_", "TF_"))}
+    run = functools.partial(
+        subprocess.run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=DEADLINE_S
+    )
+    version = run([sys.executable, "-m", "seqsweep", "--version"])
+    assert version.returncode == 0 and version.stdout.startswith("seqsweep "), version
+    missing = run([sys.executable, "-m", "seqsweep", "results", str(tmp_path / "runs" / "demoo")])
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr.count("\n") == 1 and "no such experiment directory" in missing.stderr

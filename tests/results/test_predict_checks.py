@@ -4,6 +4,7 @@ would ignore. Tiny datasets built in this process (no Ray); the model is replace
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from seqsweep.constants import MASK_VALUE
 from seqsweep.data import DatasetSpec, build_dataset
 from seqsweep.errors import ConfigError, DataError
+from seqsweep.results import bundle_format as fmt
 from seqsweep.results.predict import (
     MAX_SCALED_INPUT,
     ModelBundle,
@@ -523,3 +525,24 @@ def test_a_bundle_without_recorded_sizes_still_predicts(
     assert prediction.symbols[0].note == ""
     edited = _edited(url, tmp_path, "UPDATE crypto_price SET volume = volume / 1000")
     assert predict_from_db(monkey, edited, ["AAAUSDT"]).symbols[0].seen  # no check without sizes
+
+
+def test_predict_prints_the_models_test_verdict_beside_its_probabilities(
+    url: str, folder: Path, tmp_path: Path
+) -> None:
+    """A bundle whose model does not beat persistence on test says so above the probabilities (and in
+    `--json`), in the sentence its model card and `results` print; one without metrics.json says nothing."""
+    verdict = "does not beat persistence on test (−0.084, interval −0.131 to −0.040)"
+    dataset = build_dataset(SPEC, db_url=url, cache_dir=folder / "cache", in_process=True)
+    path = crafted_bundle(dataset, tmp_path / "bundle")
+    fmt.write_json(path / fmt.METRICS_JSON, {"test": {"model": {"name": "crafted", "verdict": verdict}}})
+    prediction = predict_from_db(load_bundle(path), url, ["AAAUSDT"])
+    lines = prediction.describe().splitlines()
+    assert lines[1] == f"verdict at export: the model {verdict}."
+    assert json.loads(prediction.to_json())["test_verdict"] == verdict
+    (path / fmt.METRICS_JSON).unlink()
+    plain = predict_from_db(load_bundle(path), url, ["AAAUSDT"])
+    assert "verdict" not in plain.describe() and json.loads(plain.to_json())["test_verdict"] is None
+    fmt.write_json(path / fmt.METRICS_JSON, ["not", "a", "mapping"])
+    with pytest.raises(ConfigError, match=r"metrics\.json is damaged or was edited"):
+        predict_from_db(load_bundle(path), url, ["AAAUSDT"]).describe()

@@ -212,7 +212,9 @@ def test_exported_bundle_predicts_like_the_checkpoint_in_a_fresh_process(
     assert winner.trial_id in card and "never used to choose" in card
     metrics_json = json.loads((bundle_dir / "metrics.json").read_text())
     verdict = metrics_json["test"]["verdict"]
-    assert verdict.startswith(("beats persistence on test", "does not beat persistence on test"))
+    assert verdict.startswith(  # a test split under MIN_BLOCKS blocks cannot tell
+        ("beats persistence on test", "does not beat persistence on test", "is not shown to beat persistence")
+    )
     assert f"**Verdict:** trial {winner.trial_id} {verdict}." in card and "macro-F1 (pooled)" in card
     assert "macro_f1_pooled" in metrics_json["test"]["model"]
     windows = dataset.windows("test")
@@ -285,8 +287,10 @@ def test_report_carries_validation_baselines_intervals_verdicts_and_cell_tables(
             entry = winner["vs_baselines"][baseline]
             low, high = entry["ci95"]
             assert low <= entry["delta"] <= high or low == high
-        beats = winner["vs_baselines"]["persistence"]["ci95"][0] > 0
-        assert winner["verdict"].startswith("beats persistence" if beats else "does not beat persistence")
+        versus = winner["vs_baselines"]["persistence"]
+        beats = versus["ci95"][0] > 0
+        opening = "beats persistence" if beats else "does not beat persistence"
+        assert winner["verdict"].startswith("is not shown to beat" if "too_short" in versus else opening)
         assert winner["verdict"] in lstm_report["stdout"]
     assert document["test"]["bootstrap"]["draws"] >= 1000
     stdout = lstm_report["stdout"]

@@ -126,7 +126,13 @@ def test_refit_bundle_predicts_and_is_scored_beside_the_checkpoint(
     assert [b["name"] for b in test["baselines"]] == ["majority", "persistence"]
     for model in (test["model"], test["checkpoint_model"]):
         assert set(model["vs_baselines"]) == {"majority", "persistence"}
-        assert model["verdict"].startswith(("beats persistence on test", "does not beat persistence on test"))
+        assert model["verdict"].startswith(  # a test split under MIN_BLOCKS blocks cannot tell
+            (
+                "beats persistence on test",
+                "does not beat persistence on test",
+                "is not shown to beat persistence",
+            )
+        )
         assert len(model["by_step"]) == 2 * 2  # per-cell macro-F1
     assert test["verdict"] == test["model"]["verdict"]
 

@@ -20,7 +20,7 @@ import yaml
 from seqsweep import cli, metrics
 from seqsweep.constants import N_CLASSES
 from seqsweep.results.bootstrap import signed
-from seqsweep.results.evaluate import load_dataset
+from seqsweep.results.evaluate import ONE_CLASS_CLAUSE, load_dataset
 from seqsweep.results.experiment import read_experiment
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.tuning import run_sweep
@@ -101,6 +101,7 @@ def test_the_verdict_sentence_matches_its_interval(results_json: dict[str, Any])
         versus = winner["vs_baselines"]["persistence"]
         low, high = versus["ci95"]
         assert low <= versus["delta"] <= high
+        assert "too_short" not in versus  # the real test split holds enough blocks for an interval
         if low > 0:
             expected = f"beats persistence on test by {signed(versus['delta'])} (95 % interval {signed(low)} to {signed(high)})"
         else:
@@ -112,5 +113,7 @@ def test_the_verdict_sentence_matches_its_interval(results_json: dict[str, Any])
                 f"{joined} majority, a constant guess that ignores the input ({signed(constant['delta'])}, "
                 f"interval {signed(constant['ci95'][0])} to {signed(constant['ci95'][1])})"
             )
+        if winner.get("one_class"):  # one class in every cell: it ignores its input, whatever it beat
+            expected += f"; {ONE_CLASS_CLAUSE.format(split='test')}"
         assert winner["verdict"] == expected
     assert {b["name"] for b in results_json["valid"]["baselines"]} == {"majority", "persistence"}

@@ -8,6 +8,7 @@ use the crafted experiment (a real Ray Tune run) on the generated sample databas
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import time
 from pathlib import Path
@@ -29,15 +30,19 @@ from seqsweep.results import bootstrap
 from seqsweep.results.bootstrap import BootstrapSettings, Interval, block_length, block_weights, compare
 from seqsweep.results.evaluate import (
     TEST_SPLIT,
+    Evaluations,
     WinnerOutput,
     cell_rows,
     evaluate_split,
     load_dataset,
+    predicts_one_class,
 )
 from seqsweep.results.experiment import Experiment, read_experiment
 from seqsweep.results.leaderboard import BELOW_PERSISTENCE, leaderboard_rows
 from seqsweep.results.pipeline import write_results
 from seqsweep.results.plots import MIN_IMPORTANCE_TRIALS, write_plots
+from seqsweep.results.report import render_report
+from seqsweep.results.sections import ANSWER, answer_section, report_sections
 from seqsweep.tuning.searchers import OWNER_ATTR, OWNER_DIR_ATTR, RAY_TRIAL_ID_ATTR
 
 # --- the bootstrap on crafted arrays ---------------------------------------------------------------
@@ -74,6 +79,29 @@ def test_always_right_beats_always_wrong_with_a_positive_interval() -> None:
     point = metrics.scores(labels, noisy)["macro_f1"] - metrics.scores(labels, wrong)["macro_f1"]
     assert partial.delta == pytest.approx(point)
     assert partial.beats
+
+
+def test_a_test_split_of_too_few_blocks_beats_nothing_and_says_so() -> None:
+    """Two symbols of 20 test windows each, blocks of 24: every draw is the whole split rotated, so the
+    interval is the point itself; a small lead must not read as a sure win ("beats ... +0.05 to +0.05")."""
+    labels, groups = _crafted(40)
+    groups = np.repeat(np.arange(2), 20)
+    right = np.where(labels == -50, 0, labels).astype(np.int8)
+    wrong = ((right + 1) % 3).astype(np.int8)
+    mostly = np.where(np.random.default_rng(3).random(labels.shape) < 0.3, right, wrong).astype(np.int8)
+    got = compare(labels, {"mostly": mostly, "wrong": wrong}, [("mostly", "wrong")], groups,
+                  BootstrapSettings(block=24, draws=200, seed=0))[("mostly", "wrong")]  # fmt: skip
+    assert got.delta > 0 and got.low == pytest.approx(got.delta)  # the draws do not vary at all
+    assert got.too_short and got.blocks == 0 and not got.beats
+    assert bootstrap.verdict(got, "persistence") == (
+        f"is not shown to beat persistence on test ({bootstrap.signed(got.delta)}; too short for an "
+        "interval: its windows hold 0.0 blocks of 24 windows, an interval needs 4; lengthen the test split)"
+    )
+    assert got.to_dict()["too_short"] == {"blocks": 0.0, "block_windows": 24, "needed": 4}
+    assert bootstrap.resampled_blocks(np.repeat(np.arange(2), 60), 24) == pytest.approx(5.0)
+    enough = compare(labels.repeat(3, axis=0), {"a": mostly.repeat(3, axis=0), "b": wrong.repeat(3, axis=0)},
+                     [("a", "b")], np.repeat(np.arange(2), 60), BootstrapSettings(block=24, draws=200))  # fmt: skip
+    assert not enough[("a", "b")].too_short and "too_short" not in enough[("a", "b")].to_dict()
 
 
 def test_the_interval_is_seeded_and_contains_the_point_estimate() -> None:
@@ -239,7 +267,9 @@ def test_test_intervals_and_verdicts_on_crafted_predictions(crafted_dataset: Dat
     )
     assert by_name["constant"]["vs_baselines"]["majority"] == {"delta": 0.0, "ci95": [0.0, 0.0]}
     assert by_name["constant"]["verdict"].endswith(
-        "beat majority, a constant guess that ignores the input (+0.000, interval +0.000 to +0.000)"
+        "beat majority, a constant guess that ignores the input (+0.000, interval +0.000 to +0.000); and "
+        "it predicts one class in every (target, step) cell on test: a constant guess that ignores its "
+        "input, whatever it beats"
     )
     assert document["bootstrap"]["draws"] == 1000 and "Künsch" in document["bootstrap"]["method"]
     cells = cell_rows(evaluation)
@@ -490,3 +520,61 @@ def test_a_damaged_experiment_state_is_one_line_naming_it(
         ConfigError, match=rf"Ray Tune's experiment state {state.name} cannot be read .*restore it"
     ):
         read_experiment(copy)
+
+
+def test_a_winner_that_predicts_one_class_per_cell_is_named_as_a_constant_guess(
+    crafted_dataset: DatasetBundle,
+) -> None:
+    """A winner that predicts, in every (target, step) cell, the class most frequent on test (not the
+    train majority) beats majority; its verdict still says that it ignores its input, in the sentence the
+    terminal, the page and the bundle's card print, and a winner that varies its answers is not named so."""
+    labels = crafted_dataset.splits[TEST_SPLIT].labels
+    counts = np.stack([(labels == c).sum(axis=0) for c in range(3)], axis=-1)  # (H, T, 3)
+    best = counts.argmax(axis=-1).astype(np.int8)
+    majority = majority_predictions(crafted_dataset, TEST_SPLIT)
+    assert (best != majority[0]).any()  # another constant than majority's
+    constant = np.broadcast_to(best, labels.shape).copy()
+    copy = persistence_predictions(crafted_dataset, TEST_SPLIT)
+    winners = {
+        "constant": ("ignores its input", WinnerOutput(constant)),
+        "copy": ("persistence", WinnerOutput(copy)),
+    }
+    settings = bootstrap.settings_for(crafted_dataset, TEST_SPLIT, draws=200, seed=0)
+    evaluation = evaluate_split(crafted_dataset, TEST_SPLIT, winners, intervals=settings)
+    by_name = {w.name: w for w in evaluation.winners}
+    assert by_name["constant"].vs_baselines["majority"].delta > 0
+    verdict = by_name["constant"].verdict()
+    assert verdict is not None and verdict.endswith(
+        "and it predicts one class in every (target, step) cell on test: a constant guess that ignores "
+        "its input, whatever it beats"
+    )
+    assert by_name["constant"].to_dict()["one_class"] is True
+    assert "one class" not in (by_name["copy"].verdict() or "")
+    assert "one_class" not in by_name["copy"].to_dict()
+    assert predicts_one_class(labels, constant)
+    assert not predicts_one_class(labels, copy)
+    assert not predicts_one_class(np.full_like(labels, -50), constant)  # nothing scored
+
+
+def test_the_winners_verdict_is_the_reports_first_section(
+    crafted_experiment: Path, crafted_dataset: DatasetBundle
+) -> None:
+    """The answer comes first, on the terminal and the page (set off there), before any table that
+    shows the winner's scores: a winner that does not beat persistence is read as one from the top."""
+    copy = persistence_predictions(crafted_dataset, TEST_SPLIT)
+    settings = bootstrap.settings_for(crafted_dataset, TEST_SPLIT, draws=200, seed=0)
+    test = evaluate_split(
+        crafted_dataset, TEST_SPLIT, {"copy": ("persistence", WinnerOutput(copy))}, intervals=settings
+    )
+    experiment = read_experiment(crafted_experiment)
+    sections = report_sections(experiment, 1, Evaluations(valid=None, test=test))
+    verdict = test.winners[0].verdict()
+    assert verdict is not None and verdict.startswith("does not beat persistence on test")
+    assert sections[0].key == ANSWER and sections[0].lines == [f"#1 copy {verdict}."]
+    assert sections[0].text().startswith("answer (the winner on test, ")
+    page = render_report(experiment, [], sections, test)
+    assert f'<p class="note"><b>#1 copy {html.escape(verdict)}.</b></p>' in page
+    assert page.index('id="answer"') < page.index('id="leaderboard"') < page.index('id="test"')
+    untested = report_sections(experiment, 1, Evaluations(valid=None, test=None))
+    assert answer_section(Evaluations(valid=None, test=None)) is None
+    assert all(s.key != ANSWER for s in untested)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,10 @@ DAY = pd.Timedelta(days=1)
 METHOD = (
     "moving-block bootstrap over test windows (Künsch 1989), blocks resampled per symbol; percentile interval"
 )
+MIN_BLOCKS = 4
+"""Blocks the test windows must hold (summed over symbols) for an interval to say anything: a symbol
+with no more windows than one block is one block in every draw (only rotated), so every draw is the
+observed score and the interval shrinks to the point estimate, however few windows there are."""
 _DRAW_CHUNK = 250
 """Draws per matrix product: bounds the (draws, windows) weight matrix."""
 
@@ -56,14 +60,28 @@ class Interval:
     low: float
     high: float
     level: float = LEVEL
+    blocks: float = field(default=math.inf, compare=False)
+    """Blocks of `block` windows the resampled windows hold (`resampled_blocks`); under `MIN_BLOCKS`
+    the interval is too narrow to read (`too_short`)."""
+    block: int = field(default=0, compare=False)
+
+    @property
+    def too_short(self) -> bool:
+        """True when the windows hold fewer than `MIN_BLOCKS` blocks: the draws barely differ, so the
+        interval says nothing about whether the difference is real."""
+        return self.blocks < MIN_BLOCKS
 
     @property
     def beats(self) -> bool:
-        """True when the whole interval is above 0 (its lower bound > 0)."""
-        return self.low > 0
+        """True when the whole interval is above 0 (its lower bound > 0) and the windows hold enough
+        blocks for an interval (`too_short`)."""
+        return self.low > 0 and not self.too_short
 
     def to_dict(self) -> dict[str, Any]:
-        return {"delta": self.delta, "ci95": [self.low, self.high]}
+        out: dict[str, Any] = {"delta": self.delta, "ci95": [self.low, self.high]}
+        if self.too_short:
+            out["too_short"] = {"blocks": self.blocks, "block_windows": self.block, "needed": MIN_BLOCKS}
+        return out
 
 
 @dataclass(frozen=True)
@@ -114,6 +132,13 @@ def settings_for(
     """The block length this dataset needs (lookback + horizon steps and at least a day) and the draws."""
     block = block_length(bundle.spec.lookback, bundle.spec.horizon, grid_step_of(bundle, split))
     return BootstrapSettings(block=block, draws=draws, seed=seed)
+
+
+def resampled_blocks(groups: np.ndarray, block: int) -> float:
+    """Independent blocks a draw of `block_weights` holds, summed over the groups (symbols): n_s / block
+    for a symbol of n_s windows, none for a symbol of at most one block (drawn whole, only rotated)."""
+    sizes = np.unique(np.asarray(groups), return_counts=True)[1]
+    return float(sum(size / block for size in sizes if size > block))
 
 
 def block_weights(groups: np.ndarray, block: int, draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -200,11 +225,14 @@ def compare(
     draws = {name: score_draws(labels, predictions[name], weights) for name in names}
     point = {name: metrics.scores(labels, predictions[name])["macro_f1"] for name in names}
     tail = (1.0 - settings.level) / 2 * 100
+    blocks = resampled_blocks(groups, settings.block)
     intervals = {}
     for a, b in pairs:
         delta = draws[a] - draws[b]
         low, high = np.percentile(delta, [tail, 100 - tail])
-        intervals[(a, b)] = Interval(point[a] - point[b], float(low), float(high), settings.level)
+        intervals[(a, b)] = Interval(
+            point[a] - point[b], float(low), float(high), settings.level, blocks, settings.block
+        )
     return intervals
 
 
@@ -226,6 +254,12 @@ def verdict(interval: Interval, baseline: str, split: str = "test") -> str:
     "does not beat persistence on test (−0.021, interval −0.044 to +0.002)".
     """
     level = f"{interval.level * 100:g} %"
+    if interval.too_short:
+        return (
+            f"is not shown to beat {baseline} on {split} ({signed(interval.delta)}; too short for an "
+            f"interval: its windows hold {interval.blocks:.1f} blocks of {interval.block} windows, an "
+            f"interval needs {MIN_BLOCKS}; lengthen the {split} split)"
+        )
     if interval.beats:
         return (
             f"beats {baseline} on {split} by {signed(interval.delta)} "

@@ -56,6 +56,11 @@ FOLDS_NOTE = (
     "model (the one exported), on the last validation block."
 )
 """Appended to the validation note when the dataset has k > 1 walk-forward folds."""
+ONE_CLASS_CLAUSE = (
+    "and it predicts one class in every (target, step) cell on {split}: a constant guess that ignores its "
+    "input, whatever it beats"
+)
+"""The verdict's last clause for a winner whose predictions on the split are one class per cell."""
 SCORE_KEYS = ("macro_f1", "macro_f1_pooled", "accuracy", "precision_macro", "recall_macro")
 """The scores each table shows; `macro_f1` (mean of the per-cell macro-F1) ranks."""
 WINDOW_CHUNK = 2048
@@ -81,20 +86,26 @@ class ScoreSet:
     """Winners on test only: macro_f1 minus each baseline's, with its bootstrap interval."""
     mse: float | None = None
     """Mean squared error of the predicted moves (scaled units), for predictors that predict moves."""
+    one_class: bool = False
+    """The predictor gave one class in every (target, step) cell of the split: whatever it scores, it
+    ignores its input (a constant guess of another class than the train majority can beat majority)."""
 
     def verdict(self, baseline: str = PERSISTENCE, split: str = TEST_SPLIT) -> str | None:
         """The sentence on this winner against `baseline` (None without an interval), with a clause when
         it does not beat the majority baseline either (`bootstrap.constant_clause`): a constant guess
-        that ignores the input scored as well, which persistence's sentence alone does not say."""
+        that ignores the input scored as well, which persistence's sentence alone does not say; and one
+        when the winner itself predicted one class per cell (`one_class`), whatever it beat."""
         interval = self.vs_baselines.get(baseline)
         if interval is None:
             return None
         sentence = bootstrap.verdict(interval, baseline, split)
         constant = self.vs_baselines.get(MAJORITY)
-        if baseline == MAJORITY or constant is None or constant.beats:
-            return sentence
-        joined = ", but it does not beat" if interval.beats else "; nor does it beat"
-        return f"{sentence}{joined} {bootstrap.constant_clause(constant, MAJORITY)}"
+        if baseline != MAJORITY and constant is not None and not constant.beats and not constant.too_short:
+            joined = ", but it does not beat" if interval.beats else "; nor does it beat"
+            sentence = f"{sentence}{joined} {bootstrap.constant_clause(constant, MAJORITY)}"
+        if self.one_class:
+            sentence = f"{sentence}; {ONE_CLASS_CLAUSE.format(split=split)}"
+        return sentence
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -114,6 +125,8 @@ class ScoreSet:
             out["verdict"] = self.verdict()
         if self.mse is not None:
             out["mse"] = self.mse
+        if self.one_class:
+            out["one_class"] = True
         return out
 
 
@@ -358,6 +371,7 @@ def evaluate_split(
             targets,
             vs_baselines={name: compared[(tid, name)] for name in base if (tid, name) in compared},
             mse=None if out.moves is None else metrics.masked_mse(moves, out.moves),
+            one_class=predicts_one_class(labels, out.classes),
         )
         for tid, (description, out) in winners.items()
     )
@@ -491,6 +505,7 @@ def score_set(
     *,
     vs_baselines: dict[str, bootstrap.Interval] | None = None,
     mse: float | None = None,
+    one_class: bool = False,
 ) -> ScoreSet:
     """Every score of one predictor: `labels`, `predictions` (n, H, T), `targets` the T names."""
     return ScoreSet(
@@ -503,7 +518,21 @@ def score_set(
         confusion=metrics.confusion(labels, predictions),
         vs_baselines=dict(vs_baselines or {}),
         mse=mse,
+        one_class=one_class,
     )
+
+
+def predicts_one_class(labels: np.ndarray, predictions: np.ndarray) -> bool:
+    """True when `predictions` (n, H, T) hold a single class in every (target, step) cell, over the
+    positions `labels` (masked with MASK_VALUE) score: a predictor that ignores its input. False when
+    no position is scored."""
+    scored = labels != MASK_VALUE
+    if not scored.any():
+        return False
+    for h, t in np.ndindex(*labels.shape[1:]):
+        if np.unique(predictions[:, h, t][scored[:, h, t]]).size > 1:
+            return False
+    return True
 
 
 def score_rows(evaluation: SplitEvaluation) -> list[dict[str, Any]]:

@@ -120,6 +120,21 @@ class ModelBundle:
         except Exception as exc:  # a truncated or edited model file: each library raises its own kind
             raise _damaged(self.path, fmt.MODEL_DIR, exc) from None
 
+    @cached_property
+    def test_verdict(self) -> str | None:
+        """The exported model's verdict on its test split, as `export` wrote it in `metrics.json` (and the
+        model card): "does not beat persistence on test (...)". None when there is none (a training
+        function without a predict hook, no metrics.json). Its SHA-256 was checked when the bundle loaded."""
+        metrics_path = self.path / fmt.METRICS_JSON
+        if not metrics_path.is_file():
+            return None
+        try:
+            model = fmt.read_json(metrics_path)["test"]["model"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _damaged(self.path, fmt.METRICS_JSON, exc) from None
+        verdict = model.get("verdict") if isinstance(model, dict) else None
+        return verdict if isinstance(verdict, str) else None
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """(B, L, F) float32 features → (B, H, T, 3) class probabilities."""
         x = np.asarray(x, dtype=np.float32)
@@ -235,6 +250,7 @@ class Prediction:
             "bundle": str(self.bundle.path),
             "family": manifest["family"],
             "trial_id": manifest["trial_id"],
+            "test_verdict": self.bundle.test_verdict,
             "at": self.at,
             "classes": list(CLASS_NAMES),
             "symbols": [
@@ -256,6 +272,8 @@ class Prediction:
             f"bundle {self.bundle.path}: {manifest['family']} (trial {manifest['trial_id']}), "
             f"lookback {self.bundle.lookback}, horizon {self.bundle.horizon}, classes {'/'.join(CLASS_NAMES)}"
         ]
+        if self.bundle.test_verdict:  # read the probabilities against it: a model may not beat persistence
+            lines.append(f"verdict at export: the model {self.bundle.test_verdict}.")
         for s in self.symbols:
             lines.append("")
             lines.append(

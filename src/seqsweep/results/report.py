@@ -19,7 +19,7 @@ from seqsweep.results.evaluate import SplitEvaluation
 from seqsweep.results.experiment import Experiment
 from seqsweep.results.leaderboard import SELECTION_NOTE, format_cell
 from seqsweep.results.plots import PlotFile
-from seqsweep.results.sections import Section
+from seqsweep.results.sections import ANSWER, Section
 
 INDEX_HTML = "index.html"
 
@@ -80,7 +80,9 @@ def render_report(
     ]
     for section in sections:
         parts.append(f'<h2 id="{_e(section.key)}">{_e(section.title[:1].upper() + section.title[1:])}</h2>')
-        parts += [f"<p>{_e(line)}</p>" for line in section.lines]
+        line_tag = '<p class="note"><b>' if section.key == ANSWER else "<p>"  # the answer stands out
+        line_end = "</b></p>" if section.key == ANSWER else "</p>"
+        parts += [f"{line_tag}{_e(line)}{line_end}" for line in section.lines]
         if section.key == "test" and test is not None:
             parts.append(f'<p class="note">{_e(test.note)}</p>')
         if section.rows:

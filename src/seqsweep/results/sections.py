@@ -61,6 +61,9 @@ def report_sections(
 ) -> list[Section]:
     """Every section, in the order both the console and the page show them."""
     sections = []
+    answer = answer_section(evaluations)
+    if answer is not None:
+        sections.append(answer)
     persistence = persistence_score(evaluations)
     if evaluations.valid is not None:
         valid = evaluations.valid
@@ -141,6 +144,22 @@ def report_sections(
     for reason in (absent or {}).values():
         sections.append(Section("absent", "not drawn", [reason]))
     return sections
+
+
+ANSWER = "answer"
+"""The key of the first section: the winner's verdict on test, before any table."""
+
+
+def answer_section(evaluations: Evaluations) -> Section | None:
+    """The winner's verdict on test (the sentence of `ScoreSet.verdict`), first, so a winner that does
+    not beat persistence, or ignores its input, is read as such before any of its scores; None when no
+    winner was scored on test with intervals (`--no-test`, a function without a predict hook)."""
+    test = evaluations.test
+    verdict = test.winners[0].verdict() if test is not None and test.winners else None
+    if test is None or verdict is None:
+        return None
+    winner = test.winners[0].name
+    return Section(ANSWER, f"answer (the winner on test, {_windows(test)})", [f"#1 {winner} {verdict}."])
 
 
 def _test_sections(evaluations: Evaluations) -> list[Section]:
