@@ -79,6 +79,19 @@ def is_started_experiment(path: Path) -> bool:
     return (Path(path) / TUNER_FILE).exists()
 
 
+def experiments_hint(folder: Path) -> str:
+    """For an error naming `folder` as no experiment: "; it holds the experiments a, b: name one" when
+    experiments lie one level down (a storage path given for its experiment), else ""."""
+    try:
+        inside = sorted(child.name for child in Path(folder).iterdir() if is_started_experiment(child))
+    except OSError:
+        return ""
+    if not inside:
+        return ""
+    shown = ", ".join(inside[:5]) + (" ..." if len(inside) > 5 else "")
+    return f"; it holds the experiment{'s' if len(inside) > 1 else ''} {shown}: name one ({Path(folder) / inside[0]})"
+
+
 def read_experiment_id(experiment_dir: Path) -> str | None:
     """The identity an experiment's study records as its owner; None for a new or older experiment."""
     try:

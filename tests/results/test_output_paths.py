@@ -220,3 +220,23 @@ def test_results_never_write_over_another_experiments_report(
     assert not (other / "fresh").exists()
     assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(tmp_path / "own")]) == 0
     assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(tmp_path / "own")]) == 0
+
+
+def test_a_storage_path_given_for_its_experiment_names_the_experiments_in_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`results runs` (or `resume runs`) said only "not an experiment directory"; it now names the
+    experiments one level down."""
+    from seqsweep.layout import TUNER_FILE
+
+    for name in ("demo", "lstm_base"):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / TUNER_FILE).write_bytes(b"")
+    (tmp_path / "runs" / "notes").mkdir()
+    for command in ("results", "resume"):
+        assert cli.main([command, str(tmp_path / "runs")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert f"it holds the experiments demo, lstm_base: name one ({tmp_path / 'runs' / 'demo'})" in err
+    assert cli.main(["results", str(tmp_path / "runs" / "notes")]) == 2
+    assert "it holds" not in capsys.readouterr().err

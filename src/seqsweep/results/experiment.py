@@ -33,7 +33,14 @@ from seqsweep.constants import (
     VAL_MACRO_F1,
 )
 from seqsweep.errors import ConfigError, NoValidTrialsError, error_line
-from seqsweep.layout import STATE_GLOB, STUDY_DB, SWEEP_COPY, is_tune_experiment, study_db_url
+from seqsweep.layout import (
+    STATE_GLOB,
+    STUDY_DB,
+    SWEEP_COPY,
+    experiments_hint,
+    is_tune_experiment,
+    study_db_url,
+)
 from seqsweep.search_spaces.mixed import MODEL_KEY, applies_to, lookup
 from seqsweep.search_spaces.sweep import SweepSpec, parse_sweep
 from seqsweep.tuning.experiment_lock import held_by_a_sweep
@@ -209,7 +216,9 @@ def read_experiment(path: str | Path) -> Experiment:
     if not path.is_dir():
         raise ConfigError(f"{path}: no such experiment directory")
     if not is_tune_experiment(path):
-        raise ConfigError(f"{path}: not a Ray Tune experiment directory (no {STATE_GLOB})")
+        raise ConfigError(
+            f"{path}: not a Ray Tune experiment directory (no {STATE_GLOB}){experiments_hint(path)}"
+        )
     check_sweep_copy(path)
     sweep = read_sweep_copy(path / SWEEP_COPY) if (path / SWEEP_COPY).exists() else None
     metric = sweep.file.search.metric if sweep else DEFAULT_METRIC

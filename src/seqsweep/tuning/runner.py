@@ -54,6 +54,7 @@ from seqsweep.layout import (
     TRAIN_SCRATCH,
     TUNER_FILE,
     dataset_cache_dir,
+    experiments_hint,
     is_started_experiment,
     moved_from,
     read_experiment_id,
@@ -320,6 +321,7 @@ def resume_sweep(
     if not is_started_experiment(experiment_dir) or not (experiment_dir / SWEEP_COPY).exists():
         raise ConfigError(
             f"{experiment_dir} is not a seqsweep experiment directory (no {TUNER_FILE} / {SWEEP_COPY})"
+            f"{experiments_hint(experiment_dir)}"
         )
     check_not_moved(experiment_dir)
     check_sweep_copy(experiment_dir)
