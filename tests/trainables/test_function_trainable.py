@@ -195,25 +195,20 @@ def test_a_report_without_the_search_metric_fails_its_trial_naming_it(
     from seqsweep.trainables.function import train_function
 
     reporter = InMemoryReporter(trial_id="t1", root=tmp_path)
+
+    def train(metric: str) -> None:
+        config = {"epochs": 2, "folder": str(tmp_path)}
+        train_function(
+            "tiny_user_models:reports_its_loss_only", config, synthetic_bundle, reporter, metric=metric
+        )
+
     with pytest.raises(
         TrialError,
         match=r"epoch 1 has no 'val_macro_f1', the sweep's search metric \(it gave: epoch, val_loss\)",
     ):
-        train_function(
-            "tiny_user_models:reports_its_loss_only",
-            {"epochs": 2, "folder": str(tmp_path)},
-            synthetic_bundle,
-            reporter,
-            metric="val_macro_f1",
-        )
+        train("val_macro_f1")
     assert reporter.reports == []
-    train_function(
-        "tiny_user_models:reports_its_loss_only",
-        {"epochs": 2, "folder": str(tmp_path)},
-        synthetic_bundle,
-        reporter,
-        metric="val_loss",
-    )
+    train("val_loss")
     assert [r["val_loss"] for r in reporter.reports] == [1.0, 1.0]
 
 
