@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -249,6 +250,31 @@ def test_a_value_column_of_epoch_times_beside_the_date_is_refused(
     assert name not in load_symbol_rows(kept, "AAAUSDT").columns
 
 
+@pytest.mark.parametrize("placeholder", [0, -1])
+def test_a_clock_left_at_a_placeholder_in_its_older_rows_is_refused_by_every_read(
+    placeholder: int, tmp_path: Path
+) -> None:
+    """`close_time` holds 0 in its older 60% of rows and close times after (a column another tool filled
+    in later): the whole read kept it as a feature (most values were no time), while the latest rows
+    (`predict`, `max_rows_per_symbol`, `validate`'s dry build) refused it as a clock."""
+    url = f"sqlite:///{tmp_path / 'clock.sqlite'}"
+    engine = sa.create_engine(url)
+    frame = price_rows(list(_hours()))
+    close_times = (_hours() + pd.Timedelta(hours=1) - pd.Timedelta(milliseconds=1)).as_unit("ms").asi8
+    frame["close_time"] = np.where(np.arange(HOURS) < HOURS * 6 // 10, placeholder, close_times)
+    frame.to_sql("crypto_price", engine, index=False)
+    pd.DataFrame({"date": _hours(), "yield": 2e-6}).to_sql("US_Bond_Yield", engine, index=False)
+    engine.dispose()
+    for rows in (None, 8):
+        spec = DatasetSpec(
+            join="prices", symbols=("AAAUSDT",), lookback=4, horizon=1, max_rows_per_symbol=rows
+        )
+        with pytest.raises(
+            DataError, match=r"column 'crypto_price.close_time' holds epoch times in milliseconds"
+        ):
+            load_symbol_rows(plan_source(spec, url), "AAAUSDT")
+
+
 def test_a_volume_in_an_epoch_range_is_a_value() -> None:
     """Large numbers that read as epoch times but do not follow the rows' dates stay values."""
     dates = pd.Series(_hours())
@@ -335,6 +361,63 @@ def test_a_read_of_the_latest_rows_decides_the_comma_on_all_the_symbols_rows(tmp
     only_ambiguous = _text_volume_db(tmp_path / "b", ["5,383"] * HOURS)
     with pytest.raises(DataError, match=r"the comma in '5,383' is ambiguous"):
         load_symbol_rows(plan_source(spec, only_ambiguous), "AAAUSDT")
+
+
+@pytest.mark.parametrize("shown_at", ["first", "last"])
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        {"start": "2024-01-01 20:00", "end": "2024-01-02 08:00"},  # dataset.start/end, validate's dry build
+        {"end": "2024-01-02 08:00", "max_rows_per_symbol": 6},  # predict --at
+    ],
+    ids=["start-end", "at-latest"],
+)
+def test_a_bounded_read_decides_the_comma_on_all_the_symbols_rows(
+    shown_at: str, bounds: dict[str, object], tmp_path: Path
+) -> None:
+    """Only rows outside a start/end bound (or after `predict --at`) show the comma to separate thousands
+    (6,179.90); the rows inside hold only 6,4xx. The whole read took them as thousands; a bounded read
+    refused them as ambiguous, in a TEXT column and in a `dataset.csv` alike."""
+    volumes = [f"6,{400 + i:03d}" for i in range(HOURS)]
+    shown = range(5) if shown_at == "first" else range(HOURS - 5, HOURS)
+    for i in shown:
+        volumes[i] = "6,179.90"
+    url = _text_volume_db(tmp_path, volumes)
+    csv = tmp_path / "candles.csv"
+    candles = {
+        c: np.arange(1.0, HOURS + 1) for c in ("open_price", "highest_price", "lowest_price", "closing_price")
+    }
+    pd.DataFrame({"date": _hours().astype(str), **candles, "volume": volumes}).to_csv(csv, index=False)
+    for spec in (
+        DatasetSpec(join="prices", symbols=("AAAUSDT",), lookback=4, horizon=1),
+        DatasetSpec(join="ohlcv", csv=str(csv), targets=("closing_price",), lookback=4, horizon=1),
+    ):
+        symbol = spec.symbol_list[0]
+        source = None if spec.csv else url
+        whole = load_symbol_rows(plan_source(spec, source), symbol)
+        bounded = load_symbol_rows(plan_source(replace(spec, **bounds), source), symbol)  # type: ignore[arg-type]
+        kept = whole[
+            (whole["date"] >= str(bounds.get("start", "2000"))) & (whole["date"] <= str(bounds["end"]))
+        ]
+        kept = kept.tail(int(str(bounds.get("max_rows_per_symbol", HOURS))))
+        assert bounded["date"].tolist() == kept["date"].tolist()
+        assert (
+            bounded["volume"].tolist() == kept["volume"].tolist() and 6400 < bounded["volume"].iloc[0] < 6500
+        )
+
+
+@pytest.mark.parametrize("chunk_rows", [4, 50_000])
+def test_a_row_without_a_date_is_named_by_its_row_in_the_file_whatever_the_chunks(
+    chunk_rows: int, tmp_path: Path
+) -> None:
+    """A date missing on the 16th row of a file read 4 rows at a time was named "row 4 of 4": its place in
+    the fourth chunk, not in the file."""
+    dates: list[object] = list(_hours(20).astype(str))
+    dates[15] = ""
+    file = tmp_path / "crypto_price.csv"
+    price_rows(dates, ["1"] * 20).to_csv(file, index=False)
+    with pytest.raises(DataError, match=r"a row has no date \(row 16, the header not counted\)"):
+        load_csv(file, f"sqlite:///{tmp_path / 'db.sqlite'}", chunk_rows=chunk_rows)
 
 
 @pytest.mark.parametrize("layout", ["%Y-%m-%d %I:%M %p", "%Y-%m-%d %I:%M:%S %p"])

@@ -249,10 +249,16 @@ class DateReader:
         return self._text(values)
 
     def _no_missing(self, original: pd.Series, parsed: pd.Series) -> pd.Series:
+        """`parsed`, or DataError naming the first row without a date by its number in the whole input:
+        a chunk of a file read in parts (`load-csv --chunk-rows`) keeps the file's row numbers in its
+        index (the 16th row is not "row 4 of 4" of the fourth chunk)."""
         if parsed.isna().any():
+            position = int(np.argmax(parsed.isna().to_numpy()))
+            label = parsed.index[position]
+            number = int(label) + 1 if isinstance(label, int | np.integer) else position + 1
             raise DataError(
-                f"column {self.column!r}: a row has no date (row {int(np.argmax(parsed.isna().to_numpy())) + 1} "
-                f"of {len(parsed)}); fill it or drop the row"
+                f"column {self.column!r}: a row has no date (row {number}, the header not counted); "
+                "fill it or drop the row"
             )
         return parsed
 
@@ -520,10 +526,21 @@ A price or volume in an epoch unit's range (a volume of 1.7e9) would have to fol
 week on most rows to fit."""
 
 
+def _epoch_range(numbers: np.ndarray) -> np.ndarray:
+    """Which of `numbers` (float64) read as an epoch time in some unit between 1971 and 2200
+    (`epoch_unit_of` is not None); False for NaN."""
+    inside = np.zeros(len(numbers), dtype=bool)
+    for _, factor in EPOCH_UNITS:
+        low, high = _epoch_window(factor)
+        inside |= (numbers >= low) & (numbers < high)
+    return inside
+
+
 def refuse_time_columns(dates: pd.Series, values: pd.DataFrame, labels: dict[str, str] | None = None) -> None:
     """DataError for a value column of `values` (float64, aligned with `dates`, naive UTC) whose values
     are epoch times (in the unit of their median, `epoch_unit_of`), at least half of them within
-    `TIME_COLUMN_LAG` of their row's date, a stale row or a 0 placeholder among them included: an
+    `TIME_COLUMN_LAG` of their row's date, a stale row among them included (a 0 placeholder, no time in
+    any unit, is not counted, however many rows hold it, so the latest rows and the whole read agree): an
     exchange's `close_time`, CryptoDataDownload's `unix`, GRU-ow's `utc_timestamp`, an Aave snapshot's
     `timestamp` read beside `date`.
     As a feature it is a clock (it grows without end, the splits after train lie outside every value
@@ -532,7 +549,9 @@ def refuse_time_columns(dates: pd.Series, values: pd.DataFrame, labels: dict[str
     stamps = dates.to_numpy("datetime64[ns]").astype(np.int64).astype(np.float64)
     for column in values.columns:
         numbers = values[column].to_numpy(np.float64)
-        present = np.isfinite(numbers)
+        # a value in no unit's range (a 0 or -1 placeholder) neither makes nor hides a clock: a close time
+        # left 0 in its older rows was a feature in the whole read, and refused in the latest rows only
+        present = _epoch_range(numbers)
         if present.sum() < 2:
             continue
         unit = epoch_unit_of(float(np.median(numbers[present])))
@@ -691,7 +710,7 @@ class NumberReader:
             )
 
 
-def parse_numeric(values: pd.Series, column: str, *, source: str = "") -> pd.Series:
+def parse_numeric(values: pd.Series, column: str, *, source: str = "", thousands: bool = False) -> pd.Series:
     """One value column → float64, same index; NULL, NaN and empty text become NaN (masked later).
 
     Text is parsed as a number, with comma thousands separators allowed ("6,179.90" → 6179.9);
@@ -699,9 +718,11 @@ def parse_numeric(values: pd.Series, column: str, *, source: str = "") -> pd.Ser
     `BOOLEAN_TEXT`) become floats. Raises DataError naming `column` and the first bad value (text that is not a number, an
     infinity, a date, a duration (MariaDB's TIME, PostgreSQL's INTERVAL), a leading group of 0 as in
     "0,500", or a column whose grouped values are all like "6,406": thousands or decimal comma?).
-    `source` (a file name) prefixes the log. For a column read in chunks, keep one `NumberReader`.
+    `source` (a file name) prefixes the log. `thousands`: the comma is already known to separate
+    thousands (the column's other rows show it), so values like "6,406" are read as thousands. For a
+    column read in chunks, keep one `NumberReader`.
     """
-    reader = NumberReader(column, source=source)
+    reader = NumberReader(column, source=source, thousands=thousands)
     numbers = reader(values)
     reader.finish()
     return numbers

@@ -48,6 +48,7 @@ from seqsweep.data.ingest import (
     EPOCH_EARLIEST,
     EPOCH_LATEST,
     EPOCH_UNITS,
+    NumberReader,
     canonical_symbol,
     epoch_unit_of,
     look_alike_form,
@@ -373,6 +374,8 @@ class SourcePlan:
     epoch_unit: str | None = None
     """The unit of a `date` of epoch numbers ('s', 'ms', 'us', 'ns'), so that `start`/`end` bind as
     numbers in it (start rounded up, end down)."""
+    whole_sql: str | None = None
+    """`sql` without `start`, `end` and `limit`: every row of one symbol (`thousands_columns`)."""
 
     def params(self, symbol: str) -> dict[str, Any]:
         """The bound parameters of `sql` for one canonical symbol."""
@@ -612,19 +615,20 @@ def _plan_sql(
     _check_undated_rows(engine, spec.join, join, base.symbols, q)
     if join.with_yield and YIELD in value_columns:
         _check_yield_spacing(engine, join.base, q)
+    read_as = _value_casts(selected, {a: columns[t] for a, t in aliases.items()}, engine.dialect.name)
+    indexed = _symbol_index_usable(engine.dialect.name, spellings)
+
+    def select(plan: SourcePlan) -> str:
+        return _select_sql(
+            join, selected, q, plan, exact=exact_text(engine.dialect.name), read_as=read_as, indexed=indexed
+        )
+
     return replace(
         base,
         date_text=date_text,
         epoch_unit=epoch_unit,
-        sql=_select_sql(
-            join,
-            selected,
-            q,
-            base,
-            exact=exact_text(engine.dialect.name),
-            read_as=_value_casts(selected, {a: columns[t] for a, t in aliases.items()}, engine.dialect.name),
-            indexed=_symbol_index_usable(engine.dialect.name, spellings),
-        ),
+        sql=select(base),
+        whole_sql=select(replace(base, start=None, end=None, limit=None)),
         value_columns=value_columns,
         spellings=spellings,
         labels={name: f"{aliases[alias]}.{name}" for name, alias in selected.items()},
@@ -1363,11 +1367,6 @@ def _check_csv(path: str, join: str) -> tuple[str, ...]:
 # --- the task side -------------------------------------------------------------------------------
 
 
-ALL_ROWS: Final = 2**62
-"""A `SourcePlan.limit` no table reaches: the plan's latest-rows query (`ORDER BY date DESC LIMIT`) gives
-every row (SQLite, MariaDB and PostgreSQL all take a LIMIT this large)."""
-
-
 def load_symbol_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
     """One symbol's rows: `date` (naive UTC datetime64[ns], ascending, unique) + `plan.value_columns` as float64;
     with `plan.limit`, its latest `limit` times.
@@ -1379,21 +1378,40 @@ def load_symbol_rows(plan: SourcePlan, symbol: str) -> pd.DataFrame:
     try:
         rows = _clean_symbol_rows(plan, frame, symbol)
     except AmbiguousCommaError:
-        if plan.limit is None:
+        if plan.limit is None and plan.start is None and plan.end is None:
             raise
-        # the latest rows hold only commas like 6,406; the symbol's every row decides them, as in the
-        # whole read that trained on these rows (`predict` and `validate`'s dry build read the latest)
-        whole = _stored_rows(replace(plan, limit=ALL_ROWS), symbol)
-        rows = _clean_symbol_rows(plan, whole, symbol)
+        # the rows read hold only commas like 6,406; the symbol's every row decides them, as in the whole
+        # read that trained on these rows (`predict`, `--at`, `validate`'s dry build, a start/end bound)
+        rows = _clean_symbol_rows(plan, frame, symbol, thousands_columns(plan, symbol))
     return rows if plan.limit is None else rows.tail(plan.limit).reset_index(drop=True)
 
 
-def _clean_symbol_rows(plan: SourcePlan, frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
+def thousands_columns(plan: SourcePlan, symbol: str) -> frozenset[str]:
+    """The value columns whose comma the symbol's every row (no bound, no limit) shows to be a thousands
+    separator (a 6,179.90 or 1,234,567 among them), so that a bounded or latest-rows read whose own
+    values are all like 6,406 reads them as the whole read does; a column the whole read refuses for
+    another reason is left out here (the bounded read keeps its own verdict)."""
+    whole = _stored_rows(replace(plan, sql=plan.whole_sql, start=None, end=None, limit=None), symbol)
+    shown = set()
+    for column in plan.value_columns:
+        reader = NumberReader(column)
+        try:
+            reader(whole[column])
+        except DataError:
+            continue
+        if reader.thousands:
+            shown.add(column)
+    return frozenset(shown)
+
+
+def _clean_symbol_rows(
+    plan: SourcePlan, frame: pd.DataFrame, symbol: str, thousands: frozenset[str] = frozenset()
+) -> pd.DataFrame:
     """`clean_rows` of one symbol's rows as stored; a refusal of a `dataset.csv` value names the file, as
     its own date and header refusals and `load-csv`'s do (it named the column only: `column 'volume':
     'N.A.' is not a number`, with nothing to say which file to fix). The refusal keeps its class."""
     try:
-        return clean_rows(frame, plan.value_columns, plan.labels, symbol=symbol)
+        return clean_rows(frame, plan.value_columns, plan.labels, symbol=symbol, thousands=thousands)
     except DataError as exc:
         if plan.csv is None:
             raise
@@ -1478,12 +1496,14 @@ def clean_rows(
     labels: Mapping[str, str] | None = None,
     *,
     symbol: str = "",
+    thousands: frozenset[str] = frozenset(),
 ) -> pd.DataFrame:
     """Typed, sorted, one row per timestamp: what every later step assumes.
 
     `date` → naive UTC datetime64[ns] (`ingest.parse_dates`), each value column → float64
     (`ingest.parse_numeric`; NULL → NaN). `labels` names columns in messages (`crypto_price.volume`),
-    `symbol` names the rows' symbol. Rows repeated at one timestamp with the same values are kept once.
+    `symbol` names the rows' symbol; `thousands` names columns whose comma other rows showed to
+    separate thousands (`thousands_columns`). Rows repeated at one timestamp with the same values are kept once.
     Raises DataError naming the column and a bad value (`parse_numeric` refuses infinities), a value
     column of epoch times that follow the date (`ingest.refuse_time_columns`), or two rows
     at one timestamp whose values differ (which one is right cannot be told, and SQL hands duplicates over in an order
@@ -1492,7 +1512,10 @@ def clean_rows(
     labels = labels or {}
     out = pd.DataFrame(
         {DATE: parse_dates(frame[DATE], DATE).to_numpy()}
-        | {c: parse_numeric(frame[c], labels.get(c, c)).to_numpy(np.float64) for c in value_columns}
+        | {
+            c: parse_numeric(frame[c], labels.get(c, c), thousands=c in thousands).to_numpy(np.float64)
+            for c in value_columns
+        }
     )
     refuse_time_columns(out[DATE], out[list(value_columns)], dict(labels))
     whose = f" of symbol {symbol}" if symbol else ""
