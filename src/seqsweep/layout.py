@@ -79,6 +79,16 @@ def is_started_experiment(path: Path) -> bool:
     return (Path(path) / TUNER_FILE).exists()
 
 
+def reseed_origin(path: Path) -> Path | None:
+    """The experiment whose `results --reseed` made the run folder `path` (`<experiment>/reseed/run-K`),
+    else None. Its reruns trained on that experiment's dataset, cached on that experiment's storage path."""
+    path = Path(path)
+    if path.parent.name != RESEED_DIR:
+        return None
+    origin = path.parent.parent
+    return origin if is_started_experiment(origin) else None
+
+
 def experiments_hint(folder: Path) -> str:
     """For an error naming `folder` as no experiment: "; it holds the experiments a, b: name one" when
     experiments lie one level down (a storage path given for its experiment), else ""."""

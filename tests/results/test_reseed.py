@@ -19,6 +19,7 @@ from seqsweep.results.experiment import read_experiment
 from seqsweep.results.reseed import RESEED_KEY
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.tuning import run_sweep
+from seqsweep.tuning.runner import recorded_dataset_key
 
 pytestmark = pytest.mark.slow
 
@@ -73,6 +74,8 @@ def test_reseed_trains_top_k_times_n_once_then_reuses(
     # `num_to_keep` left result rows naming them)
     for run in sorted((one_epoch_sweep / RESEED_DIR).iterdir()):
         assert_ray_checkpoints_exist(run, reseed_module.reseed_trial)
+        # and each run names its reruns' dataset, the sweep's: `results`/`export` of the run read it back
+        assert recorded_dataset_key(run) == recorded_dataset_key(one_epoch_sweep) is not None
 
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("the second call trained again")

@@ -217,13 +217,13 @@ def load_dataset(experiment: Experiment, db_url: str | None = None) -> DatasetBu
     from seqsweep.data import build_dataset
     from seqsweep.data import cache as dataset_cache
     from seqsweep.layout import dataset_cache_dir
-    from seqsweep.tuning.runner import dataset_change, recorded_dataset_key
+    from seqsweep.tuning.runner import dataset_change
 
     if experiment.sweep is None:
         raise ConfigError(f"{experiment.path}: no sweep.yaml, so the dataset to test on is unknown")
     spec = experiment.sweep.file.dataset
     cache = dataset_cache_dir(experiment.storage_root)
-    recorded = recorded_dataset_key(experiment.path)
+    recorder, recorded = dataset_record(experiment.path)
     if recorded is not None and cache is not None:
         cached = dataset_cache.load(spec, recorded, cache)
         if cached is not None:
@@ -233,9 +233,25 @@ def load_dataset(experiment: Experiment, db_url: str | None = None) -> DatasetBu
         raise DataError(
             f"{experiment.path}: its dataset {recorded} is gone from {cache} and a rebuild gives another "
             f"(dataset {bundle.cache_key}), on which scores would not be the winners': "
-            f"{dataset_change(experiment.path, bundle)}"
+            f"{dataset_change(recorder, bundle)}"
         )
     return bundle
+
+
+def dataset_record(experiment_dir: Path) -> tuple[Path, str | None]:
+    """The folder recording the dataset an experiment's trials trained on, and its cache key (None when
+    none is recorded). A `results --reseed` run (`DIR/reseed/run-K`) made before reruns recorded their own
+    has DIR's: the reruns trained on it. Without that, `results` or `export` of such a run rebuilt the
+    dataset from the database as it is now, and scored (or exported scalers for) other rows than the
+    reruns saw, without a word."""
+    from seqsweep.layout import reseed_origin
+    from seqsweep.tuning.runner import recorded_dataset_key
+
+    recorded = recorded_dataset_key(experiment_dir)
+    origin = reseed_origin(experiment_dir)
+    if recorded is None and origin is not None:
+        return origin, recorded_dataset_key(origin)
+    return experiment_dir, recorded
 
 
 def evaluate_winners(

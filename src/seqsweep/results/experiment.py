@@ -39,6 +39,7 @@ from seqsweep.layout import (
     SWEEP_COPY,
     experiments_hint,
     is_tune_experiment,
+    reseed_origin,
     study_db_url,
 )
 from seqsweep.search_spaces.mixed import MODEL_KEY, applies_to, lookup
@@ -192,8 +193,10 @@ class Experiment:
 
     @property
     def storage_root(self) -> Path:
-        """The sweep's storage path (the experiment's parent), where built datasets are cached."""
-        return self.path.parent
+        """The sweep's storage path (the experiment's parent), where built datasets are cached; for a run of
+        `results --reseed` (`DIR/reseed/run-K`), DIR's: the reruns trained on DIR's cached dataset."""
+        origin = reseed_origin(self.path)
+        return (origin if origin is not None else self.path).parent
 
 
 def read_sweep_copy(path: Path) -> SweepSpec:

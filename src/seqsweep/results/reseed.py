@@ -238,7 +238,7 @@ def _train(
     from seqsweep.cluster.session import ray_session
     from seqsweep.trainables.base import TrialSettings
     from seqsweep.tuning.retention import prune_checkpoints
-    from seqsweep.tuning.runner import quiet_tune, stop_signals
+    from seqsweep.tuning.runner import quiet_tune, record_dataset_key, stop_signals
 
     assert experiment.sweep is not None
     spec = experiment.sweep
@@ -250,6 +250,9 @@ def _train(
     name = _next_run_name(folder)
     (folder / name).mkdir(parents=True)
     (folder / name / SWEEP_COPY).write_text((experiment.path / SWEEP_COPY).read_text())
+    # the run names the dataset its reruns train on, as a sweep does: `results` or `export` of the run
+    # reads that one back (or refuses a rebuild that differs), never the database's rows of the day
+    record_dataset_key(folder / name, bundle)
     runs = [{"of": t.trial_id, "index": i, "config": dict(t.config)} for t, i in missing]
     settings = TrialSettings(
         model=spec.model_name,
