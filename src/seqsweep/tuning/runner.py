@@ -88,6 +88,7 @@ from seqsweep.tuning.searchers import (
     record_recovered_epochs,
     study_storage_url,
     warm_start_points,
+    warm_start_tally,
 )
 from seqsweep.tuning.sweep_copy import check_sweep_copy, write_sweep_copy
 from seqsweep.tuning.trial_ids import indexed_search, inner_searcher
@@ -279,7 +280,12 @@ def _prepare(
         searcher.link(stops, budget)
         if spec.file.warm_start:
             added = warm_start_points(searcher, spec.file.warm_start, spec.file.search.metric)
-            logger.info("warm start: %d finished trials from %s", added, spec.file.warm_start)
+            differences = warm_start_differences(
+                spec, spec.file.warm_start, getattr(bundle, "cache_key", None)
+            )
+            finished, copies = warm_start_tally(spec.file.warm_start)
+            note = warm_start_note(added, spec.file.warm_start, differences, finished=finished, copies=copies)
+            logger.info("%s", note)
         tuner = tune.Tuner(
             _trainable(spec, bundle, experiment_dir),
             tune_config=tune.TuneConfig(
@@ -471,6 +477,54 @@ def _relink_restored(
         tuner_kwargs["num_samples"] = spec.num_samples
     run_config.callbacks = _run_config(spec, str(run_config.storage_path), stream, budget).callbacks
     return budget
+
+
+def warm_start_differences(spec: SweepSpec, earlier_experiment: str, dataset_key: str | None) -> list[str]:
+    """What makes the earlier experiment's scores incomparable with this sweep's, in words: another
+    dataset (its recorded cache key: other symbols, lookback, join or splits, or the same spec after the
+    rows changed), another model, other fixed params. Empty when none is seen (or the earlier
+    experiment recorded too little to tell)."""
+    from seqsweep.results.experiment import read_sweep_copy
+
+    earlier_dir = Path(earlier_experiment).expanduser()
+    differences = []
+    earlier_key = recorded_dataset_key(earlier_dir)
+    if earlier_key is not None and dataset_key is not None and earlier_key != dataset_key:
+        differences.append(f"another dataset ({earlier_key}, this sweep's {dataset_key})")
+    try:
+        earlier = read_sweep_copy(earlier_dir / SWEEP_COPY)
+    except (ConfigError, OSError):
+        return differences
+    if earlier.model_name != spec.model_name:
+        differences.append(f"another model ({earlier.model_name})")
+    earlier_fixed, fixed = earlier.fixed, spec.fixed
+    changed = sorted(k for k in set(earlier_fixed) | set(fixed) if earlier_fixed.get(k) != fixed.get(k))
+    if changed:
+        shown = ", ".join(f"{k} {earlier_fixed.get(k, '-')!r} -> {fixed.get(k, '-')!r}" for k in changed[:4])
+        differences.append(f"other fixed params ({shown})")
+    return differences
+
+
+def warm_start_note(
+    added: int, earlier_experiment: str, differences: list[str], *, finished: int = 0, copies: int = 0
+) -> str:
+    """The line `run` prints on seeding its searcher with `added` of the earlier experiment's `finished`
+    trials: how many were left out (outside this sweep's space), what makes the earlier scores
+    incomparable (so a warm start from another dataset or model is never silent), and how many of the
+    points the earlier experiment had itself copied from one before it (a chain)."""
+    note = f"warm start: {added} finished trials from {earlier_experiment}"
+    if copies and added:
+        note += f" ({min(copies, added)} of them its own warm start's points, from an experiment before it)"
+    if finished > added:
+        note += (
+            f"; {finished - added} of its finished trials lie outside this sweep's space and were left out"
+        )
+    if added and differences:
+        note += (
+            f"; the earlier experiment had {'; '.join(differences)}: its scores are not comparable with this "
+            f"sweep's (they only steer the search and stay out of its leaderboard)"
+        )
+    return note
 
 
 def recorded_dataset_key(experiment_dir: str | Path) -> str | None:

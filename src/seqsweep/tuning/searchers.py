@@ -880,6 +880,17 @@ def warm_start_points(searcher: PruningOptunaSearch, earlier_experiment: str, me
     return added
 
 
+def warm_start_tally(earlier_experiment: str) -> tuple[int, int]:
+    """(finished, copied) trials of the earlier experiment's study: all its COMPLETE and PRUNED ones, and
+    those of them that are not its own but points its own `warm_start` copied in from an experiment
+    before it (they have no Ray trial id): a chain of warm starts passes them on, and `run` says so."""
+    study_name, _url, storage = check_warm_start(earlier_experiment)
+    study_id = storage.get_study_id_from_name(cast(str, study_name))
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    trials = storage.get_all_trials(study_id, deepcopy=False, states=finished)
+    return len(trials), sum(RAY_TRIAL_ID_ATTR not in t.user_attrs for t in trials)
+
+
 def _in_space(params: dict[str, Any], space: dict[str, Any]) -> bool:
     """Whether an earlier trial's `params` is a point of `space` (Optuna distributions by name): the same
     names, each value inside its distribution; a `choice` value the space lacks is outside, where Optuna's
