@@ -116,6 +116,30 @@ def test_text_where_a_number_belongs_names_the_field(
     assert len(err) == 1 and err[0].startswith(f"seqsweep: error: {line}"), err
 
 
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        (
+            "dataset.symbols=[LINKUSDT, 0x10]",
+            "sweep.dataset.symbols[1]: expected a string, got 16 (YAML reads the plain value as a number: quote "
+            "it to keep the text as written)",
+        ),
+        (
+            "dataset.symbols=[TRUE, LINKUSDT]",
+            "sweep.dataset.symbols[0]: expected a string, got true (YAML reads the plain value as true or "
+            "false: quote it to keep the text as written)",
+        ),
+    ],
+)
+def test_a_symbol_yaml_reads_as_a_number_or_boolean_says_to_quote_it(
+    override: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ticker written 0x10 or TRUE is refused, never renamed '16' or 'True'; the line said "expected a
+    string, got 16", a number the user never wrote, with no word on how to write the ticker."""
+    assert _one_error_line(["validate", "demo", "--no-data", "--set", override], capsys) == line
+    assert cli.main(["validate", "demo", "--no-data", "--set", "dataset.symbols=[LINKUSDT, '0x10']"]) == 0
+
+
 def test_an_error_message_of_several_lines_is_printed_as_one(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -589,6 +613,45 @@ def test_a_float_yaml_1_1_reads_as_text_is_told_how_to_write_it(
     a decimal point, e.g. 1.0e-3", which the value already had."""
     assert _one_error_line(["validate", "demo", "--no-data", "--set", override], capsys) == line
     assert cli.main(["validate", "demo", "--no-data", "--set", "resources.cpu=1.5e+2"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        (
+            "params.iters_per_stage=1e1",
+            "params.iters_per_stage: got the text '1e1', not a number (YAML reads 1e1 as text: a number with an "
+            "exponent needs a decimal point and a signed exponent; write 1.0e+1 or 10.0)",
+        ),
+        (
+            "params.max_leaf_nodes={type: choice, values: [7, 1.5e1]}",
+            "params.max_leaf_nodes.values[1]: got the text '1.5e1', not a number (YAML reads 1.5e1 as text: a "
+            "number with an exponent needs a decimal point and a signed exponent; write 1.5e+1 or 15.0)",
+        ),
+        (
+            "params.iters_per_stage=[10, 1e1]",
+            "params.iters_per_stage[1]: got the text '1e1', not a number (YAML reads 1e1 as text: a number with "
+            "an exponent needs a decimal point and a signed exponent; write 1.0e+1 or 10.0)",
+        ),
+        (
+            "params.iters_per_stage=0o12",
+            "params.iters_per_stage: got the text '0o12', not a number (YAML reads 0o12 as text: it writes no "
+            "0o octal numbers; write 10)",
+        ),
+        (
+            "search.max_concurrent=0o2",
+            "sweep.search.max_concurrent: expected an integer, got '0o2' (YAML reads "
+            "0o2 as text: it writes no 0o octal numbers; write 2)",
+        ),
+    ],
+)
+def test_a_number_yaml_1_1_reads_as_text_never_reaches_a_training_function(
+    override: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A training function (or a model builder) has no table of its keys: `iters_per_stage: 1e1` reached
+    it as the string '1e1' (YAML 1.1 text; a number in YAML 1.2 and Python) without a word."""
+    assert _one_error_line(["validate", "sklearn_gbm", "--no-data", "--set", override], capsys) == line
+    assert cli.main(["validate", "sklearn_gbm", "--no-data", "--set", "params.iters_per_stage=1.0e+1"]) == 0
 
 
 @pytest.mark.parametrize(

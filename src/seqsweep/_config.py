@@ -74,6 +74,16 @@ def to_mapping(obj: Any) -> Any:
     return obj
 
 
+def _read_as(value: Any) -> str:
+    """A value YAML read as other than text, for a message: a number or true/false says that YAML read
+    it so (`symbols: [0x10, TRUE]` are 16 and True) and that quotes keep the text as written."""
+    if isinstance(value, bool | int | float):
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
+        kind = "true or false" if isinstance(value, bool) else "a number"
+        return f"{shown} (YAML reads the plain value as {kind}: quote it to keep the text as written)"
+    return repr(value)
+
+
 def _coerce(hint: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -96,12 +106,12 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if hint is float:  # text, a list, true/false: a later comparison would fail without the field's name
         raise ConfigError(f"{where}: expected a number, got {value!r}{number_text_hint(value)}")
     if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        raise ConfigError(f"{where}: expected an integer, got {value!r}{number_text_hint(value)}")
     if hint is str and isinstance(value, dt.date):
         # YAML reads an unquoted 2024-01-03 (or 2024-01-08 12:00:00) as a date: the text it was
         return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
     if hint is str and not isinstance(value, str):
-        raise ConfigError(f"{where}: expected a string, got {value!r}")
+        raise ConfigError(f"{where}: expected a string, got {_read_as(value)}")
     if hint is bool and not isinstance(value, bool):
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
     return value

@@ -117,6 +117,9 @@ _BASE_60 = ("a base-60 number in YAML 1.1 and text in YAML 1.2", "write the numb
 _OCTAL_11 = re.compile(r"[-+]?0[0-7_]+")
 """PyYAML's YAML 1.1 octal form (`010`, `-017`); YAML 1.2 writes octal `0o10` and reads `010` as 10."""
 
+_OCTAL_12 = re.compile(r"[-+]?0o[0-7]+")
+"""YAML 1.2's octal form (`0o17`, an int there), which PyYAML reads as text."""
+
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 _StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_yaml_float)
 _StrictLoader.add_constructor("tag:yaml.org,2002:bool", _StrictLoader.construct_yaml_bool)
@@ -160,7 +163,10 @@ def number_text_hint(value: Any) -> str:
     write it, e.g. " (YAML reads 1.5e2 as text: ...; write 1.5e+2 or 150.0)"; "" for anything else.
 
     A YAML 1.1 float needs a decimal point in the mantissa and a sign in the exponent: `1e-3` and `1.5e2`
-    are text, `1.0e-3` and `1.5e+2` numbers."""
+    are text, `1.0e-3` and `1.5e+2` numbers. YAML 1.2's octal `0o17` is text too (" (YAML reads 0o17 as
+    text: ...; write 15)")."""
+    if isinstance(value, str) and _OCTAL_12.fullmatch(value.strip()):
+        return f" (YAML reads {value} as text: it writes no 0o octal numbers; write {int(value.strip(), 8)})"
     if not isinstance(value, str) or "e" not in value.lower():
         return ""
     text = value.strip()

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from seqsweep.data import DatasetSpec
 from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.spec import naive_utc
 from seqsweep.errors import DataError
 from tests.data.tiny_prices import price_frame, write_db
 
@@ -120,7 +121,7 @@ def test_epoch_number_dates_take_a_bound_in_their_own_unit_on_every_database(
     assert len(_dates(database)) == len(HOURS)  # unbounded, epoch dates are read in their unit
     dates = _dates(database, start="2024-01-02 00:30", end="2024-01-03T12:00:00+02:00")
     assert (dates[0], dates[-1]) == (pd.Timestamp("2024-01-02 01:00"), pd.Timestamp("2024-01-03 10:00"))
-    assert _dates(database, max_rows_per_symbol=30, end="2024-01-02") == list(HOURS[:25])
+    assert _dates(database, max_rows_per_symbol=30, end="2024-01-02") == list(HOURS[18:48])  # all that day
 
 
 def test_numbers_that_are_no_epoch_refuse_a_bound_naming_the_column(tmp_path: Path) -> None:
@@ -301,3 +302,44 @@ def test_a_datetime_column_mixing_epoch_integers_and_text_still_refuses_a_bound(
             )
     with pytest.raises(DataError, match=r"SQLite holds the dates written two ways"):
         _dates(url, start="2024-01-02")
+
+
+@pytest.mark.parametrize(
+    ("end", "last"),
+    [
+        ("2024", "2024-01-05 23:40"),
+        ("2024-01", "2024-01-05 23:40"),
+        ("2024-1", "2024-01-05 23:40"),
+        ("2024-01-03", "2024-01-03 23:40"),
+        ("2024-01-03 10", "2024-01-03 10:40"),
+        ("2024-01-03T10+02:00", "2024-01-03 08:40"),
+        ("2024-01-03 10:20", "2024-01-03 10:20"),
+        ("2024-01-03 10:59:59.999999999", "2024-01-03 10:40"),
+    ],
+)
+def test_an_end_naming_a_whole_period_keeps_all_of_it(end: str, last: str, tmp_path: Path) -> None:
+    """`end: "2024"` was read as 2024-01-01 00:00, so an inclusive end "in 2024" kept none of the year,
+    and `end: 2024-01-03` kept one row of that day: a partial end keeps its whole period, as pandas'
+    `df.loc[:"2024"]` does (rows every 20 minutes, 2024-01-01 to 2024-01-05)."""
+    url = _write(
+        tmp_path / "p.db", SPELLINGS["seconds"], pd.date_range("2024-01-01", "2024-01-05 23:40", freq="20min")
+    )
+    assert _dates(url, end=end)[-1] == pd.Timestamp(last)
+
+
+def test_a_partial_end_is_its_periods_last_nanosecond_and_a_partial_start_its_first() -> None:
+    assert naive_utc("2024-01-03", "dataset.end", last_kept=True) == pd.Timestamp(
+        "2024-01-03 23:59:59.999999999"
+    )
+    assert naive_utc("2024-01-03", "dataset.start") == pd.Timestamp("2024-01-03")
+
+
+def test_a_start_naming_a_whole_period_is_its_first_instant(tmp_path: Path) -> None:
+    """A start is the period's first instant, as pandas reads it."""
+    url = _write(tmp_path / "p.db", SPELLINGS["seconds"])
+    assert _dates(url, start="2024-01-05 10", end="2024-01-05 12:00") == list(
+        pd.date_range("2024-01-05 10:00", periods=3, freq="1h")
+    )
+    assert _dates(url, start="2024-01", end="2024-01-01 02:00") == list(
+        pd.date_range("2024-01-01", periods=3, freq="1h")
+    )

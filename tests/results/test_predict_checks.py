@@ -180,6 +180,15 @@ def test_an_at_that_is_not_iso_is_refused(bundle: ModelBundle, url: str, at: str
         predict_from_db(bundle, url, ["AAAUSDT"], at=at)
 
 
+@pytest.mark.parametrize(("at", "kind"), [("2024", "year"), ("2024-01", "month"), ("2024-01-05 10", "hour")])
+def test_an_at_naming_a_whole_period_is_refused(bundle: ModelBundle, url: str, at: str, kind: str) -> None:
+    """`--at 2024-01` was read as 2024-01-01 00:00 (the period's first instant), before every row of
+    January, without a word; a date alone stays its midnight."""
+    with pytest.raises(ConfigError, match=rf"^--at: '{at}' names a whole {kind}, .* write the time in full"):
+        predict_from_db(bundle, url, ["AAAUSDT"], at=at)
+    assert predict_from_db(bundle, url, ["AAAUSDT"], at="2024-01-05").at == "2024-01-05 00:00:00"
+
+
 def test_an_at_after_the_rows_is_refused_and_an_offset_is_converted(bundle: ModelBundle, url: str) -> None:
     """The rows end 2024-01-10 23:00: `--at` a month later predicted from them, labelled with `--at`."""
     last = predict_from_db(bundle, url, ["AAAUSDT"]).symbols[0].window_end

@@ -46,6 +46,12 @@ USER_MODEL = "spatial_user_model:build"
             {"stop_at": {"val_macro_f1": float("nan")}},
             "search.stop_at.val_macro_f1: the target must be a finite number, got nan",
         ),
+        (  # YAML 1.1 reads 6e-1 as text: the line says how to write the number
+            SearchSettings,
+            {"stop_at": {"val_macro_f1": "6e-1"}},
+            "search.stop_at.val_macro_f1: the target must be a finite number, got '6e-1' (YAML reads 6e-1 as "
+            "text: a number with an exponent needs a decimal point and a signed exponent; write 6.0e-1 or 0.6)",
+        ),
         (
             SchedulerSettings,
             {"type": "asha", "reduction_factor": 1},

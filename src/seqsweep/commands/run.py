@@ -223,5 +223,5 @@ def _dry_run_by_dates(ds: DatasetSpec) -> DatasetSpec:
     if ds.start is not None:
         start = max(start, naive_utc(ds.start, "dataset.start"))
     if ds.end is not None:
-        end = min(end, naive_utc(ds.end, "dataset.end"))
+        end = min(end, naive_utc(ds.end, "dataset.end", last_kept=True))
     return dataclasses.replace(ds, start=str(start), end=str(end))

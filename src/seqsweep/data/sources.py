@@ -21,9 +21,11 @@ import datetime as dt
 import decimal
 import functools
 import logging
+import math
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
@@ -405,7 +407,11 @@ class SourcePlan:
                 # units as its exact fraction, which an integer column compares as ceil/floor would and a
                 # REAL/DOUBLE one (1704067200.5) compares as it is
                 per = EPOCH_NS[self.epoch_unit]
-                params[name] = bound.value // per if bound.value % per == 0 else bound.value / per
+                params[name] = (
+                    bound.value // per
+                    if bound.value % per == 0
+                    else _inner_float(bound.value, per, up=name == "start")
+                )
             elif self.date_text is not None:
                 params[name] = self.date_text.render(bound, round_up=name == "start")
             else:
@@ -482,9 +488,23 @@ class SQLiteDateText:
         return spellings.get(length)
 
 
+def _inner_float(numerator: int, denominator: int, *, up: bool) -> float:
+    """`numerator / denominator` as the nearest float on the bound's inside: at or above it for a start
+    (`up`), at or below it for an end. A plain division rounds to nearest, so an end of
+    23:59:59.999999999 in epoch seconds became the next midnight and kept that row."""
+    value = numerator / denominator
+    exact = Fraction(numerator, denominator)
+    if up and Fraction(value) < exact:
+        return math.nextafter(value, math.inf)
+    if not up and Fraction(value) > exact:
+        return math.nextafter(value, -math.inf)
+    return value
+
+
 def _timestamp(value: str | None, key: str) -> pd.Timestamp | None:
-    """`dataset.start`/`end` as naive UTC (an offset converted, as the stored rows are); None if unset."""
-    return None if value is None else naive_utc(str(value), f"dataset.{key}")
+    """`dataset.start`/`end` as naive UTC (an offset converted, as the stored rows are); None if unset.
+    An inclusive `end` keeps the whole period it names (`end: 2024` all of 2024, as pandas reads it)."""
+    return None if value is None else naive_utc(str(value), f"dataset.{key}", last_kept=key == "end")
 
 
 def plan_source(spec: DatasetSpec, url: str | None, *, columns: tuple[str, ...] | None = None) -> SourcePlan:

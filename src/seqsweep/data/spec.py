@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -52,11 +53,31 @@ KEY_COLUMNS: Final[tuple[str, ...]] = (DATE, SYMBOL)
 """Columns every join is keyed on; `dataset.exclude_columns` cannot leave them out."""
 
 
-def naive_utc(value: str, where: str) -> pd.Timestamp:
+_COARSE: Final = (
+    ("year", "Y", re.compile(r"\s*[+-]?\d{4}\s*")),
+    ("month", "M", re.compile(r"\s*[+-]?\d{4}-\d{1,2}\s*")),
+    (
+        "hour",
+        "h",
+        re.compile(r"\s*\d{4}-?\d{1,2}-?\d{1,2}[Tt ]\d{1,2}\s*(?:[Zz]|[+-]\d{1,2}(?::?\d{2})?)?\s*"),
+    ),
+)
+"""ISO 8601 forms coarser than a day or a minute that pandas reads as their period's first instant
+(`2024` as 2024-01-01 00:00): the kind of period, its pandas frequency and the form."""
+
+
+def naive_utc(value: str, where: str, *, instant: bool = False, last_kept: bool = False) -> pd.Timestamp:
     """`value` (ISO 8601) as a naive UTC timestamp, an offset or `Z` converted, as the rows are stored.
 
-    Raises ConfigError naming `where` (e.g. `dataset.end`) for text that is not an ISO date, or a date
-    outside what nanoseconds hold (1677-09-21 to 2262-04-11).
+    A partial time names a period, read as pandas' partial-string indexing reads it (pandas user
+    guide, "Partial string indexing"): a start (the default) is the period's first instant (`2024` is
+    2024-01-01 00:00); `last_kept`, an inclusive end, is its last nanosecond (`2024` is
+    2024-12-31 23:59:59.999999999, `2023-12-31` that whole day, `2024-03-01 10` that whole hour), so
+    `end: 2024` keeps all of 2024 as `df.loc[:"2024"]` does. `instant` (`predict --at`) refuses a year,
+    a month or an hour alone, which name no one time; a date alone is its midnight.
+
+    Raises ConfigError naming `where` (e.g. `dataset.end`) for text that is not an ISO date, a date
+    outside what nanoseconds hold (1677-09-21 to 2262-04-11), or a period where an instant is needed.
     """
     try:
         stamp = pd.to_datetime(value, format="ISO8601")  # pd.Timestamp("June") would be 0001-06-01
@@ -64,14 +85,46 @@ def naive_utc(value: str, where: str) -> pd.Timestamp:
         raise ConfigError(f"{where}: not a date or datetime: {value!r} (e.g. 2023-06-01)") from None
     if stamp is pd.NaT:
         raise ConfigError(f"{where}: not a date or datetime: {value!r} (e.g. 2023-06-01)")
+    if instant:
+        _refuse_period(value, stamp, where)
     try:  # rows are held in nanoseconds: a bound they cannot hold would overflow where it is compared
         stamp = stamp.as_unit("ns")
+        if last_kept:
+            stamp = _period_end(value, stamp)
     except (pd.errors.OutOfBoundsDatetime, OverflowError):
         raise ConfigError(
             f"{where}: {value!r} lies outside the dates rows can hold ({pd.Timestamp.min:%Y-%m-%d} to "
             f"{pd.Timestamp.max:%Y-%m-%d}); leave the bound out for an open end"
         ) from None
     return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+def _period_end(value: str, first: pd.Timestamp) -> pd.Timestamp:
+    """The last nanosecond of the period `value` names (its resolution, as `pd.Period` infers it from
+    the text: a year, month, day, hour, minute, second, ...), `first` being that period's first instant
+    (tz-aware when `value` carries an offset). Text `pd.Period` cannot read keeps `first`."""
+    try:
+        freq = pd.Period(value.strip().removesuffix("Z").removesuffix("z")).freq
+    except (ValueError, TypeError):
+        return first
+    naive = first.tz_localize(None) if first.tzinfo is not None else first
+    last = (pd.Period(naive, freq=freq) + 1).start_time.as_unit("ns") - pd.Timedelta(1, "ns")
+    return last.tz_localize(first.tzinfo) if first.tzinfo is not None else last
+
+
+def _refuse_period(value: str, stamp: pd.Timestamp, where: str) -> None:
+    """ConfigError when `value` names a whole year, month or hour (`_COARSE`) rather than an instant."""
+    for kind, freq, form in _COARSE:
+        if form.fullmatch(value):
+            naive = stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
+            first, last = naive, pd.Period(naive, freq=freq).end_time.floor("s")
+            if stamp.tzinfo is not None:
+                first, last = first.tz_localize(stamp.tzinfo), last.tz_localize(stamp.tzinfo)
+            raise ConfigError(
+                f"{where}: {value!r} names a whole {kind}, not a time (it would be read as its first "
+                f"instant, {first.isoformat(sep=' ')}); write the time in full, e.g. "
+                f"{last.isoformat(sep=' ')} for the end of that {kind}"
+            )
 
 
 def _split_date(value: str, key: str) -> pd.Timestamp:
@@ -187,7 +240,10 @@ class DatasetSpec:
     pca_components: int | None = None
     """Symbol-embedding size after PCA; None takes min(15, number of symbols)."""
     start: str | None = None
+    """First time kept (ISO 8601, naive UTC, an offset converted); `2024` or `2024-03` is its first instant."""
     end: str | None = None
+    """Last time kept, inclusive; a partial time keeps its whole period, as pandas' `df.loc[:end]`
+    (`end: 2024` keeps all of 2024, `end: 2023-12-31` all of that day; `naive_utc`)."""
     max_rows_per_symbol: int | None = None
     """Keep only the latest N rows per symbol (a bounded query, for dry runs and small demos)."""
     split: SplitSpec = field(default_factory=SplitSpec)

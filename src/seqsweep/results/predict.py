@@ -618,10 +618,11 @@ def _db_url(db_url: str | None, bundle: ModelBundle) -> str:
 
 def _timestamp(at: str | None) -> pd.Timestamp | None:
     """`--at` as naive UTC, read as `dataset.start`/`end` are (ISO 8601 only, an offset converted):
-    `pd.Timestamp("05/01/2024")` would be 1 May, month first, without a word. ConfigError otherwise."""
+    `pd.Timestamp("05/01/2024")` would be 1 May, month first, without a word; `--at 2024` (a year, not a
+    time) would be 2024-01-01 00:00. ConfigError otherwise."""
     from seqsweep.data.spec import naive_utc
 
-    return None if at is None else naive_utc(at, "--at")
+    return None if at is None else naive_utc(at, "--at", instant=True)
 
 
 def _check_window_reaches(

@@ -156,6 +156,7 @@ def _check_order(low: float, high: float) -> None:
 def parse_param(name: str, raw: Any) -> Param:
     """A sweep file's entry → a parameter. Plain values (and lists of them) are fixed."""
     if not isinstance(raw, dict):
+        _check_not_number_text(f"params.{name}", raw)
         return Fixed(raw)
     raw = dict(raw)
     kind = raw.pop("type", None)
@@ -173,6 +174,8 @@ def parse_param(name: str, raw: Any) -> Param:
         if not isinstance(raw["values"], list):
             raise ConfigError(f"params.{name}.values: expected a list, got {raw['values']!r}")
         raw["values"] = tuple(raw["values"])
+        for i, value in enumerate(raw["values"]):
+            _check_not_number_text(f"params.{name}.values[{i}]", value)
     for key, value in raw.items():
         _check_field(name, cls, key, value)
     try:
@@ -181,6 +184,20 @@ def parse_param(name: str, raw: Any) -> Param:
         raise ConfigError(f"params.{name}: {exc}") from None
     except ValueError as exc:
         raise ConfigError(f"params.{name}: {exc}") from None
+
+
+def _check_not_number_text(where: str, value: Any) -> None:
+    """ConfigError (one line) for a value YAML 1.1 reads as text that YAML 1.2 and Python read as a number
+    (`learning_rate: 1e-3`, `0o17`). A family's own table refuses it for its keys, but a training function
+    or a model builder of the user's would get the string '1e-3' without a word. A list is checked item
+    by item (`layers: [64, 1e2]`)."""
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_not_number_text(f"{where}[{i}]", item)
+        return
+    hint = number_text_hint(value)
+    if hint:
+        raise ConfigError(f"{where}: got the text {value!r}, not a number{hint}")
 
 
 def _check_field(name: str, cls: type, key: str, value: Any) -> None:

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
+from seqsweep._yaml import number_text_hint
 from seqsweep.constants import DEFAULT_METRIC, DEFAULT_MODE, SEARCH_METRICS
 from seqsweep.errors import ConfigError
 from seqsweep.tuning.registry import SAMPLERS, SCHEDULERS, check_name
@@ -69,7 +70,9 @@ class SearchSettings:
         if budget is not None and (
             isinstance(budget, bool) or not isinstance(budget, int | float) or not 0 < budget < math.inf
         ):
-            raise ConfigError(f"search.time_budget_s: must be a number of seconds > 0, got {budget!r}")
+            raise ConfigError(
+                f"search.time_budget_s: must be a number of seconds > 0, got {budget!r}{number_text_hint(budget)}"
+            )
         if self.stop_at is None:
             return
         if not isinstance(self.stop_at, dict) or not self.stop_at:
@@ -84,6 +87,7 @@ class SearchSettings:
             if isinstance(target, bool) or not isinstance(target, int | float) or not math.isfinite(target):
                 raise ConfigError(
                     f"search.stop_at.{metric}: the target must be a finite number, got {target!r}"
+                    f"{number_text_hint(target)}"
                 )
 
 
