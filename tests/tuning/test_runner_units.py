@@ -216,6 +216,34 @@ def test_a_started_experiment_is_refused_naming_resume_and_another_storage(tmp_p
     )
 
 
+def test_a_started_experiment_of_another_sweep_is_not_sent_to_resume(tmp_path: Path) -> None:
+    """The sweep file's space was edited after its experiment started: `run` sent it to `resume`, which
+    continues the experiment as its own sweep.yaml says, so the user went on with the old space
+    believing it the new one. The line now names what differs and sends the edit to another name."""
+    from seqsweep.layout import TUNER_FILE
+    from seqsweep.tuning.runner import with_resolved_database
+    from seqsweep.tuning.sweep_copy import write_sweep_copy
+
+    first = with_resolved_database(with_database(_spec("sqlite:///x.db"), None))
+    experiment = tmp_path / "p"
+    experiment.mkdir()
+    write_sweep_copy(experiment, without_password(first).to_yaml())  # as `run` writes it
+    (experiment / TUNER_FILE).write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"already exists: continue it with `seqsweep resume"):
+        run_sweep(_spec("sqlite:///x.db"), storage=str(tmp_path))  # the same sweep: resume it
+
+    edited = yaml.safe_load(first.to_yaml())
+    edited["params"]["cell_size"]["values"] = [32, 64]
+    edited["search"]["num_samples"] = 3
+    with pytest.raises(ConfigError) as info:
+        run_sweep(parse_sweep(edited), storage=str(tmp_path))  # refused before Ray starts
+    assert str(info.value) == (
+        f"experiment {experiment} already exists, started from another sweep (params.cell_size, "
+        "search.num_samples differ from its sweep.yaml): `seqsweep resume` would continue that sweep as it "
+        "started, not this one; give this sweep another `name`, or `--storage` another folder"
+    )
+
+
 NO_PROC = pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
 
 

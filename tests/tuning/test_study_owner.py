@@ -235,3 +235,51 @@ def test_a_sqlite_study_storage_that_cannot_be_made_is_refused_before_the_build(
     ):
         check_study_owner(url, "x", None, tmp_path / "x")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("mariadb", marks=pytest.mark.mysql), "postgresql"]
+)
+def test_a_sweep_making_the_study_tables_while_another_does_is_not_refused(
+    backend: str, write_sweep: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sweeps of different names starting together on a fresh study storage: Optuna checks which of
+    its tables exist, then creates the others, so the slower one met "table studies already exists" and
+    was refused ("cannot use the study storage"; on MariaDB both could be). The other process is played
+    here, deterministically, by making every table between the slower one's check and its creation."""
+    import contextlib
+    import gc
+
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models
+
+    from tests.databases import fresh_database
+
+    with contextlib.ExitStack() as stack:
+        url = (
+            f"sqlite:///{tmp_path / 'fresh_optuna.db'}"
+            if backend == "sqlite"
+            else stack.enter_context(fresh_database(backend, "seqsweep_study_race"))
+        )
+        metadata = models.BaseModel.metadata
+        create_all = type(metadata).create_all
+        raced = []
+
+        def racing(self: sa.MetaData, bind: sa.engine.Engine, **kwargs: object) -> None:
+            if not raced:  # the other sweep makes every table after this one saw none
+                raced.append(True)
+                other = sa.create_engine(url)
+                create_all(self, other)
+                other.dispose()
+                kwargs["checkfirst"] = False
+            create_all(self, bind, **kwargs)
+
+        monkeypatch.setattr(type(metadata), "create_all", racing)
+        spec = load_sweep(write_sweep(name="second", search={"storage": url}))
+        experiment = Path(spec.file.storage_path) / spec.name
+        claim_study(url, spec, "second-id", experiment)
+        assert raced, "the storage's tables were not made by this claim"
+        study = optuna.load_study(study_name="second", storage=url)
+        assert study.user_attrs[OWNER_ATTR] == "second-id"
+        del study
+        gc.collect()  # Optuna's engines keep connections open: PostgreSQL would not drop the database

@@ -30,6 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+import yaml
 from ray import tune
 
 from seqsweep._fs import atomic_write_json, unmakeable_folder
@@ -229,10 +230,7 @@ def run_sweep(
     check_storage_root(Path(root))
     experiment_dir = Path(root) / spec.name
     if is_started_experiment(experiment_dir):
-        raise ConfigError(
-            f"experiment {experiment_dir} already exists: continue it with `seqsweep resume {experiment_dir}`, "
-            f"or give `--storage` another folder (or the sweep another `name`)"
-        )
+        raise _already_started(experiment_dir, spec)
     # An experiment owns its study: another one's study (same name, same RDB) is refused before
     # anything is written. A start that failed half way left its identity; it may start again.
     experiment_id = read_experiment_id(experiment_dir) or uuid.uuid4().hex
@@ -247,10 +245,7 @@ def run_sweep(
         created = new_folder(experiment_dir)
         with experiment_lock(experiment_dir):
             if is_started_experiment(experiment_dir):  # another run started it since the check above
-                raise ConfigError(
-                    f"experiment {experiment_dir} already exists: continue it with `seqsweep resume "
-                    f"{experiment_dir}`, or give `--storage` another folder (or the sweep another `name`)"
-                )
+                raise _already_started(experiment_dir, spec)
             experiment_id = read_experiment_id(experiment_dir) or experiment_id
             try:
                 _write_experiment_id(experiment_dir, experiment_id)
@@ -266,6 +261,52 @@ def run_sweep(
                     shutil.rmtree(experiment_dir, ignore_errors=True)
                 raise
             return _fit(tuner, experiment_dir, spec, budget)
+
+
+def _already_started(experiment_dir: Path, spec: SweepSpec) -> ConfigError:
+    """The refusal of a `run` whose experiment folder holds a started experiment.
+
+    `resume` continues an experiment as its own `sweep.yaml` says, whatever the sweep file became since:
+    pointed to `resume` after editing the space (or the search, the dataset), a user continued the old
+    sweep believing it was the new one. When the experiment was started from another sweep than this
+    one, the line names what differs and sends the changed sweep to another `name` or folder instead."""
+    changed = sweep_differences(experiment_dir / SWEEP_COPY, without_password(spec).to_yaml())
+    if not changed:
+        return ConfigError(
+            f"experiment {experiment_dir} already exists: continue it with `seqsweep resume {experiment_dir}`, "
+            f"or give `--storage` another folder (or the sweep another `name`)"
+        )
+    shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+    return ConfigError(
+        f"experiment {experiment_dir} already exists, started from another sweep ({shown} differ from its "
+        f"{SWEEP_COPY}): `seqsweep resume` would continue that sweep as it started, not this one; give this "
+        f"sweep another `name`, or `--storage` another folder"
+    )
+
+
+def sweep_differences(copy: Path, text: str) -> list[str]:
+    """The keys (dotted, two levels deep: `params.cell_size`, `search.num_samples`) whose values differ
+    between the experiment's sweep copy `copy` and the sweep YAML `text`, sorted; empty when they agree
+    or the copy cannot be read."""
+    try:
+        stored = yaml.safe_load(copy.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError):  # a copy edited out of shape
+        return []
+    given = yaml.safe_load(text)
+    if not isinstance(stored, dict) or not isinstance(given, dict):
+        return []
+    changed = []
+    for key in sorted(set(stored) | set(given), key=str):
+        was, now = stored.get(key), given.get(key)
+        if was == now:
+            continue
+        if isinstance(was, dict) and isinstance(now, dict):
+            changed += [
+                f"{key}.{k}" for k in sorted(set(was) | set(now), key=str) if was.get(k) != now.get(k)
+            ]
+        else:
+            changed.append(str(key))
+    return changed
 
 
 def _prepare(

@@ -412,8 +412,13 @@ def _existing_storage(url: str) -> optuna.storages.RDBStorage | None:
             engine.dispose()
         if not has_studies:
             return None
-        return optuna.storages.RDBStorage(url, skip_table_creation=True)
-    except (sa.exc.SQLAlchemyError, RuntimeError, ModuleNotFoundError) as exc:
+        return _made_storage(url, skip_table_creation=True)
+    except (
+        sa.exc.SQLAlchemyError,
+        optuna.exceptions.StorageInternalError,
+        RuntimeError,
+        ModuleNotFoundError,
+    ) as exc:
         reason = scrub(" ".join(str(getattr(exc, "orig", None) or exc).split()), url)[:200]
         raise ConfigError(
             f"search.storage: cannot open the study storage {_masked(url)} ({type(exc).__name__}: {reason})"
@@ -555,7 +560,7 @@ def claim_study(
         else optuna.study.StudyDirection.MINIMIZE
     )
     with _storing_name(url, spec.name):
-        storage = optuna.storages.RDBStorage(url)
+        storage = _made_storage(url)
         try:
             study = optuna.create_study(study_name=spec.name, storage=storage, direction=direction)
         except optuna.exceptions.DuplicatedStudyError:
@@ -571,6 +576,40 @@ def claim_study(
                 study = _remade(study, storage, direction, url)
         study.set_user_attr(OWNER_ATTR, experiment_id)
         study.set_user_attr(OWNER_DIR_ATTR, str(experiment_dir))
+
+
+_MADE_MEANWHILE = ("already exists", "UNIQUE constraint failed", "Duplicate entry", "duplicate key value")
+"""Words of a database's error about a table or row another process made first (SQLite, MariaDB 1050 and
+1062, PostgreSQL): what making Optuna's tables meets when another sweep is making them at the same time."""
+_SCHEMA_ATTEMPTS = 20
+"""How often `_made_storage` tries; each failed try means another process made one more table or row."""
+
+
+def _made_storage(url: str, *, skip_table_creation: bool = False) -> optuna.storages.RDBStorage:
+    """Optuna's storage at `url`, its tables (unless `skip_table_creation`) and version rows made if absent.
+
+    Optuna checks which tables exist, then creates the others: two sweeps starting together on a fresh
+    storage both saw none, and the slower one's `CREATE TABLE` (or version row) failed ("table studies
+    already exists"; on MariaDB both could fail), refusing a sweep that shares nothing with the other as
+    "cannot use the study storage"; a sweep checking the storage meanwhile (`_existing_storage`) met the
+    same on Optuna's version table. Each failure of that kind is tried again (the other process's tables
+    are then seen and kept); any other error is raised as it is.
+    """
+    import time
+
+    import sqlalchemy as sa
+
+    for attempt in range(1, _SCHEMA_ATTEMPTS + 1):
+        try:
+            return optuna.storages.RDBStorage(url, skip_table_creation=skip_table_creation)
+        except (sa.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+            cause = exc.__cause__ if isinstance(exc, optuna.exceptions.StorageInternalError) else exc
+            reason = str(getattr(cause, "orig", None) or cause)
+            if attempt == _SCHEMA_ATTEMPTS or not any(word in reason for word in _MADE_MEANWHILE):
+                raise
+            logger.debug("study storage tables made meanwhile by another process (%s); trying again", reason)
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")  # the last attempt returns or raises
 
 
 def _remade(
