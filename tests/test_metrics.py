@@ -85,3 +85,27 @@ def test_empty_cells_are_left_out_of_the_mean() -> None:
 def test_shape_mismatch_is_refused() -> None:
     with pytest.raises(ValueError, match=r"\(n, H, T\)"):
         metrics.scores(np.zeros((3, 2, 1), np.int8), np.zeros((3, 2), np.int8))
+
+
+def test_the_chance_score_is_what_the_same_class_mix_scores_without_the_labels() -> None:
+    """Cohen's chance counts: a one-class guess scores exactly its chance score; a guess drawn apart from
+    the labels scores about its chance score (1/3 for uniform guesses on balanced labels, twice the best
+    constant guess); a predictor that follows the labels scores far above it."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=(20000, 2, 2)).astype(np.int8)
+    labels[rng.random(labels.shape) < 0.05] = MASK_VALUE
+    constant = np.ones_like(labels)
+    assert metrics.chance_macro_f1(labels, constant) == pytest.approx(
+        metrics.scores(labels, constant)["macro_f1"]
+    )
+    guess = rng.integers(0, 3, size=labels.shape).astype(np.int8)
+    by_chance = metrics.chance_macro_f1(labels, guess)
+    assert by_chance == pytest.approx(1 / 3, abs=0.01)
+    assert metrics.scores(labels, guess)["macro_f1"] == pytest.approx(by_chance, abs=0.01)
+    follows = np.where(rng.random(labels.shape) < 0.5, np.clip(labels, 0, 2), guess).astype(np.int8)
+    assert metrics.scores(labels, follows)["macro_f1"] > metrics.chance_macro_f1(labels, follows) + 0.2
+    counts = metrics.confusion_counts(labels, guess)
+    expected = metrics.chance_counts(counts)
+    np.testing.assert_allclose(expected.sum(axis=-1), counts.sum(axis=-1))  # the same true-class totals
+    np.testing.assert_allclose(expected.sum(axis=-2), counts.sum(axis=-2))  # and predicted-class totals
+    assert (metrics.chance_counts(np.zeros((1, 1, 3, 3))) == 0).all()  # an empty cell stays empty

@@ -93,6 +93,29 @@ def macro_f1_from_counts(counts: np.ndarray) -> np.ndarray:
     return np.where(n > 0, total / np.maximum(n, 1), 0.0)
 
 
+def chance_counts(counts: np.ndarray) -> np.ndarray:
+    """(…, 3, 3) confusion counts → the counts expected if the same predictions were independent of the
+    labels: true-class total × predicted-class total / positions, per cell (float64; 0 for an empty cell).
+
+    The chance agreement of Cohen's kappa (J. Cohen, "A coefficient of agreement for nominal scales",
+    Educational and Psychological Measurement 20(1), 1960), applied to every count: a predictor that
+    draws its classes at random, in the shares the scored one predicts them, without looking at its
+    input, gets these counts in expectation (and, over many positions, about their macro-F1). Its macro-F1 (`macro_f1_from_counts` of them) is what a model
+    that ignores its input scores with that mix of classes: 1/6 for one class on balanced labels, but
+    about 1/3 for uniform random guesses, far above the train majority's constant guess.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    actual = counts.sum(axis=-1, keepdims=True)
+    predicted = counts.sum(axis=-2, keepdims=True)
+    total = counts.sum(axis=(-2, -1), keepdims=True)
+    return actual * predicted / np.maximum(total, 1.0)
+
+
+def chance_macro_f1(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """The ranking score `predictions` would get by chance: `macro_f1_from_counts` of `chance_counts`."""
+    return float(macro_f1_from_counts(chance_counts(confusion_counts(labels, predictions))))
+
+
 def cell_macro_f1(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     """(H, T) float64: the three-class macro-F1 of each (step, target) cell; NaN where no valid position."""
     return cell_macro_f1_from_counts(confusion_counts(labels, predictions))

@@ -125,7 +125,7 @@ def test_refit_bundle_predicts_and_is_scored_beside_the_checkpoint(
     assert test["checkpoint_model"]["macro_f1"] == pytest.approx(checkpoint_f1, abs=1e-9)
     assert [b["name"] for b in test["baselines"]] == ["majority", "persistence"]
     for model in (test["model"], test["checkpoint_model"]):
-        assert set(model["vs_baselines"]) == {"majority", "persistence"}
+        assert set(model["vs_baselines"]) == {"majority", "persistence", "chance"}
         assert model["verdict"].startswith(  # a test split under MIN_BLOCKS blocks cannot tell
             (
                 "beats persistence on test",

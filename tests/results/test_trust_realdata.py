@@ -106,12 +106,18 @@ def test_the_verdict_sentence_matches_its_interval(results_json: dict[str, Any])
             expected = f"beats persistence on test by {signed(versus['delta'])} (95 % interval {signed(low)} to {signed(high)})"
         else:
             expected = f"does not beat persistence on test ({signed(versus['delta'])}, interval {signed(low)} to {signed(high)})"
+        clauses = []
         constant = winner["vs_baselines"]["majority"]
         if constant["ci95"][0] <= 0:  # no better than a constant guess: the sentence says so too
-            joined = ", but it does not beat" if low > 0 else "; nor does it beat"
+            clauses.append(("majority, a constant guess that ignores the input", constant))
+        chance = winner["vs_baselines"]["chance"]  # no better than its own class shares at random
+        if chance["ci95"][0] <= 0 and not winner.get("one_class"):
+            clauses.append(("chance, a random guess in its own class shares that ignores the input", chance))
+        for i, (named, versus_it) in enumerate(clauses):
+            joined = ", but it does not beat" if low > 0 and i == 0 else "; nor does it beat"
             expected += (
-                f"{joined} majority, a constant guess that ignores the input ({signed(constant['delta'])}, "
-                f"interval {signed(constant['ci95'][0])} to {signed(constant['ci95'][1])})"
+                f"{joined} {named} ({signed(versus_it['delta'])}, "
+                f"interval {signed(versus_it['ci95'][0])} to {signed(versus_it['ci95'][1])})"
             )
         if winner.get("one_class"):  # one class in every cell: it ignores its input, whatever it beat
             expected += f"; {ONE_CLASS_CLAUSE.format(split='test')}"

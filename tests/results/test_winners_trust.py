@@ -23,26 +23,30 @@ from results_helpers import crafted_mse, run_crafted_experiment
 
 from seqsweep import cli, metrics
 from seqsweep.baselines import majority_predictions, persistence_moves, persistence_predictions
-from seqsweep.constants import STUDY_URL_ENV
+from seqsweep.constants import STUDY_URL_ENV, VAL_MACRO_F1_FOLD_STD
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.layout import STUDY_DB
 from seqsweep.results import bootstrap
 from seqsweep.results.bootstrap import BootstrapSettings, Interval, block_length, block_weights, compare
 from seqsweep.results.evaluate import (
+    CHANCE,
+    TEST_NOTE,
     TEST_SPLIT,
     Evaluations,
     WinnerOutput,
     cell_rows,
     evaluate_split,
+    interval_rows,
     load_dataset,
     predicts_one_class,
 )
 from seqsweep.results.experiment import Experiment, read_experiment
 from seqsweep.results.leaderboard import BELOW_PERSISTENCE, leaderboard_rows
-from seqsweep.results.pipeline import write_results
+from seqsweep.results.pipeline import winner_confusion, write_results
 from seqsweep.results.plots import MIN_IMPORTANCE_TRIALS, write_plots
 from seqsweep.results.report import render_report
 from seqsweep.results.sections import ANSWER, answer_section, report_sections
+from seqsweep.testing.bundles import make_bundle
 from seqsweep.tuning.searchers import OWNER_ATTR, OWNER_DIR_ATTR, RAY_TRIAL_ID_ATTR
 
 # --- the bootstrap on crafted arrays ---------------------------------------------------------------
@@ -188,6 +192,11 @@ def test_validation_baselines_are_printed_above_the_leaderboard(baselines_outcom
     assert text.index("validation split, baselines") < text.index("leaderboard (top ")
     head = text[: text.index("leaderboard (top ")]
     assert "majority" in head and "persistence" in head and "macro_f1_pooled" in head
+    # the winners' validation scores won a selection: the note says they are biased and which verdict to read
+    assert (
+        "the winners were chosen for these scores, the best of many tries, so theirs are biased upward"
+        in head
+    )
     assert text.count("never used to choose") == 1
 
 
@@ -237,6 +246,19 @@ def test_leaderboard_shows_pooled_skill_and_mse_when_reported(crafted_experiment
     old_row = leaderboard_rows(dataclasses.replace(experiment, trials=old), 1)[0]
     assert not {"val_macro_f1_pooled", "val_skill", "val_mse"} & set(old_row)
     assert old_row["trial_id"] == row["trial_id"]
+
+
+def test_the_leaderboard_shows_the_walk_forward_folds_spread(crafted_experiment: Path) -> None:
+    """Walk-forward trials report `val_macro_f1_fold_std` beside the mean that ranks them; the leaderboard
+    left it out, so a lead won in one fold alone (a large spread) looked like any other."""
+    experiment = read_experiment(crafted_experiment)
+    assert VAL_MACRO_F1_FOLD_STD not in leaderboard_rows(experiment, 1)[0]
+    folded = tuple(
+        dataclasses.replace(t, best_metrics={**t.best_metrics, VAL_MACRO_F1_FOLD_STD: 0.12})
+        for t in experiment.trials
+    )
+    row = leaderboard_rows(dataclasses.replace(experiment, trials=folded), 1)[0]
+    assert row[VAL_MACRO_F1_FOLD_STD] == 0.12
 
 
 def test_test_intervals_and_verdicts_on_crafted_predictions(crafted_dataset: DatasetBundle) -> None:
@@ -554,6 +576,63 @@ def test_a_winner_that_predicts_one_class_per_cell_is_named_as_a_constant_guess(
     assert predicts_one_class(labels, constant)
     assert not predicts_one_class(labels, copy)
     assert not predicts_one_class(np.full_like(labels, -50), constant)  # nothing scored
+
+
+def test_a_winner_that_ignores_its_input_is_named_so_though_it_beats_both_baselines() -> None:
+    """`make_bundle`'s levels are noise, so its moves revert and persistence scores below chance. A winner
+    guessing at random, blind to its input, beat persistence and majority and the answer said only
+    "beats persistence on test by +0.122 (95 % interval +0.099 to +0.144)"; one predicting one class 98 %
+    of the time (so not named a one-class guess) was not named at all. Both are now compared with chance,
+    their own class shares at random; a winner that follows the labels beats it and is not named so."""
+    bundle = make_bundle(n_rows=4000, seed=1)
+    labels = bundle.splits[TEST_SPLIT].labels
+    rng = np.random.default_rng(7)
+    guess = rng.integers(0, 3, size=labels.shape).astype(np.int8)
+    nearly = np.ones_like(labels)
+    nearly[rng.random(labels.shape) < 0.02] = 0
+    follows = np.where(rng.random(labels.shape) < 0.4, np.clip(labels, 0, 2), guess).astype(np.int8)
+    winners = {name: (name, WinnerOutput(classes)) for name, classes in
+               (("guess", guess), ("nearly", nearly), ("follows", follows))}  # fmt: skip
+    settings = bootstrap.settings_for(bundle, TEST_SPLIT, draws=500, seed=0)
+    evaluation = evaluate_split(bundle, TEST_SPLIT, winners, intervals=settings)
+    by_name = {w.name: w for w in evaluation.winners}
+    random = by_name["guess"]
+    assert random.vs_baselines["persistence"].beats and random.vs_baselines["majority"].beats
+    assert not random.vs_baselines[CHANCE].beats
+    clause = "chance, a random guess in its own class shares that ignores the input ("
+    assert f"), but it does not beat {clause}" in (random.verdict() or "")
+    assert (random.verdict() or "").startswith("beats persistence on test by +")
+    assert not predicts_one_class(labels, nearly)
+    assert f"; nor does it beat {clause}" in (by_name["nearly"].verdict() or "")
+    skilled = by_name["follows"]
+    assert skilled.vs_baselines[CHANCE].beats and skilled.vs_baselines["persistence"].beats
+    assert "chance" not in (skilled.verdict() or "")
+    chance = json.loads(json.dumps(evaluation.to_dict()))["winners"][0]["vs_baselines"][CHANCE]
+    point = metrics.scores(labels, guess)["macro_f1"] - metrics.chance_macro_f1(labels, guess)
+    assert chance["delta"] == pytest.approx(point) and chance["ci95"][0] <= point <= chance["ci95"][1]
+    assert {row["baseline"] for row in interval_rows(evaluation)} == {"majority", "persistence", CHANCE}
+
+
+def test_an_unscored_first_winner_is_never_answered_for_by_the_second(
+    crafted_experiment: Path, crafted_dataset: DatasetBundle
+) -> None:
+    """A training function's #1 winner without a kept checkpoint is not scored on test while #2 is: the
+    answer read "#1 <#2's id> ...", the intervals section numbered #2 as "#1", and the confusion figure
+    titled "Winner <#1's id>" showed #2's matrix."""
+    experiment = read_experiment(crafted_experiment)
+    first, second = (t.trial_id for t in experiment.ranked()[:2])
+    copy = persistence_predictions(crafted_dataset, TEST_SPLIT)
+    settings = bootstrap.settings_for(crafted_dataset, TEST_SPLIT, draws=50, seed=0)
+    unavailable = f"test scores unavailable for winner {first} of m:f: no kept checkpoint at the best epoch"
+    test = evaluate_split(crafted_dataset, TEST_SPLIT, {second: ("#2", WinnerOutput(copy))},
+                          note=f"{TEST_NOTE} {unavailable}.", intervals=settings)  # fmt: skip
+    sections = {s.key: s for s in report_sections(experiment, 2, Evaluations(valid=None, test=test))}
+    assert sections[ANSWER].lines == [f"#1 {first} has no test score, so no verdict: {unavailable}."]
+    assert sections["intervals"].lines[0].startswith(f"#2 {second} does not beat persistence on test")
+    assert winner_confusion(test, first) == (None, test.note)
+    confusion, title = winner_confusion(test, second)
+    assert confusion is test.winners[0].confusion and title.startswith(f"Winner {second} on the test split")
+    assert winner_confusion(None, first) == (None, "")
 
 
 def test_the_winners_verdict_is_the_reports_first_section(

@@ -18,12 +18,18 @@ confusion counts per (step, target) cell (`seqsweep.metrics.confusion_counts`), 
 one-hot count to each of its valid cells, so a draw's counts are one weighted sum, a matrix product
 over all draws at once. The interval is the percentile interval (Efron & Tibshirani 1993, ch. 13):
 the 2.5 % and 97.5 % quantiles of the score difference over the draws.
+
+Beside the baselines, a predictor is compared with `CHANCE`: its own predictions' score had they been
+independent of the labels (`metrics.chance_counts`, Cohen's chance agreement), computed from each
+draw's own counts. Neither baseline is that bar: under the per-cell macro-F1 a random guess in uniform
+shares scores about 1/3 against the train majority's 1/6, and on a mean-reverting series persistence
+scores below chance, so a predictor that ignores its input could beat both.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +53,8 @@ MIN_BLOCKS = 4
 """Blocks the test windows must hold (summed over symbols) for an interval to say anything: a symbol
 with no more windows than one block is one block in every draw (only rotated), so every draw is the
 observed score and the interval shrinks to the point estimate, however few windows there are."""
+CHANCE = "chance"
+"""The name `compare` gives, in its pairs (name, CHANCE), to a predictor's own score by chance."""
 _DRAW_CHUNK = 250
 """Draws per matrix product: bounds the (draws, windows) weight matrix."""
 
@@ -186,16 +194,25 @@ def window_codes(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
 
 
 def score_draws(
-    labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray, chunk: int = _DRAW_CHUNK
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    weights: np.ndarray,
+    chunk: int = _DRAW_CHUNK,
+    *,
+    chance: bool = False,
 ) -> np.ndarray:
-    """(draws,) float64: the ranking score (`metrics.macro_f1_from_counts`) of each weighted resample."""
+    """(draws,) float64: the ranking score (`metrics.macro_f1_from_counts`) of each weighted resample;
+    with `chance`, the score the resample's predictions would get by chance (`metrics.chance_counts`)."""
     _, horizon, n_targets = labels.shape
     codes = window_codes(labels, predictions)
     out = np.empty(len(weights), dtype=np.float64)
     for start in range(0, len(weights), chunk):
         part = weights[start : start + chunk]
         counts = (part @ codes).reshape(len(part), horizon, n_targets, N_CLASSES, N_CLASSES)
-        out[start : start + chunk] = metrics.macro_f1_from_counts(np.rint(counts))
+        counts = np.rint(counts)
+        out[start : start + chunk] = metrics.macro_f1_from_counts(
+            metrics.chance_counts(counts) if chance else counts
+        )
     return out
 
 
@@ -205,8 +222,11 @@ def compare(
     pairs: list[tuple[str, str]],
     groups: np.ndarray,
     settings: BootstrapSettings,
+    chance: Sequence[str] = (),
 ) -> dict[tuple[str, str], Interval]:
-    """Percentile intervals of score(a) - score(b) for each (a, b) in `pairs`, all on the same draws.
+    """Percentile intervals of score(a) - score(b) for each (a, b) in `pairs`, all on the same draws,
+    and, keyed (a, CHANCE) for each a in `chance`, of score(a) minus a's score by chance (the same
+    predictions as if independent of the labels, `metrics.chance_counts`, per draw).
 
     `labels` (n, H, T) masked with MASK_VALUE; `predictions` maps names to (n, H, T) class ids on the
     same windows; `groups` (n,) the symbol of each window (time order within a symbol). The score is
@@ -221,17 +241,28 @@ def compare(
         raise ValueError(f"groups: {len(groups)} entries for {len(labels)} windows")
     rng = np.random.default_rng(settings.seed)
     weights = block_weights(groups, settings.block, settings.draws, rng)
-    names = sorted({name for pair in pairs for name in pair})
-    draws = {name: score_draws(labels, predictions[name], weights) for name in names}
-    point = {name: metrics.scores(labels, predictions[name])["macro_f1"] for name in names}
+    # (name, False): the predictor's own score; (name, True): the same predictions' score by chance
+    keys = {(name, False) for pair in pairs for name in pair}
+    keys |= {(name, by_chance) for name in chance for by_chance in (False, True)}
+    draws = {
+        (name, by_chance): score_draws(labels, predictions[name], weights, chance=by_chance)
+        for name, by_chance in sorted(keys)
+    }
+    point = {
+        (name, by_chance): metrics.chance_macro_f1(labels, predictions[name])
+        if by_chance
+        else metrics.scores(labels, predictions[name])["macro_f1"]
+        for name, by_chance in keys
+    }
     tail = (1.0 - settings.level) / 2 * 100
     blocks = resampled_blocks(groups, settings.block)
     intervals = {}
-    for a, b in pairs:
-        delta = draws[a] - draws[b]
+    versus = [((a, False), (b, False)) for a, b in pairs] + [((a, False), (a, True)) for a in chance]
+    for first, second in versus:
+        delta = draws[first] - draws[second]
         low, high = np.percentile(delta, [tail, 100 - tail])
-        intervals[(a, b)] = Interval(
-            point[a] - point[b], float(low), float(high), settings.level, blocks, settings.block
+        intervals[(first[0], CHANCE if second[1] else second[0])] = Interval(
+            point[first] - point[second], float(low), float(high), settings.level, blocks, settings.block
         )
     return intervals
 
@@ -278,4 +309,14 @@ def constant_clause(interval: Interval, baseline: str) -> str:
     return (
         f"{baseline}, a constant guess that ignores the input ({signed(interval.delta)}, "
         f"interval {signed(interval.low)} to {signed(interval.high)})"
+    )
+
+
+def chance_clause(interval: Interval) -> str:
+    """`CHANCE` named with `interval` (a predictor minus its own score by chance), for a winner that does
+    not beat it: "chance, a random guess in its own class shares that ignores the input (+0.001,
+    interval −0.006 to +0.008)"."""
+    return (
+        f"{CHANCE}, a random guess in its own class shares that ignores the input "
+        f"({signed(interval.delta)}, interval {signed(interval.low)} to {signed(interval.high)})"
     )

@@ -11,7 +11,11 @@ Baselines (`seqsweep.baselines`), on exactly the same windows of each split:
   h·m, classified with the train-fitted label thresholds of step h (flat when m is not observed).
 
 On test each winner is compared with both baselines by a moving-block bootstrap over the test
-windows (`seqsweep.results.bootstrap`), and the verdict follows the interval.
+windows (`seqsweep.results.bootstrap`), and the verdict follows the interval. It is also compared
+with its own score by chance (`CHANCE`: the same class shares drawn without looking at the input): a
+winner that ignores its input can beat both baselines (a random guess scores about 1/3 per cell, the
+train majority 1/6, and persistence scores below chance on a mean-reverting series), so the verdict
+says so when the winner does not beat chance.
 """
 
 from __future__ import annotations
@@ -43,13 +47,17 @@ VALID_SPLIT = "valid"
 PERSISTENCE = "persistence"
 MAJORITY = "majority"
 ZERO_MOVE = "zero_move"
+CHANCE = bootstrap.CHANCE
+"""The winner's own predictions scored as if independent of the labels (`metrics.chance_counts`)."""
 TEST_NOTE = (
     "The test split is never used to choose: winners, their best epochs and every threshold come from the "
     "train and validation splits. Test scores are computed afterwards, for the winners only."
 )
 VALID_NOTE = (
     "Validation windows, the ones the trials were ranked on: a trial below persistence here has learnt "
-    "less than repeating the last observed move."
+    "less than repeating the last observed move. A trial above it here is not shown to beat it: the "
+    "winners were chosen for these scores, the best of many tries, so theirs are biased upward; read the "
+    "verdict on test (the answer)."
 )
 FOLDS_NOTE = (
     " The trials were ranked on the mean over {k} walk-forward folds; here each winner is its last fold's "
@@ -93,16 +101,24 @@ class ScoreSet:
     def verdict(self, baseline: str = PERSISTENCE, split: str = TEST_SPLIT) -> str | None:
         """The sentence on this winner against `baseline` (None without an interval), with a clause when
         it does not beat the majority baseline either (`bootstrap.constant_clause`): a constant guess
-        that ignores the input scored as well, which persistence's sentence alone does not say; and one
-        when the winner itself predicted one class per cell (`one_class`), whatever it beat."""
+        that ignores the input scored as well, which persistence's sentence alone does not say; one when
+        it does not beat its own score by chance (`bootstrap.chance_clause`): its classes, in the same
+        shares at random, score as well, however far above both baselines; and one when the winner
+        itself predicted one class per cell (`one_class`, which is chance exactly), whatever it beat."""
         interval = self.vs_baselines.get(baseline)
         if interval is None:
             return None
         sentence = bootstrap.verdict(interval, baseline, split)
+        clauses = []
         constant = self.vs_baselines.get(MAJORITY)
         if baseline != MAJORITY and constant is not None and not constant.beats and not constant.too_short:
-            joined = ", but it does not beat" if interval.beats else "; nor does it beat"
-            sentence = f"{sentence}{joined} {bootstrap.constant_clause(constant, MAJORITY)}"
+            clauses.append(bootstrap.constant_clause(constant, MAJORITY))
+        chance = self.vs_baselines.get(CHANCE)
+        if chance is not None and not chance.beats and not chance.too_short and not self.one_class:
+            clauses.append(bootstrap.chance_clause(chance))
+        for i, clause in enumerate(clauses):
+            joined = ", but it does not beat" if interval.beats and i == 0 else "; nor does it beat"
+            sentence = f"{sentence}{joined} {clause}"
         if self.one_class:
             sentence = f"{sentence}; {ONE_CLASS_CLAUSE.format(split=split)}"
         return sentence
@@ -374,7 +390,12 @@ def evaluate_split(
         predictions = {**base, **{tid: out.classes for tid, (_, out) in winners.items()}}
         pairs = [(tid, name) for tid in winners for name in base]
         compared = bootstrap.compare(
-            labels, predictions, pairs, bootstrap.window_groups(bundle, split), intervals
+            labels,
+            predictions,
+            pairs,
+            bootstrap.window_groups(bundle, split),
+            intervals,
+            chance=list(winners),
         )
     moves = bundle.splits[split].moves
     scored = tuple(
@@ -385,7 +406,7 @@ def evaluate_split(
             labels,
             out.classes,
             targets,
-            vs_baselines={name: compared[(tid, name)] for name in base if (tid, name) in compared},
+            vs_baselines={name: compared[(tid, name)] for name in (*base, CHANCE) if (tid, name) in compared},
             mse=None if out.moves is None else metrics.masked_mse(moves, out.moves),
             one_class=predicts_one_class(labels, out.classes),
         )

@@ -510,7 +510,8 @@ def _folds_sentence(folds: dict[str, Any] | None) -> str:
 
 
 def _verdict_paragraph(trial_id: str, test: dict[str, Any]) -> str:
-    """The model card's verdict: the sentence on persistence, and both intervals with how they were drawn."""
+    """The model card's verdict: the sentence on persistence, and every interval (both baselines and
+    chance) with how they were drawn."""
     model = test["model"]
     if not model:
         return "No test score of the model: its training function has no predict hook."

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from seqsweep.constants import VAL_MACRO_F1_POOLED, VAL_MSE, VAL_SKILL
+from seqsweep.constants import VAL_MACRO_F1_FOLD_STD, VAL_MACRO_F1_POOLED, VAL_MSE, VAL_SKILL
 from seqsweep.results.experiment import Experiment, TrialSummary
 
 SELECTION_NOTE = (
@@ -21,9 +21,10 @@ SELECTION_NOTE = (
 )
 LEADERBOARD_CSV = "leaderboard.csv"
 WINNERS_JSON = "winners.json"
-OPTIONAL_COLUMNS = (VAL_MACRO_F1_POOLED, VAL_SKILL, VAL_MSE)
-"""Shown when any trial reported them: experiments run before they existed have none, and only the
-regression objective reports val_mse."""
+OPTIONAL_COLUMNS = (VAL_MACRO_F1_POOLED, VAL_SKILL, VAL_MSE, VAL_MACRO_F1_FOLD_STD)
+"""Shown when any trial reported them: experiments run before they existed have none, only the
+regression objective reports val_mse, and only walk-forward folds val_macro_f1_fold_std (the folds'
+spread around the mean that ranks: a lead won in one fold alone shows there, not in the mean)."""
 BELOW_PERSISTENCE = "below_persistence"
 """Leaderboard column: yes when the trial's best val_macro_f1 is below persistence's on validation."""
 

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from seqsweep._fs import naming_path, removed_if_left_empty, writable_folder
 from seqsweep._text import counted
 from seqsweep.errors import ConfigError
 from seqsweep.layout import REPORT_DIR, is_tune_experiment
-from seqsweep.results.evaluate import Evaluations, evaluate_winners, load_dataset
+from seqsweep.results.evaluate import Evaluations, SplitEvaluation, evaluate_winners, load_dataset
 from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
 from seqsweep.results.leaderboard import (
     LEADERBOARD_CSV,
@@ -126,13 +128,8 @@ def write_results(
                         staging / WINNERS_JSON, _document(experiment, winners, evaluations, reseeded)
                     ),
                 ]
-                confusion, title = None, ""
                 test = evaluations.test
-                if test is not None and test.winners:
-                    confusion = test.winners[0].confusion
-                    title = f"Winner {winners[0].trial_id} on the test split ({test.n_positions} labels)"
-                elif test is not None:  # scored, but no winner could be: the figure says why
-                    title = test.note
+                confusion, title = winner_confusion(test, winners[0].trial_id)
                 plots = write_plots(experiment, winners, staging, confusion=confusion, confusion_title=title)
                 sections = report_sections(experiment, top, evaluations, reseeded, plots.absent)
                 files += [p.path for p in plots.files]
@@ -146,6 +143,18 @@ def write_results(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return ResultsOutcome(experiment, top, winners, evaluations, report_dir, files, sections, reseeded)
+
+
+def winner_confusion(test: SplitEvaluation | None, winner: str) -> tuple[np.ndarray | None, str]:
+    """(confusion counts, figure title) of the #1 trial `winner` on test: None and the test note when it
+    was not scored there (a training function's winner without a kept checkpoint), never a lower
+    winner's matrix under its name (the first scored winner's was drawn, titled as the #1's)."""
+    if test is None:
+        return None, ""
+    scored = next((w for w in test.winners if w.name == winner), None)
+    if scored is None:
+        return None, test.note
+    return scored.confusion, f"Winner {winner} on the test split ({test.n_positions} labels)"
 
 
 def check_report_folder(out: Path, experiment: Path) -> None:

@@ -61,7 +61,8 @@ def report_sections(
 ) -> list[Section]:
     """Every section, in the order both the console and the page show them."""
     sections = []
-    answer = answer_section(evaluations)
+    ranks = {t.trial_id: i for i, t in enumerate(experiment.ranked(), start=1)}
+    answer = answer_section(evaluations, ranks)
     if answer is not None:
         sections.append(answer)
     persistence = persistence_score(evaluations)
@@ -122,7 +123,7 @@ def report_sections(
                 text_columns=frozenset({"trial_id", "status", "error"}),
             )
         )
-    sections += _test_sections(evaluations)
+    sections += _test_sections(evaluations, ranks)
     if reseed is not None:
         trained = (
             f"{reseed.trained} reruns trained now" if reseed.trained else "every rerun reused from earlier"
@@ -150,19 +151,32 @@ ANSWER = "answer"
 """The key of the first section: the winner's verdict on test, before any table."""
 
 
-def answer_section(evaluations: Evaluations) -> Section | None:
-    """The winner's verdict on test (the sentence of `ScoreSet.verdict`), first, so a winner that does
+def answer_section(evaluations: Evaluations, ranks: dict[str, int] | None = None) -> Section | None:
+    """The #1 winner's verdict on test (the sentence of `ScoreSet.verdict`), first, so a winner that does
     not beat persistence, or ignores its input, is read as such before any of its scores; None when no
-    winner was scored on test with intervals (`--no-test`, a function without a predict hook)."""
+    winner was scored on test with intervals (`--no-test`, a function without a predict hook).
+
+    `ranks`: each ranked trial's rank. When the #1 trial could not be scored (a training function's
+    winner without a kept checkpoint) while a lower one was, the answer says #1 has no verdict; it gave
+    the first scored winner's verdict as "#1"."""
     test = evaluations.test
     verdict = test.winners[0].verdict() if test is not None and test.winners else None
     if test is None or verdict is None:
         return None
     winner = test.winners[0].name
+    first = next((trial for trial, rank in (ranks or {}).items() if rank == 1), winner)
+    if (ranks or {}).get(winner, 1) > 1:
+        return Section(
+            ANSWER,
+            f"answer (the winner on test, {_windows(test)})",
+            [f"#1 {first} has no test score, so no verdict: {test.note.removeprefix(TEST_NOTE).strip()}"],
+        )
     return Section(ANSWER, f"answer (the winner on test, {_windows(test)})", [f"#1 {winner} {verdict}."])
 
 
-def _test_sections(evaluations: Evaluations) -> list[Section]:
+def _test_sections(evaluations: Evaluations, ranks: dict[str, int]) -> list[Section]:
+    """The test split's sections; a winner's verdict is numbered by its rank in `ranks` (trial id → rank),
+    not by its place among the winners scored on test (a winner without a test score shifted them)."""
     test = evaluations.test
     if test is None:
         return [Section("test", "test split", ["not evaluated (--no-test)"])]
@@ -182,7 +196,9 @@ def _test_sections(evaluations: Evaluations) -> list[Section]:
     if test.bootstrap is not None:
         b = test.bootstrap
         verdicts = [
-            f"#{i} {s.name} {s.verdict()}." for i, s in enumerate(test.winners, start=1) if s.verdict()
+            f"#{ranks.get(s.name, i)} {s.name} {s.verdict()}."
+            for i, s in enumerate(test.winners, start=1)
+            if s.verdict()
         ]
         sections.append(
             Section(
