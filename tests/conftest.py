@@ -50,6 +50,23 @@ def ray_cluster() -> Iterator[object]:
         ray.shutdown()
 
 
+@pytest.fixture
+def command_signal_handlers() -> Iterator[None]:
+    """SIGINT and SIGTERM as a command starts with them (KeyboardInterrupt; the default action, which `main`
+    turns into `Terminated`), whatever an earlier test or Ray left in place; restored after."""
+    import signal
+
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, signal.SIG_DFL),
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """`../shared/data`; tests that need it are skipped with the reason when it is absent."""

@@ -3,6 +3,8 @@
 A reader (a resumed driver, `results` on a live sweep, a trial restoring its checkpoint) sees the
 old content or the new, never half of either; a writer that dies leaves at most a hidden
 `.<name>.*.tmp` beside the target. Every file seqsweep rewrites in place goes through here.
+A swap of several steps (a folder moved aside, then the new one moved in; tables replaced one after
+another) runs under `signals_held`, so that Ctrl-C or SIGTERM acts before it or after it, never inside.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import errno
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, Final
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -92,14 +97,60 @@ def atomic_dir(target: Path, *, replace: bool = True) -> Iterator[Path]:
 
 def move_into_place(folder: Path, target: Path) -> None:
     """`os.replace` the finished `folder` onto `target` (same file system); an existing `target` is
-    moved aside first, then removed."""
-    old = None
-    if target.exists():
+    moved aside first, then removed.
+
+    The two moves run under `signals_held`: a Ctrl-C or SIGTERM between them left no `target` at all,
+    only a hidden `.<name>.old.*` folder holding the earlier one. Where the second move fails, the
+    earlier `target` is put back; the folder it was moved aside into never outlives the call."""
+    if not target.exists():
+        os.replace(folder, target)
+        return
+    with signals_held():
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-        os.replace(target, old / target.name)
-    os.replace(folder, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.replace(target, old / target.name)
+            try:
+                os.replace(folder, target)
+            except BaseException:
+                os.replace(old / target.name, target)
+                raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+HELD_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+"""The signals `signals_held` holds: those a user or a batch system stops a command with."""
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM are recorded, not acted on; when it ends the handlers in
+    place before are restored and, if it ended normally, the first signal recorded is delivered again to
+    them (KeyboardInterrupt, the CLI's `Terminated`, the default action), in plain code. A block that
+    raises ends the command with its own error, which a held signal does not replace (callers clean up
+    after the error they expect).
+
+    For a block that must not stop half way (a swap of several steps) or where Python would drop the
+    exception (a KeyboardInterrupt in a weakref callback or finaliser is printed as "Exception ignored").
+    Blocks nest: an inner one delivers to the outer one's record. Outside the main thread (signal
+    handlers can only be set there, and only it runs them) the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = {signum: signal.signal(signum, record) for signum in HELD_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            # None: a handler set outside Python, which cannot be set again from here
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+    if caught:
+        signal.raise_signal(caught[0])
 
 
 @contextmanager

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -109,3 +112,57 @@ def test_a_sigterm_while_ray_starts_goes_to_the_commands_handler(monkeypatch: py
         assert fake.shutdowns == 1  # the Ray it started is stopped again
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+OS_HANDLERS = """
+import ctypes, json, os, signal, sys, time
+from seqsweep import cli
+from seqsweep.cluster.session import ray_session
+
+class Sigaction(ctypes.Structure):  # glibc's struct sigaction: the handler comes first
+    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_ulong * 16), ("flags", ctypes.c_int),
+                ("restorer", ctypes.c_void_p)]
+
+def in_the_kernel(signum):
+    action = Sigaction()
+    if ctypes.CDLL(None, use_errno=True).sigaction(signum, None, ctypes.byref(action)) != 0:
+        raise OSError(ctypes.get_errno(), "sigaction")
+    return action.handler or 0  # 0: SIG_DFL, 1: SIG_IGN, else Python's C handler
+
+def handlers():
+    return {int(s): in_the_kernel(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+with cli.sigterm_unwinds():
+    seen = {"before": handlers()}
+    with ray_session(num_cpus=1):
+        pass
+    seen["after"] = handlers()
+    print(json.dumps(seen), flush=True)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(60)
+    except cli.Terminated:
+        print("Terminated", flush=True)
+"""
+"""A process that starts and stops a private local Ray under the CLI's SIGTERM handler, then sends itself
+SIGTERM: prints the kernel's SIGINT and SIGTERM handlers before and after (JSON), then `Terminated`."""
+
+
+def test_the_commands_sigterm_handler_outlives_ray_shutdown() -> None:
+    """`ray.shutdown` reset SIGTERM to the default action in the kernel while `signal.getsignal` still
+    named the command's handler: a SIGTERM after a command had stopped its local Ray (a dataset build's)
+    killed the process without its clean-ups or its line. A real Ray, in a process of its own (this
+    one's may be running the session's Ray, which `ray_session` would use, not stop)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", OS_HANDLERS], capture_output=True, text=True, timeout=180
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"the Ray process did not end within 180 s: {exc.stderr!r}") from None
+    lines = done.stdout.splitlines()
+    assert lines, f"no output (exit {done.returncode}): {done.stderr[-2000:]}"
+    seen = json.loads(lines[0])
+    assert seen["before"][str(int(signal.SIGTERM))] not in (0, 1)  # Python's handler is set
+    assert seen["after"] == seen["before"]
+    assert lines[1:] == ["Terminated"] and done.returncode == 0, done.stderr[-2000:]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -383,6 +387,72 @@ def _one_row_files(folder: Path, names: list[str], symbol: str, rows: int = 1) -
         lines = [f"2024-01-01 {hour:02d}:00:00,{symbol},{hour + 1}" for hour in range(rows)]
         (folder / f"{name}.csv").write_text("\n".join(["date,crypto_symbol,close", *lines]) + "\n")
     return folder
+
+
+SIGNAL_EXITS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+"""The exit code of a command stopped by each signal (`cli.EXIT_INTERRUPTED`, `cli.EXIT_TERMINATED`)."""
+
+
+def _load_signalled(database: str, tmp_path: Path, signum: int, at: str, nth: int = 1) -> int:
+    """`data load-csv` of new `aaa` and `bbb` (2 rows each, symbol NEW) over old ones (1 row, OLD), sending
+    `signum` to this process right after the `nth` statement matching the regular expression `at` ran;
+    returns the exit code. AssertionError if no such statement ran."""
+    load_csv(_one_row_files(tmp_path / "old", ["aaa", "bbb"], "OLD"), database)
+    seen: list[str] = []
+
+    def signal_there(conn: sa.Connection, cursor: Any, statement: str, *args: Any) -> None:
+        if re.fullmatch(at, statement, flags=re.DOTALL):
+            seen.append(statement)
+            if len(seen) == nth:
+                os.kill(os.getpid(), signum)  # handled between two bytecodes, before this returns
+
+    new = _one_row_files(tmp_path / "new", ["aaa", "bbb"], "NEW", rows=2)
+    sa.event.listen(sa.engine.Engine, "after_cursor_execute", signal_there)
+    try:
+        code = main(["data", "load-csv", str(new), "--db", database])
+    finally:
+        sa.event.remove(sa.engine.Engine, "after_cursor_execute", signal_there)
+    assert len(seen) >= nth, f"the signal was never sent: no statement {at!r} (#{nth}) ran"
+    return code
+
+
+@pytest.mark.usefixtures("command_signal_handlers")
+@pytest.mark.parametrize("signum", list(SIGNAL_EXITS), ids=[str(int(s)) for s in SIGNAL_EXITS])
+@pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_a_signal_between_two_table_swaps_keeps_every_table(
+    database: str, signum: signal.Signals, tmp_path: Path
+) -> None:
+    """SIGTERM (or Ctrl-C) while a folder's tables were swapped in: on SQLite and MariaDB (whose DROP is
+    committed at once) `bbb` was gone, only `bbb__staging` left; on PostgreSQL `aaa` was new and `bbb`
+    old. The signal is now acted on after the last swap: exit 130 / 143, every table new, no staging."""
+    # `DROP TABLE IF EXISTS "bbb"`, the second swap's first step (the staging tables' drops name `__staging`)
+    code = _load_signalled(database, tmp_path, signum, r"DROP TABLE IF EXISTS [`\"](aaa|bbb)[`\"]", nth=2)
+    assert code == SIGNAL_EXITS[signum]
+    assert _row_counts(database) == {"aaa": 2, "bbb": 2}
+    assert {table: _symbols(database, table) for table in ("aaa", "bbb")} == {
+        "aaa": ["NEW", "NEW"],
+        "bbb": ["NEW", "NEW"],
+    }
+
+
+@pytest.mark.usefixtures("command_signal_handlers")
+@pytest.mark.parametrize("signum", list(SIGNAL_EXITS), ids=[str(int(s)) for s in SIGNAL_EXITS])
+@pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_a_signal_while_a_table_is_staged_is_an_interrupt_with_every_table_as_it_was(
+    database: str, signum: signal.Signals, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGTERM (or Ctrl-C) while a chunk was written to `bbb__staging` ended in "loading aaa.csv, bbb.csv
+    failed: Can't reconnect until invalid transaction is rolled back" (exit 2; pandas committed the
+    interrupted transaction), on SQLite "database is locked" with both staging tables left. Now: exit
+    130 / 143 with its line, every table as it was, no staging table."""
+    code = _load_signalled(database, tmp_path, signum, r"INSERT INTO [`\"]?bbb__staging\b.*")
+    assert code == SIGNAL_EXITS[signum]
+    assert capsys.readouterr().err.splitlines()[-1] in (
+        "seqsweep: interrupted",
+        "seqsweep: terminated (SIGTERM)",
+    )
+    assert _row_counts(database) == {"aaa": 1, "bbb": 1}
+    assert {table: _symbols(database, table) for table in ("aaa", "bbb")} == {"aaa": ["OLD"], "bbb": ["OLD"]}
 
 
 LONG_TABLES = ["prices_from_the_second_exchange_hourly_usd_x", "p" * 63]

@@ -3,14 +3,18 @@ and an unwritable `--out` is one line (exit 2) before any scoring, not an unexpe
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import signal
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from seqsweep import cli
-from seqsweep._fs import writable_folder
+from seqsweep._fs import move_into_place, writable_folder
 from seqsweep.errors import ConfigError
 from seqsweep.results import bundle_format as fmt
 from seqsweep.results.export import check_replaceable
@@ -165,6 +169,110 @@ def test_a_report_interrupted_half_way_leaves_the_earlier_one_whole(
         cli.main(["results", str(crafted_experiment), "--no-test", "--top", "1", "--out", str(report)]) == 130
     )
     assert {p.name: p.read_bytes() for p in report.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no staging folder left beside it
+
+
+def _swap_over_an_earlier_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after_moving_aside: Callable[[], None]
+) -> tuple[Path, Path]:
+    """`export --force`'s last step: a finished bundle (`.bundle.new`) moved onto an earlier one (`bundle`,
+    holding a file `earlier`), `after_moving_aside` called once the earlier bundle is moved aside, before
+    the new one is moved in. Returns (the bundle's path, the finished bundle's); exceptions propagate."""
+    bundle, new = tmp_path / "bundle", tmp_path / ".bundle.new"
+    for folder, extra in ((bundle, "earlier"), (new, "model.keras")):
+        folder.mkdir()
+        (folder / fmt.MANIFEST).write_text("{}")
+        (folder / extra).write_text(folder.name)
+        fmt.write_checksums(folder)
+    replace = os.replace
+
+    def replace_then(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        replace(src, dst)
+        if Path(dst).parent.name.startswith(".bundle.old."):
+            after_moving_aside()
+
+    monkeypatch.setattr(os, "replace", replace_then)
+    try:
+        move_into_place(new, bundle)
+    finally:
+        monkeypatch.setattr(os, "replace", replace)
+    return bundle, new
+
+
+@pytest.mark.usefixtures("command_signal_handlers")
+@pytest.mark.parametrize(
+    ("signum", "raised"),
+    [(signal.SIGTERM, cli.Terminated), (signal.SIGINT, KeyboardInterrupt)],
+    ids=["15", "2"],
+)
+def test_a_signal_during_the_bundle_swap_keeps_a_whole_bundle(
+    signum: signal.Signals, raised: type[BaseException], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM (or Ctrl-C) between `export --force`'s two moves left no bundle at all, the earlier one in a
+    hidden `.bundle.old.*` folder beside it. The signal now acts after the swap (the command's handler:
+    exit 143 / 130): the new bundle whole in place, nothing else left."""
+
+    def signal_ourselves() -> None:
+        os.kill(os.getpid(), signum)  # handled between two bytecodes, before this returns
+
+    with cli.sigterm_unwinds(), pytest.raises(raised):
+        _swap_over_an_earlier_bundle(tmp_path, monkeypatch, signal_ourselves)
+    bundle = tmp_path / "bundle"
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
+    assert (bundle / "model.keras").is_file() and not (bundle / "earlier").exists()
+    assert fmt.changed_file(bundle, listed=True) is None
+
+
+def test_a_failed_bundle_swap_puts_the_earlier_bundle_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new bundle's move failing after the earlier one was moved aside left no bundle, the earlier one
+    in a hidden `.bundle.old.*` folder; it is put back and the error raised (one line, exit 2)."""
+    real_replace = os.replace
+
+    def refuse_the_new_bundle(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(src).name == ".bundle.new":
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        real_replace(src, dst)
+
+    def the_disk_fills() -> None:
+        monkeypatch.setattr(os, "replace", refuse_the_new_bundle)
+
+    with pytest.raises(OSError, match="No space left on device"):
+        _swap_over_an_earlier_bundle(tmp_path, monkeypatch, the_disk_fills)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".bundle.new", "bundle"]  # export removes its own
+    assert (tmp_path / "bundle" / "earlier").read_text() == "bundle"
+    assert fmt.changed_file(tmp_path / "bundle", listed=True) is None
+
+
+@pytest.mark.usefixtures("command_signal_handlers")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["15", "2"])
+def test_a_signal_while_the_report_moves_in_leaves_one_whole_report(
+    signum: signal.Signals, crafted_experiment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM (or Ctrl-C) once the report's files were written, while they were moved into the report
+    folder one by one: the new `leaderboard.csv` stood beside the earlier page and `winners.json`. The
+    signal now acts after the last move (exit 143 / 130): every file the run wrote is in place."""
+    report = tmp_path / "report"
+    assert cli.main(["results", str(crafted_experiment), "--no-test", "--out", str(report)]) == 0
+    moved: dict[str, bytes] = {}
+    replace = os.replace
+
+    def replace_then_signal(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst).parent == report:
+            moved[Path(dst).name] = Path(src).read_bytes()
+            replace(src, dst)
+            if len(moved) == 1:
+                os.kill(os.getpid(), signum)  # handled between two bytecodes, before this returns
+            return
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_then_signal)
+    args = ["results", str(crafted_experiment), "--no-test", "--top", "1", "--out", str(report)]
+    assert cli.main(args) == 128 + signum
+    monkeypatch.setattr(os, "replace", replace)
+    assert {"leaderboard.csv", "winners.json", "index.html"} <= moved.keys()
+    assert {name: (report / name).read_bytes() for name in moved} == moved
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no staging folder left beside it
 
 

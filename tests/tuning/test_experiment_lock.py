@@ -66,13 +66,13 @@ def test_a_signal_while_the_tuner_is_set_up_is_acted_on_after_it() -> None:
     import signal
     import time
 
-    from seqsweep.tuning.runner import signals_deferred
+    from seqsweep._fs import signals_held
 
     reached = []
     # the handler a command runs under (an earlier test or Ray may have left another one in place)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        with pytest.raises(KeyboardInterrupt), signals_deferred():
+        with pytest.raises(KeyboardInterrupt), signals_held():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)  # Python runs handlers between bytecodes: it would have raised here
             reached.append("the set-up went on to its end")

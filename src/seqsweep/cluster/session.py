@@ -69,6 +69,21 @@ def ray_session(
     finally:
         if started:
             ray.shutdown()
+            if in_main:
+                reinstall_signal_handlers()
+
+
+def reinstall_signal_handlers() -> None:
+    """Set SIGINT's and SIGTERM's handlers again as Python records them (`signal.getsignal`), main thread.
+
+    `ray.shutdown` (Ray 2.60) resets SIGTERM to the default action in the kernel while Python still
+    reports the command's handler: a SIGTERM after a command had stopped the local Ray it started (a
+    dataset build's, `results --reseed` writing its report, `run` finishing its sweep) ended the process
+    at once, without its clean-ups or its line (`cli.sigterm_unwinds`)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if handler is not None:  # None: set outside Python, which Python cannot set again
+            signal.signal(signum, handler)
 
 
 def _start(address: str | None, num_cpus: int | None) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
 
+from seqsweep._fs import signals_held
 from seqsweep.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -148,9 +150,8 @@ def write_tables(
     try:
         for table, frames in tables.items():
             staged[table] = _stage(engine, table, frames, chunksize)
-    except BaseException:
-        for table in tables:
-            _drop(engine, _staging_name(engine, table))
+    except BaseException as exc:
+        _drop_staging(engine, list(tables), exc)
         raise
     # every index name is settled (and fits) before the first table is replaced: MariaDB commits each
     # DROP and RENAME at once, so a name refused in the middle left the folder half new, half old
@@ -158,10 +159,34 @@ def write_tables(
     for table, (_, columns) in staged.items():
         key = _index_key(columns)
         indexes[table] = _index_name(engine, table, key, {i for i in indexes.values() if i}) if key else None
-    for table, (rows, columns) in staged.items():
-        _swap_in(engine, table, columns, indexes[table])
-        log.info("wrote %d rows to table %s", rows, table)
+    # a Ctrl-C or SIGTERM acts after the last swap, never inside one or between two: SQLite (pysqlite runs
+    # DDL outside the transaction) and MariaDB commit the DROP at once, so one between it and the RENAME
+    # lost the table (only its staging table left), and one between two swaps left the folder half new
+    with signals_held():
+        for table, (rows, columns) in staged.items():
+            _swap_in(engine, table, columns, indexes[table])
+            log.info("wrote %d rows to table %s", rows, table)
     return {table: rows for table, (rows, _) in staged.items()}
+
+
+def _drop_staging(engine: Engine, tables: list[str], failure: BaseException) -> None:
+    """Drop the staging tables of `tables` after `failure` stopped their writing, never hiding it.
+
+    A Ctrl-C or SIGTERM in the middle of a chunk leaves its cursor referenced from the exception's frames,
+    and SQLite keeps the write lock of a closed connection until its statements are freed: the drop failed
+    ("database is locked") and that error replaced the interrupt (exit 2, not 130 or 143), the staging
+    tables left. The frames' variables are cleared first; a drop that still fails (a server gone) is a
+    warning naming what is left, which the next load drops, and the first failure is raised as it was."""
+    traceback.clear_frames(failure.__traceback__)
+    left = []
+    for table in tables:
+        staging = _staging_name(engine, table)
+        try:
+            _drop(engine, staging)
+        except sa.exc.SQLAlchemyError:
+            left.append(staging)
+    if left:
+        log.warning("staging tables left in the database (the next load drops them): %s", ", ".join(left))
 
 
 def _check_replaceable(engine: Engine, tables: list[str]) -> None:
@@ -257,14 +282,19 @@ def _stage(
         _check_microseconds(table, frame)
         columns = list(frame.columns)
         dtypes = {DATE: DATE_TYPE, SYMBOL: sa.String(SYMBOL_LENGTH)}
-        frame.to_sql(
-            staging,
-            engine,
-            if_exists="append",
-            index=False,
-            chunksize=chunksize,
-            dtype={k: v for k, v in dtypes.items() if k in frame.columns},
-        )
+        # our transaction, not pandas': given the engine, pandas (3.1) ends its own transaction with a
+        # commit whatever was raised, so a Ctrl-C or SIGTERM in the middle of a chunk (which leaves the
+        # connection invalid) became "Can't reconnect until invalid transaction is rolled back" (exit 2),
+        # and on SQLite the staging tables stayed, their drop refused ("database is locked")
+        with engine.begin() as conn:
+            frame.to_sql(
+                staging,
+                conn,
+                if_exists="append",
+                index=False,
+                chunksize=chunksize,
+                dtype={k: v for k, v in dtypes.items() if k in frame.columns},
+            )
         rows += len(frame)
     if not columns:
         raise DataError(f"table {table}: nothing to write (the input holds no data)")

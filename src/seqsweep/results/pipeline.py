@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from seqsweep._fs import naming_path, removed_if_left_empty, writable_folder
+from seqsweep._fs import naming_path, removed_if_left_empty, signals_held, writable_folder
 from seqsweep._text import counted
 from seqsweep.errors import ConfigError
 from seqsweep.layout import REPORT_DIR, is_tune_experiment
@@ -134,12 +134,16 @@ def write_results(
                 sections = report_sections(experiment, top, evaluations, reseeded, plots.absent)
                 files += [p.path for p in plots.files]
                 files.append(write_report(experiment, plots.files, sections, staging, test))
-                for file in files:
-                    os.replace(file, report_dir / file.name)
-                files = [report_dir / file.name for file in files]
-                remove_stale_figures(
-                    report_dir, [dataclasses.replace(p, path=report_dir / p.path.name) for p in plots.files]
-                )
+                # moved in one by one: a signal between two moves left the new leaderboard beside the
+                # earlier page; it now acts once the last is in place
+                with signals_held():
+                    for file in files:
+                        os.replace(file, report_dir / file.name)
+                    files = [report_dir / file.name for file in files]
+                    remove_stale_figures(
+                        report_dir,
+                        [dataclasses.replace(p, path=report_dir / p.path.name) for p in plots.files],
+                    )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return ResultsOutcome(experiment, top, winners, evaluations, report_dir, files, sections, reseeded)

@@ -33,7 +33,7 @@ from typing import IO, Any
 import yaml
 from ray import tune
 
-from seqsweep._fs import atomic_write_json, unmakeable_folder
+from seqsweep._fs import atomic_write_json, signals_held, unmakeable_folder
 from seqsweep._text import counted
 from seqsweep.cluster.session import (
     check_address,
@@ -313,7 +313,7 @@ def _prepare(
     spec: SweepSpec, bundle: Any, root: str, experiment_dir: Path, stream: IO[str] | None
 ) -> tuple[tune.Tuner, SweepBudget]:
     """The new experiment's searcher, scheduler and tuner (and the budget `_fit` reports on)."""
-    with signals_deferred():  # a Ctrl-C here landed in a weakref callback: ignored, the sweep ran on
+    with signals_held():  # a Ctrl-C here landed in a weakref callback: ignored, the sweep ran on
         write_sweep_copy(experiment_dir, without_password(spec).to_yaml())
         searcher = make_searcher(spec, str(experiment_dir))
         stops = StopRecord()
@@ -771,32 +771,6 @@ class _StopSignals:
             os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
         else:
             os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = self._env
-
-
-@contextmanager
-def signals_deferred() -> Iterator[None]:
-    """While the block runs, SIGINT and SIGTERM are recorded, not acted on; after it, the first one
-    recorded is raised again for the handler that was in place (KeyboardInterrupt, the CLI's `Terminated`).
-
-    Setting up the tuner runs code Python calls from weakref callbacks and finalisers, where a
-    KeyboardInterrupt is printed as "Exception ignored" and dropped: the sweep then ran to the end and
-    exited 0. Outside the main thread (no signal handlers there) the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-
-    def record(signum: int, frame: FrameType | None) -> None:
-        caught.append(signum)
-
-    previous = {signum: signal.signal(signum, record) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if caught:  # delivered again, now to the restored handler, in plain code
-        signal.raise_signal(caught[0])
 
 
 @contextmanager
