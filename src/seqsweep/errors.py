@@ -99,6 +99,31 @@ def _carries_traceback(error: BaseException) -> bool:
     )
 
 
+_WORKER_DIED = re.compile(
+    r"\bpid: (?P<pid>\d+)\b.*?worker process has died\. Worker exit type: \S+ "
+    r"Worker exit detail: (?P<detail>.+?)(?: Some common causes include:|$)"
+)
+"""Ray's text of an `ActorDiedError` whose worker process died: its pid and Ray's exit detail, before Ray's
+paragraph of causes and cluster advice."""
+
+
+def worker_death_line(error: BaseException) -> str | None:
+    """One line for a Ray actor whose worker process died (`ray.exceptions.ActorDiedError`: the OOM killer,
+    a crash in native code, an `os._exit()` in a user's code), naming what can end a worker so; None for
+    any other error. Ray's own text is actor and namespace ids, then a paragraph of cluster advice that
+    the 500-character cut left half-way through."""
+    if type(error).__name__ != "ActorDiedError" or not type(error).__module__.startswith("ray."):
+        return None
+    found = _WORKER_DIED.search(" ".join(message_of(error).split()))
+    if found is None:
+        return None
+    return (
+        f"ActorDiedError: its worker process (pid {found['pid']}) died ({found['detail'].rstrip('.')}): "
+        "killed by the OOM killer (give each trial more memory or run fewer at once), a crash in native "
+        "code, or an os._exit() in the trial's code"
+    )
+
+
 ERROR_LINE_LENGTH = 500
 """Characters an error line keeps of a message (a trial's exception may carry a whole array's repr)."""
 
@@ -107,13 +132,16 @@ def error_line(error: BaseException) -> str:
     """One line for an error raised elsewhere (a trial, a Ray task): "Type: message" of the exception at
     the bottom of its chain (`root_cause`), its lines joined, or, when only Ray's wrapper travelled (a
     `ray.` exception whose text is the traceback), the exception's lines at the end of that traceback
-    (`exception_text`). Passwords are hidden (`db_url.scrub`: a user's exception may quote a database
+    (`exception_text`); a worker process that died, in a sentence (`worker_death_line`). Passwords are hidden (`db_url.scrub`: a user's exception may quote a database
     URL) and the line is cut at `ERROR_LINE_LENGTH` characters."""
     from seqsweep.db_url import scrub
 
     root = root_cause(error)
     raw = " ".join(message_of(root).split())
-    if _carries_traceback(root) and exception_text(message_of(root)) != raw:
+    died = worker_death_line(root)
+    if died is not None:
+        line = died
+    elif _carries_traceback(root) and exception_text(message_of(root)) != raw:
         line = exception_text(message_of(root))  # the traceback's last exception, which names its own type
     else:  # the exception itself, whatever its message quotes ('File "layers.py", line 12' of a trace)
         line = f"{type(root).__name__}: {raw}" if raw else type(root).__name__

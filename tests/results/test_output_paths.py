@@ -116,6 +116,83 @@ def test_a_damaged_checkpoint_is_one_line_naming_it(damage: str, tmp_path: Path)
         load_trial_checkpoint("t0", checkpoint)
 
 
+USER_TORCH_MODEL = """
+from torch import nn
+
+
+def build(config, shape):
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(shape.lookback * shape.n_features, shape.horizon * shape.n_targets * 3),
+        nn.Unflatten(1, (shape.horizon, shape.n_targets, 3)),
+    )
+"""
+
+
+@pytest.mark.parametrize("model", ["gru", "cut_short_user:build"])
+def test_a_cut_short_torch_checkpoint_is_one_line_naming_its_file(
+    model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A torch checkpoint's `model.pt` cut short (a full disk, a copy stopped half way) ended `export` and
+    `results` with torch's RuntimeError and its sentences of advice as an unexpected error (exit 3); a user's
+    torch model's was blamed on the user's model function ("fix the model function")."""
+    from seqsweep.results.evaluate import load_trial_checkpoint
+    from seqsweep.testing import example_configs, make_bundle
+    from seqsweep.trainables import DeviceSettings, InMemoryReporter, TrialSettings, train
+    from seqsweep.trainables.checkpoint import TORCH_STATE_FILE
+
+    (tmp_path / "cut_short_user.py").write_text(USER_TORCH_MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = example_configs()["gru"] if model == "gru" else {"learning_rate": 0.01}
+    reporter = InMemoryReporter(root=tmp_path / "run")
+    train({**config, "epochs": 1}, make_bundle(n_rows=300), TrialSettings(model=model), reporter,
+          DeviceSettings())  # fmt: skip
+    checkpoint = Path(reporter.last_checkpoint)
+    load_trial_checkpoint("t0", checkpoint, family=model)  # whole: loads
+    state = checkpoint / TORCH_STATE_FILE
+    whole = state.read_bytes()
+    for kept, error in (
+        (
+            100,
+            "RuntimeError: PytorchStreamReader failed reading zip archive: failed finding central directory",
+        ),
+        (len(whole) // 2, r"OSError: \[Errno 22\] Invalid argument"),  # torch's zip reader, no file named
+        (0, "EOFError"),
+    ):
+        state.write_bytes(whole[:kept])
+        with pytest.raises(ConfigError) as caught:
+            load_trial_checkpoint("t0", checkpoint, family=model)
+        assert re.fullmatch(
+            rf"trial t0: its checkpoint {re.escape(str(checkpoint))} cannot be loaded \(model.pt cannot be "
+            rf"read, {error}; it holds model.json, model.pt, state.json\): damaged or changed after the run; "
+            r"go on without it: `results --no-test` reads no checkpoint, `export --trial ID` exports another "
+            r"trial",
+            str(caught.value),
+        ), str(caught.value)
+    state.write_bytes(whole)
+    info = checkpoint / "model.json"
+    info.write_text(info.read_text()[:20])  # seqsweep's own file, never the user's function's fault
+    with pytest.raises(ConfigError, match=r"cannot be loaded \(JSONDecodeError; it holds .*\): damaged"):
+        load_trial_checkpoint("t0", checkpoint, family=model)
+
+
+def test_a_training_functions_cut_short_marker_is_the_checkpoints_fault(tmp_path: Path) -> None:
+    """A function trainable's `seqsweep_function.json` cut short was blamed on the user's function: "its
+    model ... failed outside the trial ... fix the model function"."""
+    from seqsweep.results.evaluate import load_trial_checkpoint
+    from seqsweep.trainables.function import FUNCTION_MARKER
+
+    checkpoint = tmp_path / "checkpoint_000001"
+    checkpoint.mkdir()
+    (checkpoint / FUNCTION_MARKER).write_text('{"trainable": "mypkg.fi')
+    with pytest.raises(
+        ConfigError,
+        match=rf"^trial t0: its checkpoint {re.escape(str(checkpoint))} cannot be loaded \(JSONDecodeError; "
+        rf"it holds {FUNCTION_MARKER}\): damaged or changed after the run",
+    ):
+        load_trial_checkpoint("t0", checkpoint, family="mypkg.fit:train")
+
+
 def test_results_never_write_over_a_folder_of_other_files(
     crafted_experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

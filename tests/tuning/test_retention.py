@@ -16,13 +16,14 @@ class FakeCheckpoint:
 
 @dataclass
 class FakeResult:
-    """The two attributes of a Tune `Result` that retention reads."""
+    """The attributes of a Tune `Result` that retention reads."""
 
     best_checkpoints: list[tuple[FakeCheckpoint, dict[str, Any]]] = field(default_factory=list)
+    path: str | None = None
 
 
 def _trial(root: Path, scores: list[float]) -> FakeResult:
-    result = FakeResult()
+    result = FakeResult(path=str(root))
     for iteration, score in enumerate(scores, start=1):
         path = root / f"checkpoint_{iteration:06d}"
         path.mkdir(parents=True)
@@ -57,3 +58,21 @@ def test_already_deleted_checkpoints_are_not_reported(tmp_path: Path) -> None:
     Path(result.best_checkpoints[0][0].path).rmdir()
     assert _survivors(result) == [2]
     assert prune_checkpoints([result], keep=1, metric="f1", mode="max") == 0
+
+
+def test_folders_tune_no_longer_tracks_are_removed_and_the_kept_ones_stay(tmp_path: Path) -> None:
+    """A prune killed after it rewrote Tune's state, before it deleted the folders, left them on disk for
+    good: `resume` pruned the state's list again (already short) and kept every orphan, 6 checkpoint
+    folders beyond `keep: 1` on a 3-trial sweep. A folder a dying worker wrote before Tune registered it
+    was kept alike."""
+    result = _trial(tmp_path, [0.1, 0.9, 0.2])
+    orphans = [tmp_path / "checkpoint_000000", tmp_path / "checkpoint_000004"]  # forgotten, unregistered
+    for orphan in orphans:
+        (orphan / "model").mkdir(parents=True)
+    (tmp_path / "checkpoint_notes.txt").write_text("not a folder: left alone")
+    assert prune_checkpoints([result], keep=1, metric="f1", mode="max") == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint_000002",  # the best
+        "checkpoint_000003",  # the latest
+        "checkpoint_notes.txt",
+    ]

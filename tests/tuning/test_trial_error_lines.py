@@ -134,3 +134,35 @@ def test_an_exception_that_cannot_be_printed_still_gives_its_type() -> None:
     from seqsweep.errors import error_line
 
     assert error_line(Unprintable()) == "Unprintable: <its str() raised RuntimeError>"
+
+
+def test_a_worker_that_died_is_one_sentence_naming_its_pid_and_what_ends_a_worker() -> None:
+    """An `os._exit()` in a user's model (or the OOM killer) printed Ray's text: actor id, namespace, ip,
+    then Ray's paragraph of causes, cut at 500 characters in the middle of a word."""
+    from ray.core.generated.common_pb2 import ActorDiedErrorContext
+    from ray.exceptions import ActorDiedError
+
+    from seqsweep.errors import error_line
+
+    context = ActorDiedErrorContext(
+        class_name="ImplicitFunc",
+        actor_id=bytes(16),
+        pid=5354,
+        ray_namespace="21012131-9cec-4daf-94a9-a43f3b946b81",
+        node_ip_address="192.0.2.2",
+        error_message=(
+            "The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR Worker "
+            "exit detail: Worker unexpectedly exits with a connection error code 2. End of file. Some common "
+            "causes include: (1) the process was killed by the OOM killer due to high memory usage, (2) ray "
+            "stop --force was called, or (3) the worker crashed unexpectedly due to SIGSEGV."
+        ),
+    )
+    assert error_line(ActorDiedError(context)) == (
+        "ActorDiedError: its worker process (pid 5354) died (Worker unexpectedly exits with a connection "
+        "error code 2. End of file): killed by the OOM killer (give each trial more memory or run fewer at "
+        "once), a crash in native code, or an os._exit() in the trial's code"
+    )
+    # another death (an actor killed by hand, a failed constructor) keeps Ray's words
+    assert error_line(ActorDiedError()) == (
+        "ActorDiedError: The actor died unexpectedly before finishing this task."
+    )

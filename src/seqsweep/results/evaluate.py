@@ -498,8 +498,9 @@ def load_trial_checkpoint(
     """(framework adapter, model) of a trial's checkpoint folder. Raises ConfigError (one line) when the
     folder is gone or its files cannot be loaded (deleted or changed by hand after the run), instead of
     the loader's own error naming a file the checkpoint never had. For a user's own model (`family`
-    `package.module:function`) an error other than OSError is left to `user_model_code`: its function
-    runs here again."""
+    `package.module:function`) an error other than OSError, raised once seqsweep's own files of the
+    checkpoint (`model.json`, a training function's marker) were read, is left to `user_model_code`: its
+    function runs here again."""
     from seqsweep.trainables import DeviceSettings
     from seqsweep.trainables.frameworks import checkpoint_framework
     from seqsweep.trainables.registry import is_user_model
@@ -507,18 +508,29 @@ def load_trial_checkpoint(
     if not checkpoint.is_dir():
         raise ConfigError(f"trial {trial_id}: its checkpoint {checkpoint} is gone (deleted after the run?)")
     try:
-        framework = checkpoint_framework(checkpoint)
+        framework = checkpoint_framework(checkpoint)  # seqsweep's own JSON: never the user's code
+    except (OSError, ValueError, KeyError) as exc:
+        raise _damaged_checkpoint(trial_id, checkpoint, exc) from None
+    try:
         return framework, framework.load_checkpoint(
             checkpoint, DeviceSettings(cpus=cpus or os.cpu_count() or 1)
         )
     except (OSError, ValueError, KeyError) as exc:
         if family is not None and is_user_model(family) and not isinstance(exc, OSError):
             raise  # the user's function may have raised it (a file missing or unreadable is the folder's)
-        present = ", ".join(sorted(p.name for p in checkpoint.iterdir())) or "nothing"
-        raise ConfigError(
-            f"trial {trial_id}: its checkpoint {checkpoint} cannot be loaded ({type(exc).__name__}; it holds "
-            f"{present}): damaged or changed after the run; go on without it: {WITHOUT_THIS_TRIAL}"
-        ) from None
+        raise _damaged_checkpoint(trial_id, checkpoint, exc) from None
+
+
+def _damaged_checkpoint(trial_id: str, checkpoint: Path, exc: Exception) -> ConfigError:
+    """The one line for a checkpoint folder whose files cannot be loaded: what failed and what it holds."""
+    from seqsweep.trainables.checkpoint import DamagedCheckpointFile
+
+    present = ", ".join(sorted(p.name for p in checkpoint.iterdir())) or "nothing"
+    what = exc.detail if isinstance(exc, DamagedCheckpointFile) else type(exc).__name__
+    return ConfigError(
+        f"trial {trial_id}: its checkpoint {checkpoint} cannot be loaded ({what}; it holds "
+        f"{present}): damaged or changed after the run; go on without it: {WITHOUT_THIS_TRIAL}"
+    )
 
 
 def predict_split(model: Any, bundle: DatasetBundle, split: str) -> np.ndarray:

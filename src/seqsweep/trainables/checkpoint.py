@@ -40,6 +40,26 @@ FOLD_DIR = "fold_{}"
 """Sub-folder of an earlier fold's model in a k-fold checkpoint (the last fold's model is at the top)."""
 
 
+class DamagedCheckpointFile(OSError):
+    """A checkpoint's model file that its framework cannot read: cut short, emptied, or not what was saved.
+
+    An OSError, as h5py's own error for a cut-short `model.weights.h5` is, so every reader takes it for the
+    folder's fault (`results.evaluate.load_trial_checkpoint`: one line naming the checkpoint), never for an
+    error of a user's model function, which runs in the same call."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        reason = " ".join(str(cause).split()).split(". ")[0]  # torch's goes on with sentences of advice
+        kind = type(cause).__name__
+        self.detail = (
+            f"{path.name} cannot be read, {kind}: {reason}"
+            if reason
+            else f"{path.name} cannot be read, {kind}"
+        )
+        """What is wrong, naming the file but not its folder."""
+        super().__init__(f"{path.parent}: {self.detail}")
+        self.filename = str(path)
+
+
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
     """Write JSON atomically (temporary file in the same folder, then `os.replace`)."""
     atomic_write_json(path, payload, indent=2, sort_keys=True, default=_plain, newline=False)

@@ -5,6 +5,7 @@ Importing this module imports torch.
 
 from __future__ import annotations
 
+import pickle
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,7 +20,7 @@ from seqsweep.constants import MASK_VALUE
 from seqsweep.errors import ConfigError
 from seqsweep.trainables.adapters import WeightedMean, predict_in_chunks, require_finite_batch
 from seqsweep.trainables.base import Batch, Evaluation, TrainableModel
-from seqsweep.trainables.checkpoint import TORCH_STATE_FILE, ModelInfo
+from seqsweep.trainables.checkpoint import TORCH_STATE_FILE, DamagedCheckpointFile, ModelInfo
 
 
 def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -178,7 +179,15 @@ class TorchModel(TrainableModel):
 
     def load_state(self, directory: Path) -> None:
         """Load what `save` wrote into this freshly built model (weights, optimizer, scheduler)."""
-        payload = torch.load(directory / TORCH_STATE_FILE, map_location=self.device, weights_only=True)
+        path = directory / TORCH_STATE_FILE
+        try:
+            payload = torch.load(path, map_location=self.device, weights_only=True)
+        except (RuntimeError, EOFError, pickle.UnpicklingError, OSError) as exc:
+            # torch's words for a cut-short file: its zip reader's error, EOF, or an OSError naming no file
+            # (EINVAL); an OSError naming the file (absent, no permission) is the file's own
+            if isinstance(exc, OSError) and exc.filename is not None:
+                raise
+            raise DamagedCheckpointFile(path, exc) from exc
         self.net.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         if self.scheduler is not None and payload["scheduler"] is not None:

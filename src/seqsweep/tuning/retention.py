@@ -4,7 +4,9 @@ Tune's own `num_to_keep` deletes a checkpoint the moment a better one arrives, w
 state it saved a few seconds earlier may still point at the deleted one: a driver killed in that gap
 leaves a trial that cannot be restored. So Tune keeps every checkpoint while the sweep runs, and
 `prune_checkpoints` applies the retention once `fit()` has returned (after `run` or `resume`) and
-the sweep was not interrupted; Tune's saved experiment state is rewritten to match.
+the sweep was not interrupted; Tune's saved experiment state is rewritten to match. It also removes
+checkpoint folders Tune does not track (`untracked_checkpoints`): a prune stopped half way leaves them,
+and no later prune would ever see them again.
 """
 
 from __future__ import annotations
@@ -25,10 +27,31 @@ def kept_checkpoints(result: Any) -> list[tuple[Any, dict[str, Any]]]:
     return [(c, m) for c, m in (result.best_checkpoints or []) if Path(c.path).exists()]
 
 
+def untracked_checkpoints(result: Any) -> list[str]:
+    """Checkpoint folders (`checkpoint_*`) in a finished trial's folder that its `Result` does not list.
+
+    Once `fit()` has returned, Tune's state lists every checkpoint it registered, so such a folder is one a
+    prune stopped half way (Tune's state rewritten, the folder not yet deleted) left behind, or one a worker
+    wrote before it died, unregistered: no result row names it and nothing reads it. (An unfinished trial's
+    whole folders are taken up by `resume` instead: `experiment_state.reconcile_for_resume`.)
+    """
+    trial_dir = Path(str(result.path)) if getattr(result, "path", None) else None
+    if trial_dir is None or not trial_dir.is_dir():
+        return []
+    tracked = {Path(checkpoint.path).resolve() for checkpoint, _ in (result.best_checkpoints or [])}
+    return [
+        str(folder)
+        for folder in sorted(trial_dir.glob("checkpoint_*"))
+        if folder.is_dir() and folder.resolve() not in tracked
+    ]
+
+
 def checkpoints_to_prune(results: Any, *, keep: int, metric: str, mode: str) -> list[str]:
-    """Paths of every checkpoint but each trial's best `keep` (by `metric`) and its latest."""
+    """Paths of every checkpoint but each trial's best `keep` (by `metric`) and its latest, and of every
+    checkpoint folder Tune does not track (`untracked_checkpoints`)."""
     doomed: list[str] = []
     for result in results:
+        doomed.extend(untracked_checkpoints(result))
         pairs = kept_checkpoints(result)
         if len(pairs) <= keep:
             continue
