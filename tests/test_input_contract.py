@@ -222,6 +222,64 @@ def test_a_trial_asking_for_more_cpus_than_any_node_has_is_refused(
     )
 
 
+def test_a_trial_asking_for_a_gpu_on_a_cluster_without_one_is_refused_before_it_starts(
+    write_sweep: Callable[..., Path], ray_cluster: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`resources.gpu: 1` where Ray has no GPU: Tune keeps every trial PENDING for ever. One line, exit 2,
+    saying what to do, and nothing written."""
+    import ray
+
+    if ray.cluster_resources().get("GPU", 0):
+        pytest.skip("the test's Ray has a GPU")
+    path = write_sweep(name="gpu_less", resources={"gpu": 1})
+    assert cli.main(["run", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "seqsweep: error: resources.gpu: the sweep asks for 1 GPU per trial but the cluster has no GPU, so every "
+        "trial would wait for one forever; set resources.gpu: 0, or run it on a Ray cluster with GPUs (--address)"
+    ]
+    assert not (path.parent / "runs" / "gpu_less").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "warning"),
+    [
+        (
+            "resources.gpu=1",
+            "resources.gpu: the sweep asks for 1 GPU per trial but no GPU is available on this machine, so "
+            "`seqsweep run` here refuses it: set resources.gpu: 0, or run it on a Ray cluster with GPUs "
+            "(`seqsweep run --address ...` or `seqsweep submit`)",
+        ),
+        (
+            "resources.cpu=4096",
+            "resources.cpu: the sweep asks for 4096 CPUs per trial but this machine has {cpus}, so "
+            "`seqsweep run` here refuses it: set resources.cpu, or run it on a bigger cluster",
+        ),
+        ("resources.gpu=0", None),
+    ],
+)
+def test_validate_warns_of_trial_resources_this_machine_lacks(override: str, warning: str | None) -> None:
+    """`validate` passed `gpu: 1` on a machine without a GPU in silence, and `run` then refused it (or, on
+    a cluster, left the trials pending). A warning, not an error: the file may be meant for a GPU cluster.
+    Run as the command it is (the warning is a log line on stderr); no GPU visible, as Ray counts them."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "seqsweep", "validate", "demo", "--no-data", "--set", override],
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["demo: sweep file valid (3 searched parameters, 6 trials)"]
+    lines = done.stderr.splitlines()
+    if warning is None:
+        assert lines == []
+    else:  # the machine's CPU count, as Ray counts them
+        pattern = re.escape(f"seqsweep: warning: {warning}").replace(re.escape("{cpus}"), r"\d+")
+        assert len(lines) == 1 and re.fullmatch(pattern, lines[0]), lines
+
+
 @pytest.mark.parametrize("given", ["", " , "])
 def test_predict_symbols_naming_no_symbol_is_refused(
     given: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import os
+import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,8 @@ from sweep_driver import assert_ray_checkpoints_exist
 
 import seqsweep.results.reseed as reseed_module
 from seqsweep import cli
-from seqsweep.layout import RESEED_DIR
+from seqsweep.errors import ConfigError
+from seqsweep.layout import DATASET_FILE, RESEED_DIR, is_tune_experiment
 from seqsweep.results.experiment import read_experiment
 from seqsweep.results.reseed import RESEED_KEY
 from seqsweep.search_spaces.sweep import load_sweep
@@ -39,10 +44,23 @@ def one_epoch_sweep(
     return outcome.experiment_dir
 
 
+def _runs(experiment_dir: Path) -> list[Path]:
+    """The run folders under DIR/reseed (beside them lies the lock file of `results --reseed`)."""
+    return sorted(p for p in (experiment_dir / RESEED_DIR).iterdir() if is_tune_experiment(p))
+
+
+def _copy(experiment_dir: Path, name: str) -> Path:
+    """A copy of the experiment beside it (the same dataset cache), without its reruns and report: a test
+    of its own reruns that the other tests' never meet."""
+    copy = experiment_dir.parent / name
+    shutil.copytree(experiment_dir, copy, ignore=shutil.ignore_patterns(RESEED_DIR, "report"))
+    return copy
+
+
 def _reruns(experiment_dir: Path) -> list[dict]:
     """Every rerun trial Ray stored under DIR/reseed, as its config's reseed tag."""
     tags = []
-    for run in sorted((experiment_dir / RESEED_DIR).iterdir()):
+    for run in _runs(experiment_dir):
         analysis = tune.ExperimentAnalysis(str(run))
         tags += [t.config[RESEED_KEY] for t in analysis.trials]
     return tags
@@ -72,7 +90,7 @@ def test_reseed_trains_top_k_times_n_once_then_reuses(
     assert "seed spread" in first["conclusion"]
     # the reruns keep one checkpoint each, and nothing Ray hands out names a deleted one (Tune's own
     # `num_to_keep` left result rows naming them)
-    for run in sorted((one_epoch_sweep / RESEED_DIR).iterdir()):
+    for run in _runs(one_epoch_sweep):
         assert_ray_checkpoints_exist(run, reseed_module.reseed_trial)
         # and each run names its reruns' dataset, the sweep's: `results`/`export` of the run read it back
         assert recorded_dataset_key(run) == recorded_dataset_key(one_epoch_sweep) is not None
@@ -85,22 +103,22 @@ def test_reseed_trains_top_k_times_n_once_then_reuses(
     text = capsys.readouterr().out
     assert "every rerun reused from earlier" in text and "seed spread" in text
     assert len(_reruns(one_epoch_sweep)) == 4
-    assert len(list((one_epoch_sweep / RESEED_DIR).iterdir())) == 1
+    assert len(_runs(one_epoch_sweep)) == 1
 
 
 def test_a_failed_rerun_is_named_with_its_error(
     one_epoch_sweep: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A rerun that errored was a count in the table (`failed 1`), with no word of why."""
-    import dataclasses
-
     from seqsweep.results.experiment import ERRORED
     from seqsweep.results.sections import report_sections
 
     experiment = read_experiment(one_epoch_sweep)
     [winner] = experiment.top(1)
     failed = dataclasses.replace(winner, status=ERRORED, error="ValueError: rerun broke", path="/runs/r0")
-    monkeypatch.setattr(reseed_module, "_finished_reruns", lambda folder: {(winner.trial_id, 0): failed})
+    earlier = reseed_module._Reruns(kept={}, errored={(winner.trial_id, 0): failed}, left_out=())
+    monkeypatch.setattr(reseed_module, "_read_reruns", lambda folder, key: earlier)
+    monkeypatch.setattr(reseed_module, "_train", lambda *args: None)  # trained again, errored again
     outcome = reseed_module.reseed_winners(experiment, [winner], 1)
     [row] = outcome.rows
     line = f"rerun 0 of {winner.trial_id} errored: ValueError: rerun broke (traceback: /runs/r0/error.txt)"
@@ -111,3 +129,125 @@ def test_a_failed_rerun_is_named_with_its_error(
     evaluations = Evaluations(valid=None, test=None)
     [section] = [s for s in report_sections(experiment, 1, evaluations, outcome) if s.key == "reseed"]
     assert line in section.text()
+
+
+def test_an_errored_rerun_is_trained_again_not_served(one_epoch_sweep: Path) -> None:
+    """A rerun that errored once (out of memory, interrupted) was served as that rerun by every later
+    `results --reseed`: the configuration kept `failed 1` and one seed fewer for good."""
+    experiment = read_experiment(_copy(one_epoch_sweep, "errored_rerun"))
+    [winner] = experiment.top(1)
+    broken = dataclasses.replace(winner, config={**winner.config, "learning_rate": "not a number"})
+    first = reseed_module.reseed_winners(experiment, [broken], 1)
+    assert first.trained == 1 and first.rows[0].failed == 1 and "errored" in first.rows[0].failures[0]
+
+    second = reseed_module.reseed_winners(experiment, [winner], 1)  # the same rerun, now one that trains
+    assert second.trained == 1, "the errored rerun was served again"
+    [row] = second.rows
+    assert row.failed == 0 and len(row.values) == 1 and row.failures == ()
+    assert second.notes == ("1 rerun that errored earlier (out of memory, interrupted, a bug) was trained "
+                            "again: an errored rerun is never reused",)  # fmt: skip
+    assert len(_runs(experiment.path)) == 2 and first.notes == ()
+    assert reseed_module.reseed_winners(experiment, [winner], 1).trained == 0  # the good one is reused
+
+
+def test_reruns_of_another_dataset_or_release_are_trained_again(
+    one_epoch_sweep: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reseed run records the dataset (and the release) its reruns trained on; a later call served
+    them whatever dataset it reran on, mixing seeds of two datasets into one mean."""
+    experiment = read_experiment(_copy(one_epoch_sweep, "stale_reruns"))
+    [winner] = experiment.top(1)
+    assert reseed_module.reseed_winners(experiment, [winner], 1).trained == 1
+    [run] = _runs(experiment.path)
+    record = json.loads((run / DATASET_FILE).read_text())
+    trained: list[list[tuple[str, int]]] = []
+
+    def spy(experiment: object, missing: list, *args: object) -> None:
+        trained.append([(t.trial_id, i) for t, i in missing])
+
+    monkeypatch.setattr(reseed_module, "_train", spy)
+    for changed, why in (
+        ({"key": "0" * 16}, f"dataset {'0' * 16}"),
+        ({"seqsweep": "0.0.1"}, "seqsweep 0.0.1"),
+    ):
+        (run / DATASET_FILE).write_text(json.dumps({**record, **changed}))
+        outcome = reseed_module.reseed_winners(experiment, [winner], 1)
+        assert trained == [[(winner.trial_id, 0)]], f"a rerun of another {why} was reused"
+        trained.clear()
+        [note] = outcome.notes
+        assert note.startswith(f"{run}: its reruns are left out and trained again") and why in note
+    (run / DATASET_FILE).write_text(json.dumps(record))
+    assert reseed_module.reseed_winners(experiment, [winner], 1).trained == 0 and not trained
+
+
+def test_a_second_reseed_is_refused_while_one_reruns(
+    one_epoch_sweep: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two `results --reseed` of one experiment at once both trained the missing reruns, into one run
+    folder (`_next_run_name` saw the same free name): the second is refused, naming the first."""
+    copy = _copy(one_epoch_sweep, "two_reseeds")
+    experiment = read_experiment(copy)
+    [winner] = experiment.top(1)
+    inside, release = threading.Event(), threading.Event()
+    entered: list[int] = []
+
+    def held(*args: object) -> None:
+        entered.append(1)
+        if len(entered) > 1:
+            raise AssertionError("a second `results --reseed` trained while the first was training")
+        inside.set()
+        if not release.wait(timeout=120):
+            raise AssertionError("the test never released the first reseed")
+
+    monkeypatch.setattr(reseed_module, "_train", held)
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            reseed_module.reseed_winners(experiment, [winner], 1)
+        except BaseException as exc:  # asserted empty in the test's thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert inside.wait(timeout=120), f"the first reseed never reached its training: {errors}"
+        args = ["results", str(copy), "--top", "1", "--reseed", "1", "--no-test", "--out", str(tmp_path)]
+        assert cli.main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (
+            f"seqsweep: error: {copy / RESEED_DIR}: another `seqsweep results --reseed` (pid {os.getpid()}) is "
+            f"rerunning this experiment's winners; wait for it to end, then run this again (it reuses those reruns)"
+        )
+        with pytest.raises(ConfigError, match=r"\(pid \d+\)"):
+            reseed_module.reseed_winners(experiment, [winner], 1)
+    finally:
+        release.set()
+        thread.join(timeout=120)
+    assert not thread.is_alive() and errors == [] and entered == [1]
+    monkeypatch.setattr(reseed_module, "_train", lambda *args: None)
+    reseed_module.reseed_winners(experiment, [winner], 1)  # the lock went with its holder
+
+
+def test_reruns_asking_for_a_gpu_on_a_cluster_without_one_are_refused(one_epoch_sweep: Path) -> None:
+    """A sweep of `resources.gpu: 1` reseeded where Ray has no GPU: Tune kept the reruns PENDING for ever.
+    Refused in one line before any run folder is made."""
+    import ray
+
+    if ray.cluster_resources().get("GPU", 0):
+        pytest.skip("the test's Ray has a GPU")
+    experiment = read_experiment(_copy(one_epoch_sweep, "gpu_reruns"))
+    assert experiment.sweep is not None
+    spec = experiment.sweep
+    resources = dataclasses.replace(spec.file.resources, gpu=1.0)
+    experiment = dataclasses.replace(
+        experiment, sweep=dataclasses.replace(spec, file=dataclasses.replace(spec.file, resources=resources))
+    )
+    line = (
+        "resources.gpu: the sweep asks for 1 GPU per trial but the cluster has no GPU, so every trial would wait "
+        "for one forever; rerun them on a Ray cluster with GPUs (--address)"
+    )
+    with pytest.raises(ConfigError) as refused:
+        reseed_module.reseed_winners(experiment, experiment.top(1), 1)
+    assert str(refused.value) == line
+    assert _runs(experiment.path) == [] and not list((experiment.path / RESEED_DIR).glob("run-*"))

@@ -213,7 +213,7 @@ def test_sigint_during_a_reseed_says_so_and_writes_no_report(
         -3000:
     ]
     assert not (experiment / "report" / "winners.json").exists()
-    [run] = sorted((experiment / "reseed").iterdir())
+    [run] = [p for p in sorted((experiment / "reseed").iterdir()) if p.is_dir()]  # beside it: the lock file
     [rerun] = trial_dirs(run)
     assert "checkpoint_000000" in checkpoints(rerun)  # not pruned, not reported as failed
     again = start("results", str(experiment), "--top", "1", "--reseed", "1", "--no-test")

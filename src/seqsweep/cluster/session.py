@@ -17,11 +17,14 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import ray
 
 from seqsweep.errors import ConfigError
+
+if TYPE_CHECKING:
+    from seqsweep.search_spaces.settings import ResourceSettings
 
 logger = logging.getLogger(__name__)
 
@@ -255,3 +258,23 @@ def largest_node_cpus() -> float | None:
 def cluster_gpus() -> float:
     """The GPUs of the connected Ray cluster (0.0 without any)."""
     return float(ray.cluster_resources().get("GPU", 0.0))
+
+
+def check_trial_fits(resources: ResourceSettings, *, local: bool, gpu_fix: str) -> None:
+    """ConfigError (one line) for a trial the connected cluster can never place: GPUs on a cluster
+    without one (`gpu_fix` says what to do instead), or, on the local Ray this command started
+    (`local`), more CPUs than the machine has. Tune would keep such a trial PENDING forever, its
+    "no trial can be scheduled" warning silenced. A remote cluster may autoscale bigger nodes in: its
+    CPUs are not checked."""
+    if resources.gpu > 0 and cluster_gpus() == 0:
+        raise ConfigError(
+            f"resources.gpu: the sweep asks for {resources.gpu:g} GPU per trial but the cluster has no GPU, "
+            f"so every trial would wait for one forever; {gpu_fix}"
+        )
+    largest = largest_node_cpus() if local else None
+    if largest is not None and resources.cpu > largest:  # a trial, or each of its data-parallel workers
+        raise ConfigError(
+            f"resources.cpu: the sweep asks for {resources.cpu:g} CPUs per trial but the cluster's largest "
+            f"node has {largest:g}; a trial would wait for them forever (set resources.cpu, or run on a "
+            f"bigger cluster)"
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import math
 import sys
 from pathlib import Path
@@ -18,6 +19,8 @@ from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 if TYPE_CHECKING:
     from seqsweep.data.spec import DatasetSpec
     from seqsweep.tuning import SweepOutcome
+
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -148,6 +151,11 @@ def validate_command(args: argparse.Namespace) -> int:
         f"{spec.name}: sweep file valid ({counted(len(spec.searched), 'searched parameter')}, "
         f"{counted(spec.num_samples, 'trial')})"
     )
+    from seqsweep.cluster.machine import machine_resource_warnings
+
+    # warnings (`seqsweep: warning: ...`), not errors: the file may be meant for a cluster that has them
+    for line in machine_resource_warnings(spec.file.resources):
+        logger.warning("%s", line)
     if args.no_data:
         return 0
     from seqsweep.data import build_dataset

@@ -6,7 +6,10 @@ top-k configurations is trained N more times, as one Ray Tune run over the sweep
 trainable (`seqsweep.trainables.tune_reporter.train_trial`) and loop. Every rerun trains with a new
 seed, derived from the sweep seed, the original trial and the rerun's number (`rerun_sweep_seed`).
 The runs live in `DIR/reseed/run-*` and a later call reuses every (configuration, seed) pair already
-there, training only what is missing.
+there that finished (ok, or a NaN score), training only what is missing. A rerun that errored (out of
+memory, a lost node) is trained again, and so is every rerun of a run trained on another dataset or by
+another seqsweep release than this call's: a line says which. One `results --reseed` at a time reruns
+an experiment's winners (a lock on `DIR/reseed`); a second is refused at once, naming the first.
 
 The configurations are then ranked by the mean of their best validation score over the N reruns
 (the original run is shown, not averaged: it is the one that was selected, so it is biased upward),
@@ -25,6 +28,7 @@ from typing import Any
 
 from ray import tune
 
+from seqsweep._text import counted
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import ConfigError
 from seqsweep.layout import RESEED_DIR, SWEEP_COPY, is_tune_experiment
@@ -37,13 +41,15 @@ from seqsweep.results.experiment import (
     read_experiment,
     unranked_line,
 )
+from seqsweep.tuning.experiment_lock import folder_lock
+from seqsweep.tuning.runner import recorded_dataset_key
 
 logger = logging.getLogger(__name__)
 
 RESEED_KEY = "reseed"
 """Key of a rerun's Tune config: {"of": original trial id, "index": seed number, "config": its config}."""
-FINISHED = (OK, ERRORED, NAN)
-"""Rerun states that are kept; a pending or interrupted rerun is trained again."""
+KEPT = (OK, NAN)
+"""Rerun states that are reused; an errored, pending or interrupted rerun is trained again."""
 
 
 def rerun_sweep_seed(sweep_seed: int, original_trial_id: str, index: int) -> int:
@@ -113,6 +119,8 @@ class ReseedOutcome:
     trained: int
     """Reruns trained by this call (0 when every one was already in `folder`)."""
     folder: Path
+    notes: tuple[str, ...] = ()
+    """One line per earlier run left out (another dataset or release) and for errored reruns retried."""
 
     def conclusion(self) -> str:
         """Whether #1's lead over #2 (by the original ranking) is larger than their seed spread."""
@@ -164,6 +172,7 @@ class ReseedOutcome:
             "seeds": self.seeds,
             "folder": str(self.folder),
             "trained_now": self.trained,
+            "notes": list(self.notes),
             "ranking": [r.to_dict() for r in self.rows],
             "conclusion": self.conclusion(),
         }
@@ -180,52 +189,129 @@ def reseed_winners(
 ) -> ReseedOutcome:
     """Rerun each winner's configuration `seeds` times (only the pairs not yet in DIR/reseed) and rank.
 
-    `bundle` is the sweep's dataset (read from the cache when None). Raises ConfigError for `seeds`
-    < 1, for an experiment without sweep.yaml and for a data-parallel sweep (not supported here).
+    `bundle` is the sweep's dataset (read from the cache when None). Earlier reruns are reused when they
+    finished on this dataset under this seqsweep release; errored ones are trained again. Raises
+    ConfigError for `seeds` < 1, for an experiment without sweep.yaml, for a data-parallel sweep (not
+    supported here) and while another `results --reseed` reruns this experiment's winners.
     """
     if seeds < 1:
         raise ConfigError(f"--reseed: must be >= 1, got {seeds}")
     if experiment.sweep is None:
         raise ConfigError(f"{experiment.path}: no sweep.yaml, so the configurations cannot be retrained")
+    if experiment.sweep.file.resources.workers > 1:
+        raise ConfigError(
+            "--reseed: data-parallel sweeps (resources.workers > 1) cannot be rerun by `results` yet"
+        )
     folder = experiment.path / RESEED_DIR
-    done = _finished_reruns(folder)
-    missing = [(t, i) for t in winners for i in range(seeds) if (t.trial_id, i) not in done]
-    if missing:
-        if bundle is None:
-            from seqsweep.results.evaluate import load_dataset
-
-            bundle = load_dataset(experiment, db_url)
-        _train(experiment, missing, bundle, folder, address)
-        done = _finished_reruns(folder)
+    folder.mkdir(exist_ok=True)
+    with folder_lock(folder, lambda holder: _busy(folder, holder)):
+        if bundle is None and recorded_dataset_key(experiment.path) is None:
+            bundle = _load(experiment, db_url)  # made before it recorded its dataset: a rebuild's is the key
+        key = bundle.cache_key if bundle is not None else recorded_dataset_key(experiment.path)
+        earlier = _read_reruns(folder, key)
+        missing = [(t, i) for t in winners for i in range(seeds) if (t.trial_id, i) not in earlier.kept]
+        notes = list(earlier.left_out)
+        retried = [(t, i) for t, i in missing if (t.trial_id, i) in earlier.errored]
+        if retried:
+            notes.append(
+                f"{counted(len(retried), 'rerun')} that errored earlier (out of memory, interrupted, a bug) "
+                f"{'was' if len(retried) == 1 else 'were'} trained again: an errored rerun is never reused"
+            )
+        reruns = earlier
+        if missing:
+            _train(experiment, missing, bundle or _load(experiment, db_url), folder, address)
+            reruns = _read_reruns(folder, key)
     rows = []
     for rank, trial in enumerate(winners, start=1):
-        runs = [done[(trial.trial_id, i)] for i in range(seeds) if (trial.trial_id, i) in done]
-        values = tuple(float(r.best_value) for r in runs if r.status == OK and r.best_value is not None)
+        found = [(i, reruns.record(trial.trial_id, i)) for i in range(seeds)]
+        runs = [(i, r) for i, r in found if r is not None]
+        values = tuple(float(r.best_value) for _, r in runs if r.status == OK and r.best_value is not None)
+        # a failed rerun was a count in the table (`failed 1`) with no word of why
         failures = tuple(
-            # a failed rerun was a count in the table (`failed 1`) with no word of why
-            unranked_line(done[(trial.trial_id, i)], f"rerun {i} of {trial.trial_id}")
-            for i in range(seeds)
-            if (trial.trial_id, i) in done and done[(trial.trial_id, i)].status != OK
+            unranked_line(r, f"rerun {i} of {trial.trial_id}") for i, r in runs if r.status != OK
         )
         rows.append(SeedRow(trial.trial_id, rank, trial.best_value, values, seeds - len(values), failures))
     sign = -1.0 if experiment.mode == "max" else 1.0
     rows.sort(key=lambda r: (r.mean is None, sign * (r.mean or 0.0), r.original_rank))
-    return ReseedOutcome(experiment.metric, experiment.mode, seeds, tuple(rows), len(missing), folder)
+    return ReseedOutcome(
+        experiment.metric, experiment.mode, seeds, tuple(rows), len(missing), folder, tuple(notes)
+    )
 
 
-def _finished_reruns(folder: Path) -> dict[tuple[str, int], TrialSummary]:
-    """(original trial id, seed number) → the finished rerun, over every run in `folder`."""
-    found: dict[tuple[str, int], TrialSummary] = {}
-    if not folder.is_dir():
-        return found
-    for run in sorted(folder.iterdir()):
-        if not is_tune_experiment(run):
+def _busy(folder: Path, holder: str) -> str:
+    """The refusal of a second `results --reseed` while another holds `folder`'s lock."""
+    return (
+        f"{folder}: another `seqsweep results --reseed`{holder} is rerunning this experiment's winners; wait "
+        f"for it to end, then run this again (it reuses those reruns)"
+    )
+
+
+def _load(experiment: Experiment, db_url: str | None) -> DatasetBundle:
+    from seqsweep.results.evaluate import load_dataset
+
+    return load_dataset(experiment, db_url)
+
+
+@dataclass(frozen=True)
+class _Reruns:
+    """The reruns already in DIR/reseed, by (original trial id, seed number)."""
+
+    kept: dict[tuple[str, int], TrialSummary]
+    """The first finished rerun (ok or NaN) of each pair, over the runs trained on this dataset."""
+    errored: dict[tuple[str, int], TrialSummary]
+    """The newest errored rerun of each pair without a finished one: trained again, shown if it fails again."""
+    left_out: tuple[str, ...]
+    """One line per run trained on another dataset or by another seqsweep release."""
+
+    def record(self, trial_id: str, index: int) -> TrialSummary | None:
+        return self.kept.get((trial_id, index)) or self.errored.get((trial_id, index))
+
+
+def _read_reruns(folder: Path, key: str | None) -> _Reruns:
+    """The reruns of every run in `folder` (oldest run first) whose recorded dataset is `key` and whose
+    seqsweep release is this one; a run of another is left out, with a line saying why."""
+    kept: dict[tuple[str, int], TrialSummary] = {}
+    errored: dict[tuple[str, int], TrialSummary] = {}
+    left_out = []
+    runs = [p for p in folder.iterdir() if is_tune_experiment(p)] if folder.is_dir() else []
+    for run in sorted(runs, key=_run_number):
+        stale = _stale_because(run, key)
+        if stale is not None:
+            left_out.append(f"{run}: its reruns are left out and trained again: {stale}")
             continue
         for trial in read_experiment(run).trials:
             tag = trial.config.get(RESEED_KEY)
-            if isinstance(tag, dict) and trial.status in FINISHED:
-                found.setdefault((str(tag["of"]), int(tag["index"])), trial)
-    return found
+            if not isinstance(tag, dict):
+                continue
+            pair = (str(tag["of"]), int(tag["index"]))
+            if trial.status in KEPT:
+                kept.setdefault(pair, trial)
+            elif trial.status == ERRORED:
+                errored[pair] = trial
+    return _Reruns(kept, {p: t for p, t in errored.items() if p not in kept}, tuple(left_out))
+
+
+def _stale_because(run: Path, key: str | None) -> str | None:
+    """Why the reruns of `run` cannot stand beside this call's, or None when they can: another dataset
+    (a run made before runs recorded theirs trained on the experiment's, `dataset_record`), or another
+    seqsweep release, whose training code may differ."""
+    from seqsweep import __version__
+    from seqsweep.results.evaluate import dataset_record
+    from seqsweep.tuning.runner import recorded_dataset
+
+    _, trained_on = dataset_record(run)
+    if trained_on != key:
+        return f"they trained on dataset {trained_on or '(unrecorded)'}, and this experiment's is {key}"
+    release = recorded_dataset(run).get("seqsweep")
+    if release is not None and release != __version__:
+        return f"seqsweep {release} trained them, and this is seqsweep {__version__}"
+    return None
+
+
+def _run_number(run: Path) -> tuple[int, str]:
+    """`run-K` by K (run-10 after run-9), anything else after."""
+    number = run.name.removeprefix("run-")
+    return (int(number), run.name) if number.isdigit() else (1 << 62, run.name)
 
 
 def _train(
@@ -235,24 +321,14 @@ def _train(
     folder: Path,
     address: str | None,
 ) -> None:
-    from seqsweep.cluster.session import ray_session
+    from seqsweep.cluster.session import check_trial_fits, ray_session
     from seqsweep.trainables.base import TrialSettings
     from seqsweep.tuning.retention import prune_checkpoints
-    from seqsweep.tuning.runner import quiet_tune, record_dataset_key, stop_signals
+    from seqsweep.tuning.runner import quiet_tune, record_dataset_key
 
     assert experiment.sweep is not None
     spec = experiment.sweep
     wanted = spec.file.resources
-    if wanted.workers > 1:
-        raise ConfigError(
-            "--reseed: data-parallel sweeps (resources.workers > 1) cannot be rerun by `results` yet"
-        )
-    name = _next_run_name(folder)
-    (folder / name).mkdir(parents=True)
-    (folder / name / SWEEP_COPY).write_text((experiment.path / SWEEP_COPY).read_text())
-    # the run names the dataset its reruns train on, as a sweep does: `results` or `export` of the run
-    # reads that one back (or refuses a rebuild that differs), never the database's rows of the day
-    record_dataset_key(folder / name, bundle)
     runs = [{"of": t.trial_id, "index": i, "config": dict(t.config)} for t, i in missing]
     settings = TrialSettings(
         model=spec.model_name,
@@ -266,11 +342,40 @@ def _train(
         tune.with_parameters(reseed_trial, bundle=bundle, settings=settings),
         {"cpu": wanted.cpu, "gpu": wanted.gpu},
     )
-    logger.info("reseed: training %d reruns into %s", len(runs), folder / name)
     quiet_tune()  # Ray's own "View detailed results here" and tensorboard lines stay off stdout
-    # as `run`: Ctrl-C stops the reruns in order (the local Ray deaf to it) and is reported, not taken for
-    # the end of the reruns (which went on to prune the run and report every rerun as failed, exit 0)
-    with ray_session(address, sigint_deaf_start=True), stop_signals(folder / name) as stop:
+    with ray_session(address, sigint_deaf_start=True):
+        # as `run`: reruns of GPU trials on a cluster without a GPU waited, PENDING, forever
+        check_trial_fits(
+            wanted,
+            local=address in (None, "local"),
+            gpu_fix="rerun them on a Ray cluster with GPUs (--address)",
+        )
+        name = _next_run_name(folder)
+        (folder / name).mkdir(parents=True)
+        (folder / name / SWEEP_COPY).write_text((experiment.path / SWEEP_COPY).read_text())
+        # the run names the dataset its reruns train on, as a sweep does: `results` or `export` of the run
+        # reads that one back (or refuses a rebuild that differs), never the database's rows of the day
+        record_dataset_key(folder / name, bundle)
+        logger.info("reseed: training %d reruns into %s", len(runs), folder / name)
+        grid, signum = _fit(experiment, trainable, runs, folder, name)
+    if signum is not None:
+        raise ReseedInterrupted(signum, folder / name)
+    prune_checkpoints(
+        grid, keep=1, metric=experiment.metric, mode=experiment.mode, experiment_dir=folder / name
+    )
+
+
+def _fit(
+    experiment: Experiment, trainable: Any, runs: list[dict[str, Any]], folder: Path, name: str
+) -> tuple[tune.ResultGrid, int | None]:
+    """Tune's run of the reruns into `folder/name`: its results and the stop signal that ended it, if any.
+    As `run`: Ctrl-C stops the reruns in order (the local Ray deaf to it) and is reported, not taken for
+    the end of the reruns (which went on to prune the run and report every rerun as failed, exit 0)."""
+    from seqsweep.tuning.runner import stop_signals
+
+    assert experiment.sweep is not None
+    spec = experiment.sweep
+    with stop_signals(folder / name) as stop:
         tuner = tune.Tuner(
             trainable,
             param_space={RESEED_KEY: tune.grid_search(runs)},
@@ -292,11 +397,7 @@ def _train(
             ),
         )
         grid = tuner.fit()
-    if stop.signum is not None:
-        raise ReseedInterrupted(stop.signum, folder / name)
-    prune_checkpoints(
-        grid, keep=1, metric=experiment.metric, mode=experiment.mode, experiment_dir=folder / name
-    )
+    return grid, stop.signum
 
 
 class ReseedInterrupted(KeyboardInterrupt):

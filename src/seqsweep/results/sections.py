@@ -136,6 +136,7 @@ def report_sections(
                     f"Ranked by the mean of each rerun's best {reseed.metric} ({reseed.mode}); the original "
                     f"run is shown but not averaged (it was selected, so it is biased upward).",
                     reseed.conclusion(),
+                    *reseed.notes,
                     *(line for row in reseed.rows for line in row.failures),
                 ],
                 reseed.table(),

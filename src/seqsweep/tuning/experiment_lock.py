@@ -5,7 +5,8 @@ overwrote the other's identity file (its study then refused every resume) or del
 other was training in. `run` and `resume` hold the lock from the moment they write into the folder to
 the end of the sweep; a second process is refused at once, touching nothing. `results` asks
 (`held_by_a_sweep`) whether one still holds it, to tell a live sweep's running trials from the ones an
-interrupted sweep left behind.
+interrupted sweep left behind. `results --reseed` holds the same kind of lock on `DIR/reseed`
+(`folder_lock`) while it reruns the winners, so two of them never train into one run folder.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from seqsweep.errors import ConfigError
@@ -39,18 +40,29 @@ def experiment_lock(experiment_dir: Path) -> Iterator[None]:
     so a killed run never leaves it held). The file keeps the holder's pid for the refusal's message.
     Raises ConfigError (one line) at once when another process holds it.
     """
-    path = Path(experiment_dir) / LOCK_FILE
+    with folder_lock(
+        Path(experiment_dir),
+        lambda holder: (
+            f"experiment {experiment_dir} is being run by another seqsweep process{holder}; wait for it to "
+            f"end, or give this sweep another `name`"
+        ),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, refusal: Callable[[str], str]) -> Iterator[None]:
+    """Hold an exclusive `flock(2)` on `folder/.seqsweep.lock` (created, as `folder` must exist) while the
+    block runs; ConfigError(`refusal(holder)`) at once when another process (or another holder in this
+    one) has it, `holder` being " (pid N)" from the file, or "" when it names none."""
+    path = Path(folder) / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            raise ConfigError(
-                f"experiment {experiment_dir} is being run by another seqsweep process"
-                f"{f' (pid {holder})' if holder.isdigit() else ''}; wait for it to end, or give this sweep "
-                f"another `name`"
-            ) from None
+            raise ConfigError(refusal(f" (pid {holder})" if holder.isdigit() else "")) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield

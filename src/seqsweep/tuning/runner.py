@@ -37,8 +37,7 @@ from seqsweep._fs import atomic_write_json, signals_held, unmakeable_folder
 from seqsweep._text import counted
 from seqsweep.cluster.session import (
     check_address,
-    cluster_gpus,
-    largest_node_cpus,
+    check_trial_fits,
     local_ray_processes,
     ray_session,
 )
@@ -239,7 +238,11 @@ def run_sweep(
     if spec.file.warm_start:
         check_warm_start(spec.file.warm_start, metric=spec.file.search.metric, mode=spec.file.search.mode)
     with ray_session(address, sigint_deaf_start=True):
-        _check_cluster(spec, local=address in (None, "local"))
+        check_trial_fits(
+            spec.file.resources,
+            local=address in (None, "local"),
+            gpu_fix="set resources.gpu: 0, or run it on a Ray cluster with GPUs (--address)",
+        )
         check_shared_storage(root)
         bundle = _build_dataset(spec, root)
         created = new_folder(experiment_dir)
@@ -379,6 +382,12 @@ def resume_sweep(
     storage_url = study_storage_url(spec, str(experiment_dir))
     check_study_owner(storage_url, spec.name, experiment_id, experiment_dir, resuming=True)
     with ray_session(address, sigint_deaf_start=True):
+        # as `run`: a sweep of GPU trials resumed where there is no GPU waited, PENDING, forever
+        check_trial_fits(
+            spec.file.resources,
+            local=address in (None, "local"),
+            gpu_fix="resume it on a Ray cluster with GPUs (--address)",
+        )
         check_shared_storage(root)
         bundle = _build_dataset(spec, root)
         with experiment_lock(experiment_dir):
@@ -568,14 +577,20 @@ def warm_start_note(
     return note
 
 
-def recorded_dataset_key(experiment_dir: str | Path) -> str | None:
-    """The cache key of the dataset the experiment trained on; None for an experiment made before it
-    was recorded (or whose trials built no dataset)."""
+def recorded_dataset(experiment_dir: str | Path) -> dict[str, Any]:
+    """The experiment's dataset record (`record_dataset_key`'s fields); {} when there is none (made before
+    it was recorded, or its trials built no dataset) or it cannot be read."""
     try:
         payload = json.loads((Path(experiment_dir) / DATASET_FILE).read_text())
     except (OSError, ValueError):
-        return None
-    value = payload.get("key") if isinstance(payload, dict) else None
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def recorded_dataset_key(experiment_dir: str | Path) -> str | None:
+    """The cache key of the dataset the experiment trained on; None for an experiment made before it
+    was recorded (or whose trials built no dataset)."""
+    value = recorded_dataset(experiment_dir).get("key")
     return str(value) if value else None
 
 
@@ -617,12 +632,9 @@ def dataset_change(experiment_dir: str | Path, bundle: Any = None) -> str:
     from seqsweep import __version__
     from seqsweep.data.code_digest import build_code_digest, library_change
 
-    try:
-        payload = json.loads((Path(experiment_dir) / DATASET_FILE).read_text())
-    except (OSError, ValueError):
-        payload = None
-    built_by = payload.get("seqsweep") if isinstance(payload, dict) else None
-    code = payload.get("data_code") if isinstance(payload, dict) else None
+    payload = recorded_dataset(experiment_dir)
+    built_by = payload.get("seqsweep")
+    code = payload.get("data_code")
     if built_by is not None and built_by != __version__:
         return (
             f"its dataset was built by seqsweep {built_by} and this is seqsweep {__version__}, which builds "
@@ -633,14 +645,14 @@ def dataset_change(experiment_dir: str | Path, bundle: Any = None) -> str:
             f"its dataset was built by other dataset-building code (data code {code}, this seqsweep's is "
             f"{build_code_digest()}), which may featurise otherwise: use the seqsweep that made the experiment"
         )
-    changed = library_change(payload.get("libraries") if isinstance(payload, dict) else None)
+    changed = library_change(payload.get("libraries"))
     if changed is not None:
         name, was, now = changed
         return (
             f"its dataset was built with {name} {was} and this environment has {name} {now}, which may "
             f"compute its values otherwise: install {name}=={was}"
         )
-    model_was = payload.get("embedding_model") if isinstance(payload, dict) else None
+    model_was = payload.get("embedding_model")
     model_now = _embedding_identity(bundle)
     if model_was and model_now and model_was != model_now:
         extra = bundle.preprocessing.extra
@@ -782,24 +794,6 @@ def stop_signals(experiment_dir: Path) -> Iterator[_StopSignals]:
         yield stop
     finally:
         stop.restore()
-
-
-def _check_cluster(spec: SweepSpec, *, local: bool) -> None:
-    """ConfigError (one line) for a trial the cluster can never place: GPUs on a cluster without one, or,
-    on the local Ray this command started (`local`), more CPUs than the machine has (Tune would wait for
-    them forever, its warning silenced). A remote cluster may autoscale bigger nodes in: not checked."""
-    wanted = spec.file.resources.gpu
-    if wanted > 0 and cluster_gpus() == 0:
-        raise ConfigError(
-            f"resources.gpu: the sweep asks for {wanted} GPU per trial but the cluster has no GPU"
-        )
-    cpus = spec.file.resources.cpu
-    largest = largest_node_cpus() if local else None
-    if largest is not None and cpus > largest:  # a trial, or each of its data-parallel workers
-        raise ConfigError(
-            f"resources.cpu: the sweep asks for {cpus:g} CPUs per trial but the cluster's largest node has "
-            f"{largest:g}; a trial would wait for them forever (set resources.cpu, or run on a bigger cluster)"
-        )
 
 
 def _build_dataset(spec: SweepSpec, root: str) -> Any:
