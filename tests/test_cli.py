@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import functools
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -384,3 +386,44 @@ def test_python_dash_m_seqsweep_runs_the_cli(tmp_path: Path) -> None:
     missing = run([sys.executable, "-m", "seqsweep", "results", str(tmp_path / "runs" / "demoo")])
     assert missing.returncode == 2 and missing.stdout == ""
     assert missing.stderr.count("\n") == 1 and "no such experiment directory" in missing.stderr
+
+
+def test_the_streams_escape_what_their_encoding_lacks_and_keep_file_name_bytes() -> None:
+    """A character outside the encoding becomes its backslash escape (strict raised UnicodeEncodeError);
+    a lone surrogate standing for an undecodable file-name byte is written as that byte."""
+    text = "K\u00fcnsch \u2212 caf\udce9"
+    assert text.encode("ascii", cli.ESCAPE_ERRORS) == b"K\\xfcnsch \\u2212 caf\xe9"
+    assert text.encode("utf-8", cli.ESCAPE_ERRORS) == "K\u00fcnsch \u2212 caf".encode() + b"\xe9"
+
+
+def _text_io_without_encoding(tree: ast.AST) -> Iterator[ast.Call]:
+    """Calls of `open`, `.open`, `.read_text` or `.write_text` in text mode without `encoding=`
+    (`os.open` and a constant binary mode are not text)."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or any(k.arg == "encoding" for k in node.keywords):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if name not in ("open", "read_text", "write_text"):
+            continue
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "os":
+            continue
+        if name == "open":
+            at = 1 if isinstance(func, ast.Name) else 0  # open(file, mode) / path.open(mode)
+            given = [k.value for k in node.keywords if k.arg == "mode"] + node.args[at : at + 1]
+            if given and isinstance(given[0], ast.Constant) and "b" in str(given[0].value):
+                continue
+        yield node
+
+
+def test_files_are_written_as_utf_8_whatever_the_locale() -> None:
+    """Without `encoding=`, Python reads and writes text in the locale's encoding: ASCII under `LC_ALL=C`
+    without UTF-8 mode, where a `×` in the model card made `export` exit 3. Every text file of the
+    package names UTF-8 (ruff's PLW1514 is preview only, and misses `(folder / NAME).read_text()`)."""
+    package = Path(cli.__file__).parent
+    found = [
+        f"{path.relative_to(package)}:{call.lineno}: {ast.unparse(call)[:80]}"
+        for path in sorted(package.rglob("*.py"))
+        for call in _text_io_without_encoding(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert found == [], "give encoding='utf-8':\n" + "\n".join(found)

@@ -26,7 +26,7 @@ from typing import Any, Final
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace `path` with `text` (written as is, no newline translation) through a temporary file."""
-    with atomic_path(path) as temp, open(temp, "x", newline="") as out:
+    with atomic_path(path) as temp, open(temp, "x", newline="", encoding="utf-8") as out:
         out.write(text)
 
 

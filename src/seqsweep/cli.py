@@ -13,9 +13,11 @@ reaches the terminal, so an error raised inside a per-symbol task arrives as seq
 from __future__ import annotations
 
 import argparse
+import codecs
 import errno
 import importlib
 import importlib.abc
+import io
 import logging
 import os
 import select
@@ -250,8 +252,38 @@ def quiet_environment(verbose: bool) -> Iterator[None]:
             os.environ.pop(key, None)
 
 
+ESCAPE_ERRORS = "seqsweep.escape"
+"""Error handler of the standard streams (`escape_unencodable`), registered with `codecs`."""
+
+
+def escape_unencodable(exc: UnicodeError) -> tuple[str | bytes, int]:
+    """Codec error handler: a character the stream's encoding lacks is written as its backslash escape
+    (`−` as `\\u2212` under `LC_ALL=C`), where `strict` raised; a lone surrogate that stands for an
+    undecodable byte of a file name is written as that byte, as `surrogateescape` does."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    char = exc.object[exc.start]
+    if 0xDC80 <= ord(char) <= 0xDCFF:
+        return bytes([ord(char) - 0xDC00]), exc.start + 1
+    return char.encode("ascii", "backslashreplace").decode("ascii"), exc.start + 1
+
+
+codecs.register_error(ESCAPE_ERRORS, escape_unencodable)
+
+
+def escape_unencodable_output() -> None:
+    """Let stdout and stderr escape what their encoding cannot write (`escape_unencodable`) instead of
+    raising `UnicodeEncodeError`: under a C or ASCII locale, or `PYTHONIOENCODING=ascii`, a line with
+    `−`, `×` or `ü` ended the command with exit 3. The streams are changed in place, so a logging
+    handler that already holds one writes through it too."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors in ("strict", "surrogateescape"):
+            stream.reconfigure(errors=ESCAPE_ERRORS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `seqsweep` command; returns its exit code (0 ok, 1 some trial errored, 2 bad input, 3 a bug)."""
+    escape_unencodable_output()  # before the first line: `--help` and usage errors print too
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         parser = build_parser()  # imports pandas, optuna, pyarrow: a Ctrl-C often lands here

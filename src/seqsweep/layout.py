@@ -105,7 +105,7 @@ def experiments_hint(folder: Path) -> str:
 def read_experiment_id(experiment_dir: Path) -> str | None:
     """The identity an experiment's study records as its owner; None for a new or older experiment."""
     try:
-        payload = json.loads((Path(experiment_dir) / EXPERIMENT_ID_FILE).read_text())
+        payload = json.loads((Path(experiment_dir) / EXPERIMENT_ID_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     value = payload.get("id") if isinstance(payload, dict) else None
@@ -116,7 +116,7 @@ def made_in(experiment_dir: Path) -> Path | None:
     """The folder the experiment was made in, as `run` recorded it beside its identity; None for an
     experiment made before the folder was recorded (or without a readable record)."""
     try:
-        payload = json.loads((Path(experiment_dir) / EXPERIMENT_ID_FILE).read_text())
+        payload = json.loads((Path(experiment_dir) / EXPERIMENT_ID_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     value = payload.get("path") if isinstance(payload, dict) else None

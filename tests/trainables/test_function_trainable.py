@@ -5,6 +5,10 @@ and export when the function's module has no `predict` hook (test scores unavail
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +149,51 @@ def test_a_winner_without_a_checkpoint_leaves_the_other_winners_scored(function_
     assert [w.name for w in tested.winners] == [second.trial_id]
     assert f"test scores unavailable for winner {first.trial_id} of " in tested.note
     assert "the other winners are scored" in tested.note
+
+
+C_LOCALES: dict[str, dict[str, str]] = {
+    # the C locale turns Python's UTF-8 mode on (files UTF-8), PYTHONIOENCODING makes stdio ASCII, strict
+    "strict": {"LANG": "C", "LC_ALL": "C", "PYTHONIOENCODING": "ascii"},
+    # UTF-8 mode off: files and stdio in ASCII, stdio with surrogateescape
+    "surrogateescape": {"LC_ALL": "C", "PYTHONUTF8": "0"},
+}
+"""Environments whose streams (and, without UTF-8 mode, files) cannot encode `−`, `×` or `ü`."""
+ESCAPED = re.compile(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4})")
+"""A character written as its backslash escape (`\\xfc`, `\\u2212`)."""
+
+
+def seqsweep_in(locale: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`seqsweep ARGS` in a subprocess under `C_LOCALES[locale]`; its output read back as UTF-8."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEQSWEEP_", "RAY_", "TF_", "LC_"))}
+    env = {k: v for k, v in env.items() if k not in ("LANG", "PYTHONIOENCODING", "PYTHONUTF8")}
+    env.update(C_LOCALES[locale], HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        [sys.executable, "-m", "seqsweep", *args],
+        env=env,
+        capture_output=True,
+        encoding="utf-8",
+        timeout=300,  # far above its need on a busy 2-core machine; a hang fails instead of blocking
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("locale", sorted(C_LOCALES))
+def test_output_the_locale_cannot_encode_is_escaped_and_files_stay_utf_8(
+    locale: str, function_experiment: Path, sample_db_url: str, tmp_path: Path
+) -> None:
+    """`results`, `export` and `predict` under a C or ASCII locale died with UnicodeEncodeError (exit 3)
+    on the first `−`, `×` or `ü` they printed; such a character is now written as its escape. Without
+    UTF-8 mode files were written in the locale's encoding too: the model card's `×` made `export` exit
+    3. Files are UTF-8 whatever the locale, and `predict` reads the bundle back under the same locale."""
+    results = seqsweep_in(locale, "results", str(function_experiment), "--out", str(tmp_path / "report"))
+    assert results.returncode == 0, results.stderr
+    assert results.stdout.isascii() and ESCAPED.search(results.stdout), results.stdout
+    bundle = tmp_path / "bundle"
+    exported = seqsweep_in(locale, "export", str(function_experiment), "--out", str(bundle))
+    assert exported.returncode == 0 and exported.stdout.isascii(), exported
+    assert " rows × " in (bundle / "README.md").read_bytes().decode("utf-8")
+    predicted = seqsweep_in(locale, "predict", str(bundle), "--db", sample_db_url, "--symbols", "LINKUSDT")
+    assert predicted.returncode == 0 and predicted.stdout.isascii(), predicted
 
 
 def test_function_resumes_from_its_checkpoint_and_numbers_steps_on(

@@ -147,7 +147,7 @@ def save(
             "libraries": build_libraries(),
         }
         manifest[MANIFEST_DIGEST] = _manifest_digest(manifest)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
     log.info("cached the dataset at %s", final)
     return final
 
@@ -166,7 +166,7 @@ def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) 
     if not folder.exists():
         return None
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         if not isinstance(manifest, dict):
             raise ValueError(f"{MANIFEST} holds {type(manifest).__name__}, not an object")
         if manifest["format"] != FORMAT_VERSION:

@@ -70,7 +70,7 @@ def train(config: dict[str, Any], data: DatasetView, reporter: Reporter) -> None
     done, models = 0, None
     restored = reporter.restored_checkpoint()
     if restored is not None:
-        done = int(json.loads((restored / STAGE_FILE).read_text())["stage"])
+        done = int(json.loads((restored / STAGE_FILE).read_text(encoding="utf-8"))["stage"])
         models = pickle.loads((restored / MODELS_FILE).read_bytes())
     if models is None:
         models = [[None] * targets for _ in range(horizon)]
@@ -107,7 +107,7 @@ def train(config: dict[str, Any], data: DatasetView, reporter: Reporter) -> None
             metrics = data.validation_metrics(_probabilities(models, x_valid))
             with tempfile.TemporaryDirectory(prefix="gbm-checkpoint-") as folder:
                 (Path(folder) / MODELS_FILE).write_bytes(pickle.dumps(models))
-                (Path(folder) / STAGE_FILE).write_text(json.dumps({"stage": stage}))
+                (Path(folder) / STAGE_FILE).write_text(json.dumps({"stage": stage}), encoding="utf-8")
                 reporter.report({**metrics, "epoch": stage}, Path(folder))
 
 

@@ -74,7 +74,7 @@ def write_preprocessing(preprocessing: Preprocessing, symbols: tuple[str, ...], 
 
 def read_preprocessing(folder: Path) -> Preprocessing:
     """The `Preprocessing` that `write_preprocessing` wrote, ready for `seqsweep.data.features.featurize_rows`."""
-    payload = json.loads((folder / PREPROCESSING_JSON).read_text())
+    payload = json.loads((folder / PREPROCESSING_JSON).read_text(encoding="utf-8"))
     with np.load(folder / PREPROCESSING_NPZ, allow_pickle=False) as arrays:
         data = {name: arrays[name] for name in arrays.files}
     return Preprocessing.from_arrays(data, payload["symbols"], payload)
@@ -86,7 +86,7 @@ def write_json(path: Path, payload: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _plain(value: Any) -> Any:

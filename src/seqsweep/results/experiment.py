@@ -207,7 +207,7 @@ def read_sweep_copy(path: Path) -> SweepSpec:
     Raises ConfigError for a file that is not YAML or not a valid sweep.
     """
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, ValueError, TypeError, AttributeError):  # an edited `start: 2024-02-30` too
         raise ConfigError(f"{path}: not valid YAML") from None
     return parse_sweep(raw, where=str(path), check_family=False)

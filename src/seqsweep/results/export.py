@@ -250,9 +250,9 @@ def _write_bundle_files(
     prep = bundle.preprocessing
     fmt.write_preprocessing(prep, tuple(bundle.symbols), folder)
     dataset = {k: v for k, v in bundle.spec.to_dict().items() if k != "db"}
-    (folder / fmt.DATASET_YAML).write_text(yaml.safe_dump(dataset, sort_keys=False))
-    sweep = bundle_sweep_copy(yaml.safe_load((experiment.path / SWEEP_COPY).read_text()))
-    (folder / fmt.SWEEP_YAML).write_text(yaml.safe_dump(sweep, sort_keys=False))
+    (folder / fmt.DATASET_YAML).write_text(yaml.safe_dump(dataset, sort_keys=False), encoding="utf-8")
+    sweep = bundle_sweep_copy(yaml.safe_load((experiment.path / SWEEP_COPY).read_text(encoding="utf-8")))
+    (folder / fmt.SWEEP_YAML).write_text(yaml.safe_dump(sweep, sort_keys=False), encoding="utf-8")
 
     test = evaluation.to_dict()
     scored_model = test["winners"][0] if test["winners"] else None  # none: a function without its hook
@@ -322,7 +322,7 @@ def _write_bundle_files(
         "output": "(B, horizon, targets, 3) probabilities of down, flat, up",
     }
     fmt.write_json(folder / fmt.MANIFEST, manifest)
-    (folder / fmt.README).write_text(model_card(manifest, metrics, dataset, versions))
+    (folder / fmt.README).write_text(model_card(manifest, metrics, dataset, versions), encoding="utf-8")
 
 
 def _function_sentence(manifest: dict[str, Any]) -> str:

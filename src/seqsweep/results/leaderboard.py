@@ -126,7 +126,7 @@ def write_leaderboard_csv(experiment: Experiment, path: Path, persistence: float
     columns = list(dict.fromkeys([*ranked[0].keys(), "checkpoint", "error"]))
     checkpoints = {t.trial_id: t.checkpoint for t in experiment.trials}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
+    with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in [*ranked, *excluded]:
@@ -173,7 +173,7 @@ def winners_document(
 def write_winners_json(path: Path, document: dict[str, Any]) -> Path:
     """`document` (from `winners_document`) as strict JSON at `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(json_safe(document), indent=2) + "\n")
+    path.write_text(json.dumps(json_safe(document), indent=2) + "\n", encoding="utf-8")
     return path
 
 

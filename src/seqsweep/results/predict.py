@@ -603,7 +603,7 @@ def _db_url(db_url: str | None, bundle: ModelBundle) -> str:
     stored = None
     sweep_file = bundle.path / fmt.SWEEP_YAML
     if not db_url and sweep_file.is_file():
-        dataset = (yaml.safe_load(sweep_file.read_text()) or {}).get("dataset")
+        dataset = (yaml.safe_load(sweep_file.read_text(encoding="utf-8")) or {}).get("dataset")
         stored = dataset.get("db") if isinstance(dataset, dict) else None
         unrecorded = isinstance(dataset, dict) and stored is None and dataset.get("csv") is None
         if unrecorded and not os.environ.get(DB_URL_ENV):

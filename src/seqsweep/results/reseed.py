@@ -352,7 +352,9 @@ def _train(
         )
         name = _next_run_name(folder)
         (folder / name).mkdir(parents=True)
-        (folder / name / SWEEP_COPY).write_text((experiment.path / SWEEP_COPY).read_text())
+        (folder / name / SWEEP_COPY).write_text(
+            (experiment.path / SWEEP_COPY).read_text(encoding="utf-8"), encoding="utf-8"
+        )
         # the run names the dataset its reruns train on, as a sweep does: `results` or `export` of the run
         # reads that one back (or refuses a rebuild that differs), never the database's rows of the day
         record_dataset_key(folder / name, bundle)

@@ -90,7 +90,7 @@ class LocalRayCluster:
         return env
 
     def _start(self, args: list[str], log_name: str) -> subprocess.Popen:
-        log = open(self.temp_dir / log_name, "w")  # noqa: SIM115 - the node writes to it until stopped
+        log = open(self.temp_dir / log_name, "w", encoding="utf-8")  # noqa: SIM115 - the node writes to it until stopped
         proc = subprocess.Popen(
             [
                 RAY,

@@ -47,5 +47,5 @@ def no_retry_sweep_file(
         "storage_path": str(folder / "runs"),
     }
     path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False), encoding="utf-8")
     return path

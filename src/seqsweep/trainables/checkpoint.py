@@ -89,7 +89,7 @@ class ModelInfo:
 
     @classmethod
     def read(cls, directory: Path) -> ModelInfo:
-        payload = json.loads((Path(directory) / MODEL_INFO_FILE).read_text())
+        payload = json.loads((Path(directory) / MODEL_INFO_FILE).read_text(encoding="utf-8"))
         return cls(
             family=payload["family"],
             framework=payload["framework"],
@@ -132,7 +132,7 @@ class LoopState:
 
     @classmethod
     def read(cls, directory: Path) -> LoopState:
-        payload = json.loads((Path(directory) / STATE_FILE).read_text())
+        payload = json.loads((Path(directory) / STATE_FILE).read_text(encoding="utf-8"))
         if payload.get("best_val_loss") is None:
             payload["best_val_loss"] = math.inf
         return cls(**payload)
@@ -149,7 +149,7 @@ def fold_model_dir(directory: str | Path, fold: int, n_folds: int) -> Path:
 
 def checkpoint_folds(directory: str | Path) -> int:
     """How many fold models a reported checkpoint holds (1 for a checkpoint without `n_folds`)."""
-    payload = json.loads((Path(directory) / STATE_FILE).read_text())
+    payload = json.loads((Path(directory) / STATE_FILE).read_text(encoding="utf-8"))
     return int(payload.get("n_folds", 1))
 
 

@@ -116,7 +116,7 @@ def read_marker(checkpoint_dir: str | Path) -> dict[str, Any] | None:
     path = Path(checkpoint_dir) / FUNCTION_MARKER
     if not path.is_file():
         return None
-    payload = json.loads(path.read_text())
+    payload = json.loads(path.read_text(encoding="utf-8"))
     return payload if isinstance(payload, dict) else None
 
 
@@ -285,7 +285,7 @@ class FunctionReporter:
             )
         if folder is not None:
             (folder / FUNCTION_MARKER).write_text(
-                json.dumps({"trainable": self._trainable, "epoch": self._epoch}) + "\n"
+                json.dumps({"trainable": self._trainable, "epoch": self._epoch}) + "\n", encoding="utf-8"
             )
         self._inner.report(payload, folder)
         self.reports += 1

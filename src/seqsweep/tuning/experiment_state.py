@@ -117,7 +117,7 @@ class StateFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.data: dict[str, Any] = json.loads(path.read_text())
+        self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         self.entries = [
             TrialEntry(json.loads(trial_json), json.loads(metadata_json))
             for trial_json, metadata_json in self.data.get("trial_data", [])
@@ -223,13 +223,13 @@ class ResultRows:
     def __init__(self, trial_dir: Path) -> None:
         self.trial_dir = trial_dir
         json_path = trial_dir / RESULT_JSON
-        text = json_path.read_text() if json_path.exists() else ""
+        text = json_path.read_text(encoding="utf-8") if json_path.exists() else ""
         self.rows: list[dict[str, Any]] = [json.loads(line) for line in text.splitlines() if line.strip()]
         csv_path = trial_dir / PROGRESS_CSV
         self.csv_header: list[str] | None = None
         self.csv_rows: list[dict[str, str]] = []
         if csv_path.exists():
-            reader = csv.DictReader(io.StringIO(csv_path.read_text(), newline=""))
+            reader = csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"), newline=""))
             self.csv_header = list(reader.fieldnames or [])
             self.csv_rows = list(reader)
 
@@ -302,8 +302,8 @@ def complete_checkpoint(folder: Path) -> dict[str, Any] | None:
     fails one of these.
     """
     try:
-        state = json.loads((folder / _STATE_FILE).read_text())
-        json.loads((folder / _MODEL_INFO_FILE).read_text())
+        state = json.loads((folder / _STATE_FILE).read_text(encoding="utf-8"))
+        json.loads((folder / _MODEL_INFO_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(state, dict) or not isinstance(state.get("epoch"), int):

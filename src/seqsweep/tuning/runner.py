@@ -581,7 +581,7 @@ def recorded_dataset(experiment_dir: str | Path) -> dict[str, Any]:
     """The experiment's dataset record (`record_dataset_key`'s fields); {} when there is none (made before
     it was recorded, or its trials built no dataset) or it cannot be read."""
     try:
-        payload = json.loads((Path(experiment_dir) / DATASET_FILE).read_text())
+        payload = json.loads((Path(experiment_dir) / DATASET_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return payload if isinstance(payload, dict) else {}

@@ -757,7 +757,7 @@ def make_scheduler(
 def _earlier_sweep(directory: Path) -> dict[str, Any] | None:
     """The earlier experiment's stored `sweep.yaml` as a mapping; None without a readable one."""
     try:
-        raw = yaml.safe_load((directory / SWEEP_COPY).read_text())
+        raw = yaml.safe_load((directory / SWEEP_COPY).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
     return raw if isinstance(raw, dict) else None

@@ -36,7 +36,7 @@ def check_sweep_copy(experiment_dir: Path) -> None:
     """ConfigError (one line) when `sweep.yaml` differs from what seqsweep wrote. Nothing is checked
     without a recorded digest or without the copy (the caller reports a missing copy)."""
     try:
-        payload = json.loads((experiment_dir / SWEEP_DIGEST_FILE).read_text())
+        payload = json.loads((experiment_dir / SWEEP_DIGEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
     recorded = payload.get("sha256") if isinstance(payload, dict) else None

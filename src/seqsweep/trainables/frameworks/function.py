@@ -82,7 +82,7 @@ class FunctionFramework(Framework):
         """{"trainable": {"trainable": import path, "predict_hook": import path or null}}."""
         import json
 
-        return {"trainable": json.loads((directory / FUNCTION_FILE).read_text())}
+        return {"trainable": json.loads((directory / FUNCTION_FILE).read_text(encoding="utf-8"))}
 
 
 FRAMEWORK = FunctionFramework()
