@@ -3,8 +3,8 @@
 A reader (a resumed driver, `results` on a live sweep, a trial restoring its checkpoint) sees the
 old content or the new, never half of either; a writer that dies leaves at most a hidden
 `.<name>.*.tmp` beside the target. Every file seqsweep rewrites in place goes through here.
-A swap of several steps (a folder moved aside, then the new one moved in; tables replaced one after
-another) runs under `signals_held`, so that Ctrl-C or SIGTERM acts before it or after it, never inside.
+A swap of several steps (a folder moved aside, then the new one moved in; a folder's tables swapped in
+together) runs under `signals_held`, so that Ctrl-C or SIGTERM acts before it or after it, never inside.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -393,12 +395,9 @@ SIGNAL_EXITS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 """The exit code of a command stopped by each signal (`cli.EXIT_INTERRUPTED`, `cli.EXIT_TERMINATED`)."""
 
 
-def _load_signalled(database: str, tmp_path: Path, signum: int, at: str, nth: int = 1) -> int:
-    """`data load-csv` of new `aaa` and `bbb` (2 rows each, symbol NEW) over old ones (1 row, OLD), sending
-    `signum` to this process right after the `nth` statement matching the regular expression `at` ran;
-    returns the exit code. AssertionError if no such statement ran."""
-    load_csv(_one_row_files(tmp_path / "old", ["aaa", "bbb"], "OLD"), database)
-    seen: list[str] = []
+def _signal_after(at: str, signum: int, seen: list[str], nth: int = 1) -> Callable[..., None]:
+    """An `after_cursor_execute` listener sending `signum` to this process right after the `nth` statement
+    matching the regular expression `at` ran (appending each match to `seen`): the tests' kill point."""
 
     def signal_there(conn: sa.Connection, cursor: Any, statement: str, *args: Any) -> None:
         if re.fullmatch(at, statement, flags=re.DOTALL):
@@ -406,6 +405,16 @@ def _load_signalled(database: str, tmp_path: Path, signum: int, at: str, nth: in
             if len(seen) == nth:
                 os.kill(os.getpid(), signum)  # handled between two bytecodes, before this returns
 
+    return signal_there
+
+
+def _load_signalled(database: str, tmp_path: Path, signum: int, at: str, nth: int = 1) -> int:
+    """`data load-csv` of new `aaa` and `bbb` (2 rows each, symbol NEW) over old ones (1 row, OLD), sending
+    `signum` to this process right after the `nth` statement matching the regular expression `at` ran;
+    returns the exit code. AssertionError if no such statement ran."""
+    load_csv(_one_row_files(tmp_path / "old", ["aaa", "bbb"], "OLD"), database)
+    seen: list[str] = []
+    signal_there = _signal_after(at, signum, seen, nth)
     new = _one_row_files(tmp_path / "new", ["aaa", "bbb"], "NEW", rows=2)
     sa.event.listen(sa.engine.Engine, "after_cursor_execute", signal_there)
     try:
@@ -416,6 +425,13 @@ def _load_signalled(database: str, tmp_path: Path, signum: int, at: str, nth: in
     return code
 
 
+INSIDE_THE_SWAP = r"(ALTER TABLE [`\"]bbb__staging[`\"] RENAME TO .*|RENAME TABLE .*)"
+"""The statement after which the tests' signal arrives, inside the swap of `aaa` and `bbb`: both renamed in
+and not committed yet, in the one transaction of SQLite and PostgreSQL (where each table was swapped in its
+own transaction, `aaa`'s was committed); MariaDB's one `RENAME TABLE` of both done and the `__old` tables
+not yet dropped."""
+
+
 @pytest.mark.usefixtures("command_signal_handlers")
 @pytest.mark.parametrize("signum", list(SIGNAL_EXITS), ids=[str(int(s)) for s in SIGNAL_EXITS])
 @pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
@@ -424,9 +440,8 @@ def test_a_signal_between_two_table_swaps_keeps_every_table(
 ) -> None:
     """SIGTERM (or Ctrl-C) while a folder's tables were swapped in: on SQLite and MariaDB (whose DROP is
     committed at once) `bbb` was gone, only `bbb__staging` left; on PostgreSQL `aaa` was new and `bbb`
-    old. The signal is now acted on after the last swap: exit 130 / 143, every table new, no staging."""
-    # `DROP TABLE IF EXISTS "bbb"`, the second swap's first step (the staging tables' drops name `__staging`)
-    code = _load_signalled(database, tmp_path, signum, r"DROP TABLE IF EXISTS [`\"](aaa|bbb)[`\"]", nth=2)
+    old. The signal is now acted on after the swap: exit 130 / 143, every table new, nothing left over."""
+    code = _load_signalled(database, tmp_path, signum, INSIDE_THE_SWAP)
     assert code == SIGNAL_EXITS[signum]
     assert _row_counts(database) == {"aaa": 2, "bbb": 2}
     assert {table: _symbols(database, table) for table in ("aaa", "bbb")} == {
@@ -453,6 +468,126 @@ def test_a_signal_while_a_table_is_staged_is_an_interrupt_with_every_table_as_it
     )
     assert _row_counts(database) == {"aaa": 1, "bbb": 1}
     assert {table: _symbols(database, table) for table in ("aaa", "bbb")} == {"aaa": ["OLD"], "bbb": ["OLD"]}
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+KILLED_LOAD = """
+import signal, sys
+import sqlalchemy as sa
+from seqsweep.cli import main
+from tests.data.test_data_load_csv import _signal_after
+at, folder, database = sys.argv[1:]
+sa.event.listen(sa.engine.Engine, "after_cursor_execute", _signal_after(at, signal.SIGKILL, []))
+sys.exit(main(["data", "load-csv", folder, "--db", database]))
+"""
+"""`data load-csv FOLDER --db DATABASE` killed with SIGKILL right after the first statement matching `at`
+(`_signal_after`, the kill point of the in-process signal tests)."""
+KILLED_LOAD_DEADLINE_S = 300
+"""Far above a two-table load's need on a busy 2-core machine; a hang fails instead of blocking."""
+
+
+@pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_a_load_killed_inside_the_swap_leaves_every_table_and_the_next_load_cleans_up(
+    database: str, tmp_path: Path
+) -> None:
+    """A SIGKILL (or a power cut) cannot be held off: between a DROP and its RENAME it lost the table
+    (SQLite, MariaDB), between two tables it left `aaa` new and `bbb` old. Now the swap is one transaction
+    (rolled back: every table old) or, on MariaDB, one RENAME TABLE (every table new, the old ones left as
+    `__old`); the next load drops what the killed one left."""
+    load_csv(_one_row_files(tmp_path / "old", ["aaa", "bbb"], "OLD"), database)
+    new = _one_row_files(tmp_path / "new", ["aaa", "bbb"], "NEW", rows=2)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPOSITORY), os.environ.get("PYTHONPATH", "")])}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_LOAD, INSIDE_THE_SWAP, str(new), database],
+        capture_output=True,
+        text=True,
+        timeout=KILLED_LOAD_DEADLINE_S,
+        cwd=REPOSITORY,
+        env=env,
+    )
+    assert killed.returncode == -signal.SIGKILL, f"not killed inside the swap: {killed.stderr[-2000:]}"
+    symbols = {table: _symbols(database, table) for table in ("aaa", "bbb")}
+    mariadb = sa.engine.make_url(database).get_backend_name() in ("mysql", "mariadb")
+    left = {"aaa__old": 1, "bbb__old": 1} if mariadb else {"aaa__staging": 2, "bbb__staging": 2}
+    if mariadb:  # renamed in together, the old ones not dropped yet
+        assert symbols == {"aaa": ["NEW", "NEW"], "bbb": ["NEW", "NEW"]}
+        assert _row_counts(database) == {"aaa": 2, "bbb": 2, **left}
+    else:  # the transaction was rolled back: the staging tables are all it left
+        assert symbols == {"aaa": ["OLD"], "bbb": ["OLD"]}
+        assert _row_counts(database) == {"aaa": 1, "bbb": 1, **left}
+    assert load_csv(new, database) == {"aaa": 2, "bbb": 2}
+    assert _row_counts(database) == {"aaa": 2, "bbb": 2}
+    assert _index_columns(database) == {
+        "aaa": [["crypto_symbol", "date"]],
+        "bbb": [["crypto_symbol", "date"]],
+    }
+
+
+def _views(database: str, *statements: str) -> None:
+    """Run `statements` (views to make) on `database` in one transaction."""
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(sa.text(statement))
+    engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_a_view_over_a_table_reads_the_new_rows_after_a_load(database: str, tmp_path: Path) -> None:
+    """On SQLite the RENAME of `aaa__staging` failed ("error in view aaa_view: no such table") after `aaa`
+    had been dropped: the table was lost. On PostgreSQL the load failed, the DROP refused (views depend on
+    the table; over `bbb` alone, `aaa` was replaced by then). Now every database loads, and the views (one over another, one over both
+    tables) read the new rows; loading again works as well."""
+    load_csv(_one_row_files(tmp_path / "old", ["aaa", "bbb"], "OLD"), database)
+    _views(
+        database,
+        "CREATE VIEW aaa_view AS SELECT crypto_symbol, date FROM aaa",
+        "CREATE VIEW aaa_view_view AS SELECT crypto_symbol, date FROM aaa_view",
+        "CREATE VIEW both_view AS SELECT aaa.crypto_symbol, aaa.date FROM aaa JOIN bbb ON aaa.date = bbb.date",
+    )
+    for rows in (2, 3):
+        new = _one_row_files(tmp_path / f"new_{rows}", ["aaa", "bbb"], f"NEW{rows}", rows=rows)
+        assert load_csv(new, database) == {"aaa": rows, "bbb": rows}
+        assert {view: _symbols(database, view) for view in ("aaa_view", "aaa_view_view", "both_view")} == {
+            view: [f"NEW{rows}"] * rows for view in ("aaa_view", "aaa_view_view", "both_view")
+        }
+        assert _row_counts(database) == {"aaa": rows, "bbb": rows}
+
+
+PG_VIEWS_REFUSED = {
+    "a column gone": (
+        "CREATE VIEW closes AS SELECT close, crypto_symbol, date FROM bbb",
+        r"^view public\.closes \(over the tables aaa, bbb\) cannot be made over the new rows \(column bbb\.close does not exist\)",
+    ),
+    "materialized": (
+        "CREATE MATERIALIZED VIEW closes AS SELECT close, crypto_symbol, date FROM bbb",
+        r"^materialized view public\.closes is over the tables aaa, bbb, and load-csv would not make it again",
+    ),
+}
+
+
+@pytest.mark.parametrize(("view", "message"), PG_VIEWS_REFUSED.values(), ids=PG_VIEWS_REFUSED.keys())
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_view_that_cannot_read_the_new_table_is_refused_with_every_table_as_it_was(
+    database: str, view: str, message: str, tmp_path: Path
+) -> None:
+    """PostgreSQL makes a view over a loaded table again from its definition; one reading a column the new
+    file lacks fails, and a materialized one is not made again: the whole swap is rolled back, one line
+    naming the view, every table old, no staging table left."""
+    load_csv(_one_row_files(tmp_path / "old", ["aaa", "bbb"], "OLD"), database)
+    _views(database, view)
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "aaa.csv").write_text("date,crypto_symbol,close\n2024-01-01 00:00:00,NEW,1\n")
+    (new / "bbb.csv").write_text("date,crypto_symbol,open\n2024-01-01 00:00:00,NEW,1\n")
+    with pytest.raises(DataError, match=message):
+        load_csv(new, database)
+    assert {table: _symbols(database, table) for table in ("aaa", "bbb", "closes")} == {
+        "aaa": ["OLD"],
+        "bbb": ["OLD"],
+        "closes": ["OLD"],
+    }
+    assert _row_counts(database) == {"aaa": 1, "bbb": 1}
 
 
 LONG_TABLES = ["prices_from_the_second_exchange_hourly_usd_x", "p" * 63]

@@ -3,7 +3,8 @@
 A folder laid out like `shared/data/seed_schema/` (`crypto_price.csv.gz`, ...) loads every
 `<table>.csv[.gz]` in it; one file with `table=` loads under that name (the GRU-ow candles as
 `ohlcv`). Every header is checked before anything is written, and the tables are swapped in only
-once every chunk of every file is in (a folder loads whole or not at all).
+once every chunk of every file is in, all at once (a folder loads whole or not at all, even when the
+command is killed: `tables.write_tables`).
 
 Every chunk is read by `ingest.FrameReader`, the project's one reading of the input: `date` becomes
 naive UTC (offsets converted, epoch numbers read in their unit, decided once per file), `crypto_symbol`
@@ -96,9 +97,11 @@ def load_csv(
 ) -> dict[str, int]:
     """Load the CSV file(s) at `path` into the database at `url`, replacing same-named tables; rows per table.
 
-    Every file is staged before any table is replaced, so a folder loads whole or not at all.
+    Every file is staged before any table is replaced, and the tables are swapped in at once (one
+    transaction; MariaDB: one RENAME TABLE), so a folder loads whole or not at all, a killed load included.
     Raises DataError (one line naming the file, the column and a bad value) for input that cannot be
-    read; every table keeps its old rows then.
+    read, or naming a PostgreSQL view over a table that cannot read the new one; every table keeps its
+    old rows then.
     """
     files = find_csv_files(Path(path).expanduser(), table)
     for name, file in files.items():

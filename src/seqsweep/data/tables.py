@@ -11,7 +11,8 @@ import hashlib
 import logging
 import re
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from typing import Final
 
 import pandas as pd
@@ -20,6 +21,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
 
 from seqsweep._fs import signals_held
+from seqsweep.data.pg_views import postgresql_views
 from seqsweep.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -141,31 +143,50 @@ def write_tables(
 
     `tables` maps a table name to its frames (read lazily, in order). A frame that fails (a
     DataError from the reader, a database error) drops every staging table and leaves every old
-    table as it was, so loading a folder never leaves some tables new and others old. Returns rows
-    per table.
+    table as it was, so loading a folder never leaves some tables new and others old. The tables are
+    then swapped in all at once (one transaction; on MariaDB one RENAME TABLE), so even a kill in the
+    middle leaves every table old or every table new; views over them read the new rows. Returns rows
+    per table. Raises DataError (one line, every table as it was) for a view where a table would go, a
+    name longer than the database takes, or a PostgreSQL view over a table that cannot be made again
+    over its new rows.
     """
     _check_replaceable(engine, list(tables))
     _check_name_lengths(engine, list(tables))
+    _drop_set_aside(engine, list(tables))
     staged: dict[str, tuple[int, list[str]]] = {}
+    indexes: dict[str, str | None] = {}
     try:
         for table, frames in tables.items():
             staged[table] = _stage(engine, table, frames, chunksize)
+        # every index name is settled (and fits) before the first table is replaced
+        for table, (_, columns) in staged.items():
+            key = _index_key(columns)
+            taken = {i for i in indexes.values() if i}
+            indexes[table] = _index_name(engine, table, key, taken) if key else None
+        if not transactional_ddl(engine):
+            # MariaDB keeps index names per table: the staging tables are indexed before the one RENAME
+            for table, (_, columns) in staged.items():
+                _create_index(engine, _staging_name(engine, table), columns, indexes[table])
     except BaseException as exc:
         _drop_staging(engine, list(tables), exc)
         raise
-    # every index name is settled (and fits) before the first table is replaced: MariaDB commits each
-    # DROP and RENAME at once, so a name refused in the middle left the folder half new, half old
-    indexes: dict[str, str | None] = {}
-    for table, (_, columns) in staged.items():
-        key = _index_key(columns)
-        indexes[table] = _index_name(engine, table, key, {i for i in indexes.values() if i}) if key else None
-    # a Ctrl-C or SIGTERM acts after the last swap, never inside one or between two: SQLite (pysqlite runs
-    # DDL outside the transaction) and MariaDB commit the DROP at once, so one between it and the RENAME
-    # lost the table (only its staging table left), and one between two swaps left the folder half new
-    with signals_held():
-        for table, (rows, columns) in staged.items():
-            _swap_in(engine, table, columns, indexes[table])
-            log.info("wrote %d rows to table %s", rows, table)
+    # a Ctrl-C or SIGTERM acts after the swap, never inside it; a SIGKILL (or a power cut) inside it leaves
+    # every table old (the transaction is rolled back) or, on MariaDB, every table new and `__old` tables
+    # the next load drops: each statement used to be committed alone, so one between the DROP and the
+    # RENAME lost the table, and one between two tables left the folder half new, half old
+    try:
+        with signals_held():
+            if transactional_ddl(engine):
+                _swap_in_one_transaction(
+                    engine, {table: cols for table, (_, cols) in staged.items()}, indexes
+                )
+            else:
+                _swap_in_one_rename(engine, list(staged))
+    except BaseException as exc:  # rolled back (a view that cannot be made again): every table as it was
+        _drop_staging(engine, list(tables), exc)
+        raise
+    for table, (rows, _) in staged.items():
+        log.info("wrote %d rows to table %s", rows, table)
     return {table: rows for table, (rows, _) in staged.items()}
 
 
@@ -318,22 +339,133 @@ def text_quote(engine: Engine) -> Callable[[str], str]:
     return quote
 
 
-def _swap_in(engine: Engine, table: str, columns: list[str], index: str | None) -> None:
-    """Replace `table` by its staging table, index it on (symbol, date) as `index` (`_index_name`, None
-    without either column) and ANALYZE it on SQLite."""
+RENAME_SWAP_DIALECTS: Final = frozenset({"mysql", "mariadb"})
+"""Databases whose DDL is committed statement by statement (MariaDB/MySQL): their tables are swapped by
+one `RENAME TABLE` of them all, which the server runs atomically. Every other database swaps them in one
+transaction (SQLite and PostgreSQL roll DDL back)."""
+SET_ASIDE_SUFFIX: Final = "__old"
+"""What MariaDB's swap renames a replaced table to, before dropping it."""
+
+
+def transactional_ddl(engine: Engine) -> bool:
+    """Whether `engine`'s tables are swapped in one transaction (not MariaDB/MySQL's one RENAME)."""
+    return engine.dialect.name not in RENAME_SWAP_DIALECTS
+
+
+def _set_aside_name(engine: Engine, table: str) -> str:
+    """`<table>__old` (MariaDB's swap), cut to fit like `_staging_name`."""
+    return _fit(check_table_name(table), identifier_limit(engine), SET_ASIDE_SUFFIX)
+
+
+def _drop_set_aside(engine: Engine, tables: list[str]) -> None:
+    """On MariaDB, drop the `<table>__old` tables a load killed between its RENAME and its drops left
+    (they would make the next RENAME fail); nothing elsewhere."""
+    if transactional_ddl(engine):
+        return
+    for table in tables:
+        _drop(engine, _set_aside_name(engine, table))
+
+
+@contextmanager
+def _one_transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection in one transaction, committed when the block ends and rolled back if it raises,
+    DDL included.
+
+    pysqlite runs DDL outside the transaction it begins (only before INSERT, UPDATE, DELETE), so every
+    DROP and RENAME was committed alone: its own BEGIN is turned off (SQLAlchemy's AUTOCOMMIT, which sets
+    the driver's `isolation_level` to None) and the transaction is begun here, `BEGIN IMMEDIATE`, the
+    pattern SQLAlchemy documents for pysqlite's transactional DDL. PostgreSQL's DDL is transactional."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            with suppress(sa.exc.SQLAlchemyError):
+                conn.exec_driver_sql("ROLLBACK")
+            raise
+        conn.exec_driver_sql("COMMIT")
+
+
+def _swap_in_one_transaction(
+    engine: Engine, staged: Mapping[str, list[str]], indexes: Mapping[str, str | None]
+) -> None:
+    """Replace every table of `staged` (table → its columns) by its staging table in one transaction:
+    drop it, rename the staging table to it, index it on (symbol, date) as `indexes[table]`
+    (`_index_name`; None without either column) and ANALYZE it on SQLite. A failure (or a kill) leaves
+    every table as it was.
+
+    Views over the tables read the new ones after: SQLite's RENAME runs with `legacy_alter_table` on
+    (otherwise it checks every view, and one over the table just dropped failed it: "error in view"), so
+    a view keeps naming the table; PostgreSQL's views (which name a table by its identity, and forbid
+    its DROP) are dropped first and made again from their definitions (`seqsweep.data.pg_views`).
+    Raises DataError (one line) for a PostgreSQL view that cannot be made again over the new table."""
     quote = text_quote(engine)
-    key = _index_key(columns)
+    with _one_transaction(engine) as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA legacy_alter_table=ON")
+        views = postgresql_views(conn, list(staged), quote) if engine.dialect.name == "postgresql" else []
+        try:
+            for view in reversed(views):  # the views over other views first
+                conn.execute(sa.text(f"DROP VIEW {view.name}"))
+            for table, columns in staged.items():
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {quote(table)}"))
+                conn.execute(
+                    sa.text(f"ALTER TABLE {quote(_staging_name(engine, table))} RENAME TO {quote(table)}")
+                )
+                _create_index(conn, table, columns, indexes[table])
+                if sqlite:
+                    # SQLite plans without statistics until ANALYZE: a bounded notebook join on an 8k-row
+                    # table took 5.4 s without them, 0.01 s with them
+                    conn.execute(sa.text(f"ANALYZE {quote(table)}"))
+            for view in views:
+                view.create(conn, list(staged))
+        finally:
+            if sqlite:
+                with suppress(sa.exc.SQLAlchemyError):  # never in place of the error that ended the block
+                    conn.exec_driver_sql("PRAGMA legacy_alter_table=OFF")
+
+
+def _swap_in_one_rename(engine: Engine, tables: list[str]) -> None:
+    """MariaDB/MySQL (whose DDL is committed statement by statement): one `RENAME TABLE` sets every old
+    table aside as `<table>__old` and renames every (already indexed) staging table to its name, which the
+    server does atomically; the set-aside tables are dropped after. A kill before the RENAME leaves every
+    table old, one after it every table new (the next load drops the `__old` tables left). Views name the
+    table, so they read the new one."""
+    quote = text_quote(engine)
+    existing = set(sa.inspect(engine).get_table_names())
+    pairs: list[str] = []
+    for table in tables:
+        if table in existing:
+            pairs.append(f"{quote(table)} TO {quote(_set_aside_name(engine, table))}")
+        pairs.append(f"{quote(_staging_name(engine, table))} TO {quote(table)}")
     with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP TABLE IF EXISTS {quote(table)}"))
-        conn.execute(sa.text(f"ALTER TABLE {quote(_staging_name(engine, table))} RENAME TO {quote(table)}"))
-        if key and index is not None:
-            conn.execute(
-                sa.text(f"CREATE INDEX {quote(index)} ON {quote(table)} ({', '.join(map(quote, key))})")
-            )
-        if engine.dialect.name == "sqlite":
-            # SQLite plans without statistics until ANALYZE: a bounded notebook join on an 8k-row
-            # table took 5.4 s without them, 0.01 s with them
-            conn.execute(sa.text(f"ANALYZE {quote(table)}"))
+        conn.execute(sa.text(f"RENAME TABLE {', '.join(pairs)}"))
+    set_aside = [quote(_set_aside_name(engine, table)) for table in tables if table in existing]
+    if set_aside:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {', '.join(set_aside)}"))
+
+
+def _create_index(
+    connectable: Engine | sa.Connection, table: str, columns: Sequence[str], index: str | None
+) -> None:
+    """Index `table` on (symbol, date), those of them `columns` has, as `index` (nothing when None)."""
+    key = _index_key(columns)
+    if not key or index is None:
+        return
+    quote = text_quote(connectable.engine)
+    statement = sa.text(f"CREATE INDEX {quote(index)} ON {quote(table)} ({', '.join(map(quote, key))})")
+    if isinstance(connectable, sa.Connection):
+        connectable.execute(statement)
+        return
+    with connectable.begin() as conn:
+        conn.execute(statement)
 
 
 def _drop(engine: Engine, table: str) -> None:
