@@ -427,3 +427,40 @@ def test_files_are_written_as_utf_8_whatever_the_locale() -> None:
         for call in _text_io_without_encoding(ast.parse(path.read_text(encoding="utf-8")))
     ]
     assert found == [], "give encoding='utf-8':\n" + "\n".join(found)
+
+
+@pytest.mark.slow
+def test_a_sweep_under_a_c_locale_prints_no_logging_error_and_ray_data_logs_keep_their_lines(
+    write_sweep: object,
+) -> None:
+    """Ray's `SessionFileHandler` opened Ray Data's log files in the locale's encoding: under `LC_ALL=C`
+    without UTF-8 mode (ASCII) the `✔️` of "Dataset ... execution finished" printed `--- Logging error
+    ---` and a traceback, and the line was missing from `ray-data.log` and the dataset's own log."""
+    import shutil
+    import tempfile
+
+    sweep = write_sweep(  # type: ignore[operator]
+        params={"cell_size": {"type": "choice", "values": [4]}, "batch_size": 64, "epochs": 1},
+        search={"num_samples": 1},
+    )
+    ray_tmp = Path(tempfile.mkdtemp(prefix="sqd", dir="/tmp"))  # short: Ray's socket paths < 107 chars
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEQSWEEP_", "RAY_", "TF_", "LC_"))}
+    env = {k: v for k, v in env.items() if k not in ("LANG", "PYTHONIOENCODING", "PYTHONUTF8")}
+    # the C locale alone turns Python's UTF-8 mode on, where files are UTF-8 anyway
+    env.update(LC_ALL="C", LANG="C", PYTHONUTF8="0", RAY_TMPDIR=str(ray_tmp), HF_HUB_OFFLINE="1")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "seqsweep", "run", str(sweep)],
+            env=env,
+            capture_output=True,
+            encoding="utf-8",
+            timeout=DEADLINE_S,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Logging error" not in done.stdout + done.stderr, done.stderr
+        logs = sorted((ray_tmp / "ray" / "session_latest" / "logs" / "ray-data").glob("ray-data*.log"))
+        assert [p.name.startswith("ray-data-dataset_") for p in logs] == [True, False], logs
+        for log in logs:
+            assert re.search(r"✔️ +Dataset \S+ execution finished", log.read_text(encoding="utf-8")), log
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)

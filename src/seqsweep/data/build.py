@@ -147,6 +147,9 @@ def load_and_featurize_symbol(
     batch: dict[str, np.ndarray], *, plan: SourcePlan, frequency: str | None
 ) -> dict[str, np.ndarray]:
     """One Ray Data task: `featurize_symbol` for the one symbol of `batch` (`symbol`, `index`)."""
+    from seqsweep.cluster.ray_data_logs import write_ray_data_logs_as_utf8
+
+    write_ray_data_logs_as_utf8()  # this worker's Ray Data log files as UTF-8, whatever its locale
     return featurize_symbol(plan, str(batch["symbol"][0]), int(batch["index"][0]), frequency)
 
 
@@ -212,6 +215,9 @@ def _ray_batches(spec: DatasetSpec, plan: SourcePlan) -> list[dict[str, np.ndarr
     """One Ray Data task per symbol (a local Ray is started for the build when none is running)."""
     import ray.data
 
+    from seqsweep.cluster.ray_data_logs import write_ray_data_logs_as_utf8
+
+    write_ray_data_logs_as_utf8()  # Ray Data's log files as UTF-8, whatever the locale (`✔️` in its lines)
     items = [{"symbol": symbol, "index": i} for i, symbol in enumerate(plan.symbols)]
     with _ray():
         context = ray.data.DataContext.get_current()
