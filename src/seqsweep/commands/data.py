@@ -73,8 +73,8 @@ def _rows(rows: dict[str, int]) -> str:
 def _load_csv_parser(actions: Any) -> None:
     parser = actions.add_parser(
         "load-csv",
-        help="load <table>.csv[.gz] files into a database",
-        description="Load every <table>.csv[.gz] in DIR (or one FILE as --table) into any SQLAlchemy "
+        help="load <table>.csv[.gz|.bz2|.zip|.xz] files into a database",
+        description="Load every <table>.csv[.gz|.bz2|.zip|.xz] in DIR (or one FILE as --table) into any SQLAlchemy "
         "database, in chunks, replacing tables of the same name. Dates become naive UTC (offsets converted, "
         "epoch numbers read in their unit), other columns numbers (thousands separators parsed), symbols "
         "stripped and upper-cased; a value that cannot be read is named and nothing is written.",

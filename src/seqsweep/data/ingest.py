@@ -36,6 +36,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 from pandas.tseries.api import guess_datetime_format
 
+from seqsweep.data.csv_header import INVISIBLE_CATEGORIES, invisible_character
 from seqsweep.data.tables import DATE, SYMBOL, SYMBOL_LENGTH
 from seqsweep.errors import AmbiguousCommaError, AmbiguousDateError, DataError
 
@@ -740,16 +741,6 @@ def canonical_symbol(symbol: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", symbol).strip().upper())
 
 
-INVISIBLE_CATEGORIES: Final = ("Cc", "Cf")
-"""Unicode categories of characters a symbol may not hold: control and format characters (a zero-width
-space, a soft hyphen, a BOM), which print as nothing."""
-
-
-def _invisible(symbol: str) -> str | None:
-    """The first control or format character (`INVISIBLE_CATEGORIES`) in `symbol`, None when it has none."""
-    return next((c for c in symbol if unicodedata.category(c) in INVISIBLE_CATEGORIES), None)
-
-
 def look_alike_form(symbol: str) -> str:
     """`symbol` as it looks: Unicode compatibility form (NFKD: full-width `Ａ` is `A`), case folded, without
     control or format characters (`AAAUSDT\u200b` prints as `AAAUSDT`) and surrounding blanks. Two symbols
@@ -780,7 +771,7 @@ class SymbolReader:
         if (out == "").any():
             raise DataError(f"column {self.column!r}: a row has a blank symbol; fill it or drop the row")
         for value in canonical:
-            char = _invisible(value)
+            char = invisible_character(value)
             if char is not None:
                 # `AAAUSDT\u200b` prints as AAAUSDT but is another symbol: its rows left AAAUSDT's silently
                 raise DataError(

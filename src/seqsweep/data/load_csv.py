@@ -1,10 +1,11 @@
 """`seqsweep data load-csv`: CSV(.gz) files named after tables → any SQLAlchemy database, in chunks.
 
 A folder laid out like `shared/data/seed_schema/` (`crypto_price.csv.gz`, ...) loads every
-`<table>.csv[.gz]` in it; one file with `table=` loads under that name (the GRU-ow candles as
-`ohlcv`). Every header is checked before anything is written, and the tables are swapped in only
-once every chunk of every file is in, all at once (a folder loads whole or not at all, even when the
-command is killed: `tables.write_tables`).
+`<table>.csv` in it, plain or compressed (`.gz`, `.bz2`, `.zip`, `.xz`; another compression is
+refused); one file with `table=` loads under that name (the GRU-ow candles as `ohlcv`). Every header
+is checked before anything is written, and the tables are swapped in only once every chunk of every
+file is in, all at once (a folder loads whole or not at all, even when the command is killed:
+`tables.write_tables`).
 
 Every chunk is read by `ingest.FrameReader`, the project's one reading of the input: `date` becomes
 naive UTC (offsets converted, epoch numbers read in their unit, decided once per file), `crypto_symbol`
@@ -17,13 +18,20 @@ from __future__ import annotations
 
 import logging
 import warnings
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import pandas as pd
 
-from seqsweep.data.csv_header import check_row_widths, read_header, require_columns
+from seqsweep.data.csv_header import (
+    DAMAGED,
+    READ_ERRORS,
+    check_row_widths,
+    read_header,
+    require_columns,
+    unreadable,
+)
 from seqsweep.data.ingest import CSV_MISSING, DateReader, FrameReader
 from seqsweep.data.sources import db_errors, open_engine
 from seqsweep.data.tables import DATE, REQUIRED_COLUMNS, SYMBOL, check_table_name, write_tables
@@ -31,7 +39,18 @@ from seqsweep.errors import AmbiguousDateError, ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-CSV_SUFFIXES = (".csv.gz", ".csv")
+COMPRESSIONS: Final = (".gz", ".bz2", ".zip", ".xz")
+"""Compressions of a `.csv` that load-csv reads (pandas infers each from the suffix, with the standard
+library alone)."""
+CSV_SUFFIXES: Final = (*(f".csv{c}" for c in COMPRESSIONS), ".csv")
+READ_SUFFIXES: Final = ", ".join((".csv", *CSV_SUFFIXES[:-1]))
+"""The suffixes load-csv reads, as messages name them."""
+UNREAD_COMPRESSIONS: Final = (
+    ".zst", ".zstd", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz", ".7z", ".rar", ".lz4", ".lz", ".lzma",
+    ".br", ".z", ".sz",
+)  # fmt: skip
+"""Compressions and archives of a `.csv` that load-csv does not read: a folder's `crypto_price.csv.zst`
+is refused, naming it, where it was skipped and its table kept its old rows without a word."""
 CHUNK_ROWS = 50_000
 """Rows read per chunk: bounded memory whatever the file size."""
 
@@ -45,19 +64,62 @@ def table_name(file: Path) -> str:
     return file.stem
 
 
+def _unread_compression(file: Path) -> str | None:
+    """The suffix after `.csv` of `file` when it is a compression or archive load-csv does not read
+    (`UNREAD_COMPRESSIONS`), else None."""
+    name = file.name.lower()
+    at = name.rfind(".csv.")
+    if at < 0:
+        return None
+    rest = name[at + len(".csv") :]
+    return rest if rest in UNREAD_COMPRESSIONS else None
+
+
+def _refuse_unread_compression(file: Path) -> None:
+    """DataError (one line) for a `.csv` compressed in a form load-csv does not read."""
+    rest = _unread_compression(file)
+    if rest is not None:
+        raise DataError(
+            f"load-csv: {file.name} is compressed as {rest}, which load-csv does not read (it reads "
+            f"{READ_SUFFIXES}); decompress it or compress it with gzip"
+        )
+
+
 def find_csv_files(path: Path, table: str | None = None) -> dict[str, Path]:
-    """Table name → file, for a folder of `<table>.csv[.gz]` or for one file (named by `table` if given)."""
+    """Table name → file, for a folder of `<table>.csv` files (plain or `COMPRESSIONS`) or for one file
+    (named by `table` if given). Raises DataError for a `.csv` compressed in a form not read
+    (`UNREAD_COMPRESSIONS`) whose table no file read gives: skipped, its table kept its old rows without a
+    word. Other files are not read; a `<table>.csv.<something>` among them (`crypto_price.csv.bak`, or a
+    `.csv.zst` beside the `.csv` of its table) is named in the log."""
     if not path.exists():
         raise DataError(f"load-csv: {path} does not exist")
     if path.is_file():
+        _refuse_unread_compression(path)
         # `--table ''` is a name given (and refused), not a name left out: it loaded under the file's name
         return {check_table_name(table if table is not None else table_name(path)): path}
     if table is not None:
         raise DataError(f"load-csv: --table names the table of one file, but {path} is a folder")
     # `.CSV` too: a file skipped for its suffix's case would leave its table as it was without a word
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(CSV_SUFFIXES))
+    entries = sorted(path.iterdir())
+    for entry in entries:
+        if not entry.is_file() and entry.name.lower().endswith(CSV_SUFFIXES):
+            # a link whose target is gone: its table kept its old rows without a word
+            raise DataError(
+                f"load-csv: {entry.name} in {path} is not a file that can be read (a broken link?); "
+                "fix or remove it"
+            )
+    present = [p for p in entries if p.is_file()]
+    files = [p for p in present if p.name.lower().endswith(CSV_SUFFIXES)]
+    readable = {table_name(p).lower() for p in files}
+    for file in present:
+        # refused unless a file load-csv reads gives its table (then it is a copy kept aside, as `.bak` is)
+        if file.name.lower()[: file.name.lower().rfind(".csv.")] not in readable:
+            _refuse_unread_compression(file)
+    skipped = [p.name for p in present if p not in files and ".csv." in p.name.lower()]
+    if skipped:
+        log.info("load-csv: not read (not %s): %s", READ_SUFFIXES, ", ".join(skipped))
     if not files:
-        raise DataError(f"load-csv: no .csv or .csv.gz files in {path}")
+        raise DataError(f"load-csv: no .csv or .csv.gz files in {path} (nor .csv.bz2, .csv.zip or .csv.xz)")
     found: dict[str, Path] = {}
     for file in files:
         name = table_name(file)
@@ -144,12 +206,14 @@ def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[p
             raise DataError("it holds a header and no rows; nothing was loaded, every table keeps its rows")
     except DataError as exc:
         raise DataError(f"load-csv: {file.name}: {exc}") from None
-    except (ValueError, pd.errors.ParserError, EOFError, OSError, zlib.error) as exc:
-        # EOFError / BadGzipFile (an OSError) / zlib.error: a compressed file cut short or corrupt
+    except READ_ERRORS as exc:
+        if isinstance(exc, ImportError):  # `.zst` read by pandas without `zstandard`
+            raise unreadable(f"load-csv: {file.name}", exc) from None
+        # EOFError / BadGzipFile (an OSError) / zlib.error / BadZipFile ...: a compressed file cut short or corrupt
+        damaged = isinstance(exc, (OSError, *DAMAGED))
         raise DataError(
-            f"load-csv: {file.name}: {' '.join(str(exc).split())[:200]} (a file cut short or damaged?)"
-            if isinstance(exc, EOFError | OSError | zlib.error)
-            else f"load-csv: {file.name}: {' '.join(str(exc).split())[:200]}"
+            f"load-csv: {file.name}: {' '.join(str(exc).split())[:200]}"
+            + (" (a file cut short or damaged?)" if damaged else "")
         ) from None
 
 

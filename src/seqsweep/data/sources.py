@@ -22,7 +22,6 @@ import decimal
 import functools
 import logging
 import math
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -40,10 +39,16 @@ from sqlalchemy.pool import NullPool
 
 from seqsweep._fs import unmakeable_folder
 from seqsweep.data.csv_header import (
+    READ_ERRORS,
     check_row_widths,
+    invisible_character,
+    invisible_name_error,
     read_header,
     require_columns,
+    shown_names,
+    unreadable,
     unsafe_name_character,
+    visible_form,
 )
 from seqsweep.data.ingest import (
     CSV_MISSING,
@@ -572,8 +577,13 @@ def _plan_sql(
         columns[table] = {c["name"]: c["type"] for c in inspector.get_columns(table)}
         for name in _required_columns(spec, table, wanted):
             if name not in columns[table]:
+                twin = next(
+                    (c for c in columns[table] if invisible_character(c) and visible_form(c) == name), None
+                )
+                if twin is not None:  # `yield` plus a zero-width space, written by another tool
+                    raise invisible_name_error(f"table {table!r}", twin)
                 raise DataError(
-                    f"table {table!r} has no column {name!r} (columns: {', '.join(columns[table])})"
+                    f"table {table!r} has no column {name!r} (columns: {shown_names(list(columns[table]))})"
                 )
         if SYMBOL in columns[table]:
             _check_symbol_type(table, columns[table][SYMBOL])
@@ -587,6 +597,8 @@ def _plan_sql(
                     f"table {table!r}: column {name!r} has blanks around its name (MariaDB drops them from "
                     f"the names a query returns); rename it {name.strip()!r}"
                 )
+            if invisible_character(name) is not None:  # it printed as `close` in "'close' is not a column"
+                raise invisible_name_error(f"table {table!r}", name)
             reserved = reserved_column(name)
             if reserved is not None:
                 raise DataError(f"table {table!r}: column {name!r} cannot be read ({reserved}); rename it")
@@ -1181,6 +1193,14 @@ def _resolve_symbols(
         for table in [join.base] if not join.by_symbol else []:
             if conn.execute(sa.text(f"SELECT 1 FROM {q(table)} LIMIT 1")).first() is None:
                 raise DataError(f"table {table!r} in {masked_url(url)} has no rows")
+            if symbol_types.get(table) is not None:  # a one-instrument table with a symbol column
+                distinct = conn.execute(
+                    sa.text(f"SELECT DISTINCT {exact(q(SYMBOL))} FROM {q(table)} LIMIT {_SYMBOLS_SHOWN * 20}")
+                ).all()
+                refuse_several_instruments(
+                    f"table {table!r}",
+                    [_symbol_text(table, row[0]) for row in distinct if row[0] is not None],
+                )
         if (
             join.with_yield
             and conn.execute(sa.text(f"SELECT 1 FROM {q(YIELD_TABLE)} LIMIT 1")).first() is None
@@ -1372,6 +1392,28 @@ def _unknown_symbols(table: str, missing: list[str], stored: list[str], url: str
     )
 
 
+_SYMBOLS_SHOWN: Final = 5
+"""The most symbols `refuse_several_instruments` names."""
+
+
+def refuse_several_instruments(where: str, symbols: Sequence[Any]) -> None:
+    """DataError (one line) when `symbols`, the `crypto_symbol` values of a one-instrument source (the
+    ohlcv join's table or `dataset.csv`), name more than one symbol once stripped and upper-cased.
+
+    The ohlcv join reads every row as one instrument's: a candles file of two symbols was read as one
+    series, their hours interleaved or one symbol's after the other's (a close of 10 jumping to 500), or
+    refused as rows at one time with different values, naming neither symbol.
+    """
+    distinct = sorted({canonical_symbol(str(s)) for s in symbols if s is not None and str(s).strip()})
+    if len(distinct) > 1:
+        shown = ", ".join(distinct[:_SYMBOLS_SHOWN]) + (", ..." if len(distinct) > _SYMBOLS_SHOWN else "")
+        raise DataError(
+            f"{where} holds the rows of several symbols in column {SYMBOL!r} ({shown}), and the ohlcv join "
+            f"reads one instrument: their rows would be read as one series; keep one symbol's rows (a file "
+            f"or table per instrument)"
+        )
+
+
 def _check_csv(path: str, join: str) -> tuple[str, ...]:
     file = Path(path).expanduser()
     if not file.is_file():
@@ -1380,6 +1422,12 @@ def _check_csv(path: str, join: str) -> tuple[str, ...]:
     header = read_header(file, who)
     require_columns(header, (DATE, *OHLCV_COLUMNS), who)
     check_row_widths(file, len(header), who)  # `usecols` would drop a row's extra values without a word
+    if SYMBOL in header:
+        try:
+            symbols = pd.read_csv(file, usecols=[SYMBOL], dtype=str, keep_default_na=False)[SYMBOL].unique()
+        except READ_ERRORS as exc:
+            raise unreadable(who, exc) from None
+        refuse_several_instruments(who, list(symbols))
     _note_unread_columns(join, path, tuple(header), f"dataset.csv {path}")
     return OHLCV_COLUMNS
 
@@ -1492,8 +1540,8 @@ def _read_csv_rows(plan: SourcePlan) -> pd.DataFrame:
     assert plan.csv is not None
     try:
         frame = pd.read_csv(Path(plan.csv).expanduser(), usecols=[DATE, *plan.value_columns], **CSV_MISSING)
-    except (ValueError, OSError, EOFError, zlib.error, pd.errors.ParserError) as exc:
-        raise DataError(f"dataset.csv: {plan.csv}: {' '.join(str(exc).split())[:200]}") from None
+    except READ_ERRORS as exc:
+        raise unreadable(f"dataset.csv: {plan.csv}", exc) from None
     try:
         frame[DATE] = parse_dates(frame[DATE], DATE)  # the whole column at once: its epoch unit decided once
     except DataError as exc:
