@@ -108,7 +108,10 @@ def test_wrong_credentials_never_show_the_password(
                 "WHERE crypto_symbol = 'UNIUSDT'"
             ],
             {},
-            r"symbol UNIUSDT: the notebook query returned no rows \(the rates and prices tables share no",
+            # named at the plan, before any query: the 30 minutes between the tables, not just "no rows"
+            r"table 'crypto_price': 396 dates of crypto_lending_borrowing \(UNIUSDT\) have no equal date there "
+            r"but one less than 1h away \(crypto_lending_borrowing 2024-02-01 00:00:00 beside crypto_price "
+            r"2024-02-01 00:30:00\)",
         ),
         (["UPDATE US_Bond_Yield SET yield = NULL"], {}, "symbol LINKUSDT: column 'yield' is all NaN"),
         (

@@ -64,7 +64,7 @@ from seqsweep.data.ingest import (
     refuse_time_columns,
 )
 from seqsweep.data.joins import JoinTables
-from seqsweep.data.spec import DatasetSpec, naive_utc
+from seqsweep.data.spec import DatasetSpec, grid_step, naive_utc
 from seqsweep.data.tables import (
     DATE,
     LENDING_TABLE,
@@ -647,6 +647,8 @@ def _plan_sql(
     _check_undated_rows(engine, spec.join, join, base.symbols, q)
     if join.with_yield and YIELD in value_columns:
         _check_yield_spacing(engine, join.base, q)
+    if len(tables) > 1:
+        _check_join_times(engine, spec, join, spellings, q, yield_read=YIELD in value_columns)
     read_as = _value_casts(selected, {a: columns[t] for a, t in aliases.items()}, engine.dialect.name)
     indexed = _symbol_index_usable(engine.dialect.name, spellings)
 
@@ -1332,11 +1334,15 @@ SPACING_SAMPLE: Final = 500
 """Distinct dates of a table read (its earliest) to tell its spacing."""
 
 
-def _median_spacing(conn: sa.Connection, table: str, q: Callable[[str], str]) -> pd.Timedelta | None:
-    """The median step between `table`'s earliest `SPACING_SAMPLE` distinct dates (None with < 3)."""
+def _median_spacing(
+    conn: sa.Connection, table: str, q: Callable[[str], str], *, latest: bool = False
+) -> pd.Timedelta | None:
+    """The median step between `table`'s earliest (`latest`: latest) `SPACING_SAMPLE` distinct dates
+    (None with < 3)."""
+    order = "DESC" if latest else "ASC"
     sql = (
         f"SELECT DISTINCT {q(DATE)} FROM {q(table)} WHERE {q(DATE)} IS NOT NULL "
-        f"ORDER BY {q(DATE)} LIMIT {SPACING_SAMPLE}"
+        f"ORDER BY {q(DATE)} {order} LIMIT {SPACING_SAMPLE}"
     )
     values = pd.Series([row[0] for row in conn.execute(sa.text(sql))], dtype=object)
     if len(values) < 3:
@@ -1350,17 +1356,138 @@ def _check_yield_spacing(engine: Engine, base: str, q: Callable[[str], str]) -> 
     """DataError (one line) when the yield table is coarser than the table it is LEFT JOINed to (a daily
     FRED series beside hourly prices): the join on date matched its rows at their own times only and
     left the yield missing in every other row, without a word (23 hours in 24 masked). The notebook's
-    table holds the daily rate carried to every hour."""
+    table holds the daily rate carried to every hour. Both ends of each table are read: a yield hourly
+    at first and daily from some day on (a daily series appended later) masked the later hours alike."""
     with engine.connect() as conn:
-        base_step = _median_spacing(conn, base, q)
-        yield_step = _median_spacing(conn, YIELD_TABLE, q)
-    if base_step is None or yield_step is None or yield_step <= base_step * 1.5:
+        ends = [
+            (
+                _median_spacing(conn, base, q, latest=latest),
+                _median_spacing(conn, YIELD_TABLE, q, latest=latest),
+            )
+            for latest in (False, True)
+        ]
+    coarser = [(b, y) for b, y in ends if b is not None and y is not None and y > b * 1.5]
+    if not coarser:
         return
+    base_step, yield_step = coarser[0]
     raise DataError(
         f"table {YIELD_TABLE!r} has a row every {yield_step} (median) and {base!r} every {base_step}: the "
         f"join on date would find the yield at its own times only and leave it missing in between; carry "
         f"each yield forward to every {base_step} step (as the notebook's table does) or leave it out "
         f"(dataset.exclude_columns: [yield])"
+    )
+
+
+def _check_join_times(
+    engine: Engine,
+    spec: DatasetSpec,
+    join: JoinTables,
+    spellings: Mapping[str, Mapping[str, tuple[str, ...]]],
+    q: Callable[[str], str],
+    *,
+    yield_read: bool,
+) -> None:
+    """DataError (one line) when dates of two joined tables that belong to one grid time differ: the
+    join matches equal dates only, so a price stamped `00:00:00.003` (or `00:59:59`, or `00:00:02`)
+    beside a yield or rate at `00:00:00` lost its yield without a word (the yield masked there), and the
+    notebook's inner join dropped the hour itself.
+
+    A date of the base table counts when no row of the other table (the partner, for each dataset
+    symbol; the yield, over the dataset's symbols' dates) has that date but one, itself matched by no
+    base date, lies less than a grid step (`dataset.frequency`, else the base's median spacing) from
+    it. Missing rows (a gap in either table) are no such pair and are left alone. Every date of the
+    dataset's symbols is compared, whatever `start`/`end` (`SELECT DISTINCT date`: per symbol for the
+    partner, the symbols together for the yield; 0.2 s for the 17 symbols of the real prices join).
+    """
+    step = grid_step(spec.frequency)
+    dialect = engine.dialect.name
+    exact = exact_text(dialect)
+    as_sent: Callable[[str], Any] = _utf8_bytes if dialect in ("mysql", "mariadb") else str
+    symbol_in = f"{exact(q(SYMBOL))} IN :symbols"
+    not_null = f"{q(DATE)} IS NOT NULL"
+
+    def dates(conn: sa.Connection, table: str, spelled: Sequence[str] | None) -> np.ndarray:
+        sql = f"SELECT DISTINCT {q(DATE)} FROM {q(table)} WHERE {not_null}"
+        statement = sa.text(sql if spelled is None else f"{sql} AND {symbol_in}")
+        params: dict[str, Any] = {}
+        if spelled is not None:
+            statement = statement.bindparams(sa.bindparam("symbols", expanding=True))
+            params["symbols"] = [as_sent(s) for s in spelled]
+        values = pd.Series([row[0] for row in conn.execute(statement, params)], dtype=object)
+        if values.empty:
+            return np.empty(0, dtype=np.int64)
+        parsed = parse_dates(values, f"{table}.date")
+        return np.unique(parsed.to_numpy("datetime64[ns]").astype(np.int64))
+
+    with engine.connect() as conn:
+        if step is None:
+            step = _median_spacing(conn, join.base, q)
+            if step is None:
+                return
+        partner_table = join.partner
+        for symbol in spellings if partner_table is not None else ():
+            assert partner_table is not None
+            base = dates(conn, join.base, spellings[symbol]["b_symbols"])
+            partner = dates(conn, partner_table, spellings[symbol]["p_symbols"])
+            near = _near_misses(base, partner, step)
+            if near is not None:
+                raise DataError(
+                    _near_miss_message(
+                        join.base, partner_table, near, step, spec, f" ({symbol})", "drop those rows"
+                    )
+                )
+        if join.with_yield and yield_read:
+            # one read of the dataset's symbols' dates together: a yield row meets any symbol's equal date
+            spelled = (
+                [s for symbol in spellings for s in spellings[symbol]["b_symbols"]]
+                if join.by_symbol
+                else None
+            )
+            pooled = dates(conn, join.base, spelled)
+            near = _near_misses(pooled, dates(conn, YIELD_TABLE, None), step)
+            if near is not None:
+                raise DataError(
+                    _near_miss_message(
+                        join.base, YIELD_TABLE, near, step, spec, "", "leave the yield missing in those rows"
+                    )
+                )
+
+
+def _near_misses(base: np.ndarray, other: np.ndarray, step: pd.Timedelta) -> tuple[int, int, int] | None:
+    """(how many, first base date, its nearest other date) of the sorted unique ns `base` dates that
+    `other` lacks while holding a date, itself no base date, less than `step` away; None when none."""
+    lone_base = np.setdiff1d(base, other, assume_unique=True)
+    lone_other = np.setdiff1d(other, base, assume_unique=True)
+    if not len(lone_base) or not len(lone_other):
+        return None
+    at = np.searchsorted(lone_other, lone_base)
+    before = lone_other[np.clip(at - 1, 0, len(lone_other) - 1)]
+    after = lone_other[np.clip(at, 0, len(lone_other) - 1)]
+    nearest = np.where(np.abs(lone_base - before) <= np.abs(after - lone_base), before, after)
+    close = np.abs(nearest - lone_base) < step.value
+    if not close.any():
+        return None
+    first = int(np.argmax(close))
+    return int(close.sum()), int(lone_base[first]), int(nearest[first])
+
+
+def _near_miss_message(
+    base: str,
+    other: str,
+    near: tuple[int, int, int],
+    step: pd.Timedelta,
+    spec: DatasetSpec,
+    whose: str,
+    effect: str,
+) -> str:
+    count, at, beside = near
+    rows, have = ("1 date", "has") if count == 1 else (f"{count} dates", "have")
+    every = spec.frequency or str(step)
+    return (
+        f"table {other!r}: {rows} of {base}{whose} {have} no equal date there but one less than {every} away "
+        f"({base} {pd.Timestamp(at)} beside {other} {pd.Timestamp(beside)}): the join on date matches equal "
+        f"times only and would {effect} without a word; store both tables' dates on one {every} grid (round "
+        f"them to it)"
     )
 
 

@@ -8,6 +8,7 @@ asked share) and the gaps: masked rows and masked input cells per split and symb
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Final
 
 import numpy as np
@@ -107,6 +108,49 @@ def warn_split_shares(bundle: DatasetBundle) -> str | None:
     return warning
 
 
+SPARSE_INPUT_SHARE: Final = 0.5
+"""An input masked in more than this share of the rows that hold an observation warns (`sparse_inputs`)."""
+
+
+def sparse_inputs(bundle: DatasetBundle) -> dict[str, float]:
+    """Each input column (the scaled raw columns) masked in more than `SPARSE_INPUT_SHARE` of the grid rows
+    that are not masked whole, with that share (0..1, rounded to 4 places), in feature order.
+
+    Such a column is mostly missing where the other columns have values: a source that lacks them, or
+    a join that met few of its dates (a yield table in another time zone, a partner table on another
+    grid). A transform's first row, masked in every input, is not counted (it masks the whole row)."""
+    names = bundle.preprocessing.raw_columns
+    masked = bundle.features == MASK_VALUE  # (rows, F)
+    observed = ~masked.all(axis=1)
+    if not observed.any():
+        return {}
+    shares = masked[observed][:, : len(names)].mean(axis=0)  # (R,)
+    return {
+        str(name): round(float(share), 4)
+        for name, share in zip(names, shares, strict=True)
+        if share > SPARSE_INPUT_SHARE
+    }
+
+
+def _sparse_warning(sparse: Mapping[str, float]) -> str | None:
+    if not sparse:
+        return None
+    shown = ", ".join(f"{name!r} in {share:.0%}" for name, share in sparse.items())
+    return (
+        f"inputs masked in most rows that hold other values: {shown}; check that their table's dates meet "
+        f"the other tables' (time zone, grid) and that it holds those times, or leave them out "
+        f"(dataset.exclude_columns)"
+    )
+
+
+def warn_sparse_inputs(bundle: DatasetBundle) -> str | None:
+    """Log a warning naming the inputs `sparse_inputs` finds (the build calls this); returns it, or None."""
+    warning = _sparse_warning(sparse_inputs(bundle))
+    if warning:
+        log.warning("dataset %s: %s", bundle.cache_key, warning)
+    return warning
+
+
 def gaps(bundle: DatasetBundle) -> dict[str, Any]:
     """Masked rows and masked input cells per split and per symbol, JSON-ready.
 
@@ -171,6 +215,7 @@ def summarize(bundle: DatasetBundle) -> dict[str, Any]:
         "rows_per_split": rows,
         "split": split_shares(bundle),
         "gaps": gaps(bundle),
+        "sparse_inputs": sparse_inputs(bundle),
         "windows_per_split": {name: len(bundle.splits[name]) for name in SPLITS},
         "class_balance": {
             name: _class_balance(bundle.splits[name].labels, bundle.target_names) for name in SPLITS
@@ -244,6 +289,9 @@ def render_text(summary: dict[str, Any]) -> str:
         lines.append(f"excluded columns: {', '.join(summary['exclude_columns'])}")
     if summary.get("gaps"):
         lines += _gap_lines(summary["gaps"])
+    sparse = _sparse_warning(summary.get("sparse_inputs") or {})
+    if sparse:
+        lines.append(f"warning: {sparse}")
     lines.append("class balance (down / flat / up) per target and step:")
     for split_name, targets in summary["class_balance"].items():
         for target, steps in targets.items():
