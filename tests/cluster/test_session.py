@@ -77,10 +77,51 @@ def test_sigint_is_ignored_only_while_ray_starts(fake_ray: FakeRay) -> None:
     previous = signal.signal(signal.SIGINT, handler)
     try:
         with session.ray_session(sigint_deaf_start=True):
-            assert fake_ray.sigint_during_init is signal.SIG_IGN
+            # neither the command's handler nor the default action: a Ctrl-C is only recorded meanwhile
+            assert fake_ray.sigint_during_init not in (handler, signal.SIG_DFL, signal.default_int_handler)
             assert signal.getsignal(signal.SIGINT) is handler
         with session.ray_session():
             assert fake_ray.sigint_during_init is handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class SigintDuringInit(FakeRay):
+    """`ray.init` during which a Ctrl-C arrives (the terminal signals the whole foreground group)."""
+
+    def init(self, **kwargs: Any) -> None:
+        super().init(**kwargs)
+        signal.raise_signal(signal.SIGINT)
+
+
+def test_a_ctrl_c_while_ray_starts_stops_the_ray_it_started_and_interrupts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C while `run` started its local Ray was ignored, and the whole sweep ran to its end."""
+    fake = SigintDuringInit()
+    monkeypatch.setattr(session, "ray", fake)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), session.ray_session(sigint_deaf_start=True):
+            pytest.fail("the block ran after a Ctrl-C")
+        assert fake.shutdowns == 1 and not fake.initialized  # the Ray it started is stopped again
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_ctrl_c_while_ray_starts_is_ignored_when_the_command_ignores_sigint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under `nohup` (or a shell's `&`) SIGINT is ignored: the start goes on, Ray kept running."""
+    fake = SigintDuringInit()
+    monkeypatch.setattr(session, "ray", fake)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with session.ray_session(sigint_deaf_start=True):
+            assert fake.initialized
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert fake.shutdowns == 1  # stopped as the block ended, not before
     finally:
         signal.signal(signal.SIGINT, previous)
 

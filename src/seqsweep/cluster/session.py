@@ -36,16 +36,20 @@ def ray_session(
     """Use the Ray already initialised in this process, else connect or start one for the block.
 
     `num_cpus`: the CPUs of a local Ray (None: Ray detects them). `sigint_deaf_start`: start a local
-    Ray's own processes (GCS, raylet) deaf to SIGINT. Ctrl-C in a terminal signals the whole
-    foreground process group, which holds the local Ray's processes too; they would die at once,
-    before Tune could stop its trials and save the experiment. An ignored SIGINT is inherited by those
-    processes (and by the workers, which Ray puts in process groups of their own anyway); this
-    process's own handling is restored as soon as Ray has started (main thread only). Raises
-    ConfigError (one line) when the cluster at `address` cannot be reached.
+    Ray's own processes (GCS, raylet) deaf to SIGINT, and act on a Ctrl-C that arrives meanwhile once
+    they are up. Ctrl-C in a terminal signals the whole foreground process group, which holds the
+    local Ray's processes too; they would die at once, before Tune could stop its trials and save the
+    experiment. Ray starts them with SIGINT blocked (`ray._private.services.start_ray_process`), and
+    this process only records a SIGINT while `ray.init` runs (main thread only): a recorded one stops
+    the Ray just started and then reaches the command's own handler (KeyboardInterrupt, exit 130).
+    SIGINT used to be ignored meanwhile, so a Ctrl-C in those seconds was lost and the sweep ran to its
+    end. Raises ConfigError (one line) when the cluster at `address` cannot be reached.
     """
     in_main = threading.current_thread() is threading.main_thread()
     main = sigint_deaf_start and in_main
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    recorder = _SigintRecorder()
+    previous = signal.signal(signal.SIGINT, recorder) if main else None
+    started = False
     # `ray.init` sets its own SIGTERM handler (`sys.exit(15)`, with a native stack dump), which would end
     # the command without its clean-ups or its line (`cli.sigterm_unwinds`): a handler set before is kept
     term = signal.getsignal(signal.SIGTERM) if in_main else None
@@ -64,7 +68,7 @@ def ray_session(
         raise
     finally:
         if main:
-            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+            _hand_back_sigint(previous, recorder, started=started)
         if keep_term:
             signal.signal(signal.SIGTERM, term)
     try:
@@ -74,6 +78,28 @@ def ray_session(
             ray.shutdown()
             if in_main:
                 reinstall_signal_handlers()
+
+
+class _SigintRecorder:
+    """A SIGINT handler that only records that a SIGINT arrived (`arrived`)."""
+
+    def __init__(self) -> None:
+        self.arrived = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.arrived = True
+
+
+def _hand_back_sigint(previous: Any, recorder: _SigintRecorder, *, started: bool) -> None:
+    """Give SIGINT back to `previous` (None: the default action) after a deaf start; a SIGINT `recorder`
+    saw meanwhile first stops the Ray this start `started`, then goes to `previous` (KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    if not recorder.arrived or previous == signal.SIG_IGN:  # ignored before (`nohup`, a shell's `&`)
+        return
+    if started:
+        ray.shutdown()  # the command is interrupted before it used the Ray it started
+        reinstall_signal_handlers()
+    signal.raise_signal(signal.SIGINT)
 
 
 def reinstall_signal_handlers() -> None:

@@ -736,7 +736,7 @@ class _StopSignals:
         """Exit 128 + `signum` with the interrupted line if the local Ray's own processes got the signal too.
 
         A signal sent to the whole process group (`kill -TERM -PGID`; a batch system ending a job)
-        reaches the local Ray's processes as well: SIGINT they ignore (`ray_session`), but on SIGTERM
+        reaches the local Ray's processes as well: SIGINT they block (`ray_session`), but on SIGTERM
         the dashboard and log monitor exit and the GCS stops answering while it shuts down. Tune could
         then neither stop its trials nor save, and Ray's core worker ended this process 60 s later with
         exit 1 and a line of its own. Any of those processes gone is the sign: the experiment as Tune
