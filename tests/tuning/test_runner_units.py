@@ -244,6 +244,39 @@ def test_a_started_experiment_of_another_sweep_is_not_sent_to_resume(tmp_path: P
     )
 
 
+def test_the_same_sweep_with_its_paths_spelt_otherwise_is_sent_to_resume(tmp_path: Path) -> None:
+    """`storage_path: ./runs/` against the stored `./runs`, or a SQLite file or `warm_start` folder named
+    through a link, was "started from another sweep (storage_path differ ...)": the same sweep, sent away."""
+    from seqsweep.layout import TUNER_FILE
+    from seqsweep.tuning.runner import with_resolved_database
+    from seqsweep.tuning.sweep_copy import write_sweep_copy
+
+    (tmp_path / "link").symlink_to(tmp_path, target_is_directory=True)
+    (tmp_path / "earlier").mkdir()
+    first = yaml.safe_load(
+        with_resolved_database(with_database(_spec(f"sqlite:///{tmp_path}/x.db"), None)).to_yaml()
+    )
+    first["warm_start"] = str(tmp_path / "earlier")
+    experiment = tmp_path / "p"
+    experiment.mkdir()
+    write_sweep_copy(experiment, without_password(parse_sweep(first)).to_yaml())
+    (experiment / TUNER_FILE).write_bytes(b"")
+    again = {
+        **first,
+        "storage_path": first["storage_path"].rstrip("/") + "/",
+        "dataset": {**first["dataset"], "db": f"sqlite:///{tmp_path}/link/x.db"},
+        "warm_start": f"{tmp_path}/link/earlier/",
+    }
+    with pytest.raises(ConfigError, match=r"already exists: continue it with `seqsweep resume"):
+        run_sweep(parse_sweep(again), storage=str(tmp_path / "link"))
+    again["search"] = {**first["search"], "storage": f"sqlite:///{tmp_path}/link/studies.db"}
+    with pytest.raises(ConfigError) as info:  # another study file is another sweep
+        run_sweep(parse_sweep(again), storage=str(tmp_path / "link"))
+    assert str(info.value).startswith(
+        f"experiment {experiment} already exists, started from another sweep (search.storage differ "
+    )
+
+
 NO_PROC = pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
 
 

@@ -86,6 +86,7 @@ from seqsweep.tuning.searchers import (
     make_scheduler,
     make_searcher,
     record_recovered_epochs,
+    sqlite_study_file,
     study_storage_url,
     warm_start_points,
     warm_start_tally,
@@ -298,6 +299,7 @@ def sweep_differences(copy: Path, text: str) -> list[str]:
     given = yaml.safe_load(text)
     if not isinstance(stored, dict) or not isinstance(given, dict):
         return []
+    stored, given = _placed(stored), _placed(given)
     changed = []
     for key in sorted(set(stored) | set(given), key=str):
         was, now = stored.get(key), given.get(key)
@@ -310,6 +312,46 @@ def sweep_differences(copy: Path, text: str) -> list[str]:
         else:
             changed.append(str(key))
     return changed
+
+
+def _placed(sweep: dict[str, Any]) -> dict[str, Any]:
+    """A sweep mapping with each path compared by the file or folder it names, for `sweep_differences`.
+
+    `storage_path` is left out: the experiment was found in the folder this sweep's storage path (or
+    `--storage`) leads to, so it names that folder whatever its spelling (`./runs/`, `runs`, an absolute
+    path or a link to it). A local path in `warm_start`, `dataset.csv` and `dataset.embedding_model`, and
+    the file of a SQLite `dataset.db` or `search.storage`, is compared as its real path: a trailing slash,
+    `./` or a symlinked folder named the same file and made the same sweep "another sweep".
+    """
+    placed = {key: value for key, value in sweep.items() if key != "storage_path"}
+    warm_start = placed.get("warm_start")
+    if isinstance(warm_start, str) and warm_start and "://" not in warm_start:  # always a local folder
+        placed["warm_start"] = os.path.realpath(os.path.expanduser(warm_start))
+    for section, keys in (("dataset", ("db", "csv", "embedding_model")), ("search", ("storage",))):
+        block = placed.get(section)
+        if not isinstance(block, dict):
+            continue
+        placed[section] = dict(block)
+        for key in keys:
+            value = block.get(key)
+            if isinstance(value, str):
+                placed[section][key] = _real_sqlite(value) if key in ("db", "storage") else _real_path(value)
+    return placed
+
+
+def _real_path(value: str) -> str:
+    """A local path (absolute, or `./`/`../`-relative) as its real path; anything else (a URI, a model
+    name on the Hugging Face hub) as it is."""
+    if "://" in value or not (os.path.isabs(value) or value.startswith((".", "~"))):
+        return value
+    return os.path.realpath(os.path.expanduser(value))
+
+
+def _real_sqlite(url: str) -> str:
+    """A SQLite URL naming a file by its absolute path (as `run` stores it) as that file's real path, for
+    comparison; any other URL as it is."""
+    path = sqlite_study_file(url) if "?" not in url else None
+    return url if path is None else f"sqlite:///{os.path.realpath(path)}"
 
 
 def _prepare(
