@@ -255,6 +255,18 @@ def test_a_date_bound_rows_cannot_hold_is_named(value: str, where: str) -> None:
     assert naive_utc("2262-04-11", where) == naive_utc("2262-04-11 00:00", where)
 
 
+def test_an_at_rows_cannot_hold_is_not_called_a_bound() -> None:
+    """`predict --at 1500-01-01` said "leave the bound out for an open end": --at is no bound; its way out
+    is to leave it out, which predicts from the latest rows. A dataset bound keeps its own hint."""
+    from seqsweep.data.spec import naive_utc
+
+    with pytest.raises(ConfigError) as raised:
+        naive_utc("1500-01-01", "--at", instant=True)
+    assert str(raised.value).endswith("; leave it out to predict from the latest rows"), raised.value
+    with pytest.raises(ConfigError, match=r"; leave the bound out for an open end$"):
+        naive_utc("1500-01-01", "dataset.start")
+
+
 def test_a_malformed_database_url_in_the_environment_is_named_as_such(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -156,3 +156,16 @@ def test_another_datasets_folder_under_this_key_is_rebuilt_not_served(
     before = build_count()
     again = build_dataset(SPEC, db_url=edited_url, cache_dir=tmp_path / "cache", in_process=True)
     assert build_count() == before + 1 and np.array_equal(again.features, new.features)
+
+
+def test_a_relative_cache_dir_is_printed_as_an_absolute_path(
+    sample_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`seqsweep data build --cache-dir ./dscache` printed `cached the dataset at dscache/<key>` (and
+    `read from the cache in dscache`) where every other path seqsweep prints is absolute."""
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level("INFO"):
+        first = build_dataset(SPEC, db_url=sample_db_url, cache_dir="dscache", in_process=True)
+        build_dataset(SPEC, db_url=sample_db_url, cache_dir="dscache", in_process=True)
+    assert f"cached the dataset at {tmp_path / 'dscache' / first.cache_key}" in caplog.text
+    assert f"read from the cache in {tmp_path / 'dscache'}" in caplog.text

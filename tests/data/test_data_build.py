@@ -183,3 +183,13 @@ def test_without_a_grid_rows_stay_as_they_come(sample_db_url: str, cache_dir: Pa
     assert len(bundle.row_time) == 400 - 3  # the 3 outage hours are absent, not masked
     assert not (bundle.features == MASK_VALUE).all(axis=1).any()
     assert (np.diff(bundle.row_time) > 0).all()
+
+
+def test_the_build_line_counts_one_symbol_in_the_singular(
+    sample_db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`seqsweep validate gru_ow` printed `built dataset ...: 1 symbols, ...`."""
+    spec = DatasetSpec(symbols=("UNIUSDT",), lookback=8, horizon=2, max_rows_per_symbol=200)
+    with caplog.at_level("INFO"):
+        bundle = build_dataset(spec, db_url=sample_db_url, use_cache=False, in_process=True)
+    assert f"built dataset {bundle.cache_key}: 1 symbol, " in caplog.text, caplog.text

@@ -363,6 +363,33 @@ def test_a_read_of_the_latest_rows_decides_the_comma_on_all_the_symbols_rows(tmp
         load_symbol_rows(plan_source(spec, only_ambiguous), "AAAUSDT")
 
 
+def test_a_refused_comma_is_not_first_logged_as_read_and_a_decided_one_is_counted_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """load-csv of a column whose only grouped value was like 6,406 printed "1 values read as numbers
+    with thousands separators (e.g. '6,406' → 6406.0)" and then refused that very comma as ambiguous.
+    The line is now said once the comma is decided, counting the chunks read before it, in the singular
+    for one value."""
+    with caplog.at_level("INFO"), pytest.raises(DataError, match=r"the comma in '6,406' is ambiguous"):
+        parse_numeric(pd.Series(["6,406", "1.5"]), "volume")
+    assert "thousands separators" not in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert parse_numeric(pd.Series(["2,000,000"]), "volume").tolist() == [2_000_000.0]
+    assert "column volume: 1 value read as numbers with thousands separators" in caplog.text
+    caplog.clear()
+    volumes: list[object] = [f"{i}.5" for i in range(HOURS)]
+    volumes[3], volumes[HOURS - 2] = "6,406", "6,179.90"  # undecided in the first chunk, decided in the last
+    frame = price_rows(list(_hours().astype(str)), volumes)
+    folder = tmp_path / "csvs"
+    folder.mkdir()
+    frame.to_csv(folder / "crypto_price.csv", index=False)
+    with caplog.at_level("INFO"):
+        load_csv(folder, f"sqlite:///{tmp_path / 'p.db'}", chunk_rows=10)
+    lines = [r.getMessage() for r in caplog.records if "thousands separators" in r.getMessage()]
+    assert len(lines) == 1 and "column volume: 2 values read as numbers" in lines[0], lines
+
+
 @pytest.mark.parametrize("shown_at", ["first", "last"])
 @pytest.mark.parametrize(
     "bounds",

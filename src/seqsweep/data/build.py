@@ -93,7 +93,7 @@ def build_dataset(
     if use_cache:
         cached = cache.load(spec, key, cache_dir)
         if cached is not None:
-            log.info("dataset %s read from the cache in %s", key, cache.cache_root(cache_dir))
+            log.info("dataset %s read from the cache in %s", key, cache.cache_root(cache_dir).absolute())
             warn_split_shares(cached)
             warn_sparse_inputs(cached)
             return cached
@@ -354,8 +354,9 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
         },
     )
     log.info(
-        "built dataset %s: %d symbols, %d rows × %d features, windows %s",
-        key, len(symbols), len(times), len(names), {name: len(splits[name]) for name in SPLITS},
+        "built dataset %s: %d %s, %d rows × %d features, windows %s",
+        key, len(symbols), "symbol" if len(symbols) == 1 else "symbols", len(times), len(names),
+        {name: len(splits[name]) for name in SPLITS},
     )  # fmt: skip
     return DatasetBundle(
         spec=spec,

@@ -148,7 +148,7 @@ def save(
         }
         manifest[MANIFEST_DIGEST] = _manifest_digest(manifest)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
-    log.info("cached the dataset at %s", final)
+    log.info("cached the dataset at %s", final.absolute())  # a relative --cache-dir printed as given
     return final
 
 

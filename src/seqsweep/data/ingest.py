@@ -618,6 +618,9 @@ class NumberReader:
     """The first value like 6,406 (one comma, three digits) met before any value decided the comma: read
     as thousands meanwhile, refused by `finish` unless a later chunk shows it (1,234,567 or 6,179.90),
     so a column read in chunks is decided as the whole column read at once is."""
+    pending: int = 0
+    """How many values like 6,406 were read as thousands while the comma was undecided: logged once a
+    value decides it (never for a column `finish` refuses, which would say "read as thousands" first)."""
 
     def __call__(self, values: pd.Series) -> pd.Series:
         """`values` (any dtype) → float64, same index; NULL, NaN and empty text → NaN.
@@ -683,11 +686,15 @@ class NumberReader:
                 raise DataError(f"column {column!r}: {_show(bad)} is not a number; {NUMBER_HINT}")
             self._thousands_or_decimal_comma(text[failed], present[failed])
             parsed[failed] = text[failed].str.replace(",", "", regex=False).astype(np.float64)
-            log.info(
-                "%scolumn %s: %d values read as numbers with thousands separators (e.g. %r → %s)",
-                f"{self.source}: " if self.source else "",
-                column, int(failed.sum()), present[failed].iloc[0], parsed[failed].iloc[0],
-            )  # fmt: skip
+            if not self.thousands:  # all like 6,406 so far: said once decided, or refused by `finish`
+                self.pending += int(failed.sum())
+            else:
+                count, self.pending = int(failed.sum()) + self.pending, 0
+                log.info(
+                    "%scolumn %s: %d %s read as numbers with thousands separators (e.g. %r → %s)",
+                    f"{self.source}: " if self.source else "", column, count,
+                    "value" if count == 1 else "values", present[failed].iloc[0], parsed[failed].iloc[0],
+                )  # fmt: skip
         numbers[present.index] = parsed.to_numpy()
         return numbers
 

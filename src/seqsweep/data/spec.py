@@ -92,9 +92,12 @@ def naive_utc(value: str, where: str, *, instant: bool = False, last_kept: bool 
         if last_kept:
             stamp = _period_end(value, stamp)
     except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        way_out = "leave the bound out for an open end"
+        if instant:  # `predict --at` is no bound
+            way_out = "leave it out to predict from the latest rows"
         raise ConfigError(
             f"{where}: {value!r} lies outside the dates rows can hold ({pd.Timestamp.min:%Y-%m-%d} to "
-            f"{pd.Timestamp.max:%Y-%m-%d}); leave the bound out for an open end"
+            f"{pd.Timestamp.max:%Y-%m-%d}); {way_out}"
         ) from None
     return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
 
