@@ -43,3 +43,16 @@ def fresh_database(backend: str, prefix: str) -> Iterator[str]:
         with server.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
         server.dispose()
+
+
+def run_sql(url: str, *statements: str) -> None:
+    """Run `statements` on the database at `url` in one transaction (a test's setup: views, updates)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()

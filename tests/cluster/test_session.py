@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -94,36 +95,37 @@ class SigintDuringInit(FakeRay):
         signal.raise_signal(signal.SIGINT)
 
 
-def test_a_ctrl_c_while_ray_starts_stops_the_ray_it_started_and_interrupts(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A Ctrl-C while `run` started its local Ray was ignored, and the whole sweep ran to its end."""
+@pytest.fixture
+def ctrl_c_during_init(monkeypatch: pytest.MonkeyPatch) -> Iterator[SigintDuringInit]:
+    """A fake Ray whose start meets a Ctrl-C; SIGINT's handler put back after the test."""
     fake = SigintDuringInit()
     monkeypatch.setattr(session, "ray", fake)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.raises(KeyboardInterrupt), session.ray_session(sigint_deaf_start=True):
-            pytest.fail("the block ran after a Ctrl-C")
-        assert fake.shutdowns == 1 and not fake.initialized  # the Ray it started is stopped again
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    previous = signal.getsignal(signal.SIGINT)
+    yield fake
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_ctrl_c_while_ray_starts_stops_the_ray_it_started_and_interrupts(
+    ctrl_c_during_init: SigintDuringInit,
+) -> None:
+    """A Ctrl-C while `run` started its local Ray was ignored, and the whole sweep ran to its end."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with pytest.raises(KeyboardInterrupt), session.ray_session(sigint_deaf_start=True):
+        pytest.fail("the block ran after a Ctrl-C")
+    fake = ctrl_c_during_init
+    assert fake.shutdowns == 1 and not fake.initialized  # the Ray it started is stopped again
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_ctrl_c_while_ray_starts_is_ignored_when_the_command_ignores_sigint(
-    monkeypatch: pytest.MonkeyPatch,
+    ctrl_c_during_init: SigintDuringInit,
 ) -> None:
     """Under `nohup` (or a shell's `&`) SIGINT is ignored: the start goes on, Ray kept running."""
-    fake = SigintDuringInit()
-    monkeypatch.setattr(session, "ray", fake)
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        with session.ray_session(sigint_deaf_start=True):
-            assert fake.initialized
-        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-        assert fake.shutdowns == 1  # stopped as the block ended, not before
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with session.ray_session(sigint_deaf_start=True):
+        assert ctrl_c_during_init.initialized
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert ctrl_c_during_init.shutdowns == 1  # stopped as the block ended, not before
 
 
 class SigtermDuringInit(FakeRay):

@@ -9,23 +9,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.databases import fresh_database
+from tests.databases import fresh_database, run_sql
 
 EditDb = Callable[..., str]
 
 
 def sqlite_path(url: str) -> Path:
     return Path(sa.engine.make_url(url).database or "")
-
-
-def execute(url: str, *statements: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            for statement in statements:
-                conn.execute(sa.text(statement))
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
@@ -37,7 +27,7 @@ def edited_db(sample_db_url: str, tmp_path: Path) -> EditDb:
         path = tmp_path / f"edited_{next(counter)}.db"
         shutil.copy(sqlite_path(sample_db_url), path)
         url = f"sqlite:///{path}"
-        execute(url, *statements)
+        run_sql(url, *statements)
         return url
 
     return make

@@ -17,6 +17,7 @@ from seqsweep.data import DatasetSpec, build_dataset
 from seqsweep.data import build as build_module
 from seqsweep.data.code_digest import build_libraries
 from seqsweep.data.load_csv import load_csv
+from tests.databases import run_sql
 
 SPEC = DatasetSpec(join="prices", symbols=("AAAUSDT", "BBBUSDT"), lookback=12, horizon=2, pca_components=2)
 HOURS = 200
@@ -57,14 +58,6 @@ def _load(tmp_path: Path, name: str, tables: dict[str, pd.DataFrame]) -> str:
     return url
 
 
-def _sql(url: str, *statements: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.execute(sa.text(statement))
-    engine.dispose()
-
-
 def test_changing_every_value_of_one_column_changes_the_key(tmp_path: Path) -> None:
     cache = tmp_path / "datasets"
     url = _load(tmp_path, "v1", _tables())
@@ -84,7 +77,7 @@ def test_changing_every_value_of_one_column_changes_the_key(tmp_path: Path) -> N
 def test_one_changed_value_changes_the_key(tmp_path: Path) -> None:
     url = _load(tmp_path, "v1", _tables())
     before = build_dataset(SPEC, db_url=url, use_cache=False, in_process=True).cache_key
-    _sql(url, "UPDATE crypto_price SET high = high + 0.001 WHERE crypto_symbol = 'BBBUSDT' AND date = "
+    run_sql(url, "UPDATE crypto_price SET high = high + 0.001 WHERE crypto_symbol = 'BBBUSDT' AND date = "
               "(SELECT MIN(date) FROM crypto_price)")  # fmt: skip
     assert build_dataset(SPEC, db_url=url, use_cache=False, in_process=True).cache_key != before
 
@@ -93,7 +86,7 @@ def test_a_column_type_change_changes_the_key_when_it_changes_what_is_read(tmp_p
     url = _load(tmp_path, "v1", _tables(volume_scale=10))  # volumes in the thousands
     before = build_dataset(SPEC, db_url=url, use_cache=False, in_process=True)
     # REAL → INTEGER (what a schema migration does): the fractions go, so the key must move
-    _sql(
+    run_sql(
         url,
         "CREATE TABLE cp AS SELECT * FROM crypto_price",
         "DROP TABLE crypto_price",

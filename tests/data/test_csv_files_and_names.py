@@ -48,6 +48,14 @@ def _write(file: Path, text: str) -> None:
     file.write_bytes(compress(data) if compress else data)
 
 
+def _price_folder(folder: Path, frame: pd.DataFrame, price_file: str = "crypto_price.csv") -> Path:
+    """`folder` made, holding `frame`'s prices (as `price_file`) and its yield as CSV files."""
+    folder.mkdir()
+    _write(folder / price_file, _price_text(frame))
+    _write(folder / "US_Bond_Yield.csv", _yield_text(frame))
+    return folder
+
+
 def _closes(url: str) -> np.ndarray:
     engine = sa.create_engine(url)
     try:
@@ -65,17 +73,10 @@ def test_a_folder_loads_a_csv_compressed_as_pandas_reads_it(tmp_path: Path, comp
     old rows while the command said it had loaded the folder."""
     url = f"sqlite:///{tmp_path / 'x.db'}"
     old = price_frame("AAAUSDT", 1, hours=30)
-    first = tmp_path / "first"
-    first.mkdir()
-    _write(first / "crypto_price.csv", _price_text(old))
-    _write(first / "US_Bond_Yield.csv", _yield_text(old))
-    load_csv(first, url)
+    load_csv(_price_folder(tmp_path / "first", old), url)
 
     new = old.assign(close=old["close"] * 2)
-    folder = tmp_path / "new"
-    folder.mkdir()
-    _write(folder / f"crypto_price.csv{compression}", _price_text(new))
-    _write(folder / "US_Bond_Yield.csv", _yield_text(new))
+    folder = _price_folder(tmp_path / "new", new, f"crypto_price.csv{compression}")
     assert load_csv(folder, url) == {"US_Bond_Yield": 30, "crypto_price": 30}
     np.testing.assert_allclose(_closes(url), new["close"].to_numpy())
     # one file, its table named after the file without the compression
@@ -89,9 +90,7 @@ def test_a_csv_compressed_in_a_form_not_read_is_refused_not_skipped(
     url = f"sqlite:///{tmp_path / 'x.db'}"
     frame = price_frame("AAAUSDT", 1, hours=30)
     folder = tmp_path / "in"
-    folder.mkdir()
-    _write(folder / "crypto_price.csv", _price_text(frame))
-    _write(folder / "US_Bond_Yield.csv", _yield_text(frame))
+    _price_folder(folder, frame)
     load_csv(folder, url)
     (folder / "crypto_price.csv").unlink()
     (folder / f"crypto_price.csv{compression}").write_bytes(b"\x28\xb5\x2f\xfd not read")
@@ -280,9 +279,7 @@ def test_a_broken_link_named_after_a_table_is_refused_not_skipped(tmp_path: Path
     url = f"sqlite:///{tmp_path / 'x.db'}"
     frame = price_frame("AAAUSDT", 1, hours=30)
     folder = tmp_path / "in"
-    folder.mkdir()
-    _write(folder / "crypto_price.csv", _price_text(frame))
-    _write(folder / "US_Bond_Yield.csv", _yield_text(frame))
+    _price_folder(folder, frame)
     load_csv(folder, url)
     target = tmp_path / "elsewhere.csv"
     _write(target, _price_text(frame.assign(close=frame["close"] * 2)))

@@ -22,6 +22,7 @@ from seqsweep.data.sample import generate_tables
 from seqsweep.data.sources import plan_source
 from seqsweep.data.tables import PRICE_TABLE
 from seqsweep.errors import DataError
+from tests.databases import run_sql
 
 
 @pytest.fixture
@@ -523,15 +524,6 @@ def test_a_load_killed_inside_the_swap_leaves_every_table_and_the_next_load_clea
     }
 
 
-def _views(database: str, *statements: str) -> None:
-    """Run `statements` (views to make) on `database` in one transaction."""
-    engine = sa.create_engine(database)
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.execute(sa.text(statement))
-    engine.dispose()
-
-
 @pytest.mark.parametrize("database", ["sqlite", "mariadb", "postgresql"], indirect=True)
 def test_a_view_over_a_table_reads_the_new_rows_after_a_load(database: str, tmp_path: Path) -> None:
     """On SQLite the RENAME of `aaa__staging` failed ("error in view aaa_view: no such table") after `aaa`
@@ -539,7 +531,7 @@ def test_a_view_over_a_table_reads_the_new_rows_after_a_load(database: str, tmp_
     the table; over `bbb` alone, `aaa` was replaced by then). Now every database loads, and the views (one over another, one over both
     tables) read the new rows; loading again works as well."""
     load_csv(_one_row_files(tmp_path / "old", ["aaa", "bbb"], "OLD"), database)
-    _views(
+    run_sql(
         database,
         "CREATE VIEW aaa_view AS SELECT crypto_symbol, date FROM aaa",
         "CREATE VIEW aaa_view_view AS SELECT crypto_symbol, date FROM aaa_view",
@@ -575,7 +567,7 @@ def test_a_view_that_cannot_read_the_new_table_is_refused_with_every_table_as_it
     file lacks fails, and a materialized one is not made again: the whole swap is rolled back, one line
     naming the view, every table old, no staging table left."""
     load_csv(_one_row_files(tmp_path / "old", ["aaa", "bbb"], "OLD"), database)
-    _views(database, view)
+    run_sql(database, view)
     new = tmp_path / "new"
     new.mkdir()
     (new / "aaa.csv").write_text("date,crypto_symbol,close\n2024-01-01 00:00:00,NEW,1\n")
