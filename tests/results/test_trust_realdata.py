@@ -105,7 +105,12 @@ def test_the_verdict_sentence_matches_its_interval(results_json: dict[str, Any])
         if low > 0:
             expected = f"beats persistence on test by {signed(versus['delta'])} (95 % interval {signed(low)} to {signed(high)})"
         else:
-            expected = f"does not beat persistence on test ({signed(versus['delta'])}, interval {signed(low)} to {signed(high)})"
+            reading = (
+                "a tie within the noise, the interval holds 0"
+                if high >= 0
+                else "it scores below it, the whole interval is under 0"
+            )
+            expected = f"does not beat persistence on test ({signed(versus['delta'])}, interval {signed(low)} to {signed(high)}): {reading}"
         clauses = []
         constant = winner["vs_baselines"]["majority"]
         if constant["ci95"][0] <= 0:  # no better than a constant guess: the sentence says so too

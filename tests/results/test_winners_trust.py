@@ -33,6 +33,7 @@ from seqsweep.results.evaluate import (
     TEST_NOTE,
     TEST_SPLIT,
     Evaluations,
+    ScoreSet,
     WinnerOutput,
     cell_rows,
     evaluate_split,
@@ -40,8 +41,8 @@ from seqsweep.results.evaluate import (
     load_dataset,
     predicts_one_class,
 )
-from seqsweep.results.experiment import Experiment, read_experiment
-from seqsweep.results.leaderboard import BELOW_PERSISTENCE, leaderboard_rows
+from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
+from seqsweep.results.leaderboard import BELOW_PERSISTENCE, leaderboard_rows, repeated_config_lines, tie_line
 from seqsweep.results.pipeline import winner_confusion, write_results
 from seqsweep.results.plots import MIN_IMPORTANCE_TRIALS, write_plots
 from seqsweep.results.report import render_report
@@ -158,12 +159,47 @@ def test_the_verdict_follows_the_interval() -> None:
     )
     assert (
         bootstrap.verdict(Interval(-0.021, -0.044, 0.002), "persistence")
-        == "does not beat persistence on test (−0.021, interval −0.044 to +0.002)"
+        == "does not beat persistence on test (−0.021, interval −0.044 to +0.002): a tie within the noise, "
+        "the interval holds 0"
     )
     # a positive delta whose interval reaches 0 does not beat
     assert bootstrap.verdict(Interval(0.02, 0.0, 0.04), "majority").startswith("does not beat majority")
     assert bootstrap.verdict(Interval(0.0, 0.0, 0.0), "persistence") == (
-        "does not beat persistence on test (+0.000, interval +0.000 to +0.000)"
+        "does not beat persistence on test (+0.000, interval +0.000 to +0.000): a tie within the noise, "
+        "the interval holds 0"
+    )
+
+
+def test_a_lead_inside_the_noise_is_a_tie_and_a_deficit_outside_it_is_below() -> None:
+    """A positive delta whose interval holds 0 is read as a tie, not as a lead nor as a loss; a whole
+    interval under 0 is read as scoring below the baseline, not merely as "does not beat" it."""
+    inside = bootstrap.verdict(Interval(0.031, -0.004, 0.066), "persistence")
+    assert inside == (
+        "does not beat persistence on test (+0.031, interval −0.004 to +0.066): a tie within the noise, "
+        "the interval holds 0"
+    )
+    below = bootstrap.verdict(Interval(-0.042, -0.086, -0.001), "persistence")
+    assert below == (
+        "does not beat persistence on test (−0.042, interval −0.086 to −0.001): it scores below it, the "
+        "whole interval is under 0"
+    )
+    # the reading goes before the other baselines' clauses, on the persistence sentence only
+    winner = ScoreSet(
+        "w",
+        "winner",
+        "",
+        {},
+        [],
+        [],
+        np.zeros((3, 3)),
+        vs_baselines={
+            "persistence": Interval(0.031, -0.004, 0.066),
+            "majority": Interval(0.0, -0.012, 0.011),
+        },
+    )
+    assert winner.verdict() == (
+        f"{inside}; nor does it beat majority, a constant guess that ignores the input (+0.000, interval "
+        "−0.012 to +0.011)"
     )
 
 
@@ -657,3 +693,82 @@ def test_the_winners_verdict_is_the_reports_first_section(
     untested = report_sections(experiment, 1, Evaluations(valid=None, test=None))
     assert answer_section(Evaluations(valid=None, test=None)) is None
     assert all(s.key != ANSWER for s in untested)
+
+
+def _summary(trial_id: str, value: float, epochs: int) -> TrialSummary:
+    """A ranked trial whose best val_macro_f1 is `value`, after `epochs` epochs."""
+    return TrialSummary(
+        trial_id=trial_id,
+        family="f",
+        status="ok",
+        params={},
+        config={},
+        best_epoch=epochs,
+        best_value=value,
+        val_macro_f1=value,
+        val_accuracy=None,
+        best_metrics={},
+        epochs_run=epochs,
+        stopped_early=False,
+        plateau_stopped=False,
+        wall_time_s=None,
+        checkpoint=None,
+        path=None,
+    )
+
+
+def test_a_first_place_tied_on_validation_is_said_to_be_the_tie_breaks_choice(
+    crafted_dataset: DatasetBundle,
+) -> None:
+    """Trials that score exactly as well as #1 on validation: the ranking still names one #1 (fewer
+    epochs, then trial id), and the answer and the leaderboard say that the tie-break chose it, not
+    validation; an untied #1 gets no such line."""
+    tied = [
+        _summary("t_3", 0.41, 4),
+        _summary("t_1", 0.41, 4),
+        _summary("t_2", 0.41, 3),
+        _summary("t_0", 0.3, 1),
+    ]
+    experiment = Experiment(Path("/x"), "x", "val_macro_f1", "max", "f", (), tuple(tied))
+    assert [t.trial_id for t in experiment.ranked()] == ["t_2", "t_1", "t_3", "t_0"]
+    line = (
+        "#1 t_2 ties on val_macro_f1 (0.4100) with t_1, t_3: validation does not tell them apart; #1 was "
+        "chosen by the tie-break (fewer epochs, then trial id)."
+    )
+    assert tie_line(experiment) == line
+    copy = persistence_predictions(crafted_dataset, TEST_SPLIT)
+    settings = bootstrap.settings_for(crafted_dataset, TEST_SPLIT, draws=50, seed=0)
+    test = evaluate_split(
+        crafted_dataset, TEST_SPLIT, {"t_2": ("#1", WinnerOutput(copy))}, intervals=settings
+    )
+    sections = {s.key: s for s in report_sections(experiment, 2, Evaluations(valid=None, test=test))}
+    assert sections[ANSWER].lines == [f"#1 t_2 {test.winners[0].verdict()}.", line]
+    assert sections["leaderboard"].lines[0] == line
+    alone = dataclasses.replace(experiment, trials=(tied[0], _summary("t_1", 0.40, 4)))
+    assert tie_line(alone) is None
+    sections = {s.key: s for s in report_sections(alone, 2, Evaluations(valid=None, test=None))}
+    assert ANSWER not in sections and line not in sections["leaderboard"].lines
+    assert not any("ties on" in text for text in sections["leaderboard"].lines)
+
+
+def test_winners_that_are_one_configuration_under_other_seeds_are_said_to_be() -> None:
+    """Two of the top trials with the same family and searched values differ only by their training
+    seed: the leaderboard says their gap is seed noise; distinct configurations get no such line, and
+    a repeat below the top is not named."""
+
+    def trial(trial_id: str, value: float, cell: int) -> TrialSummary:
+        return dataclasses.replace(_summary(trial_id, value, 4), params={"cell_size": cell})
+
+    trials = (trial("a", 0.5, 4), trial("b", 0.45, 8), trial("c", 0.4, 4), trial("d", 0.3, 8))
+    experiment = Experiment(Path("/x"), "x", "val_macro_f1", "max", "f", ("cell_size",), trials)
+    line = (
+        "#1 a and #3 c are one configuration (the same searched values), trained under different seeds: "
+        "the gap between them is seed noise."
+    )
+    assert repeated_config_lines(experiment, 3) == [line]
+    sections = {s.key: s for s in report_sections(experiment, 3, Evaluations(valid=None, test=None))}
+    assert sections["leaderboard"].lines == [line]
+    assert repeated_config_lines(experiment, 2) == []
+    assert len(repeated_config_lines(experiment, 4)) == 2
+    other = dataclasses.replace(trials[2], family="g")  # another family's model is another configuration
+    assert repeated_config_lines(dataclasses.replace(experiment, trials=(*trials[:2], other)), 3) == []

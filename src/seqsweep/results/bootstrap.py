@@ -281,8 +281,11 @@ def signed(value: float, digits: int = 3) -> str:
 def verdict(interval: Interval, baseline: str, split: str = "test") -> str:
     """One sentence on `interval` (model minus `baseline`): it beats it only when the lower bound is > 0.
 
-    e.g. "beats persistence on test by +0.031 (95 % interval +0.004 to +0.058)" or
-    "does not beat persistence on test (−0.021, interval −0.044 to +0.002)".
+    e.g. "beats persistence on test by +0.031 (95 % interval +0.004 to +0.058)"; otherwise it says
+    which way the interval points: "does not beat persistence on test (+0.021, interval −0.002 to
+    +0.044): a tie within the noise, the interval holds 0" (a positive delta inside the noise is no
+    lead), or "does not beat persistence on test (−0.042, interval −0.086 to −0.001): it scores below
+    it, the whole interval is under 0".
     """
     level = f"{interval.level * 100:g} %"
     if interval.too_short:
@@ -296,10 +299,17 @@ def verdict(interval: Interval, baseline: str, split: str = "test") -> str:
             f"beats {baseline} on {split} by {signed(interval.delta)} "
             f"({level} interval {signed(interval.low)} to {signed(interval.high)})"
         )
+    reading = TIE if interval.high >= 0 else BELOW
     return (
         f"does not beat {baseline} on {split} ({signed(interval.delta)}, "
-        f"interval {signed(interval.low)} to {signed(interval.high)})"
+        f"interval {signed(interval.low)} to {signed(interval.high)}): {reading}"
     )
+
+
+TIE = "a tie within the noise, the interval holds 0"
+"""How `verdict` reads an interval that holds 0: no difference shown either way, whatever the delta."""
+BELOW = "it scores below it, the whole interval is under 0"
+"""How `verdict` reads an interval wholly below 0: the winner is worse than the baseline."""
 
 
 def constant_clause(interval: Interval, baseline: str) -> str:

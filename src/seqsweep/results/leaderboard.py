@@ -72,6 +72,57 @@ def family_rows(experiment: Experiment) -> list[dict[str, Any]]:
     return rows
 
 
+def first_tie(experiment: Experiment) -> list[TrialSummary]:
+    """The ranked trials whose search-metric score equals the #1 trial's, #1 first (rank order); [] when
+    #1 stands alone. Raises NoValidTrialsError when no trial is ranked."""
+    ranked = experiment.ranked()
+    best = ranked[0].best_value
+    tied = [t for t in ranked if t.best_value == best]
+    return tied if len(tied) > 1 else []
+
+
+def tie_line(experiment: Experiment) -> str | None:
+    """One sentence when other trials score exactly as well as #1 on validation (`first_tie`): the
+    ranking's tie-break (fewer epochs, then trial id) chose #1, validation did not; None otherwise.
+
+    e.g. "#1 a_00001 ties on val_macro_f1 (0.4120) with a_00003, a_00007: validation does not tell them
+    apart; #1 was chosen by the tie-break (fewer epochs, then trial id)."
+    """
+    tied = first_tie(experiment)
+    if not tied:
+        return None
+    first, others = tied[0], ", ".join(t.trial_id for t in tied[1:])
+    return (
+        f"#1 {first.trial_id} ties on {experiment.metric} ({format_cell(first.best_value)}) with {others}: "
+        f"validation does not tell them apart; #1 was chosen by the tie-break (fewer epochs, then trial id)."
+    )
+
+
+def repeated_config_lines(experiment: Experiment, top: int) -> list[str]:
+    """One sentence per configuration (family and searched values) that more than one of the top `top`
+    ranked trials share: such trials differ only by their training seed, so their gap is seed noise,
+    and the winners are fewer configurations than they look; [] when each is its own.
+
+    e.g. "#1 a_00002 and #3 a_00005 are one configuration (the same searched values), trained under
+    different seeds: the gap between them is seed noise."
+    Raises NoValidTrialsError when no trial is ranked.
+    """
+    groups: dict[str, list[tuple[int, TrialSummary]]] = {}
+    for rank, trial in enumerate(experiment.top(top), start=1):
+        key = json.dumps([trial.family, trial.params], sort_keys=True, default=str)
+        groups.setdefault(key, []).append((rank, trial))
+    lines = []
+    for group in groups.values():
+        if len(group) > 1:
+            names = [f"#{rank} {trial.trial_id}" for rank, trial in group]
+            joined = f"{', '.join(names[:-1])} and {names[-1]}"
+            lines.append(
+                f"{joined} are one configuration (the same searched values), trained under different "
+                f"seeds: the gap between them is seed noise."
+            )
+    return lines
+
+
 def excluded_rows(experiment: Experiment) -> list[dict[str, Any]]:
     """Errored, NaN, pending and lost trials: listed apart, never ranked."""
     return [

@@ -24,6 +24,8 @@ from seqsweep.results.leaderboard import (
     family_rows,
     format_table,
     leaderboard_rows,
+    repeated_config_lines,
+    tie_line,
 )
 from seqsweep.results.reseed import ReseedOutcome
 
@@ -63,8 +65,10 @@ def report_sections(
     sections = []
     ranks = {t.trial_id: i for i, t in enumerate(experiment.ranked(), start=1)}
     answer = answer_section(evaluations, ranks)
+    tie = tie_line(experiment)
     if answer is not None:
-        sections.append(answer)
+        # a #1 chosen by the tie-break is said to be one where its verdict is read
+        sections.append(Section(answer.key, answer.title, [*answer.lines, *([tie] if tie else [])]))
     persistence = persistence_score(evaluations)
     if evaluations.valid is not None:
         valid = evaluations.valid
@@ -78,7 +82,7 @@ def report_sections(
             )
         )
     rows = leaderboard_rows(experiment, top, persistence)
-    lines = []
+    lines = [*([tie] if tie else []), *repeated_config_lines(experiment, top)]
     if persistence is not None:
         below = sum(1 for r in leaderboard_rows(experiment, None, persistence) if r.get(BELOW_PERSISTENCE))
         ranked = len(experiment.ranked())
