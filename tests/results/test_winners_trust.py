@@ -170,6 +170,25 @@ def test_the_verdict_follows_the_interval() -> None:
     )
 
 
+def test_an_interval_from_few_blocks_is_shown_but_called_rough() -> None:
+    """A test split just past `MIN_BLOCKS` gave a percentile interval read like one from many blocks,
+    though from a handful of blocks it is too narrow."""
+    few = Interval(0.031, 0.004, 0.058, blocks=6.0, block=24)
+    assert few.beats and few.rough and not few.too_short
+    assert bootstrap.verdict(few, "persistence") == (
+        "beats persistence on test by +0.031 (95 % interval +0.004 to +0.058; a rough interval: its "
+        "windows hold 6.0 blocks of 24 windows, under 10)"
+    )
+    assert few.to_dict()["rough"] == {"blocks": 6.0, "block_windows": 24, "below": bootstrap.ROUGH_BLOCKS}
+    tie = bootstrap.verdict(Interval(0.01, -0.02, 0.04, blocks=6.0, block=24), "persistence")
+    assert tie.endswith("under 10): a tie within the noise, the interval holds 0")
+    enough = Interval(0.031, 0.004, 0.058, blocks=float(bootstrap.ROUGH_BLOCKS), block=24)
+    assert not enough.rough and "rough" not in bootstrap.verdict(enough, "persistence")
+    assert "rough" not in enough.to_dict()
+    short = Interval(0.031, 0.004, 0.058, blocks=3.0, block=24)
+    assert short.too_short and not short.rough and "rough" not in short.to_dict()
+
+
 def test_a_lead_inside_the_noise_is_a_tie_and_a_deficit_outside_it_is_below() -> None:
     """A positive delta whose interval holds 0 is read as a tie, not as a lead nor as a loss; a whole
     interval under 0 is read as scoring below the baseline, not merely as "does not beat" it."""
@@ -315,15 +334,18 @@ def test_test_intervals_and_verdicts_on_crafted_predictions(crafted_dataset: Dat
     by_name = {w["name"]: w for w in document["winners"]}
     for baseline in ("majority", "persistence"):
         entry = by_name["oracle"]["vs_baselines"][baseline]
-        assert set(entry) == {"delta", "ci95"} and entry["ci95"][0] > 0
+        # the crafted test split holds under ROUGH_BLOCKS blocks: its interval is shown, called rough
+        assert set(entry) == {"delta", "ci95", "rough"} and entry["ci95"][0] > 0
         assert entry["ci95"][0] <= entry["delta"] <= entry["ci95"][1]
-    assert by_name["copy"]["vs_baselines"]["persistence"] == {"delta": 0.0, "ci95": [0.0, 0.0]}
+    assert by_name["copy"]["vs_baselines"]["persistence"]["ci95"] == [0.0, 0.0]
+    assert by_name["copy"]["vs_baselines"]["persistence"]["delta"] == 0.0
     assert by_name["oracle"]["verdict"].startswith("beats persistence on test by +")
     assert "constant guess" not in by_name["oracle"]["verdict"]
     assert by_name["copy"]["verdict"].startswith(
-        "does not beat persistence on test (+0.000, interval +0.000 to +0.000)"
+        "does not beat persistence on test (+0.000, interval +0.000 to +0.000; a rough interval"
     )
-    assert by_name["constant"]["vs_baselines"]["majority"] == {"delta": 0.0, "ci95": [0.0, 0.0]}
+    assert by_name["constant"]["vs_baselines"]["majority"]["ci95"] == [0.0, 0.0]
+    assert by_name["constant"]["vs_baselines"]["majority"]["delta"] == 0.0
     assert by_name["constant"]["verdict"].endswith(
         "beat majority, a constant guess that ignores the input (+0.000, interval +0.000 to +0.000); and "
         "it predicts one class in every (target, step) cell on test: a constant guess that ignores its "

@@ -50,6 +50,11 @@ METHOD = (
     "moving-block bootstrap over test windows (Künsch 1989), blocks resampled per symbol; percentile interval"
 )
 MIN_BLOCKS = 4
+ROUGH_BLOCKS = 10
+"""Under this many blocks (and at least `MIN_BLOCKS`) an interval is shown but called rough: a
+percentile interval from a handful of independent blocks is too narrow (it covers the true difference
+less often than its level says; Hall, Horowitz & Jing 1995, "On blocking rules for the bootstrap with
+dependent data", Biometrika 82(3)), so a lead just clear of 0 there is weak evidence."""
 """Blocks the test windows must hold (summed over symbols) for an interval to say anything: a symbol
 with no more windows than one block is one block in every draw (only rotated), so every draw is the
 observed score and the interval shrinks to the point estimate, however few windows there are."""
@@ -80,6 +85,11 @@ class Interval:
         return self.blocks < MIN_BLOCKS
 
     @property
+    def rough(self) -> bool:
+        """True when the windows hold enough blocks for an interval but fewer than `ROUGH_BLOCKS`."""
+        return not self.too_short and self.blocks < ROUGH_BLOCKS
+
+    @property
     def beats(self) -> bool:
         """True when the whole interval is above 0 (its lower bound > 0) and the windows hold enough
         blocks for an interval (`too_short`)."""
@@ -89,6 +99,8 @@ class Interval:
         out: dict[str, Any] = {"delta": self.delta, "ci95": [self.low, self.high]}
         if self.too_short:
             out["too_short"] = {"blocks": self.blocks, "block_windows": self.block, "needed": MIN_BLOCKS}
+        elif self.rough:
+            out["rough"] = {"blocks": self.blocks, "block_windows": self.block, "below": ROUGH_BLOCKS}
         return out
 
 
@@ -285,7 +297,9 @@ def verdict(interval: Interval, baseline: str, split: str = "test") -> str:
     which way the interval points: "does not beat persistence on test (+0.021, interval −0.002 to
     +0.044): a tie within the noise, the interval holds 0" (a positive delta inside the noise is no
     lead), or "does not beat persistence on test (−0.042, interval −0.086 to −0.001): it scores below
-    it, the whole interval is under 0".
+    it, the whole interval is under 0". An interval from fewer than `ROUGH_BLOCKS` blocks is called
+    rough inside the brackets ("...; a rough interval: its windows hold 6.0 blocks of 24 windows, under
+    10").
     """
     level = f"{interval.level * 100:g} %"
     if interval.too_short:
@@ -294,15 +308,21 @@ def verdict(interval: Interval, baseline: str, split: str = "test") -> str:
             f"interval: its windows hold {interval.blocks:.1f} blocks of {interval.block} windows, an "
             f"interval needs {MIN_BLOCKS}; lengthen the {split} split)"
         )
+    rough = (
+        f"; a rough interval: its windows hold {interval.blocks:.1f} blocks of {interval.block} windows, "
+        f"under {ROUGH_BLOCKS}"
+        if interval.rough
+        else ""
+    )
     if interval.beats:
         return (
             f"beats {baseline} on {split} by {signed(interval.delta)} "
-            f"({level} interval {signed(interval.low)} to {signed(interval.high)})"
+            f"({level} interval {signed(interval.low)} to {signed(interval.high)}{rough})"
         )
     reading = TIE if interval.high >= 0 else BELOW
     return (
         f"does not beat {baseline} on {split} ({signed(interval.delta)}, "
-        f"interval {signed(interval.low)} to {signed(interval.high)}): {reading}"
+        f"interval {signed(interval.low)} to {signed(interval.high)}{rough}): {reading}"
     )
 
 
