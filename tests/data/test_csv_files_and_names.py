@@ -10,6 +10,7 @@ import gzip
 import logging
 import lzma
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -328,10 +329,10 @@ def test_a_candles_file_of_two_symbols_is_refused_not_read_as_one_series(tmp_pat
         r"\(AAAUSDT, BBBUSDT\), and the ohlcv join reads one instrument",
     ):
         plan_source(spec, None)
-    # the same file holding one symbol (spelled two ways) is read as it was
+    # the same file holding one symbol (spelled two ways), named by `ohlcv_symbol`, is read as it was
     one = _candles({"AAAUSDT": "2024-01-01"}).assign(crypto_symbol=["AAAUSDT", "aaausdt"] * 12)
     one.to_csv(file, index=False)
-    rows = load_symbol_rows(plan_source(spec, None), "ETHUSDT")
+    rows = load_symbol_rows(plan_source(replace(spec, ohlcv_symbol="AAAUSDT"), None), "AAAUSDT")
     np.testing.assert_allclose(rows["closing_price"].to_numpy(), one["closing_price"].to_numpy())
 
 
@@ -343,12 +344,47 @@ def test_an_ohlcv_table_of_two_symbols_is_refused_not_read_as_one_series(tmp_pat
         DataError, match=r"^table 'ohlcv' holds the rows of several symbols .*\(AAAUSDT, BBBUSDT\)"
     ):
         plan_source(spec, url)
-    # one symbol, some rows without one (NULL): read as before
+    # one symbol, some rows without one (NULL), named by `ohlcv_symbol`: read as before
     one = _candles({"AAAUSDT": "2024-01-01"})
     one.loc[3, "crypto_symbol"] = None
     single = f"sqlite:///{tmp_path / 'one.db'}"
     _other_tools_table(single, "ohlcv", one)
-    assert len(load_symbol_rows(plan_source(spec, single), "ETHUSDT")) == 24
+    assert len(load_symbol_rows(plan_source(replace(spec, ohlcv_symbol="AAAUSDT"), single), "AAAUSDT")) == 24
+
+
+def test_a_candles_file_of_another_symbol_than_ohlcv_symbol_is_refused(tmp_path: Path) -> None:
+    """`dataset.csv` holding BTCUSDT's rows under the default `ohlcv_symbol` ETHUSDT: the series was
+    named ETHUSDT and given ETHUSDT's symbol embedding, exit 0 and not a word."""
+    file = tmp_path / "btc.csv"
+    _candles({"btcusdt ": "2024-01-01"}).to_csv(file, index=False)
+    spec = DatasetSpec(join="ohlcv", csv=str(file), frequency=None)
+    with pytest.raises(
+        DataError,
+        match=r"^dataset\.csv: .*btc\.csv holds the rows of BTCUSDT in column 'crypto_symbol', but "
+        r"dataset\.ohlcv_symbol is ETHUSDT, .*set `dataset\.ohlcv_symbol: BTCUSDT`",
+    ):
+        plan_source(spec, None)
+    # the fix the line names (any case or blanks) reads them; a file without the column is not checked
+    assert len(load_symbol_rows(plan_source(replace(spec, ohlcv_symbol=" BtcUsdt"), None), "BTCUSDT")) == 24
+    _candles({"BTCUSDT": "2024-01-01"}).drop(columns="crypto_symbol").to_csv(file, index=False)
+    assert len(load_symbol_rows(plan_source(spec, None), "ETHUSDT")) == 24
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("mariadb", marks=pytest.mark.mysql)], indirect=True
+)
+def test_an_ohlcv_table_of_another_symbol_than_ohlcv_symbol_is_refused(database: str) -> None:
+    """The same for the `ohlcv` table (SQLite; MariaDB, whose collation would fold case and accents)."""
+    _other_tools_table(database, "ohlcv", _candles({"BTCUSDT": "2024-01-01"}))
+    spec = DatasetSpec(join="ohlcv", frequency=None)
+    with pytest.raises(
+        DataError,
+        match=r"^table 'ohlcv' holds the rows of BTCUSDT in column 'crypto_symbol', but "
+        r"dataset\.ohlcv_symbol is ETHUSDT, .*set `dataset\.ohlcv_symbol: BTCUSDT`",
+    ):
+        plan_source(spec, database)
+    rows = load_symbol_rows(plan_source(replace(spec, ohlcv_symbol="btcusdt"), database), "BTCUSDT")
+    assert len(rows) == 24
 
 
 @pytest.mark.parametrize(

@@ -129,6 +129,35 @@ def test_sample_command_writes_an_indexed_sqlite_database(tmp_path: Path) -> Non
     engine.dispose()
 
 
+def test_sample_help_names_the_tables_and_symbols_it_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`data sample --help` said "three tables for its 16 symbols"; it writes four (with `ohlcv`) and
+    17 symbols (with ETHUSDT)."""
+    with pytest.raises(SystemExit):
+        main(["data", "sample", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "four tables" in help_text and "16 symbols and ETHUSDT" in help_text and "`ohlcv`" in help_text
+    url = f"sqlite:///{tmp_path / 'sample.db'}"
+    assert main(["data", "sample", "--db", url, "--hours", "48"]) == 0
+    engine = sa.create_engine(url)
+    try:
+        assert set(sa.inspect(engine).get_table_names()) == {
+            LENDING_TABLE,
+            PRICE_TABLE,
+            YIELD_TABLE,
+            OHLCV_TABLE,
+        }
+        with engine.connect() as conn:
+            for table in (LENDING_TABLE, PRICE_TABLE):
+                held = {
+                    row[0] for row in conn.execute(sa.text(f"SELECT DISTINCT crypto_symbol FROM {table}"))
+                }
+                assert held == {*NOTEBOOK_SYMBOLS, "ETHUSDT"} and len(NOTEBOOK_SYMBOLS) == 16
+    finally:
+        engine.dispose()
+
+
 def test_default_source_is_the_sample_generated_on_first_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

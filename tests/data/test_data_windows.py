@@ -18,6 +18,7 @@ from seqsweep.data.windows import (
     fit_scalers,
     fit_thresholds,
     label_moves,
+    short_split_cause,
     split_boundaries,
     target_moves,
     window_ends,
@@ -126,3 +127,36 @@ def test_a_column_constant_in_train_but_for_rounding_is_refused_when_it_moves_la
     _, std = fit_scalers(values, symbols, codes, ("A",), ("peg",))
     assert std[0, 0] == 1.0  # rounding is not a scale
     check_constant_in_train(np.ones((40, 1)), symbols, codes, ("A",), ("peg",))  # constant everywhere: kept
+
+
+def _cause(first_hours: list[int], last_hours: list[int], need: int) -> str:
+    """`short_split_cause` of the valid split for symbols on an hourly grid from/to those hours."""
+    symbols = tuple(f"S{i}USDT" for i in range(len(first_hours)))
+    first = np.array([h * HOUR.value for h in first_hours], dtype=np.int64)
+    last = np.array([h * HOUR.value for h in last_hours], dtype=np.int64)
+    times = np.concatenate([np.arange(f, end + 1, HOUR.value) for f, end in zip(first, last, strict=True)])
+    row_symbol = np.repeat(
+        np.arange(len(symbols)), [end - f + 1 for f, end in zip(first_hours, last_hours, strict=True)]
+    )
+    codes = assign_splits(times, split_boundaries(first, last, SplitSpec(), HOUR, symbols))
+    counts = np.bincount(row_symbol)
+    return short_split_cause("valid", codes, row_symbol, first, last, counts, symbols, SplitSpec(), need)
+
+
+def test_a_short_split_names_only_the_symbols_whose_short_range_is_the_cause() -> None:
+    # S1 ends at hour 39 beside S0's 299: dropping it gives the valid split 45 rows, named with its range
+    named = _cause([0, 0], [299, 39], need=10)
+    assert "(it holds at most 6 rows of a symbol)" in named
+    assert (
+        "S1USDT's short range sets (S1USDT: 40 rows," in named and "drop S1USDT from dataset.symbols" in named
+    )
+    assert "S0USDT" not in named
+    # S2 starts late as well: both are named
+    both = _cause([0, 0, 10], [299, 39, 299], need=10)
+    assert "the short ranges of S1USDT, S2USDT set" in both and "drop S1USDT, S2USDT" in both
+    # every symbol as short (or one an hour off): no symbol to blame, the rows are too few for all
+    for first, last in (([0, 0], [39, 39]), ([0, 1], [39, 39])):
+        alike = _cause(first, last, need=10)
+        assert "USDT" not in alike and "use more rows per symbol" in alike
+    # dropping S1 would still leave too few rows for lookback + horizon = 100: not named
+    assert "USDT" not in _cause([0, 0], [299, 39], need=100)

@@ -171,3 +171,23 @@ def test_a_row_exactly_at_valid_start_is_in_validation_whatever_the_grids_offset
     split = SplitSpec(valid_start=valid_start, test_start=str(start + 15 * pd.Timedelta(step)))
     boundaries = split_boundaries(first, last, split, pd.Timedelta(step), ("AAAUSDT",))
     assert boundaries[0] == naive_utc(valid_start, "valid_start").value  # the row there opens validation
+
+
+def test_a_split_without_windows_names_the_symbol_whose_short_range_cut_it(tmp_path: Path) -> None:
+    """AAAUSDT's 300 hours beside BBBUSDT's 40: the fractions cut the 39 hours both share, the valid
+    split got 6 rows, and the line said only "the valid split has no windows", naming no symbol."""
+    url = write_db(
+        tmp_path / "db", [price_frame("AAAUSDT", 1, hours=300), price_frame("BBBUSDT", 2, hours=40)]
+    )
+    spec = _spec(lookback=8, horizon=2)
+    with pytest.raises(DataError) as info:
+        build_dataset(spec, db_url=url, cache_dir=tmp_path, in_process=True)
+    line = str(info.value)
+    assert line.startswith("dataset.split: the valid split has no windows of lookback + horizon = 10 steps")
+    assert "BBBUSDT's short range sets (BBBUSDT: 40 rows, 2024-01-01 00:00:00 to 2024-01-02 15:00:00)" in line
+    assert "drop BBBUSDT from dataset.symbols" in line and "AAAUSDT" not in line and "\n" not in line
+    # the fix it names builds
+    bundle = build_dataset(
+        _spec(("AAAUSDT",), lookback=8, horizon=2), db_url=url, cache_dir=tmp_path, in_process=True
+    )
+    assert len(bundle.splits["valid"].ends) > 0

@@ -96,6 +96,28 @@ def test_mariadb_study_of_another_experiment_is_refused(
     _clash(write_sweep, tmp_path, mariadb_url, f"shared_{uuid.uuid4().hex[:8]}", capsys)
 
 
+@pytest.mark.mysql
+def test_a_study_name_matching_another_only_by_case_names_the_stored_study(
+    write_sweep: Callable[..., Path], tmp_path: Path, mariadb_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MariaDB finds the study `CaseS_…` for the name `cases_…` (its collation ignores case and accents):
+    the refusal named only `cases_…`, a study that is not stored under that spelling."""
+    tag = uuid.uuid4().hex[:8]
+    stored, asked = f"CaseS_{tag}", f"cases_{tag}"
+    first = load_sweep(write_sweep(name=stored, search={"storage": mariadb_url}))
+    experiment = _owned_experiment(first, mariadb_url)
+    other_root = tmp_path / "other_runs"
+    other = write_sweep(name=asked, search={"storage": mariadb_url}, storage_path=str(other_root))
+    assert cli.main(["run", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert f"study {asked!r} in " in err and f"matches the stored study {stored!r}" in err
+    assert f"which belongs to the experiment {experiment}" in err
+    assert not other_root.exists(), "a refused start left something behind"
+    # a start that made it past the check (another start claimed the name meanwhile) names it alike
+    with pytest.raises(ConfigError, match=rf"study {asked!r} in .* matches the stored study {stored!r}"):
+        claim_study(mariadb_url, load_sweep(other), uuid.uuid4().hex, tmp_path / "racer")
+
+
 def test_a_study_no_experiment_owns_is_refused_and_nothing_is_created(
     write_sweep: Callable[..., Path], tmp_path: Path
 ) -> None:

@@ -27,8 +27,9 @@ def _sample_parser(actions: Any) -> None:
     parser = actions.add_parser(
         "sample",
         help="write the generated sample database (the default source)",
-        description="Generate the notebook's three tables for its 16 symbols, hourly, with realistic dynamics "
-        "(generated data, not market data). Deterministic for a seed.",
+        description="Generate four tables: the notebook's three (lending rates, prices, bond yield) for its 16 "
+        "symbols and ETHUSDT, hourly, and the `ohlcv` table of ETHUSDT's 5-minute candles, with realistic "
+        "dynamics (generated data, not market data). Deterministic for a seed.",
     )
     parser.add_argument(
         "--db",

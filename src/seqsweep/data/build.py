@@ -47,6 +47,7 @@ from seqsweep.data.windows import (
     fit_magnitudes,
     fit_scalers,
     index_windows,
+    short_split_cause,
     split_boundaries,
 )
 from seqsweep.errors import DataError, SeqsweepError
@@ -324,6 +325,10 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
     splits, thresholds = index_windows(
         targets, row_symbol, codes, lookback=spec.lookback, horizon=spec.horizon, labels=spec.labels,
         features=features, feature_columns=target_index,  # a level feature column holds float32(target)
+        why_short=lambda name: short_split_cause(
+            name, codes, row_symbol, first, last, counts=np.array([s.stop - s.start for s in slices]),
+            symbols=symbols, split=spec.split, need=spec.lookback + spec.horizon,
+        ),
     )  # fmt: skip
     folds = build_folds(  # walk-forward folds before the last (None for dataset.split.folds: 1)
         spec, times=times, row_symbol=row_symbol, inputs=inputs, mean=mean, std=std,

@@ -541,7 +541,9 @@ def plan_source(spec: DatasetSpec, url: str | None, *, columns: tuple[str, ...] 
         limit=spec.max_rows_per_symbol,
     )
     if spec.csv is not None:  # only a join that reads CSV takes `csv` (DatasetSpec)
-        kept = _wanted(spec, _check_csv(spec.csv, spec.join), columns, f"dataset.csv {spec.csv}")
+        kept = _wanted(
+            spec, _check_csv(spec.csv, spec.join, spec.ohlcv_symbol), columns, f"dataset.csv {spec.csv}"
+        )
         _check_targets(spec, kept)
         return replace(base, url=None, masked="", csv=spec.csv, value_columns=kept)
     if url is None:
@@ -1199,10 +1201,9 @@ def _resolve_symbols(
                 distinct = conn.execute(
                     sa.text(f"SELECT DISTINCT {exact(q(SYMBOL))} FROM {q(table)} LIMIT {_SYMBOLS_SHOWN * 20}")
                 ).all()
-                refuse_several_instruments(
-                    f"table {table!r}",
-                    [_symbol_text(table, row[0]) for row in distinct if row[0] is not None],
-                )
+                held = [_symbol_text(table, row[0]) for row in distinct if row[0] is not None]
+                refuse_several_instruments(f"table {table!r}", held)
+                refuse_another_instrument(f"table {table!r}", held, symbols[0])
         if (
             join.with_yield
             and conn.execute(sa.text(f"SELECT 1 FROM {q(YIELD_TABLE)} LIMIT 1")).first() is None
@@ -1541,7 +1542,26 @@ def refuse_several_instruments(where: str, symbols: Sequence[Any]) -> None:
         )
 
 
-def _check_csv(path: str, join: str) -> tuple[str, ...]:
+def refuse_another_instrument(where: str, symbols: Sequence[Any], ohlcv_symbol: str) -> None:
+    """DataError (one line) when `symbols`, the `crypto_symbol` values of a one-instrument source (the
+    ohlcv join's table or `dataset.csv`), name one symbol that is not `ohlcv_symbol`, both stripped and
+    upper-cased (`canonical_symbol`). Call after `refuse_several_instruments`; blank or missing values
+    name none, and a source without the column is not checked.
+
+    The join names its series `dataset.ohlcv_symbol` (ETHUSDT by default), whose name picks the symbol
+    embedding: BTCUSDT's rows read under the default were ETHUSDT's series without a word.
+    """
+    distinct = sorted({canonical_symbol(str(s)) for s in symbols if s is not None and str(s).strip()})
+    wanted = canonical_symbol(ohlcv_symbol)
+    if len(distinct) == 1 and distinct[0] != wanted:
+        raise DataError(
+            f"{where} holds the rows of {distinct[0]} in column {SYMBOL!r}, but dataset.ohlcv_symbol is "
+            f"{wanted}, whose name and symbol embedding the series would carry: set "
+            f"`dataset.ohlcv_symbol: {distinct[0]}` (or read {wanted}'s rows)"
+        )
+
+
+def _check_csv(path: str, join: str, ohlcv_symbol: str) -> tuple[str, ...]:
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"dataset.csv: file not found: {path}")
@@ -1555,6 +1575,7 @@ def _check_csv(path: str, join: str) -> tuple[str, ...]:
         except READ_ERRORS as exc:
             raise unreadable(who, exc) from None
         refuse_several_instruments(who, list(symbols))
+        refuse_another_instrument(who, list(symbols), ohlcv_symbol)
     _note_unread_columns(join, path, tuple(header), f"dataset.csv {path}")
     return OHLCV_COLUMNS
 

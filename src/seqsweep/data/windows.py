@@ -8,7 +8,7 @@ thresholds see train rows / train windows only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import numpy as np
@@ -298,13 +298,15 @@ def index_windows(
     labels: LabelSpec,
     features: np.ndarray | None = None,
     feature_columns: Sequence[int | None] | None = None,
+    why_short: Callable[[str], str] | None = None,
 ) -> tuple[dict[str, SplitWindows], np.ndarray]:
     """The windows of every split and the train-fitted thresholds; windows with every label masked are left out.
 
     `targets` (rows, T) are scaled with NaN where missing. The splits store their window ends only: their
     labels and moves are derived from the targets' levels when read (`targets.WindowTargets`), stored as
     residuals beside `features[:, feature_columns[t]]` where that column holds float32(target t) (no
-    transform), else as float64 (`TargetLevels.encode`). A split without windows is an error.
+    transform), else as float64 (`TargetLevels.encode`). A split without windows is an error (DataError,
+    one line; `why_short(split)` gives its cause and fix, `short_split_cause`, else a generic one).
     """
     ends = window_ends(row_symbol, codes, lookback, horizon)
     moves: dict[str, np.ndarray] = {}
@@ -313,13 +315,79 @@ def index_windows(
         informative = (split_moves != MASK_VALUE).any(axis=(1, 2))
         ends[name], moves[name] = ends[name][informative], split_moves[informative]
         if not len(ends[name]):
+            why = (
+                why_short(name)
+                if why_short is not None
+                else "; use more rows per symbol (max_rows_per_symbol, start/end) or change the split (fractions "
+                "or dates; a smaller split.gap, whose embargo rows hold no windows)"
+            )
             raise DataError(
                 f"dataset.split: the {name} split has no windows of lookback + horizon = {lookback + horizon} "
-                f"steps; use more rows per symbol (max_rows_per_symbol, start/end) or change the split (fractions or "
-                f"dates; a smaller split.gap, whose embargo rows hold no windows)"
+                f"steps{why}"
             )
     thresholds = fit_thresholds(moves["train"], labels)
     levels = TargetLevels.encode(targets, features, feature_columns)
     derive = WindowTargets(levels=levels, horizon=horizon, thresholds=thresholds)
     windows = {name: SplitWindows(ends=ends[name].astype(np.int32), targets=derive) for name in SPLITS}
     return windows, thresholds
+
+
+def short_split_cause(
+    name: str,
+    codes: np.ndarray,
+    row_symbol: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    counts: np.ndarray,
+    symbols: tuple[str, ...],
+    split: SplitSpec,
+    need: int,
+) -> str:
+    """The cause and fix of split `name` having no windows of `need` (lookback + horizon) rows, as the
+    rest of `index_windows`' line.
+
+    `codes` (rows,) split codes, `row_symbol` (rows,) symbol index; `first`, `last` (S,) each symbol's
+    first and last time (ns), `counts` (S,) its rows. With fractions the split is cut from the time range
+    every symbol shares: a symbol whose rows start later or end earlier than the others' (BBBUSDT's 40
+    hours beside AAAUSDT's 300) sets that range and is named, with what to do (drop it, lower lookback
+    or horizon, give it more rows); the line named no symbol, as if every symbol's rows were too few.
+    """
+    held = np.bincount(row_symbol[codes == SPLITS.index(name)], minlength=len(symbols))
+    most = f"it holds at most {int(held.max())} rows of a symbol"
+    if held.max() >= need:  # rows enough, but every window's labels were missing (`index_windows`)
+        most += ", and every window of them has its labels missing"
+    if split.dates is not None:
+        return (
+            f" ({most}); move dataset.split.valid_start/test_start, lower lookback or horizon, use more rows "
+            f"per symbol (start/end, max_rows_per_symbol) or a smaller split.gap, whose embargo rows hold no windows"
+        )
+    lo, hi = int(np.max(first)), int(np.min(last))
+    # the symbols that start latest or end earliest, when others reach further: they set the shared range
+    setters = [
+        s
+        for s in range(len(symbols))
+        if (first[s] == lo and lo > int(np.min(first))) or (last[s] == hi and hi < int(np.max(last)))
+    ]
+    others = [s for s in range(len(symbols)) if s not in setters]
+    if setters and others and hi > lo:
+        wider = int(np.min(last[others])) - int(np.max(first[others]))
+        if held.max() * wider / (hi - lo) < need:  # without them the split would still be too short
+            setters = []
+    if not setters or not others:
+        return (
+            f" ({most}); use more rows per symbol (start/end, max_rows_per_symbol), lower lookback or horizon, "
+            f"or change the split (fractions or dates; a smaller split.gap, whose embargo rows hold no windows)"
+        )
+    shown = setters[:5]
+    named = ", ".join(symbols[s] for s in shown) + (", ..." if len(setters) > 5 else "")
+    ranges = "; ".join(
+        f"{symbols[s]}: {int(counts[s])} rows, {pd.Timestamp(int(first[s]))} to {pd.Timestamp(int(last[s]))}"
+        for s in shown
+    )
+    whose = f"{named}'s short range sets" if len(setters) == 1 else f"the short ranges of {named} set"
+    them = "it" if len(setters) == 1 else "them"
+    return (
+        f" ({most}): the split fractions cut the time range all symbols share ({pd.Timestamp(lo)} to "
+        f"{pd.Timestamp(hi)}), which {whose} ({ranges}); drop {named} from dataset.symbols, lower lookback "
+        f"or horizon, or give {them} more rows (widen start/end or max_rows_per_symbol)"
+    )

@@ -513,7 +513,28 @@ def check_study_owner(
         and _trials_are_ours(storage, study_name, experiment_dir)
     ):
         return
-    raise ConfigError(_clash(where, attrs, n_trials, resuming))
+    assert storage is not None  # the study exists
+    stored = _stored_study_name(storage, study_name)
+    raise ConfigError(_clash(_clash_where(study_name, stored, url), attrs, n_trials, resuming))
+
+
+def _stored_study_name(storage: optuna.storages.RDBStorage, study_name: str) -> str:
+    """The name of the stored study that `study_name` finds, as the storage spells it: MariaDB's default
+    collation finds `CaseS` (or `casés`) for `cases`, comparing names ignoring case and accents."""
+    with _storing_name(storage.url, study_name):
+        return storage.get_study_name_from_id(storage.get_study_id_from_name(study_name))
+
+
+def _clash_where(study_name: str, stored: str, url: str) -> str:
+    """The subject of a refused study's line: the sweep's study, and the stored study it matched when
+    that is spelt otherwise (the line named only the new sweep's name, as if that study existed)."""
+    where = f"study {study_name!r} in {_masked(url)}"
+    if stored == study_name:
+        return where
+    return (
+        f"{where} matches the stored study {stored!r} (the database compares study names ignoring case "
+        f"and accents), which"
+    )
 
 
 def _clash(where: str, attrs: dict[str, Any], n_trials: int, resuming: bool) -> str:
@@ -567,10 +588,9 @@ def claim_study(
             study = optuna.load_study(study_name=spec.name, storage=storage)
             owner = study.user_attrs.get(OWNER_ATTR)
             if owner != experiment_id and not (owner is None and unowned_is_ours):
+                stored = _stored_study_name(storage, spec.name)
                 raise ConfigError(
-                    _clash(
-                        f"study {spec.name!r} in {_masked(url)}", study.user_attrs, len(study.trials), False
-                    )
+                    _clash(_clash_where(spec.name, stored, url), study.user_attrs, len(study.trials), False)
                 ) from None
             if study.direction != direction:
                 study = _remade(study, storage, direction, url)
