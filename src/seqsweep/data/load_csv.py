@@ -25,7 +25,6 @@ from typing import Final
 import pandas as pd
 
 from seqsweep.data.csv_header import (
-    DAMAGED,
     READ_ERRORS,
     check_row_widths,
     read_header,
@@ -206,15 +205,9 @@ def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[p
             raise DataError("it holds a header and no rows; nothing was loaded, every table keeps its rows")
     except DataError as exc:
         raise DataError(f"load-csv: {file.name}: {exc}") from None
+    # not UTF-8 past the header, a row of the wrong width, a compressed file cut short or damaged
     except READ_ERRORS as exc:
-        if isinstance(exc, ImportError):  # `.zst` read by pandas without `zstandard`
-            raise unreadable(f"load-csv: {file.name}", exc) from None
-        # EOFError / BadGzipFile (an OSError) / zlib.error / BadZipFile ...: a compressed file cut short or corrupt
-        damaged = isinstance(exc, (OSError, *DAMAGED))
-        raise DataError(
-            f"load-csv: {file.name}: {' '.join(str(exc).split())[:200]}"
-            + (" (a file cut short or damaged?)" if damaged else "")
-        ) from None
+        raise unreadable(f"load-csv: {file.name}", exc) from None
 
 
 def _settled_date_formats(file: Path, chunk_rows: int) -> tuple[str, ...] | None:
