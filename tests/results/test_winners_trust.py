@@ -39,7 +39,11 @@ from seqsweep.results.evaluate import (
     evaluate_split,
     interval_rows,
     load_dataset,
+    macro_f1_by_symbol,
     predicts_one_class,
+    symbol_line,
+    symbol_rows,
+    window_symbols,
 )
 from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
 from seqsweep.results.leaderboard import BELOW_PERSISTENCE, leaderboard_rows, repeated_config_lines, tie_line
@@ -794,3 +798,65 @@ def test_winners_that_are_one_configuration_under_other_seeds_are_said_to_be() -
     assert len(repeated_config_lines(experiment, 4)) == 2
     other = dataclasses.replace(trials[2], family="g")  # another family's model is another configuration
     assert repeated_config_lines(dataclasses.replace(experiment, trials=(*trials[:2], other)), 3) == []
+
+
+# --- where a score comes from: each symbol's windows alone ----------------------------------------
+
+
+def test_macro_f1_by_symbol_scores_each_symbols_windows_alone_and_leaves_out_unscored_ones() -> None:
+    """A symbol whose labels are all masked would read 0.0, a score of nothing: it is left out."""
+    labels, groups = _crafted(n=300)
+    symbols = np.array(["AAA", "BBB", "CCC"], dtype=object)[groups]
+    labels[symbols == "CCC"] = -50
+    guess = np.random.default_rng(3).integers(0, 3, size=labels.shape).astype(np.int8)
+    got = macro_f1_by_symbol(labels, guess, symbols)
+    assert list(got) == ["AAA", "BBB"]
+    for name in got:
+        mine = symbols == name
+        assert got[name] == pytest.approx(metrics.scores(labels[mine], guess[mine])["macro_f1"])
+    assert got["AAA"] != got["BBB"]
+
+
+def test_the_report_says_on_how_many_symbols_a_winner_beats_persistence(
+    crafted_experiment: Path, crafted_dataset: DatasetBundle
+) -> None:
+    """A winner that knows the answers on one symbol's test windows and copies persistence on the others
+    beats persistence overall; the breakdown says its lead comes from that one symbol."""
+    symbols = window_symbols(crafted_dataset, TEST_SPLIT)
+    assert symbols is not None and len(set(symbols.tolist())) >= 2
+    labels = crafted_dataset.splits[TEST_SPLIT].labels
+    persistence = persistence_predictions(crafted_dataset, TEST_SPLIT)
+    first = sorted(set(symbols.tolist()))[0]
+    oracle = np.where(labels == -50, 1, labels).astype(np.int8)
+    lucky = np.where((symbols == first)[:, None, None], oracle, persistence).astype(np.int8)
+    test = evaluate_split(crafted_dataset, TEST_SPLIT, {"lucky": ("one symbol", WinnerOutput(lucky))})
+    winner, base = test.winner("lucky"), test.baseline("persistence")
+    n = len(set(symbols.tolist()))
+    assert winner.scores["macro_f1"] > base.scores["macro_f1"]
+    assert winner.by_symbol[first] > base.by_symbol[first]
+    assert all(winner.by_symbol[s] == base.by_symbol[s] for s in winner.by_symbol if s != first)
+    line = symbol_line(winner, base, 1)
+    assert line is not None and line.startswith(
+        f"#1 lucky scores above persistence on 1 of {n} symbols, below on 0 (from "
+    )
+    assert line.endswith(f"to {first} {bootstrap.signed(winner.by_symbol[first] - base.by_symbol[first])}).")
+    document = json.loads(json.dumps(test.to_dict()))
+    assert sum(document["symbol_windows"].values()) == test.n_windows
+    assert document["winners"][0]["by_symbol"][first] == pytest.approx(winner.by_symbol[first])
+    rows = symbol_rows(test)
+    assert [r["symbol"] for r in rows] == sorted(set(symbols.tolist()))
+    assert {"symbol", "windows", "lucky", "majority", "persistence"} == set(rows[0])
+    experiment = read_experiment(crafted_experiment)
+    sections = {s.key: s for s in report_sections(experiment, 1, Evaluations(valid=None, test=test))}
+    assert sections["symbols_test"].lines[0] == line
+    assert f"{first} " in sections["symbols_test"].text()
+
+
+def test_a_split_of_one_symbol_has_no_breakdown_by_symbol() -> None:
+    bundle = make_bundle(n_rows=600, seed=2)
+    labels = bundle.splits[TEST_SPLIT].labels
+    test = evaluate_split(bundle, TEST_SPLIT, {"w": ("w", WinnerOutput(np.ones_like(labels)))})
+    assert window_symbols(bundle, TEST_SPLIT) is None
+    assert test.symbol_windows == {} and test.winners[0].by_symbol == {}
+    assert "by_symbol" not in test.winners[0].to_dict() and "symbol_windows" not in test.to_dict()
+    assert symbol_line(test.winners[0], test.baseline("persistence"), 1) is None

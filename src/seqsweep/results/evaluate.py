@@ -97,6 +97,9 @@ class ScoreSet:
     one_class: bool = False
     """The predictor gave one class in every (target, step) cell of the split: whatever it scores, it
     ignores its input (a constant guess of another class than the train majority can beat majority)."""
+    by_symbol: dict[str, float] = field(default_factory=dict)
+    """macro_f1 on each symbol's windows alone (`macro_f1_by_symbol`), when the split holds several
+    symbols; a symbol without a scored label is left out."""
 
     def verdict(self, baseline: str = PERSISTENCE, split: str = TEST_SPLIT) -> str | None:
         """The sentence on this winner against `baseline` (None without an interval), with a clause when
@@ -143,6 +146,8 @@ class ScoreSet:
             out["mse"] = self.mse
         if self.one_class:
             out["one_class"] = True
+        if self.by_symbol:
+            out["by_symbol"] = dict(self.by_symbol)
         return out
 
 
@@ -166,6 +171,8 @@ class SplitEvaluation:
     """How the winners' intervals were drawn (test only)."""
     mse_baselines: dict[str, float] = field(default_factory=dict)
     """MSE of the baselines' moves, when a winner predicts moves: zero_move (always 0) and persistence (h·m)."""
+    symbol_windows: dict[str, int] = field(default_factory=dict)
+    """Windows of each symbol in the split, when it holds several (the predictors' `by_symbol` keys)."""
 
     def winner(self, trial_id: str) -> ScoreSet:
         for score in self.winners:
@@ -196,6 +203,8 @@ class SplitEvaluation:
             out["bootstrap"] = self.bootstrap.to_dict()
         if self.mse_baselines:
             out["mse_baselines"] = dict(self.mse_baselines)
+        if self.symbol_windows:
+            out["symbol_windows"] = dict(self.symbol_windows)
         return out
 
 
@@ -398,6 +407,7 @@ def evaluate_split(
             chance=list(winners),
         )
     moves = bundle.splits[split].moves
+    symbols = window_symbols(bundle, split)
     scored = tuple(
         score_set(
             tid,
@@ -409,11 +419,12 @@ def evaluate_split(
             vs_baselines={name: compared[(tid, name)] for name in (*base, CHANCE) if (tid, name) in compared},
             mse=None if out.moves is None else metrics.masked_mse(moves, out.moves),
             one_class=predicts_one_class(labels, out.classes),
+            symbols=symbols,
         )
         for tid, (description, out) in winners.items()
     )
     baselines = tuple(
-        score_set(name, "baseline", BASELINE_DESCRIPTIONS[name], labels, predicted, targets)
+        score_set(name, "baseline", BASELINE_DESCRIPTIONS[name], labels, predicted, targets, symbols=symbols)
         for name, predicted in base.items()
     )
     mse_baselines = {}
@@ -433,7 +444,40 @@ def evaluate_split(
         note=note,
         bootstrap=intervals if winners else None,
         mse_baselines=mse_baselines,
+        symbol_windows=_window_counts(symbols),
     )
+
+
+def window_symbols(bundle: DatasetBundle, split: str) -> np.ndarray | None:
+    """(n,) object array: the symbol of each window of `split` (the symbol of its last observed row);
+    None when the split holds fewer than two symbols (a breakdown by symbol would repeat the total)."""
+    ends = bundle.splits[split].ends
+    if not len(ends):
+        return None
+    codes = np.asarray(bundle.row_symbol[ends])
+    if np.unique(codes).size < 2:
+        return None
+    return np.asarray(bundle.symbols, dtype=object)[codes]
+
+
+def _window_counts(symbols: np.ndarray | None) -> dict[str, int]:
+    """{symbol: windows} of `window_symbols`' array, sorted by symbol; empty for None."""
+    if symbols is None:
+        return {}
+    names, counts = np.unique(symbols, return_counts=True)
+    return {str(name): int(n) for name, n in zip(names, counts, strict=True)}
+
+
+def macro_f1_by_symbol(labels: np.ndarray, predictions: np.ndarray, symbols: np.ndarray) -> dict[str, float]:
+    """{symbol: macro_f1 (`metrics.scores`) of `predictions` on that symbol's windows alone}, symbols in
+    sorted order. `labels`, `predictions` (n, H, T); `symbols` (n,) each window's symbol. A symbol
+    without a scored (unmasked) label is left out: its score would read 0.0, a score of nothing."""
+    out = {}
+    for symbol in sorted(set(symbols.tolist())):
+        mine = symbols == symbol
+        if (labels[mine] != MASK_VALUE).any():
+            out[str(symbol)] = metrics.scores(labels[mine], predictions[mine])["macro_f1"]
+    return out
 
 
 def winner_outputs(
@@ -555,8 +599,10 @@ def score_set(
     vs_baselines: dict[str, bootstrap.Interval] | None = None,
     mse: float | None = None,
     one_class: bool = False,
+    symbols: np.ndarray | None = None,
 ) -> ScoreSet:
-    """Every score of one predictor: `labels`, `predictions` (n, H, T), `targets` the T names."""
+    """Every score of one predictor: `labels`, `predictions` (n, H, T), `targets` the T names; with
+    `symbols` ((n,) each window's symbol), its macro_f1 on each symbol's windows too."""
     return ScoreSet(
         name=name,
         kind=kind,
@@ -568,6 +614,7 @@ def score_set(
         vs_baselines=dict(vs_baselines or {}),
         mse=mse,
         one_class=one_class,
+        by_symbol={} if symbols is None else macro_f1_by_symbol(labels, predictions, symbols),
     )
 
 
@@ -626,6 +673,36 @@ def cell_rows(evaluation: SplitEvaluation) -> list[dict[str, Any]]:
         row.update({score.name: score.by_step[i]["macro_f1"] for score in predictors})
         rows.append(row)
     return rows
+
+
+def symbol_rows(evaluation: SplitEvaluation) -> list[dict[str, Any]]:
+    """One row per symbol of a split with several: its windows and each predictor's macro_f1 on them
+    (winners, then baselines; None where the symbol has no scored label)."""
+    predictors = (*evaluation.winners, *evaluation.baselines)
+    return [
+        {"symbol": symbol, "windows": n, **{score.name: score.by_symbol.get(symbol) for score in predictors}}
+        for symbol, n in evaluation.symbol_windows.items()
+    ]
+
+
+def symbol_line(score: ScoreSet, baseline: ScoreSet, rank: int) -> str | None:
+    """How broad a winner's lead over `baseline` is: on how many symbols its macro_f1 is above, equal
+    to and below the baseline's, and the symbols where it is furthest below and above. None without a
+    breakdown by symbol. Descriptive only: a symbol's windows are too few for an interval of their own."""
+    # rounded as shown: a symbol counted below persistence never reads "+0.000"
+    deltas = {
+        s: round(f - baseline.by_symbol[s], 3) for s, f in score.by_symbol.items() if s in baseline.by_symbol
+    }
+    if not deltas:
+        return None
+    above = sum(d > 0 for d in deltas.values())
+    below = sum(d < 0 for d in deltas.values())
+    worst = min(deltas, key=lambda s: deltas[s])
+    best = max(deltas, key=lambda s: deltas[s])
+    return (
+        f"#{rank} {score.name} scores above {baseline.name} on {above} of {len(deltas)} symbols, below on "
+        f"{below} (from {worst} {bootstrap.signed(deltas[worst])} to {best} {bootstrap.signed(deltas[best])})."
+    )
 
 
 def _period(bundle: DatasetBundle, split: str) -> tuple[str, str]:

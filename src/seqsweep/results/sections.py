@@ -16,6 +16,8 @@ from seqsweep.results.evaluate import (
     cell_rows,
     interval_rows,
     score_rows,
+    symbol_line,
+    symbol_rows,
 )
 from seqsweep.results.experiment import Experiment
 from seqsweep.results.leaderboard import (
@@ -221,7 +223,31 @@ def _test_sections(evaluations: Evaluations, ranks: dict[str, int]) -> list[Sect
     for split in (valid, test):
         if split is not None and split.winners:
             sections.append(_cells(split))
+    if test.winners and test.symbol_windows:
+        sections.append(_symbols(test, ranks))
     return sections
+
+
+SYMBOLS_NOTE = (
+    "Each symbol's windows scored alone: where a score comes from, not a verdict (a symbol's windows are too "
+    "few for an interval of their own); a winner ahead of persistence overall may be ahead on a few symbols only."
+)
+"""The per-symbol section's note."""
+
+
+def _symbols(evaluation: SplitEvaluation, ranks: dict[str, int]) -> Section:
+    persistence = evaluation.baseline(PERSISTENCE)
+    lines = [
+        symbol_line(score, persistence, ranks.get(score.name, i))
+        for i, score in enumerate(evaluation.winners, start=1)
+    ]
+    return Section(
+        f"symbols_{evaluation.split}",
+        f"macro-F1 per symbol, {evaluation.split} split (winners beside both baselines)",
+        [*(line for line in lines if line), SYMBOLS_NOTE],
+        symbol_rows(evaluation),
+        frozenset({"symbol"}),
+    )
 
 
 def _cells(evaluation: SplitEvaluation) -> Section:
