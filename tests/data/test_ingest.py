@@ -144,6 +144,42 @@ def test_a_value_that_is_no_number_is_refused_naming_column_and_value(bad: str) 
         parse_numeric(pd.Series(["1.0", bad]), "volume")
 
 
+@pytest.mark.parametrize(
+    ("bad", "fix"),
+    [
+        ("5%", "a percentage: write it as a plain number (0.05 or 5)"),
+        ("(12.5)", "an accounting negative: write -12.5"),
+        ("\u221212.5", "its minus sign is U+2212 (minus sign), not '-': write -12.5"),
+        ("1\u00a0234.5", "a space or apostrophe separates its thousands: write it without (1234.5)"),
+        ("1\u2009234,5", "a space or apostrophe separates its thousands: write it without (1234.5)"),
+        ("1234,5", "a decimal comma: write 1234.5"),
+        ("1.234,5", "a decimal comma: write 1234.5"),
+        ("$1,100", "a number with a currency or unit ('$'): write the number alone (1100)"),
+        ("12.5 USD", "a number with a currency or unit ('USD'): write the number alone (12.5)"),
+        ("1.2M", "a number with the magnitude suffix 'M': write it in full (1200000)"),
+        ("-", "a mark for a missing value? leave the cell empty (or write NaN)"),
+    ],
+)
+def test_a_number_in_a_spreadsheet_format_is_refused_naming_its_fix(bad: str, fix: str) -> None:
+    """Each was refused with one generic hint (`write plain numbers ... (6,179.90)`), which fits none."""
+    with pytest.raises(DataError) as refused:
+        parse_numeric(pd.Series(["1.0", bad]), "volume")
+    assert str(refused.value).startswith(f"column 'volume': {bad!r} is not a number; {fix}")
+
+
+def test_a_column_of_numbers_with_a_unit_is_not_called_text_to_drop(tmp_path: Path) -> None:
+    """`12.5 USD` in every row was "holds text, not numbers ...: drop the column", advice that drops a
+    column of numbers from the features; the fix is to write the numbers alone."""
+    file = tmp_path / "crypto_price.csv"
+    price_rows(list(_hours(6).astype(str)), [f"{v}.5 USD" for v in range(6)]).to_csv(file, index=False)
+    with pytest.raises(DataError) as refused:
+        load_csv(file, f"sqlite:///{tmp_path / 'db.sqlite'}")
+    assert str(refused.value) == (
+        "load-csv: crypto_price.csv: column 'volume': '0.5 USD' is not a number; a number with a currency "
+        "or unit ('USD'): write the number alone (0.5)"
+    )
+
+
 def test_a_text_column_is_named_as_text_with_the_ways_out() -> None:
     """Mostly words (a `ticker` column): the fix is to drop or exclude the column, not a number format."""
     with pytest.raises(DataError) as raised:

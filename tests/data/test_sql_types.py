@@ -261,6 +261,29 @@ def test_a_postgresql_money_column_is_read_as_its_amount(database: str) -> None:
     assert list(_rows(database)["flag"]) == [float(v) for v in stored]
 
 
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("over", ["BIT(8)", "MONEY", "JSON"])
+def test_a_postgresql_domain_is_read_as_its_own_type(over: str, database: str) -> None:
+    """A domain (`CREATE DOMAIN qty AS BIT(8)`) reflects as DOMAIN, not as its type, so no cast was made:
+    over BIT, 5 was read as 101; over MONEY, '$620.00' was refused; over JSON, the string "5" was read as 5."""
+    from sqlalchemy.dialects import postgresql
+
+    stored = [i % 7 for i in range(len(HOURS))]
+    values: dict[str, tuple[Any, list[Any]]] = {
+        "BIT(8)": (postgresql.BIT(8), [format(v, "08b") for v in stored]),
+        "MONEY": (postgresql.MONEY(), [620 + v for v in stored]),
+        # the domain passes values as they are: JSON text, the JSON string "0" and so on
+        "JSON": (postgresql.JSON(), [f'"{v}"' for v in stored]),
+    }
+    kind, written = values[over]
+    _write(database, sa.DateTime(), ("flag", postgresql.DOMAIN("flag_domain", kind), written))
+    if over == "JSON":  # a JSON string, refused as on every database (`test_a_json_column_...`)
+        with pytest.raises(DataError, match=r"""column 'crypto_price.flag': '"0"' is not a number"""):
+            _rows(database)
+    else:
+        assert list(_rows(database)["flag"]) == [float(v + (620 if over == "MONEY" else 0)) for v in stored]
+
+
 @pytest.mark.parametrize("database", BACKENDS, indirect=True)
 def test_a_four_byte_float_column_is_read_in_full(database: str) -> None:
     """MariaDB's text protocol sends FLOAT with 6 significant digits: 43251.37109375 arrived as 43251.4."""

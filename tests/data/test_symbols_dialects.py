@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from seqsweep.data import DatasetBundle, DatasetSpec, build_dataset
+from seqsweep.data.ingest import canonical_symbol
 from seqsweep.data.load_csv import load_csv
 from seqsweep.data.sources import plan_source
 from seqsweep.errors import DataError
@@ -233,8 +234,6 @@ def test_a_symbol_whose_upper_case_is_not_nfc_builds_as_written(database: str, t
     """'ΐ' upper-cases to three code points that NFC composes into two: load-csv stored the three, the
     build canonicalised the stored name again to the two, and the symbol as written in the CSV was an
     unknown symbol whose message showed two identical names."""
-    from seqsweep.data.ingest import canonical_symbol
-
     written = "\u0390usdt"
     assert canonical_symbol(canonical_symbol(written)) == canonical_symbol(written)
     folder = _csvs(tmp_path / "csv")
@@ -275,6 +274,33 @@ def test_rows_of_a_symbol_under_a_look_alike_spelling_are_refused(
     # asked for as well, the look-alike is a symbol of its own
     plan = plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT", twin)), database)
     assert plan.spellings[twin]["b_symbols"] == (twin,)
+
+
+@pytest.mark.parametrize("twin", ["AAA/USDT", "aaa-usdt", "AAA\u2013USDT", "AAA_USDT"])
+def test_rows_of_a_symbol_under_another_separator_are_refused(tmp_path: Path, twin: str) -> None:
+    """Two exports appended into one price table, one writing `AAA/USDT` (or `AAA-USDT`, with an en dash
+    a spreadsheet put for the hyphen), the other `AAAUSDT`: the build read the `AAAUSDT` half only, the
+    other half of the hours masked as gaps, without a word."""
+    folder = _csvs(tmp_path / "csv")
+    prices = pd.read_csv(folder / "crypto_price.csv")
+    prices.loc[prices.index[: HOURS // 2], "crypto_symbol"] = twin  # the first half of AAAUSDT's rows
+    prices.to_csv(folder / "crypto_price.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    load_csv(folder, url)
+    with pytest.raises(DataError) as refused:
+        plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT",)), url)
+    stored = ascii(canonical_symbol(twin))
+    assert str(refused.value).startswith(
+        f"table 'crypto_price' holds rows of AAAUSDT under {stored} too, which differs only in separators"
+    )
+    # asked for by that spelling, the other table (the rates) names the one it holds
+    with pytest.raises(
+        DataError, match=rf"{re.escape(stored)} and the stored 'AAAUSDT' differ only in separators"
+    ):
+        plan_source(DatasetSpec(join="notebook", symbols=(twin,), targets=("lending_rate",)), url)
+    # asked for as well, it is a symbol of its own
+    plan = plan_source(DatasetSpec(join="prices", symbols=("AAAUSDT", twin)), url)
+    assert plan.spellings[canonical_symbol(twin)]["b_symbols"] == (canonical_symbol(twin),)
 
 
 def test_a_symbol_longer_than_the_column_is_refused_alike_on_every_database(tmp_path: Path) -> None:

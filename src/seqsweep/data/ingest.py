@@ -37,6 +37,7 @@ from pandas.api import types as ptypes
 from pandas.tseries.api import guess_datetime_format
 
 from seqsweep.data.csv_header import INVISIBLE_CATEGORIES, invisible_character
+from seqsweep.data.number_formats import number_fix
 from seqsweep.data.tables import DATE, SYMBOL, SYMBOL_LENGTH
 from seqsweep.errors import AmbiguousCommaError, AmbiguousDateError, DataError
 
@@ -586,6 +587,12 @@ def _not_finite(column: str, values: pd.Series, finite: np.ndarray) -> DataError
     return DataError(f"column {column!r}: {_show(bad)} is not a finite number; {NUMBER_HINT}")
 
 
+def _not_a_number(column: str, bad: object) -> DataError:
+    """The refusal of `bad`, naming its fix when it is a number in a recognised form (`number_fix`: `5%`,
+    `(12.5)`, `12.5 USD`, a decimal comma), else the generic `NUMBER_HINT`."""
+    return DataError(f"column {column!r}: {_show(bad)} is not a number; {number_fix(bad) or NUMBER_HINT}")
+
+
 def _text_column(column: str, example: object) -> DataError:
     """The error for a value column most of whose values are text that is no number (a `ticker` or a
     `note` column): it names the column and two ways out, not a number format that cannot help."""
@@ -661,7 +668,7 @@ class NumberReader:
         kinds_ok = present.map(lambda v: not isinstance(v, pd.Timestamp) and not hasattr(v, "year"))
         if not kinds_ok.all():
             bad = present[~kinds_ok].iloc[0]
-            raise DataError(f"column {column!r}: {_show(bad)} is not a number; {NUMBER_HINT}")
+            raise _not_a_number(column, bad)
         text = present.map(
             lambda v: (
                 BOOLEAN_TEXT.get(v.strip(), v.strip())
@@ -680,10 +687,14 @@ class NumberReader:
             grouped = text[failed].map(lambda v: isinstance(v, str) and bool(_GROUPED.match(v)))
             if not grouped.all():
                 bad = present[failed][~grouped.to_numpy()].iloc[0]
-                wordy = text[failed][~grouped.to_numpy()].map(lambda v: sum(map(str.isalpha, str(v))) >= 2)
+                # a number with a unit (`12.5 USD`) is no word: its column is numbers to write plainly, not
+                # text to drop from the features
+                wordy = text[failed][~grouped.to_numpy()].map(
+                    lambda v: sum(map(str.isalpha, str(v))) >= 2 and number_fix(v) is None
+                )
                 if 2 * int(wordy.sum()) > len(present):  # mostly words: a `ticker` or `note` column
                     raise _text_column(column, present[failed][~grouped.to_numpy()][wordy.to_numpy()].iloc[0])
-                raise DataError(f"column {column!r}: {_show(bad)} is not a number; {NUMBER_HINT}")
+                raise _not_a_number(column, bad)
             self._thousands_or_decimal_comma(text[failed], present[failed])
             parsed[failed] = text[failed].str.replace(",", "", regex=False).astype(np.float64)
             if not self.thousands:  # all like 6,406 so far: said once decided, or refused by `finish`
@@ -754,6 +765,24 @@ def look_alike_form(symbol: str) -> str:
     of one form print alike though `canonical_symbol` keeps them apart."""
     folded = unicodedata.normalize("NFKD", symbol).casefold()
     return "".join(c for c in folded if unicodedata.category(c) not in INVISIBLE_CATEGORIES).strip()
+
+
+SEPARATOR_CATEGORIES: Final = ("Pd", "Pc", "Zs")
+"""Unicode categories of characters written between a pair's two names: dashes (`ETH-USDT`, an en dash a
+spreadsheet put for it), connectors (`ETH_USDT`) and spaces."""
+SEPARATOR_MARKS: Final = "/\\.:|\u2212"
+"""Further separators: `ETH/USDT`, `ETH.USDT`, `ETH:USDT`, `ETH|USDT`, a minus sign for a hyphen."""
+
+
+def pair_form(symbol: str) -> str:
+    """`symbol`'s `look_alike_form` without separators (`SEPARATOR_CATEGORIES`, `SEPARATOR_MARKS`): `ETH/USDT`,
+    `ETH-USDT`, `eth_usdt` and `ETHUSDT` name one pair. Two symbols of one pair form are one instrument
+    spelled two ways, though `canonical_symbol` keeps them apart. A symbol of separators only keeps them."""
+    form = look_alike_form(symbol)
+    bare = "".join(
+        c for c in form if unicodedata.category(c) not in SEPARATOR_CATEGORIES and c not in SEPARATOR_MARKS
+    )
+    return bare or form
 
 
 @dataclass

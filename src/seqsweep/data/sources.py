@@ -59,6 +59,7 @@ from seqsweep.data.ingest import (
     canonical_symbol,
     epoch_unit_of,
     look_alike_form,
+    pair_form,
     parse_dates,
     parse_numeric,
     refuse_time_columns,
@@ -576,7 +577,7 @@ def _plan_sql(
                 f"table {table!r} not found in {masked_url(url)} (tables: {', '.join(sorted(existing)) or 'none'}); "
                 "load it with `seqsweep data load-csv`"
             )
-        columns[table] = {c["name"]: c["type"] for c in inspector.get_columns(table)}
+        columns[table] = {c["name"]: underlying_type(c["type"]) for c in inspector.get_columns(table)}
         for name in _required_columns(spec, table, wanted):
             if name not in columns[table]:
                 twin = next(
@@ -669,6 +670,17 @@ def _plan_sql(
         spellings=spellings,
         labels={name: f"{aliases[alias]}.{name}" for name, alias in selected.items()},
     )
+
+
+def underlying_type(kind: Any) -> Any:
+    """The SQL type a column stores its values as: a PostgreSQL domain's own type (`CREATE DOMAIN qty AS
+    BIT(8)`, a domain over a domain too), else `kind`. Every check and cast reads the stored type: a
+    domain over BIT was read as the text of its bits (5 as 101), one over MONEY refused as `'$1,234.50'`
+    and one over JSON decoded (the JSON string `"0.05"` read as 0.05), where the plain types are read as
+    numbers alike on every database."""
+    while isinstance(kind, postgresql_types.DOMAIN):
+        kind = kind.data_type
+    return kind
 
 
 NUMBER_TYPES: Final = (sa.Integer, sa.Numeric, sa.Float)
@@ -1216,23 +1228,31 @@ def _refuse_look_alike_spellings(
     table: str, symbols: tuple[str, ...], found: Mapping[str, Sequence[str]]
 ) -> None:
     """DataError (one line) when `table` also holds a requested symbol under a spelling that prints like
-    it but is another symbol (`look_alike_form`: `AAAUSDT\u200b`, full-width `ＡAAUSDT`), not itself
+    it but is another symbol (`look_alike_form`: `AAAUSDT\u200b`, full-width `ＡAAUSDT`), or that differs
+    from it only in separators (`pair_form`: `ETH/USDT`, `ETH-USDT` beside `ETHUSDT`), not itself
     requested. Those rows were left out of the symbol's without a word (half its hours became gaps),
     where `load-csv` refuses such a symbol. `found`: canonical symbol → its stored spellings."""
     wanted = set(symbols)
     forms: dict[str, list[str]] = {}
     for name in found:
         if name not in wanted:
-            forms.setdefault(look_alike_form(name), []).append(name)
+            forms.setdefault(pair_form(name), []).append(name)
     for symbol in symbols:
-        twins = forms.get(look_alike_form(symbol))
+        twins = forms.get(pair_form(symbol))
         if twins:
             twin = sorted(found[twins[0]])[0]
             raise DataError(
-                f"table {table!r} holds rows of {symbol} under {twin!a} too, which prints alike but differs in "
-                f"Unicode form or an invisible character, so they would be left out of {symbol}'s: store "
-                f"them as {symbol!a} (or delete them)"
+                f"table {table!r} holds rows of {symbol} under {twin!a} too, which {_differs(symbol, twin)}, "
+                f"so they would be left out of {symbol}'s: store them as {symbol!a} (or delete them, or ask "
+                f"for both symbols if they are two instruments)"
             )
+
+
+def _differs(asked: str, stored: str) -> str:
+    """How two spellings of one `pair_form` differ, for a message."""
+    if look_alike_form(asked) == look_alike_form(stored):
+        return "prints alike but differs in Unicode form or an invisible character"
+    return "differs only in separators (/, -, _, spaces, dots) or Unicode form"
 
 
 def _check_symbol_type(table: str, kind: Any) -> None:
@@ -1507,12 +1527,16 @@ def _unknown_symbols(table: str, missing: list[str], stored: list[str], url: str
     held = sorted(set(stored))
     shown = ", ".join(repr(s) for s in held[:20]) + (" ..." if len(held) > 20 else "")
     noun = "symbol" if len(missing) == 1 else "symbols"
-    alike = next(((m, h) for m in missing for h in held if look_alike_form(m) == look_alike_form(h)), None)
+    alike = next(((m, h) for m in missing for h in held if pair_form(m) == pair_form(h)), None)
+    how = (
+        "Unicode form (full-width or compatibility characters) or invisible characters"
+        if alike is None or look_alike_form(alike[0]) == look_alike_form(alike[1])
+        else "separators (/, -, _, spaces, dots) or Unicode form"
+    )
     hint = (
         ""
         if alike is None
-        else f"; {alike[0]!a} and the stored {alike[1]!a} differ only in Unicode form (full-width "
-        f"or compatibility characters) or invisible characters: write the symbol as stored"
+        else f"; {alike[0]!a} and the stored {alike[1]!a} differ only in {how}: write the symbol as stored"
     )
     return (
         f"dataset.symbols: unknown {noun} {', '.join(repr(s) for s in missing)}: not in table {table!r} of "
