@@ -62,6 +62,33 @@ def test_a_merge_key_written_twice_is_refused() -> None:
     assert load_strict("a: &x {l: 4}\nb: &y {l: 6}\nc:\n  <<: [*x, *y]\n")["c"] == {"l": 4}
 
 
+def test_a_key_of_several_merged_mappings_takes_the_first_value_whatever_its_length() -> None:
+    """YAML's merge key type: of `<<: [*x, *y]`, the first mapping's value. PyYAML 6 gave the first for a
+    one-letter key and the last for `lookback` (it compared the keys' string objects, which Python shares
+    for one letter only), so `lookback` read 6 where the file meant 4."""
+    text = "a: &x {lookback: 4, cpu: 1}\nb: &y {lookback: 6, gpu: 2}\nc:\n  <<: [*x, *y]\n  cpu: 3\n"
+    assert load_strict(text)["c"] == {"lookback": 4, "gpu": 2, "cpu": 3}
+    # a merged mapping brings the values it reads as: its own over those merged into it
+    nested = "a: &x {lookback: 4, <<: {lookback: 9, horizon: 2}}\nb: &y {lookback: 6}\nc: {<<: [*x, *y]}\n"
+    assert load_strict(nested)["c"] == {"lookback": 4, "horizon": 2}
+
+
+@pytest.mark.parametrize("text", ["r:\n  <<: {cpu: 1, cpu: 4}\n", "r:\n  <<: [{gpu: 0}, {cpu: 1, cpu: 4}]\n"])
+def test_a_key_written_twice_inside_a_merged_mapping_is_refused(text: str) -> None:
+    """A mapping written in place after `<<:` is never built on its own, so its repeated key passed."""
+    with pytest.raises(DuplicateKeyError, match=r"key 'cpu' is written twice \(first at line 2\)"):
+        load_strict(text)
+
+
+def test_a_transform_flag_naming_a_column_twice_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--transform close=log_return,close=diff` built `close` as diff without a word."""
+    args = ["data", "build", "--join", "prices", "--transform", "close=log_return,close=diff"]
+    assert cli.main(args) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "seqsweep: error: --transform: column 'close' is given twice; give each column one transform"
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "match"),
     [

@@ -76,11 +76,16 @@ def to_mapping(obj: Any) -> Any:
 
 def _read_as(value: Any) -> str:
     """A value YAML read as other than text, for a message: a number or true/false says that YAML read
-    it so (`symbols: [0x10, TRUE]` are 16 and True) and that quotes keep the text as written."""
+    it so (`symbols: [0x10, TRUE]` are 16 and True) and that quotes keep the text as written; null says
+    which plain values YAML reads as no value (`symbols: [NULL]`)."""
     if isinstance(value, bool | int | float):
         shown = str(value).lower() if isinstance(value, bool) else repr(value)
         kind = "true or false" if isinstance(value, bool) else "a number"
         return f"{shown} (YAML reads the plain value as {kind}: quote it to keep the text as written)"
+    if value is None:  # `~`, `null`, `Null`, `NULL` or nothing at all
+        return (
+            "null (YAML reads an empty value, ~ and null as no value: write the text, quoted if it is null)"
+        )
     return repr(value)
 
 
@@ -106,7 +111,9 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if hint is float:  # text, a list, true/false: a later comparison would fail without the field's name
         raise ConfigError(f"{where}: expected a number, got {value!r}{number_text_hint(value)}")
     if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{where}: expected an integer, got {value!r}{number_text_hint(value)}")
+        raise ConfigError(
+            f"{where}: expected an integer, got {value!r}{number_text_hint(value, integer=True)}"
+        )
     if hint is str and isinstance(value, dt.date):
         # YAML reads an unquoted 2024-01-03 (or 2024-01-08 12:00:00) as a date: the text it was
         return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()

@@ -9,7 +9,9 @@ PyYAML also reads YAML 1.1, where a few plain scalars mean something else than i
 version every other current parser reads; YAML 1.2 spec, section 10.3 "Core Schema"): `010` is 8
 (octal), `1:30` is 90 (base 60), `yes`/`no`/`on`/`off` are booleans. A user who writes `epochs: 010`
 or `symbols: [ON]` gets another value without a word, so those forms are refused with the line and
-what to write instead.
+what to write instead. A merge key reads as the YAML merge key type says (`<<: [*a, *b]`: a key of both
+takes `a`'s value; PyYAML 6 took `a`'s for `l` and `b`'s for `lookback`), and a key written twice
+inside a merged mapping is refused like any other.
 
 A value its tag cannot build (`2024-02-30`, an explicit `!!int "abc"`) made PyYAML's constructors raise
 ValueError, TypeError or AttributeError, which no reader caught: it is an `UnreadableValueError` (a
@@ -30,14 +32,22 @@ class DuplicateKeyError(yaml.constructor.ConstructorError):
     """A mapping names the same key twice; `problem_mark` is the second occurrence."""
 
 
+_MERGE_TAG: Final = "tag:yaml.org,2002:merge"
+
+
 class _StrictLoader(yaml.SafeLoader):
     """`SafeLoader` that raises `DuplicateKeyError` on a repeated mapping key."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self._refuse_repeated_keys(node)
+        return super().construct_mapping(node, deep=deep)
+
+    def _refuse_repeated_keys(self, node: yaml.MappingNode) -> None:
+        """DuplicateKeyError for a key, or the merge key `<<`, written twice in `node` itself."""
         seen: dict[Any, yaml.Node] = {}
         merge: yaml.Node | None = None
         for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == _MERGE_TAG:
                 if merge is not None:  # PyYAML would take each in turn, the later one's values winning
                     raise DuplicateKeyError(
                         None,
@@ -48,7 +58,7 @@ class _StrictLoader(yaml.SafeLoader):
                     )
                 merge = key_node
                 continue
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             try:
                 first = seen.get(key)
             except TypeError:  # an unhashable key: SafeLoader's own error follows
@@ -61,7 +71,36 @@ class _StrictLoader(yaml.SafeLoader):
                     key_node.start_mark,
                 )
             seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """PyYAML's, reading `<<: [*first, *second]` as the YAML merge key type says: a key of several
+        merged mappings takes the value of the first (PyYAML 6 kept the first or the last depending on
+        whether Python shared the key's string: `l` from the first mapping, `lookback` from the last), and
+        a key written twice inside a merged mapping (`<<: {cpu: 1, cpu: 2}`, never built on its own) is
+        refused like any other repeated key."""
+        own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for source in sources:
+                    if isinstance(source, yaml.MappingNode):  # anything else: PyYAML's own error follows
+                        self._refuse_repeated_keys(source)
+        super().flatten_mapping(node)  # type: ignore[no-untyped-call]
+        merged_count = len(node.value) - own  # PyYAML puts the merged pairs before the mapping's own
+        # the mapping's own keys win over merged ones, and of those the first: each key then appears once,
+        # so a mapping merged in turn into another brings the values it reads as, not ones it overrides
+        kept: list[tuple[yaml.Node, yaml.Node]] = []
+        taken: set[Any] = set()
+        for key_node, value_node in [*node.value[merged_count:], *node.value[:merged_count]]:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in taken:
+                    continue
+                taken.add(key)
+            except TypeError:  # an unhashable key: SafeLoader's own error follows
+                pass
+            kept.append((key_node, value_node))
+        node.value = kept[own:] + kept[:own]
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """PyYAML's, with what its constructors raise for a value they cannot build (`2024-02-30`, an
@@ -158,13 +197,14 @@ def _ambiguous(node: yaml.ScalarNode, reads_as: str, fix: str) -> None:
     raise AmbiguousScalarError(None, None, f"{node.value!r} is {reads_as}: {fix}", node.start_mark)
 
 
-def number_text_hint(value: Any) -> str:
+def number_text_hint(value: Any, *, integer: bool = False) -> str:
     """For text that YAML 1.2 (and Python) read as a number but YAML 1.1 (PyYAML) reads as text, how to
     write it, e.g. " (YAML reads 1.5e2 as text: ...; write 1.5e+2 or 150.0)"; "" for anything else.
 
     A YAML 1.1 float needs a decimal point in the mantissa and a sign in the exponent: `1e-3` and `1.5e2`
     are text, `1.0e-3` and `1.5e+2` numbers. YAML 1.2's octal `0o17` is text too (" (YAML reads 0o17 as
-    text: ...; write 15)")."""
+    text: ...; write 15)"). With `integer` (a key that takes whole numbers only) a whole number is written
+    plainly (`1e3`: "write 1000"), as `1.0e+3` and `1000.0` are not whole numbers to YAML."""
     if isinstance(value, str) and _OCTAL_12.fullmatch(value.strip()):
         return f" (YAML reads {value} as text: it writes no 0o octal numbers; write {int(value.strip(), 8)})"
     if not isinstance(value, str) or "e" not in value.lower():
@@ -176,6 +216,8 @@ def number_text_hint(value: Any) -> str:
         return ""
     if not math.isfinite(number):  # `1e999` overflows: no spelling reads as that number
         return ""
+    if integer and number.is_integer():
+        return f" (YAML reads {value} as text; write {int(number)})"
     mantissa, _, exponent = text.lower().partition("e")
     if "." not in mantissa:
         mantissa += ".0"

@@ -70,6 +70,16 @@ MIN_MODE_METRICS: Final[tuple[str, ...]] = (TRAIN_LOSS, VAL_LOSS, VAL_MSE)
 SEARCH_METRICS: Final[tuple[str, ...]] = (*REPORTED_METRICS, VAL_MSE)
 """What `search.metric` may name (`val_mse` only with the regression objective)."""
 
+METRIC_RANGES: Final[dict[str, tuple[float, float]]] = {
+    **{
+        name: (0.0, 1.0)
+        for name in (VAL_MACRO_F1, VAL_MACRO_F1_POOLED, VAL_ACCURACY, VAL_PRECISION, VAL_RECALL)
+    },
+    VAL_SKILL: (-1.0, 1.0),
+    **{name: (0.0, float("inf")) for name in MIN_MODE_METRICS},
+}
+"""What each search metric of a model family can report (scores are fractions, not percentages)."""
+
 NOTEBOOK_SYMBOLS: Final[tuple[str, ...]] = (
     "1INCHUSDT", "BALUSDT", "BATUSDT", "CRVUSDT", "ENJUSDT", "ENSUSDT", "KNCUSDT", "LINKUSDT",
     "MANAUSDT", "MKRUSDT", "RENUSDT", "SNXUSDT", "UNIUSDT", "WBTCUSDT", "YFIUSDT", "ZRXUSDT",

@@ -237,6 +237,10 @@ def _transform_flag(value: str) -> dict[str, str]:
             raise ConfigError(
                 f"--transform: expected COLUMN=NAME items such as close=log_return, got {item!r}"
             )
+        if column.strip() in transforms:  # `close=log_return,close=diff` kept the last without a word
+            raise ConfigError(
+                f"--transform: column {column.strip()!r} is given twice; give each column one transform"
+            )
         transforms[column.strip()] = name.strip()
     return transforms
 

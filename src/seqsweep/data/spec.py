@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import pandas as pd
 
-from seqsweep._config import from_mapping, to_mapping
+from seqsweep._config import from_mapping, key_text, to_mapping
 from seqsweep.constants import NOTEBOOK_SYMBOLS
 from seqsweep.data.joins import DEFAULT_OHLCV_TABLE, JOINS, Join, get_join
 from seqsweep.data.tables import DATE, SYMBOL
@@ -48,6 +48,9 @@ MAX_ROWS_PER_SYMBOL: Final = 10**12
 MAX_FREQUENCY: Final = pd.Timedelta(days=3650)
 """The longest `dataset.frequency` step (ten years): the grid's dates must stay within what a timestamp
 holds (1677 to 2262), and a longer step overflowed pandas."""
+
+DEFAULT_OHLCV_SYMBOL: Final = "ETHUSDT"
+"""What `dataset.ohlcv_symbol` names the one instrument of `join: ohlcv` when left out."""
 
 KEY_COLUMNS: Final[tuple[str, ...]] = (DATE, SYMBOL)
 """Columns every join is keyed on; `dataset.exclude_columns` cannot leave them out."""
@@ -253,7 +256,7 @@ class DatasetSpec:
     labels: LabelSpec = field(default_factory=LabelSpec)
     ohlcv_table: str = DEFAULT_OHLCV_TABLE
     """Table read by `join: ohlcv` (it has no symbol column: the data is one instrument)."""
-    ohlcv_symbol: str = "ETHUSDT"
+    ohlcv_symbol: str = DEFAULT_OHLCV_SYMBOL
     """The name that instrument carries in the dataset."""
     csv: str | None = None
     """For `join: ohlcv`: read this CSV(.gz) file instead of a table."""
@@ -330,8 +333,16 @@ class DatasetSpec:
             raise ConfigError(f"dataset.symbols: a symbol is blank in {list(self.symbols)}; name each symbol")
         if len(set(self.symbols)) != len(self.symbols):
             raise ConfigError(f"dataset.symbols: a symbol is listed twice in {list(self.symbols)}")
+        self._validate_symbols_and_dates()
         if not self.target_columns:
             raise ConfigError("dataset.targets: name at least one target column")
+        if len(set(self.target_columns)) != len(self.target_columns):
+            # each copy was labelled and scored again: the column weighed double in the loss and in
+            # val_macro_f1's mean over (target, step) cells
+            raise ConfigError(
+                f"dataset.targets: a column is listed twice in {list(self.target_columns)}; list each target once"
+            )
+        self._validate_instrument()
         if self.pca_components is not None and not 1 <= self.pca_components <= len(self.symbol_list):
             raise ConfigError(
                 f"dataset.pca_components: must be between 1 and the number of symbols "
@@ -366,6 +377,12 @@ class DatasetSpec:
             raise ConfigError(
                 f"dataset.labels.method: must be one of {', '.join(LABEL_METHODS)}, got {self.labels.method!r}"
             )
+        if self.labels.method != "dead_band" and self.labels.dead_band != 0:
+            # `labels: {dead_band: 0.1}` kept the tertiles' band without a word
+            raise ConfigError(
+                f"dataset.labels.dead_band: read only by `method: dead_band`, but labels.method is "
+                f"{self.labels.method}; add method: dead_band, or leave dead_band out"
+            )
         if not (math.isfinite(self.labels.dead_band) and self.labels.dead_band >= 0):
             # NaN passed `< 0`, and a NaN or infinite band labelled every move flat
             raise ConfigError(
@@ -382,6 +399,41 @@ class DatasetSpec:
             raise ConfigError(f"dataset.csv: only {readers} reads a CSV file, but join is {self.join!r}")
         grid_step(self.frequency)  # `abc`, `0h`, `-1h`: refused without data too (`validate --no-data`)
 
+    def _validate_symbols_and_dates(self) -> None:
+        """Refused without data too (`validate --no-data`), as the build refuses them: two symbols that are
+        one once stripped and upper-cased (`[ethusdt, ETHUSDT]`), a `start` or `end` that is no date, and
+        a `start` not before `end`."""
+        from seqsweep.data.ingest import canonical_symbol
+
+        if len({canonical_symbol(s) for s in self.symbols}) != len(self.symbols):
+            raise ConfigError(
+                f"dataset.symbols: {list(self.symbols)} names a symbol twice once stripped and upper-cased"
+            )
+        start = None if self.start is None else naive_utc(str(self.start), "dataset.start")
+        end = None if self.end is None else naive_utc(str(self.end), "dataset.end", last_kept=True)
+        if start is not None and end is not None and start >= end:
+            raise ConfigError(f"dataset.start must be before dataset.end, got {self.start} >= {self.end}")
+
+    def _validate_instrument(self) -> None:
+        """A single-instrument join (`ohlcv`) names its series by `ohlcv_symbol`: `symbols` naming another
+        was left unread, and the rows trained (and were embedded) as ETHUSDT; under a join of several
+        symbols, an `ohlcv_symbol` other than the default was left unread alike."""
+        from seqsweep.data.ingest import canonical_symbol
+
+        if self.join_spec.single_instrument:
+            named = {canonical_symbol(s) for s in self.symbols if isinstance(s, str)}
+            if self.symbols != NOTEBOOK_SYMBOLS and named != {canonical_symbol(self.ohlcv_symbol)}:
+                raise ConfigError(
+                    f"dataset.symbols: join {self.join!r} reads one instrument, named by dataset.ohlcv_symbol "
+                    f"({self.ohlcv_symbol}), got symbols {list(self.symbols)}; write ohlcv_symbol: "
+                    f"{self.symbols[0] if self.symbols else 'NAME'} and leave symbols out"
+                )
+        elif self.ohlcv_symbol != DEFAULT_OHLCV_SYMBOL:
+            raise ConfigError(
+                f"dataset.ohlcv_symbol: read only by a single-instrument join (ohlcv), but join is "
+                f"{self.join!r}; list the symbols in dataset.symbols and leave ohlcv_symbol out"
+            )
+
     def _validate_columns(self) -> None:
         """`transform` and `exclude_columns` rules that need no data (names of transforms, key columns)."""
         if not isinstance(self.transform, Mapping):
@@ -390,7 +442,11 @@ class DatasetSpec:
                 f"got {self.transform!r}"
             )
         for column, name in self.transform.items():
-            if not isinstance(column, str) or name not in TRANSFORMS:
+            if not isinstance(column, str):  # `{1: diff}` was blamed on the transform's name
+                raise ConfigError(
+                    f"dataset.transform: {key_text(column)} cannot name a column; write its name"
+                )
+            if name not in TRANSFORMS:
                 raise ConfigError(
                     f"dataset.transform.{column}: unknown transform {name!r} (valid: {', '.join(TRANSFORMS)})"
                 )

@@ -43,6 +43,14 @@ class Choice:
     def __post_init__(self) -> None:
         if not self.values:
             raise ValueError("`values` must list at least one value")
+        for i, value in enumerate(self.values):
+            # `[16, 16, 32]` drew 16 twice as often and ran it twice in a grid; `[0.1, 0.10]` too
+            twin = next((v for v in self.values[:i] if _same_value(v, value)), _NONE)
+            if twin is not _NONE:
+                both = (
+                    f"{value!r} twice" if repr(twin) == repr(value) else f"{twin!r} and {value!r}, one value"
+                )
+                raise ValueError(f"`values` lists {both}; list each value once")
 
     def corners(self) -> list[Any]:
         return list(self.values)
@@ -66,6 +74,14 @@ class IntRange:
             raise ValueError(f"`low >= 1` must hold for a log scale, but got low={self.low}")
         if self.step < 1 or (self.log and self.step != 1):
             raise ValueError(f"`step` must be >= 1 (and 1 on a log scale), got step={self.step}")
+        if (self.high - self.low) % self.step:
+            # Optuna cut the range to the last step below `high` (16 to 60 by 16 draws 16 ... 48) with a
+            # warning no one saw, and the family checked a `high` no trial could draw
+            below = self.high - (self.high - self.low) % self.step
+            raise ValueError(
+                f"`high - low` must be a multiple of step, but got low={self.low}, high={self.high}, "
+                f"step={self.step}; write high: {below} or {below + self.step}"
+            )
 
     def corners(self) -> list[Any]:
         return [self.low, self.high]
@@ -148,6 +164,15 @@ PARAM_KINDS: dict[str, type] = {
 }
 
 
+_NONE = object()
+"""No value (`None` may be a choice)."""
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether `a` and `b` are one value: equal, and both or neither true/false (Python has `1 == True`)."""
+    return isinstance(a, bool) == isinstance(b, bool) and bool(a == b)
+
+
 def _check_order(low: float, high: float) -> None:
     if not low < high:
         raise ValueError(f"`low < high` must hold, but got (low={low}, high={high})")
@@ -215,7 +240,7 @@ def _check_field(name: str, cls: type, key: str, value: Any) -> None:
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if not number or not math.isfinite(value) or (whole and not isinstance(value, int)):
         kind = "a whole number" if whole else "a finite number"
-        raise ConfigError(f"{where}: must be {kind}, got {value!r}{number_text_hint(value)}")
+        raise ConfigError(f"{where}: must be {kind}, got {value!r}{number_text_hint(value, integer=whole)}")
 
 
 def param_to_dict(param: Param) -> Any:

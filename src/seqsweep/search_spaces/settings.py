@@ -59,6 +59,10 @@ class SearchSettings:
             raise ConfigError(f"search.num_samples: must be >= 1, got {self.num_samples}")
         if self.max_concurrent < 1:
             raise ConfigError(f"search.max_concurrent: must be >= 1, got {self.max_concurrent}")
+        if self.n_startup_trials is not None and self.n_startup_trials < 0:  # -1 was read as max_concurrent
+            raise ConfigError(
+                f"search.n_startup_trials: must be >= 0 (leave it out for 10), got {self.n_startup_trials}"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             # Optuna's samplers (numpy's RandomState) take 0 … 2**32 - 1 only
             raise ConfigError(f"search.seed: must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}")
@@ -114,6 +118,12 @@ class SchedulerSettings:
                 f"scheduler: grace_period >= 1 and reduction_factor >= 2 must hold, got "
                 f"grace_period={self.grace_period}, reduction_factor={self.reduction_factor}"
             )
+
+
+ASHA_KEYS: Final = ("grace_period", "reduction_factor", "max_t")
+"""The `scheduler` keys that only `type: asha` reads: written without any `type` they are refused
+(`type` defaults to none, which reads none of them); beside an explicit `type: none` (a sweep switched
+to full training with `--set scheduler.type=none`) they are left unread on purpose."""
 
 
 @dataclass(frozen=True)

@@ -37,12 +37,13 @@ import yaml
 
 from seqsweep._config import from_mapping, key_text, to_mapping
 from seqsweep._yaml import describe_error, load_strict, read_yaml_file
-from seqsweep.constants import MIN_MODE_METRICS, SEARCH_METRICS, VAL_MSE
+from seqsweep.constants import METRIC_RANGES, MIN_MODE_METRICS, SEARCH_METRICS, VAL_MSE
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import ConfigError
 from seqsweep.search_spaces.mixed import COMMON, MODEL_KEY, family_space, qualified, split_name
 from seqsweep.search_spaces.params import Choice, Fixed, Param, Searched, param_to_dict, parse_param
 from seqsweep.search_spaces.settings import (
+    ASHA_KEYS,
     CheckpointSettings,
     FailureSettings,
     ResourceSettings,
@@ -90,8 +91,15 @@ class SweepFile:
     """An earlier experiment directory whose finished trials seed the searcher."""
 
     def __post_init__(self) -> None:
-        """Raises ConfigError for an invalid `name` (each settings section checks itself)."""
+        """Raises ConfigError for an invalid `name` or a blank `storage_path` (each settings section
+        checks itself)."""
         check_sweep_name(self.name)
+        if isinstance(self.storage_path, str) and not self.storage_path.strip():
+            # `''` was the current folder: experiments beside the user's files, not in ./runs
+            raise ConfigError(
+                f"storage_path: empty; give a folder or a storage URI (e.g. ./runs), or leave it out "
+                f"for {type(self).storage_path}"
+            )
 
 
 @dataclass(frozen=True)
@@ -260,6 +268,7 @@ def parse_sweep(raw: Any, where: str = "sweep", check_family: bool = True) -> Sw
             f"(a training function package.module:function), not both"
         )
     sweep_file = from_mapping(SweepFile, raw, where="sweep")
+    _check_scheduler_type_written(raw.get("scheduler"))
     search_raw = raw.get("search") or {}
     if (
         isinstance(search_raw, dict)
@@ -277,6 +286,19 @@ def parse_sweep(raw: Any, where: str = "sweep", check_family: bool = True) -> Sw
     if check_family:
         _check_with_family(spec)
     return spec
+
+
+def _check_scheduler_type_written(scheduler: Any) -> None:
+    """ConfigError for ASHA's keys (`ASHA_KEYS`) under `scheduler` without a `type`: the type defaults to
+    none, so `scheduler: {grace_period: 3}` stopped no trial early, without a word."""
+    if not isinstance(scheduler, dict) or "type" in scheduler:
+        return
+    unread = [key for key in ASHA_KEYS if key in scheduler]
+    if unread:
+        raise ConfigError(
+            f"scheduler.{unread[0]}: read only by `type: asha` (early stopping), but scheduler has no type "
+            f"(none: every trial trains fully); add type: asha, or write type: none to train fully"
+        )
 
 
 def _families(model: Any) -> tuple[str, ...]:
@@ -374,6 +396,8 @@ def _check_sections(spec: SweepSpec) -> None:
             raise ConfigError(f"search.metric: name a metric the training function reports, got {s.metric!r}")
     elif s.metric not in SEARCH_METRICS:
         raise ConfigError(f"search.metric: must be one of {', '.join(SEARCH_METRICS)}, got {s.metric!r}")
+    else:
+        _check_stop_targets(s.stop_at or {})
     if spec.families:
         _check_mixed(spec)
     elif not spec.searched:
@@ -386,6 +410,19 @@ def _check_sections(spec: SweepSpec) -> None:
             raise ConfigError(
                 f"scheduler.grace_period: must be at most the epochs a trial can run ({max_t}), "
                 f"got {f.scheduler.grace_period}"
+            )
+
+
+def _check_stop_targets(stop_at: dict[str, float]) -> None:
+    """Each `search.stop_at` target within what its metric can report (`METRIC_RANGES`): `val_macro_f1: 60`
+    (a percentage) was never reached, and the sweep ran its whole budget. A training function's metrics
+    are its own, so its targets are not checked."""
+    for metric, target in stop_at.items():
+        low, high = METRIC_RANGES.get(metric, (-math.inf, math.inf))
+        if not low <= target <= high:
+            percent = f" (a fraction: write {target / 100:g} for {target:g}%)" if 1 < target <= 100 else ""
+            raise ConfigError(
+                f"search.stop_at.{metric}: must be from {low:g} to {high:g}, got {target!r}{percent}"
             )
 
 
