@@ -22,7 +22,7 @@ import seqsweep.trainables
 from seqsweep import cli, metrics
 from seqsweep.constants import MASK_VALUE
 from seqsweep.data.bundle import DatasetBundle
-from seqsweep.results.evaluate import load_dataset
+from seqsweep.results.evaluate import load_dataset, symbol_breadth, window_symbols
 from seqsweep.results.experiment import read_experiment
 from seqsweep.results.export import export_bundle
 from seqsweep.search_spaces.sweep import load_sweep
@@ -217,6 +217,14 @@ def test_exported_bundle_predicts_like_the_checkpoint_in_a_fresh_process(
     )
     assert f"**Verdict:** trial {winner.trial_id} {verdict}." in card and "macro-F1 (pooled)" in card
     assert "macro_f1_pooled" in metrics_json["test"]["model"]
+    persistence = next(b for b in metrics_json["test"]["baselines"] if b["name"] == "persistence")
+    by_symbol = metrics_json["test"]["model"].get("by_symbol", {})
+    breadth = symbol_breadth(by_symbol, "persistence", persistence.get("by_symbol", {}))
+    assert (breadth is not None) == (window_symbols(dataset, "test") is not None)
+    assert (
+        breadth is None
+        or f"By symbol (each symbol's test windows alone, no intervals), it {breadth}." in card
+    )
     windows = dataset.windows("test")
     np.save(tmp_path / "windows.npy", windows)
     subprocess.run(

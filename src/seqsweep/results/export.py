@@ -32,12 +32,14 @@ from seqsweep.layout import SWEEP_COPY
 from seqsweep.results import bundle_format as fmt
 from seqsweep.results.bootstrap import Interval
 from seqsweep.results.evaluate import (
+    PERSISTENCE,
     TEST_SPLIT,
     SplitEvaluation,
     evaluate_winners,
     load_dataset,
     load_trial_checkpoint,
     rebuilt_from,
+    symbol_breadth,
     user_model_code,
 )
 from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
@@ -519,6 +521,10 @@ def _verdict_paragraph(trial_id: str, test: dict[str, Any]) -> str:
     if not compared:
         return "No interval against the baselines was computed."
     lines = [f"**Verdict:** trial {trial_id} {model['verdict']}."]
+    persistence: dict[str, Any] = next((b for b in test.get("baselines", []) if b["name"] == PERSISTENCE), {})
+    breadth = symbol_breadth(model.get("by_symbol", {}), PERSISTENCE, persistence.get("by_symbol", {}))
+    if breadth:
+        lines.append(f"By symbol (each symbol's test windows alone, no intervals), it {breadth}.")
     lines += [
         f"- minus {name}: {c['delta']:+.4f} (95 % interval {c['ci95'][0]:+.4f} to {c['ci95'][1]:+.4f})"
         for name, c in compared.items()
