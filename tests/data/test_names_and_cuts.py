@@ -425,8 +425,13 @@ def test_a_file_with_an_upper_case_suffix_is_loaded_not_skipped(tmp_path: Path) 
             r"line 3 has 6 values, the header names 7 columns: a value is missing",
         ),
         (lambda line: line + ",10", r"line 3 has 8 values, the header names 7 columns: name every column"),
+        (
+            lambda line: line.replace(".", ","),
+            r"line 3 has \d+ values, the header names 7 columns: name every column or drop the extra values "
+            r"\(a decimal comma splits a value in two: 1234,5 is read as 1234 and 5; write 1234\.5\)",
+        ),
     ],
-    ids=["a value left out", "a value too many"],
+    ids=["a value left out", "a value too many", "decimal commas"],
 )
 def test_a_row_of_another_width_is_refused_naming_its_line(
     tmp_path: Path, edit: object, message: str

@@ -269,7 +269,7 @@ def check_row_widths(file: Path, width: int, who: str) -> None:
                     fix = (
                         "a value is missing (the later ones would move one column left)"
                         if values < width
-                        else "name every column or drop the extra values"
+                        else "name every column or drop the extra values" + _decimal_comma_hint(row)
                     )
                     raise DataError(
                         f"{who}: line {reader.line_num} has {values} values, the header names {width} "
@@ -277,6 +277,14 @@ def check_row_widths(file: Path, width: int, who: str) -> None:
                     )
     except READ_ERRORS as exc:  # not UTF-8, a file cut short
         raise unreadable(who, exc) from None
+
+
+def _decimal_comma_hint(row: list[str]) -> str:
+    """For a row of too many values whose numbers have no decimal point but are split in whole parts
+    (`2024-01-01 00:00,1234,5,…`), a note that a decimal comma splits a value in two; "" otherwise."""
+    if any("." in field for field in row) or not any(field.strip().isdigit() for field in row):
+        return ""
+    return " (a decimal comma splits a value in two: 1234,5 is read as 1234 and 5; write 1234.5)"
 
 
 def _refuse_lost_value(who: str, line: int, width: int) -> None:
