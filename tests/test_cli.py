@@ -168,6 +168,21 @@ def test_data_build_accepts_a_builtin_sweep_name(
     assert err.startswith("seqsweep: error: sweep file 'no_such_sweep' not found (built-in sweeps: demo,")
 
 
+def test_data_build_names_the_ohlcv_instrument_by_a_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--join ohlcv --symbols BTCUSDT` is refused (the join reads one instrument, `ohlcv_symbol`); the
+    refusal names the flag that sets it, and the flag does."""
+    from seqsweep.commands.data import spec_mapping
+    from seqsweep.data.spec import DatasetSpec
+
+    args = cli.build_parser().parse_args(["data", "build", "--join", "ohlcv", "--ohlcv-symbol", "BTCUSDT"])
+    mapping = spec_mapping(args)
+    assert mapping["ohlcv_symbol"] == "BTCUSDT"
+    assert DatasetSpec(**mapping).ohlcv_symbol == "BTCUSDT"
+    assert cli.main(["data", "build", "--join", "ohlcv", "--symbols", "BTCUSDT"]) == cli.EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip()
+    assert "write ohlcv_symbol: BTCUSDT (--ohlcv-symbol on the command line)" in err and "\n" not in err
+
+
 def test_the_quiet_environment_is_set_for_the_command_and_removed_after(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

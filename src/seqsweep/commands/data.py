@@ -137,6 +137,7 @@ def _build_parser(actions: Any) -> None:
     parser.add_argument("--frequency", help="grid step, e.g. 1h or 5min")
     parser.add_argument("--max-rows-per-symbol", type=int, help="keep only the latest N rows per symbol")
     parser.add_argument("--csv", help="join ohlcv: read this CSV(.gz) instead of a table")
+    parser.add_argument("--ohlcv-symbol", help="join ohlcv: the one instrument's symbol (default ETHUSDT)")
     parser.add_argument(
         "--transform",
         metavar="COLUMN=NAME,...",
@@ -207,7 +208,7 @@ def spec_mapping(args: argparse.Namespace) -> dict[str, Any]:
         from seqsweep.search_spaces.sweep import resolve_sweep_path
 
         mapping |= _read_spec_file(str(resolve_sweep_path(args.spec)))
-    for key in ("join", "lookback", "horizon", "frequency", "max_rows_per_symbol", "csv"):
+    for key in ("join", "lookback", "horizon", "frequency", "max_rows_per_symbol", "csv", "ohlcv_symbol"):
         value = getattr(args, key)
         if value is not None:
             mapping[key] = value

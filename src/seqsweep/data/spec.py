@@ -426,7 +426,8 @@ class DatasetSpec:
                 raise ConfigError(
                     f"dataset.symbols: join {self.join!r} reads one instrument, named by dataset.ohlcv_symbol "
                     f"({self.ohlcv_symbol}), got symbols {list(self.symbols)}; write ohlcv_symbol: "
-                    f"{self.symbols[0] if self.symbols else 'NAME'} and leave symbols out"
+                    f"{self.symbols[0] if self.symbols else 'NAME'} (--ohlcv-symbol on the command line) and "
+                    "leave symbols out"
                 )
         elif self.ohlcv_symbol != DEFAULT_OHLCV_SYMBOL:
             raise ConfigError(
