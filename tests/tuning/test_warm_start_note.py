@@ -19,14 +19,16 @@ from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR, claim_study, warm_start
 SPACE = {"cell_size": {"type": "choice", "values": [4, 8]}, "epochs": 1}
 
 
-def _experiment(spec: SweepSpec, dataset_key: str) -> tuple[Path, str]:
-    """What `run` leaves: the directory, its identity, sweep copy, dataset key and study (optuna.db)."""
+def _experiment(spec: SweepSpec, dataset_key: str | None) -> tuple[Path, str]:
+    """What `run` leaves: the directory, its identity, sweep copy, dataset key (unless None: an experiment
+    made before keys were recorded) and study (optuna.db)."""
     experiment = Path(spec.file.storage_path) / spec.name
     experiment.mkdir(parents=True)
     experiment_id = uuid.uuid4().hex
     _write_experiment_id(experiment, experiment_id)
     (experiment / SWEEP_COPY).write_text(spec.to_yaml())
-    (experiment / DATASET_FILE).write_text(json.dumps({"key": dataset_key}))
+    if dataset_key is not None:
+        (experiment / DATASET_FILE).write_text(json.dumps({"key": dataset_key}))
     url = f"sqlite:///{(experiment / 'optuna.db').resolve()}"
     claim_study(url, spec, experiment_id, experiment)
     return experiment, url
@@ -37,12 +39,56 @@ def test_another_dataset_and_fixed_params_are_named(write_sweep: Callable[..., P
     later = load_sweep(write_sweep(name="later", params={**SPACE, "epochs": 2}, warm_start=str(earlier)))
 
     differences = warm_start_differences(later, str(earlier), "key_b")
-    assert differences == [
-        "another dataset (key_a, this sweep's key_b)",
-        "other fixed params (epochs 1 -> 2)",
-    ]
+    assert len(differences) == 2 and differences[1] == "other fixed params (epochs 1 -> 2)"
+    # the same dataset settings under another key: why the key differs, not two hashes alone
+    assert differences[0].startswith(
+        "another dataset (the same dataset settings, but the database no longer gives the rows"
+    )
+    assert differences[0].endswith("; dataset key_a, this sweep's key_b)")
     note = warm_start_note(2, str(earlier), differences)
     assert "another dataset" in note and "not comparable" in note
+
+
+def test_another_dataset_names_the_settings_that_differ_with_their_values(
+    write_sweep: Callable[..., Path],
+) -> None:
+    """A warm start from an experiment on another lookback and symbols said only "another dataset
+    (<hash>, this sweep's <hash>)"; it names the settings, as the sweep file writes them."""
+    earlier, _ = _experiment(load_sweep(write_sweep(name="earlier", params=SPACE)), "key_a")
+    stored = load_sweep(earlier / SWEEP_COPY).file.dataset
+    later = load_sweep(
+        write_sweep(
+            name="later",
+            params=SPACE,
+            warm_start=str(earlier),
+            dataset={"lookback": stored.lookback + 4, "symbols": list(reversed(stored.symbols))},
+        )
+    )
+
+    differences = warm_start_differences(later, str(earlier), "key_b")
+    assert differences == [
+        f"another dataset (dataset.lookback {stored.lookback} -> {stored.lookback + 4}, dataset.symbols "
+        f"{list(stored.symbols)!r} -> {list(reversed(stored.symbols))!r})"
+    ]
+
+
+def test_another_dataset_is_named_for_an_experiment_that_recorded_no_dataset_key(
+    write_sweep: Callable[..., Path],
+) -> None:
+    """An earlier experiment without a recorded dataset key (made before keys were recorded, its record
+    deleted) was not compared at all: its other horizon seeded this sweep without a word."""
+    earlier, _ = _experiment(load_sweep(write_sweep(name="earlier", params=SPACE)), None)
+    horizon = load_sweep(earlier / SWEEP_COPY).file.dataset.horizon
+    later = load_sweep(
+        write_sweep(name="later", params=SPACE, warm_start=str(earlier), dataset={"horizon": horizon + 1})
+    )
+
+    assert warm_start_differences(later, str(earlier), "key_b") == [
+        f"another dataset (dataset.horizon {horizon} -> {horizon + 1})"
+    ]
+    # the same settings, no key to compare: nothing is claimed
+    same = load_sweep(write_sweep(name="same", params=SPACE, warm_start=str(earlier)))
+    assert warm_start_differences(same, str(earlier), "key_b") == []
 
 
 def test_the_same_sweep_on_the_same_dataset_is_a_plain_warm_start(write_sweep: Callable[..., Path]) -> None:

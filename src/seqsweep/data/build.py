@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
+from seqsweep._text import counted
 from seqsweep.constants import MASK_VALUE, SPLITS
 from seqsweep.data import cache
 from seqsweep.data.bundle import DatasetBundle, Preprocessing
@@ -56,6 +57,11 @@ log = logging.getLogger(__name__)
 
 BUILD_COUNT = 0
 """Builds computed (not read from the cache) by this process: lets tests prove a consumer never rebuilds."""
+
+TASK_MAX_RETRIES = 3
+"""How often a per-symbol task whose worker process died (the OOM killer, a crash in native code, a lost
+node) is run again. Ray Data retries such a task without end (`max_retries=-1`): a symbol whose rows
+killed its worker each time left `data build` and `run` waiting forever, without a word."""
 
 _INDEX, _TIME, _DIGEST = "__symbol_index", "__time_ns", "__digest"
 _CYCLICAL = tuple(f"__{name}" for name in CYCLICAL_FEATURES)
@@ -166,9 +172,26 @@ def _ray() -> Iterator[None]:
 
 
 def _user_error(exc: BaseException) -> SeqsweepError | None:
-    """The SeqsweepError a task raised, dug out of Ray's wrappers (RayTaskError(ConfigError) has it as `cause`)."""
-    from ray.exceptions import RayError
+    """The SeqsweepError a task raised, dug out of Ray's wrappers (RayTaskError(ConfigError) has it as `cause`);
+    for a task whose worker process died every time it ran (`TASK_MAX_RETRIES`), a DataError saying so."""
+    from ray.exceptions import NodeDiedError, OutOfMemoryError, RayError, WorkerCrashedError
 
+    error = _in_chain(exc, lambda e: isinstance(e, SeqsweepError) and not isinstance(e, RayError))
+    if isinstance(error, SeqsweepError):
+        return error
+    died = _in_chain(exc, lambda e: isinstance(e, WorkerCrashedError | OutOfMemoryError | NodeDiedError))
+    if died is None:
+        return None
+    return DataError(
+        f"a per-symbol task of the dataset build lost its worker process on each of its "
+        f"{counted(TASK_MAX_RETRIES + 1, 'run')} ({type(died).__name__}): killed by the OOM killer (give the "
+        "machine more memory, or read fewer rows per symbol: dataset.start, dataset.max_rows_per_symbol), or "
+        "a crash in native code (the database driver); Ray's worker logs say which"
+    )
+
+
+def _in_chain(exc: BaseException, wanted: Callable[[BaseException], bool]) -> BaseException | None:
+    """The first exception in `exc`'s chain (Ray's `cause`, `__cause__`, `__context__`) that is `wanted`."""
     stack: list[Any] = [exc]
     seen: set[int] = set()
     while stack:
@@ -176,8 +199,8 @@ def _user_error(exc: BaseException) -> SeqsweepError | None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, SeqsweepError) and not isinstance(current, RayError):
-            return current
+        if wanted(current):
+            return cast(BaseException, current)
         stack += [getattr(current, "cause", None), current.__cause__, current.__context__]
     return None
 
@@ -235,6 +258,7 @@ def _ray_batches(spec: DatasetSpec, plan: SourcePlan) -> list[dict[str, np.ndarr
                 batch_size=1,
                 fn_kwargs={"plan": plan, "frequency": spec.frequency},
                 num_cpus=1,
+                max_retries=TASK_MAX_RETRIES,
             )
             return list(dataset.iter_batches(batch_size=None, batch_format="numpy"))
         except Exception as exc:

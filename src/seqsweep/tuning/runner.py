@@ -293,11 +293,11 @@ def sweep_differences(copy: Path, text: str) -> list[str]:
     between the experiment's sweep copy `copy` and the sweep YAML `text`, sorted; empty when they agree
     or the copy cannot be read."""
     try:
-        stored = yaml.safe_load(copy.read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError):  # a copy edited out of shape
+        stored = _sweep_mapping(copy.read_text(encoding="utf-8"))  # None: a copy edited out of shape
+    except (OSError, ValueError):  # gone, or not UTF-8
         return []
-    given = yaml.safe_load(text)
-    if not isinstance(stored, dict) or not isinstance(given, dict):
+    given = _sweep_mapping(text)
+    if stored is None or given is None:
         return []
     stored, given = _placed(stored), _placed(given)
     changed = []
@@ -367,7 +367,7 @@ def _prepare(
         if spec.file.warm_start:
             added = warm_start_points(searcher, spec.file.warm_start, spec.file.search.metric)
             differences = warm_start_differences(
-                spec, spec.file.warm_start, getattr(bundle, "cache_key", None)
+                spec, spec.file.warm_start, getattr(bundle, "cache_key", None), bundle
             )
             finished, copies = warm_start_tally(spec.file.warm_start)
             note = warm_start_note(added, spec.file.warm_start, differences, finished=finished, copies=copies)
@@ -571,18 +571,17 @@ def _relink_restored(
     return budget
 
 
-def warm_start_differences(spec: SweepSpec, earlier_experiment: str, dataset_key: str | None) -> list[str]:
+def warm_start_differences(
+    spec: SweepSpec, earlier_experiment: str, dataset_key: str | None, bundle: Any = None
+) -> list[str]:
     """What makes the earlier experiment's scores incomparable with this sweep's, in words: another
-    dataset (its recorded cache key: other symbols, lookback, join or splits, or the same spec after the
-    rows changed), another model, other fixed params. Empty when none is seen (or the earlier
-    experiment recorded too little to tell)."""
+    dataset (`warm_start_dataset`), another model, other fixed params. Empty when none is seen (or the
+    earlier experiment recorded too little to tell)."""
     from seqsweep.results.experiment import read_sweep_copy
 
     earlier_dir = Path(earlier_experiment).expanduser()
-    differences = []
-    earlier_key = recorded_dataset_key(earlier_dir)
-    if earlier_key is not None and dataset_key is not None and earlier_key != dataset_key:
-        differences.append(f"another dataset ({earlier_key}, this sweep's {dataset_key})")
+    dataset = warm_start_dataset(spec, earlier_dir, dataset_key, bundle)
+    differences = [] if dataset is None else [dataset]
     try:
         earlier = read_sweep_copy(earlier_dir / SWEEP_COPY)
     except (ConfigError, OSError):
@@ -595,6 +594,86 @@ def warm_start_differences(spec: SweepSpec, earlier_experiment: str, dataset_key
         shown = ", ".join(f"{k} {earlier_fixed.get(k, '-')!r} -> {fixed.get(k, '-')!r}" for k in changed[:4])
         differences.append(f"other fixed params ({shown})")
     return differences
+
+
+def warm_start_dataset(
+    spec: SweepSpec, earlier_dir: Path, dataset_key: str | None, bundle: Any
+) -> str | None:
+    """The words "another dataset (...)" naming how the earlier experiment's dataset differs from this sweep's, in the
+    sweep file's terms; None when they are the same dataset (the same recorded key) or nothing tells.
+
+    The settings that differ are named with their values (`dataset.lookback 12 -> 16`), also for an
+    earlier experiment that recorded no dataset key; the same settings under another key say why the key
+    differs (other rows, another release or library: `_dataset_cause`). The keys alone (two hashes) did
+    not say what differed, and an experiment without a recorded key was not compared at all."""
+    earlier_key = recorded_dataset_key(earlier_dir)
+    if earlier_key is not None and earlier_key == dataset_key:
+        return None
+    settings = dataset_setting_changes(earlier_dir / SWEEP_COPY, without_password(spec).to_yaml())
+    if settings:
+        more = f" and {len(settings) - 4} more" if len(settings) > 4 else ""
+        return f"another dataset ({', '.join(settings[:4])}{more})"
+    if earlier_key is None or dataset_key is None:
+        return None
+    cause, _fix = _dataset_cause(recorded_dataset(earlier_dir), bundle)
+    return (
+        f"another dataset (the same dataset settings, but {cause}; dataset {earlier_key}, this sweep's "
+        f"{dataset_key})"
+    )
+
+
+def dataset_setting_changes(copy: Path, text: str) -> list[str]:
+    """Each `dataset` setting whose value differs between the experiment's sweep copy `copy` and the sweep
+    YAML `text`, as "dataset.lookback 12 -> 16" (nested ones dotted: `dataset.split.train`), sorted; paths
+    compared by what they name (`_placed`). A setting one side lacks (a copy written before it existed)
+    counts only when the other side sets it. Empty when they agree or the copy cannot be read."""
+    try:
+        stored = _sweep_mapping(copy.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    given = _sweep_mapping(text)
+    if stored is None or given is None:
+        return []
+    was_block, now_block = _placed(stored).get("dataset"), _placed(given).get("dataset")
+    if not isinstance(was_block, dict) or not isinstance(now_block, dict):
+        return []
+    was, now = _flat(was_block, "dataset."), _flat(now_block, "dataset.")
+    unset: tuple[Any, ...] = (None, [], {})
+    changed = []
+    for key in sorted(set(was) | set(now)):
+        if key not in was or key not in now:
+            if was.get(key, now.get(key)) in unset:
+                continue
+        elif was[key] == now[key]:
+            continue
+        changed.append(f"{key} {_short(was, key)} -> {_short(now, key)}")
+    return changed
+
+
+def _sweep_mapping(text: str) -> dict[str, Any] | None:
+    """The sweep YAML `text` as a mapping; None when it is not one (empty, edited out of shape)."""
+    try:
+        loaded = yaml.safe_load(text)
+    except (ValueError, TypeError, AttributeError, yaml.YAMLError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _flat(block: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """`block` with each nested mapping's keys dotted under `prefix` (an empty mapping is a value)."""
+    flat: dict[str, Any] = {}
+    for key, value in block.items():
+        if isinstance(value, dict) and value:
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _short(settings: dict[str, Any], key: str, limit: int = 48) -> str:
+    """`repr` of the setting `key` of `settings`, cut to `limit` characters; "-" where it is not set."""
+    text = repr(settings[key]) if key in settings else "-"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def warm_start_note(
@@ -670,29 +749,37 @@ def dataset_change(experiment_dir: str | Path, bundle: Any = None) -> str:
     """Why the dataset built now (`bundle`) has another key than the recorded one, for an error line:
     another seqsweep release, other dataset-building code, another version of a library that computes
     the values, other embedding-model files (each keys its datasets anew, `cache.cache_key`), or other
-    rows in the database."""
+    rows in the database; then what to do about it."""
+    cause, fix = _dataset_cause(recorded_dataset(experiment_dir), bundle)
+    return f"{cause}: {fix}"
+
+
+def _dataset_cause(payload: dict[str, Any], bundle: Any) -> tuple[str, str]:
+    """(why a dataset of the same settings got another key than the one `payload` records, the fix)."""
     from seqsweep import __version__
     from seqsweep.data.code_digest import build_code_digest, library_change
 
-    payload = recorded_dataset(experiment_dir)
     built_by = payload.get("seqsweep")
     code = payload.get("data_code")
     if built_by is not None and built_by != __version__:
         return (
             f"its dataset was built by seqsweep {built_by} and this is seqsweep {__version__}, which builds "
-            f"its own: use seqsweep {built_by}"
+            f"its own",
+            f"use seqsweep {built_by}",
         )
     if code is not None and code != build_code_digest():
         return (
             f"its dataset was built by other dataset-building code (data code {code}, this seqsweep's is "
-            f"{build_code_digest()}), which may featurise otherwise: use the seqsweep that made the experiment"
+            f"{build_code_digest()}), which may featurise otherwise",
+            "use the seqsweep that made the experiment",
         )
     changed = library_change(payload.get("libraries"))
     if changed is not None:
         name, was, now = changed
         return (
             f"its dataset was built with {name} {was} and this environment has {name} {now}, which may "
-            f"compute its values otherwise: install {name}=={was}"
+            f"compute its values otherwise",
+            f"install {name}=={was}",
         )
     model_was = payload.get("embedding_model")
     model_now = _embedding_identity(bundle)
@@ -700,15 +787,17 @@ def dataset_change(experiment_dir: str | Path, bundle: Any = None) -> str:
         extra = bundle.preprocessing.extra
         return (
             f"its symbols were embedded by other files of dataset.embedding_model "
-            f"{extra.get('embedding_model')!r} (model {model_was}, now {model_now}): put that model's files back"
+            f"{extra.get('embedding_model')!r} (model {model_was}, now {model_now})",
+            "put that model's files back",
         )
     if built_by is None or code is None:  # recorded before the release or the code was: any may have changed
         return (
             "the database no longer gives the rows this experiment trained on, or an earlier seqsweep "
             "built its dataset (the dataset key now also covers the release, the dataset-building code and "
-            "the embedding model's files): restore those rows, or use the seqsweep that made the experiment"
+            "the embedding model's files)",
+            "restore those rows, or use the seqsweep that made the experiment",
         )
-    return "the database no longer gives the rows this experiment trained on: restore those rows"
+    return "the database no longer gives the rows this experiment trained on", "restore those rows"
 
 
 def _check_same_dataset(experiment_dir: Path, bundle: Any) -> None:
