@@ -93,7 +93,7 @@ def test_units_mixed_across_chunks_are_refused(tmp_path: Path) -> None:
 OFFSET_STAMPS = [
     "2024-01-01T02:00:00+02:00",
     "2024-01-01T01:00:00Z",
-    "2024-01-01 02:00:00",
+    "2024-01-01 03:00:00+01:00",  # every stamp with an offset: one without beside them is refused
     "2024-01-01T08:30:00+05:30",
 ]
 UTC_NAIVE = [pd.Timestamp("2024-01-01 00:00"), pd.Timestamp("2024-01-01 01:00"), pd.Timestamp("2024-01-01 02:00"),

@@ -39,7 +39,7 @@ from seqsweep.data.features import (
 from seqsweep.data.folds import build_folds
 from seqsweep.data.sources import SourcePlan, load_symbol_rows, plan_source, resolve_db_url
 from seqsweep.data.spec import DatasetSpec
-from seqsweep.data.summary import warn_sparse_inputs, warn_split_shares
+from seqsweep.data.summary import warn_build
 from seqsweep.data.tables import DATE
 from seqsweep.data.windows import (
     assign_splits,
@@ -101,15 +101,13 @@ def build_dataset(
         cached = cache.load(spec, key, cache_dir)
         if cached is not None:
             log.info("dataset %s read from the cache in %s", key, cache.cache_root(cache_dir).absolute())
-            warn_split_shares(cached)
-            warn_sparse_inputs(cached)
+            warn_build(cached)
             return cached
     bundle = _assemble(spec, plan, rows, key)
     BUILD_COUNT += 1
     if use_cache:
         cache.save(bundle, cache_dir, fingerprint)
-    warn_split_shares(bundle)
-    warn_sparse_inputs(bundle)
+    warn_build(bundle)
     return bundle
 
 

@@ -65,6 +65,7 @@ from seqsweep.data.ingest import (
     refuse_time_columns,
 )
 from seqsweep.data.joins import JoinTables
+from seqsweep.data.local_time import LOCAL_TIME_FIX, clock_change
 from seqsweep.data.spec import DatasetSpec, grid_step, naive_utc
 from seqsweep.data.tables import (
     DATE,
@@ -1769,9 +1770,11 @@ def clean_rows(
             column = next(c for c in value_columns if rows[c].nunique(dropna=False) > 1)
             # in value order (NaN last): the rows' order differs between databases, the message must not
             shown = " vs ".join(f"{v:g}" for v in np.sort(rows[column].drop_duplicates().to_numpy()))
+            change = clock_change(at, repeated=True)
+            fix = f"{at} is {change}: {LOCAL_TIME_FIX}" if change else "keep one row per symbol and time"
             raise DataError(
                 f"rows{whose} at {at} appear {len(rows)} times with different values (column "
-                f"{labels.get(column, column)!r}: {shown}); keep one row per symbol and time"
+                f"{labels.get(column, column)!r}: {shown}); {fix}"
             )
     out = out.drop_duplicates(DATE, keep="first")
     return out.reset_index(drop=True)

@@ -2,7 +2,8 @@
 
 Besides shapes and class balance it reports how the split came out (the share of rows each split
 really got, with a warning when a split by fractions lands more than `SHARE_TOLERANCE` away from the
-asked share) and the gaps: masked rows and masked input cells per split and symbol.
+asked share) and the gaps: masked rows and masked input cells per split and symbol, with a warning for a
+gap that is exactly the hour clocks skip when summer time starts (dates in local time?).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import pandas as pd
 
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE, SPLITS
 from seqsweep.data.bundle import DatasetBundle
+from seqsweep.data.local_time import LOCAL_TIME_FIX, skipped_hour
+from seqsweep.data.spec import grid_step
 from seqsweep.data.windows import EMBARGO, assign_splits
 
 log = logging.getLogger(__name__)
@@ -151,6 +154,35 @@ def warn_sparse_inputs(bundle: DatasetBundle) -> str | None:
     return warning
 
 
+def skipped_hours(bundle: DatasetBundle) -> list[str]:
+    """What each symbol whose grid lacks exactly the hour a zone's clocks skip when summer time starts
+    (`local_time.skipped_hour`) lacks, symbols alike in one line: its dates are likely local time, an
+    hour off UTC from there on, which nothing else can see. Warned, not refused (an exchange may have
+    been down for that hour); a repeated hour is refused where its two rows meet (`sources.clean_rows`)."""
+    step = grid_step(bundle.spec.frequency)
+    if step is None:
+        return []
+    observed = ~(bundle.features == MASK_VALUE).all(axis=1)
+    symbols: dict[str, list[str]] = {}  # what is skipped → the symbols that skip it
+    for index, symbol in enumerate(bundle.symbols):
+        rows = observed & (bundle.row_symbol == index)
+        skipped = skipped_hour(pd.Series(bundle.row_time[rows].astype("datetime64[ns]")), step)
+        if skipped is not None:
+            symbols.setdefault(skipped, []).append(symbol)
+    return [
+        f"{', '.join(names)} {'has' if len(names) == 1 else 'have'} {skipped} (a masked gap): {LOCAL_TIME_FIX}"
+        for skipped, names in symbols.items()
+    ]
+
+
+def warn_build(bundle: DatasetBundle) -> None:
+    """Every warning about a built or cached dataset: split shares, sparse inputs, skipped hours."""
+    warn_split_shares(bundle)
+    warn_sparse_inputs(bundle)
+    for warning in skipped_hours(bundle):
+        log.warning("dataset %s: %s", bundle.cache_key, warning)
+
+
 def gaps(bundle: DatasetBundle) -> dict[str, Any]:
     """Masked rows and masked input cells per split and per symbol, JSON-ready.
 
@@ -216,6 +248,7 @@ def summarize(bundle: DatasetBundle) -> dict[str, Any]:
         "split": split_shares(bundle),
         "gaps": gaps(bundle),
         "sparse_inputs": sparse_inputs(bundle),
+        "skipped_hours": skipped_hours(bundle),
         "windows_per_split": {name: len(bundle.splits[name]) for name in SPLITS},
         "class_balance": {
             name: _class_balance(bundle.splits[name].labels, bundle.target_names) for name in SPLITS
@@ -292,6 +325,7 @@ def render_text(summary: dict[str, Any]) -> str:
     sparse = _sparse_warning(summary.get("sparse_inputs") or {})
     if sparse:
         lines.append(f"warning: {sparse}")
+    lines += [f"warning: {skipped}" for skipped in summary.get("skipped_hours") or []]
     lines.append("class balance (down / flat / up) per target and step:")
     for split_name, targets in summary["class_balance"].items():
         for target, steps in targets.items():
