@@ -64,7 +64,8 @@ def test_dates_some_with_an_offset_are_refused_on_every_path(
     engine = sa.create_engine(raw_url)
     candles.to_sql("ohlcv", engine, index=False)
     engine.dispose()
-    with pytest.raises(DataError, match=message):
+    # the message names the table the date was read from
+    with pytest.raises(DataError, match=message.replace("column 'date'", "column 'ohlcv.date'")):
         load_symbol_rows(plan_source(DatasetSpec(join="ohlcv", frequency=None), raw_url), "ETHUSDT")
 
 

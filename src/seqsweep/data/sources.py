@@ -669,7 +669,9 @@ def _plan_sql(
         whole_sql=select(replace(base, start=None, end=None, limit=None)),
         value_columns=value_columns,
         spellings=spellings,
-        labels={name: f"{aliases[alias]}.{name}" for name, alias in selected.items()},
+        # the rows' date is the base table's (`b.date`): a refusal of one names that table
+        labels={DATE: f"{join.base}.{DATE}"}
+        | {name: f"{aliases[alias]}.{name}" for name, alias in selected.items()},
     )
 
 
@@ -1742,7 +1744,8 @@ def clean_rows(
     """Typed, sorted, one row per timestamp: what every later step assumes.
 
     `date` → naive UTC datetime64[ns] (`ingest.parse_dates`), each value column → float64
-    (`ingest.parse_numeric`; NULL → NaN). `labels` names columns in messages (`crypto_price.volume`),
+    (`ingest.parse_numeric`; NULL → NaN). `labels` names columns in messages (`crypto_price.volume`,
+    `crypto_price.date`),
     `symbol` names the rows' symbol; `thousands` names columns whose comma other rows showed to
     separate thousands (`thousands_columns`). Rows repeated at one timestamp with the same values are kept once.
     Raises DataError naming the column and a bad value (`parse_numeric` refuses infinities), a value
@@ -1752,7 +1755,7 @@ def clean_rows(
     """
     labels = labels or {}
     out = pd.DataFrame(
-        {DATE: parse_dates(frame[DATE], DATE).to_numpy()}
+        {DATE: parse_dates(frame[DATE], labels.get(DATE, DATE)).to_numpy()}
         | {
             c: parse_numeric(frame[c], labels.get(c, c), thousands=c in thousands).to_numpy(np.float64)
             for c in value_columns
