@@ -20,7 +20,7 @@ import yaml
 from seqsweep import cli, metrics
 from seqsweep.constants import N_CLASSES
 from seqsweep.results.bootstrap import signed
-from seqsweep.results.evaluate import ONE_CLASS_CLAUSE, load_dataset
+from seqsweep.results.evaluate import ONE_CLASS_CLAUSE, VALID_BELOW_CLAUSE, load_dataset
 from seqsweep.results.experiment import read_experiment
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.tuning import run_sweep
@@ -124,6 +124,11 @@ def test_the_verdict_sentence_matches_its_interval(results_json: dict[str, Any])
                 f"{joined} {named} ({signed(versus_it['delta'])}, "
                 f"interval {signed(versus_it['ci95'][0])} to {signed(versus_it['ci95'][1])})"
             )
+        valid = results_json["valid"]  # a lead on test that validation, where it was chosen, did not show
+        mine = next(w for w in valid["winners"] if w["name"] == winner["name"])["macro_f1"]
+        persistence = next(b for b in valid["baselines"] if b["name"] == "persistence")["macro_f1"]
+        if low > 0 and mine < persistence:
+            expected += f"; {VALID_BELOW_CLAUSE.format(winner=mine, persistence=persistence)}"
         if winner.get("one_class"):  # one class in every cell: it ignores its input, whatever it beat
             expected += f"; {ONE_CLASS_CLAUSE.format(split='test')}"
         assert winner["verdict"] == expected

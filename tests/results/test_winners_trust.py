@@ -837,7 +837,7 @@ def test_the_report_says_on_how_many_symbols_a_winner_beats_persistence(
     assert all(winner.by_symbol[s] == base.by_symbol[s] for s in winner.by_symbol if s != first)
     line = symbol_line(winner, base, 1)
     assert line is not None and line.startswith(
-        f"#1 lucky scores above persistence on 1 of {n} symbols, below on 0 (from "
+        f"#1 lucky scores above persistence on 1 of {n} symbols, below on 0, level on {n - 1} (from "
     )
     assert line.endswith(f"to {first} {bootstrap.signed(winner.by_symbol[first] - base.by_symbol[first])}).")
     document = json.loads(json.dumps(test.to_dict()))

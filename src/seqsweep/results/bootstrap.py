@@ -285,9 +285,16 @@ def window_groups(bundle: DatasetBundle, split: str) -> np.ndarray:
 
 
 def signed(value: float, digits: int = 3) -> str:
-    """`+0.031`, `−0.021` (a true minus sign), `+0.000` for zero."""
+    """`+0.031`, `−0.021` (a true minus sign), `+0.000` for zero. A value that is not zero but rounds to
+    zero keeps its sign with the digits it takes (`−0.0004`; `+2e-08` past 6 places): an interval bound
+    just under 0 read `+0.000` beside "the whole interval is under 0", one just above it beside "beats"."""
     text = f"{abs(value):.{digits}f}"
-    return f"−{text}" if value < 0 and float(text) != 0 else f"+{text}"
+    while value != 0 and float(text) == 0 and digits < 6:
+        digits += 1
+        text = f"{abs(value):.{digits}f}"
+    if value != 0 and float(text) == 0:
+        text = f"{abs(value):.0e}"
+    return f"−{text}" if value < 0 else f"+{text}"
 
 
 def verdict(interval: Interval, baseline: str, split: str = "test") -> str:

@@ -24,7 +24,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -69,6 +69,11 @@ ONE_CLASS_CLAUSE = (
     "input, whatever it beats"
 )
 """The verdict's last clause for a winner whose predictions on the split are one class per cell."""
+VALID_BELOW_CLAUSE = (
+    "yet on validation, where it was chosen, it scored below persistence ({winner:.4f} vs {persistence:.4f}): "
+    "its lead shows on test only, not in both periods"
+)
+"""The verdict's clause for a winner that beats persistence on test but scored below it on validation."""
 SCORE_KEYS = ("macro_f1", "macro_f1_pooled", "accuracy", "precision_macro", "recall_macro")
 """The scores each table shows; `macro_f1` (mean of the per-cell macro-F1) ranks."""
 WINDOW_CHUNK = 2048
@@ -100,6 +105,9 @@ class ScoreSet:
     by_symbol: dict[str, float] = field(default_factory=dict)
     """macro_f1 on each symbol's windows alone (`macro_f1_by_symbol`), when the split holds several
     symbols; a symbol without a scored label is left out."""
+    valid_vs_persistence: tuple[float, float] | None = None
+    """Winners on test: (its macro_f1, persistence's) on the validation windows, where it was chosen;
+    a winner that beats persistence on test while below it there is told so (`VALID_BELOW_CLAUSE`)."""
 
     def verdict(self, baseline: str = PERSISTENCE, split: str = TEST_SPLIT) -> str | None:
         """The sentence on this winner against `baseline` (None without an interval), with a clause when
@@ -122,6 +130,9 @@ class ScoreSet:
         for i, clause in enumerate(clauses):
             joined = ", but it does not beat" if interval.beats and i == 0 else "; nor does it beat"
             sentence = f"{sentence}{joined} {clause}"
+        valid = self.valid_vs_persistence
+        if baseline == PERSISTENCE and interval.beats and valid is not None and valid[0] < valid[1]:
+            sentence = f"{sentence}; {VALID_BELOW_CLAUSE.format(winner=valid[0], persistence=valid[1])}"
         if self.one_class:
             sentence = f"{sentence}; {ONE_CLASS_CLAUSE.format(split=split)}"
         return sentence
@@ -326,7 +337,19 @@ def evaluate_winners(
             else unavailable,
             intervals=settings,
         )
+        tested = with_valid_scores(tested, valid)
     return Evaluations(valid=valid, test=tested)
+
+
+def with_valid_scores(test: SplitEvaluation, valid: SplitEvaluation) -> SplitEvaluation:
+    """`test` with each winner's `valid_vs_persistence` from `valid` (the winners' scores there)."""
+    persistence = valid.baseline(PERSISTENCE).scores["macro_f1"]
+    scored = {w.name: w.scores["macro_f1"] for w in valid.winners}
+    winners = tuple(
+        replace(w, valid_vs_persistence=(scored[w.name], persistence)) if w.name in scored else w
+        for w in test.winners
+    )
+    return replace(test, winners=winners)
 
 
 def function_test_unavailable(
@@ -692,23 +715,50 @@ def symbol_line(score: ScoreSet, baseline: ScoreSet, rank: int) -> str | None:
     return None if breadth is None else f"#{rank} {score.name} {breadth}."
 
 
+def cell_line(score: ScoreSet, baseline: ScoreSet, rank: int) -> str | None:
+    """`#rank name` and `symbol_breadth`'s sentence over the (target, step) cells (`by_step`) instead of
+    symbols: a lead over `baseline` won in one target or one step shows there. None with one cell."""
+    breadth = cell_breadth(score.by_step, baseline.name, baseline.by_step)
+    return None if breadth is None else f"#{rank} {score.name} {breadth}."
+
+
+def cell_breadth(
+    by_step: list[dict[str, Any]], baseline: str, baseline_by_step: list[dict[str, Any]]
+) -> str | None:
+    """`symbol_breadth` over the (target, step) cells of `by_step` rows (`ScoreSet.by_step`, or its JSON):
+    "scores above persistence on 1 of 4 (target, step) cells, below on 3 (from lending_rate +1 −0.119 to
+    close +1 +0.022)". None with fewer than two cells."""
+    if len(by_step) < 2:
+        return None
+
+    def cells(rows: list[dict[str, Any]]) -> dict[str, float]:
+        return {f"{row['target']} +{row['step']}": row["macro_f1"] for row in rows}
+
+    return symbol_breadth(cells(by_step), baseline, cells(baseline_by_step), "(target, step) cells")
+
+
 def symbol_breadth(
-    by_symbol: dict[str, float], baseline: str, baseline_by_symbol: dict[str, float]
+    by_symbol: dict[str, float], baseline: str, baseline_by_symbol: dict[str, float], unit: str = "symbols"
 ) -> str | None:
     """How broad a lead over `baseline` is: on how many symbols a predictor's macro_f1 (`by_symbol`) is
     above and below the baseline's, and the symbols where it is furthest below and above ("scores above
-    persistence on 5 of 16 symbols, below on 11 (from SOLUSDT −0.061 to ETHUSDT +0.048)"). None without a
-    breakdown by symbol. Descriptive only: a symbol's windows are too few for an interval of their own."""
+    persistence on 5 of 16 symbols, below on 11 (from SOLUSDT −0.061 to ETHUSDT +0.048)"; "level on 2" is
+    added for symbols within 0.0005 of it, shown as +0.000). None without a
+    breakdown by symbol. Descriptive only: a symbol's windows are too few for an interval of their own.
+    `unit` names what the keys are (`cell_line` passes the (target, step) cells)."""
     # rounded as shown: a symbol counted below the baseline never reads "+0.000"
     deltas = {s: round(f - baseline_by_symbol[s], 3) for s, f in by_symbol.items() if s in baseline_by_symbol}
     if not deltas:
         return None
     above = sum(d > 0 for d in deltas.values())
     below = sum(d < 0 for d in deltas.values())
+    # a symbol within 0.0005 of the baseline is neither: the count says so, not left for the reader to infer
+    level = len(deltas) - above - below
     worst = min(deltas, key=lambda s: deltas[s])
     best = max(deltas, key=lambda s: deltas[s])
     return (
-        f"scores above {baseline} on {above} of {len(deltas)} symbols, below on {below} (from {worst} "
+        f"scores above {baseline} on {above} of {len(deltas)} {unit}, below on {below}"
+        f"{f', level on {level}' if level else ''} (from {worst} "
         f"{bootstrap.signed(deltas[worst])} to {best} {bootstrap.signed(deltas[best])})"
     )
 

@@ -35,6 +35,7 @@ from seqsweep.results.evaluate import (
     PERSISTENCE,
     TEST_SPLIT,
     SplitEvaluation,
+    cell_breadth,
     evaluate_winners,
     load_dataset,
     load_trial_checkpoint,
@@ -525,6 +526,9 @@ def _verdict_paragraph(trial_id: str, test: dict[str, Any]) -> str:
     breadth = symbol_breadth(model.get("by_symbol", {}), PERSISTENCE, persistence.get("by_symbol", {}))
     if breadth:
         lines.append(f"By symbol (each symbol's test windows alone, no intervals), it {breadth}.")
+    cells = cell_breadth(model.get("by_step", []), PERSISTENCE, persistence.get("by_step", []))
+    if cells:
+        lines.append(f"By (target, step) cell (no intervals), it {cells}.")
     lines += [
         f"- minus {name}: {c['delta']:+.4f} (95 % interval {c['ci95'][0]:+.4f} to {c['ci95'][1]:+.4f})"
         for name, c in compared.items()

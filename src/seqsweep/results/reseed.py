@@ -131,17 +131,26 @@ class ReseedOutcome:
         if first.mean is None or second.mean is None:
             return f"#1 {first.trial_id} or #2 {second.trial_id} has no finished rerun: no conclusion."
         lead = (first.mean - second.mean) * (1 if self.mode == "max" else -1)
+        # #2 ahead in the reruns' means is said so: "leads by -0.0500 ..., within training noise" read #1's
+        # place as noise however far behind it fell
+        ahead = (
+            f"leads #2 {second.trial_id} by {lead:+.4f}"
+            if lead >= 0
+            else f"trails #2 {second.trial_id} by {-lead:.4f}"
+        )
         spreads = [s for s in (first.sd, second.sd) if s is not None]
         if len(spreads) < 2:
             return (
-                f"#1 {first.trial_id} leads #2 {second.trial_id} by {lead:+.4f} in mean {self.metric}, but with "
-                f"fewer than 2 reruns each their seed spread is unknown (use --reseed 2 or more)."
+                f"#1 {first.trial_id} {ahead} in mean {self.metric}, but with fewer than 2 reruns each their "
+                f"seed spread is unknown (use --reseed 2 or more)."
             )
         spread = max(spreads)
-        head = (
-            f"#1 {first.trial_id} leads #2 {second.trial_id} by {lead:+.4f} in mean {self.metric} over "
-            f"{self.seeds} new seeds each"
-        )
+        head = f"#1 {first.trial_id} {ahead} in mean {self.metric} over {self.seeds} new seeds each"
+        if -lead > spread:
+            return (
+                f"{head}, more than their seed spread (sd up to {spread:.4f}): #2's configuration does better "
+                f"under new seeds: #1 ranked first by the luck of its seed."
+            )
         if lead > spread:
             return f"{head}, more than their seed spread (sd up to {spread:.4f}): the lead is not seed noise."
         return (

@@ -11,8 +11,10 @@ from typing import Any
 from seqsweep.results.evaluate import (
     PERSISTENCE,
     TEST_NOTE,
+    TEST_SPLIT,
     Evaluations,
     SplitEvaluation,
+    cell_line,
     cell_rows,
     interval_rows,
     score_rows,
@@ -222,7 +224,7 @@ def _test_sections(evaluations: Evaluations, ranks: dict[str, int]) -> list[Sect
     valid = evaluations.valid
     for split in (valid, test):
         if split is not None and split.winners:
-            sections.append(_cells(split))
+            sections.append(_cells(split, ranks))
     if test.winners and test.symbol_windows:
         sections.append(_symbols(test, ranks))
     return sections
@@ -250,10 +252,22 @@ def _symbols(evaluation: SplitEvaluation, ranks: dict[str, int]) -> Section:
     )
 
 
-def _cells(evaluation: SplitEvaluation) -> Section:
+def _cells(evaluation: SplitEvaluation, ranks: dict[str, int]) -> Section:
+    """The per-(target, step) table; on test, one line per winner on how many cells it is above
+    persistence in (a lead over the whole split won in one target or one step shows there)."""
+    persistence = evaluation.baseline(PERSISTENCE)
+    lines = (
+        [
+            cell_line(score, persistence, ranks.get(score.name, i))
+            for i, score in enumerate(evaluation.winners, start=1)
+        ]
+        if evaluation.split == TEST_SPLIT
+        else []
+    )
     return Section(
         f"cells_{evaluation.split}",
         f"macro-F1 per target and step, {evaluation.split} split (winners beside both baselines)",
+        [line for line in lines if line],
         rows=cell_rows(evaluation),
         text_columns=frozenset({"target"}),
     )
