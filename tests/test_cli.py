@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -206,6 +207,20 @@ def test_the_quiet_environment_is_set_for_the_command_and_removed_after(
     monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(func=look, verbose=True))
     assert cli.main([]) == 0
     assert seen["RAY_LOGGER_LEVEL"] is None  # -v: every library at its own defaults
+
+
+def test_a_warning_filter_a_library_adds_inside_the_quiet_block_shows_nothing() -> None:
+    """Importing Ray inside a command puts its own filter first ("module" for RayDeprecationWarning), which
+    won over the block's "ignore": `data build` and `run` printed Ray Data's deprecation warning."""
+    with warnings.catch_warnings(record=True) as shown:
+        with cli.quiet_environment(verbose=False):
+            warnings.filterwarnings("module", category=DeprecationWarning)
+            warnings.warn("library chatter", DeprecationWarning, stacklevel=1)
+        assert shown == []
+        with cli.quiet_environment(verbose=True):
+            warnings.filterwarnings("module", category=DeprecationWarning)
+            warnings.warn("library chatter", DeprecationWarning, stacklevel=1)
+        assert [str(w.message) for w in shown] == ["library chatter"]  # -v shows it
 
 
 def test_native_stderr_is_silenced_only_inside_the_block(tmp_path: Path) -> None:

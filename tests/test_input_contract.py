@@ -33,6 +33,28 @@ def test_an_argparse_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> No
 
 
 @pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["results", "runs/x", "--jsn"], "seqsweep results"),
+        (["data", "build", "demo", "--lookbak", "3"], "seqsweep data build"),
+        (["--nosuch"], "seqsweep"),
+    ],
+)
+def test_an_unrecognized_flag_names_its_commands_help(
+    argv: list[str], command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped flag of `results` pointed to `seqsweep --help`, which lists commands, not its flags."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    extra = " ".join(argv[argv.index(next(a for a in argv if a.startswith("--"))) :])
+    assert capsys.readouterr().err.splitlines() == [
+        f"seqsweep: error: unrecognized arguments: {extra} (see `{command} --help`)"
+    ]
+    assert not hasattr(cli.build_parser().parse_args(["results", "runs/x"]), "_seqsweep_command_prog")
+
+
+@pytest.mark.parametrize(
     ("raw", "match"),
     [
         ({"type": ["choice"], "values": [8, 16]}, r"params\.p\.type: must be one of"),
@@ -347,6 +369,36 @@ def test_more_bad_input_is_one_line(argv: list[str], line: str, capsys: pytest.C
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"seqsweep: error: {line}"), err
+
+
+@pytest.mark.parametrize("command", ["results", "resume", "predict"])
+def test_a_folder_argument_that_is_a_file_or_missing_says_which(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`results run.out` said "no such experiment directory" of a file that exists, and `predict nosuch`
+    "not a seqsweep bundle (no bundle.json)" of a folder that does not; `resume` said the latter too."""
+    what = "a bundle folder" if command == "predict" else "an experiment directory"
+    (tmp_path / "run.out").write_text("a log\n", encoding="utf-8")
+    for name, problem in (
+        ("run.out", f"a file, not {what}"),
+        ("nosuch", f"no such {what[what.index(' ') + 1 :]}"),
+    ):
+        assert cli.main([command, str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert err[0].startswith(f"seqsweep: error: {tmp_path / name}: {problem}") and len(err) == 1, err
+
+
+def test_a_list_written_as_comma_separated_text_shows_how_to_write_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--set dataset.symbols=A,B` said "expected a list" without saying how one is written."""
+    argv = ["validate", "demo", "--no-data", "--set", "dataset.symbols=LINKUSDT, UNIUSDT"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "seqsweep: error: sweep.dataset.symbols: expected a list, got 'LINKUSDT, UNIUSDT': "
+        "write it as a list, [LINKUSDT, UNIUSDT]"
+    ]
 
 
 def test_a_closed_stdout_is_no_traceback(tmp_path: Path) -> None:

@@ -102,7 +102,10 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return from_mapping(hint, value, where)  # type: ignore[arg-type]
     if origin is tuple:
-        if isinstance(value, str) or not isinstance(value, list | tuple):
+        if isinstance(value, str):  # `--set dataset.symbols=A,B`, or `symbols: A, B` in the file
+            written = ", ".join(part.strip() for part in value.split(","))
+            raise ConfigError(f"{where}: expected a list, got {value!r}: write it as a list, [{written}]")
+        if not isinstance(value, list | tuple):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         item = args[0] if args else Any
         return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))

@@ -110,6 +110,32 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USER_ERROR, f"seqsweep: error: {message} (see `{self.prog} --help`)\n")
 
+    def parse_known_args(  # type: ignore[override]  # typeshed overloads by namespace type
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """argparse's, recording the innermost (sub)command's `prog` on the namespace (`_COMMAND_PROG`),
+        so an unrecognized flag names that command's `--help` (`parse_args`)."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        if not hasattr(parsed, _COMMAND_PROG):  # a subcommand's parser finishes first and sets it
+            setattr(parsed, _COMMAND_PROG, self.prog)
+        return parsed, extras
+
+    def parse_args(  # type: ignore[override]  # as parse_known_args
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """argparse's; `results runs/x --jsn` points to `seqsweep results --help`, not `seqsweep --help`."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        command = getattr(parsed, _COMMAND_PROG, self.prog)
+        delattr(parsed, _COMMAND_PROG)
+        if extras:
+            message = f"unrecognized arguments: {' '.join(extras)} (see `{command} --help`)"
+            self.exit(EXIT_USER_ERROR, f"seqsweep: error: {message}\n")
+        return parsed
+
+
+_COMMAND_PROG = "_seqsweep_command_prog"
+"""Namespace attribute `OneLineParser.parse_known_args` sets, `parse_args` reads and removes."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The `seqsweep` parser with every command module's subcommands (imports no Ray, TF or torch)."""
@@ -228,6 +254,10 @@ class _PlainFormatter(logging.Formatter):
         return f"seqsweep: {record.levelname.lower()}: {message}"
 
 
+def _hide_warning(*args: object, **kwargs: object) -> None:
+    """`warnings.showwarning` in quiet mode: a warning a library's own filter lets through is not shown."""
+
+
 @contextmanager
 def quiet_environment(verbose: bool) -> Iterator[None]:
     """Apply `QUIET_ENVIRONMENT` (keeping any variable the user set) for the block, unless `verbose`.
@@ -241,9 +271,12 @@ def quiet_environment(verbose: bool) -> Iterator[None]:
     if finder is not None:
         sys.meta_path.insert(0, finder)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # restores the filters and `showwarning` afterwards
             if not verbose:
                 warnings.simplefilter("ignore")
+                # a library may put its own filter first inside the block (importing Ray puts "module" for
+                # its RayDeprecationWarning), which wins over "ignore": quiet shows no warning at all
+                warnings.showwarning = _hide_warning
             yield
     finally:
         if finder is not None:

@@ -89,6 +89,15 @@ def reseed_origin(path: Path) -> Path | None:
     return origin if is_started_experiment(origin) else None
 
 
+def not_a_folder(path: Path, what: str) -> str | None:
+    """For a `path` given as a folder of kind `what` ("experiment directory", "bundle folder"): "no such
+    WHAT" when nothing is there, "a file, not a(n) WHAT" for a file; None for a folder."""
+    if path.is_dir():
+        return None
+    article = "an" if what[:1] in "aeiou" else "a"
+    return f"a file, not {article} {what}" if path.exists() else f"no such {what}"
+
+
 def experiments_hint(folder: Path) -> str:
     """For an error naming `folder` as no experiment: "; it holds the experiments a, b: name one" when
     experiments lie one level down (a storage path given for its experiment), else ""."""

@@ -47,13 +47,18 @@ def test_unreachable_database_hides_the_password(cache_dir: Path) -> None:
             DataError,
             r"cannot connect to database .*alice:\*\*\*@.*the driver refused the URL's options",
         ),
+        (
+            "sqlite://sample.db",
+            ConfigError,
+            r"database URL sqlite://sample.db: a SQLite URL takes three slashes .*: write sqlite:///sample.db ",
+        ),
     ],
-    ids=["port of letters", "unknown charset"],
+    ids=["port of letters", "unknown charset", "sqlite with two slashes"],
 )
 def test_a_url_the_driver_cannot_use_is_one_line(
     url: str, error: type[SeqsweepError], match: str, cache_dir: Path
 ) -> None:
-    """These ended as `unexpected error: ValueError` / `AttributeError` (exit 3)."""
+    """These ended as `unexpected error: ValueError` / `AttributeError` / `ArgumentError` (exit 3)."""
     assert "s3cret-pw" not in _fails(DatasetSpec(), url, cache_dir, error, match)
 
 

@@ -151,10 +151,23 @@ def create_engine(url: str) -> Engine:
         engine = sa.create_engine(parsed, poolclass=NullPool, connect_args=connect_args)
     except (sa_exc.NoSuchModuleError, ImportError) as exc:
         raise ConfigError(f"database URL {masked_url(url)}: no driver for it ({_reason(exc, url)})") from None
+    except sa_exc.ArgumentError as exc:  # a URL its dialect refuses: `sqlite://sample.db` (two slashes)
+        raise ConfigError(f"database URL {masked_url(url)}: {_dialect_refusal(backend, url, exc)}") from None
     if backend in UTC_SESSION:
         utc_sessions(engine, UTC_SESSION[backend])
     postgresql_dates_beyond_python(engine)
     return engine
+
+
+def _dialect_refusal(backend: str, url: str, exc: sa_exc.ArgumentError) -> str:
+    """What to fix in a URL whose dialect refused it (`create_engine`), in one line, password hidden."""
+    if backend == "sqlite":
+        rest = url.split("://", 1)[-1]
+        return (
+            "a SQLite URL takes three slashes before a relative path and four before an absolute one: "
+            f"write sqlite:///{scrub(rest, url)} (or sqlite:////abs/path.db)"
+        )
+    return _reason(exc, url)
 
 
 def utc_sessions(engine: Engine, statement: str) -> None:

@@ -39,6 +39,7 @@ from seqsweep.layout import (
     SWEEP_COPY,
     experiments_hint,
     is_tune_experiment,
+    not_a_folder,
     reseed_origin,
     study_db_url,
 )
@@ -216,8 +217,9 @@ def read_sweep_copy(path: Path) -> SweepSpec:
 def read_experiment(path: str | Path) -> Experiment:
     """Summarise every trial of the experiment at `path` (a local directory)."""
     path = Path(path).expanduser().resolve()
-    if not path.is_dir():
-        raise ConfigError(f"{path}: no such experiment directory")
+    problem = not_a_folder(path, "experiment directory")
+    if problem is not None:
+        raise ConfigError(f"{path}: {problem}")
     if not is_tune_experiment(path):
         raise ConfigError(
             f"{path}: not a Ray Tune experiment directory (no {STATE_GLOB}){experiments_hint(path)}"

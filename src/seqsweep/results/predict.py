@@ -43,6 +43,7 @@ from seqsweep.data.bundle import Preprocessing
 from seqsweep.data.ingest import canonical_symbol
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import ConfigError, DataError, SeqsweepError
+from seqsweep.layout import not_a_folder
 from seqsweep.results import bundle_format as fmt
 
 if TYPE_CHECKING:
@@ -150,9 +151,8 @@ def load_bundle(path: str | Path) -> ModelBundle:
     path = Path(path).expanduser().resolve()
     manifest_path = path / fmt.MANIFEST
     if not manifest_path.is_file():
-        raise ConfigError(
-            f"{path}: not a seqsweep bundle (no {fmt.MANIFEST}); write one with `seqsweep export`"
-        )
+        problem = not_a_folder(path, "bundle folder") or f"not a seqsweep bundle (no {fmt.MANIFEST})"
+        raise ConfigError(f"{path}: {problem}; write one with `seqsweep export`")
     try:
         manifest = fmt.read_json(manifest_path)
     except (OSError, ValueError) as exc:

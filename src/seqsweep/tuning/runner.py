@@ -57,6 +57,7 @@ from seqsweep.layout import (
     experiments_hint,
     is_started_experiment,
     moved_from,
+    not_a_folder,
     read_experiment_id,
 )
 from seqsweep.search_spaces.credentials import replace_db, replace_storage, with_database, without_password
@@ -410,6 +411,9 @@ def resume_sweep(
     """
     check_tune_environment()
     experiment_dir = Path(experiment_dir).expanduser().resolve()
+    problem = not_a_folder(experiment_dir, "experiment directory")
+    if problem is not None:
+        raise ConfigError(f"{experiment_dir}: {problem}")
     if not is_started_experiment(experiment_dir) or not (experiment_dir / SWEEP_COPY).exists():
         raise ConfigError(
             f"{experiment_dir} is not a seqsweep experiment directory (no {TUNER_FILE} / {SWEEP_COPY})"
