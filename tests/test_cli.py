@@ -494,3 +494,22 @@ def test_a_sweep_under_a_c_locale_prints_no_logging_error_and_ray_data_logs_keep
             assert re.search(r"✔️ +Dataset \S+ execution finished", log.read_text(encoding="utf-8")), log
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "meaning"),
+    [
+        ("--reseed", "0", "new seeds per configuration"),
+        ("--reseed", "-1", "new seeds per configuration"),
+        ("--top", "0", "the winners to list and test"),
+    ],
+)
+def test_a_results_count_below_one_is_one_line_naming_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, meaning: str
+) -> None:
+    """`results DIR --reseed 0` reran nothing and said nothing (0 was the default); every count flag of
+    `results` refuses a value below 1 before the experiment is read."""
+    assert cli.main(["results", str(tmp_path), flag, value]) == cli.EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"seqsweep: error: {flag}: must be >= 1 ({meaning}")
+    assert err.endswith(f"got {value}") and len(err.splitlines()) == 1

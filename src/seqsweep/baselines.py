@@ -92,6 +92,14 @@ def persistence_predictions(bundle: DatasetBundle, split: str) -> np.ndarray:
     return predictions
 
 
+def persistence_valid_f1(bundle: DatasetBundle) -> float:
+    """Persistence's macro_f1 (mean per-cell macro-F1) on `bundle`'s validation windows: what a trial's
+    `val_skill` is measured against, fold by fold (`bundle.fold(f)`) under walk-forward folds."""
+    from seqsweep.metrics import scores
+
+    return float(scores(bundle.splits["valid"].labels, persistence_predictions(bundle, "valid"))["macro_f1"])
+
+
 def baseline_predictions(bundle: DatasetBundle, split: str) -> dict[str, np.ndarray]:
     """{"majority": (n, H, T), "persistence": (n, H, T)} class ids on the windows of `split`."""
     return {

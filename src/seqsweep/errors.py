@@ -1,5 +1,6 @@
 """One exception base; the CLI turns every subclass into one line on stderr and exit code 2."""
 
+import errno
 import re
 
 
@@ -147,3 +148,21 @@ def error_line(error: BaseException) -> str:
         line = f"{type(root).__name__}: {raw}" if raw else type(root).__name__
     line = scrub(line)
     return line if len(line) <= ERROR_LINE_LENGTH else line[: ERROR_LINE_LENGTH - 1] + "…"
+
+
+NOT_OPENED: dict[int, str] = {
+    errno.ENOENT: "it was moved or deleted: put it back, or name the file where it is now",
+    errno.EISDIR: "it is a folder: name the file in it",
+    errno.EACCES: "give yourself read access to it",
+    errno.EPERM: "give yourself read access to it",
+}
+"""OS errors (errno) of a file that could not be opened at all, and what to do about each."""
+
+
+def not_opened_line(error: BaseException) -> str | None:
+    """One line for an `OSError` of a file that could not be opened (`NOT_OPENED`: gone, a folder, not
+    readable): "cannot open PATH: the system's words; what to do"; None for any other error."""
+    if not isinstance(error, OSError) or error.errno not in NOT_OPENED:
+        return None
+    where = f" {error.filename}" if error.filename is not None else ""
+    return f"cannot open{where}: {error.strerror}; {NOT_OPENED[error.errno]}"

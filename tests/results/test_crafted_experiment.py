@@ -290,3 +290,46 @@ def test_an_interrupted_sweep_s_unended_trials_are_unfinished_unless_a_sweep_hol
     assert f"1 {RUNNING}" in text.splitlines()[0] and "sweep interrupted" not in text
     assert "sweep interrupted" not in (tmp_path / "live" / "index.html").read_text()
     assert read_experiment(copy).trial(best.trial_id).status == UNFINISHED  # the lock went with its holder
+
+
+def test_a_stored_sweep_breaking_a_later_run_rule_is_read_with_a_warning_and_refused_by_resume(
+    crafted_experiment: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An experiment run by an older seqsweep whose stored sweep.yaml breaks a rule added since (a choice
+    value twice, ASHA keys without a type) was refused by `results`, though its trials exist and ran as the
+    file reads. `results` now reads it with one warning line per rule; `resume`, which would start more
+    trials, still refuses, naming the rule and what to do."""
+    import logging
+
+    import yaml
+
+    from seqsweep.errors import ConfigError
+    from seqsweep.layout import SWEEP_COPY
+    from seqsweep.tuning.sweep_copy import write_sweep_copy
+
+    copy = tmp_path / "crafted"
+    shutil.copytree(crafted_experiment, copy)
+    raw = yaml.safe_load((copy / SWEEP_COPY).read_text(encoding="utf-8"))
+    raw["params"]["learning_rate"]["values"] = [0.01, 0.1, 0.1]
+    raw["scheduler"] = {"grace_period": 1}
+    write_sweep_copy(copy, yaml.safe_dump(raw, sort_keys=False))  # as the older seqsweep recorded it
+
+    with caplog.at_level(logging.WARNING, logger="seqsweep"):
+        assert cli.main(["results", str(copy), "--no-test", "--top", "1"]) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 2 and all(len(line.splitlines()) == 1 for line in warned)
+    assert (
+        sum("(params.learning_rate: `values` lists 0.1 twice; list each value once)" in w for w in warned)
+        == 1
+    )
+    assert sum("(scheduler.grace_period: read only by `type: asha`" in w for w in warned) == 1
+    assert all("breaks a rule for sweeps about to run" in line for line in warned)
+    assert len(read_experiment(copy).ranked()) == len(read_experiment(crafted_experiment).ranked())
+
+    from seqsweep.tuning.runner import load_stored_sweep
+
+    with pytest.raises(ConfigError) as refused:
+        load_stored_sweep(copy)
+    message = str(refused.value)
+    assert message.startswith(f"{copy / SWEEP_COPY}: cannot resume: scheduler.grace_period: read only by")
+    assert "another `name`" in message and len(message.splitlines()) == 1

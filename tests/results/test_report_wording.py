@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from seqsweep._text import MINUS
 from seqsweep.baselines import baseline_predictions
-from seqsweep.results.bootstrap import Interval, signed, verdict
+from seqsweep.results.bootstrap import Interval, settings_for, signed, verdict
 from seqsweep.results.evaluate import (
     PERSISTENCE,
     TEST_SPLIT,
@@ -26,6 +27,7 @@ from seqsweep.results.evaluate import (
     with_valid_scores,
 )
 from seqsweep.results.export import _verdict_paragraph
+from seqsweep.results.report import _table
 from seqsweep.results.reseed import ReseedOutcome, SeedRow
 from seqsweep.results.sections import _test_sections
 from seqsweep.testing.bundles import make_bundle
@@ -47,6 +49,41 @@ def test_an_interval_just_under_zero_is_not_printed_as_reaching_zero() -> None:
     assert "interval −0.086 to −0.0004): it scores below it" in below
     beats = verdict(Interval(0.03, 0.0003, 0.058, blocks=20, block=24), PERSISTENCE)
     assert beats.startswith("beats persistence on test by +0.030 (95 % interval +0.0003 to +0.058)")
+
+
+def test_the_model_card_and_the_report_write_a_signed_number_alike() -> None:
+    """The card's interval list wrote `-0.0417` (ASCII hyphen, `:+.4f`) where the report's sentences wrote
+    `−0.042` and its interval table `-0.0417`: one value, three spellings. Every signed number now comes
+    from `signed` (U+2212), and a table cell and the card's list use the same digits."""
+    bundle = make_bundle(n_rows=600, seed=2)
+    outputs = {}
+    for split in (VALID_SPLIT, TEST_SPLIT):  # a winner that is always wrong: below persistence
+        labels = bundle.splits[split].labels
+        outputs[split] = np.where(labels == -50, 1, (labels + 1) % 3).astype(np.int8)
+    settings = settings_for(bundle, TEST_SPLIT, draws=50)
+    test = evaluate_split(
+        bundle, TEST_SPLIT, {"w": ("w", WinnerOutput(outputs[TEST_SPLIT]))}, intervals=settings
+    )
+    valid = evaluate_split(bundle, VALID_SPLIT, {"w": ("w", WinnerOutput(outputs[VALID_SPLIT]))})
+    interval = test.winner("w").vs_baselines[PERSISTENCE]
+    assert interval.delta < 0 and interval.low < 0  # the case whose sign was spelled two ways
+    card = _verdict_paragraph(
+        "w", {"model": test.winner("w").to_dict(), "baselines": [b.to_dict() for b in test.baselines]}
+    )
+    [line] = [x for x in card.splitlines() if x.startswith(f"- minus {PERSISTENCE}: ")]
+    section = next(
+        s
+        for s in _test_sections(Evaluations(valid=valid, test=test), {"w": 1})
+        if s.rows and "delta" in s.rows[0]
+    )
+    row = next(r for r in section.rows if r["baseline"] == PERSISTENCE)
+    page = _table(section.rows)
+    console = section.text()
+    for key in ("delta", "ci95_low", "ci95_high"):
+        cell = signed(row[key], 4)
+        assert cell in line and f">{cell}<" in page and cell in console
+    assert f"{MINUS}0." in line and "-0." not in card + page + console
+    assert signed(interval.delta) in card and signed(interval.delta) in console  # the verdict sentence
 
 
 # --- symbols and cells level with the baseline --------------------------------------------------------

@@ -20,7 +20,7 @@ import yaml
 from seqsweep import cli, metrics
 from seqsweep.constants import N_CLASSES
 from seqsweep.results.bootstrap import signed
-from seqsweep.results.evaluate import ONE_CLASS_CLAUSE, VALID_BELOW_CLAUSE, load_dataset
+from seqsweep.results.evaluate import ONE_CLASS_CLAUSE, load_dataset, valid_below_clause
 from seqsweep.results.experiment import read_experiment
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.tuning import run_sweep
@@ -128,7 +128,7 @@ def test_the_verdict_sentence_matches_its_interval(results_json: dict[str, Any])
         mine = next(w for w in valid["winners"] if w["name"] == winner["name"])["macro_f1"]
         persistence = next(b for b in valid["baselines"] if b["name"] == "persistence")["macro_f1"]
         if low > 0 and mine < persistence:
-            expected += f"; {VALID_BELOW_CLAUSE.format(winner=mine, persistence=persistence)}"
+            expected += f"; {valid_below_clause(mine, persistence)}"
         if winner.get("one_class"):  # one class in every cell: it ignores its input, whatever it beat
             expected += f"; {ONE_CLASS_CLAUSE.format(split='test')}"
         assert winner["verdict"] == expected

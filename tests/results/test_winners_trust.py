@@ -860,3 +860,58 @@ def test_a_split_of_one_symbol_has_no_breakdown_by_symbol() -> None:
     assert test.symbol_windows == {} and test.winners[0].by_symbol == {}
     assert "by_symbol" not in test.winners[0].to_dict() and "symbol_windows" not in test.to_dict()
     assert symbol_line(test.winners[0], test.baseline("persistence"), 1) is None
+
+
+def test_the_validation_clause_compares_the_fold_means_the_winner_was_ranked_by(
+    sample_db_url: str, tmp_path: Path
+) -> None:
+    """Under walk-forward folds a trial is ranked by its mean val_macro_f1 over the folds, but the verdict's
+    validation clause compared the last fold's model with persistence on the last validation block only:
+    a winner below persistence on the mean (as ranked) was not told so when its last fold was above, and
+    one above on the mean was told it was below when its last fold was."""
+    from seqsweep.baselines import persistence_valid_f1
+    from seqsweep.data import DatasetSpec, build_dataset
+    from seqsweep.data.spec import SplitSpec
+    from seqsweep.results.evaluate import (
+        PERSISTENCE,
+        TEST_SPLIT,
+        VALID_SPLIT,
+        WinnerOutput,
+        evaluate_split,
+        valid_below_clause,
+        with_valid_scores,
+    )
+
+    spec = DatasetSpec(
+        symbols=("LINKUSDT", "UNIUSDT"),
+        targets=("close", "lending_rate"),
+        lookback=6,
+        horizon=2,
+        pca_components=2,
+        db=sample_db_url,
+        split=SplitSpec(folds=3, gap=8),
+    )
+    bundle = build_dataset(spec, cache_dir=tmp_path, in_process=True)
+    mean_persistence = float(np.mean([persistence_valid_f1(bundle.fold(f)) for f in range(3)]))
+
+    def output(split: str, right: bool) -> WinnerOutput:
+        labels = bundle.splits[split].labels
+        return WinnerOutput(np.where(labels == -50, 1, labels if right else (labels + 1) % 3).astype(np.int8))
+
+    test = evaluate_split(bundle, TEST_SPLIT, {"w": ("w", output(TEST_SPLIT, True))})
+    beats = Interval(0.6, 0.5, 0.7, blocks=20, block=24)  # the sample's test block is too short for one
+    test = dataclasses.replace(
+        test, winners=(dataclasses.replace(test.winner("w"), vs_baselines={PERSISTENCE: beats}),)
+    )
+    for last_fold_right, ranked in ((True, mean_persistence - 0.01), (False, mean_persistence + 0.01)):
+        valid = evaluate_split(bundle, VALID_SPLIT, {"w": ("w", output(VALID_SPLIT, last_fold_right))})
+        last_fold_above = (
+            valid.winner("w").scores["macro_f1"] > valid.baseline(PERSISTENCE).scores["macro_f1"]
+        )
+        assert last_fold_above == last_fold_right  # the last fold alone says the opposite of the mean
+        winner = with_valid_scores(test, valid, [_summary("w", ranked, 3)], bundle).winner("w")
+        assert winner.valid_vs_persistence == (ranked, mean_persistence)
+        clause = valid_below_clause(ranked, mean_persistence, 3)
+        assert "means over the 3 walk-forward folds it was ranked by" in clause
+        assert (clause in str(winner.verdict())) == (ranked < mean_persistence)
+        assert ("on validation" in str(winner.verdict())) == (ranked < mean_persistence)

@@ -31,10 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     results.add_argument(
         "--reseed",
         type=int,
-        default=0,
         metavar="N",
-        help="retrain each of the --top configurations with N new seeds (reused on later calls) and rank "
-        "them by mean ± sd of the best validation score",
+        help="retrain each of the --top configurations with N >= 1 new seeds (reused on later calls) and "
+        "rank them by mean ± sd of the best validation score (leave it out for no reruns)",
     )
     results.add_argument("--db", help="database URL for the dataset (default: the sweep's dataset.db)")
     results.add_argument("--out", help="report folder (default: EXPERIMENT/report)")
@@ -74,20 +73,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.set_defaults(func=predict_command)
 
 
+RESULTS_COUNTS: dict[str, str] = {
+    "top": "the winners to list and test",
+    "reseed": "new seeds per configuration; leave it out for no reruns",
+}
+"""The integer flags of `results` (argparse `dest`) that count something, with what each counts: given,
+each must be >= 1 (`--reseed 0` did nothing and said nothing)."""
+
+
+def check_counts(args: argparse.Namespace, counts: dict[str, str]) -> None:
+    """ConfigError (one line: the flag, what it accepts, the value given) for a flag of `counts` given
+    below 1; a flag left out (None) passes."""
+    for dest, meaning in counts.items():
+        value = getattr(args, dest, None)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{dest.replace('_', '-')}: must be >= 1 ({meaning}), got {value}")
+
+
 def results_command(args: argparse.Namespace) -> int:
     from seqsweep.results.pipeline import write_results
     from seqsweep.results.reseed import ReseedInterrupted
 
-    if args.top < 1:
-        raise ConfigError(f"--top: must be >= 1, got {args.top}")
-    if args.reseed < 0:
-        raise ConfigError(f"--reseed: must be >= 0, got {args.reseed}")
+    check_counts(args, RESULTS_COUNTS)
     try:
         outcome = write_results(
             args.experiment,
             args.top,
             evaluate=not args.no_test,
-            reseed=args.reseed,
+            reseed=args.reseed or 0,
             db_url=args.db,
             out_dir=args.out,
         )

@@ -51,7 +51,7 @@ from seqsweep.data.windows import (
     short_split_cause,
     split_boundaries,
 )
-from seqsweep.errors import DataError, SeqsweepError
+from seqsweep.errors import DataError, SeqsweepError, not_opened_line
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +171,17 @@ def _ray() -> Iterator[None]:
 
 def _user_error(exc: BaseException) -> SeqsweepError | None:
     """The SeqsweepError a task raised, dug out of Ray's wrappers (RayTaskError(ConfigError) has it as `cause`);
-    for a task whose worker process died every time it ran (`TASK_MAX_RETRIES`), a DataError saying so."""
+    for an OSError of a file it could not open, a DataError naming the path (`errors.not_opened_line`); for a
+    task whose worker process died every time it ran (`TASK_MAX_RETRIES`), a DataError saying so."""
     from ray.exceptions import NodeDiedError, OutOfMemoryError, RayError, WorkerCrashedError
 
     error = _in_chain(exc, lambda e: isinstance(e, SeqsweepError) and not isinstance(e, RayError))
     if isinstance(error, SeqsweepError):
         return error
+    # a file the task could not open (gone since the plan, a folder, not readable): its path, exit 2
+    unopened = _in_chain(exc, lambda e: not isinstance(e, RayError) and not_opened_line(e) is not None)
+    if unopened is not None:
+        return DataError(f"a per-symbol task of the dataset build: {not_opened_line(unopened)}")
     died = _in_chain(exc, lambda e: isinstance(e, WorkerCrashedError | OutOfMemoryError | NodeDiedError))
     if died is None:
         return None

@@ -20,7 +20,7 @@ from typing import Final
 
 import pandas as pd
 
-from seqsweep.errors import DataError
+from seqsweep.errors import DataError, not_opened_line
 
 DAMAGED: Final = (EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError, lzma.LZMAError)
 """Errors of a compressed file cut short or damaged (gzip, zip, tar, xz; a damaged gzip or bz2 file also
@@ -33,13 +33,19 @@ READ_ERRORS: Final = (ValueError, OSError, csv.Error, pd.errors.ParserError, Imp
 def unreadable(who: str, exc: BaseException) -> DataError:
     """The one-line refusal of a file whose reading raised `exc` (one of `READ_ERRORS`): not UTF-8, not
     CSV, a compressed file cut short or damaged, or a compression whose package is not installed
-    (pandas reads `.zst` with `zstandard`, an exit 3 before)."""
+    (pandas reads `.zst` with `zstandard`, an exit 3 before), or a file that cannot be opened (`NOT_OPENED`:
+    gone, a folder, not readable: `errors.not_opened_line`), naming its path."""
     reason = " ".join(str(exc).split())[:200]
     if isinstance(exc, ImportError):
         return DataError(
             f"{who}: cannot read its compression without a package that is not installed ({reason}); "
             "decompress it or compress it with gzip"
         )
+    not_opened = not_opened_line(exc)
+    if not_opened is not None:
+        # the file is gone (moved or deleted after it was checked, as a build's task meets it), a folder or
+        # not readable: its path and the system's words, not a hint at damage
+        return DataError(f"{who}: {not_opened}")
     if isinstance(exc, (OSError, *DAMAGED)):
         return DataError(f"{who}: cannot read it as UTF-8 CSV: {reason} (a file cut short or damaged?)")
     return DataError(f"{who}: cannot read it as UTF-8 CSV: {reason}")

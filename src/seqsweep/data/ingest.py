@@ -14,8 +14,11 @@ so the same text or the same database values always give the same instants, floa
 - numbers (`parse_numeric`): float64. Numbers that arrive as text are parsed, thousands separators
   included ("6,179.90" → 6179.9); a value that is not a number is refused, naming it, as are
   infinities, a leading group of 0 ("0,500") and a column whose only grouped values are one comma and
-  three digits with no decimal point ("6,406": thousands separator or decimal comma?).
-- symbols (`normalize_symbols`, `canonical_symbol`): stripped and upper-cased.
+  three digits with no decimal point ("6,406": thousands separator or decimal comma?). A nonzero value
+  below float64's range (1e-400, which would read as 0) is refused; an integer beyond 2^53, whose last
+  digits float64 drops, is named in a warning (`float_range`).
+- symbols (`normalize_symbols`, `canonical_symbol`): stripped and upper-cased; one input holding one pair
+  spelled two ways (`ETH/USDT` beside `ETHUSDT`: `pair_form`) is refused.
 
 Every refusal is a `DataError` whose message is one line naming the column and a bad value.
 """
@@ -37,6 +40,7 @@ from pandas.api import types as ptypes
 from pandas.tseries.api import guess_datetime_format
 
 from seqsweep.data.csv_header import INVISIBLE_CATEGORIES, invisible_character
+from seqsweep.data.float_range import Lost, inexact_warning, lost_values
 from seqsweep.data.number_formats import number_fix
 from seqsweep.data.tables import DATE, SYMBOL, SYMBOL_LENGTH
 from seqsweep.errors import AmbiguousCommaError, AmbiguousDateError, DataError
@@ -703,6 +707,8 @@ class NumberReader:
     pending: int = 0
     """How many values like 6,406 were read as thousands while the comma was undecided: logged once a
     value decides it (never for a column `finish` refuses, which would say "read as thousands" first)."""
+    warned: bool = False
+    """Whether integers beyond 2^53 read inexactly have been named (`note`: once per column)."""
 
     def __call__(self, values: pd.Series) -> pd.Series:
         """`values` (any dtype) → float64, same index; NULL, NaN and empty text → NaN.
@@ -725,7 +731,7 @@ class NumberReader:
             finite = ~np.isinf(floats.to_numpy())
             if not finite.all():
                 raise _not_finite(column, values, finite)
-            return floats
+            return self._unchanged(values, floats)
         missing = values.isna() | values.map(_missing_text).astype(bool)
         present = values[~missing]
         numbers = pd.Series(np.nan, index=values.index, dtype=np.float64)
@@ -781,8 +787,24 @@ class NumberReader:
                     f"{self.source}: " if self.source else "", column, count,
                     "value" if count == 1 else "values", present[failed].iloc[0], parsed[failed].iloc[0],
                 )  # fmt: skip
-        numbers[present.index] = parsed.to_numpy()
+        numbers[present.index] = self._unchanged(present, pd.Series(parsed.to_numpy(), index=present.index))
         return numbers
+
+    def _unchanged(self, original: pd.Series, read: pd.Series) -> pd.Series:
+        """`read`, after `note` of what its float64 reading changed of `original` as written."""
+        self.note(lost_values(self.column, original, read))
+        return read
+
+    def note(self, lost: Lost) -> None:
+        """Acts on what reading values of this column as float64 changed (`float_range`): DataError (one line:
+        column, row, value) for a nonzero value read as 0 (`1e-400`); a warning, once per column, naming the
+        integers beyond 2^53 whose last digits were dropped."""
+        if lost.refusal is not None:
+            raise DataError(lost.refusal)
+        warning = inexact_warning(lost)
+        if warning is not None and not self.warned:
+            self.warned = True
+            log.warning("%s%s", f"{self.source}: " if self.source else "", warning)
 
     def _thousands_or_decimal_comma(self, grouped: pd.Series, original: pd.Series) -> None:
         """Notes grouped values that are all one comma and three digits (6,406): 6406 or 6.406? Until a
@@ -868,6 +890,9 @@ class SymbolReader:
     changed: int = 0
     examples: dict[str, str] = field(default_factory=dict)
     """A few original spellings → their canonical form, for the log."""
+    pairs: dict[str, str] = field(default_factory=dict)
+    """`pair_form` → the first canonical symbol of that form read, over every chunk: a second spelling of
+    one pair (`ETH/USDT` beside `ETHUSDT`) is refused (`_refuse_second_spelling`)."""
 
     def __call__(self, values: pd.Series) -> pd.Series:
         """Symbols → stripped, upper-cased text. Raises DataError for a missing or blank symbol."""
@@ -889,6 +914,7 @@ class SymbolReader:
                     f"column {self.column!r}: symbol {value!r} holds the invisible character "
                     f"U+{ord(char):04X} ({unicodedata.name(char, 'a control or format character')}); remove it"
                 )
+        self._refuse_second_spelling(canonical)
         too_long = out.str.len() > SYMBOL_LENGTH
         if too_long.any():  # MariaDB and PostgreSQL refuse it in their VARCHAR(64); SQLite would store it
             raise DataError(
@@ -902,6 +928,24 @@ class SymbolReader:
             for before, after in pairs.head(3).itertuples(index=False):
                 self.examples.setdefault(str(before), str(after))
         return out
+
+    def _refuse_second_spelling(self, canonical: np.ndarray) -> None:
+        """DataError (one line naming both) when a symbol of `canonical` and one read before (this chunk or an
+        earlier one) are one pair spelled two ways (`pair_form`: separators, Unicode form): stored as two
+        symbols, a build asking for one leaves the other's rows out (`sources` refuses it only then)."""
+        for value in map(str, canonical):
+            first = self.pairs.setdefault(pair_form(value), value)
+            if first != value:
+                how = (
+                    "print alike but differ in Unicode form"
+                    if look_alike_form(first) == look_alike_form(value)
+                    else "differ only in separators (/, -, _, spaces, dots), case or Unicode form"
+                )
+                raise DataError(
+                    f"column {self.column!r}: symbols {first!a} and {value!a} {how}, so one instrument would be "
+                    f"stored as two symbols; write every row of it one way (or rename one if they are two "
+                    f"instruments)"
+                )
 
     def describe(self) -> str | None:
         """The log line saying what was changed, or None when every symbol was already canonical."""

@@ -11,7 +11,9 @@ Every chunk is read by `ingest.FrameReader`, the project's one reading of the in
 naive UTC (offsets converted, epoch numbers read in their unit, decided once per file), `crypto_symbol`
 is stripped and upper-cased (the log says how many changed), every other column is a float (text
 numbers with thousands separators parsed). A value that cannot be read fails the file, naming the
-column and the value, and leaves the database as it was. SQLite tables are ANALYZEd after loading.
+column and the value, and leaves the database as it was; so do one symbol spelled two ways in a file
+(`ETH/USDT` beside `ETHUSDT`), a nonzero number below float64's range (`1e-400`, read as 0 otherwise), and
+files of one load of which some write their dates with a UTC offset and some without (`OffsetUse`). SQLite tables are ANALYZEd after loading.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pandas as pd
 
@@ -31,6 +34,7 @@ from seqsweep.data.csv_header import (
     require_columns,
     unreadable,
 )
+from seqsweep.data.float_range import lost_in_text, parsed_with_candidates
 from seqsweep.data.ingest import CSV_MISSING, DateReader, FrameReader
 from seqsweep.data.sources import db_errors, open_engine
 from seqsweep.data.tables import DATE, REQUIRED_COLUMNS, SYMBOL, check_table_name, write_tables
@@ -168,11 +172,16 @@ def load_csv(
     for name, file in files.items():
         _check_header(name, file)
     readers = {name: FrameReader(source=file.name) for name, file in files.items()}
+    offsets = OffsetUse()
     engine = open_engine(url, must_exist=False)
     try:
         with db_errors(url, f"loading {', '.join(file.name for file in files.values())}"):
             loaded = write_tables(
-                engine, {name: _read_chunks(file, readers[name], chunk_rows) for name, file in files.items()}
+                engine,
+                {
+                    name: _read_chunks(file, readers[name], chunk_rows, offsets)
+                    for name, file in files.items()
+                },
             )
     finally:
         engine.dispose()
@@ -183,14 +192,46 @@ def load_csv(
     return loaded
 
 
-def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[pd.DataFrame]:
+@dataclass
+class OffsetUse:
+    """Which file of one load first wrote its text dates with a UTC offset, and which first without one.
+
+    `DateReader` refuses a column mixing both; across the files of one load (a folder) the naive dates of one
+    table were taken as UTC beside another's converted from their offset, and the join on date matched
+    rows hours apart without a word (prices at +02:00 beside a yield written in the same local time)."""
+
+    with_offset: tuple[str, Any] | None = None
+    without_offset: tuple[str, Any] | None = None
+
+    def note(self, file: Path, dates: DateReader) -> None:
+        """Notes `file`'s date column as read (`dates`, after its last chunk). Raises DataError (one line
+        naming both files and a date of each) once one file of the load has offsets and another has none."""
+        if self.with_offset is None and dates.with_offset is not None:
+            self.with_offset = (file.name, dates.with_offset)
+        if self.without_offset is None and dates.without_offset is not None:
+            self.without_offset = (file.name, dates.without_offset)
+        if self.with_offset is not None and self.without_offset is not None:
+            (zoned, one), (naive, other) = self.with_offset, self.without_offset
+            raise DataError(
+                f"load-csv: {zoned} writes its dates with a UTC offset ({str(one)!r}) and {naive} without one "
+                f"({str(other)!r}), which would be taken as UTC whatever zone they were written in, and the "
+                "tables joined at other hours; write every file's dates with their offset (or Z), or every "
+                "one in UTC"
+            )
+
+
+def _read_chunks(
+    file: Path, reader: FrameReader, chunk_rows: int, offsets: OffsetUse | None = None
+) -> Iterator[pd.DataFrame]:
     """`file`'s rows, `chunk_rows` at a time, each read by `reader`; errors name the file (DataError also
-    for a file without a row)."""
+    for a file without a row). `offsets`: the load's files' use of UTC offsets, which must agree."""
     log.info("loading %s", file)
     rows = 0
+    suspects: set[str] = set()
     try:
         for chunk in _raw_chunks(file, chunk_rows):
             rows += len(chunk)
+            suspects |= parsed_with_candidates(chunk.drop(columns=[DATE, SYMBOL], errors="ignore"))
             try:
                 read = reader(chunk)
             except AmbiguousDateError:
@@ -201,6 +242,7 @@ def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[p
                 read = reader(chunk)
             yield read
         reader.finish()  # a decision left open by every chunk (6,406: thousands or decimal comma?)
+        _note_lost_text(file, reader, sorted(suspects), chunk_rows)
         if rows == 0:  # it would replace a table with an empty one (a header-only export, a cut file)
             raise DataError("it holds a header and no rows; nothing was loaded, every table keeps its rows")
     except DataError as exc:
@@ -208,6 +250,20 @@ def _read_chunks(file: Path, reader: FrameReader, chunk_rows: int) -> Iterator[p
     # not UTF-8 past the header, a row of the wrong width, a compressed file cut short or damaged
     except READ_ERRORS as exc:
         raise unreadable(f"load-csv: {file.name}", exc) from None
+    if offsets is not None:
+        offsets.note(file, reader.dates)
+
+
+def _note_lost_text(file: Path, reader: FrameReader, columns: list[str], chunk_rows: int) -> None:
+    """Reads `columns` of `file` again as text (pandas typed them as floats, some 0.0 or beyond 2^53, their
+    text gone) and has each column's reader act on what float64 changed (`NumberReader.note`): DataError
+    for a nonzero value read as 0 (`1e-400`), a warning for integers that lost digits (`float_range`)."""
+    if columns:
+        found = lost_in_text(
+            _raw_chunks(file, chunk_rows, usecols=columns, text=True), {c: c for c in columns}
+        )
+        for column, lost in found.items():
+            reader.numbers[column].note(lost)
 
 
 def _settled_date_formats(file: Path, chunk_rows: int) -> tuple[str, ...] | None:
@@ -219,8 +275,10 @@ def _settled_date_formats(file: Path, chunk_rows: int) -> tuple[str, ...] | None
     return dates.settled()
 
 
-def _raw_chunks(file: Path, chunk_rows: int, usecols: list[str] | None = None) -> Iterator[pd.DataFrame]:
-    """`file`'s rows as written, `chunk_rows` at a time.
+def _raw_chunks(
+    file: Path, chunk_rows: int, usecols: list[str] | None = None, *, text: bool = False
+) -> Iterator[pd.DataFrame]:
+    """`file`'s rows as written, `chunk_rows` at a time (every column as text with `text`).
 
     Symbols are read as text (as numbers, 0050 and 050 would both become 50), and only an empty cell is a
     missing one: `NA` (National Bank of Canada), `NAN` or `NULL` are tickers there, as they are in SQL,
@@ -235,7 +293,7 @@ def _raw_chunks(file: Path, chunk_rows: int, usecols: list[str] | None = None) -
         chunks = pd.read_csv(
             file,
             chunksize=chunk_rows,
-            dtype={SYMBOL: str},
+            dtype=str if text else {SYMBOL: str},
             index_col=False,
             # the header's names, as `_check_header` counted them: with per-column `na_values` pandas
             # would otherwise warn at the comma ending every row

@@ -50,6 +50,7 @@ from seqsweep.data.csv_header import (
     unsafe_name_character,
     visible_form,
 )
+from seqsweep.data.float_range import lost_in_text, parsed_with_candidates
 from seqsweep.data.ingest import (
     CSV_MISSING,
     EPOCH_EARLIEST,
@@ -1734,6 +1735,7 @@ def _read_csv_rows(plan: SourcePlan) -> pd.DataFrame:
         frame[DATE] = parse_dates(frame[DATE], DATE)  # the whole column at once: its epoch unit decided once
     except DataError as exc:
         raise DataError(f"dataset.csv: {plan.csv}: {exc}") from None
+    _check_lost_csv_values(plan.csv, frame[list(plan.value_columns)])
     if plan.start is not None:
         frame = frame[frame[DATE] >= plan.start]
     if plan.end is not None:
@@ -1744,6 +1746,24 @@ def _read_csv_rows(plan: SourcePlan) -> pd.DataFrame:
     # every row of the latest `limit` + 1 times, as the SQL query gives (`_query_rows`)
     times = frame[DATE].drop_duplicates()
     return frame[frame[DATE] >= times.iloc[-(plan.limit + 1)]] if len(times) > plan.limit + 1 else frame
+
+
+def _check_lost_csv_values(path: str, values: pd.DataFrame) -> None:
+    """DataError (one line, naming `path`) when a value column that pandas read as floats held a nonzero
+    value read as 0 (`1e-400`); a warning for integers beyond 2^53 that lost digits (`float_range`). The
+    columns that hold a 0.0 or such a magnitude are read again as text to tell."""
+    suspects = sorted(parsed_with_candidates(values))
+    if not suspects:
+        return
+    try:
+        text = pd.read_csv(Path(path).expanduser(), usecols=suspects, dtype=str, **CSV_MISSING)
+    except READ_ERRORS as exc:
+        raise unreadable(f"dataset.csv: {path}", exc) from None
+    for column, lost in lost_in_text([text], {c: c for c in suspects}).items():
+        try:
+            NumberReader(column, source=f"dataset.csv: {path}").note(lost)
+        except DataError as exc:
+            raise DataError(f"dataset.csv: {path}: {exc}") from None
 
 
 def clean_rows(

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from seqsweep import metrics
+from seqsweep._text import signed
 from seqsweep.constants import MASK_VALUE, N_CLASSES
 from seqsweep.data.bundle import DatasetBundle
 
@@ -282,19 +283,6 @@ def compare(
 def window_groups(bundle: DatasetBundle, split: str) -> np.ndarray:
     """(n,) the symbol index of each window of `split` (windows are stored by symbol, then time)."""
     return np.asarray(bundle.row_symbol[bundle.splits[split].ends], dtype=np.int64)
-
-
-def signed(value: float, digits: int = 3) -> str:
-    """`+0.031`, `−0.021` (a true minus sign), `+0.000` for zero. A value that is not zero but rounds to
-    zero keeps its sign with the digits it takes (`−0.0004`; `+2e-08` past 6 places): an interval bound
-    just under 0 read `+0.000` beside "the whole interval is under 0", one just above it beside "beats"."""
-    text = f"{abs(value):.{digits}f}"
-    while value != 0 and float(text) == 0 and digits < 6:
-        digits += 1
-        text = f"{abs(value):.{digits}f}"
-    if value != 0 and float(text) == 0:
-        text = f"{abs(value):.0e}"
-    return f"−{text}" if value < 0 else f"+{text}"
 
 
 def verdict(interval: Interval, baseline: str, split: str = "test") -> str:

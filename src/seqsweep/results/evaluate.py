@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 
 from seqsweep import metrics
+from seqsweep._text import signed
 from seqsweep.baselines import DESCRIPTIONS as BASELINE_DESCRIPTIONS
-from seqsweep.baselines import baseline_predictions, persistence_moves
+from seqsweep.baselines import baseline_predictions, persistence_moves, persistence_valid_f1
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE, N_CLASSES
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import ConfigError, DataError, SeqsweepError
@@ -70,10 +71,22 @@ ONE_CLASS_CLAUSE = (
 )
 """The verdict's last clause for a winner whose predictions on the split are one class per cell."""
 VALID_BELOW_CLAUSE = (
-    "yet on validation, where it was chosen, it scored below persistence ({winner:.4f} vs {persistence:.4f}): "
-    "its lead shows on test only, not in both periods"
+    "yet on validation, where it was chosen, it scored below persistence ({winner:.4f} vs {persistence:.4f}"
+    "{folds}): its lead shows on test only, not in both periods"
 )
-"""The verdict's clause for a winner that beats persistence on test but scored below it on validation."""
+"""The verdict's clause for a winner that beats persistence on test but scored below it on validation
+(`valid_below_clause` fills it)."""
+FOLDS_MEAN = ", means over the {k} walk-forward folds it was ranked by"
+"""`VALID_BELOW_CLAUSE`'s `{folds}` under k > 1 folds: the scores compared are the ranking's aggregate."""
+
+
+def valid_below_clause(winner: float, persistence: float, folds: int = 1) -> str:
+    """`VALID_BELOW_CLAUSE` for a winner's and persistence's validation macro_f1; with `folds` > 1 both are
+    means over the folds (the aggregate the winner was ranked by), and the clause says so."""
+    where = FOLDS_MEAN.format(k=folds) if folds > 1 else ""
+    return VALID_BELOW_CLAUSE.format(winner=winner, persistence=persistence, folds=where)
+
+
 SCORE_KEYS = ("macro_f1", "macro_f1_pooled", "accuracy", "precision_macro", "recall_macro")
 """The scores each table shows; `macro_f1` (mean of the per-cell macro-F1) ranks."""
 WINDOW_CHUNK = 2048
@@ -106,8 +119,11 @@ class ScoreSet:
     """macro_f1 on each symbol's windows alone (`macro_f1_by_symbol`), when the split holds several
     symbols; a symbol without a scored label is left out."""
     valid_vs_persistence: tuple[float, float] | None = None
-    """Winners on test: (its macro_f1, persistence's) on the validation windows, where it was chosen;
-    a winner that beats persistence on test while below it there is told so (`VALID_BELOW_CLAUSE`)."""
+    """Winners on test: (its macro_f1, persistence's) on validation, where it was chosen, as it was ranked
+    (under walk-forward folds, each the mean over the folds: `valid_folds`); a winner that beats
+    persistence on test while below it there is told so (`VALID_BELOW_CLAUSE`)."""
+    valid_folds: int = 1
+    """The folds `valid_vs_persistence` is a mean over (1: the one validation split)."""
 
     def verdict(self, baseline: str = PERSISTENCE, split: str = TEST_SPLIT) -> str | None:
         """The sentence on this winner against `baseline` (None without an interval), with a clause when
@@ -132,7 +148,7 @@ class ScoreSet:
             sentence = f"{sentence}{joined} {clause}"
         valid = self.valid_vs_persistence
         if baseline == PERSISTENCE and interval.beats and valid is not None and valid[0] < valid[1]:
-            sentence = f"{sentence}; {VALID_BELOW_CLAUSE.format(winner=valid[0], persistence=valid[1])}"
+            sentence = f"{sentence}; {valid_below_clause(valid[0], valid[1], self.valid_folds)}"
         if self.one_class:
             sentence = f"{sentence}; {ONE_CLASS_CLAUSE.format(split=split)}"
         return sentence
@@ -337,16 +353,34 @@ def evaluate_winners(
             else unavailable,
             intervals=settings,
         )
-        tested = with_valid_scores(tested, valid)
+        tested = with_valid_scores(tested, valid, winners, bundle)
     return Evaluations(valid=valid, test=tested)
 
 
-def with_valid_scores(test: SplitEvaluation, valid: SplitEvaluation) -> SplitEvaluation:
-    """`test` with each winner's `valid_vs_persistence` from `valid` (the winners' scores there)."""
-    persistence = valid.baseline(PERSISTENCE).scores["macro_f1"]
-    scored = {w.name: w.scores["macro_f1"] for w in valid.winners}
+def with_valid_scores(
+    test: SplitEvaluation,
+    valid: SplitEvaluation,
+    trials: Sequence[TrialSummary] = (),
+    bundle: DatasetBundle | None = None,
+) -> SplitEvaluation:
+    """`test` with each winner's `valid_vs_persistence`: its validation macro_f1 and persistence's, as the
+    winner was ranked. One split: the scores in `valid`. Walk-forward folds (`bundle.n_folds` = k > 1):
+    `valid` holds the last fold's model on the last validation block only, but a trial was ranked by
+    the mean over the k folds, so the comparison is its reported `val_macro_f1` (that mean, at its best
+    epoch, from `trials`) against persistence's mean over the same k folds' validation windows; a
+    winner without a reported score gets none."""
+    folds = bundle.n_folds if bundle is not None else 1
+    if bundle is not None and folds > 1:
+        persistence = float(np.mean([persistence_valid_f1(bundle.fold(f)) for f in range(folds)]))
+        reported = {t.trial_id: t.val_macro_f1 for t in trials}
+        scored = {name: value for name, value in reported.items() if value is not None}
+    else:
+        persistence = valid.baseline(PERSISTENCE).scores["macro_f1"]
+        scored = {w.name: w.scores["macro_f1"] for w in valid.winners}
     winners = tuple(
-        replace(w, valid_vs_persistence=(scored[w.name], persistence)) if w.name in scored else w
+        replace(w, valid_vs_persistence=(scored[w.name], persistence), valid_folds=folds)
+        if w.name in scored
+        else w
         for w in test.winners
     )
     return replace(test, winners=winners)
@@ -759,7 +793,7 @@ def symbol_breadth(
     return (
         f"scores above {baseline} on {above} of {len(deltas)} {unit}, below on {below}"
         f"{f', level on {level}' if level else ''} (from {worst} "
-        f"{bootstrap.signed(deltas[worst])} to {best} {bootstrap.signed(deltas[best])})"
+        f"{signed(deltas[worst])} to {best} {signed(deltas[best])})"
     )
 
 

@@ -44,6 +44,7 @@ from seqsweep.layout import (
     study_db_url,
 )
 from seqsweep.search_spaces.mixed import MODEL_KEY, applies_to, lookup
+from seqsweep.search_spaces.run_rules import lenient_run_rules
 from seqsweep.search_spaces.sweep import SweepSpec, parse_sweep
 from seqsweep.tuning.experiment_lock import held_by_a_sweep
 from seqsweep.tuning.experiment_state import FINISHED_STATUSES, complete_checkpoint
@@ -205,13 +206,24 @@ def read_sweep_copy(path: Path) -> SweepSpec:
 
     Reading results must not depend on the family's code being importable here; `seqsweep run`
     checked the file against the family when it started (`parse_sweep(..., check_family=False)`).
-    Raises ConfigError for a file that is not YAML or not a valid sweep.
+    A rule that only protects a sweep about to run (`run_rules`: one added after an older seqsweep ran
+    this experiment, say) is one warning line per rule broken, not a refusal: the trials ran as the file
+    reads, and they are what is read. Raises ConfigError for a file that is not YAML or not a valid sweep.
     """
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, ValueError, TypeError, AttributeError):  # an edited `start: 2024-02-30` too
         raise ConfigError(f"{path}: not valid YAML") from None
-    return parse_sweep(raw, where=str(path), check_family=False)
+    with lenient_run_rules() as broken:
+        spec = parse_sweep(raw, where=str(path), check_family=False)
+    for rule in broken:
+        logger.warning(
+            "%s breaks a rule for sweeps about to run (%s); its trials are read as they ran "
+            "(`resume` refuses it)",
+            path,
+            rule,
+        )
+    return spec
 
 
 def read_experiment(path: str | Path) -> Experiment:

@@ -24,6 +24,7 @@ import yaml
 
 from seqsweep import __version__
 from seqsweep._fs import move_into_place, naming_path, with_umask_mode, writable_folder
+from seqsweep._text import CELL_DIGITS, signed
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.db_url import has_password, mask
@@ -530,7 +531,8 @@ def _verdict_paragraph(trial_id: str, test: dict[str, Any]) -> str:
     if cells:
         lines.append(f"By (target, step) cell (no intervals), it {cells}.")
     lines += [
-        f"- minus {name}: {c['delta']:+.4f} (95 % interval {c['ci95'][0]:+.4f} to {c['ci95'][1]:+.4f})"
+        f"- minus {name}: {signed(c['delta'], CELL_DIGITS)} (95 % interval {signed(c['ci95'][0], CELL_DIGITS)} "
+        f"to {signed(c['ci95'][1], CELL_DIGITS)})"
         for name, c in compared.items()
     ]
     b = test.get("bootstrap") or {}

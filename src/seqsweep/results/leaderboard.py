@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from seqsweep._text import CELL_DIGITS, signed
 from seqsweep.constants import VAL_MACRO_F1_FOLD_STD, VAL_MACRO_F1_POOLED, VAL_MSE, VAL_SKILL
 from seqsweep.results.experiment import Experiment, TrialSummary
 
@@ -25,6 +26,8 @@ OPTIONAL_COLUMNS = (VAL_MACRO_F1_POOLED, VAL_SKILL, VAL_MSE, VAL_MACRO_F1_FOLD_S
 """Shown when any trial reported them: experiments run before they existed have none, only the
 regression objective reports val_mse, and only walk-forward folds val_macro_f1_fold_std (the folds'
 spread around the mean that ranks: a lead won in one fold alone shows there, not in the mean)."""
+SIGNED_COLUMNS = frozenset({VAL_SKILL, "delta", "ci95_low", "ci95_high"})
+"""Table columns of differences (a skill, a delta and its interval bounds): written with their sign (`signed`)."""
 BELOW_PERSISTENCE = "below_persistence"
 """Leaderboard column: yes when the trial's best val_macro_f1 is below persistence's on validation."""
 
@@ -248,10 +251,12 @@ def format_cell(value: Any, column: str = "", missing: str = "-") -> str:
         return "yes" if value else "no"
     if isinstance(value, float) and column.endswith("_s"):
         return f"{value:.1f}"
+    if isinstance(value, float) and column in SIGNED_COLUMNS and math.isfinite(value):
+        return signed(value, CELL_DIGITS)  # as the model card writes it: `−0.0210`, never `-0.0210`
     if isinstance(value, float) and value != 0 and abs(value) < 0.01:
         return f"{value:.3g}"
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1000 else f"{value:.0f}"
+        return f"{value:.{CELL_DIGITS}f}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from seqsweep._text import CELL_DIGITS, signed
 from seqsweep.data.bundle import DatasetBundle, SplitWindows
 from seqsweep.errors import ConfigError, TrialError
 from seqsweep.results import bootstrap
@@ -221,8 +222,8 @@ def refit_sentence(refit: dict[str, Any], model: dict[str, Any], checkpoint: dic
     """The model card's paragraph on which model was exported and why (from metrics.json's entries)."""
     versus = refit.get("vs_checkpoint") or {}
     interval = (
-        f" (refit minus checkpoint {versus['delta']:+.4f}, 95 % interval {versus['ci95'][0]:+.4f} to "
-        f"{versus['ci95'][1]:+.4f})"
+        f" (refit minus checkpoint {signed(versus['delta'], CELL_DIGITS)}, 95 % interval "
+        f"{signed(versus['ci95'][0], CELL_DIGITS)} to {signed(versus['ci95'][1], CELL_DIGITS)})"
         if versus
         else ""
     )

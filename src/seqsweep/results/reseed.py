@@ -28,7 +28,7 @@ from typing import Any
 
 from ray import tune
 
-from seqsweep._text import counted
+from seqsweep._text import CELL_DIGITS, counted, signed
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import ConfigError
 from seqsweep.layout import RESEED_DIR, SWEEP_COPY, is_tune_experiment
@@ -134,7 +134,7 @@ class ReseedOutcome:
         # #2 ahead in the reruns' means is said so: "leads by -0.0500 ..., within training noise" read #1's
         # place as noise however far behind it fell
         ahead = (
-            f"leads #2 {second.trial_id} by {lead:+.4f}"
+            f"leads #2 {second.trial_id} by {signed(lead, CELL_DIGITS)}"
             if lead >= 0
             else f"trails #2 {second.trial_id} by {-lead:.4f}"
         )

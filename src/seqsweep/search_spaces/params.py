@@ -24,6 +24,7 @@ import optuna.distributions as od
 from seqsweep._config import key_text, unknown_keys
 from seqsweep._yaml import number_text_hint
 from seqsweep.errors import ConfigError
+from seqsweep.search_spaces.run_rules import run_rule
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,19 @@ class Choice:
     def __post_init__(self) -> None:
         if not self.values:
             raise ValueError("`values` must list at least one value")
+
+    def unmeant(self) -> str | None:
+        """A run rule (`run_rules`) the values break, in words; None when they break none.
+
+        `[16, 16, 32]` drew 16 twice as often and ran it twice in a grid; `[0.1, 0.10]` too."""
         for i, value in enumerate(self.values):
-            # `[16, 16, 32]` drew 16 twice as often and ran it twice in a grid; `[0.1, 0.10]` too
             twin = next((v for v in self.values[:i] if _same_value(v, value)), _NONE)
             if twin is not _NONE:
                 both = (
                     f"{value!r} twice" if repr(twin) == repr(value) else f"{twin!r} and {value!r}, one value"
                 )
-                raise ValueError(f"`values` lists {both}; list each value once")
+                return f"`values` lists {both}; list each value once"
+        return None
 
     def corners(self) -> list[Any]:
         return list(self.values)
@@ -74,14 +80,19 @@ class IntRange:
             raise ValueError(f"`low >= 1` must hold for a log scale, but got low={self.low}")
         if self.step < 1 or (self.log and self.step != 1):
             raise ValueError(f"`step` must be >= 1 (and 1 on a log scale), got step={self.step}")
+
+    def unmeant(self) -> str | None:
+        """A run rule (`run_rules`) the range breaks, in words; None when it breaks none.
+
+        Optuna cut a range whose `high` no step reaches to the last step below it (16 to 60 by 16 draws
+        16 ... 48) with a warning no one saw, and the family checked a `high` no trial could draw."""
         if (self.high - self.low) % self.step:
-            # Optuna cut the range to the last step below `high` (16 to 60 by 16 draws 16 ... 48) with a
-            # warning no one saw, and the family checked a `high` no trial could draw
             below = self.high - (self.high - self.low) % self.step
-            raise ValueError(
+            return (
                 f"`high - low` must be a multiple of step, but got low={self.low}, high={self.high}, "
                 f"step={self.step}; write high: {below} or {below + self.step}"
             )
+        return None
 
     def corners(self) -> list[Any]:
         return [self.low, self.high]
@@ -204,11 +215,15 @@ def parse_param(name: str, raw: Any) -> Param:
     for key, value in raw.items():
         _check_field(name, cls, key, value)
     try:
-        return cls(**raw)
+        param = cls(**raw)
     except TypeError as exc:
         raise ConfigError(f"params.{name}: {exc}") from None
     except ValueError as exc:
         raise ConfigError(f"params.{name}: {exc}") from None
+    unmeant = param.unmeant() if isinstance(param, Choice | IntRange) else None
+    if unmeant is not None:
+        run_rule(f"params.{name}: {unmeant}")
+    return param
 
 
 def _check_not_number_text(where: str, value: Any) -> None:

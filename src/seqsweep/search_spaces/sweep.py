@@ -42,6 +42,7 @@ from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import ConfigError
 from seqsweep.search_spaces.mixed import COMMON, MODEL_KEY, family_space, qualified, split_name
 from seqsweep.search_spaces.params import Choice, Fixed, Param, Searched, param_to_dict, parse_param
+from seqsweep.search_spaces.run_rules import run_rule
 from seqsweep.search_spaces.settings import (
     ASHA_KEYS,
     CheckpointSettings,
@@ -289,13 +290,13 @@ def parse_sweep(raw: Any, where: str = "sweep", check_family: bool = True) -> Sw
 
 
 def _check_scheduler_type_written(scheduler: Any) -> None:
-    """ConfigError for ASHA's keys (`ASHA_KEYS`) under `scheduler` without a `type`: the type defaults to
-    none, so `scheduler: {grace_period: 3}` stopped no trial early, without a word."""
+    """A run rule (`run_rule`): ASHA's keys (`ASHA_KEYS`) under `scheduler` without a `type`; the type
+    defaults to none, so `scheduler: {grace_period: 3}` stopped no trial early, without a word."""
     if not isinstance(scheduler, dict) or "type" in scheduler:
         return
     unread = [key for key in ASHA_KEYS if key in scheduler]
     if unread:
-        raise ConfigError(
+        run_rule(
             f"scheduler.{unread[0]}: read only by `type: asha` (early stopping), but scheduler has no type "
             f"(none: every trial trains fully); add type: asha, or write type: none to train fully"
         )

@@ -181,8 +181,8 @@ class DatasetView:
         """Score (n_valid, H, T, 3) probabilities of the validation windows as every family does:
         val_macro_f1 (the mean per-cell macro-F1), val_macro_f1_pooled, val_accuracy,
         val_precision_macro, val_recall_macro and val_skill (val_macro_f1 minus persistence's)."""
-        from seqsweep.baselines import persistence_predictions
-        from seqsweep.metrics import scores, validation_report
+        from seqsweep.baselines import persistence_valid_f1
+        from seqsweep.metrics import validation_report
 
         labels = self.bundle.splits["valid"].labels
         probs = np.asarray(probs)
@@ -190,8 +190,7 @@ class DatasetView:
         if probs.shape != expected:
             raise ConfigError(f"validation_metrics: probabilities must be {expected}, got {probs.shape}")
         metrics = validation_report(labels, probs)
-        persistence = scores(labels, persistence_predictions(self.bundle, "valid"))["macro_f1"]
-        metrics[VAL_SKILL] = metrics[VAL_MACRO_F1] - persistence
+        metrics[VAL_SKILL] = metrics[VAL_MACRO_F1] - persistence_valid_f1(self.bundle)
         return metrics
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from seqsweep.baselines import persistence_predictions
+from seqsweep.baselines import persistence_valid_f1
 from seqsweep.constants import (
     EARLY_STOPPED,
     EPOCH,
@@ -32,7 +32,7 @@ from seqsweep.constants import (
 )
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import TrialError
-from seqsweep.metrics import masked_mse, scores, validation_report
+from seqsweep.metrics import masked_mse, validation_report
 from seqsweep.trainables.base import DeviceSettings, TrainableModel, TrialSettings
 from seqsweep.trainables.checkpoint import LoopState, fold_model_dir
 from seqsweep.trainables.frameworks import Framework
@@ -112,10 +112,7 @@ def train(
             model.distribute()
 
     # Persistence's score on the same windows, once per trial: each epoch reports val_skill against it.
-    persistence_f1 = [
-        scores(view.splits["valid"].labels, persistence_predictions(view, "valid"))["macro_f1"]
-        for view in views
-    ]
+    persistence_f1 = [persistence_valid_f1(view) for view in views]
     epochs, batch_size = full["epochs"], full["batch_size"]
     for epoch in range(state.epoch + 1, epochs + 1):
         per_fold = [

@@ -61,6 +61,7 @@ from seqsweep.layout import (
     read_experiment_id,
 )
 from seqsweep.search_spaces.credentials import replace_db, replace_storage, with_database, without_password
+from seqsweep.search_spaces.run_rules import RunRuleError
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 from seqsweep.tuning.budget import SweepBudget
 from seqsweep.tuning.experiment_lock import experiment_lock, new_folder
@@ -421,7 +422,7 @@ def resume_sweep(
         )
     check_not_moved(experiment_dir)
     check_sweep_copy(experiment_dir)
-    spec = with_database(load_sweep(experiment_dir / SWEEP_COPY), db)
+    spec = with_database(load_stored_sweep(experiment_dir), db)
     spec = _resume_changes(spec, experiment_dir, num_samples, time_budget_s)
     root = str(experiment_dir.parent)
     experiment_id = read_experiment_id(experiment_dir)
@@ -573,6 +574,23 @@ def _relink_restored(
         tuner_kwargs["num_samples"] = spec.num_samples
     run_config.callbacks = _run_config(spec, str(run_config.storage_path), stream, budget).callbacks
     return budget
+
+
+def load_stored_sweep(experiment_dir: Path) -> SweepSpec:
+    """The sweep an experiment stored (`DIR/sweep.yaml`), every rule checked, to run more trials of it.
+
+    A rule that protects a sweep about to run (`RunRuleError`, e.g. one added after an older seqsweep
+    started the experiment) is one line naming the file, the rule and what to do: the stored file may
+    not be edited (`check_sweep_copy`), so the corrected sweep runs as a new experiment."""
+    path = experiment_dir / SWEEP_COPY
+    try:
+        return load_sweep(path)
+    except RunRuleError as exc:
+        raise ConfigError(
+            f"{path}: cannot resume: {exc}; the file may not be edited, so write the fix into a copy of "
+            f"it with another `name` and `seqsweep run` that (`seqsweep results {experiment_dir}` still "
+            f"reads these trials)"
+        ) from None
 
 
 def warm_start_differences(
