@@ -35,6 +35,9 @@ class Scale:
     name: str
     repeats: int
     """Repeats behind every median (the issue asks for at least 3 at full scale)."""
+    # ratio 2: object-store bytes
+    store_rows: int | None
+    """Latest rows per symbol of the real joins whose stored bytes are measured (None = all: 24,001 a symbol)."""
     # ratio 1: data built once vs rebuilt per trial
     once_trials: int
     once_epochs: int
@@ -54,6 +57,7 @@ SCALES: dict[str, Scale] = {
     "small": Scale(
         name="small",
         repeats=1,
+        store_rows=2000,
         once_trials=4,
         once_epochs=2,
         once_hours=400,
@@ -64,6 +68,7 @@ SCALES: dict[str, Scale] = {
     "full": Scale(
         name="full",
         repeats=3,
+        store_rows=None,
         once_trials=16,
         once_epochs=2,
         once_hours=1200,

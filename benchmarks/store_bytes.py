@@ -8,6 +8,7 @@ feature matrix, the target levels the labels and moves are derived from, and the
 The materialised windows (what the notebook's `X_train`, `X_valid`, `X_test` hold: every window's (L, F)
 inputs, plus labels and moves) are put and measured the same way on the ETHUSDT join; on the 16-symbol
 prices join (about 1 GB of windows) their bytes are counted, not put. No repeats: the bytes are exact.
+`--scale small` measures the latest `Scale.store_rows` rows a symbol (the wiring, in seconds); `full` all.
 """
 
 from __future__ import annotations
@@ -113,19 +114,24 @@ def measure(ctx: Context) -> list[Row]:
     from seqsweep.data import DatasetSpec, build_dataset
     from seqsweep.data.spec import SplitSpec
 
+    rows = ctx.scale.store_rows
     real = build_dataset(
-        DatasetSpec(symbols=("ETHUSDT",)), db_url=ctx.real_db_url(), cache_dir=ctx.workdir / "store_cache"
+        DatasetSpec(symbols=("ETHUSDT",), max_rows_per_symbol=rows),
+        db_url=ctx.real_db_url(),
+        cache_dir=ctx.workdir / "store_cache",
     )
     eth = measure_bundle(real)
     real_folds = build_dataset(
-        DatasetSpec(symbols=("ETHUSDT",), split=SplitSpec(folds=3)),
+        DatasetSpec(symbols=("ETHUSDT",), split=SplitSpec(folds=3), max_rows_per_symbol=rows),
         db_url=ctx.real_db_url(),
         cache_dir=ctx.workdir / "store_cache",
     )
     folds = measure_folds(real, real_folds)
     del real, real_folds
     prices = build_dataset(
-        DatasetSpec(join="prices"), db_url=ctx.real_db_url(), cache_dir=ctx.workdir / "store_cache"
+        DatasetSpec(join="prices", max_rows_per_symbol=rows),
+        db_url=ctx.real_db_url(),
+        cache_dir=ctx.workdir / "store_cache",
     )
     sixteen = measure_bundle(prices, put_windows=False)
     sixteen_symbols = len(prices.symbols)

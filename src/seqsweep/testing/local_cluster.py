@@ -87,6 +87,9 @@ class LocalRayCluster:
         env.pop("RAY_ADDRESS", None)
         env["RAY_USAGE_STATS_ENABLED"] = "0"
         env["RAY_AUTH_MODE"] = "disabled"  # loopback test cluster; a real one keeps its token auth
+        # Ray's SIGTERM handler drains the node first (for Serve replicas), polling up to this many seconds
+        # (30 by default) for a raylet the group's SIGTERM has already ended: `stop` waited 30 s a node.
+        env["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = "0"
         return env
 
     def _start(self, args: list[str], log_name: str) -> subprocess.Popen:
