@@ -116,7 +116,13 @@ def test_validate_dry_builds_a_fold_sweep(
     assert "dataset dry build ok" in capsys.readouterr().out
 
 
-def test_a_three_fold_sweep_resumes_after_a_kill(write_sweep: Callable[..., Path], tmp_path: Path) -> None:
+def test_a_three_fold_sweep_resumes_after_a_kill(
+    ray_cluster: object,
+    write_sweep: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """SIGKILL the driver while the one trial's 3 fold-models are blocked in epoch 2; resume finishes it
     with one row per epoch, each the mean over folds with its std, and epoch 1 not trained again."""
     import signal
@@ -153,9 +159,8 @@ def test_a_three_fold_sweep_resumes_after_a_kill(write_sweep: Callable[..., Path
     assert sorted(p.name for p in trial_dir.glob("checkpoint_*")) == ["checkpoint_000000"]
 
     release(barrier)
-    resumed = sweep_driver.start("resume", str(experiment))
-    output = sweep_driver.finish(resumed, timeout_s=400)
-    assert resumed.returncode == 0, output
+    code, output = sweep_driver.run_here(capsys, caplog, "resume", str(experiment))  # not about the process
+    assert code == 0, output
     rows = sweep_driver.result_rows(trial_dir)
     assert [r["epoch"] for r in rows] == [1, 2, 3]  # one row per epoch, none trained twice
     # epoch 1 is the one from before the kill: Ray's row, or (when Ray had not flushed it) the row the

@@ -2,7 +2,10 @@
 resume goes on from what is on disk: one row per epoch, no epoch with a checkpoint trained again.
 
 The kill point is deterministic: `barrier_family` blocks a trial at a chosen epoch until the test
-releases it, after writing a marker the test waits for.
+releases it, after writing a marker the test waits for. Only the command that is signalled runs as a
+subprocess with its own local Ray; the resume and the other steps that are not about signals run in this
+process on the session's Ray (`run_here`); a `resume` in a fresh process of its own is
+`test_sweeps.py::test_resume_after_sigkill_runs_no_trial_twice`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sweep_driver import (
     checkpoints,
     finish,
     result_rows,
+    run_here,
     signal_driver,
     signal_group,
     start,
@@ -56,7 +60,11 @@ def _unpruned(rows: list[dict]) -> list[dict]:
 
 
 def test_sigint_stops_without_pruning_and_resume_goes_on_from_disk(
-    write_sweep: Callable[..., Path], tmp_path: Path
+    ray_cluster: object,
+    write_sweep: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     barrier = tmp_path / "barrier"
     path = write_sweep(name="halted", **barrier_sweep(barrier, [4, 8]))
@@ -101,9 +109,8 @@ def test_sigint_stops_without_pruning_and_resume_goes_on_from_disk(
     os.utime(stale, (1, 1))  # written before any row of this sweep, whatever the file system's clock
 
     release(barrier)
-    resumed = start("resume", str(experiment))
-    output = finish(resumed, timeout_s=400)
-    assert resumed.returncode == 0, output
+    code, output = run_here(capsys, caplog, "resume", str(experiment))
+    assert code == 0, output
     assert "2 trials, 0 errored" in output
     assert not stale.exists(), "a report written before the resume was left naming pruned checkpoints"
     assert notes.read_text() == "why trial 2 looks odd\n", "the user's own file in the report folder went"
@@ -148,7 +155,11 @@ def test_sigterm_exits_143_and_keeps_every_checkpoint(
 
 
 def test_sigterm_to_the_whole_group_exits_143_at_once_and_resume_finishes(
-    write_sweep: Callable[..., Path], tmp_path: Path
+    ray_cluster: object,
+    write_sweep: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """`kill -TERM -PGID` (or a batch system ending the job) reaches the local Ray's processes too: its
     GCS stopped answering, and Ray's core worker ended the command 60 s later with exit 1 and a line of
@@ -180,14 +191,17 @@ def test_sigterm_to_the_whole_group_exits_143_at_once_and_resume_finishes(
     assert "GCS" not in output, output[-3000:]
 
     release(barrier)
-    resumed = start("resume", str(experiment))
-    output = finish(resumed, timeout_s=400)
-    assert resumed.returncode == 0, output[-3000:]
+    code, output = run_here(capsys, caplog, "resume", str(experiment))
+    assert code == 0, output[-3000:]
     assert "1 trial, 0 errored" in output
 
 
 def test_sigint_during_a_reseed_says_so_and_writes_no_report(
-    write_sweep: Callable[..., Path], tmp_path: Path
+    ray_cluster: object,
+    write_sweep: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Ctrl-C during `results --reseed` exited 0: Tune returned normally, the run's checkpoints were pruned
     and a report said every rerun had failed ("has no finished rerun")."""
@@ -195,9 +209,8 @@ def test_sigint_during_a_reseed_says_so_and_writes_no_report(
     path = write_sweep(name="reseeded", **barrier_sweep(barrier, [4, 8]))
     experiment = (Path(load_sweep(path).file.storage_path) / "reseeded").resolve()
     release(barrier)  # the sweep itself runs through
-    sweep = start("run", str(path))
-    output = finish(sweep, timeout_s=600)
-    assert sweep.returncode == 0, output
+    code, output = run_here(capsys, caplog, "run", str(path))
+    assert code == 0, output
     (barrier / "release-all").unlink()
     before = set(reached_markers(barrier))
     driver = start("results", str(experiment), "--top", "1", "--reseed", "1", "--no-test")
@@ -216,7 +229,8 @@ def test_sigint_during_a_reseed_says_so_and_writes_no_report(
     [run] = [p for p in sorted((experiment / "reseed").iterdir()) if p.is_dir()]  # beside it: the lock file
     [rerun] = trial_dirs(run)
     assert "checkpoint_000000" in checkpoints(rerun)  # not pruned, not reported as failed
-    again = start("results", str(experiment), "--top", "1", "--reseed", "1", "--no-test")
-    output = finish(again, timeout_s=600)
-    assert again.returncode == 0, output
+    code, output = run_here(
+        capsys, caplog, "results", str(experiment), "--top", "1", "--reseed", "1", "--no-test"
+    )
+    assert code == 0, output
     assert "has no finished rerun" not in output

@@ -1,4 +1,5 @@
-"""Drive `seqsweep run` / `resume` as a subprocess: start it, wait on conditions, signal it.
+"""Drive `seqsweep run` / `resume` as a subprocess: start it, wait on conditions, signal it (or, for a
+step that is not about the process, run it in this process).
 
 Every wait has a deadline and a message that says what did not happen; a wait also fails at once
 (with the driver's output) when the driver has exited. Signalling a process group that is already
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -37,6 +39,21 @@ def start(*args: str) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,
     )
+
+
+def run_here(capsys: Any, caplog: Any, *args: str) -> tuple[int, str]:
+    """`seqsweep ARGS` in this process, on the session's local Ray (the `ray_cluster` fixture), and all it
+    said: stdout, stderr and its log lines (`capsys`, `caplog`: pytest's fixtures; under pytest the
+    command's log lines reach `caplog`, not stderr). For the steps of a test that are not about the
+    process or its signals: it saves the start of a Python, a local Ray and a torch import."""
+    from seqsweep import cli
+
+    capsys.readouterr()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="seqsweep"):
+        code = cli.main(list(args))
+    captured = capsys.readouterr()
+    return code, "\n".join([captured.out, captured.err, *caplog.messages])
 
 
 def signal_group(proc: subprocess.Popen[str], sig: int) -> None:
