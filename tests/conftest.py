@@ -96,6 +96,24 @@ def sample_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
+def fold_bundle(sample_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A 3-fold walk-forward dataset (gap 8) of two sample symbols, built in-process once per session."""
+    from seqsweep.data import DatasetSpec, build_dataset
+    from seqsweep.data.spec import SplitSpec
+
+    spec = DatasetSpec(
+        symbols=("LINKUSDT", "UNIUSDT"),
+        targets=("close", "lending_rate"),
+        lookback=6,
+        horizon=2,
+        pca_components=2,
+        db=sample_db_url,
+        split=SplitSpec(folds=3, gap=8),
+    )
+    return build_dataset(spec, cache_dir=tmp_path_factory.mktemp("fold_data"), in_process=True)
+
+
+@pytest.fixture(scope="session")
 def mariadb_url() -> Iterator[str]:
     """URL of a fresh, uniquely named MariaDB database, dropped after the session; skips if the server is down."""
     with fresh_database("mariadb", "seqsweep_test") as url:

@@ -863,15 +863,13 @@ def test_a_split_of_one_symbol_has_no_breakdown_by_symbol() -> None:
 
 
 def test_the_validation_clause_compares_the_fold_means_the_winner_was_ranked_by(
-    sample_db_url: str, tmp_path: Path
+    fold_bundle: DatasetBundle,
 ) -> None:
     """Under walk-forward folds a trial is ranked by its mean val_macro_f1 over the folds, but the verdict's
     validation clause compared the last fold's model with persistence on the last validation block only:
     a winner below persistence on the mean (as ranked) was not told so when its last fold was above, and
     one above on the mean was told it was below when its last fold was."""
     from seqsweep.baselines import persistence_valid_f1
-    from seqsweep.data import DatasetSpec, build_dataset
-    from seqsweep.data.spec import SplitSpec
     from seqsweep.results.evaluate import (
         PERSISTENCE,
         TEST_SPLIT,
@@ -882,16 +880,7 @@ def test_the_validation_clause_compares_the_fold_means_the_winner_was_ranked_by(
         with_valid_scores,
     )
 
-    spec = DatasetSpec(
-        symbols=("LINKUSDT", "UNIUSDT"),
-        targets=("close", "lending_rate"),
-        lookback=6,
-        horizon=2,
-        pca_components=2,
-        db=sample_db_url,
-        split=SplitSpec(folds=3, gap=8),
-    )
-    bundle = build_dataset(spec, cache_dir=tmp_path, in_process=True)
+    bundle = fold_bundle
     mean_persistence = float(np.mean([persistence_valid_f1(bundle.fold(f)) for f in range(3)]))
 
     def output(split: str, right: bool) -> WinnerOutput:

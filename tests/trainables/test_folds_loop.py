@@ -23,8 +23,7 @@ from seqsweep.constants import (
     VAL_MACRO_F1_FOLD_STD,
     VAL_SKILL,
 )
-from seqsweep.data import DatasetBundle, DatasetSpec, build_dataset
-from seqsweep.data.spec import SplitSpec
+from seqsweep.data import DatasetBundle
 from seqsweep.metrics import scores, validation_report
 from seqsweep.trainables import (
     DeviceSettings,
@@ -40,20 +39,6 @@ from seqsweep.tuning.experiment_state import complete_checkpoint
 GRU = {"hidden_size": 8, "learning_rate": 0.01, "batch_size": 32}
 EPOCHS = 3
 SEED = 11
-
-
-@pytest.fixture(scope="module")
-def fold_bundle(sample_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> DatasetBundle:
-    spec = DatasetSpec(
-        symbols=("LINKUSDT", "UNIUSDT"),
-        targets=("close", "lending_rate"),
-        lookback=6,
-        horizon=2,
-        pca_components=2,
-        db=sample_db_url,
-        split=SplitSpec(folds=3, gap=8),
-    )
-    return build_dataset(spec, cache_dir=tmp_path_factory.mktemp("fold_loop_data"), in_process=True)
 
 
 def run(
