@@ -67,6 +67,17 @@ def command_signal_handlers() -> Iterator[None]:
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
+@pytest.fixture
+def seqsweep_here(
+    ray_cluster: object, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> Callable[..., tuple[int, str]]:
+    """`seqsweep ARGS` in this process on the session's Ray: `seqsweep_here(*args)` → (exit code, all it
+    said) (`sweep_driver.run_here`). For the steps of a test that are not about the process or its signals."""
+    from sweep_driver import run_here
+
+    return lambda *args: run_here(capsys, caplog, *args)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """`../shared/data`; tests that need it are skipped with the reason when it is absent."""

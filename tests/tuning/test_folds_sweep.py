@@ -117,11 +117,7 @@ def test_validate_dry_builds_a_fold_sweep(
 
 
 def test_a_three_fold_sweep_resumes_after_a_kill(
-    ray_cluster: object,
-    write_sweep: Callable[..., Path],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
+    seqsweep_here: Callable[..., tuple[int, str]], write_sweep: Callable[..., Path], tmp_path: Path
 ) -> None:
     """SIGKILL the driver while the one trial's 3 fold-models are blocked in epoch 2; resume finishes it
     with one row per epoch, each the mean over folds with its std, and epoch 1 not trained again."""
@@ -159,7 +155,7 @@ def test_a_three_fold_sweep_resumes_after_a_kill(
     assert sorted(p.name for p in trial_dir.glob("checkpoint_*")) == ["checkpoint_000000"]
 
     release(barrier)
-    code, output = sweep_driver.run_here(capsys, caplog, "resume", str(experiment))  # not about the process
+    code, output = seqsweep_here("resume", str(experiment))  # not about the process
     assert code == 0, output
     rows = sweep_driver.result_rows(trial_dir)
     assert [r["epoch"] for r in rows] == [1, 2, 3]  # one row per epoch, none trained twice

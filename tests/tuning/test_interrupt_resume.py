@@ -4,7 +4,7 @@ resume goes on from what is on disk: one row per epoch, no epoch with a checkpoi
 The kill point is deterministic: `barrier_family` blocks a trial at a chosen epoch until the test
 releases it, after writing a marker the test waits for. Only the command that is signalled runs as a
 subprocess with its own local Ray; the resume and the other steps that are not about signals run in this
-process on the session's Ray (`run_here`); a `resume` in a fresh process of its own is
+process on the session's Ray (`seqsweep_here`); a `resume` in a fresh process of its own is
 `test_sweeps.py::test_resume_after_sigkill_runs_no_trial_twice`.
 """
 
@@ -25,7 +25,6 @@ from sweep_driver import (
     checkpoints,
     finish,
     result_rows,
-    run_here,
     signal_driver,
     signal_group,
     start,
@@ -60,11 +59,7 @@ def _unpruned(rows: list[dict]) -> list[dict]:
 
 
 def test_sigint_stops_without_pruning_and_resume_goes_on_from_disk(
-    ray_cluster: object,
-    write_sweep: Callable[..., Path],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
+    seqsweep_here: Callable[..., tuple[int, str]], write_sweep: Callable[..., Path], tmp_path: Path
 ) -> None:
     barrier = tmp_path / "barrier"
     path = write_sweep(name="halted", **barrier_sweep(barrier, [4, 8]))
@@ -109,7 +104,7 @@ def test_sigint_stops_without_pruning_and_resume_goes_on_from_disk(
     os.utime(stale, (1, 1))  # written before any row of this sweep, whatever the file system's clock
 
     release(barrier)
-    code, output = run_here(capsys, caplog, "resume", str(experiment))
+    code, output = seqsweep_here("resume", str(experiment))
     assert code == 0, output
     assert "2 trials, 0 errored" in output
     assert not stale.exists(), "a report written before the resume was left naming pruned checkpoints"
@@ -155,11 +150,7 @@ def test_sigterm_exits_143_and_keeps_every_checkpoint(
 
 
 def test_sigterm_to_the_whole_group_exits_143_at_once_and_resume_finishes(
-    ray_cluster: object,
-    write_sweep: Callable[..., Path],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
+    seqsweep_here: Callable[..., tuple[int, str]], write_sweep: Callable[..., Path], tmp_path: Path
 ) -> None:
     """`kill -TERM -PGID` (or a batch system ending the job) reaches the local Ray's processes too: its
     GCS stopped answering, and Ray's core worker ended the command 60 s later with exit 1 and a line of
@@ -191,17 +182,13 @@ def test_sigterm_to_the_whole_group_exits_143_at_once_and_resume_finishes(
     assert "GCS" not in output, output[-3000:]
 
     release(barrier)
-    code, output = run_here(capsys, caplog, "resume", str(experiment))
+    code, output = seqsweep_here("resume", str(experiment))
     assert code == 0, output[-3000:]
     assert "1 trial, 0 errored" in output
 
 
 def test_sigint_during_a_reseed_says_so_and_writes_no_report(
-    ray_cluster: object,
-    write_sweep: Callable[..., Path],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
+    seqsweep_here: Callable[..., tuple[int, str]], write_sweep: Callable[..., Path], tmp_path: Path
 ) -> None:
     """Ctrl-C during `results --reseed` exited 0: Tune returned normally, the run's checkpoints were pruned
     and a report said every rerun had failed ("has no finished rerun")."""
@@ -209,7 +196,7 @@ def test_sigint_during_a_reseed_says_so_and_writes_no_report(
     path = write_sweep(name="reseeded", **barrier_sweep(barrier, [4, 8]))
     experiment = (Path(load_sweep(path).file.storage_path) / "reseeded").resolve()
     release(barrier)  # the sweep itself runs through
-    code, output = run_here(capsys, caplog, "run", str(path))
+    code, output = seqsweep_here("run", str(path))
     assert code == 0, output
     (barrier / "release-all").unlink()
     before = set(reached_markers(barrier))
@@ -229,8 +216,6 @@ def test_sigint_during_a_reseed_says_so_and_writes_no_report(
     [run] = [p for p in sorted((experiment / "reseed").iterdir()) if p.is_dir()]  # beside it: the lock file
     [rerun] = trial_dirs(run)
     assert "checkpoint_000000" in checkpoints(rerun)  # not pruned, not reported as failed
-    code, output = run_here(
-        capsys, caplog, "results", str(experiment), "--top", "1", "--reseed", "1", "--no-test"
-    )
+    code, output = seqsweep_here("results", str(experiment), "--top", "1", "--reseed", "1", "--no-test")
     assert code == 0, output
     assert "has no finished rerun" not in output
