@@ -5,7 +5,7 @@ The ratios of issues 7, 12 and 13, each measured side by side in this one run (o
     store       2a–2c  object-store bytes of the built dataset, folds 1 vs 3 (benchmarks/store_bytes.py)
     throughput  3a–3d  windows/s per trial vs the notebook's Keras     (benchmarks/throughput.py)
     overhead    5      scheduling overhead per trivial trial           (benchmarks/overhead.py)
-    startup     6a/6b  `validate` and `results` start-up vs `--help`  (benchmarks/startup.py)
+    startup     6a–6c  `validate`, `results` (first, again) vs `--help` (benchmarks/startup.py)
     build_speed 7      Ray Data build vs one pandas process; tasks on two nodes (benchmarks/build_speed.py)
     built_once  8a/8b  a trial's data access vs rebuild; end-to-end at two scales (benchmarks/built_once.py;
                        8b's generated scale is the former row 1, `data_once`)

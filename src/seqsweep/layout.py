@@ -18,6 +18,7 @@ only through this module::
         .ray_train/                       data-parallel trials' Ray Train runs, removed at the end
         reseed/<run>/                     `results --reseed` reruns, one Tune experiment per call
         report/                           `results` output (report.md, leaderboard.csv, plots)
+        predictions/<trial>/              winners' predicted classes, kept by `results` (results.prediction_cache)
 
 An exported bundle has its own layout (`seqsweep.results.bundle_format`), as has a checkpoint.
 """
@@ -56,6 +57,9 @@ RESEED_DIR: Final = "reseed"
 """Folder holding the seed reruns of `results --reseed`, one Tune experiment per call that trained."""
 REPORT_DIR: Final = "report"
 """Default folder of `seqsweep results`' report, leaderboard and plots."""
+PREDICTIONS_DIR: Final = "predictions"
+"""Folder where `results` keeps each winner's predicted classes per split, keyed by its checkpoint's bytes,
+the dataset and the prediction code (`seqsweep.results.prediction_cache`)."""
 
 
 def dataset_cache_dir(storage_root: str | Path) -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,7 @@ import seqsweep.trainables
 from seqsweep import cli, metrics
 from seqsweep.constants import MASK_VALUE
 from seqsweep.data.bundle import DatasetBundle
+from seqsweep.layout import DATASETS_DIR, PREDICTIONS_DIR
 from seqsweep.results.evaluate import load_dataset, symbol_breadth, window_symbols
 from seqsweep.results.experiment import read_experiment
 from seqsweep.results.export import export_bundle
@@ -150,6 +152,60 @@ def test_winner_test_scores_come_from_its_best_checkpoint(
     ]
     assert [r["macro_f1"] for r in stored["by_step"]] == pytest.approx([r["macro_f1"] for r in by_step])
     assert len(by_step) == 2 * 2  # targets × horizon steps
+
+
+def test_results_again_reads_the_kept_predictions_and_loads_no_checkpoint(
+    sweeps: dict[str, Path], lstm_report: dict[str, Any], tmp_path: Path
+) -> None:
+    winners = read_experiment(sweeps["lstm"]).top(2)
+    kept = sweeps["lstm"] / PREDICTIONS_DIR
+    assert sorted(p.name for p in kept.iterdir()) == sorted(t.trial_id for t in winners)
+    for trial in winners:
+        assert sorted(p.name.split("-")[0] for p in (kept / trial.trial_id).iterdir()) == ["test", "valid"]
+
+    def no_load(directory: Any, device: Any = None) -> Any:
+        raise AssertionError(f"{directory} was loaded although its predictions are kept")
+
+    out = tmp_path / "again"
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+        patch.setattr(seqsweep.trainables, "load_checkpoint", no_load)
+        assert cli.main(["results", str(sweeps["lstm"]), "--top", "2", "--out", str(out)]) == 0
+    again = json.loads((out / "winners.json").read_text())
+    assert again["test"] == lstm_report["winners"]["test"]
+    assert again["valid"] == lstm_report["winners"]["valid"]
+
+
+def test_a_checkpoint_changed_after_results_is_loaded_and_scored_again(
+    sweeps: dict[str, Path], lstm_report: dict[str, Any], tmp_path: Path
+) -> None:
+    """The winner's checkpoint files replaced by the runner-up's (in a copy of the experiment, its kept
+    predictions copied too): the winner is scored as the runner-up's model, never from what was kept."""
+    storage = sweeps["lstm"].parent
+    copy = tmp_path / "runs" / sweeps["lstm"].name
+    shutil.copytree(storage / DATASETS_DIR, tmp_path / "runs" / DATASETS_DIR)
+    shutil.copytree(sweeps["lstm"], copy)
+    first, second = read_experiment(copy).top(2)
+    assert first.checkpoint is not None and second.checkpoint is not None
+    shutil.rmtree(first.checkpoint)
+    shutil.copytree(second.checkpoint, first.checkpoint)
+    loaded: list[str] = []
+    real_load = seqsweep.trainables.load_checkpoint
+
+    def spy(directory: Any, device: Any = None) -> Any:
+        loaded.append(str(directory))
+        return real_load(directory, device)
+
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+        patch.setattr(seqsweep.trainables, "load_checkpoint", spy)
+        assert cli.main(["results", str(copy), "--top", "2"]) == 0
+    assert loaded == [first.checkpoint]  # the runner-up's own files are unchanged: its predictions are kept
+    scored = {
+        w["name"]: w for w in json.loads((copy / "report" / "winners.json").read_text())["test"]["winners"]
+    }
+    before = {w["name"]: w for w in lstm_report["winners"]["test"]["winners"]}
+    assert scored[first.trial_id]["macro_f1"] == before[second.trial_id]["macro_f1"]
+    assert scored[first.trial_id]["confusion"] == before[second.trial_id]["confusion"]
+    assert len(list((copy / PREDICTIONS_DIR / first.trial_id).iterdir())) == 2  # the old key's files replaced
 
 
 def _persistence(dataset: DatasetBundle) -> np.ndarray:

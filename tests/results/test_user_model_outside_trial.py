@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from seqsweep import cli
+from seqsweep.layout import PREDICTIONS_DIR
 from seqsweep.testing.sweeps import no_retry_sweep_file
 
 
@@ -32,6 +33,10 @@ def test_a_user_model_failing_outside_its_trial_is_one_line_naming_it(
     )
     assert cli.main(["run", str(path)]) == 0
     experiment = str(tmp_path / "runs" / "fragile")
+    # scored once while the model works: a user's model's predictions are not kept, since its function
+    # (outside seqsweep) may change; served from a store, the broken model below would go unnoticed
+    assert cli.main(["results", experiment, "--top", "1"]) == 0
+    assert not (tmp_path / "runs" / "fragile" / PREDICTIONS_DIR).exists()
     monkeypatch.setattr(fragile_model, "BROKEN", True)  # this process only: results and export run here
     capsys.readouterr()
     out = str(tmp_path / "b")

@@ -38,7 +38,7 @@ from seqsweep.baselines import baseline_predictions, persistence_moves, persiste
 from seqsweep.constants import CLASS_NAMES, MASK_VALUE, N_CLASSES
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.errors import ConfigError, DataError, SeqsweepError
-from seqsweep.results import bootstrap
+from seqsweep.results import bootstrap, prediction_cache
 from seqsweep.results.experiment import Experiment, TrialSummary
 
 logger = logging.getLogger(__name__)
@@ -328,7 +328,11 @@ def evaluate_winners(
     if test:  # the baselines are scored on both splits whatever; the line says which winner is not and why
         unavailable, winners = function_test_unavailable(experiment, winners)
     splits = (VALID_SPLIT, TEST_SPLIT) if test else ()
-    outputs = {t.trial_id: winner_outputs(t, bundle, splits, cpus=cpus) for t in winners} if test else {}
+    outputs = (
+        {t.trial_id: winner_outputs(t, bundle, splits, cpus=cpus, keep_in=experiment.path) for t in winners}
+        if test
+        else {}
+    )
     folds = f"; the last of its {bundle.n_folds} fold models" if bundle.n_folds > 1 else ""
     descriptions = {
         t.trial_id: f"best epoch {t.best_epoch} of trial {t.trial_id} ({t.family}{folds})" for t in winners
@@ -538,30 +542,78 @@ def macro_f1_by_symbol(labels: np.ndarray, predictions: np.ndarray, symbols: np.
 
 
 def winner_outputs(
-    trial: TrialSummary, bundle: DatasetBundle, splits: Sequence[str], *, cpus: int | None = None
+    trial: TrialSummary,
+    bundle: DatasetBundle,
+    splits: Sequence[str],
+    *,
+    cpus: int | None = None,
+    keep_in: Path | None = None,
 ) -> dict[str, WinnerOutput]:
     """The trial's best checkpoint, loaded once, on each split: class ids, and moves when it predicts them.
 
     For a walk-forward trial the checkpoint's model is its last fold's (`load_checkpoint`), whose
-    scaling and thresholds are the dataset's own, so `bundle`'s splits apply as they are.
-    Raises ConfigError when the checkpoint of the best epoch was not kept.
+    scaling and thresholds are the dataset's own, so `bundle`'s splits apply as they are. With `keep_in`
+    (the experiment folder) each split's output is read from, or written to, the predictions kept there
+    under the checkpoint's, the dataset's and the code's key (`prediction_cache`); the checkpoint is
+    loaded only when a split is not kept. Raises ConfigError when the checkpoint of the best epoch was
+    not kept.
     """
     from seqsweep.trainables import TrainableModel
 
     if trial.checkpoint is None:
         raise ConfigError(_missing_checkpoint(trial))
     checkpoint = Path(trial.checkpoint)
+    kept_at = _kept_paths(trial, checkpoint, bundle, splits, keep_in)
+    outputs = {
+        split: out for split, path in kept_at.items() if (out := _kept(path, bundle, split)) is not None
+    }
+    if len(outputs) == len(splits):
+        return outputs
     with user_model_code(trial, rebuilt_from(checkpoint)):
         framework, model = load_trial_checkpoint(trial.trial_id, checkpoint, cpus, family=trial.family)
         framework.require_predicts(model, checkpoint)
-        outputs = {}
         for split in splits:
+            if split in outputs:
+                continue
             if isinstance(model, TrainableModel) and model.regression:
                 evaluation = model.evaluate(bundle.batches(split, WINDOW_CHUNK))
                 outputs[split] = WinnerOutput(metrics.predicted_classes(evaluation.probs), evaluation.moves)
             else:
                 outputs[split] = WinnerOutput(metrics.predicted_classes(predict_split(model, bundle, split)))
-    return outputs
+            if split in kept_at:
+                prediction_cache.store(kept_at[split], outputs[split])
+    return {split: outputs[split] for split in splits}
+
+
+def _kept_paths(
+    trial: TrialSummary, checkpoint: Path, bundle: DatasetBundle, splits: Sequence[str], keep_in: Path | None
+) -> dict[str, Path]:
+    """{split: where its predictions are kept} for `winner_outputs`; empty without `keep_in`, for a
+    user's own model (`prediction_cache` says why), or a checkpoint folder gone or unreadable (loading it
+    then says so in one line)."""
+    from seqsweep.trainables.registry import is_user_model
+
+    if keep_in is None or is_user_model(trial.family) or not checkpoint.is_dir():
+        return {}
+    try:
+        return {
+            split: prediction_cache.stored_path(
+                keep_in,
+                trial.trial_id,
+                split,
+                prediction_cache.prediction_key(checkpoint, bundle.cache_key, split),
+            )
+            for split in splits
+        }
+    except OSError:
+        return {}
+
+
+def _kept(path: Path, bundle: DatasetBundle, split: str) -> WinnerOutput | None:
+    """The split's predictions kept at `path` when they fit its windows (n, H, T), else None."""
+    shape = (len(bundle.splits[split]), bundle.spec.horizon, len(bundle.target_names))
+    kept = prediction_cache.load(path, shape)
+    return None if kept is None else WinnerOutput(*kept)
 
 
 def rebuilt_from(checkpoint: Path) -> str:
