@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from seqsweep.results import prediction_cache
-from seqsweep.results.prediction_cache import load, prediction_key, store, stored_path
+from seqsweep.results.prediction_cache import load, prediction_key, prediction_keys, store, stored_path
 
 SHAPE = (5, 2, 3)
 
@@ -45,6 +45,10 @@ def test_the_key_follows_every_byte_and_name_of_the_checkpoint_the_dataset_and_t
     assert prediction_key(moved, "d" * 20, "test") == key
     assert prediction_key(checkpoint, "e" * 20, "test") != key
     assert prediction_key(checkpoint, "d" * 20, "valid") != key
+    assert prediction_keys(checkpoint, "d" * 20, ["valid", "test"]) == {
+        "valid": prediction_key(checkpoint, "d" * 20, "valid"),
+        "test": key,
+    }  # the folder read once gives each split its own key
 
     weights = moved / "model.keras"
     data = bytearray(weights.read_bytes())

@@ -596,17 +596,12 @@ def _kept_paths(
     if keep_in is None or is_user_model(trial.family) or not checkpoint.is_dir():
         return {}
     try:
-        return {
-            split: prediction_cache.stored_path(
-                keep_in,
-                trial.trial_id,
-                split,
-                prediction_cache.prediction_key(checkpoint, bundle.cache_key, split),
-            )
-            for split in splits
-        }
+        keys = prediction_cache.prediction_keys(checkpoint, bundle.cache_key, splits)
     except OSError:
         return {}
+    return {
+        split: prediction_cache.stored_path(keep_in, trial.trial_id, split, keys[split]) for split in splits
+    }
 
 
 def _kept(path: Path, bundle: DatasetBundle, split: str) -> WinnerOutput | None:

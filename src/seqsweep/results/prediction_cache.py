@@ -28,6 +28,7 @@ import functools
 import hashlib
 import logging
 import zipfile
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Final, Protocol
@@ -95,19 +96,30 @@ def prediction_libraries() -> tuple[tuple[str, str], ...]:
     return tuple(versions)
 
 
-def prediction_key(checkpoint: Path, dataset_key: str, split: str) -> str:
-    """24 hex digits of a SHA-256 over the checkpoint folder's files (relative path, size and bytes, in
-    path order), `dataset_key`, `split`, `FORMAT`, `prediction_code_digest` and `prediction_libraries`.
+def prediction_keys(checkpoint: Path, dataset_key: str, splits: Sequence[str]) -> dict[str, str]:
+    """{split: 24 hex digits of a SHA-256 over `FORMAT`, `dataset_key`, `prediction_code_digest`,
+    `prediction_libraries`, the checkpoint folder's files (relative path, size and bytes, in path order)
+    and the split}; the folder is read once for all `splits`.
 
     Raises OSError when a checkpoint file cannot be read."""
     digest = hashlib.sha256()
-    header = (FORMAT, dataset_key, split, prediction_code_digest(), prediction_libraries())
+    header = (FORMAT, dataset_key, prediction_code_digest(), prediction_libraries())
     digest.update(repr(header).encode())
     for path in sorted(p for p in checkpoint.rglob("*") if p.is_file()):
         data = path.read_bytes()
         digest.update(f"\0{path.relative_to(checkpoint).as_posix()}\0{len(data)}\0".encode())
         digest.update(data)
-    return digest.hexdigest()[:24]
+    keys = {}
+    for split in splits:
+        of_split = digest.copy()
+        of_split.update(f"\0split\0{split}".encode())
+        keys[split] = of_split.hexdigest()[:24]
+    return keys
+
+
+def prediction_key(checkpoint: Path, dataset_key: str, split: str) -> str:
+    """`prediction_keys` of one split."""
+    return prediction_keys(checkpoint, dataset_key, [split])[split]
 
 
 def stored_path(experiment_dir: Path, trial_id: str, split: str, key: str) -> Path:
