@@ -7,10 +7,10 @@ written to `DIR/predictions/<trial>/<split>-<key>.npz` and read back by the next
 experiment (another `--top`, a report written again), the way Ray Tune's `ExperimentAnalysis` reads stored
 results instead of rerunning trials.
 
-A stored prediction is served only under the key that made it (`prediction_key`), a SHA-256 over
+A stored prediction is served only under the key that made it (`prediction_keys`), a SHA-256 over
 everything the classes depend on:
-- every file of the checkpoint folder, by name and bytes (a checkpoint replaced or damaged after the
-  run misses, and is loaded, and refused, as before);
+- every file of the checkpoint folder, by name and bytes (a checkpoint replaced after the run misses and
+  is loaded again; one damaged misses and is refused in one line, as before);
 - the dataset's cache key (`DatasetBundle.cache_key`: its rows, settings, building code and libraries)
   and the split;
 - the code that builds the windows, loads a checkpoint and turns its outputs into classes
