@@ -17,8 +17,9 @@ from typing import Any
 import pandas as pd
 
 from seqsweep.data import DatasetBundle, DatasetSpec, build, cache
+from seqsweep.data.engines import create_engine
 from seqsweep.data.ingest import canonical_symbol
-from seqsweep.data.sources import _fetch_tuples, clean_rows, create_engine, plan_source
+from seqsweep.data.sources import _fetch_tuples, clean_rows, plan_source
 from seqsweep.data.tables import SYMBOL, text_quote
 
 _SYMBOL_COLUMN = "__symbol"

@@ -107,8 +107,8 @@ def _seqsweep(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def hourly_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Two symbols of plain hourly prices (and the yield): a 2-hour grid is bad input a Ray task detects."""
+    from seqsweep.data.engines import open_engine
     from seqsweep.data.sample import generate_tables
-    from seqsweep.data.sources import open_engine
     from seqsweep.data.tables import PRICE_TABLE, YIELD_TABLE, write_table
 
     tables = generate_tables(seed=3, hours=300, symbols=("AAAUSDT", "BBBUSDT"), candles=False)

@@ -230,7 +230,7 @@ def test_atomic_writes_replace_and_leave_nothing_behind(tmp_path: Path) -> None:
 def test_a_password_with_an_unescaped_at_is_refused_without_showing_any_of_it() -> None:
     """`root:Tr0ub4dor@horse-battery@host`: SQLAlchemy read `horse-battery@host` as the host, and every
     error showed that part of the password."""
-    from seqsweep.data.sources import create_engine
+    from seqsweep.data.engines import create_engine
 
     url = "mysql+pymysql://root:Tr0ub4dor@horse-battery@127.0.0.1:3306/x"
     assert db_url.mask(url) == db_url.UNPARSEABLE

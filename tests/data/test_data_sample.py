@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from seqsweep.cli import main
 from seqsweep.constants import DB_URL_ENV, NOTEBOOK_SYMBOLS
+from seqsweep.data.engines import resolve_db_url
 from seqsweep.data.features import yearly_yield
 from seqsweep.data.sample import (
     OHLCV_TABLE,
@@ -19,7 +20,6 @@ from seqsweep.data.sample import (
     generate_tables,
     sample_version,
 )
-from seqsweep.data.sources import resolve_db_url
 from seqsweep.data.tables import LENDING_TABLE, PRICE_TABLE, YIELD_TABLE
 
 

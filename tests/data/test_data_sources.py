@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 
 from seqsweep.constants import DB_URL_ENV
 from seqsweep.data.cache import rows_digest
-from seqsweep.data.sources import load_symbol_rows, masked_url, plan_source, resolve_db_url
+from seqsweep.data.engines import masked_url, resolve_db_url
+from seqsweep.data.sources import load_symbol_rows, plan_source
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import DataError
 

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from seqsweep.data import DatasetSpec
 from seqsweep.data.build import featurize_symbol, gather_rows
-from seqsweep.data.sources import _fetch_tuples, create_engine, plan_source
+from seqsweep.data.engines import create_engine
+from seqsweep.data.sources import _fetch_tuples, plan_source
 
 SYMBOLS = ("ETHUSDT", "LINKUSDT", "BATUSDT")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from seqsweep.data.sources import open_engine
+from seqsweep.data.engines import open_engine
 from tests.databases import fresh_database
 
 

@@ -371,7 +371,7 @@ def test_a_mariadb_connection_in_latin1_still_finds_a_non_ascii_symbol(database:
 def test_a_sql_ascii_postgresql_database_is_named_as_the_cause(database: str) -> None:
     """psycopg hands a SQL_ASCII database's answers over as bytes; the error blamed URL options the URL
     did not have."""
-    from seqsweep.data.sources import open_engine
+    from seqsweep.data.engines import open_engine
 
     server = sa.create_engine(database.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     name = f"{database.rsplit('/', 1)[1]}_ascii"

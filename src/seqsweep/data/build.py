@@ -25,6 +25,7 @@ from seqsweep._text import counted
 from seqsweep.constants import MASK_VALUE, SPLITS
 from seqsweep.data import cache
 from seqsweep.data.bundle import DatasetBundle, Preprocessing
+from seqsweep.data.engines import resolve_db_url
 from seqsweep.data.features import (
     CYCLICAL_FEATURES,
     assemble_features,
@@ -37,7 +38,7 @@ from seqsweep.data.features import (
     transform_symbols,
 )
 from seqsweep.data.folds import build_folds
-from seqsweep.data.sources import SourcePlan, load_symbol_rows, plan_source, resolve_db_url
+from seqsweep.data.sources import SourcePlan, load_symbol_rows, plan_source
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.summary import warn_build
 from seqsweep.data.tables import DATE

@@ -34,9 +34,9 @@ from seqsweep.data.csv_header import (
     require_columns,
     unreadable,
 )
+from seqsweep.data.engines import db_errors, open_engine
 from seqsweep.data.float_range import lost_in_text, parsed_with_candidates
 from seqsweep.data.ingest import CSV_MISSING, DateReader, FrameReader
-from seqsweep.data.sources import db_errors, open_engine
 from seqsweep.data.tables import DATE, REQUIRED_COLUMNS, SYMBOL, check_table_name, write_tables
 from seqsweep.errors import AmbiguousDateError, ConfigError, DataError
 

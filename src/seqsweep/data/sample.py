@@ -244,7 +244,7 @@ def write_sample(
     Without `replace`, a DataError (one line) before anything is generated or written when a table it
     would write already holds rows (`seqsweep data sample` without `--force`): they may be the user's own
     data, which the generated rows replaced without a word."""
-    from seqsweep.data.sources import db_errors, open_engine
+    from seqsweep.data.engines import db_errors, open_engine
     from seqsweep.db_url import mask
 
     engine = open_engine(url, must_exist=False)
@@ -306,7 +306,7 @@ def ensure_sample_db(path: Path) -> str:
     """
     path = path.expanduser().resolve()
     if not path.exists() or sample_version(path) < SAMPLE_VERSION:
-        from seqsweep.data.sources import make_sqlite_folder
+        from seqsweep.data.engines import make_sqlite_folder
 
         make_sqlite_folder(path)
         first = "first use" if not path.exists() else "the cached one predates the ohlcv table"
