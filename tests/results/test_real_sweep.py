@@ -372,7 +372,7 @@ def test_results_read_the_recorded_dataset_without_the_database(
     import seqsweep.data
     from seqsweep.errors import DataError
     from seqsweep.layout import DATASET_FILE
-    from seqsweep.tuning.runner import recorded_dataset_key
+    from seqsweep.tuning.dataset_record import recorded_dataset_key
 
     experiment = read_experiment(sweeps["lstm"])
     key = recorded_dataset_key(experiment.path)

@@ -24,7 +24,7 @@ from seqsweep.results.experiment import read_experiment
 from seqsweep.results.reseed import RESEED_KEY
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.tuning import run_sweep
-from seqsweep.tuning.runner import recorded_dataset_key
+from seqsweep.tuning.dataset_record import recorded_dataset_key
 
 pytestmark = pytest.mark.slow
 

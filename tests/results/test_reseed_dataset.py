@@ -18,7 +18,7 @@ from seqsweep.results.evaluate import load_dataset
 from seqsweep.results.experiment import Experiment
 from seqsweep.search_spaces.sweep import parse_sweep
 from seqsweep.testing.sweeps import tiny_dataset
-from seqsweep.tuning.runner import record_dataset_key
+from seqsweep.tuning.dataset_record import record_dataset_key
 
 
 def _run_folder(tmp_path: Path) -> tuple[Experiment, str]:

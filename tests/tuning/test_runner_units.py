@@ -82,23 +82,23 @@ def test_resume_on_changed_rows_is_refused(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
     from seqsweep.errors import DataError
-    from seqsweep.tuning.runner import _check_same_dataset, record_dataset_key, recorded_dataset_key
+    from seqsweep.tuning.dataset_record import check_same_dataset, record_dataset_key, recorded_dataset_key
 
     record_dataset_key(tmp_path, SimpleNamespace(cache_key="a" * 20))
     assert recorded_dataset_key(tmp_path) == "a" * 20
-    _check_same_dataset(tmp_path, SimpleNamespace(cache_key="a" * 20))  # same rows: fine
+    check_same_dataset(tmp_path, SimpleNamespace(cache_key="a" * 20))  # same rows: fine
     with pytest.raises(
         DataError,
         match=r"dataset a+, now b+: the database no longer gives the rows this experiment trained on: restore",
     ):
-        _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
+        check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
     (tmp_path / "seqsweep_dataset.json").write_text(
         '{"key": "' + "a" * 20 + '"}'
     )  # recorded before releases were
     with pytest.raises(
         DataError, match=r"no longer gives the rows .*, or an earlier seqsweep built its dataset"
     ):
-        _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
+        check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
 
 
 def test_resume_after_another_seqsweep_release_says_so(tmp_path: Path) -> None:
@@ -107,14 +107,15 @@ def test_resume_after_another_seqsweep_release_says_so(tmp_path: Path) -> None:
 
     from seqsweep import __version__
     from seqsweep.errors import DataError
-    from seqsweep.tuning.runner import DATASET_FILE, _check_same_dataset
+    from seqsweep.layout import DATASET_FILE
+    from seqsweep.tuning.dataset_record import check_same_dataset
 
     (tmp_path / DATASET_FILE).write_text(json.dumps({"key": "a" * 20, "seqsweep": "0.0.1"}))
     with pytest.raises(
         DataError,
         match=rf"built by seqsweep 0\.0\.1 and this is seqsweep {re.escape(__version__)}.*use seqsweep 0\.0\.1",
     ):
-        _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
+        check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
 
 
 STUDY_SECRET = "postgresql://tuner:study-pw@db.internal:5432/optuna"
@@ -155,7 +156,8 @@ def test_resume_after_other_dataset_building_code_or_libraries_says_so(tmp_path:
     from seqsweep import __version__
     from seqsweep.data.code_digest import build_code_digest, build_libraries
     from seqsweep.errors import DataError
-    from seqsweep.tuning.runner import DATASET_FILE, _check_same_dataset, record_dataset_key
+    from seqsweep.layout import DATASET_FILE
+    from seqsweep.tuning.dataset_record import check_same_dataset, record_dataset_key
 
     record_dataset_key(tmp_path, SimpleNamespace(cache_key="a" * 20))
     assert json.loads((tmp_path / DATASET_FILE).read_text())["data_code"] == build_code_digest()
@@ -163,7 +165,7 @@ def test_resume_after_other_dataset_building_code_or_libraries_says_so(tmp_path:
         json.dumps({"key": "a" * 20, "seqsweep": __version__, "data_code": "f" * 16})
     )
     with pytest.raises(DataError, match=rf"data code f{{16}}, this seqsweep's is {build_code_digest()}"):
-        _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
+        check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
     # the same code with another version of a library that computes the values names the library
     record_dataset_key(tmp_path, SimpleNamespace(cache_key="a" * 20))
     payload = json.loads((tmp_path / DATASET_FILE).read_text())
@@ -176,7 +178,7 @@ def test_resume_after_other_dataset_building_code_or_libraries_says_so(tmp_path:
         match=rf"built with pandas 2\.2\.0 and this environment has pandas {re.escape(installed)}.*"
         r"install pandas==2\.2\.0, or start a new experiment",
     ):
-        _check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
+        check_same_dataset(tmp_path, SimpleNamespace(cache_key="b" * 20))
 
 
 def test_resume_after_the_embedding_model_files_changed_says_so(tmp_path: Path) -> None:
@@ -185,7 +187,7 @@ def test_resume_after_the_embedding_model_files_changed_says_so(tmp_path: Path) 
     from types import SimpleNamespace
 
     from seqsweep.errors import DataError
-    from seqsweep.tuning.runner import _check_same_dataset, record_dataset_key
+    from seqsweep.tuning.dataset_record import check_same_dataset, record_dataset_key
 
     def bundle(key: str, identity: str) -> SimpleNamespace:
         extra = {"embedding_model": "./local-model", "embedding_model_identity": identity}
@@ -197,9 +199,9 @@ def test_resume_after_the_embedding_model_files_changed_says_so(tmp_path: Path) 
         match=r"dataset a+, now b+: its symbols were embedded by other files of dataset.embedding_model "
         r"'./local-model' \(model 1{20}, now 2{20}\): put that model's files back, or start a new experiment",
     ):
-        _check_same_dataset(tmp_path, bundle("b" * 20, "2" * 20))
+        check_same_dataset(tmp_path, bundle("b" * 20, "2" * 20))
     with pytest.raises(DataError, match=r"the database no longer gives the rows"):  # the same model
-        _check_same_dataset(tmp_path, bundle("b" * 20, "1" * 20))
+        check_same_dataset(tmp_path, bundle("b" * 20, "1" * 20))
 
 
 def test_a_started_experiment_is_refused_naming_resume_and_another_storage(tmp_path: Path) -> None:

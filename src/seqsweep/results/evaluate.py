@@ -269,7 +269,7 @@ def load_dataset(experiment: Experiment, db_url: str | None = None) -> DatasetBu
     from seqsweep.data import build_dataset
     from seqsweep.data import cache as dataset_cache
     from seqsweep.layout import dataset_cache_dir
-    from seqsweep.tuning.runner import dataset_change
+    from seqsweep.tuning.dataset_record import dataset_change
 
     if experiment.sweep is None:
         raise ConfigError(f"{experiment.path}: no sweep.yaml, so the dataset to test on is unknown")
@@ -297,7 +297,7 @@ def dataset_record(experiment_dir: Path) -> tuple[Path, str | None]:
     dataset from the database as it is now, and scored (or exported scalers for) other rows than the
     reruns saw, without a word."""
     from seqsweep.layout import reseed_origin
-    from seqsweep.tuning.runner import recorded_dataset_key
+    from seqsweep.tuning.dataset_record import recorded_dataset_key
 
     recorded = recorded_dataset_key(experiment_dir)
     origin = reseed_origin(experiment_dir)

@@ -41,8 +41,8 @@ from seqsweep.results.experiment import (
     read_experiment,
     unranked_line,
 )
+from seqsweep.tuning.dataset_record import recorded_dataset_key
 from seqsweep.tuning.experiment_lock import folder_lock
-from seqsweep.tuning.runner import recorded_dataset_key
 
 logger = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ def _stale_because(run: Path, key: str | None) -> str | None:
     seqsweep release, whose training code may differ."""
     from seqsweep import __version__
     from seqsweep.results.evaluate import dataset_record
-    from seqsweep.tuning.runner import recorded_dataset
+    from seqsweep.tuning.dataset_record import recorded_dataset
 
     _, trained_on = dataset_record(run)
     if trained_on != key:
@@ -332,8 +332,9 @@ def _train(
 ) -> None:
     from seqsweep.cluster.session import check_trial_fits, ray_session
     from seqsweep.trainables.base import TrialSettings
+    from seqsweep.tuning.dataset_record import record_dataset_key
     from seqsweep.tuning.retention import prune_checkpoints
-    from seqsweep.tuning.runner import quiet_tune, record_dataset_key
+    from seqsweep.tuning.runner import quiet_tune
 
     assert experiment.sweep is not None
     spec = experiment.sweep

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -30,7 +29,6 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-import yaml
 from ray import tune
 
 from seqsweep._fs import atomic_write_json, signals_held, unmakeable_folder
@@ -46,7 +44,6 @@ from seqsweep.db_url import absolute_sqlite
 from seqsweep.db_url import resolve as resolve_db_url
 from seqsweep.errors import ConfigError, DataError, error_line
 from seqsweep.layout import (
-    DATASET_FILE,
     EXPERIMENT_ID_FILE,
     REPORT_DIR,
     SEARCH_STATE_GLOB,
@@ -64,6 +61,7 @@ from seqsweep.search_spaces.credentials import replace_db, replace_storage, with
 from seqsweep.search_spaces.run_rules import RunRuleError
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 from seqsweep.tuning.budget import SweepBudget
+from seqsweep.tuning.dataset_record import check_same_dataset, record_dataset_key
 from seqsweep.tuning.experiment_lock import experiment_lock, new_folder
 from seqsweep.tuning.experiment_state import (
     FINISHED_STATUSES,
@@ -88,11 +86,11 @@ from seqsweep.tuning.searchers import (
     make_scheduler,
     make_searcher,
     record_recovered_epochs,
-    sqlite_study_file,
     study_storage_url,
     warm_start_points,
     warm_start_tally,
 )
+from seqsweep.tuning.sweep_changes import sweep_differences, warm_start_differences, warm_start_note
 from seqsweep.tuning.sweep_copy import check_sweep_copy, write_sweep_copy
 from seqsweep.tuning.trial_ids import indexed_search, inner_searcher
 
@@ -290,72 +288,6 @@ def _already_started(experiment_dir: Path, spec: SweepSpec) -> ConfigError:
     )
 
 
-def sweep_differences(copy: Path, text: str) -> list[str]:
-    """The keys (dotted, two levels deep: `params.cell_size`, `search.num_samples`) whose values differ
-    between the experiment's sweep copy `copy` and the sweep YAML `text`, sorted; empty when they agree
-    or the copy cannot be read."""
-    try:
-        stored = _sweep_mapping(copy.read_text(encoding="utf-8"))  # None: a copy edited out of shape
-    except (OSError, ValueError):  # gone, or not UTF-8
-        return []
-    given = _sweep_mapping(text)
-    if stored is None or given is None:
-        return []
-    stored, given = _placed(stored), _placed(given)
-    changed = []
-    for key in sorted(set(stored) | set(given), key=str):
-        was, now = stored.get(key), given.get(key)
-        if was == now:
-            continue
-        if isinstance(was, dict) and isinstance(now, dict):
-            changed += [
-                f"{key}.{k}" for k in sorted(set(was) | set(now), key=str) if was.get(k) != now.get(k)
-            ]
-        else:
-            changed.append(str(key))
-    return changed
-
-
-def _placed(sweep: dict[str, Any]) -> dict[str, Any]:
-    """A sweep mapping with each path compared by the file or folder it names, for `sweep_differences`.
-
-    `storage_path` is left out: the experiment was found in the folder this sweep's storage path (or
-    `--storage`) leads to, so it names that folder whatever its spelling (`./runs/`, `runs`, an absolute
-    path or a link to it). A local path in `warm_start`, `dataset.csv` and `dataset.embedding_model`, and
-    the file of a SQLite `dataset.db` or `search.storage`, is compared as its real path: a trailing slash,
-    `./` or a symlinked folder named the same file and made the same sweep "another sweep".
-    """
-    placed = {key: value for key, value in sweep.items() if key != "storage_path"}
-    warm_start = placed.get("warm_start")
-    if isinstance(warm_start, str) and warm_start and "://" not in warm_start:  # always a local folder
-        placed["warm_start"] = os.path.realpath(os.path.expanduser(warm_start))
-    for section, keys in (("dataset", ("db", "csv", "embedding_model")), ("search", ("storage",))):
-        block = placed.get(section)
-        if not isinstance(block, dict):
-            continue
-        placed[section] = dict(block)
-        for key in keys:
-            value = block.get(key)
-            if isinstance(value, str):
-                placed[section][key] = _real_sqlite(value) if key in ("db", "storage") else _real_path(value)
-    return placed
-
-
-def _real_path(value: str) -> str:
-    """A local path (absolute, or `./`/`../`-relative) as its real path; anything else (a URI, a model
-    name on the Hugging Face hub) as it is."""
-    if "://" in value or not (os.path.isabs(value) or value.startswith((".", "~"))):
-        return value
-    return os.path.realpath(os.path.expanduser(value))
-
-
-def _real_sqlite(url: str) -> str:
-    """A SQLite URL naming a file by its absolute path (as `run` stores it) as that file's real path, for
-    comparison; any other URL as it is."""
-    path = sqlite_study_file(url) if "?" not in url else None
-    return url if path is None else f"sqlite:///{os.path.realpath(path)}"
-
-
 def _prepare(
     spec: SweepSpec, bundle: Any, root: str, experiment_dir: Path, stream: IO[str] | None
 ) -> tuple[tune.Tuner, SweepBudget]:
@@ -438,7 +370,7 @@ def resume_sweep(
         check_shared_storage(root)
         bundle = _build_dataset(spec, root)
         with experiment_lock(experiment_dir):
-            _check_same_dataset(experiment_dir, bundle)
+            check_same_dataset(experiment_dir, bundle)
             if experiment_id is None:  # made before experiments owned their study: claim it now
                 experiment_id = uuid.uuid4().hex
                 _write_experiment_id(experiment_dir, experiment_id)
@@ -591,249 +523,6 @@ def load_stored_sweep(experiment_dir: Path) -> SweepSpec:
             f"it with another `name` and `seqsweep run` that (`seqsweep results {experiment_dir}` still "
             f"reads these trials)"
         ) from None
-
-
-def warm_start_differences(
-    spec: SweepSpec, earlier_experiment: str, dataset_key: str | None, bundle: Any = None
-) -> list[str]:
-    """What makes the earlier experiment's scores incomparable with this sweep's, in words: another
-    dataset (`warm_start_dataset`), another model, other fixed params. Empty when none is seen (or the
-    earlier experiment recorded too little to tell)."""
-    from seqsweep.results.experiment import read_sweep_copy
-
-    earlier_dir = Path(earlier_experiment).expanduser()
-    dataset = warm_start_dataset(spec, earlier_dir, dataset_key, bundle)
-    differences = [] if dataset is None else [dataset]
-    try:
-        earlier = read_sweep_copy(earlier_dir / SWEEP_COPY)
-    except (ConfigError, OSError):
-        return differences
-    if earlier.model_name != spec.model_name:
-        differences.append(f"another model ({earlier.model_name})")
-    earlier_fixed, fixed = earlier.fixed, spec.fixed
-    changed = sorted(k for k in set(earlier_fixed) | set(fixed) if earlier_fixed.get(k) != fixed.get(k))
-    if changed:
-        shown = ", ".join(f"{k} {earlier_fixed.get(k, '-')!r} -> {fixed.get(k, '-')!r}" for k in changed[:4])
-        differences.append(f"other fixed params ({shown})")
-    return differences
-
-
-def warm_start_dataset(
-    spec: SweepSpec, earlier_dir: Path, dataset_key: str | None, bundle: Any
-) -> str | None:
-    """The words "another dataset (...)" naming how the earlier experiment's dataset differs from this sweep's, in the
-    sweep file's terms; None when they are the same dataset (the same recorded key) or nothing tells.
-
-    The settings that differ are named with their values (`dataset.lookback 12 -> 16`), also for an
-    earlier experiment that recorded no dataset key; the same settings under another key say why the key
-    differs (other rows, another release or library: `_dataset_cause`). The keys alone (two hashes) did
-    not say what differed, and an experiment without a recorded key was not compared at all."""
-    earlier_key = recorded_dataset_key(earlier_dir)
-    if earlier_key is not None and earlier_key == dataset_key:
-        return None
-    settings = dataset_setting_changes(earlier_dir / SWEEP_COPY, without_password(spec).to_yaml())
-    if settings:
-        more = f" and {len(settings) - 4} more" if len(settings) > 4 else ""
-        return f"another dataset ({', '.join(settings[:4])}{more})"
-    if earlier_key is None or dataset_key is None:
-        return None
-    cause, _fix = _dataset_cause(recorded_dataset(earlier_dir), bundle)
-    return (
-        f"another dataset (the same dataset settings, but {cause}; dataset {earlier_key}, this sweep's "
-        f"{dataset_key})"
-    )
-
-
-def dataset_setting_changes(copy: Path, text: str) -> list[str]:
-    """Each `dataset` setting whose value differs between the experiment's sweep copy `copy` and the sweep
-    YAML `text`, as "dataset.lookback 12 -> 16" (nested ones dotted: `dataset.split.train`), sorted; paths
-    compared by what they name (`_placed`). A setting one side lacks (a copy written before it existed)
-    counts only when the other side sets it. Empty when they agree or the copy cannot be read."""
-    try:
-        stored = _sweep_mapping(copy.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    given = _sweep_mapping(text)
-    if stored is None or given is None:
-        return []
-    was_block, now_block = _placed(stored).get("dataset"), _placed(given).get("dataset")
-    if not isinstance(was_block, dict) or not isinstance(now_block, dict):
-        return []
-    was, now = _flat(was_block, "dataset."), _flat(now_block, "dataset.")
-    unset: tuple[Any, ...] = (None, [], {})
-    changed = []
-    for key in sorted(set(was) | set(now)):
-        if key not in was or key not in now:
-            if was.get(key, now.get(key)) in unset:
-                continue
-        elif was[key] == now[key]:
-            continue
-        changed.append(f"{key} {_short(was, key)} -> {_short(now, key)}")
-    return changed
-
-
-def _sweep_mapping(text: str) -> dict[str, Any] | None:
-    """The sweep YAML `text` as a mapping; None when it is not one (empty, edited out of shape)."""
-    try:
-        loaded = yaml.safe_load(text)
-    except (ValueError, TypeError, AttributeError, yaml.YAMLError):
-        return None
-    return loaded if isinstance(loaded, dict) else None
-
-
-def _flat(block: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """`block` with each nested mapping's keys dotted under `prefix` (an empty mapping is a value)."""
-    flat: dict[str, Any] = {}
-    for key, value in block.items():
-        if isinstance(value, dict) and value:
-            flat |= _flat(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _short(settings: dict[str, Any], key: str, limit: int = 48) -> str:
-    """`repr` of the setting `key` of `settings`, cut to `limit` characters; "-" where it is not set."""
-    text = repr(settings[key]) if key in settings else "-"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def warm_start_note(
-    added: int, earlier_experiment: str, differences: list[str], *, finished: int = 0, copies: int = 0
-) -> str:
-    """The line `run` prints on seeding its searcher with `added` of the earlier experiment's `finished`
-    trials: how many were left out (outside this sweep's space), what makes the earlier scores
-    incomparable (so a warm start from another dataset or model is never silent), and how many of the
-    points the earlier experiment had itself copied from one before it (a chain)."""
-    note = f"warm start: {added} finished trials from {earlier_experiment}"
-    if copies and added:
-        note += f" ({min(copies, added)} of them its own warm start's points, from an experiment before it)"
-    if finished > added:
-        note += (
-            f"; {finished - added} of its finished trials lie outside this sweep's space and were left out"
-        )
-    if added and differences:
-        note += (
-            f"; the earlier experiment had {'; '.join(differences)}: its scores are not comparable with this "
-            f"sweep's (they only steer the search and stay out of its leaderboard)"
-        )
-    return note
-
-
-def recorded_dataset(experiment_dir: str | Path) -> dict[str, Any]:
-    """The experiment's dataset record (`record_dataset_key`'s fields); {} when there is none (made before
-    it was recorded, or its trials built no dataset) or it cannot be read."""
-    try:
-        payload = json.loads((Path(experiment_dir) / DATASET_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return payload if isinstance(payload, dict) else {}
-
-
-def recorded_dataset_key(experiment_dir: str | Path) -> str | None:
-    """The cache key of the dataset the experiment trained on; None for an experiment made before it
-    was recorded (or whose trials built no dataset)."""
-    value = recorded_dataset(experiment_dir).get("key")
-    return str(value) if value else None
-
-
-def record_dataset_key(experiment_dir: Path, bundle: Any) -> None:
-    """Write the dataset's cache key, the seqsweep release, the digest of the dataset-building code
-    that built it (`code_digest.build_code_digest`), the versions of the libraries that computed its
-    values (`code_digest.build_libraries`) and its embedding model's identity (`embedding_model_identity`)
-    beside the experiment (atomically); nothing when there is no bundle."""
-    from seqsweep import __version__
-    from seqsweep.data.code_digest import build_code_digest, build_libraries
-
-    key = getattr(bundle, "cache_key", None)
-    if key is None:
-        return
-    atomic_write_json(
-        experiment_dir / DATASET_FILE,
-        {
-            "key": key,
-            "seqsweep": __version__,
-            "data_code": build_code_digest(),
-            "libraries": build_libraries(),
-            "embedding_model": _embedding_identity(bundle),
-        },
-    )
-
-
-def _embedding_identity(bundle: Any) -> str | None:
-    """The identity of the files of the sentence model that embedded `bundle`'s symbols, if it says."""
-    extra = getattr(getattr(bundle, "preprocessing", None), "extra", None)
-    value = extra.get("embedding_model_identity") if isinstance(extra, dict) else None
-    return str(value) if value else None
-
-
-def dataset_change(experiment_dir: str | Path, bundle: Any = None) -> str:
-    """Why the dataset built now (`bundle`) has another key than the recorded one, for an error line:
-    another seqsweep release, other dataset-building code, another version of a library that computes
-    the values, other embedding-model files (each keys its datasets anew, `cache.cache_key`), or other
-    rows in the database; then what to do about it."""
-    cause, fix = _dataset_cause(recorded_dataset(experiment_dir), bundle)
-    return f"{cause}: {fix}"
-
-
-def _dataset_cause(payload: dict[str, Any], bundle: Any) -> tuple[str, str]:
-    """(why a dataset of the same settings got another key than the one `payload` records, the fix)."""
-    from seqsweep import __version__
-    from seqsweep.data.code_digest import build_code_digest, library_change
-
-    built_by = payload.get("seqsweep")
-    code = payload.get("data_code")
-    if built_by is not None and built_by != __version__:
-        return (
-            f"its dataset was built by seqsweep {built_by} and this is seqsweep {__version__}, which builds "
-            f"its own",
-            f"use seqsweep {built_by}",
-        )
-    if code is not None and code != build_code_digest():
-        return (
-            f"its dataset was built by other dataset-building code (data code {code}, this seqsweep's is "
-            f"{build_code_digest()}), which may featurise otherwise",
-            "use the seqsweep that made the experiment",
-        )
-    changed = library_change(payload.get("libraries"))
-    if changed is not None:
-        name, was, now = changed
-        return (
-            f"its dataset was built with {name} {was} and this environment has {name} {now}, which may "
-            f"compute its values otherwise",
-            f"install {name}=={was}",
-        )
-    model_was = payload.get("embedding_model")
-    model_now = _embedding_identity(bundle)
-    if model_was and model_now and model_was != model_now:
-        extra = bundle.preprocessing.extra
-        return (
-            f"its symbols were embedded by other files of dataset.embedding_model "
-            f"{extra.get('embedding_model')!r} (model {model_was}, now {model_now})",
-            "put that model's files back",
-        )
-    if built_by is None or code is None:  # recorded before the release or the code was: any may have changed
-        return (
-            "the database no longer gives the rows this experiment trained on, or an earlier seqsweep "
-            "built its dataset (the dataset key now also covers the release, the dataset-building code and "
-            "the embedding model's files)",
-            "restore those rows, or use the seqsweep that made the experiment",
-        )
-    return "the database no longer gives the rows this experiment trained on", "restore those rows"
-
-
-def _check_same_dataset(experiment_dir: Path, bundle: Any) -> None:
-    """Refuse to resume on rows that changed since the experiment started: its trials would continue
-    on another dataset than the one their epochs so far were trained and scored on."""
-    recorded, key = recorded_dataset_key(experiment_dir), getattr(bundle, "cache_key", None)
-    if recorded is None or key is None:
-        record_dataset_key(experiment_dir, bundle)
-        return
-    if recorded != key:
-        raise DataError(
-            f"resume {experiment_dir}: dataset {recorded}, now {key}: {dataset_change(experiment_dir, bundle)}, or "
-            f"start a new experiment"
-        )
 
 
 def _write_experiment_id(experiment_dir: Path, experiment_id: str) -> None:
