@@ -147,7 +147,7 @@ def moved_from(experiment_dir: Path) -> Path | None:
 
 def earlier_experiment_dir(earlier_experiment: str) -> Path:
     """`warm_start`'s earlier experiment as a directory; ConfigError (one line) when it is none. Checked by
-    `validate` (no Ray) as by `run`, which then also checks its study (`tuning.searchers.check_warm_start`)."""
+    `validate` (no Ray) as by `run`, which then also checks its study (`tuning.warm_start.check_warm_start`)."""
     from seqsweep.errors import ConfigError
 
     directory = Path(earlier_experiment).expanduser()

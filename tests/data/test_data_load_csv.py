@@ -261,7 +261,7 @@ def test_a_comma_is_decided_over_the_whole_column_whatever_the_chunks(
     stored = _read(url, PRICE_TABLE)["volume"].tolist()
     assert stored[:30] == [50902.0] * 30 and stored[30] == 6852900.0
     whole = price_rows(list(hours), volume)["volume"]
-    from seqsweep.data.ingest import parse_numeric
+    from seqsweep.data.number_reading import parse_numeric
 
     assert parse_numeric(whole, "volume").tolist() == stored
 

@@ -12,8 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from seqsweep.cli import main
-from seqsweep.data.ingest import normalize_symbols, parse_dates, parse_numeric, refuse_time_columns
+from seqsweep.data.date_reading import parse_dates, refuse_time_columns
+from seqsweep.data.ingest import normalize_symbols
 from seqsweep.data.load_csv import load_csv
+from seqsweep.data.number_reading import parse_numeric
 from seqsweep.data.sources import load_symbol_rows, plan_source
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.errors import DataError
@@ -352,7 +354,7 @@ def test_a_missing_value_is_spelled_alike_in_a_csv_and_in_sql_text() -> None:
     """`#N/A`, `-nan`, `<NA>` ... were missing in a CSV (pandas' own list) but refused in a TEXT column."""
     import io
 
-    from seqsweep.data.ingest import CSV_MISSING, MISSING_TEXT
+    from seqsweep.data.number_reading import CSV_MISSING, MISSING_TEXT
 
     spellings = sorted(MISSING_TEXT - {""})
     parsed = parse_numeric(pd.Series([*spellings, "3.5"], dtype=object), "volume")

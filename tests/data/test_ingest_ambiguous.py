@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from seqsweep.cli import main
-from seqsweep.data.ingest import parse_dates, parse_numeric
+from seqsweep.data.date_reading import parse_dates
 from seqsweep.data.load_csv import load_csv
+from seqsweep.data.number_reading import parse_numeric
 from seqsweep.errors import DataError
 from tests.data.tiny_prices import price_rows
 

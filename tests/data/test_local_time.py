@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from seqsweep.cli import main
 from seqsweep.data.build import build_dataset
-from seqsweep.data.ingest import parse_dates
+from seqsweep.data.date_reading import parse_dates
 from seqsweep.data.load_csv import load_csv
 from seqsweep.data.local_time import clock_change
 from seqsweep.data.sources import load_symbol_rows, plan_source

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from seqsweep.cli import main
-from seqsweep.data.ingest import parse_numeric
+from seqsweep.data.number_reading import parse_numeric
 from seqsweep.errors import DataError
 
 
@@ -47,7 +47,7 @@ def test_a_nonzero_value_below_float64_is_refused_naming_column_row_and_value(
 def test_an_integer_that_loses_digits_is_named_in_a_warning(
     values: pd.Series, shown: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="seqsweep.data.ingest"):
+    with caplog.at_level(logging.WARNING, logger="seqsweep.data.number_reading"):
         read = parse_numeric(values, "volume")
     assert read.notna().all()  # read, not refused
     warnings = [r.getMessage() for r in caplog.records if "beyond 2^53" in r.getMessage()]

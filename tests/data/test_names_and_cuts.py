@@ -19,8 +19,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from seqsweep.data.ingest import parse_dates, parse_numeric
+from seqsweep.data.date_reading import parse_dates
 from seqsweep.data.load_csv import load_csv
+from seqsweep.data.number_reading import parse_numeric
 from seqsweep.data.sources import load_symbol_rows, plan_source
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.tables import RATE_COLUMNS

@@ -52,7 +52,7 @@ from seqsweep.results.plots import MIN_IMPORTANCE_TRIALS, write_plots
 from seqsweep.results.report import render_report
 from seqsweep.results.sections import ANSWER, answer_section, report_sections
 from seqsweep.testing.bundles import make_bundle
-from seqsweep.tuning.searchers import OWNER_ATTR, OWNER_DIR_ATTR, RAY_TRIAL_ID_ATTR
+from seqsweep.tuning.study_owner import OWNER_ATTR, OWNER_DIR_ATTR, RAY_TRIAL_ID_ATTR
 
 # --- the bootstrap on crafted arrays ---------------------------------------------------------------
 

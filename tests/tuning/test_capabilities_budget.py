@@ -17,7 +17,7 @@ import pytest
 from seqsweep import cli
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.trainables.seeding import trial_index
-from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR
+from seqsweep.tuning.study_owner import RAY_TRIAL_ID_ATTR
 
 pytestmark = pytest.mark.slow
 

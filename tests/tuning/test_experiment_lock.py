@@ -14,7 +14,7 @@ from seqsweep import cli
 from seqsweep.errors import ConfigError
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.tuning.experiment_lock import experiment_lock, new_folder
-from seqsweep.tuning.searchers import OWNER_ATTR, claim_study
+from seqsweep.tuning.study_owner import OWNER_ATTR, claim_study
 
 
 def test_the_lock_is_exclusive_names_its_holder_and_is_released(tmp_path: Path) -> None:

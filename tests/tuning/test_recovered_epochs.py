@@ -14,7 +14,8 @@ import optuna
 import pytest
 
 from seqsweep.tuning.experiment_state import ResumedTrial
-from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR, record_recovered_epochs
+from seqsweep.tuning.searchers import record_recovered_epochs
+from seqsweep.tuning.study_owner import RAY_TRIAL_ID_ATTR
 
 
 def _resumed(trial_id: str, scores: dict[int, float]) -> ResumedTrial:

@@ -9,13 +9,9 @@ import pytest
 
 from seqsweep.constants import FINAL_EPOCH, VAL_MACRO_F1
 from seqsweep.search_spaces.sweep import parse_sweep
-from seqsweep.tuning.searchers import (
-    RAY_TRIAL_ID_ATTR,
-    make_sampler,
-    make_scheduler,
-    make_searcher,
-    warm_start_points,
-)
+from seqsweep.tuning.searchers import make_sampler, make_scheduler, make_searcher
+from seqsweep.tuning.study_owner import RAY_TRIAL_ID_ATTR
+from seqsweep.tuning.warm_start import warm_start_points
 
 State = optuna.trial.TrialState
 

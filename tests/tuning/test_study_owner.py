@@ -18,13 +18,9 @@ from seqsweep.layout import SWEEP_COPY
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 from seqsweep.tuning import run_sweep
 from seqsweep.tuning.runner import _write_experiment_id, read_experiment_id
-from seqsweep.tuning.searchers import (
-    OWNER_ATTR,
-    check_study_owner,
-    claim_study,
-    make_searcher,
-    warm_start_points,
-)
+from seqsweep.tuning.searchers import make_searcher
+from seqsweep.tuning.study_owner import OWNER_ATTR, check_study_owner, claim_study
+from seqsweep.tuning.warm_start import warm_start_points
 
 
 def _owned_experiment(spec: SweepSpec, url: str) -> Path:

@@ -15,7 +15,8 @@ from sqlalchemy.engine import make_url
 from seqsweep.constants import STUDY_URL_ENV
 from seqsweep.errors import ConfigError
 from seqsweep.search_spaces.sweep import parse_sweep
-from seqsweep.tuning.searchers import MaskedRDBStorage, make_searcher
+from seqsweep.tuning.searchers import make_searcher
+from seqsweep.tuning.study_owner import MaskedRDBStorage
 from tests.databases import fresh_database
 
 SECRET = "Sekret42-pw"
@@ -63,4 +64,19 @@ def test_a_storage_without_a_password_pickles_as_it_is(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     storage = pickle.loads(pickle.dumps(MaskedRDBStorage(url)))
     assert storage.url == url
+    assert optuna.create_study(storage=storage, study_name="s").study_name == "s"
+
+
+def test_a_storage_pickled_under_its_former_module_still_unpickles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`MaskedRDBStorage` moved from `searchers` to `study_owner`; a searcher an older release pickled into
+    an experiment (`tuner.pkl`, `searcher-state-*.pkl`) names the old module, and `resume` unpickles it."""
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    monkeypatch.setattr(MaskedRDBStorage, "__module__", "seqsweep.tuning.searchers")
+    data = pickle.dumps(MaskedRDBStorage(url))
+    monkeypatch.undo()
+    assert b"seqsweep.tuning.searchers" in data and b"study_owner" not in data
+    storage = pickle.loads(data)
+    assert type(storage) is MaskedRDBStorage and storage.url == url
     assert optuna.create_study(storage=storage, study_name="s").study_name == "s"

@@ -23,7 +23,7 @@ from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.trainables.tune_reporter import train_trial
 from seqsweep.tuning import run_sweep
 from seqsweep.tuning.experiment_state import StateFile, state_files
-from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR
+from seqsweep.tuning.study_owner import RAY_TRIAL_ID_ATTR
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,9 @@ from seqsweep.layout import SWEEP_COPY
 from seqsweep.search_spaces.credentials import without_password
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 from seqsweep.tuning.runner import _write_experiment_id
-from seqsweep.tuning.searchers import check_warm_start, claim_study, make_searcher, warm_start_points
+from seqsweep.tuning.searchers import make_searcher
+from seqsweep.tuning.study_owner import claim_study
+from seqsweep.tuning.warm_start import check_warm_start, warm_start_points
 
 SPACE = {"cell_size": {"type": "choice", "values": [4, 8]}, "epochs": 1}
 

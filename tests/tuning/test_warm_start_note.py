@@ -14,8 +14,9 @@ import optuna
 from seqsweep.layout import DATASET_FILE, SWEEP_COPY
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 from seqsweep.tuning.runner import _write_experiment_id
-from seqsweep.tuning.searchers import RAY_TRIAL_ID_ATTR, claim_study, warm_start_tally
+from seqsweep.tuning.study_owner import RAY_TRIAL_ID_ATTR, claim_study
 from seqsweep.tuning.sweep_changes import warm_start_differences, warm_start_note
+from seqsweep.tuning.warm_start import warm_start_tally
 
 SPACE = {"cell_size": {"type": "choice", "values": [4, 8]}, "epochs": 1}
 

@@ -1,6 +1,6 @@
 """Values that float64 cannot hold as written, found so that a reading never changes one without a word.
 
-Every value column is read as float64 (`ingest.NumberReader`). Two kinds of value change there:
+Every value column is read as float64 (`number_reading.NumberReader`). Two kinds of value change there:
 
 - a nonzero value below float64's range (`1e-400`; the smallest float64 is about 4.9e-324) reads as 0.0.
   That is no rounding but another value (a ratio, a log, a sign test of it all change): it is REFUSED.

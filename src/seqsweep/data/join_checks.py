@@ -18,10 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seqsweep.data.column_types import exact_text
-from seqsweep.data.ingest import (
-    canonical_symbol,
-    parse_dates,
-)
+from seqsweep.data.date_reading import parse_dates
+from seqsweep.data.ingest import canonical_symbol
 from seqsweep.data.joins import JoinTables
 from seqsweep.data.spec import DatasetSpec, grid_step
 from seqsweep.data.symbol_match import symbol_text
@@ -46,7 +44,7 @@ def check_undated_rows(
     SQL never matches NULL: such a row of the partner or the yield table dropped out of the join
     without a word (the notebook join lost its hours, the yield its value), and one of the base table
     dropped out of a `start`/`end`-bounded read. They are refused whatever the bounds, as a whole-table
-    read of the base table refuses them (`ingest.DateReader`). On MariaDB a date with a zero part (the
+    read of the base table refuses them (`date_reading.DateReader`). On MariaDB a date with a zero part (the
     zero date `0000-00-00`, or a zero day or month, `2024-01-00`, which its default `sql_mode` stores)
     counts as none: no row of another table matches it either (a notebook join lost such a price row
     without a word, where the prices join's read refused it as no date).

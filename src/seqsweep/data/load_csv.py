@@ -34,9 +34,11 @@ from seqsweep.data.csv_header import (
     require_columns,
     unreadable,
 )
+from seqsweep.data.date_reading import DateReader
 from seqsweep.data.engines import db_errors, open_engine
 from seqsweep.data.float_range import lost_in_text, parsed_with_candidates
-from seqsweep.data.ingest import CSV_MISSING, DateReader, FrameReader
+from seqsweep.data.ingest import FrameReader
+from seqsweep.data.number_reading import CSV_MISSING
 from seqsweep.data.tables import DATE, REQUIRED_COLUMNS, SYMBOL, check_table_name, write_tables
 from seqsweep.errors import AmbiguousDateError, ConfigError, DataError
 
@@ -282,7 +284,7 @@ def _raw_chunks(
 
     Symbols are read as text (as numbers, 0050 and 050 would both become 50), and only an empty cell is a
     missing one: `NA` (National Bank of Canada), `NAN` or `NULL` are tickers there, as they are in SQL,
-    while every other column reads `ingest.MISSING_TEXT` as missing. A comma ending every row
+    while every other column reads `number_reading.MISSING_TEXT` as missing. A comma ending every row
     is dropped (`index_col=False`; pandas would otherwise take the first column as the index and shift
     every value one column left); a row with more values than the header has names is refused before
     (`csv_header.check_row_widths`), and again here should pandas meet one.

@@ -1,6 +1,6 @@
 """Numbers written in a form the project does not read, recognised so that a refusal names the fix.
 
-`ingest.NumberReader` reads plain numbers and comma thousands separators only, and refuses every other
+`number_reading.NumberReader` reads plain numbers and comma thousands separators only, and refuses every other
 value. A spreadsheet's formatting (`5%`, `(12.5)`, `$100`, `1 234,5`, `12.5 USD`, `1.2M`) was refused with
 the same generic hint, and a column of numbers with a unit was even called a column of text to drop from
 the features. `number_fix` says what such a value is and how to write it.
@@ -33,7 +33,7 @@ MAGNITUDES: Final = {
 
 _MISSING_MARK = re.compile(rf"^(?:[-{_DASHES}.?*_/]+|n\.\s?[ad]\.?)$", re.IGNORECASE)
 """Marks a spreadsheet writes in an empty cell (`-`, `--`, `?`, `n.a.`), which are no missing value to
-every reader: only an empty cell, `NaN`, `N/A`, `null` and pandas' other spellings are (`ingest.MISSING_TEXT`)."""
+every reader: only an empty cell, `NaN`, `N/A`, `null` and pandas' other spellings are (`number_reading.MISSING_TEXT`)."""
 _PERCENT = re.compile(rf"^{_NUMBER}\s*%$")
 _PARENTHESES = re.compile(rf"^\(\s*[$€£¥]?\s*{_NUMBER}\s*\)$")
 _DASHED = re.compile(rf"^[{_DASHES}]\s*(?P<num>(?:\d+(?:\.\d*)?|\.\d+))$")

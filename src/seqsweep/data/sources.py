@@ -45,19 +45,14 @@ from seqsweep.data.csv_header import (
     unsafe_name_character,
     visible_form,
 )
+from seqsweep.data.date_reading import parse_dates, refuse_time_columns
 from seqsweep.data.engines import backend_name, create_engine, db_errors, masked_url, open_engine
 from seqsweep.data.float_range import lost_in_text, parsed_with_candidates
-from seqsweep.data.ingest import (
-    CSV_MISSING,
-    NumberReader,
-    canonical_symbol,
-    parse_dates,
-    parse_numeric,
-    refuse_time_columns,
-)
+from seqsweep.data.ingest import canonical_symbol
 from seqsweep.data.join_checks import check_join_times, check_undated_rows, check_yield_spacing, utf8_bytes
 from seqsweep.data.joins import JoinTables
 from seqsweep.data.local_time import LOCAL_TIME_FIX, clock_change
+from seqsweep.data.number_reading import CSV_MISSING, NumberReader, parse_numeric
 from seqsweep.data.spec import DatasetSpec, naive_utc
 from seqsweep.data.sql_dates import (
     EPOCH_NS,
@@ -668,13 +663,13 @@ def clean_rows(
 ) -> pd.DataFrame:
     """Typed, sorted, one row per timestamp: what every later step assumes.
 
-    `date` → naive UTC datetime64[ns] (`ingest.parse_dates`), each value column → float64
-    (`ingest.parse_numeric`; NULL → NaN). `labels` names columns in messages (`crypto_price.volume`,
+    `date` → naive UTC datetime64[ns] (`date_reading.parse_dates`), each value column → float64
+    (`number_reading.parse_numeric`; NULL → NaN). `labels` names columns in messages (`crypto_price.volume`,
     `crypto_price.date`),
     `symbol` names the rows' symbol; `thousands` names columns whose comma other rows showed to
     separate thousands (`thousands_columns`). Rows repeated at one timestamp with the same values are kept once.
     Raises DataError naming the column and a bad value (`parse_numeric` refuses infinities), a value
-    column of epoch times that follow the date (`ingest.refuse_time_columns`), or two rows
+    column of epoch times that follow the date (`date_reading.refuse_time_columns`), or two rows
     at one timestamp whose values differ (which one is right cannot be told, and SQL hands duplicates over in an order
     that differs between databases).
     """

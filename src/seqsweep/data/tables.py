@@ -96,11 +96,11 @@ def check_table_name(name: str) -> str:
 
 
 def normalize_dates(frame: pd.DataFrame) -> pd.DataFrame:
-    """`date` as naive UTC datetime64[ns] (read by `ingest.parse_dates`): every database then stores
+    """`date` as naive UTC datetime64[ns] (read by `date_reading.parse_dates`): every database then stores
     and compares the same instants. Raises DataError naming the column and a bad value."""
     if DATE not in frame.columns or pd.api.types.is_datetime64_dtype(frame[DATE].dtype):
         return frame
-    from seqsweep.data.ingest import parse_dates
+    from seqsweep.data.date_reading import parse_dates
 
     return frame.assign(**{DATE: parse_dates(frame[DATE], DATE)})
 

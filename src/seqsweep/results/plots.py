@@ -279,7 +279,7 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
 
     from seqsweep.db_url import absolute_sqlite, mask, scrub
     from seqsweep.layout import read_experiment_id
-    from seqsweep.tuning.searchers import OWNER_ATTR, OWNER_DIR_ATTR, RAY_TRIAL_ID_ATTR, sqlite_study_file
+    from seqsweep.tuning.study_owner import OWNER_ATTR, OWNER_DIR_ATTR, RAY_TRIAL_ID_ATTR, sqlite_study_file
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study_file = sqlite_study_file(absolute_sqlite(storage))

@@ -15,9 +15,7 @@ from typing import Any
 
 from seqsweep._fs import atomic_write_json
 from seqsweep.errors import DataError
-from seqsweep.layout import (
-    DATASET_FILE,
-)
+from seqsweep.layout import DATASET_FILE
 
 
 def recorded_dataset(experiment_dir: str | Path) -> dict[str, Any]:

@@ -79,20 +79,15 @@ from seqsweep.tuning.searchers import (
     PruningOptunaSearch,
     RecordingASHAScheduler,
     StopRecord,
-    abandon_study,
-    check_study_owner,
-    check_warm_start,
-    claim_study,
     make_scheduler,
     make_searcher,
     record_recovered_epochs,
-    study_storage_url,
-    warm_start_points,
-    warm_start_tally,
 )
+from seqsweep.tuning.study_owner import abandon_study, check_study_owner, claim_study, study_storage_url
 from seqsweep.tuning.sweep_changes import sweep_differences, warm_start_differences, warm_start_note
 from seqsweep.tuning.sweep_copy import check_sweep_copy, write_sweep_copy
 from seqsweep.tuning.trial_ids import indexed_search, inner_searcher
+from seqsweep.tuning.warm_start import check_warm_start, warm_start_points, warm_start_tally
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,7 @@ score, so TPE does not treat a two-epoch score as a finished one. What stopped a
 decided (`StopRecord`), never a key the trainable must report; everything else keeps Ray's contract
 (`tests/tuning/test_searcher_contract.py`).
 
-An experiment owns its study: `claim_study` records the experiment's identity on the study
-(`OWNER_ATTR`), and `check_study_owner` refuses, before anything is written, a run or resume whose
-study name in that storage belongs to another experiment (two sweeps sharing a name and an RDB
-would otherwise crash on each other's search space or silently pool their trials).
+The study's storage and its owner are `study_owner`'s; a warm start's earlier study is `warm_start`'s.
 """
 
 from __future__ import annotations
@@ -20,45 +17,44 @@ from __future__ import annotations
 import logging
 import math
 import pickle
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import optuna
-import yaml
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from seqsweep._fs import unmakeable_folder
-from seqsweep._text import counted
-from seqsweep.constants import DEFAULT_METRIC, FINAL_EPOCH, STUDY_URL_ENV
-from seqsweep.db_url import check_unescaped_at, fill_from_same_storage, mask, scrub
+from seqsweep.constants import FINAL_EPOCH
+from seqsweep.db_url import mask
 from seqsweep.errors import ConfigError
 from seqsweep.layout import (
     STUDY_DB,
-    SWEEP_COPY,
-    earlier_experiment_dir,
     moved_from,
-    read_experiment_id,
-    study_db_url,
 )
 from seqsweep.search_spaces.mixed import FamilySpace
 from seqsweep.search_spaces.sweep import SweepSpec
 from seqsweep.tuning.registry import SAMPLERS, SCHEDULERS
+
+# A searcher pickled before `MaskedRDBStorage` moved to `study_owner` (`tuner.pkl`, `searcher-state-*.pkl`)
+# names its storage `seqsweep.tuning.searchers.MaskedRDBStorage`: this import keeps that name resolving.
+from seqsweep.tuning.study_owner import (
+    RAY_TRIAL_ID_ATTR,
+    MaskedRDBStorage,
+    sqlite_study_file,
+    study_storage_url,
+)
 
 if TYPE_CHECKING:
     from seqsweep.tuning.experiment_state import ResumedTrial
 
 logger = logging.getLogger(__name__)
 
-RAY_TRIAL_ID_ATTR = "ray_trial_id"
-OWNER_ATTR = "seqsweep_experiment_id"
-"""Study user attribute: the identity of the experiment that owns the study."""
-OWNER_DIR_ATTR = "seqsweep_experiment_dir"
-"""Study user attribute: where that experiment was (for the refusal's message only)."""
+_DRIVER_ONLY = ("_stops", "_budget", "_refusal")
+"""Searcher attributes that link to driver-side objects (or hold a refused restore's line, which
+`suggest` raises) and are never pickled with it."""
 
 
 class StopRecord:
@@ -328,7 +324,7 @@ class PruningOptunaSearch(OptunaSearch):
             return None
         return (
             f"{experiment_dir} was copied or moved from {original}: its searcher's Optuna study "
-            f"{self.study.study_name!r} in {_masked(url)} is that experiment's, so trials run here would "
+            f"{self.study.study_name!r} in {mask(url)} is that experiment's, so trials run here would "
             f"be written there; resume the original where it was made, or start a new sweep with "
             f"`warm_start: {experiment_dir}`"
         )
@@ -378,332 +374,9 @@ def restoring_experiment_dir(default: Path) -> Path:
     return default
 
 
-def study_storage_url(spec: SweepSpec, experiment_dir: str) -> str:
-    """`search.storage`, else the SQLite file `optuna.db` in the experiment directory. ConfigError for a
-    storage whose password holds an unescaped `@` (`db_url.check_unescaped_at`)."""
-    if spec.file.search.storage:
-        check_unescaped_at(spec.file.search.storage)
-    return spec.file.search.storage or study_db_url(experiment_dir)
-
-
-def _masked(url: str) -> str:
-    return mask(url)
-
-
-def _existing_storage(url: str) -> optuna.storages.RDBStorage | None:
-    """The study storage at `url` if it already holds Optuna's tables; creates nothing (no file, no table)."""
-    import sqlalchemy as sa
-
-    try:
-        parsed = sa.engine.make_url(url)
-    except Exception:
-        raise ConfigError(f"search.storage: {_masked(url)} is not a database URL") from None
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if not database or database == ":memory:" or not Path(database).exists():
-            _check_sqlite_folder(url, database)
-            return None
-    try:
-        engine = sa.create_engine(url)
-        try:
-            with engine.connect() as conn:
-                has_studies = sa.inspect(conn).has_table("studies")
-        finally:
-            engine.dispose()
-        if not has_studies:
-            return None
-        return _made_storage(url, skip_table_creation=True)
-    except (
-        sa.exc.SQLAlchemyError,
-        optuna.exceptions.StorageInternalError,
-        RuntimeError,
-        ModuleNotFoundError,
-    ) as exc:
-        reason = scrub(" ".join(str(getattr(exc, "orig", None) or exc).split()), url)[:200]
-        raise ConfigError(
-            f"search.storage: cannot open the study storage {_masked(url)} ({type(exc).__name__}: {reason})"
-        ) from None
-
-
-def _check_sqlite_folder(url: str, database: str) -> None:
-    """ConfigError (one line) when a SQLite study file cannot be made where `search.storage` puts it (a part
-    of the path is a file, or under /proc): refused with the other storage checks, before the dataset is
-    built, where Optuna's "unable to open database file" came after it."""
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    reason = unmakeable_folder(Path(database).expanduser().resolve().parent)
-    if reason is not None:
-        raise ConfigError(f"search.storage: cannot make the study storage {_masked(url)}: {reason}")
-
-
-def _study_owner(storage: optuna.storages.RDBStorage, study_name: str) -> tuple[bool, dict[str, Any], int]:
-    """(the study exists, its user attributes, its number of trials)."""
-    with _storing_name(storage.url, study_name):
-        try:
-            study_id = storage.get_study_id_from_name(study_name)
-        except KeyError:
-            return False, {}, 0
-        return (
-            True,
-            storage.get_study_user_attrs(study_id),
-            len(storage.get_all_trials(study_id, deepcopy=False)),
-        )
-
-
-@contextmanager
-def _storing_name(url: str, study_name: str) -> Iterator[None]:
-    """ConfigError (one line) for a study name the storage cannot hold or compare: a MariaDB latin1 or
-    utf8mb3 database refuses `exp_α` or an emoji ("Incorrect string value", "Illegal mix of
-    collations"), a LATIN1 PostgreSQL database cannot encode it. They ended as unexpected errors."""
-    import sqlalchemy as sa
-
-    try:
-        yield
-    except (sa.exc.SQLAlchemyError, UnicodeError, optuna.exceptions.StorageInternalError) as exc:
-        cause = exc.__cause__ if isinstance(exc, optuna.exceptions.StorageInternalError) else exc
-        reason = scrub(" ".join(str(getattr(cause, "orig", None) or cause).split()), url)[:160]
-        about_text = isinstance(cause, UnicodeError) or any(word in reason for word in _TEXT_ERRORS)
-        if not about_text:  # the server went away, a permission: not the name's fault
-            raise ConfigError(
-                f"search.storage: cannot use the study storage {_masked(url)} ({type(cause).__name__}: {reason})"
-            ) from None
-        raise ConfigError(
-            f"search.storage: the study name {study_name!r} cannot be stored in {_masked(url)} "
-            f"({type(cause).__name__}: {reason}); give the sweep a `name` the database's character set "
-            f"holds, or keep studies in a UTF-8 (utf8mb4) database"
-        ) from None
-
-
-_TEXT_ERRORS = ("Incorrect string value", "Illegal mix of collations", "character", "encod")
-"""Words of a database's error about text it cannot store or compare (MariaDB 1366 and 1267, PostgreSQL's
-"character with byte sequence ... has no equivalent in encoding")."""
-
-
-def check_study_owner(
-    url: str,
-    study_name: str,
-    experiment_id: str | None,
-    experiment_dir: Path,
-    *,
-    resuming: bool = False,
-) -> None:
-    """Refuse (ConfigError) a run or resume whose study belongs to another experiment.
-
-    A new experiment may use a study name only if no study of that name is in the storage, or the
-    study is its own (a start of the same experiment that stopped half way). A resumed experiment
-    needs its own study; one made before studies had owners (`experiment_id` None) may claim a
-    study whose trials are all its own trials.
-    """
-    storage = _existing_storage(url)
-    exists, attrs, n_trials = _study_owner(storage, study_name) if storage is not None else (False, {}, 0)
-    where = f"study {study_name!r} in {_masked(url)}"
-    if not exists:
-        if resuming:
-            raise ConfigError(
-                f"resume: {where} does not exist; the experiment cannot go on without its study"
-            )
-        return
-    owner = attrs.get(OWNER_ATTR)
-    if owner is not None and owner == experiment_id:
-        return
-    if (
-        owner is None
-        and resuming
-        and experiment_id is None
-        and _trials_are_ours(storage, study_name, experiment_dir)
-    ):
-        return
-    assert storage is not None  # the study exists
-    stored = _stored_study_name(storage, study_name)
-    raise ConfigError(_clash(_clash_where(study_name, stored, url), attrs, n_trials, resuming))
-
-
-def _stored_study_name(storage: optuna.storages.RDBStorage, study_name: str) -> str:
-    """The name of the stored study that `study_name` finds, as the storage spells it: MariaDB's default
-    collation finds `CaseS` (or `casés`) for `cases`, comparing names ignoring case and accents."""
-    with _storing_name(storage.url, study_name):
-        return storage.get_study_name_from_id(storage.get_study_id_from_name(study_name))
-
-
-def _clash_where(study_name: str, stored: str, url: str) -> str:
-    """The subject of a refused study's line: the sweep's study, and the stored study it matched when
-    that is spelt otherwise (the line named only the new sweep's name, as if that study existed)."""
-    where = f"study {study_name!r} in {_masked(url)}"
-    if stored == study_name:
-        return where
-    return (
-        f"{where} matches the stored study {stored!r} (the database compares study names ignoring case "
-        f"and accents), which"
-    )
-
-
-def _clash(where: str, attrs: dict[str, Any], n_trials: int, resuming: bool) -> str:
-    if attrs.get(OWNER_ATTR) is None:
-        whose = f"holds {counted(n_trials, 'trial')} of another sweep (a study no experiment owns)"
-    else:
-        whose = f"belongs to the experiment {attrs.get(OWNER_DIR_ATTR) or '(unknown directory)'}"
-    fix = (
-        "this experiment cannot resume with another experiment's study; nothing was run"
-        if resuming
-        else "give this sweep another `name` or another `search.storage`; nothing was written"
-    )
-    return f"{where} {whose}: {fix}"
-
-
-def _trials_are_ours(storage: Any, study_name: str, experiment_dir: Path) -> bool:
-    """Whether every trial of the study was asked for by a Tune trial of this experiment."""
-    from seqsweep.tuning.experiment_state import StateFile, state_files
-
-    files = state_files(experiment_dir)
-    if not files:
-        return False
-    ours = {entry.trial_id for entry in StateFile(files[-1]).entries}
-    study_id = storage.get_study_id_from_name(study_name)
-    return all(
-        t.user_attrs.get(RAY_TRIAL_ID_ATTR) in ours for t in storage.get_all_trials(study_id, deepcopy=False)
-    )
-
-
-def claim_study(
-    url: str, spec: SweepSpec, experiment_id: str, experiment_dir: Path, *, unowned_is_ours: bool = False
-) -> None:
-    """Create the experiment's study (or take its own back) and record the experiment as its owner.
-
-    Creating is atomic in the database (the study name is unique): if another start made the study
-    since `check_study_owner`, this refuses as that check would have. A study without an owner is
-    refused too (another start may have created it and not yet named itself its owner: both took it
-    once), except for `unowned_is_ours`: a resumed experiment from before studies had owners, whose
-    trials `check_study_owner` found to be its own.
-    """
-    direction = (
-        optuna.study.StudyDirection.MAXIMIZE
-        if spec.file.search.mode == "max"
-        else optuna.study.StudyDirection.MINIMIZE
-    )
-    with _storing_name(url, spec.name):
-        storage = _made_storage(url)
-        try:
-            study = optuna.create_study(study_name=spec.name, storage=storage, direction=direction)
-        except optuna.exceptions.DuplicatedStudyError:
-            study = optuna.load_study(study_name=spec.name, storage=storage)
-            owner = study.user_attrs.get(OWNER_ATTR)
-            if owner != experiment_id and not (owner is None and unowned_is_ours):
-                stored = _stored_study_name(storage, spec.name)
-                raise ConfigError(
-                    _clash(_clash_where(spec.name, stored, url), study.user_attrs, len(study.trials), False)
-                ) from None
-            if study.direction != direction:
-                study = _remade(study, storage, direction, url)
-        study.set_user_attr(OWNER_ATTR, experiment_id)
-        study.set_user_attr(OWNER_DIR_ATTR, str(experiment_dir))
-
-
-_MADE_MEANWHILE = ("already exists", "UNIQUE constraint failed", "Duplicate entry", "duplicate key value")
-"""Words of a database's error about a table or row another process made first (SQLite, MariaDB 1050 and
-1062, PostgreSQL): what making Optuna's tables meets when another sweep is making them at the same time."""
-_SCHEMA_ATTEMPTS = 20
-"""How often `_made_storage` tries; each failed try means another process made one more table or row."""
-
-
-def _made_storage(url: str, *, skip_table_creation: bool = False) -> optuna.storages.RDBStorage:
-    """Optuna's storage at `url`, its tables (unless `skip_table_creation`) and version rows made if absent.
-
-    Optuna checks which tables exist, then creates the others: two sweeps starting together on a fresh
-    storage both saw none, and the slower one's `CREATE TABLE` (or version row) failed ("table studies
-    already exists"; on MariaDB both could fail), refusing a sweep that shares nothing with the other as
-    "cannot use the study storage"; a sweep checking the storage meanwhile (`_existing_storage`) met the
-    same on Optuna's version table. Each failure of that kind is tried again (the other process's tables
-    are then seen and kept); any other error is raised as it is.
-    """
-    import time
-
-    import sqlalchemy as sa
-
-    for attempt in range(1, _SCHEMA_ATTEMPTS + 1):
-        try:
-            return optuna.storages.RDBStorage(url, skip_table_creation=skip_table_creation)
-        except (sa.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
-            cause = exc.__cause__ if isinstance(exc, optuna.exceptions.StorageInternalError) else exc
-            reason = str(getattr(cause, "orig", None) or cause)
-            if attempt == _SCHEMA_ATTEMPTS or not any(word in reason for word in _MADE_MEANWHILE):
-                raise
-            logger.debug("study storage tables made meanwhile by another process (%s); trying again", reason)
-            time.sleep(0.05 * attempt)
-    raise AssertionError("unreachable")  # the last attempt returns or raises
-
-
-def _remade(
-    study: optuna.Study, storage: optuna.storages.RDBStorage, direction: optuna.study.StudyDirection, url: str
-) -> optuna.Study:
-    """The experiment's own study, left by a start that stopped before any trial, made again for
-    `direction`: a start of another sweep of the same name adopted it as it was, and TPE then
-    maximised a metric the sweep minimises. One with trials is refused (ConfigError)."""
-    if study.trials:
-        raise ConfigError(
-            f"study {study.study_name!r} in {_masked(url)} holds {counted(len(study.trials), 'trial')} made for mode "
-            f"{_direction_mode(study.direction)}, and this sweep's mode is {_direction_mode(direction)}: "
-            f"give this sweep another `name`; nothing was written"
-        )
-    optuna.delete_study(study_name=study.study_name, storage=storage)
-    return optuna.create_study(study_name=study.study_name, storage=storage, direction=direction)
-
-
-def abandon_study(url: str, study_name: str, experiment_id: str) -> None:
-    """Delete the study `claim_study` made for a start that was then refused before any trial ran, if
-    it is still that experiment's and holds no trial; anything else is left as it is."""
-    storage = _existing_storage(url)
-    if storage is None:
-        return
-    exists, attrs, n_trials = _study_owner(storage, study_name)
-    if exists and attrs.get(OWNER_ATTR) == experiment_id and n_trials == 0:
-        optuna.delete_study(study_name=study_name, storage=storage)
-
-
 def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
     """Optuna's sampler for the sweep's `search.algorithm` (`seqsweep.tuning.registry.SAMPLERS`)."""
     return SAMPLERS[spec.file.search.algorithm](spec)
-
-
-_DRIVER_ONLY = ("_stops", "_budget", "_refusal")
-"""Searcher attributes that link to driver-side objects (or hold a refused restore's line, which
-`suggest` raises) and are never pickled with it."""
-
-
-class MaskedRDBStorage(optuna.storages.RDBStorage):
-    """Optuna's RDB storage whose pickled state never holds the URL's password.
-
-    Ray Tune pickles the searcher, and with it the study's storage, into the experiment (`tuner.pkl`,
-    `searcher-state-*.pkl`) and Ray's session folder; Optuna's `RDBStorage.__getstate__` keeps its
-    URL whole. Here the URL is pickled masked (`seqsweep.db_url.mask`: `***`) and unpickling takes the
-    password back from `$SEQSWEEP_STUDY_URL`, which must name the same storage (ConfigError, one
-    line, otherwise) — as `resume` already asks for a study URL whose password the sweep file hides.
-    """
-
-    def __getstate__(self) -> dict[Any, Any]:
-        state = super().__getstate__()
-        state["url"] = mask(str(state["url"]))
-        return state
-
-    def __setstate__(self, state: dict[Any, Any]) -> None:
-        url = fill_from_same_storage(str(state["url"]), STUDY_URL_ENV)
-        study_file = sqlite_study_file(url)
-        if study_file is not None and not study_file.parent.is_dir():
-            raise ConfigError(
-                f"the experiment's Optuna study was made at {study_file}, whose folder is gone: the "
-                f"experiment was moved; read it where it is with `seqsweep results DIR` or "
-                f"`tune.ExperimentAnalysis(DIR)`, and resume it only where it was made"
-            )
-        super().__setstate__({**state, "url": url})
-
-
-def sqlite_study_file(url: str) -> Path | None:
-    """The file of a SQLite study URL with an absolute path (`sqlite:////abs/optuna.db`); None for a server,
-    an in-memory database or a relative path (which names another file from another folder)."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or url in (prefix, f"{prefix}:memory:"):
-        return None
-    path = Path(url[len(prefix) :].split("?", 1)[0])
-    return path if path.is_absolute() else None
 
 
 def record_recovered_epochs(
@@ -772,197 +445,3 @@ def make_scheduler(
     recording its cuts in `stops` (shared with the searcher); either stops every trial at its next
     report once `budget` has ended."""
     return SCHEDULERS[spec.file.scheduler.type](spec, stops, budget)
-
-
-def _earlier_sweep(directory: Path) -> dict[str, Any] | None:
-    """The earlier experiment's stored `sweep.yaml` as a mapping; None without a readable one."""
-    try:
-        raw = yaml.safe_load((directory / SWEEP_COPY).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    return raw if isinstance(raw, dict) else None
-
-
-def _fill_warm_start_password(earlier_experiment: str, stored: str) -> str:
-    """The earlier study storage's URL with its hidden (`***`) password taken back from
-    $SEQSWEEP_STUDY_URL (`fill_from_same_storage`); ConfigError naming `warm_start` without it, or when the
-    variable names another storage. The password never appears in a message."""
-    try:
-        return fill_from_same_storage(stored, STUDY_URL_ENV)
-    except ConfigError as exc:
-        raise ConfigError(f"warm_start: {earlier_experiment}: {exc}") from None
-
-
-def earlier_study(earlier_experiment: str) -> tuple[str | None, str]:
-    """(study name, storage URL) of an earlier experiment, where its `sweep.yaml` says the study lives.
-
-    Without a readable `sweep.yaml` the study is looked for in the directory's `optuna.db`. A storage
-    stored with its password hidden (`***`) gets it back from $SEQSWEEP_STUDY_URL (ConfigError
-    without it): the returned URL may then hold the password and must only be shown through `mask`.
-    """
-    directory = earlier_experiment_dir(earlier_experiment)
-    raw = _earlier_sweep(directory)
-    if raw is not None and raw.get("name"):
-        search = raw.get("search")
-        storage = (search.get("storage") if isinstance(search, dict) else None) or study_db_url(
-            directory.resolve()
-        )
-        return str(raw["name"]), _fill_warm_start_password(earlier_experiment, str(storage))
-    return None, study_db_url(directory.resolve())
-
-
-def earlier_metric(earlier_experiment: str) -> str | None:
-    """The `search.metric` the earlier experiment ranked its trials by (its stored `sweep.yaml`);
-    None when that file is missing or unreadable."""
-    raw = _earlier_sweep(earlier_experiment_dir(earlier_experiment))
-    if raw is None or not raw.get("name"):
-        return None
-    search = raw.get("search")
-    metric = search.get("metric") if isinstance(search, dict) else None
-    return str(metric) if metric else DEFAULT_METRIC
-
-
-def _check_earlier_owner(earlier_experiment: str, study_name: str, url: str, attrs: dict[str, Any]) -> None:
-    """Refuse a study that no longer belongs to the earlier experiment (deleted, and its name reused).
-
-    A study and an experiment both without an identity (made before studies had owners) pass.
-    """
-    owner, ours = attrs.get(OWNER_ATTR), read_experiment_id(Path(earlier_experiment).expanduser())
-    if owner == ours:
-        return
-    if owner is None:
-        whose = "is no longer the earlier experiment's (a study no experiment owns has its name)"
-    else:
-        whose = (
-            f"now belongs to another experiment ({attrs.get(OWNER_DIR_ATTR) or 'in an unknown directory'})"
-        )
-    raise ConfigError(
-        f"warm_start: {earlier_experiment}: study {study_name!r} in {_masked(url)} {whose}; "
-        f"its trials are not the earlier experiment's, nothing was seeded"
-    )
-
-
-def _direction_mode(direction: optuna.study.StudyDirection) -> str:
-    return "max" if direction == optuna.study.StudyDirection.MAXIMIZE else "min"
-
-
-def _check_same_objective(
-    earlier_experiment: str, earlier: tuple[str | None, str], metric: str | None, mode: str | None
-) -> None:
-    """Refuse seeding a sweep with values of another metric or of the opposite direction."""
-    earlier_metric_, earlier_mode = earlier
-    metric_differs = metric is not None and earlier_metric_ is not None and metric != earlier_metric_
-    mode_differs = mode is not None and mode != earlier_mode
-    if not (metric_differs or mode_differs):
-        return
-    raise ConfigError(
-        f"warm_start: {earlier_experiment} ranked its trials by {earlier_metric_ or '(unknown metric)'} "
-        f"({earlier_mode}), this sweep by {metric or '(unknown metric)'} ({mode or earlier_mode}): its "
-        f"values cannot seed this search; warm start from an experiment with the same metric and mode"
-    )
-
-
-def check_warm_start(
-    earlier_experiment: str, *, metric: str | None = None, mode: str | None = None
-) -> tuple[str | None, str, optuna.storages.RDBStorage]:
-    """(study name, storage URL, storage) of the earlier experiment's study; ConfigError if it has none,
-    if that study now belongs to another experiment, or (given this sweep's `metric` and `mode`) if the
-    earlier experiment ranked its trials by another metric or in the other direction.
-
-    The returned URL may hold the storage's password: show it only through `mask`.
-    """
-    study_name, url = earlier_study(earlier_experiment)
-    try:
-        storage = _existing_storage(url)
-    except ConfigError as exc:
-        reason = scrub(str(exc), url).removeprefix("search.storage: ")
-        raise ConfigError(f"warm_start: {earlier_experiment}: {reason}") from None
-    if storage is not None and study_name is None:
-        study_name = _only_study(earlier_experiment, storage, url)
-    exists, attrs = False, cast(dict[str, Any], {})
-    if storage is not None and study_name is not None:
-        exists, attrs, _ = _study_owner(storage, study_name)
-    if storage is None or study_name is None or not exists:
-        raise ConfigError(
-            f"warm_start: {earlier_experiment} has no study {study_name or ''!s} in {_masked(url)}; "
-            f"name an earlier experiment directory"
-        )
-    _check_earlier_owner(earlier_experiment, study_name, url, attrs)
-    if metric is not None or mode is not None:
-        direction = storage.get_study_directions(storage.get_study_id_from_name(study_name))[0]
-        _check_same_objective(
-            earlier_experiment,
-            (earlier_metric(earlier_experiment), _direction_mode(direction)),
-            metric,
-            mode,
-        )
-    return study_name, url, storage
-
-
-def _only_study(earlier_experiment: str, storage: optuna.storages.RDBStorage, url: str) -> str | None:
-    """The name of the one study in an earlier experiment's `optuna.db` when no `sweep.yaml` says which
-    is its own; None when it holds none; ConfigError when it holds several."""
-    names = [summary.study_name for summary in storage.get_all_studies()]
-    if len(names) > 1:
-        raise ConfigError(
-            f"warm_start: {earlier_experiment} has no sweep.yaml to say which of the {len(names)} studies "
-            f"in {_masked(url)} is its own ({', '.join(sorted(names)[:4])}); put its sweep.yaml back"
-        )
-    return names[0] if names else None
-
-
-def warm_start_points(searcher: PruningOptunaSearch, earlier_experiment: str, metric: str) -> int:
-    """Feed an earlier sweep's finished trials (from its Optuna study) to `searcher`; returns how many.
-
-    Refuses (ConfigError) a study that now belongs to another experiment, and an earlier experiment
-    whose metric differs from `metric` or whose direction differs from the searcher's mode.
-    """
-    mode = getattr(searcher, "_mode", None)
-    study_name, _url, storage = check_warm_start(earlier_experiment, metric=metric, mode=mode)
-    earlier = optuna.load_study(study_name=study_name, storage=storage)
-    added = 0
-    space = cast(dict[str, Any], searcher._space)
-    for trial in earlier.get_trials(deepcopy=False):
-        finished = trial.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-        if not finished or not _in_space(trial.params, space):
-            continue
-        value = trial.value if trial.value is not None else _last_intermediate(trial)
-        if value is None:
-            continue
-        searcher.add_evaluated_point(
-            trial.params,
-            value,
-            pruned=trial.state == optuna.trial.TrialState.PRUNED,
-            intermediate_values=[trial.intermediate_values[k] for k in sorted(trial.intermediate_values)],
-        )
-        added += 1
-    return added
-
-
-def warm_start_tally(earlier_experiment: str) -> tuple[int, int]:
-    """(finished, copied) trials of the earlier experiment's study: all its COMPLETE and PRUNED ones, and
-    those of them that are not its own but points its own `warm_start` copied in from an experiment
-    before it (they have no Ray trial id): a chain of warm starts passes them on, and `run` says so."""
-    study_name, _url, storage = check_warm_start(earlier_experiment)
-    study_id = storage.get_study_id_from_name(cast(str, study_name))
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    trials = storage.get_all_trials(study_id, deepcopy=False, states=finished)
-    return len(trials), sum(RAY_TRIAL_ID_ATTR not in t.user_attrs for t in trials)
-
-
-def _in_space(params: dict[str, Any], space: dict[str, Any]) -> bool:
-    """Whether an earlier trial's `params` is a point of `space` (Optuna distributions by name): the same
-    names, each value inside its distribution; a `choice` value the space lacks is outside, where Optuna's
-    `CategoricalDistribution.to_internal_repr` raises ValueError."""
-    if set(params) != set(space):
-        return False
-    try:
-        return all(space[k]._contains(space[k].to_internal_repr(v)) for k, v in params.items())
-    except (ValueError, TypeError):
-        return False
-
-
-def _last_intermediate(trial: optuna.trial.FrozenTrial) -> float | None:
-    if not trial.intermediate_values:
-        return None
-    return trial.intermediate_values[max(trial.intermediate_values)]

@@ -16,15 +16,11 @@ from typing import Any
 import yaml
 
 from seqsweep.errors import ConfigError
-from seqsweep.layout import (
-    SWEEP_COPY,
-)
+from seqsweep.layout import SWEEP_COPY
 from seqsweep.search_spaces.credentials import without_password
 from seqsweep.search_spaces.sweep import SweepSpec
 from seqsweep.tuning.dataset_record import dataset_cause, recorded_dataset, recorded_dataset_key
-from seqsweep.tuning.searchers import (
-    sqlite_study_file,
-)
+from seqsweep.tuning.study_owner import sqlite_study_file
 
 
 def sweep_differences(copy: Path, text: str) -> list[str]:
