@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from seqsweep._fs import signals_held
 from seqsweep.data.pg_views import postgresql_views
+from seqsweep.data.table_extras import not_kept, not_kept_warning
 from seqsweep.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def write_tables(
             # MariaDB keeps index names per table: the staging tables are indexed before the one RENAME
             for table, (_, columns) in staged.items():
                 _create_index(engine, _staging_name(engine, table), columns, indexes[table])
+        lost = _not_kept(engine, list(staged))
     except BaseException as exc:
         _drop_staging(engine, list(tables), exc)
         raise
@@ -187,7 +189,24 @@ def write_tables(
         raise
     for table, (rows, _) in staged.items():
         log.info("wrote %d rows to table %s", rows, table)
+    for table, items in lost.items():
+        log.warning("%s", not_kept_warning(table, items))
     return {table: rows for table, (rows, _) in staged.items()}
+
+
+def _not_kept(engine: Engine, tables: list[str]) -> dict[str, list[str]]:
+    """What replacing each of `tables` drops besides its rows and the project's index
+    (`table_extras.not_kept`), for the tables that hold anything else."""
+    inspector = sa.inspect(engine)
+    lost: dict[str, list[str]] = {}
+    for table in tables:
+        if not inspector.has_table(table):
+            continue
+        key = _index_key([column["name"] for column in inspector.get_columns(table)])
+        items = not_kept(engine, table, key)
+        if items:
+            lost[table] = items
+    return lost
 
 
 def _drop_staging(engine: Engine, tables: list[str], failure: BaseException) -> None:
