@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from results_helpers import GRU_PARAMS, LSTM_PARAMS, tiny_sweep
 import seqsweep.trainables
 from seqsweep import cli, metrics
 from seqsweep.constants import MASK_VALUE
+from seqsweep.data.build import build_count
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.layout import DATASETS_DIR, PREDICTIONS_DIR
 from seqsweep.results.evaluate import load_dataset, symbol_breadth, window_symbols
@@ -384,17 +386,60 @@ def test_results_read_the_recorded_dataset_without_the_database(
     with monkeypatch.context() as patch:
         patch.setattr(seqsweep.data, "build_dataset", no_build)
         assert load_dataset(experiment).cache_key == key
-    # a recorded dataset the cache no longer has, while the database gives other rows: refused
+    # a recorded dataset the cache no longer has, while the database gives other rows: refused once the
+    # rows are read, before a dataset is built for nothing (the cache set aside, so a build would show)
     record = Path(experiment.path) / DATASET_FILE
     saved = record.read_text()
-    try:
-        record.write_text(json.dumps({"key": "0" * 20}))
+    with _recorded_key_and_no_cache(experiment.path, key):
+        before = build_count()
         with pytest.raises(
             DataError, match=r"a rebuild gives another .*the database no longer gives the rows"
         ):
             load_dataset(experiment)
+        assert build_count() == before
+    assert record.read_text() == saved
+
+
+@contextlib.contextmanager
+def _recorded_key_and_no_cache(experiment_dir: Path, key: str) -> Iterator[None]:
+    """For the block: the experiment records another dataset (key 0...0, as if the rows had changed since)
+    and its cached dataset `key` is set aside; both put back after."""
+    from seqsweep.layout import DATASET_FILE, dataset_cache_dir
+
+    record = Path(experiment_dir) / DATASET_FILE
+    saved = record.read_text()
+    cached = Path(dataset_cache_dir(str(Path(experiment_dir).parent)) or "") / key
+    aside = cached.with_name(f"{key}.aside")
+    cached.rename(aside)
+    try:
+        record.write_text(json.dumps({"key": "0" * 20}))
+        yield
     finally:
         record.write_text(saved)
+        aside.rename(cached)
+
+
+def test_resume_on_changed_rows_is_refused_before_a_dataset_is_built(sweeps: dict[str, Path]) -> None:
+    """A resume whose rows changed since the experiment ran is refused, naming both datasets; it used to
+    build the whole new dataset (embeddings, statistics, windows) first, only to refuse it. Now it stops
+    once the rows are read, and the experiment is left as it was."""
+    from seqsweep.errors import DataError
+    from seqsweep.tuning.dataset_record import recorded_dataset_key
+    from seqsweep.tuning.runner import resume_sweep
+
+    experiment = sweeps["gru"]
+    key = recorded_dataset_key(experiment)
+    assert key is not None
+    before_files = sorted(p.name for p in experiment.iterdir())
+    with _recorded_key_and_no_cache(experiment, key):
+        before = build_count()
+        with pytest.raises(
+            DataError, match=rf"^resume {experiment}: dataset 0{{20}}, now {key}: .*start a new"
+        ):
+            resume_sweep(experiment, stream=io.StringIO())
+        assert build_count() == before
+    assert sorted(p.name for p in experiment.iterdir()) == before_files
+    assert recorded_dataset_key(experiment) == key
 
 
 def test_an_edited_bundle_that_still_parses_is_refused(sweeps: dict[str, Path], tmp_path: Path) -> None:

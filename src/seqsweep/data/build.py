@@ -68,6 +68,11 @@ _INDEX, _TIME, _DIGEST = "__symbol_index", "__time_ns", "__digest"
 _CYCLICAL = tuple(f"__{name}" for name in CYCLICAL_FEATURES)
 
 
+KeyCheck = Callable[[str, tuple[str, str]], None]
+"""`build_dataset`'s `check_key`: (the dataset's cache key, (embedding model, identity of its files)) →
+None, or raises to stop the build."""
+
+
 def build_count() -> int:
     """How many datasets this process has computed (cache hits excluded)."""
     return BUILD_COUNT
@@ -80,6 +85,7 @@ def build_dataset(
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
     in_process: bool = False,
+    check_key: KeyCheck | None = None,
 ) -> DatasetBundle:
     """The dataset `spec` describes, from the cache when the same spec was built on the same rows.
 
@@ -88,7 +94,10 @@ def build_dataset(
     passes `<storage>/datasets`). The rows are always read (the key hashes them); a cache hit skips
     the embeddings, statistics and windows. `in_process`: read and grid the symbols in this process,
     one after the other, without Ray (for small, bounded queries); otherwise one Ray Data task per
-    symbol. Raises DataError / ConfigError with one line naming what to fix.
+    symbol. `check_key`: called with the dataset's cache key and (`dataset.embedding_model`, the
+    identity of its files) once the rows are read, before the cache is read or anything is built; what it
+    raises ends the build there (a `resume` on changed rows is refused without building a dataset it
+    will not use). Raises DataError / ConfigError with one line naming what to fix.
     """
     global BUILD_COUNT
     grid_step(spec.frequency)  # a bad frequency fails before any query
@@ -98,6 +107,8 @@ def build_dataset(
     fingerprint = cache.fingerprint(plan.value_columns, _digests(plan, rows))
     fingerprint["embedding_model"] = embedding_model_identity(spec.embedding_model)  # its files, not its name
     key = cache.cache_key(spec, fingerprint)
+    if check_key is not None:
+        check_key(key, (spec.embedding_model, fingerprint["embedding_model"]))
     if use_cache:
         cached = cache.load(spec, key, cache_dir)
         if cached is not None:

@@ -280,14 +280,17 @@ def load_dataset(experiment: Experiment, db_url: str | None = None) -> DatasetBu
         cached = dataset_cache.load(spec, recorded, cache)
         if cached is not None:
             return cached
-    bundle = build_dataset(spec, db_url=db_url, cache_dir=cache)
-    if recorded is not None and bundle.cache_key != recorded:
-        raise DataError(
-            f"{experiment.path}: its dataset {recorded} is gone from {cache} and a rebuild gives another "
-            f"(dataset {bundle.cache_key}), on which scores would not be the winners': "
-            f"{dataset_change(recorder, bundle)}"
-        )
-    return bundle
+
+    def refuse_another(key: str, embedding: tuple[str, str]) -> None:
+        """Rows that changed are refused once read, before a dataset is built for nothing."""
+        if recorded is not None and key != recorded:
+            raise DataError(
+                f"{experiment.path}: its dataset {recorded} is gone from {cache} and a rebuild gives another "
+                f"(dataset {key}), on which scores would not be the winners': "
+                f"{dataset_change(recorder, embedding)}"
+            )
+
+    return build_dataset(spec, db_url=db_url, cache_dir=cache, check_key=refuse_another)
 
 
 def dataset_record(experiment_dir: Path) -> tuple[Path, str | None]:

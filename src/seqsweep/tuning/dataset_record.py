@@ -53,29 +53,31 @@ def record_dataset_key(experiment_dir: Path, bundle: Any) -> None:
             "seqsweep": __version__,
             "data_code": build_code_digest(),
             "libraries": build_libraries(),
-            "embedding_model": _embedding_identity(bundle),
+            "embedding_model": (embedding_of(bundle) or (None, None))[1],
         },
     )
 
 
-def _embedding_identity(bundle: Any) -> str | None:
-    """The identity of the files of the sentence model that embedded `bundle`'s symbols, if it says."""
+def embedding_of(bundle: Any) -> tuple[str, str] | None:
+    """(`dataset.embedding_model`, the identity of its files) that embedded `bundle`'s symbols, if it says."""
     extra = getattr(getattr(bundle, "preprocessing", None), "extra", None)
-    value = extra.get("embedding_model_identity") if isinstance(extra, dict) else None
-    return str(value) if value else None
+    if not isinstance(extra, dict) or not extra.get("embedding_model_identity"):
+        return None
+    return str(extra.get("embedding_model")), str(extra["embedding_model_identity"])
 
 
-def dataset_change(experiment_dir: str | Path, bundle: Any = None) -> str:
-    """Why the dataset built now (`bundle`) has another key than the recorded one, for an error line:
-    another seqsweep release, other dataset-building code, another version of a library that computes
-    the values, other embedding-model files (each keys its datasets anew, `cache.cache_key`), or other
-    rows in the database; then what to do about it."""
-    cause, fix = dataset_cause(recorded_dataset(experiment_dir), bundle)
+def dataset_change(experiment_dir: str | Path, embedding: tuple[str, str] | None = None) -> str:
+    """Why the dataset built now (embedded by `embedding`: model, identity of its files) has another key
+    than the recorded one, for an error line: another seqsweep release, other dataset-building code,
+    another version of a library that computes the values, other embedding-model files (each keys its
+    datasets anew, `cache.cache_key`), or other rows in the database; then what to do about it."""
+    cause, fix = dataset_cause(recorded_dataset(experiment_dir), embedding)
     return f"{cause}: {fix}"
 
 
-def dataset_cause(payload: dict[str, Any], bundle: Any) -> tuple[str, str]:
-    """(why a dataset of the same settings got another key than the one `payload` records, the fix)."""
+def dataset_cause(payload: dict[str, Any], embedding: tuple[str, str] | None) -> tuple[str, str]:
+    """(why a dataset of the same settings got another key than the one `payload` records, the fix);
+    `embedding`: (model, identity of its files) of the dataset built now, if known."""
     from seqsweep import __version__
     from seqsweep.data.code_digest import build_code_digest, library_change
 
@@ -102,12 +104,11 @@ def dataset_cause(payload: dict[str, Any], bundle: Any) -> tuple[str, str]:
             f"install {name}=={was}",
         )
     model_was = payload.get("embedding_model")
-    model_now = _embedding_identity(bundle)
+    model, model_now = embedding or (None, None)
     if model_was and model_now and model_was != model_now:
-        extra = bundle.preprocessing.extra
         return (
             f"its symbols were embedded by other files of dataset.embedding_model "
-            f"{extra.get('embedding_model')!r} (model {model_was}, now {model_now})",
+            f"{model!r} (model {model_was}, now {model_now})",
             "put that model's files back",
         )
     if built_by is None or code is None:  # recorded before the release or the code was: any may have changed
@@ -122,13 +123,22 @@ def dataset_cause(payload: dict[str, Any], bundle: Any) -> tuple[str, str]:
 
 def check_same_dataset(experiment_dir: Path, bundle: Any) -> None:
     """Refuse to resume on rows that changed since the experiment started: its trials would continue
-    on another dataset than the one their epochs so far were trained and scored on."""
-    recorded, key = recorded_dataset_key(experiment_dir), getattr(bundle, "cache_key", None)
-    if recorded is None or key is None:
+    on another dataset than the one their epochs so far were trained and scored on. Records the
+    dataset when the experiment has no record yet (made before records were kept)."""
+    key = getattr(bundle, "cache_key", None)
+    if recorded_dataset_key(experiment_dir) is None or key is None:
         record_dataset_key(experiment_dir, bundle)
         return
-    if recorded != key:
+    check_resumed_dataset(experiment_dir, key, embedding_of(bundle))
+
+
+def check_resumed_dataset(experiment_dir: Path, key: str, embedding: tuple[str, str] | None) -> None:
+    """`check_same_dataset` on the dataset's key alone (and its embedding model: model, identity of its
+    files), as `build_dataset` hands them to its `check_key` before it builds anything. Raises DataError
+    (one line) when the experiment recorded another dataset; nothing without a record."""
+    recorded = recorded_dataset_key(experiment_dir)
+    if recorded is not None and recorded != key:
         raise DataError(
-            f"resume {experiment_dir}: dataset {recorded}, now {key}: {dataset_change(experiment_dir, bundle)}, or "
+            f"resume {experiment_dir}: dataset {recorded}, now {key}: {dataset_change(experiment_dir, embedding)}, or "
             f"start a new experiment"
         )

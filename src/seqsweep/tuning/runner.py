@@ -25,9 +25,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ray import tune
 
@@ -61,7 +62,7 @@ from seqsweep.search_spaces.credentials import replace_db, replace_storage, with
 from seqsweep.search_spaces.run_rules import RunRuleError
 from seqsweep.search_spaces.sweep import SweepSpec, load_sweep
 from seqsweep.tuning.budget import SweepBudget
-from seqsweep.tuning.dataset_record import check_same_dataset, record_dataset_key
+from seqsweep.tuning.dataset_record import check_resumed_dataset, check_same_dataset, record_dataset_key
 from seqsweep.tuning.experiment_lock import experiment_lock, new_folder
 from seqsweep.tuning.experiment_state import (
     FINISHED_STATUSES,
@@ -88,6 +89,9 @@ from seqsweep.tuning.sweep_changes import sweep_differences, warm_start_differen
 from seqsweep.tuning.sweep_copy import check_sweep_copy, write_sweep_copy
 from seqsweep.tuning.trial_ids import indexed_search, inner_searcher
 from seqsweep.tuning.warm_start import check_warm_start, warm_start_points, warm_start_tally
+
+if TYPE_CHECKING:
+    from seqsweep.data.build import KeyCheck
 
 logger = logging.getLogger(__name__)
 
@@ -363,7 +367,8 @@ def resume_sweep(
             gpu_fix="resume it on a Ray cluster with GPUs (--address)",
         )
         check_shared_storage(root)
-        bundle = _build_dataset(spec, root)
+        # rows that changed are refused once they are read, before a dataset is built for nothing
+        bundle = _build_dataset(spec, root, check_key=partial(check_resumed_dataset, experiment_dir))
         with experiment_lock(experiment_dir):
             check_same_dataset(experiment_dir, bundle)
             if experiment_id is None:  # made before experiments owned their study: claim it now
@@ -633,10 +638,10 @@ def stop_signals(experiment_dir: Path) -> Iterator[_StopSignals]:
         stop.restore()
 
 
-def _build_dataset(spec: SweepSpec, root: str) -> Any:
+def _build_dataset(spec: SweepSpec, root: str, check_key: KeyCheck | None = None) -> Any:
     from seqsweep.data import build_dataset
 
-    return build_dataset(spec.file.dataset, cache_dir=dataset_cache_dir(root))
+    return build_dataset(spec.file.dataset, cache_dir=dataset_cache_dir(root), check_key=check_key)
 
 
 def _trainable(spec: SweepSpec, bundle: Any, experiment_dir: Path) -> Any:

@@ -19,7 +19,7 @@ from seqsweep.errors import ConfigError
 from seqsweep.layout import SWEEP_COPY
 from seqsweep.search_spaces.credentials import without_password
 from seqsweep.search_spaces.sweep import SweepSpec
-from seqsweep.tuning.dataset_record import dataset_cause, recorded_dataset, recorded_dataset_key
+from seqsweep.tuning.dataset_record import dataset_cause, embedding_of, recorded_dataset, recorded_dataset_key
 from seqsweep.tuning.study_owner import sqlite_study_file
 
 
@@ -133,7 +133,7 @@ def warm_start_dataset(
         return f"another dataset ({', '.join(settings[:4])}{more})"
     if earlier_key is None or dataset_key is None:
         return None
-    cause, _fix = dataset_cause(recorded_dataset(earlier_dir), bundle)
+    cause, _fix = dataset_cause(recorded_dataset(earlier_dir), embedding_of(bundle))
     return (
         f"another dataset (the same dataset settings, but {cause}; dataset {earlier_key}, this sweep's "
         f"{dataset_key})"
