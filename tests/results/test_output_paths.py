@@ -94,7 +94,7 @@ def test_a_damaged_checkpoint_is_one_line_naming_it(damage: str, tmp_path: Path)
     a file it never had (exit 3); a deleted folder was blamed on checkpoints.keep."""
     import shutil
 
-    from seqsweep.results.evaluate import load_trial_checkpoint
+    from seqsweep.results.winner_outputs import load_trial_checkpoint
     from seqsweep.testing import example_configs, make_bundle
     from seqsweep.trainables import DeviceSettings, InMemoryReporter, TrialSettings, train
     from seqsweep.trainables.checkpoint import KERAS_MODEL_FILE
@@ -136,7 +136,7 @@ def test_a_cut_short_torch_checkpoint_is_one_line_naming_its_file(
     """A torch checkpoint's `model.pt` cut short (a full disk, a copy stopped half way) ended `export` and
     `results` with torch's RuntimeError and its sentences of advice as an unexpected error (exit 3); a user's
     torch model's was blamed on the user's model function ("fix the model function")."""
-    from seqsweep.results.evaluate import load_trial_checkpoint
+    from seqsweep.results.winner_outputs import load_trial_checkpoint
     from seqsweep.testing import example_configs, make_bundle
     from seqsweep.trainables import DeviceSettings, InMemoryReporter, TrialSettings, train
     from seqsweep.trainables.checkpoint import TORCH_STATE_FILE
@@ -179,7 +179,7 @@ def test_a_cut_short_torch_checkpoint_is_one_line_naming_its_file(
 def test_a_training_functions_cut_short_marker_is_the_checkpoints_fault(tmp_path: Path) -> None:
     """A function trainable's `seqsweep_function.json` cut short was blamed on the user's function: "its
     model ... failed outside the trial ... fix the model function"."""
-    from seqsweep.results.evaluate import load_trial_checkpoint
+    from seqsweep.results.winner_outputs import load_trial_checkpoint
     from seqsweep.trainables.function import FUNCTION_MARKER
 
     checkpoint = tmp_path / "checkpoint_000001"

@@ -3,6 +3,7 @@ they fit the split, and never a reason for `results` to fail."""
 
 from __future__ import annotations
 
+import inspect
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,12 @@ def test_the_code_digest_covers_the_checkpoint_loaders_and_the_window_builder() 
     package = Path(prediction_cache.__file__).resolve().parents[1]
     assert (package / "trainables").is_dir()
     assert all((package / name).exists() for name in prediction_cache.PREDICTION_CODE)
+    # the module that loads a winner's checkpoint and predicts is covered, wherever it moves
+    from seqsweep.results import winner_outputs
+
+    for function in (winner_outputs.load_trial_checkpoint, winner_outputs.predict_split):
+        where = Path(inspect.getfile(function)).resolve().relative_to(package).as_posix()
+        assert where in prediction_cache.PREDICTION_CODE, where
     assert len(prediction_cache.prediction_code_digest()) == 16
 
 

@@ -26,9 +26,10 @@ from seqsweep.constants import MASK_VALUE
 from seqsweep.data.build import build_count
 from seqsweep.data.bundle import DatasetBundle
 from seqsweep.layout import DATASETS_DIR, PREDICTIONS_DIR
-from seqsweep.results.evaluate import load_dataset, symbol_breadth, window_symbols
+from seqsweep.results.evaluate import load_dataset, window_symbols
 from seqsweep.results.experiment import read_experiment
 from seqsweep.results.export import export_bundle
+from seqsweep.results.score_tables import symbol_breadth
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.trainables import load_checkpoint
 from seqsweep.tuning import run_sweep

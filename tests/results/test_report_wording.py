@@ -19,17 +19,16 @@ from seqsweep.results.evaluate import (
     VALID_SPLIT,
     Evaluations,
     ScoreSet,
-    WinnerOutput,
-    cell_line,
     evaluate_split,
     score_set,
-    symbol_breadth,
     with_valid_scores,
 )
 from seqsweep.results.export import _verdict_paragraph
 from seqsweep.results.report import _table
 from seqsweep.results.reseed import ReseedOutcome, SeedRow
+from seqsweep.results.score_tables import cell_line, symbol_breadth
 from seqsweep.results.sections import _test_sections
+from seqsweep.results.winner_outputs import WinnerOutput
 from seqsweep.testing.bundles import make_bundle
 
 # --- signs kept through rounding ---------------------------------------------------------------------

@@ -34,15 +34,10 @@ from seqsweep.results.evaluate import (
     TEST_SPLIT,
     Evaluations,
     ScoreSet,
-    WinnerOutput,
-    cell_rows,
     evaluate_split,
-    interval_rows,
     load_dataset,
     macro_f1_by_symbol,
     predicts_one_class,
-    symbol_line,
-    symbol_rows,
     window_symbols,
 )
 from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
@@ -50,7 +45,9 @@ from seqsweep.results.leaderboard import BELOW_PERSISTENCE, leaderboard_rows, re
 from seqsweep.results.pipeline import winner_confusion, write_results
 from seqsweep.results.plots import MIN_IMPORTANCE_TRIALS, write_plots
 from seqsweep.results.report import render_report
+from seqsweep.results.score_tables import cell_rows, interval_rows, symbol_line, symbol_rows
 from seqsweep.results.sections import ANSWER, answer_section, report_sections
+from seqsweep.results.winner_outputs import WinnerOutput
 from seqsweep.testing.bundles import make_bundle
 from seqsweep.tuning.study_owner import OWNER_ATTR, OWNER_DIR_ATTR, RAY_TRIAL_ID_ATTR
 
@@ -874,11 +871,11 @@ def test_the_validation_clause_compares_the_fold_means_the_winner_was_ranked_by(
         PERSISTENCE,
         TEST_SPLIT,
         VALID_SPLIT,
-        WinnerOutput,
         evaluate_split,
         valid_below_clause,
         with_valid_scores,
     )
+    from seqsweep.results.winner_outputs import WinnerOutput
 
     bundle = fold_bundle
     mean_persistence = float(np.mean([persistence_valid_f1(bundle.fold(f)) for f in range(3)]))

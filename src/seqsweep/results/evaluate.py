@@ -21,25 +21,23 @@ says so when the winner does not beat chance.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from seqsweep import metrics
-from seqsweep._text import signed
 from seqsweep.baselines import DESCRIPTIONS as BASELINE_DESCRIPTIONS
 from seqsweep.baselines import baseline_predictions, persistence_moves, persistence_valid_f1
-from seqsweep.constants import CLASS_NAMES, MASK_VALUE, N_CLASSES
+from seqsweep.constants import CLASS_NAMES, MASK_VALUE
 from seqsweep.data.bundle import DatasetBundle
-from seqsweep.errors import ConfigError, DataError, SeqsweepError
-from seqsweep.results import bootstrap, prediction_cache
+from seqsweep.errors import ConfigError, DataError
+from seqsweep.results import bootstrap
 from seqsweep.results.experiment import Experiment, TrialSummary
+from seqsweep.results.winner_outputs import WinnerOutput, missing_checkpoint, winner_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +87,6 @@ def valid_below_clause(winner: float, persistence: float, folds: int = 1) -> str
 
 SCORE_KEYS = ("macro_f1", "macro_f1_pooled", "accuracy", "precision_macro", "recall_macro")
 """The scores each table shows; `macro_f1` (mean of the per-cell macro-F1) ranks."""
-WINDOW_CHUNK = 2048
-"""Windows gathered per forward pass: bounds the (B, L, F) copy on large splits."""
 
 
 @dataclass(frozen=True)
@@ -245,16 +241,6 @@ class Evaluations:
 
     valid: SplitEvaluation | None
     test: SplitEvaluation | None
-
-
-@dataclass(frozen=True)
-class WinnerOutput:
-    """One winner's predictions on one split."""
-
-    classes: np.ndarray
-    """(n, H, T) int8 predicted class ids."""
-    moves: np.ndarray | None = None
-    """(n, H, T) predicted moves, for a model with the regression objective."""
 
 
 def load_dataset(experiment: Experiment, db_url: str | None = None) -> DatasetBundle:
@@ -415,7 +401,7 @@ def function_test_unavailable(
         ), []
     deleted = next((t for t in winners if t.missing_checkpoint is not None), None)
     if deleted is not None:
-        raise ConfigError(_missing_checkpoint(deleted))
+        raise ConfigError(missing_checkpoint(deleted))
     without = [t.trial_id for t in winners if t.checkpoint is None]
     if not without:
         return None, winners
@@ -424,22 +410,6 @@ def function_test_unavailable(
         f"test scores unavailable for {which} of {function}: no kept checkpoint at the best epoch (report "
         f"a checkpoint_dir each step, or raise checkpoints.keep); the other winners are scored"
     ), [t for t in winners if t.checkpoint is not None]
-
-
-WITHOUT_THIS_TRIAL: Final = (
-    "`results --no-test` reads no checkpoint, `export --trial ID` exports another trial"
-)
-"""The ways on when one winner's checkpoint cannot be used: `results` scores every winner on test."""
-
-
-def _missing_checkpoint(trial: TrialSummary) -> str:
-    """One line: the trial's best-epoch checkpoint is not on disk, naming the folder its report names."""
-    where = f" {trial.missing_checkpoint}" if trial.missing_checkpoint else ""
-    return (
-        f"trial {trial.trial_id}: the checkpoint of its best epoch ({trial.best_epoch}){where} is not on "
-        f"disk (checkpoints.keep did not keep it, or it was deleted); restore it, or go on without it: "
-        f"{WITHOUT_THIS_TRIAL}"
-    )
 
 
 def evaluate_split(
@@ -544,157 +514,6 @@ def macro_f1_by_symbol(labels: np.ndarray, predictions: np.ndarray, symbols: np.
     return out
 
 
-def winner_outputs(
-    trial: TrialSummary,
-    bundle: DatasetBundle,
-    splits: Sequence[str],
-    *,
-    cpus: int | None = None,
-    keep_in: Path | None = None,
-) -> dict[str, WinnerOutput]:
-    """The trial's best checkpoint, loaded once, on each split: class ids, and moves when it predicts them.
-
-    For a walk-forward trial the checkpoint's model is its last fold's (`load_checkpoint`), whose
-    scaling and thresholds are the dataset's own, so `bundle`'s splits apply as they are. With `keep_in`
-    (the experiment folder) each split's output is read from, or written to, the predictions kept there
-    under the checkpoint's, the dataset's and the code's key (`prediction_cache`); the checkpoint is
-    loaded only when a split is not kept. Raises ConfigError when the checkpoint of the best epoch was
-    not kept.
-    """
-    from seqsweep.trainables import TrainableModel
-
-    if trial.checkpoint is None:
-        raise ConfigError(_missing_checkpoint(trial))
-    checkpoint = Path(trial.checkpoint)
-    kept_at = _kept_paths(trial, checkpoint, bundle, splits, keep_in)
-    outputs = {
-        split: out for split, path in kept_at.items() if (out := _kept(path, bundle, split)) is not None
-    }
-    if len(outputs) == len(splits):
-        return outputs
-    with user_model_code(trial, rebuilt_from(checkpoint)):
-        framework, model = load_trial_checkpoint(trial.trial_id, checkpoint, cpus, family=trial.family)
-        framework.require_predicts(model, checkpoint)
-        for split in splits:
-            if split in outputs:
-                continue
-            if isinstance(model, TrainableModel) and model.regression:
-                evaluation = model.evaluate(bundle.batches(split, WINDOW_CHUNK))
-                outputs[split] = WinnerOutput(metrics.predicted_classes(evaluation.probs), evaluation.moves)
-            else:
-                outputs[split] = WinnerOutput(metrics.predicted_classes(predict_split(model, bundle, split)))
-            if split in kept_at:
-                prediction_cache.store(kept_at[split], outputs[split])
-    return {split: outputs[split] for split in splits}
-
-
-def _kept_paths(
-    trial: TrialSummary, checkpoint: Path, bundle: DatasetBundle, splits: Sequence[str], keep_in: Path | None
-) -> dict[str, Path]:
-    """{split: where its predictions are kept} for `winner_outputs`; empty without `keep_in`, for a
-    user's own model (`prediction_cache` says why), or a checkpoint folder gone or unreadable (loading it
-    then says so in one line)."""
-    from seqsweep.trainables.registry import is_user_model
-
-    if keep_in is None or is_user_model(trial.family) or not checkpoint.is_dir():
-        return {}
-    try:
-        keys = prediction_cache.prediction_keys(checkpoint, bundle.cache_key, splits)
-    except OSError:
-        return {}
-    return {
-        split: prediction_cache.stored_path(keep_in, trial.trial_id, split, keys[split]) for split in splits
-    }
-
-
-def _kept(path: Path, bundle: DatasetBundle, split: str) -> WinnerOutput | None:
-    """The split's predictions kept at `path` when they fit its windows (n, H, T), else None."""
-    shape = (len(bundle.splits[split]), bundle.spec.horizon, len(bundle.target_names))
-    kept = prediction_cache.load(path, shape)
-    return None if kept is None else WinnerOutput(*kept)
-
-
-def rebuilt_from(checkpoint: Path) -> str:
-    """`user_model_code`'s `doing` while a model is rebuilt from `checkpoint` and predicts."""
-    return f"rebuilt from its checkpoint {checkpoint} to predict"
-
-
-@contextmanager
-def user_model_code(trial: TrialSummary, doing: str) -> Iterator[None]:
-    """An error of a user's own model (`model: package.module:function`) while it runs outside the trial
-    (`results`, `export`: rebuilt from a checkpoint to predict, or retrained by `export --refit`), `doing`
-    saying which, as one ConfigError line naming the trial, the model and the error; it ended the command
-    as an "unexpected error" (exit 3), or, a ValueError, as a checkpoint "damaged or changed after the
-    run". Built-in families' errors are left as they are."""
-    from seqsweep.trainables.function import user_code_failure
-    from seqsweep.trainables.registry import is_user_model
-
-    try:
-        yield
-    except SeqsweepError:
-        raise
-    except (Exception, SystemExit) as exc:  # a sys.exit(0) there ended the command with exit 0, no line
-        if not is_user_model(trial.family):
-            raise
-        raise ConfigError(
-            f"trial {trial.trial_id}: its model {trial.family} failed outside the trial, {doing}: it "
-            f"{user_code_failure(exc)}; fix the model function (results and export call it again), or go "
-            f"on without it: {WITHOUT_THIS_TRIAL}"
-        ) from exc
-
-
-def load_trial_checkpoint(
-    trial_id: str, checkpoint: Path, cpus: int | None = None, *, family: str | None = None
-) -> tuple[Any, Any]:
-    """(framework adapter, model) of a trial's checkpoint folder. Raises ConfigError (one line) when the
-    folder is gone or its files cannot be loaded (deleted or changed by hand after the run), instead of
-    the loader's own error naming a file the checkpoint never had. For a user's own model (`family`
-    `package.module:function`) an error other than OSError, raised once seqsweep's own files of the
-    checkpoint (`model.json`, a training function's marker) were read, is left to `user_model_code`: its
-    function runs here again."""
-    from seqsweep.trainables import DeviceSettings
-    from seqsweep.trainables.frameworks import checkpoint_framework
-    from seqsweep.trainables.registry import is_user_model
-
-    if not checkpoint.is_dir():
-        raise ConfigError(f"trial {trial_id}: its checkpoint {checkpoint} is gone (deleted after the run?)")
-    try:
-        framework = checkpoint_framework(checkpoint)  # seqsweep's own JSON: never the user's code
-    except (OSError, ValueError, KeyError) as exc:
-        raise _damaged_checkpoint(trial_id, checkpoint, exc) from None
-    try:
-        return framework, framework.load_checkpoint(
-            checkpoint, DeviceSettings(cpus=cpus or os.cpu_count() or 1)
-        )
-    except (OSError, ValueError, KeyError) as exc:
-        if family is not None and is_user_model(family) and not isinstance(exc, OSError):
-            raise  # the user's function may have raised it (a file missing or unreadable is the folder's)
-        raise _damaged_checkpoint(trial_id, checkpoint, exc) from None
-
-
-def _damaged_checkpoint(trial_id: str, checkpoint: Path, exc: Exception) -> ConfigError:
-    """The one line for a checkpoint folder whose files cannot be loaded: what failed and what it holds."""
-    from seqsweep.trainables.checkpoint import DamagedCheckpointFile
-
-    present = ", ".join(sorted(p.name for p in checkpoint.iterdir())) or "nothing"
-    what = exc.detail if isinstance(exc, DamagedCheckpointFile) else type(exc).__name__
-    return ConfigError(
-        f"trial {trial_id}: its checkpoint {checkpoint} cannot be loaded ({what}; it holds "
-        f"{present}): damaged or changed after the run; go on without it: {WITHOUT_THIS_TRIAL}"
-    )
-
-
-def predict_split(model: Any, bundle: DatasetBundle, split: str) -> np.ndarray:
-    """`model.predict_proba` over every window of `split`, gathered in chunks: (n, H, T, 3)."""
-    n = len(bundle.splits[split])
-    parts = [
-        model.predict_proba(bundle.windows(split, slice(s, s + WINDOW_CHUNK)))
-        for s in range(0, n, WINDOW_CHUNK)
-    ]
-    shape = (0, bundle.spec.horizon, len(bundle.target_names), N_CLASSES)
-    return np.concatenate(parts, axis=0) if parts else np.empty(shape, dtype=np.float32)
-
-
 def score_set(
     name: str,
     kind: str,
@@ -736,115 +555,6 @@ def predicts_one_class(labels: np.ndarray, predictions: np.ndarray) -> bool:
         if np.unique(predictions[:, h, t][scored[:, h, t]]).size > 1:
             return False
     return True
-
-
-def score_rows(evaluation: SplitEvaluation) -> list[dict[str, Any]]:
-    """One row per predictor (winners, then baselines) with `SCORE_KEYS`: the console and page table."""
-    rows = []
-    for score in (*evaluation.winners, *evaluation.baselines):
-        row: dict[str, Any] = {"predictor": score.name, "kind": score.kind}
-        row.update({key: score.scores.get(key) for key in SCORE_KEYS})
-        if evaluation.mse_baselines:
-            row["mse"] = score.mse if score.kind == "winner" else None
-        rows.append(row)
-    if evaluation.mse_baselines:
-        rows += [
-            {"predictor": name, "kind": "baseline", "mse": value}
-            for name, value in evaluation.mse_baselines.items()
-        ]
-    return rows
-
-
-def interval_rows(evaluation: SplitEvaluation) -> list[dict[str, Any]]:
-    """One row per (winner, baseline): delta of macro_f1 and its interval bounds."""
-    return [
-        {
-            "winner": score.name,
-            "baseline": name,
-            "delta": interval.delta,
-            "ci95_low": interval.low,
-            "ci95_high": interval.high,
-            "beats": interval.beats,
-        }
-        for score in evaluation.winners
-        for name, interval in score.vs_baselines.items()
-    ]
-
-
-def cell_rows(evaluation: SplitEvaluation) -> list[dict[str, Any]]:
-    """One row per (target, step) cell: each predictor's macro-F1 in that cell (winners, then baselines)."""
-    predictors = (*evaluation.winners, *evaluation.baselines)
-    rows = []
-    for i, cell in enumerate(predictors[0].by_step if predictors else []):
-        row: dict[str, Any] = {"target": cell["target"], "step": cell["step"]}
-        row.update({score.name: score.by_step[i]["macro_f1"] for score in predictors})
-        rows.append(row)
-    return rows
-
-
-def symbol_rows(evaluation: SplitEvaluation) -> list[dict[str, Any]]:
-    """One row per symbol of a split with several: its windows and each predictor's macro_f1 on them
-    (winners, then baselines; None where the symbol has no scored label)."""
-    predictors = (*evaluation.winners, *evaluation.baselines)
-    return [
-        {"symbol": symbol, "windows": n, **{score.name: score.by_symbol.get(symbol) for score in predictors}}
-        for symbol, n in evaluation.symbol_windows.items()
-    ]
-
-
-def symbol_line(score: ScoreSet, baseline: ScoreSet, rank: int) -> str | None:
-    """`#rank name` and `symbol_breadth`'s sentence on `score` against `baseline`; None without a
-    breakdown by symbol."""
-    breadth = symbol_breadth(score.by_symbol, baseline.name, baseline.by_symbol)
-    return None if breadth is None else f"#{rank} {score.name} {breadth}."
-
-
-def cell_line(score: ScoreSet, baseline: ScoreSet, rank: int) -> str | None:
-    """`#rank name` and `symbol_breadth`'s sentence over the (target, step) cells (`by_step`) instead of
-    symbols: a lead over `baseline` won in one target or one step shows there. None with one cell."""
-    breadth = cell_breadth(score.by_step, baseline.name, baseline.by_step)
-    return None if breadth is None else f"#{rank} {score.name} {breadth}."
-
-
-def cell_breadth(
-    by_step: list[dict[str, Any]], baseline: str, baseline_by_step: list[dict[str, Any]]
-) -> str | None:
-    """`symbol_breadth` over the (target, step) cells of `by_step` rows (`ScoreSet.by_step`, or its JSON):
-    "scores above persistence on 1 of 4 (target, step) cells, below on 3 (from lending_rate +1 −0.119 to
-    close +1 +0.022)". None with fewer than two cells."""
-    if len(by_step) < 2:
-        return None
-
-    def cells(rows: list[dict[str, Any]]) -> dict[str, float]:
-        return {f"{row['target']} +{row['step']}": row["macro_f1"] for row in rows}
-
-    return symbol_breadth(cells(by_step), baseline, cells(baseline_by_step), "(target, step) cells")
-
-
-def symbol_breadth(
-    by_symbol: dict[str, float], baseline: str, baseline_by_symbol: dict[str, float], unit: str = "symbols"
-) -> str | None:
-    """How broad a lead over `baseline` is: on how many symbols a predictor's macro_f1 (`by_symbol`) is
-    above and below the baseline's, and the symbols where it is furthest below and above ("scores above
-    persistence on 5 of 16 symbols, below on 11 (from SOLUSDT −0.061 to ETHUSDT +0.048)"; "level on 2" is
-    added for symbols within 0.0005 of it, shown as +0.000). None without a
-    breakdown by symbol. Descriptive only: a symbol's windows are too few for an interval of their own.
-    `unit` names what the keys are (`cell_line` passes the (target, step) cells)."""
-    # rounded as shown: a symbol counted below the baseline never reads "+0.000"
-    deltas = {s: round(f - baseline_by_symbol[s], 3) for s, f in by_symbol.items() if s in baseline_by_symbol}
-    if not deltas:
-        return None
-    above = sum(d > 0 for d in deltas.values())
-    below = sum(d < 0 for d in deltas.values())
-    # a symbol within 0.0005 of the baseline is neither: the count says so, not left for the reader to infer
-    level = len(deltas) - above - below
-    worst = min(deltas, key=lambda s: deltas[s])
-    best = max(deltas, key=lambda s: deltas[s])
-    return (
-        f"scores above {baseline} on {above} of {len(deltas)} {unit}, below on {below}"
-        f"{f', level on {level}' if level else ''} (from {worst} "
-        f"{signed(deltas[worst])} to {best} {signed(deltas[best])})"
-    )
 
 
 def _period(bundle: DatasetBundle, split: str) -> tuple[str, str]:

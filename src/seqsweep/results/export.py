@@ -32,21 +32,12 @@ from seqsweep.errors import ConfigError
 from seqsweep.layout import SWEEP_COPY
 from seqsweep.results import bundle_format as fmt
 from seqsweep.results.bootstrap import Interval
-from seqsweep.results.evaluate import (
-    PERSISTENCE,
-    TEST_SPLIT,
-    SplitEvaluation,
-    cell_breadth,
-    evaluate_winners,
-    load_dataset,
-    load_trial_checkpoint,
-    rebuilt_from,
-    symbol_breadth,
-    user_model_code,
-)
+from seqsweep.results.evaluate import PERSISTENCE, TEST_SPLIT, SplitEvaluation, evaluate_winners, load_dataset
 from seqsweep.results.experiment import Experiment, TrialSummary, read_experiment
 from seqsweep.results.leaderboard import SELECTION_NOTE
 from seqsweep.results.refit import Refit, check_refit, refit_sentence, refit_trial, score_on_test
+from seqsweep.results.score_tables import cell_breadth, symbol_breadth
+from seqsweep.results.winner_outputs import load_trial_checkpoint, rebuilt_from, user_model_code
 
 logger = logging.getLogger(__name__)
 

@@ -44,7 +44,13 @@ logger = logging.getLogger(__name__)
 FORMAT: Final = 1
 """Bumped when the stored arrays change meaning; part of every key."""
 
-PREDICTION_CODE: Final = ("trainables", "metrics.py", "constants.py", "masking.py", "results/evaluate.py")
+PREDICTION_CODE: Final = (
+    "trainables",
+    "metrics.py",
+    "constants.py",
+    "masking.py",
+    "results/winner_outputs.py",
+)
 """Paths inside the `seqsweep` package (a folder: its `.py` files, recursively) whose code loads a
 checkpoint, predicts and turns probabilities into classes; beside the dataset-building code
 (`data.code_digest.build_code_files`), which makes the windows they predict on."""
@@ -57,7 +63,7 @@ MOVES: Final = "moves"
 
 
 class Predicted(Protocol):
-    """What is kept of one split's predictions (`results.evaluate.WinnerOutput`)."""
+    """What is kept of one split's predictions (`results.winner_outputs.WinnerOutput`)."""
 
     @property
     def classes(self) -> np.ndarray: ...

@@ -33,14 +33,9 @@ from seqsweep._text import CELL_DIGITS, signed
 from seqsweep.data.bundle import DatasetBundle, SplitWindows
 from seqsweep.errors import ConfigError, TrialError
 from seqsweep.results import bootstrap
-from seqsweep.results.evaluate import (
-    TEST_NOTE,
-    TEST_SPLIT,
-    SplitEvaluation,
-    evaluate_split,
-    winner_outputs,
-)
+from seqsweep.results.evaluate import TEST_NOTE, TEST_SPLIT, SplitEvaluation, evaluate_split
 from seqsweep.results.experiment import Experiment, TrialSummary
+from seqsweep.results.winner_outputs import winner_outputs
 
 REFIT_SUFFIX = "refit"
 """The refit model's name in the test table: `<trial id>-refit`."""

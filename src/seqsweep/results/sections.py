@@ -8,19 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from seqsweep.results.evaluate import (
-    PERSISTENCE,
-    TEST_NOTE,
-    TEST_SPLIT,
-    Evaluations,
-    SplitEvaluation,
-    cell_line,
-    cell_rows,
-    interval_rows,
-    score_rows,
-    symbol_line,
-    symbol_rows,
-)
+from seqsweep.results.evaluate import PERSISTENCE, TEST_NOTE, TEST_SPLIT, Evaluations, SplitEvaluation
 from seqsweep.results.experiment import Experiment
 from seqsweep.results.leaderboard import (
     BELOW_PERSISTENCE,
@@ -32,6 +20,14 @@ from seqsweep.results.leaderboard import (
     tie_line,
 )
 from seqsweep.results.reseed import ReseedOutcome
+from seqsweep.results.score_tables import (
+    cell_line,
+    cell_rows,
+    interval_rows,
+    score_rows,
+    symbol_line,
+    symbol_rows,
+)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ class DamagedCheckpointFile(OSError):
     """A checkpoint's model file that its framework cannot read: cut short, emptied, or not what was saved.
 
     An OSError, as h5py's own error for a cut-short `model.weights.h5` is, so every reader takes it for the
-    folder's fault (`results.evaluate.load_trial_checkpoint`: one line naming the checkpoint), never for an
+    folder's fault (`results.winner_outputs.load_trial_checkpoint`: one line naming the checkpoint), never for an
     error of a user's model function, which runs in the same call."""
 
     def __init__(self, path: Path, cause: BaseException) -> None:
