@@ -100,7 +100,7 @@ THIRD_PARTY_LOGGERS: tuple[str, ...] = (
 """Loggers held at ERROR without `-v` (Ray also gets `RAY_LOGGER_LEVEL`, as `ray.init` resets its level)."""
 SILENT_LOGGERS: tuple[str, ...] = ("ray.tune",)
 """Loggers held at CRITICAL without `-v`: Ray Tune logs each errored trial's whole traceback at ERROR, where
-`seqsweep run`/`resume` print one line per errored trial (`runner.trial_error_line`) naming its `error.txt`."""
+`seqsweep run`/`resume` print one line per errored trial (`outcome.trial_error_line`) naming its `error.txt`."""
 
 
 class OneLineParser(argparse.ArgumentParser):

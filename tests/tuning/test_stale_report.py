@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from seqsweep.tuning.runner import _drop_stale_report
+from seqsweep.tuning.outcome import drop_stale_report
 
 
 def _experiment(tmp_path: Path, rows_at: float, report_at: float) -> tuple[Path, Path]:
@@ -31,12 +31,12 @@ def test_a_report_older_than_the_rows_loses_results_files_only(
 ) -> None:
     experiment, report = _experiment(tmp_path, rows_at=2_000_000, report_at=1_000_000)
     with caplog.at_level("INFO"):
-        _drop_stale_report(experiment)
+        drop_stale_report(experiment)
     assert sorted(p.name for p in report.iterdir()) == ["notes.md"]
     assert f"report: removed the 5 files `results` wrote in {report}" in caplog.text
 
 
 def test_a_report_newer_than_every_row_stays(tmp_path: Path) -> None:
     experiment, report = _experiment(tmp_path, rows_at=1_000_000, report_at=2_000_000)
-    _drop_stale_report(experiment)
+    drop_stale_report(experiment)
     assert len(list(report.iterdir())) == 6

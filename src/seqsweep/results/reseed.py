@@ -383,7 +383,7 @@ def _fit(
     """Tune's run of the reruns into `folder/name`: its results and the stop signal that ended it, if any.
     As `run`: Ctrl-C stops the reruns in order (the local Ray deaf to it) and is reported, not taken for
     the end of the reruns (which went on to prune the run and report every rerun as failed, exit 0)."""
-    from seqsweep.tuning.runner import stop_signals
+    from seqsweep.tuning.stop_signals import stop_signals
 
     assert experiment.sweep is not None
     spec = experiment.sweep

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from seqsweep.tuning.runner import SweepInterrupted, SweepOutcome, resume_sweep, run_sweep
+    from seqsweep.tuning.outcome import SweepOutcome
+    from seqsweep.tuning.runner import resume_sweep, run_sweep
+    from seqsweep.tuning.stop_signals import SweepInterrupted
 
 __all__ = ["SweepInterrupted", "SweepOutcome", "resume_sweep", "run_sweep"]
 

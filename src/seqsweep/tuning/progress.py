@@ -24,7 +24,7 @@ from typing import IO, Any
 from seqsweep.tuning.clock import SweepClock
 
 STOP_REQUESTED = threading.Event()
-"""Set by the runner's stop-signal handler (`runner._StopSignals`) on the first SIGINT/SIGTERM of a sweep,
+"""Set by the runner's stop-signal handler (`stop_signals.StopSignals`) on the first SIGINT/SIGTERM of a sweep,
 cleared when it is installed for the next one."""
 
 

@@ -17,36 +17,25 @@ import logging
 import math
 import os
 import shutil
-import signal
-import sys
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from ray import tune
 
 from seqsweep._fs import atomic_write_json, signals_held, unmakeable_folder
-from seqsweep._text import counted
 from seqsweep.cluster.session import (
     check_address,
     check_trial_fits,
-    local_ray_processes,
     ray_session,
 )
 from seqsweep.cluster.storage import check_shared_storage
 from seqsweep.db_url import absolute_sqlite
 from seqsweep.db_url import resolve as resolve_db_url
-from seqsweep.errors import ConfigError, DataError, error_line
+from seqsweep.errors import ConfigError, DataError
 from seqsweep.layout import (
     EXPERIMENT_ID_FILE,
-    REPORT_DIR,
     SEARCH_STATE_GLOB,
     SWEEP_COPY,
     TRAIN_SCRATCH,
@@ -65,17 +54,11 @@ from seqsweep.tuning.budget import SweepBudget
 from seqsweep.tuning.dataset_record import check_resumed_dataset, check_same_dataset, record_dataset_key
 from seqsweep.tuning.experiment_lock import experiment_lock, new_folder
 from seqsweep.tuning.experiment_state import (
-    FINISHED_STATUSES,
-    StateFile,
     earlier_reports,
-    mark_errored,
     reconcile_for_resume,
-    replay_repeated_epochs,
-    state_files,
 )
-from seqsweep.tuning.progress import STOP_REQUESTED, SweepProgress
-from seqsweep.tuning.reports import epochs_run, one_row_per_epoch, rank_key
-from seqsweep.tuning.retention import prune_checkpoints
+from seqsweep.tuning.outcome import SweepOutcome, finish_sweep
+from seqsweep.tuning.progress import SweepProgress
 from seqsweep.tuning.searchers import (
     PruningOptunaSearch,
     RecordingASHAScheduler,
@@ -84,6 +67,7 @@ from seqsweep.tuning.searchers import (
     make_searcher,
     record_recovered_epochs,
 )
+from seqsweep.tuning.stop_signals import EXPERIMENT_STATE_PERIOD_S, SweepInterrupted, stop_signals
 from seqsweep.tuning.study_owner import abandon_study, check_study_owner, claim_study, study_storage_url
 from seqsweep.tuning.sweep_changes import sweep_differences, warm_start_differences, warm_start_note
 from seqsweep.tuning.sweep_copy import check_sweep_copy, write_sweep_copy
@@ -98,72 +82,6 @@ logger = logging.getLogger(__name__)
 DATA_PARALLEL_TRIAL_RESOURCES = {"cpu": 0.0, "memory": 1.0}
 """A data-parallel trial only relays reports; its Train workers hold the CPUs and GPUs. Tune refuses
 an empty request, so the trial asks for one byte of memory."""
-EXPERIMENT_STATE_PERIOD_S = "5"
-"""How often Tune saves the experiment state; a driver killed with SIGKILL loses at most this much."""
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-LOCAL_RAY_WATCH_S = 30.0
-"""After a stop signal, how long the local Ray's own processes are watched for dying of it too (`_StopSignals`)."""
-
-
-class SweepInterrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM arrived before Tune ran (nothing to resume) or a second time (stop now)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-        self.experiment_dir: Path | None = None
-        """Set once Tune has written the experiment (so `resume` can continue it)."""
-
-    def describe(self) -> str:
-        if self.experiment_dir is None:
-            return "interrupted: before any trial ran; nothing to resume"
-        return f"interrupted: continue with seqsweep resume {self.experiment_dir}"
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
-
-
-@dataclass(frozen=True)
-class SweepOutcome:
-    experiment_dir: Path
-    num_trials: int
-    num_errored: int
-    best_trial_id: str | None
-    best_value: float | None
-    metric: str
-    num_finished: int = 0
-    """Trials that ended (finished or errored); the rest are continued by `resume`."""
-    num_samples: int = 0
-    interrupted_by: int | None = None
-    """The signal (SIGINT, SIGTERM) that stopped the sweep before it was done; None if it completed."""
-    ended_by: str | None = None
-    """One line when `search.time_budget_s` or `search.stop_at` ended the sweep (it still completed), or
-    when the searcher ended it short of `num_samples` for another reason."""
-    trial_errors: tuple[str, ...] = ()
-    """One line per errored trial (`trial_error_line`): its id, the error's last line, where the traceback is."""
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every trial finished, 1 when any trial errored (the sweep itself still completed),
-        128 + the signal number (130 SIGINT, 143 SIGTERM) when the sweep was interrupted."""
-        if self.interrupted_by is not None:
-            return 128 + self.interrupted_by
-        return 1 if self.num_errored else 0
-
-    def describe(self) -> str:
-        if self.interrupted_by is not None:
-            return (
-                f"interrupted: {self.num_finished} of {self.num_samples} trials finished; "
-                f"continue with seqsweep resume {self.experiment_dir}"
-            )
-        best = "none" if self.best_value is None else f"{self.best_value:.4f} (trial {self.best_trial_id})"
-        ended = f"{self.ended_by}\n" if self.ended_by else ""
-        errors = "".join(f"{line}\n" for line in self.trial_errors)
-        return (
-            f"{errors}{ended}{counted(self.num_trials, 'trial')}, {self.num_errored} errored; best {self.metric} {best}\n"
-            f"experiment: {self.experiment_dir}"
-        )
 
 
 def storage_root(spec: SweepSpec, storage: str | None = None) -> str:
@@ -401,7 +319,7 @@ def _fit(
 ) -> SweepOutcome:
     """Run (or continue) the tuner under the stop-signal handler, then finish the sweep.
 
-    A first SIGINT/SIGTERM lets Tune end the run and is reported by `_finish`; a second one stops at
+    A first SIGINT/SIGTERM lets Tune end the run and is reported by `finish_sweep`; a second one stops at
     once and raises `SweepInterrupted` naming the experiment.
     """
     with stop_signals(experiment_dir) as stop:
@@ -410,7 +328,7 @@ def _fit(
         except SweepInterrupted as exc:  # a second signal: stopped at once
             exc.experiment_dir = experiment_dir
             raise
-    return _finish(grid, experiment_dir, spec, stop.signum, budget)
+    return finish_sweep(grid, experiment_dir, spec, stop.signum, budget)
 
 
 def _resume_changes(
@@ -449,7 +367,7 @@ def reopen_search(experiment_dir: Path, total: int) -> None:
     `--num-samples` it brought, with no line saying why. So on every resume `finished` is cleared and
     `total_samples` raised to `total` (never lowered) in every saved copy, whichever Tune picks: the
     searcher, linked to this run's budget (`_relink_restored`), decides again. A budget that is still
-    spent (or a reached `stop_at` target) answers FINISHED at the first ask, and `_finish` says so.
+    spent (or a reached `stop_at` target) answers FINISHED at the first ask, and `finish_sweep` says so.
     """
     from ray.tune.utils.util import _atomic_save, _load_newest_checkpoint
 
@@ -547,97 +465,6 @@ def check_not_moved(experiment_dir: Path) -> None:
         )
 
 
-class _StopSignals:
-    """Records SIGINT/SIGTERM while Tune runs and lets Tune end the run as it does on Ctrl-C.
-
-    Tune's own SIGINT handler is turned off (`TUNE_DISABLE_SIGINT_HANDLER`): it would end the run
-    without anyone knowing. The first signal is recorded and passed to Tune as SIGUSR1, on which Tune
-    (2.60, `tune.tune._setup_signal_catching`) stops its loop, saves the experiment state and
-    returns. Before Tune has set that up, or on a second signal, `SweepInterrupted` is raised.
-    """
-
-    def __init__(self, experiment_dir: Path) -> None:
-        self.signum: int | None = None
-        self.experiment_dir = experiment_dir
-        self._previous: dict[int, Any] = {}
-        self._env: str | None = None
-        self._done = threading.Event()
-
-    def handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.signum is not None:
-            raise SweepInterrupted(self.signum)
-        self.signum = signum
-        STOP_REQUESTED.set()
-        tune_handler = signal.getsignal(signal.SIGUSR1)
-        if not callable(tune_handler):
-            raise SweepInterrupted(signum)
-        self._watch_local_ray(signum)
-        os.kill(os.getpid(), signal.SIGUSR1)
-
-    def _watch_local_ray(self, signum: int) -> None:
-        """Exit 128 + `signum` with the interrupted line if the local Ray's own processes got the signal too.
-
-        A signal sent to the whole process group (`kill -TERM -PGID`; a batch system ending a job)
-        reaches the local Ray's processes as well: SIGINT they block (`ray_session`), but on SIGTERM
-        the dashboard and log monitor exit and the GCS stops answering while it shuts down. Tune could
-        then neither stop its trials nor save, and Ray's core worker ended this process 60 s later with
-        exit 1 and a line of its own. Any of those processes gone is the sign: the experiment as Tune
-        last saved it (at most `EXPERIMENT_STATE_PERIOD_S` before) is what `resume` continues, as after
-        SIGKILL.
-        """
-        processes = local_ray_processes()
-        if not processes:
-            return
-
-        def watch() -> None:
-            deadline = time.monotonic() + LOCAL_RAY_WATCH_S
-            while not self._done.wait(0.1) and time.monotonic() < deadline:
-                if any(process.poll() is not None for process in processes):
-                    sys.stdout.flush()
-                    print(
-                        f"interrupted: the signal reached this command's local Ray too, so the trials were not "
-                        f"stopped in order; the experiment as saved up to {EXPERIMENT_STATE_PERIOD_S} s before "
-                        f"is kept: continue with seqsweep resume {self.experiment_dir}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    os._exit(128 + signum)
-
-        threading.Thread(target=watch, name="seqsweep-local-ray-watch", daemon=True).start()
-
-    def install(self) -> None:
-        STOP_REQUESTED.clear()
-        if threading.current_thread() is not threading.main_thread():
-            return
-        self._env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
-        os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-        self._previous[signal.SIGUSR1] = signal.getsignal(signal.SIGUSR1)
-        for signum in STOP_SIGNALS:
-            self._previous[signum] = signal.getsignal(signum)
-            signal.signal(signum, self.handle)
-
-    def restore(self) -> None:
-        self._done.set()
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-        self._previous.clear()
-        if self._env is None:
-            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
-        else:
-            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = self._env
-
-
-@contextmanager
-def stop_signals(experiment_dir: Path) -> Iterator[_StopSignals]:
-    """While the block runs (Tune's fit), SIGINT and SIGTERM stop the sweep gracefully, recorded."""
-    stop = _StopSignals(experiment_dir)
-    stop.install()
-    try:
-        yield stop
-    finally:
-        stop.restore()
-
-
 def _build_dataset(spec: SweepSpec, root: str, check_key: KeyCheck | None = None) -> Any:
     from seqsweep.data import build_dataset
 
@@ -723,153 +550,3 @@ def _run_config(
         callbacks=[SweepProgress(search.metric, search.mode, spec.num_samples, stream=stream), budget],
         verbose=0,
     )
-
-
-def _finish(
-    grid: tune.ResultGrid,
-    experiment_dir: Path,
-    spec: SweepSpec,
-    interrupted_by: int | None = None,
-    budget: SweepBudget | None = None,
-) -> SweepOutcome:
-    """Prune checkpoints of a completed sweep (never of an interrupted one) and sum up the results."""
-    search = spec.file.search
-    if interrupted_by is None:
-        prune_checkpoints(
-            grid,
-            keep=spec.file.checkpoints.keep,
-            metric=search.metric,
-            mode=search.mode,
-            experiment_dir=experiment_dir,
-        )
-        shutil.rmtree(experiment_dir / TRAIN_SCRATCH, ignore_errors=True)
-    errored = [
-        Path(r.path).name for r in (grid[i] for i in range(len(grid))) if r.error is not None and r.path
-    ]
-    mark_errored(experiment_dir, errored)  # a worker that died left its trial saved as RUNNING
-    replay_repeated_epochs(experiment_dir)  # a retried trial's lost attempt no longer ranks it in Ray's view
-    _drop_stale_report(experiment_dir)
-    outcome = _outcome(grid, experiment_dir, spec, interrupted_by)
-    if interrupted_by is None and budget is not None and budget.reason() is not None:
-        outcome = dataclasses.replace(outcome, ended_by=budget.reason())
-    elif interrupted_by is None and outcome.num_trials < spec.num_samples:
-        # Never silently short: a sweep that ended before num_samples without its budget says so.
-        outcome = dataclasses.replace(
-            outcome,
-            ended_by=(
-                f"the searcher started no more trials after {outcome.num_trials} of "
-                f"search.num_samples {spec.num_samples}; the sweep ended there"
-            ),
-        )
-    return outcome
-
-
-def _outcome(
-    grid: tune.ResultGrid, experiment_dir: Path, spec: SweepSpec, interrupted_by: int | None = None
-) -> SweepOutcome:
-    metric, mode = spec.file.search.metric, spec.file.search.mode
-    best: tuple[float, int, str] | None = None
-    best_id, best_value = None, None
-    for result in (grid[i] for i in range(len(grid))):
-        if (
-            result.error is not None
-            or result.metrics_dataframe is None
-            or metric not in result.metrics_dataframe
-        ):
-            continue
-        rows = one_row_per_epoch(result.metrics_dataframe)
-        series = rows[metric].dropna()
-        series = series[series.map(math.isfinite)]
-        if series.empty:
-            continue
-        value = float(series.max() if mode == "max" else series.min())
-        trial_id = str((result.metrics or {}).get("trial_id"))
-        key = rank_key(value, mode, epochs_run(rows), trial_id)  # ties as `results` breaks them
-        if best is None or key < best:
-            best, best_id, best_value = key, trial_id, value
-    finished = _saved_finished_trials(experiment_dir) if interrupted_by is not None else None
-    if finished is None:
-        finished = _finished_trials(grid)
-    return SweepOutcome(
-        experiment_dir=experiment_dir,
-        num_trials=len(grid),
-        num_errored=grid.num_errors,
-        trial_errors=tuple(
-            trial_error_line(result.error, result.path, (result.metrics or {}).get("trial_id"))
-            for result in (grid[i] for i in range(len(grid)))
-            if result.error is not None
-        ),
-        best_trial_id=best_id,
-        best_value=best_value,
-        metric=metric,
-        num_finished=finished,
-        num_samples=spec.num_samples,
-        interrupted_by=interrupted_by,
-    )
-
-
-def trial_error_line(error: BaseException, trial_path: str | None, trial_id: str | None) -> str:
-    """One line for an errored trial: "trial <id> errored: <Type: message> (traceback: <file>)".
-
-    Ray's error (a `RayTaskError` wrapping the trainable's exception) prints its whole traceback; the line
-    gives the trainable's own exception (`errors.error_line`), its message's lines joined. Tune keeps the
-    traceback in the trial's `error.txt`, which the line names.
-    """
-    cause = error_line(error)
-    where = f" (traceback: {Path(trial_path) / 'error.txt'})" if trial_path else ""
-    name = trial_id or (Path(trial_path).name if trial_path else "?")
-    return f"trial {name} errored: {cause}{where}"
-
-
-def _saved_finished_trials(experiment_dir: Path) -> int | None:
-    """Finished trials as the experiment state saved on the way out says (what `resume` will see).
-
-    After an interruption Tune saves the state, then stops the live trials and marks them TERMINATED
-    in memory, so the ResultGrid would count a stopped trial as finished.
-    """
-    files = state_files(experiment_dir)
-    if not files:
-        return None
-    entries = StateFile(files[-1]).entries
-    return sum(1 for entry in entries if entry.status in FINISHED_STATUSES)
-
-
-def _drop_stale_report(experiment_dir: Path) -> None:
-    """Remove what `results` wrote in `DIR/report` when a trial's rows changed after it (this `resume`
-    trained, or pruned and rewrote them): its leaderboard, scores and winners' checkpoint paths describe
-    the experiment as it was. Only `results`' own files go (a user's notes there stay); a resume that
-    changed nothing leaves the report as it is. `results` writes it again."""
-    report = experiment_dir / REPORT_DIR
-    if not report.is_dir():
-        return
-    from seqsweep.results.leaderboard import LEADERBOARD_CSV, WINNERS_JSON
-    from seqsweep.results.plots import FIGURE_NAME_PATTERNS
-    from seqsweep.results.report import INDEX_HTML
-
-    ours = {report / name for name in (LEADERBOARD_CSV, WINNERS_JSON, INDEX_HTML)}
-    ours |= {path for pattern in FIGURE_NAME_PATTERNS for path in report.glob(pattern)}
-    ours = {path for path in ours if path.is_file()}
-    if not ours:
-        return
-    written = min(path.stat().st_mtime for path in ours)
-    rows = [path.stat().st_mtime for path in experiment_dir.glob("*/result.json")]
-    if not rows or max(rows) <= written:
-        return
-    for path in ours:
-        path.unlink(missing_ok=True)
-    logger.info(
-        "report: removed the %d files `results` wrote in %s before this sweep went on (its scores and "
-        "checkpoints are out of date); run `seqsweep results %s` again",
-        len(ours),
-        report,
-        experiment_dir,
-    )
-
-
-def _finished_trials(grid: tune.ResultGrid) -> int:
-    """Trials Tune ended (TERMINATED or ERROR); a trial a signal stopped is neither."""
-    trials = getattr(getattr(grid, "_experiment_analysis", None), "trials", None)
-    if trials is not None:
-        return sum(1 for trial in trials if trial.status in ("TERMINATED", "ERROR"))
-    results = [grid[i] for i in range(len(grid))]
-    return len([r for r in results if r.error is not None or (r.metrics or {}).get("done")])
