@@ -44,11 +44,17 @@ def _seqsweep() -> str:
     return found
 
 
-def _timed(args: list[str], cwd: Path) -> float:
-    """Wall seconds of one `seqsweep ARGS` process; raises with its stderr when it fails."""
+KERAS_IMPORT = [sys.executable, "-c", "import keras"]
+"""What loading a winner's Keras checkpoint cannot do without: Keras 3 and its TensorFlow backend imported
+in a fresh process (row 6b's floor: no first `results` on a Keras experiment can start faster)."""
+
+
+def _timed(args: list[str], cwd: Path, argv: list[str] | None = None) -> float:
+    """Wall seconds of one `seqsweep ARGS` process (or of `argv` as given); raises with its stderr when it
+    fails."""
     started = time.perf_counter()
     proc = subprocess.run(
-        [_seqsweep(), *args],
+        argv or [_seqsweep(), *args],
         cwd=cwd,
         env=worker_env(),
         capture_output=True,
@@ -82,12 +88,19 @@ def measure(ctx: Context) -> list[Row]:
         "results_again": ["results", str(experiment), "--top", "1"],
     }
     _timed(commands["validate"], folder)  # warm the OS file cache and the dry-build cache alike
-    times: dict[str, list[float]] = {"help": [], **{name: [] for name in commands}}
+    times: dict[str, list[float]] = {"help": [], **{name: [] for name in commands}, "keras": []}
     for _ in range(ctx.scale.repeats):
         shutil.rmtree(experiment / PREDICTIONS_DIR, ignore_errors=True)  # `results` is the first call
         for name, args in (("help", ["--help"]), *commands.items()):
             times[name].append(_timed(args, folder))
+        times["keras"].append(_timed([], folder, argv=KERAS_IMPORT))
     help_s = median(times["help"])
+    keras_s = median(times["keras"])
+    floor = (
+        f'; of that, importing Keras and TensorFlow alone in a fresh process (`python -c "import keras"`, '
+        f"in the same run) takes {keras_s:.1f} s = {keras_s / help_s:.1f}× `--help` (s: "
+        f"{spread(times['keras'], '{:.1f}')}): no first call on a Keras experiment can go below that"
+    )
     rows = []
     for key, name in (("6a", "validate"), ("6b", "results"), ("6c", "results_again")):
         ratio = median(times[name]) / help_s
@@ -98,8 +111,9 @@ def measure(ctx: Context) -> list[Row]:
                     f"start-up: wall time of {LABELS[name]} over `seqsweep --help`, fresh "
                     f"processes alternating in one run, the generated database (16 symbols × 400 h); median of "
                     f"{ctx.scale.repeats} (s: {name.replace('_', ' ')} {spread(times[name], '{:.1f}')}; help {spread(times['help'], '{:.1f}')})"
+                    f"{floor if name == 'results' else ''}"
                 ),
-                value=f"{ratio:.1f}× ({median(times[name]):.1f} s vs {help_s:.1f} s)",
+                value=f"{ratio:.2f}× ({median(times[name]):.2f} s vs {help_s:.2f} s)",
                 goal=f"≤ {GOALS[name]:.0f}×",
                 met=ratio <= GOALS[name],
                 command=ctx.command("startup"),
