@@ -64,6 +64,13 @@ DAMAGE = {
     "a boundary moved in the manifest": _manifest(
         lambda m: {**m, "boundaries": [m["boundaries"][0] - 10, m["boundaries"][1]]}
     ),
+    # read "as a folder written before the checksums" and served, a file replaced beside it unseen
+    "the checksums taken out of the manifest": _manifest(
+        lambda m: {k: v for k, v in m.items() if k not in ("sha256", "manifest_sha256")}
+    ),
+    "the manifest's own checksum taken out": _manifest(
+        lambda m: {k: v for k, v in m.items() if k != "manifest_sha256"}
+    ),
 }
 
 
@@ -121,16 +128,23 @@ def test_a_new_symbol_is_embedded_only_by_the_model_its_pca_was_fitted_on(sample
         embed_symbol("ZZZUSDT", other)
 
 
-def test_a_folder_written_before_the_checksums_is_still_read(sample_db_url: str, tmp_path: Path) -> None:
+def test_a_folder_written_before_the_checksums_is_still_read(
+    sample_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An experiment records its dataset's key: a folder without `sha256` and `manifest_sha256` (written
-    before the checksums) must be read, not removed, or `results` and `resume` would refuse every older experiment."""
-    first = build_dataset(SPEC, db_url=sample_db_url, cache_dir=tmp_path, in_process=True)
+    before the checksums, so by older code, under a key this code does not compute) must be read, not
+    removed, or `results` and `resume` would refuse every older experiment."""
+    from seqsweep.data import cache
+
+    with monkeypatch.context() as patch:  # the older code's key
+        patch.setattr(cache, "build_code_digest", lambda: "0" * 16)
+        first = build_dataset(SPEC, db_url=sample_db_url, cache_dir=tmp_path, in_process=True)
     _manifest(lambda m: {k: v for k, v in m.items() if k not in ("sha256", "manifest_sha256")})(
         tmp_path / first.cache_key
     )
-    before = build_count()
-    again = build_dataset(SPEC, db_url=sample_db_url, cache_dir=tmp_path, in_process=True)
-    assert build_count() == before and np.array_equal(again.features, first.features)
+    old = cache.load(SPEC, first.cache_key, tmp_path)
+    assert old is not None and np.array_equal(old.features, first.features)
+    assert (tmp_path / first.cache_key / "manifest.json").is_file()  # kept
 
 
 def test_another_datasets_folder_under_this_key_is_rebuilt_not_served(

@@ -48,8 +48,9 @@ FORMAT_VERSION: Final = 3
 labels and moves are no longer written: the target levels are, `target_*.npy`, and the labels are derived).
 The key holds it, so a bump makes every experiment's recorded dataset another key: `resume` would refuse
 them all. Additions that old readers and folders can do without are not bumps: the manifest's `sha256`
-(each array file's SHA-256, checked when present; a folder written before it is read as before), and
-`manifest_sha256` (the manifest's own, checked likewise)."""
+(each array file's SHA-256, checked when present), and `manifest_sha256` (the manifest's own, checked
+likewise). A folder without them is read as before only under a key this release does not compute (an
+older experiment's recorded dataset); under this release's own key they were taken out, and it is rebuilt."""
 MANIFEST: Final = "manifest.json"
 MANIFEST_DIGEST: Final = "manifest_sha256"
 
@@ -156,7 +157,7 @@ def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) 
     """The cached bundle of `key`, or None when there is none.
 
     A damaged folder (a file cut short, emptied or changed in place: its SHA-256 is not the manifest's; no
-    manifest, or one edited (its own SHA-256 differs), of the wrong shape, another format, another spec or
+    manifest, or one edited (its own SHA-256 differs, or the checksums taken out), of the wrong shape, another format, another spec or
     another key: another dataset's folder copied or renamed to this key; a walk-forward dataset without
     its fold arrays) is logged,
     removed and reported as none, so that the build that follows rebuilds it and `save` writes it afresh
@@ -182,6 +183,13 @@ def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) 
         if manifest["spec_hash"] != spec.content_hash():
             raise ValueError("written for another dataset spec")
         sums = manifest.get("sha256")
+        if (sums is None or MANIFEST_DIGEST not in manifest) and cache_key(
+            spec, manifest["fingerprint"]
+        ) == key:
+            # this release's key: written by this code, which always keeps them, so they were taken out
+            raise ValueError(
+                f"{MANIFEST} keeps no SHA-256 of its files or of itself, though this seqsweep wrote it (edited?)"
+            )
         arrays = (
             {name: _read_array(folder / f"{name}.npy", digest) for name, digest in sums.items()}
             if sums is not None
