@@ -251,3 +251,23 @@ def test_reruns_asking_for_a_gpu_on_a_cluster_without_one_are_refused(one_epoch_
         reseed_module.reseed_winners(experiment, experiment.top(1), 1)
     assert str(refused.value) == line
     assert _runs(experiment.path) == [] and not list((experiment.path / RESEED_DIR).glob("run-*"))
+
+
+def test_reseed_refuses_a_tune_setting_its_pruning_cannot_work_under(
+    one_epoch_sweep: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`$TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE` drops the epoch stored with each checkpoint: `run` and
+    `resume` refuse it, while `results --reseed` trained under it and pruned its reruns' checkpoints with no
+    way to tell the latest (Ray's own readers then failed on the run). Refused alike, before any rerun."""
+    runs = _runs(one_epoch_sweep) if (one_epoch_sweep / RESEED_DIR).is_dir() else []
+    monkeypatch.setenv("TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE", "1")
+    capsys.readouterr()
+    args = ["results", str(one_epoch_sweep), "--top", "1", "--reseed", "1", "--no-test"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err.startswith("seqsweep: error: $TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE is set: ")
+        and "\n" not in err
+    )
+    assert err.endswith("unset it")
+    assert (_runs(one_epoch_sweep) if (one_epoch_sweep / RESEED_DIR).is_dir() else []) == runs

@@ -191,7 +191,12 @@ def test_sigint_during_a_reseed_says_so_and_writes_no_report(
     seqsweep_here: Callable[..., tuple[int, str]], write_sweep: Callable[..., Path], tmp_path: Path
 ) -> None:
     """Ctrl-C during `results --reseed` exited 0: Tune returned normally, the run's checkpoints were pruned
-    and a report said every rerun had failed ("has no finished rerun")."""
+    and a report said every rerun had failed ("has no finished rerun"). Now it exits 130 and says how to
+    go on. The rerun that finished before the signal is pruned as a finished run's are (the run is never
+    resumed, so its every checkpoint stayed for good), the one it stopped is left as it is; `results` of
+    the run points to `--reseed` again, and `resume` of it is refused saying so (it failed on the study)."""
+    from seqsweep.results.reseed import reseed_trial
+
     barrier = tmp_path / "barrier"
     path = write_sweep(name="reseeded", **barrier_sweep(barrier, [4, 8]))
     experiment = (Path(load_sweep(path).file.storage_path) / "reseeded").resolve()
@@ -200,9 +205,16 @@ def test_sigint_during_a_reseed_says_so_and_writes_no_report(
     assert code == 0, output
     (barrier / "release-all").unlink()
     before = set(reached_markers(barrier))
-    driver = start("results", str(experiment), "--top", "1", "--reseed", "1", "--no-test")
-    try:
-        wait_for("the rerun reaching epoch 2", lambda: set(reached_markers(barrier)) - before, driver)
+    driver = start("results", str(experiment), "--top", "1", "--reseed", "2", "--no-test")
+    try:  # one rerun at a time: the first runs through, the second is stopped at its barrier
+        wait_for("the first rerun reaching epoch 2", lambda: set(reached_markers(barrier)) - before, driver)
+        [first] = set(reached_markers(barrier)) - before
+        release(barrier, first.read_text())
+        wait_for(
+            "the second rerun reaching epoch 2",
+            lambda: len(set(reached_markers(barrier)) - before) == 2,
+            driver,
+        )
         signal_group(driver, signal.SIGINT)
         output = finish(driver, timeout_s=300)
     finally:
@@ -214,8 +226,22 @@ def test_sigint_during_a_reseed_says_so_and_writes_no_report(
     ]
     assert not (experiment / "report" / "winners.json").exists()
     [run] = [p for p in sorted((experiment / "reseed").iterdir()) if p.is_dir()]  # beside it: the lock file
-    [rerun] = trial_dirs(run)
-    assert "checkpoint_000000" in checkpoints(rerun)  # not pruned, not reported as failed
-    code, output = seqsweep_here("results", str(experiment), "--top", "1", "--reseed", "1", "--no-test")
+    finished, stopped = sorted(trial_dirs(run))  # trial folders sort by trial index
+    assert 1 <= len(checkpoints(finished)) < EPOCHS  # its best and its latest
+    assert "checkpoint_000000" in checkpoints(stopped)  # not pruned, not reported as failed
+    assert_ray_checkpoints_exist(run, trainable=reseed_trial)
+    code, output = seqsweep_here("results", str(run), "--no-test")
+    assert code == 0, output
+    assert (
+        f"reruns interrupted: 1 of 2 reruns finished; the same `seqsweep results {experiment} --reseed N` "
+        "reuses them and trains the rest"
+    ) in output
+    code, output = seqsweep_here("resume", str(run))
+    assert code == 2, output
+    assert (
+        f"is a run of `seqsweep results --reseed` of the experiment {experiment}, which is never resumed"
+        in output
+    )
+    code, output = seqsweep_here("results", str(experiment), "--top", "1", "--reseed", "2", "--no-test")
     assert code == 0, output
     assert "has no finished rerun" not in output

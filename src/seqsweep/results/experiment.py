@@ -290,6 +290,12 @@ def _interrupted(path: Path, trials: list[Any], sweep: SweepSpec | None) -> str 
     if not any(trial.status in UNENDED_STATUSES for trial in trials):
         return None
     ended = sum(1 for trial in trials if trial.status in FINISHED_STATUSES)
+    origin = reseed_origin(path)
+    if origin is not None:  # a run of `results --reseed` is never resumed: the same call trains the rest
+        return (
+            f"reruns interrupted: {ended} of {len(trials)} reruns finished; the same `seqsweep results "
+            f"{origin} --reseed N` reuses them and trains the rest"
+        )
     total = max(sweep.num_samples, len(trials)) if sweep else len(trials)
     return f"sweep interrupted: {ended} of {total} trials finished; continue with seqsweep resume {path}"
 

@@ -203,8 +203,11 @@ def reseed_winners(
     ConfigError for `seeds` < 1, for an experiment without sweep.yaml, for a data-parallel sweep (not
     supported here) and while another `results --reseed` reruns this experiment's winners.
     """
+    from seqsweep.tuning.runner import check_tune_environment
+
     if seeds < 1:
         raise ConfigError(f"--reseed: must be >= 1, got {seeds}")
+    check_tune_environment()  # as `run` and `resume`: the reruns' checkpoints are pruned by their epoch
     if experiment.sweep is None:
         raise ConfigError(f"{experiment.path}: no sweep.yaml, so the configurations cannot be retrained")
     if experiment.sweep.file.resources.workers > 1:
@@ -371,10 +374,33 @@ def _train(
         logger.info("reseed: training %d reruns into %s", len(runs), folder / name)
         grid, signum = _fit(experiment, trainable, runs, folder, name)
     if signum is not None:
+        # a run is never resumed: its finished reruns are reused as they are, so they are pruned now as a
+        # finished run's are (left whole, they kept every epoch's checkpoint for good); the reruns it
+        # stopped half way are trained again in a new run and left as they are
+        prune_checkpoints(
+            _finished(grid, folder / name),
+            keep=1,
+            metric=experiment.metric,
+            mode=experiment.mode,
+            experiment_dir=folder / name,
+        )
         raise ReseedInterrupted(signum, folder / name)
     prune_checkpoints(
         grid, keep=1, metric=experiment.metric, mode=experiment.mode, experiment_dir=folder / name
     )
+
+
+def _finished(grid: tune.ResultGrid, run: Path) -> list[Any]:
+    """The results of the reruns Tune's saved state of `run` says finished (TERMINATED). After a stop
+    signal the grid itself cannot tell: Tune marks the reruns it stopped TERMINATED in memory."""
+    from seqsweep.tuning.experiment_state import StateFile, state_files
+
+    files = state_files(run)
+    if not files:
+        return []
+    done = {entry.relative_logdir for entry in StateFile(files[-1]).entries if entry.status == "TERMINATED"}
+    results = (grid[i] for i in range(len(grid)))
+    return [result for result in results if result.path and Path(result.path).name in done]
 
 
 def _fit(
@@ -413,7 +439,8 @@ def _fit(
 
 
 class ReseedInterrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped the reruns: nothing is pruned or reported; the command exits 128 + signum."""
+    """SIGINT or SIGTERM stopped the reruns: nothing is reported (the finished reruns' checkpoints are
+    pruned, the rest left as they are); the command exits 128 + signum."""
 
     def __init__(self, signum: int, run_dir: Path) -> None:
         super().__init__(signal.Signals(signum).name)

@@ -46,6 +46,7 @@ from seqsweep.layout import (
     moved_from,
     not_a_folder,
     read_experiment_id,
+    reseed_origin,
 )
 from seqsweep.search_spaces.credentials import replace_db, replace_storage, with_database, without_password
 from seqsweep.search_spaces.run_rules import RunRuleError
@@ -268,6 +269,13 @@ def resume_sweep(
         raise ConfigError(
             f"{experiment_dir} is not a seqsweep experiment directory (no {TUNER_FILE} / {SWEEP_COPY})"
             f"{experiments_hint(experiment_dir)}"
+        )
+    origin = reseed_origin(experiment_dir)
+    if origin is not None:  # its study is the experiment's own, and a later --reseed trains what is missing
+        raise ConfigError(
+            f"{experiment_dir} is a run of `seqsweep results --reseed` of the experiment {origin}, which is "
+            f"never resumed: the same `seqsweep results {origin} --reseed N` reuses its finished reruns and "
+            f"trains the rest"
         )
     check_not_moved(experiment_dir)
     check_sweep_copy(experiment_dir)
