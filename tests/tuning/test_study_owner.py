@@ -4,6 +4,7 @@ where the earlier sweep.yaml says it is. SQLite and a real MariaDB."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -112,6 +113,29 @@ def test_a_study_name_matching_another_only_by_case_names_the_stored_study(
     # a start that made it past the check (another start claimed the name meanwhile) names it alike
     with pytest.raises(ConfigError, match=rf"study {asked!r} in .* matches the stored study {stored!r}"):
         claim_study(mariadb_url, load_sweep(other), uuid.uuid4().hex, tmp_path / "racer")
+
+
+@pytest.mark.mysql
+def test_a_deleted_experiments_study_is_refused_saying_so_and_how_to_free_the_name(
+    write_sweep: Callable[..., Path], tmp_path: Path, mariadb_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An experiment deleted from disk leaves its study in the RDB: a new run of its name was refused
+    naming a folder that no longer exists, with no way on. The line now says the folder is not here and
+    how to free the name; doing so lets the run claim a study of its own."""
+    name = f"deleted_{uuid.uuid4().hex[:8]}"
+    first = load_sweep(write_sweep(name=name, search={"storage": mariadb_url}))
+    experiment = _owned_experiment(first, mariadb_url)
+    shutil.rmtree(experiment)
+    again = write_sweep(name=name, search={"storage": mariadb_url})
+    assert cli.main(["run", str(again)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert (
+        f"belongs to the experiment {experiment}, which is not on this machine (if it was deleted, its study "
+        f"was not: `optuna delete-study --study-name {name!r} --storage <search.storage>` frees the name)"
+    ) in err
+    optuna.delete_study(study_name=name, storage=mariadb_url)  # what the line says, as the library call
+    check_study_owner(mariadb_url, name, None, experiment)  # nothing in the way now
 
 
 def test_a_study_no_experiment_owns_is_refused_and_nothing_is_created(

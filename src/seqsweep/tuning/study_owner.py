@@ -172,7 +172,7 @@ def check_study_owner(
         return
     assert storage is not None  # the study exists
     stored = _stored_study_name(storage, study_name)
-    raise ConfigError(_clash(_clash_where(study_name, stored, url), attrs, n_trials, resuming))
+    raise ConfigError(_clash(_clash_where(study_name, stored, url), attrs, n_trials, resuming, stored))
 
 
 def _stored_study_name(storage: optuna.storages.RDBStorage, study_name: str) -> str:
@@ -194,11 +194,21 @@ def _clash_where(study_name: str, stored: str, url: str) -> str:
     )
 
 
-def _clash(where: str, attrs: dict[str, Any], n_trials: int, resuming: bool) -> str:
+def _clash(where: str, attrs: dict[str, Any], n_trials: int, resuming: bool, stored: str) -> str:
+    """The one line refusing a study another sweep holds (`where`: `_clash_where`; `stored`: the study's
+    name as stored). An owner whose folder is not on this machine is said to be so, with the way to free
+    the name if that experiment was deleted (its study outlives it in the RDB)."""
+    owner_dir = attrs.get(OWNER_DIR_ATTR)
     if attrs.get(OWNER_ATTR) is None:
         whose = f"holds {counted(n_trials, 'trial')} of another sweep (a study no experiment owns)"
+    elif owner_dir and not Path(str(owner_dir)).exists():
+        whose = (
+            f"belongs to the experiment {owner_dir}, which is not on this machine (if it was deleted, its "
+            f"study was not: `optuna delete-study --study-name {stored!r} --storage <search.storage>` frees "
+            f"the name)"
+        )
     else:
-        whose = f"belongs to the experiment {attrs.get(OWNER_DIR_ATTR) or '(unknown directory)'}"
+        whose = f"belongs to the experiment {owner_dir or '(unknown directory)'}"
     fix = (
         "this experiment cannot resume with another experiment's study; nothing was run"
         if resuming
@@ -247,7 +257,13 @@ def claim_study(
             if owner != experiment_id and not (owner is None and unowned_is_ours):
                 stored = _stored_study_name(storage, spec.name)
                 raise ConfigError(
-                    _clash(_clash_where(spec.name, stored, url), study.user_attrs, len(study.trials), False)
+                    _clash(
+                        _clash_where(spec.name, stored, url),
+                        study.user_attrs,
+                        len(study.trials),
+                        False,
+                        stored,
+                    )
                 ) from None
             if study.direction != direction:
                 study = _remade(study, storage, direction, url)
