@@ -3,7 +3,8 @@ MariaDB and PostgreSQL. Tables are made by SQLAlchemy (as a user's own tables ar
 
 - epoch milliseconds in a DECIMAL `date` (MariaDB and PostgreSQL give `Decimal`: read as text and refused);
 - a BOOLEAN value column (SQLite and MariaDB give 0/1, PostgreSQL True/False: refused there only);
-- a duration column (MariaDB's TIME, PostgreSQL's INTERVAL give `timedelta`: built as nanoseconds).
+- a duration column (MariaDB's TIME, PostgreSQL's INTERVAL give `timedelta`: refused, naming the column),
+  one longer than Python's `timedelta` holds included.
 - joined `date` columns that SQL cannot match (epoch seconds beside milliseconds or DATETIME): on MariaDB
   no row matched and the build blamed an all-NULL `yield`;
 - `date` columns that cannot hold times (a 4-byte float, a duration) and SQLite text dates a join or a
@@ -459,25 +460,50 @@ def test_a_postgresql_date_python_cannot_hold_is_refused_naming_the_column_on_ev
         load_symbol_rows(plan_source(DatasetSpec(join=join, symbols=(symbol,)), url), symbol)
 
 
-@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-def test_a_value_the_driver_cannot_load_is_one_line_naming_the_read(database: str) -> None:
-    """The rows are fetched from the DBAPI cursor itself (`_fetch_tuples`), past SQLAlchemy's wrapping of
-    driver errors: psycopg's refusal of an interval longer than Python's timedelta (`can't parse interval`)
-    ended as `unexpected error: DataError` (exit 3) instead of the database's one line."""
-    engine = sa.create_engine(database)
+def _write_ohlcv_volume(url: str, sql_type: str, value: str) -> None:
+    """PostgreSQL `ohlcv` of 48 hours whose `volume` is `sql_type`, `value` at hour 5 and NULL elsewhere."""
+    engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(
             sa.text(f"CREATE TABLE ohlcv (date timestamp, {', '.join(f'{c} float8' for c in OHLCV)})")
         )
-        conn.execute(sa.text("ALTER TABLE ohlcv ALTER COLUMN volume TYPE interval USING NULL"))
+        conn.execute(sa.text(f"ALTER TABLE ohlcv ALTER COLUMN volume TYPE {sql_type} USING NULL"))
         conn.execute(
             sa.text(
                 "INSERT INTO ohlcv SELECT TIMESTAMP '2024-01-01' + i * INTERVAL '1 hour', 1, 1, 1, 1, "
-                "CASE WHEN i = 5 THEN INTERVAL '100000000 years' ELSE INTERVAL '1 hour' END "
-                "FROM generate_series(0, 47) i"
+                f"CASE WHEN i = 5 THEN {value} END FROM generate_series(0, 47) i"
             )
         )
     engine.dispose()
+
+
+def _ohlcv_rows(url: str) -> pd.DataFrame:
+    return load_symbol_rows(plan_source(DatasetSpec(join="ohlcv", symbols=("ETHUSDT",)), url), "ETHUSDT")
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_value_the_driver_cannot_load_is_one_line_naming_the_read(database: str) -> None:
+    """The rows are fetched from the DBAPI cursor itself (`_fetch_tuples`), past SQLAlchemy's wrapping of
+    driver errors: psycopg's refusal of a value Python cannot hold (here a TIME of 24:00:00, which
+    PostgreSQL stores and Python's `time` cannot) ended as `unexpected error: DataError` (exit 3) instead
+    of the database's one line."""
+    _write_ohlcv_volume(database, "time", "TIME '24:00:00'")
     url = database.replace("postgresql+psycopg2", "postgresql+psycopg", 1)
-    with pytest.raises(DataError, match=r"reading the rows of ETHUSDT failed: can't parse interval"):
-        load_symbol_rows(plan_source(DatasetSpec(join="ohlcv", symbols=("ETHUSDT",)), url), "ETHUSDT")
+    with pytest.raises(DataError, match=r"reading the rows of ETHUSDT failed: can't parse time '24:00:00'"):
+        _ohlcv_rows(url)
+
+
+@pytest.mark.parametrize("driver", ["postgresql+psycopg2", "postgresql+psycopg"])
+@pytest.mark.parametrize("sign", ["", "-"])
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_an_interval_longer_than_python_holds_is_refused_naming_the_column(
+    driver: str, sign: str, database: str
+) -> None:
+    """An INTERVAL beyond `timedelta`'s 999,999,999 days (PostgreSQL stores 178,000,000 years): psycopg2's
+    typecaster raised `OverflowError: Python int too large to convert to C int` in the middle of the fetch
+    (unexpected error, exit 3), psycopg's `can't parse interval` named the read but not the column. Both
+    now read it as the longest duration Python holds, refused with the column's other durations."""
+    _write_ohlcv_volume(database, "interval", f"INTERVAL '{sign}100000000 years'")
+    url = database.replace("postgresql+psycopg2", driver, 1)
+    with pytest.raises(DataError, match=r"^column 'ohlcv\.volume': holds durations .*, not numbers"):
+        _ohlcv_rows(url)

@@ -130,15 +130,18 @@ def utc_sessions(engine: Engine, statement: str) -> None:
 
 
 def postgresql_dates_beyond_python(engine: Engine) -> None:
-    """Have the PostgreSQL drivers hand a date over that Python's cannot hold (`infinity`, `-infinity`, a
-    year past 9999 or before Christ, all of which PostgreSQL stores) as the latest or earliest one Python
-    holds (9999-12-31 23:59:59.999999, 0001-01-01), as psycopg2 does with ±infinity; `ingest` refuses such
-    a date as outside 1677–2262, naming the column.
+    """Have the PostgreSQL drivers hand a date or a duration over that Python's cannot hold (`infinity`,
+    `-infinity`, a year past 9999 or before Christ, an INTERVAL of more than 999,999,999 days, all of which
+    PostgreSQL stores) as the latest or earliest one Python holds (9999-12-31 23:59:59.999999, 0001-01-01,
+    `timedelta.max`, `timedelta.min`), as psycopg2 does with ±infinity; `ingest` refuses such a date as
+    outside 1677–2262 and any duration as not a number, naming the column.
 
     The drivers' own loaders raise in the middle of the fetch instead: psycopg (v3, plain `postgresql://`'s
-    driver) `timestamp too large (after year 10K): 'infinity'`, psycopg2 `ValueError: year 20000 is out of
-    range`, so a whole-table read stopped with an unexpected error (exit 3) and a join with "reading the
-    schema failed", no column named. The loaders are registered on every new connection.
+    driver) `timestamp too large (after year 10K): 'infinity'` or `can't parse interval`, psycopg2
+    `ValueError: year 20000 is out of range` or `OverflowError: Python int too large to convert to C int`,
+    so a whole-table read stopped with an unexpected error (exit 3), or a line naming the read but no
+    column, and a join with "reading the schema failed". The loaders are registered on every new
+    connection.
     """
     driver = engine.dialect.driver
     if driver not in ("psycopg", "psycopg2"):
@@ -160,15 +163,18 @@ BEYOND_PYTHON: Final[dict[str, tuple[Any, Any]]] = {
     "date": (dt.date.min, dt.date.max),
     "timestamp": (dt.datetime.min, dt.datetime.max),
     "timestamptz": (dt.datetime.min.replace(tzinfo=dt.UTC), dt.datetime.max.replace(tzinfo=dt.UTC)),
+    "interval": (dt.timedelta.min, dt.timedelta.max),
 }
-"""Per PostgreSQL date type, (earliest, latest) value Python holds: what a date beyond them is read as."""
+"""Per PostgreSQL date and duration type, (earliest, latest) value Python holds: what a value beyond them
+is read as."""
 
 
 def _beyond_python(kind: str, text: str) -> Any:
-    """`BEYOND_PYTHON`'s earliest `kind` for PostgreSQL's `text` before year 1 (`-infinity`, a year BC),
-    else its latest (`infinity`, a year past 9999)."""
+    """`BEYOND_PYTHON`'s earliest `kind` for PostgreSQL's `text` before year 1 (`-infinity`, a year BC) or a
+    negative duration (`-100000000 years`; `@ 100000000 years ago` in the `postgres_verbose` style), else
+    its latest (`infinity`, a year past 9999, a duration beyond 999,999,999 days)."""
     earliest, latest = BEYOND_PYTHON[kind]
-    return earliest if text.startswith("-") or text.endswith("BC") else latest
+    return earliest if text.startswith("-") or text.endswith(("BC", "ago")) else latest
 
 
 @functools.cache
@@ -214,7 +220,7 @@ def _psycopg2_date_casters() -> list[Any]:
         def read(value: str | None, cursor: Any) -> Any:
             try:
                 return default(value, cursor)
-            except ValueError:
+            except (ValueError, OverflowError):  # a date: ValueError; an INTERVAL: OverflowError
                 return _beyond_python(kind, value or "")
 
         return extensions.new_type(default.values, f"SEQSWEEP_{default.name}", read)
@@ -223,6 +229,7 @@ def _psycopg2_date_casters() -> list[Any]:
         wrapped(extensions.PYDATE, "date"),
         wrapped(extensions.PYDATETIME, "timestamp"),
         wrapped(extensions.PYDATETIMETZ, "timestamptz"),
+        wrapped(extensions.PYINTERVAL, "interval"),
     ]
 
 
