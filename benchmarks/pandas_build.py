@@ -2,7 +2,7 @@
 
 One SQL query reads the whole join (every symbol, with its symbol column) into one DataFrame, which
 is split by symbol in pandas; each symbol's rows then go through the product's own steps
-(`sources.clean_rows`, `build.grid_symbol`: digest, grid, yield, calendar; `build.gather_rows`;
+(`symbol_rows.clean_rows`, `build.grid_symbol`: digest, grid, yield, calendar; `build.gather_rows`;
 `build._assemble`: scaling, embeddings + PCA, features, windows, labels), so the result is the same
 dataset, bit for bit, and only the orchestration differs from `build_dataset` (one query and a pandas
 groupby here; one Ray Data task per symbol with its own query there). Benchmark-only: nothing in
@@ -19,7 +19,8 @@ import pandas as pd
 from seqsweep.data import DatasetBundle, DatasetSpec, build, cache
 from seqsweep.data.engines import create_engine
 from seqsweep.data.ingest import canonical_symbol
-from seqsweep.data.sources import _fetch_tuples, clean_rows, plan_source
+from seqsweep.data.sources import plan_source
+from seqsweep.data.symbol_rows import _fetch_tuples, clean_rows
 from seqsweep.data.tables import SYMBOL, text_quote
 
 _SYMBOL_COLUMN = "__symbol"

@@ -20,8 +20,9 @@ import sqlalchemy as sa
 
 from seqsweep.cli import main
 from seqsweep.data.load_csv import load_csv
-from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.sources import plan_source
 from seqsweep.data.spec import DatasetSpec
+from seqsweep.data.symbol_rows import load_symbol_rows
 from seqsweep.errors import DataError
 from tests.data.tiny_prices import price_frame
 

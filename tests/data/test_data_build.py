@@ -16,8 +16,9 @@ from seqsweep.constants import MASK_VALUE, SPLITS
 from seqsweep.data import DatasetBundle, DatasetSpec, build_dataset
 from seqsweep.data.build import build_count
 from seqsweep.data.features import featurize_rows
-from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.sources import plan_source
 from seqsweep.data.spec import LabelSpec, SplitSpec
+from seqsweep.data.symbol_rows import load_symbol_rows
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
 

@@ -13,8 +13,9 @@ from sqlalchemy.engine import Engine
 from seqsweep.constants import DB_URL_ENV
 from seqsweep.data.cache import rows_digest
 from seqsweep.data.engines import masked_url, resolve_db_url
-from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.sources import plan_source
 from seqsweep.data.spec import DatasetSpec
+from seqsweep.data.symbol_rows import load_symbol_rows
 from seqsweep.errors import DataError
 
 

@@ -18,8 +18,9 @@ import pytest
 import sqlalchemy as sa
 
 from seqsweep.data import DatasetSpec
-from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.sources import plan_source
 from seqsweep.data.spec import naive_utc
+from seqsweep.data.symbol_rows import load_symbol_rows
 from seqsweep.errors import DataError
 from tests.data.tiny_prices import price_frame, write_db
 

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from seqsweep.data import DatasetSpec
 from seqsweep.data.build import featurize_symbol, gather_rows
 from seqsweep.data.engines import create_engine
-from seqsweep.data.sources import _fetch_tuples, plan_source
+from seqsweep.data.sources import plan_source
+from seqsweep.data.symbol_rows import _fetch_tuples
 
 SYMBOLS = ("ETHUSDT", "LINKUSDT", "BATUSDT")
 

@@ -16,8 +16,9 @@ from seqsweep.data.date_reading import parse_dates, refuse_time_columns
 from seqsweep.data.ingest import normalize_symbols
 from seqsweep.data.load_csv import load_csv
 from seqsweep.data.number_reading import parse_numeric
-from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.sources import plan_source
 from seqsweep.data.spec import DatasetSpec
+from seqsweep.data.symbol_rows import load_symbol_rows
 from seqsweep.errors import DataError
 from tests.data.tiny_prices import price_rows
 

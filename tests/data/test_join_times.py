@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
 
 from seqsweep.data import build_dataset
-from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.sources import plan_source
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.summary import render_text, sparse_inputs
+from seqsweep.data.symbol_rows import load_symbol_rows
 from seqsweep.data.tables import RATE_COLUMNS
 from seqsweep.errors import DataError
 from tests.data.tiny_prices import price_frame

@@ -15,9 +15,10 @@ from seqsweep.data.build import build_dataset
 from seqsweep.data.date_reading import parse_dates
 from seqsweep.data.load_csv import load_csv
 from seqsweep.data.local_time import clock_change
-from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.sources import plan_source
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.summary import render_text
+from seqsweep.data.symbol_rows import load_symbol_rows
 from seqsweep.errors import DataError
 from tests.data.tiny_prices import price_frame, price_rows, write_db
 

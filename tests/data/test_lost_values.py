@@ -115,7 +115,8 @@ def test_load_csv_names_digits_lost_in_a_column_pandas_read_as_floats_and_keeps_
 
 def test_a_dataset_csv_value_below_float64_is_refused_naming_the_file(tmp_path: Path) -> None:
     from seqsweep.data import DatasetSpec
-    from seqsweep.data.sources import load_symbol_rows, plan_source
+    from seqsweep.data.sources import plan_source
+    from seqsweep.data.symbol_rows import load_symbol_rows
 
     csv = tmp_path / "candles.csv"
     rows = [f"2024-01-01 00:{m:02d},1,2,0.5,1.5,{'1e-400' if m == 7 else m}" for m in range(12)]

@@ -24,7 +24,8 @@ import pytest
 import sqlalchemy as sa
 
 from seqsweep.data import DatasetSpec
-from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.sources import plan_source
+from seqsweep.data.symbol_rows import load_symbol_rows
 from seqsweep.data.tables import OHLCV_COLUMNS as OHLCV
 from seqsweep.errors import DataError
 

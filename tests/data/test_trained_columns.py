@@ -12,8 +12,9 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 
-from seqsweep.data.sources import load_symbol_rows, plan_source
+from seqsweep.data.sources import plan_source
 from seqsweep.data.spec import DatasetSpec
+from seqsweep.data.symbol_rows import load_symbol_rows
 from seqsweep.errors import DataError
 
 SYMBOL = "LINKUSDT"

@@ -38,9 +38,10 @@ from seqsweep.data.features import (
     transform_symbols,
 )
 from seqsweep.data.folds import build_folds
-from seqsweep.data.sources import SourcePlan, load_symbol_rows, plan_source
+from seqsweep.data.sources import SourcePlan, plan_source
 from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.summary import warn_build
+from seqsweep.data.symbol_rows import load_symbol_rows
 from seqsweep.data.tables import DATE
 from seqsweep.data.windows import (
     assign_splits,
@@ -148,7 +149,7 @@ def featurize_symbol(
 def grid_symbol(
     plan: SourcePlan, rows: pd.DataFrame, symbol: str, index: int, frequency: str | None
 ) -> dict[str, np.ndarray]:
-    """`featurize_symbol` of rows already read (`sources.load_symbol_rows`' frame: `date` + value columns)."""
+    """`featurize_symbol` of rows already read (`symbol_rows.load_symbol_rows`' frame: `date` + value columns)."""
     digest = cache.rows_digest(rows, plan.value_columns)
     grid = prepare_rows(rows, frequency, symbol=symbol)
     out = {

@@ -22,9 +22,9 @@ import pandas as pd
 
 from seqsweep.constants import MASK_VALUE
 from seqsweep.data.bundle import Preprocessing
-from seqsweep.data.sources import clean_rows
 from seqsweep.data.spec import TRANSFORMS
 from seqsweep.data.spec import grid_step as grid_step  # re-exported: callers take the step from here
+from seqsweep.data.symbol_rows import clean_rows
 from seqsweep.data.tables import CYCLICAL_FEATURES, DATE, EMBEDDING_PREFIX, YIELD
 from seqsweep.errors import ConfigError, DataError, message_of
 from seqsweep.masking import mask_missing

@@ -158,7 +158,7 @@ def skipped_hours(bundle: DatasetBundle) -> list[str]:
     """What each symbol whose grid lacks exactly the hour a zone's clocks skip when summer time starts
     (`local_time.skipped_hour`) lacks, symbols alike in one line: its dates are likely local time, an
     hour off UTC from there on, which nothing else can see. Warned, not refused (an exchange may have
-    been down for that hour); a repeated hour is refused where its two rows meet (`sources.clean_rows`)."""
+    been down for that hour); a repeated hour is refused where its two rows meet (`symbol_rows.clean_rows`)."""
     step = grid_step(bundle.spec.frequency)
     if step is None:
         return []

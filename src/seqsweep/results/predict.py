@@ -332,7 +332,8 @@ def predict_from_db(
 ) -> Prediction:
     """Read the last `lookback` rows per symbol up to `at` (default: the latest) and predict."""
     from seqsweep.data.features import featurize_grid, grid_rows
-    from seqsweep.data.sources import load_symbol_rows, plan_source
+    from seqsweep.data.sources import plan_source
+    from seqsweep.data.symbol_rows import load_symbol_rows
 
     if db_url and bundle.dataset.csv is not None:
         raise ConfigError(
@@ -502,7 +503,8 @@ def _unobserved_columns(
     The build refuses a column that is all NaN for a symbol; a column that is only missing in this
     window (a LEFT JOINed yield over a weekend) was masked in training windows too, and is noted.
     """
-    from seqsweep.data.sources import load_symbol_rows, plan_source
+    from seqsweep.data.sources import plan_source
+    from seqsweep.data.symbol_rows import load_symbol_rows
     from seqsweep.data.tables import DATE
 
     spec = _read_spec(bundle, (symbol,), at, max(UNSEEN_HISTORY_ROWS, bundle.lookback + bundle.horizon))
@@ -548,7 +550,8 @@ def _with_own_scaler(
 ) -> tuple[Preprocessing, int]:
     """The bundle's preprocessing plus a scaler for `symbol` fitted on its own history up to `at`."""
     from seqsweep.data.features import apply_transforms, prepare_rows
-    from seqsweep.data.sources import load_symbol_rows, plan_source
+    from seqsweep.data.sources import plan_source
+    from seqsweep.data.symbol_rows import load_symbol_rows
     from seqsweep.data.tables import DATE
     from seqsweep.data.windows import TRAIN, fit_scalers
 
