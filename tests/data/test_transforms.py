@@ -180,7 +180,8 @@ def test_apply_transform_matches_numpy_and_masks_the_first_row() -> None:
 def test_predict_applies_the_bundles_transforms(
     built: DatasetBundle, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from seqsweep.results.predict import ModelBundle, load_bundle, predict_from_db
+    from seqsweep.results.model_bundle import ModelBundle, load_bundle
+    from seqsweep.results.predict import predict_from_db
 
     seen: list[np.ndarray] = []
 
@@ -218,7 +219,8 @@ def test_a_cached_dataset_keeps_its_transforms(built: DatasetBundle, url: str, c
 def test_an_unseen_symbol_is_transformed_before_its_own_scaling(
     url: str, cache: Path, frames: dict[str, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from seqsweep.results.predict import ModelBundle, load_bundle, predict_from_db
+    from seqsweep.results.model_bundle import ModelBundle, load_bundle
+    from seqsweep.results.predict import predict_from_db
 
     seen: list[np.ndarray] = []
 

@@ -17,13 +17,8 @@ from seqsweep.constants import MASK_VALUE
 from seqsweep.data import DatasetSpec, build_dataset
 from seqsweep.errors import ConfigError, DataError
 from seqsweep.results import bundle_format as fmt
-from seqsweep.results.predict import (
-    MAX_SCALED_INPUT,
-    ModelBundle,
-    check_window,
-    load_bundle,
-    predict_from_db,
-)
+from seqsweep.results.model_bundle import ModelBundle, load_bundle
+from seqsweep.results.predict import MAX_SCALED_INPUT, check_window, predict_from_db
 from tests.crafted_bundle import crafted_bundle
 from tests.data.tiny_prices import INPUTS, price_frame, write_db
 

@@ -40,7 +40,7 @@ FRESH_PROCESS_PREDICT = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from seqsweep.results.predict import load_bundle
+    from seqsweep.results.model_bundle import load_bundle
 
     bundle = load_bundle(sys.argv[1])
     np.save(sys.argv[3], bundle.predict_proba(np.load(sys.argv[2])))
@@ -448,7 +448,7 @@ def test_an_edited_bundle_that_still_parses_is_refused(sweeps: dict[str, Path], 
     import shutil
 
     from seqsweep.errors import ConfigError
-    from seqsweep.results.predict import load_bundle
+    from seqsweep.results.model_bundle import load_bundle
 
     bundle_dir = tmp_path / "gru_bundle"
     export_bundle(sweeps["gru"], bundle_dir)

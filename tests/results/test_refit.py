@@ -24,7 +24,7 @@ from seqsweep.data.bundle import DatasetBundle
 from seqsweep.layout import SWEEP_COPY
 from seqsweep.results.evaluate import load_dataset
 from seqsweep.results.experiment import read_experiment, read_sweep_copy
-from seqsweep.results.predict import load_bundle
+from seqsweep.results.model_bundle import load_bundle
 from seqsweep.search_spaces.sweep import load_sweep
 from seqsweep.trainables import load_checkpoint
 from seqsweep.trainables.seeding import trial_seed

@@ -62,7 +62,7 @@ def test_results_never_branch_on_a_framework_name() -> None:
     import seqsweep.results
 
     folder = Path(seqsweep.results.__file__).parent
-    for module in ("export.py", "predict.py"):
+    for module in ("export.py", "predict.py", "model_bundle.py"):
         text = (folder / module).read_text()
         for name in ("keras", "torch", "function"):
             assert f'== "{name}"' not in text and f"'{name}'" not in text, f"{module} branches on {name}"

@@ -133,7 +133,8 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    from seqsweep.results.predict import load_bundle, predict_from_db
+    from seqsweep.results.model_bundle import load_bundle
+    from seqsweep.results.predict import predict_from_db
 
     symbols = (
         [s.strip() for item in args.symbols for s in item.split(",") if s.strip()] if args.symbols else None

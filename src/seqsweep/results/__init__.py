@@ -33,9 +33,9 @@ _EXPORTS: dict[str, str] = {
     "write_results": "seqsweep.results.pipeline",
     "ExportOutcome": "seqsweep.results.export",
     "export_bundle": "seqsweep.results.export",
-    "ModelBundle": "seqsweep.results.predict",
+    "ModelBundle": "seqsweep.results.model_bundle",
     "Prediction": "seqsweep.results.predict",
-    "load_bundle": "seqsweep.results.predict",
+    "load_bundle": "seqsweep.results.model_bundle",
     "predict_from_db": "seqsweep.results.predict",
 }
 
