@@ -432,17 +432,40 @@ def test_importances_leave_out_warm_start_points_and_trials_the_experiment_does_
 ) -> None:
     """A `warm_start` copies the earlier experiment's trials into this study as COMPLETE trials without
     a Ray trial id: they counted, so 2 trials of this experiment drew a chart "from 11 trials". Trials
-    the experiment lists as errored or NaN do not count either."""
+    the experiment does not rank (errored, NaN) do not count either, even where the study holds them
+    as COMPLETE."""
     experiment = read_experiment(crafted_experiment)
-    ours = [t.trial_id for t in experiment.trials]  # 4 ranked, 4 errored or NaN
-    assert len(experiment.ranked()) < MIN_IMPORTANCE_TRIALS <= len(ours) + 5
-    _study_with(tmp_path, experiment.name, ours, seeded=5)
-    moved = dataclasses.replace(experiment, path=tmp_path)
-    plots = write_plots(moved, moved.top(1), tmp_path / "figures")
+    ranked = len(experiment.ranked())  # 4 ranked, 4 errored or NaN
+    assert ranked < MIN_IMPORTANCE_TRIALS <= len(experiment.trials) + 5
+    # the experiment ranks enough trials to open the study (copies of its first), the study holds 4 of them
+    unranked = tuple(t for t in experiment.trials if not t.ranked)
+    many = _with_ranked_trials(experiment, MIN_IMPORTANCE_TRIALS)
+    many = dataclasses.replace(many, trials=(*many.trials, *unranked), path=tmp_path)
+    in_study = [t.trial_id for t in many.trials[:ranked]] + [t.trial_id for t in unranked]
+    _study_with(tmp_path, experiment.name, in_study, seeded=5)
+    plots = write_plots(many, many.top(1), tmp_path / "figures")
     assert not (tmp_path / "figures" / "param_importances.png").exists()
     reason = plots.absent["param_importances"]
-    assert f"has {len(experiment.ranked())} " in reason
+    assert f"has {ranked} " in reason
     assert "the 5 warm-start points from an earlier experiment left out" in reason
+
+
+def test_an_experiment_ranking_too_few_trials_never_opens_its_study(
+    crafted_experiment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fewer ranked trials than `MIN_IMPORTANCE_TRIALS` cannot give importances whatever the study holds:
+    the study is not opened (its storage would cost Optuna's import and a connection)."""
+    experiment = read_experiment(crafted_experiment)
+    assert len(experiment.ranked()) < MIN_IMPORTANCE_TRIALS
+    _study_with(tmp_path, experiment.name, [f"other{i}" for i in range(MIN_IMPORTANCE_TRIALS + 4)])
+
+    def opened(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the study was opened")
+
+    monkeypatch.setattr(optuna, "load_study", opened)
+    moved = dataclasses.replace(experiment, path=tmp_path)
+    plots = write_plots(moved, moved.top(1), tmp_path / "figures")
+    assert f"has {len(experiment.ranked())} " in plots.absent["param_importances"]
 
 
 def test_importances_never_come_from_another_experiments_study(
@@ -450,7 +473,7 @@ def test_importances_never_come_from_another_experiments_study(
 ) -> None:
     """A study of the same name in the storage opened (a relative `search.storage` read from another
     folder) but owned by another experiment: its trials are not this experiment's."""
-    experiment = read_experiment(crafted_experiment)
+    experiment = _with_ranked_trials(read_experiment(crafted_experiment), MIN_IMPORTANCE_TRIALS)
     _study_with(
         tmp_path, experiment.name, [f"other{i}" for i in range(MIN_IMPORTANCE_TRIALS + 4)],
         owner={OWNER_ATTR: "another-id", OWNER_DIR_ATTR: "/elsewhere/runs/other"},
@@ -478,7 +501,7 @@ def test_a_study_storage_that_cannot_be_opened_leaves_the_report_without_importa
     report; a SQLite study file that is gone was made anew, empty, by `optuna.load_study`."""
     from seqsweep.search_spaces.credentials import replace_storage
 
-    experiment = read_experiment(crafted_experiment)
+    experiment = _with_ranked_trials(read_experiment(crafted_experiment), MIN_IMPORTANCE_TRIALS)
     assert experiment.sweep is not None
     url = storage.format(tmp=tmp_path)
     moved = dataclasses.replace(experiment, sweep=replace_storage(experiment.sweep, url))

@@ -263,7 +263,9 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
     """(importances, how they were computed) or (None, why not).
 
     Needs `MIN_IMPORTANCE_TRIALS` usable complete study trials: with fewer, the forest Optuna fits
-    has too few points for its shares to mean anything.
+    has too few points for its shares to mean anything. An experiment that ranks fewer trials than that
+    cannot have them, so its study is not opened at all (Optuna's import and the storage's connection
+    cost a small experiment's `results` about half a second).
 
     The study's COMPLETE trials are used, only those this experiment ranks (their Ray trial id is a
     user attribute of each study trial), so the importances rest on the same trials as the
@@ -274,6 +276,9 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
     storage, why_not = experiment.study_storage()
     if storage is None:
         return None, why_not
+    ranked = {t.trial_id for t in experiment.trials if t.ranked}
+    if len(ranked) < MIN_IMPORTANCE_TRIALS:
+        return None, _too_few_for_importances(len(ranked))
     import optuna
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -298,7 +303,6 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
             f"the study {experiment.name!r} in {mask(storage)} is not this experiment's (it belongs to "
             f"{owner}; a relative `search.storage` path names another file from another folder)"
         )
-    ranked = {t.trial_id for t in experiment.trials if t.ranked}
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     usable = [
         t
@@ -308,11 +312,7 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
     seeded = sum(RAY_TRIAL_ID_ATTR not in t.user_attrs for t in complete)
     seeded_note = f"; the {seeded} warm-start points from an earlier experiment left out" if seeded else ""
     if len(usable) < MIN_IMPORTANCE_TRIALS:
-        return None, (
-            f"they need at least {MIN_IMPORTANCE_TRIALS} finished, valid trials of this experiment in the "
-            f"study and it has {len(usable)} (trials ASHA stopped early have no final value and do not "
-            f"count{seeded_note}); shares fitted on so few points would be noise"
-        )
+        return None, _too_few_for_importances(len(usable), seeded_note)
     subset = optuna.create_study(direction=study.direction)
     subset.add_trials(usable)
     try:
@@ -323,6 +323,15 @@ def param_importances(experiment: Experiment) -> tuple[dict[str, float] | None, 
         return None, "Optuna returned no importances"
     return dict(importances), (
         f"{len(usable)} complete trials; pruned, failed and NaN ones left out{seeded_note}"
+    )
+
+
+def _too_few_for_importances(usable: int, seeded_note: str = "") -> str:
+    """Why no importances are drawn from `usable` (< `MIN_IMPORTANCE_TRIALS`) trials."""
+    return (
+        f"they need at least {MIN_IMPORTANCE_TRIALS} finished, valid trials of this experiment and it has "
+        f"{usable} (trials ASHA stopped early have no final value and do not count{seeded_note}); shares "
+        "fitted on so few points would be noise"
     )
 
 
