@@ -18,19 +18,14 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from seqsweep.data.csv_header import (
-    READ_ERRORS,
-    unreadable,
-)
+from seqsweep.data.csv_header import READ_ERRORS, unreadable
 from seqsweep.data.date_reading import parse_dates, refuse_time_columns
 from seqsweep.data.engines import create_engine, db_errors
 from seqsweep.data.float_range import lost_in_text, parsed_with_candidates
 from seqsweep.data.local_time import LOCAL_TIME_FIX, clock_change
 from seqsweep.data.number_reading import CSV_MISSING, NumberReader, parse_numeric
 from seqsweep.data.sources import SourcePlan
-from seqsweep.data.tables import (
-    DATE,
-)
+from seqsweep.data.tables import DATE
 from seqsweep.errors import AmbiguousCommaError, DataError
 
 
