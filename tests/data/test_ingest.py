@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from seqsweep.cli import main
-from seqsweep.data.date_reading import parse_dates, refuse_time_columns
+from seqsweep.data.date_reading import parse_dates
+from seqsweep.data.epoch_times import refuse_time_columns
 from seqsweep.data.ingest import normalize_symbols
 from seqsweep.data.load_csv import load_csv
 from seqsweep.data.number_reading import parse_numeric

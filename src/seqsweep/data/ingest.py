@@ -4,7 +4,7 @@
 the same text or the same database values always give the same instants, floats and symbols:
 
 - dates: `date_reading` (`parse_dates`, `DateReader`): naive UTC `datetime64[ns]`, epoch numbers in
-  their unit, other text with one format for the whole column;
+  their unit (`epoch_times`), other text with one format for the whole column;
 - numbers: `number_reading` (`parse_numeric`, `NumberReader`): float64, thousands separators read,
   anything else refused;
 - symbols (here: `normalize_symbols`, `canonical_symbol`): stripped and upper-cased; one input holding

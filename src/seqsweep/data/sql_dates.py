@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from seqsweep.data.column_types import NUMBER_TYPES, single_precision
-from seqsweep.data.date_reading import EPOCH_EARLIEST, EPOCH_LATEST, EPOCH_UNITS, epoch_unit_of
+from seqsweep.data.epoch_times import EPOCH_EARLIEST, EPOCH_LATEST, EPOCH_UNITS, epoch_unit_of
 from seqsweep.data.tables import DATE
 from seqsweep.errors import DataError, DateCutError
 
@@ -107,7 +107,7 @@ def check_epoch_units(engine: Engine, tables: Sequence[str], q: Callable[[str], 
 
 def _table_epoch_unit(conn: sa.Connection, table: str, q: Callable[[str], str]) -> tuple[str | None, Any]:
     """(the epoch unit of `table`'s numeric `date`, its earliest value); the unit is None for an empty
-    table or one whose dates are no epoch (`date_reading.epoch_unit_of`, 1971–2200).
+    table or one whose dates are no epoch (`epoch_times.epoch_unit_of`, 1971–2200).
 
     Read from the earliest and the latest value: the units' ranges lie a factor of 1000 apart, so two
     ends in one unit hold every value between in it. Ends in two units (seconds, then milliseconds from
@@ -138,11 +138,11 @@ def _table_epoch_unit(conn: sa.Connection, table: str, q: Callable[[str], str]) 
 
 
 EPOCH_NS: Final = dict(EPOCH_UNITS)
-"""Nanoseconds per epoch unit (`date_reading.epoch_unit_of`'s names)."""
+"""Nanoseconds per epoch unit (`epoch_times.epoch_unit_of`'s names)."""
 
 
 def bound_epoch_unit(engine: Engine, table: str, q: Callable[[str], str], kind: Any) -> str | None:
-    """The epoch unit of `table`'s numeric `date` (its earliest value's, `date_reading.epoch_unit_of`), in which
+    """The epoch unit of `table`'s numeric `date` (its earliest value's, `epoch_times.epoch_unit_of`), in which
     a start/end bound (the sweep's, `validate`'s dry run, `predict --at`) is compared; DataError when the
     numbers are no epoch in any unit. None when SQLite holds text there (it keeps text that is no number
     as text whatever the declared type; the text checks apply, `sqlite_date_text`)."""

@@ -19,8 +19,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from seqsweep.data.csv_header import READ_ERRORS, unreadable
-from seqsweep.data.date_reading import parse_dates, refuse_time_columns
+from seqsweep.data.date_reading import parse_dates
 from seqsweep.data.engines import create_engine, db_errors
+from seqsweep.data.epoch_times import refuse_time_columns
 from seqsweep.data.float_range import lost_in_text, parsed_with_candidates
 from seqsweep.data.local_time import LOCAL_TIME_FIX, clock_change
 from seqsweep.data.number_reading import CSV_MISSING, NumberReader, parse_numeric
@@ -187,7 +188,7 @@ def clean_rows(
     `symbol` names the rows' symbol; `thousands` names columns whose comma other rows showed to
     separate thousands (`thousands_columns`). Rows repeated at one timestamp with the same values are kept once.
     Raises DataError naming the column and a bad value (`parse_numeric` refuses infinities), a value
-    column of epoch times that follow the date (`date_reading.refuse_time_columns`), or two rows
+    column of epoch times that follow the date (`epoch_times.refuse_time_columns`), or two rows
     at one timestamp whose values differ (which one is right cannot be told, and SQL hands duplicates over in an order
     that differs between databases).
     """
