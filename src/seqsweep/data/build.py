@@ -55,7 +55,7 @@ from seqsweep.data.windows import (
 )
 from seqsweep.errors import DataError, SeqsweepError, not_opened_line
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 BUILD_COUNT = 0
 """Builds computed (not read from the cache) by this process: lets tests prove a consumer never rebuilds."""
@@ -113,7 +113,7 @@ def build_dataset(
     if use_cache:
         cached = cache.load(spec, key, cache_dir)
         if cached is not None:
-            log.info("dataset %s read from the cache in %s", key, cache.cache_root(cache_dir).absolute())
+            logger.info("dataset %s read from the cache in %s", key, cache.cache_root(cache_dir).absolute())
             warn_build(cached)
             return cached
     bundle = _assemble(spec, plan, rows, key)
@@ -398,7 +398,7 @@ def _assemble(spec: DatasetSpec, plan: SourcePlan, rows: dict[str, np.ndarray], 
             "transforms": {c: t for c, t in spec.transform.items() if t != "level"},
         },
     )
-    log.info(
+    logger.info(
         "built dataset %s: %d %s, %d rows × %d features, windows %s",
         key, len(symbols), "symbol" if len(symbols) == 1 else "symbols", len(times), len(names),
         {name: len(splits[name]) for name in SPLITS},

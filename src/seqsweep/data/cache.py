@@ -40,7 +40,7 @@ from seqsweep.data.spec import DatasetSpec
 from seqsweep.data.tables import DATE
 from seqsweep.data.targets import TargetLevels, WindowTargets
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_DIR: Final = "~/.cache/seqsweep/datasets"
 FORMAT_VERSION: Final = 3
@@ -149,7 +149,7 @@ def save(
         }
         manifest[MANIFEST_DIGEST] = _manifest_digest(manifest)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
-    log.info("cached the dataset at %s", final.absolute())  # a relative --cache-dir printed as given
+    logger.info("cached the dataset at %s", final.absolute())  # a relative --cache-dir printed as given
     return final
 
 
@@ -200,7 +200,7 @@ def load(spec: DatasetSpec, key: str, cache_dir: str | os.PathLike[str] | None) 
             raise ValueError(f"the {spec.split.folds} walk-forward folds' arrays are missing")
         return bundle
     except (OSError, ValueError, KeyError, EOFError, TypeError, IndexError) as exc:
-        log.warning("removing the unreadable dataset cache %s (%s); rebuilding", folder, exc)
+        logger.warning("removing the unreadable dataset cache %s (%s); rebuilding", folder, exc)
         shutil.rmtree(folder, ignore_errors=True)
         return None
 

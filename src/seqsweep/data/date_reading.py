@@ -39,7 +39,7 @@ from seqsweep.data.epoch_times import (
 from seqsweep.data.number_reading import shown_value
 from seqsweep.errors import AmbiguousDateError, DataError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 ISO: Final = "ISO8601"
@@ -298,7 +298,7 @@ class DateReader:
             if unit != "ns":
                 stamps = stamps.dt.round("us")
         if first:
-            log.info(
+            logger.info(
                 "%scolumn %s: epoch dates read in %s (decided from the magnitude: %s = %s)",
                 f"{self.source}: " if self.source else "",
                 self.column, UNIT_NAMES[unit], shown_value(array[0]), stamps.iloc[0],
@@ -362,7 +362,7 @@ class DateReader:
         self.text_formats = tuple(fitting)
         if not self.settle and not self.told:
             self.told = True
-            log.info(
+            logger.info(
                 "%scolumn %s: text dates read in format %s (%s = %s)",
                 f"{self.source}: " if self.source else "",
                 self.column, " or ".join(fitting), shown_value(values.iloc[0]), readings[0].iloc[0].tz_localize(None),

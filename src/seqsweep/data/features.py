@@ -29,7 +29,7 @@ from seqsweep.data.tables import CYCLICAL_FEATURES, DATE, EMBEDDING_PREFIX, YIEL
 from seqsweep.errors import ConfigError, DataError, message_of
 from seqsweep.masking import mask_missing
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 HOURS_PER_YEAR: Final = 365 * 24
 BUNDLED_MODEL: Final = "all-MiniLM-L6-v2"
@@ -400,7 +400,7 @@ def cached_embedding_model(path: str, identity: str) -> Any:
         hf_logging.disable_progress_bar()
     except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
         pass
-    log.info("loading the embedding model from %s", path)
+    logger.info("loading the embedding model from %s", path)
     try:
         return SentenceTransformer(str(path), device="cpu")
     except MemoryError:

@@ -31,7 +31,7 @@ from seqsweep.data.number_reading import NumberReader
 from seqsweep.data.tables import DATE, SYMBOL, SYMBOL_LENGTH
 from seqsweep.errors import DataError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 # --- symbols -------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def normalize_symbols(values: pd.Series, column: str) -> pd.Series:
     out = reader(values)
     message = reader.describe()
     if message:
-        log.info("%s", message)
+        logger.info("%s", message)
     return out
 
 

@@ -42,7 +42,7 @@ from seqsweep.data.number_reading import CSV_MISSING
 from seqsweep.data.tables import DATE, REQUIRED_COLUMNS, SYMBOL, check_table_name, write_tables
 from seqsweep.errors import AmbiguousDateError, ConfigError, DataError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 COMPRESSIONS: Final = (".gz", ".bz2", ".zip", ".xz")
 """Compressions of a `.csv` that load-csv reads (pandas infers each from the suffix, with the standard
@@ -122,7 +122,7 @@ def find_csv_files(path: Path, table: str | None = None) -> dict[str, Path]:
             _refuse_unread_compression(file)
     skipped = [p.name for p in present if p not in files and ".csv." in p.name.lower()]
     if skipped:
-        log.info("load-csv: not read (not %s): %s", READ_SUFFIXES, ", ".join(skipped))
+        logger.info("load-csv: not read (not %s): %s", READ_SUFFIXES, ", ".join(skipped))
     if not files:
         raise DataError(f"load-csv: no .csv or .csv.gz files in {path} (nor .csv.bz2, .csv.zip or .csv.xz)")
     found: dict[str, Path] = {}
@@ -190,7 +190,7 @@ def load_csv(
     for name, file in files.items():
         changed = readers[name].symbols.describe()
         if changed:
-            log.info("%s: %s", file.name, changed)
+            logger.info("%s: %s", file.name, changed)
     return loaded
 
 
@@ -227,7 +227,7 @@ def _read_chunks(
 ) -> Iterator[pd.DataFrame]:
     """`file`'s rows, `chunk_rows` at a time, each read by `reader`; errors name the file (DataError also
     for a file without a row). `offsets`: the load's files' use of UTC offsets, which must agree."""
-    log.info("loading %s", file)
+    logger.info("loading %s", file)
     rows = 0
     suspects: set[str] = set()
     try:

@@ -30,7 +30,7 @@ from seqsweep.data.float_range import Lost, inexact_warning, lost_values
 from seqsweep.data.number_formats import number_fix
 from seqsweep.errors import AmbiguousCommaError, DataError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 MISSING_TEXT: Final = frozenset(
@@ -209,7 +209,7 @@ class NumberReader:
                 self.pending += int(failed.sum())
             else:
                 count, self.pending = int(failed.sum()) + self.pending, 0
-                log.info(
+                logger.info(
                     "%scolumn %s: %d %s read as numbers with thousands separators (e.g. %r → %s)",
                     f"{self.source}: " if self.source else "", column, count,
                     "value" if count == 1 else "values", present[failed].iloc[0], parsed[failed].iloc[0],
@@ -231,7 +231,7 @@ class NumberReader:
         warning = inexact_warning(lost)
         if warning is not None and not self.warned:
             self.warned = True
-            log.warning("%s%s", f"{self.source}: " if self.source else "", warning)
+            logger.warning("%s%s", f"{self.source}: " if self.source else "", warning)
 
     def _thousands_or_decimal_comma(self, grouped: pd.Series, original: pd.Series) -> None:
         """Notes grouped values that are all one comma and three digits (6,406): 6406 or 6.406? Until a

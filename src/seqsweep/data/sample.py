@@ -52,7 +52,7 @@ from seqsweep.data.tables import (
 )
 from seqsweep.errors import DataError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DEFAULT_SEED: Final = SAMPLE_SEED
 DEFAULT_HOURS: Final = SAMPLE_HOURS
@@ -310,7 +310,7 @@ def ensure_sample_db(path: Path) -> str:
 
         make_sqlite_folder(path)
         first = "first use" if not path.exists() else "the cached one predates the ohlcv table"
-        log.info("generating the sample database at %s (%s)", path, first)
+        logger.info("generating the sample database at %s (%s)", path, first)
         with atomic_path(path) as partial:
             write_sample(f"sqlite:///{partial}")
     return f"sqlite:///{path}"

@@ -83,7 +83,7 @@ from seqsweep.data.tables import (
 )
 from seqsweep.errors import ConfigError, DataError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 # --- the joins -----------------------------------------------------------------------------------
@@ -378,7 +378,7 @@ def _note_unread_columns(join: str, table: str, columns: tuple[str, ...], where:
     read = _value_columns(table, dict.fromkeys(columns))
     unread = [name for name in columns if name not in {DATE, SYMBOL, *read}]
     if unread:
-        log.info(
+        logger.info(
             "%s: %s not read: the %s join reads %s (README, Data)",
             where,
             ("column " if len(unread) == 1 else "columns ") + ", ".join(repr(n) for n in unread),

@@ -21,7 +21,7 @@ from seqsweep.data.local_time import LOCAL_TIME_FIX, skipped_hour
 from seqsweep.data.spec import grid_step
 from seqsweep.data.windows import EMBARGO, assign_splits
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 SHARE_TOLERANCE: Final = 0.05
 """A split by fractions whose realized share of rows differs from the asked one by more than this warns."""
@@ -107,7 +107,7 @@ def warn_split_shares(bundle: DatasetBundle) -> str | None:
     """Log `split_shares(bundle)["warning"]` as a warning (the build calls this); returns it, or None."""
     warning = split_shares(bundle)["warning"]
     if warning:
-        log.warning("dataset %s: %s", bundle.cache_key, warning)
+        logger.warning("dataset %s: %s", bundle.cache_key, warning)
     return warning
 
 
@@ -150,7 +150,7 @@ def warn_sparse_inputs(bundle: DatasetBundle) -> str | None:
     """Log a warning naming the inputs `sparse_inputs` finds (the build calls this); returns it, or None."""
     warning = _sparse_warning(sparse_inputs(bundle))
     if warning:
-        log.warning("dataset %s: %s", bundle.cache_key, warning)
+        logger.warning("dataset %s: %s", bundle.cache_key, warning)
     return warning
 
 
@@ -180,7 +180,7 @@ def warn_build(bundle: DatasetBundle) -> None:
     warn_split_shares(bundle)
     warn_sparse_inputs(bundle)
     for warning in skipped_hours(bundle):
-        log.warning("dataset %s: %s", bundle.cache_key, warning)
+        logger.warning("dataset %s: %s", bundle.cache_key, warning)
 
 
 def gaps(bundle: DatasetBundle) -> dict[str, Any]:

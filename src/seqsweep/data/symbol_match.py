@@ -34,7 +34,7 @@ from seqsweep.data.tables import (
 )
 from seqsweep.errors import DataError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def symbol_index_usable(dialect: str, spellings: Mapping[str, Mapping[str, tuple[str, ...]]]) -> bool:
@@ -99,7 +99,7 @@ def resolve_symbols(
             for symbol in symbols:
                 spellings[symbol][param] = tuple(sorted(found[symbol]))
                 if len(found[symbol]) > 1:  # two stored spellings read as one symbol: say so, never silently
-                    log.warning(
+                    logger.warning(
                         "table %r: symbol %s is stored as %d spellings (%s), read together as one symbol",
                         table,
                         symbol,

@@ -25,7 +25,7 @@ from seqsweep.data.pg_views import postgresql_views
 from seqsweep.data.table_extras import not_kept, not_kept_warning
 from seqsweep.errors import ConfigError, DataError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 LENDING_TABLE: Final = "crypto_lending_borrowing"
 PRICE_TABLE: Final = "crypto_price"
@@ -188,9 +188,9 @@ def write_tables(
         _drop_staging(engine, list(tables), exc)
         raise
     for table, (rows, _) in staged.items():
-        log.info("wrote %d rows to table %s", rows, table)
+        logger.info("wrote %d rows to table %s", rows, table)
     for table, items in lost.items():
-        log.warning("%s", not_kept_warning(table, items))
+        logger.warning("%s", not_kept_warning(table, items))
     return {table: rows for table, (rows, _) in staged.items()}
 
 
@@ -226,7 +226,7 @@ def _drop_staging(engine: Engine, tables: list[str], failure: BaseException) -> 
         except sa.exc.SQLAlchemyError:
             left.append(staging)
     if left:
-        log.warning("staging tables left in the database (the next load drops them): %s", ", ".join(left))
+        logger.warning("staging tables left in the database (the next load drops them): %s", ", ".join(left))
 
 
 def _check_replaceable(engine: Engine, tables: list[str]) -> None:

@@ -476,7 +476,7 @@ KILLED_LOAD = """
 import signal, sys
 import sqlalchemy as sa
 from seqsweep.cli import main
-from tests.data.test_data_load_csv import _signal_after
+from tests.data.test_load_csv import _signal_after
 at, folder, database = sys.argv[1:]
 sa.event.listen(sa.engine.Engine, "after_cursor_execute", _signal_after(at, signal.SIGKILL, []))
 sys.exit(main(["data", "load-csv", folder, "--db", database]))
