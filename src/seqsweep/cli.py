@@ -44,7 +44,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "seqsweep.commands.results",
     "seqsweep.commands.cluster",
 )
-"""Modules that each register one or more subcommands; a module not written yet is skipped."""
+"""Modules that each register one or more subcommands (`register(subparsers)`)."""
 
 EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 3
@@ -147,13 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

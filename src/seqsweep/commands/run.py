@@ -195,7 +195,7 @@ def dry_run_cache_dir(spec: SweepSpec) -> str | None:
     return None if cache is None else str(cache)
 
 
-def dry_run_spec(spec: SweepSpec):
+def dry_run_spec(spec: SweepSpec) -> DatasetSpec:
     """The sweep's dataset on a bounded query: enough latest rows per symbol for a few windows per split."""
     ds = spec.file.dataset
     fractions = ds.split.fractions
