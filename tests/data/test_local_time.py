@@ -172,3 +172,20 @@ def test_spreadsheet_serial_days_are_named_as_such(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "45292.5 is not an epoch time" in err and "serial day number for 2024-01-01 12:00:00?" in err
+
+
+def test_julian_day_numbers_in_a_database_are_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Dates stored as SQLite's `julianday(date)` (2460310.5 is 2024-01-01 00:00) were refused as no epoch
+    time, which did not say what they are; the refusal names the Julian day it reads as."""
+    url = write_db(tmp_path, [price_frame("AAAUSDT", 0)])
+    with sa.create_engine(url).begin() as conn:
+        for table in ("crypto_price", "US_Bond_Yield"):
+            conn.execute(sa.text(f'UPDATE "{table}" SET date = julianday(date)'))
+        assert conn.execute(sa.text("SELECT MIN(date) FROM crypto_price")).scalar_one() == 2460310.5
+    code = main(["data", "build", "--db", url, "--join", "prices", "--symbols", "AAAUSDT", "--no-cache"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "2460310.5 is not an epoch time" in err
+    assert "Julian day number for 2024-01-01 00:00:00" in err

@@ -138,12 +138,25 @@ EXCEL_DAYS: Final = (25569, 73051)
 """Serial day numbers from 1970 to 2100, which a date column saved from a spreadsheet as numbers holds."""
 
 
-def _excel_day(value: float) -> str:
-    """` (a spreadsheet's serial day number for 2024-01-01?)` for a number in `EXCEL_DAYS`, else ''."""
-    if not EXCEL_DAYS[0] <= value < EXCEL_DAYS[1]:
-        return ""
-    day = (EXCEL_DAY_ZERO + pd.Timedelta(days=float(value))).round("s")
-    return f" (a spreadsheet's serial day number for {day}? save the column as dates, not numbers)"
+JULIAN_DAY_OF_EPOCH: Final = 2440587.5
+"""The Julian day number of 1970-01-01 00:00 UTC (Julian days start at noon; SQLite's `julianday()`)."""
+
+
+JULIAN_DAYS: Final = (2440587.5, 2524593.5)
+"""Julian day numbers from 1970 to 2200, which a date column written with SQLite's `julianday()` holds."""
+
+
+def _day_number(value: float) -> str:
+    """What a number that is no epoch time may be, for the refusal: ` (a spreadsheet's serial day number
+    for 2024-01-01?)` for a number in `EXCEL_DAYS`, ` (a Julian day number for 2024-01-01?)` for one in
+    `JULIAN_DAYS`, else ''. The two ranges do not overlap."""
+    if EXCEL_DAYS[0] <= value < EXCEL_DAYS[1]:
+        day = (EXCEL_DAY_ZERO + pd.Timedelta(days=float(value))).round("s")
+        return f" (a spreadsheet's serial day number for {day}? save the column as dates, not numbers)"
+    if JULIAN_DAYS[0] <= value < JULIAN_DAYS[1]:
+        day = (pd.Timestamp(0) + pd.Timedelta(days=float(value) - JULIAN_DAY_OF_EPOCH)).round("s")
+        return f" (a Julian day number for {day}, as SQLite's julianday() writes?)"
+    return ""
 
 
 @dataclass
@@ -261,7 +274,7 @@ class DateReader:
             if unit is None:
                 raise DataError(
                     f"column {self.column!r}: {shown_value(array[0])} is not an epoch time in s, ms, µs or ns "
-                    f"between {EPOCH_EARLIEST.year} and {EPOCH_LATEST.year}{_excel_day(as_float[0])}; {DATE_HINT}"
+                    f"between {EPOCH_EARLIEST.year} and {EPOCH_LATEST.year}{_day_number(as_float[0])}; {DATE_HINT}"
                 )
             _refuse_compact_calendar_dates(self.column, as_float)
             self.epoch_unit = unit
